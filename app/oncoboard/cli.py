@@ -1,0 +1,122 @@
+"""The ``oncoboard`` command line.
+
+``oncoboard`` alone opens the desktop app. Each capability registers its own sub-commands
+(``register(subparsers)`` in the modules named in ``COMMAND_MODULES``); handlers take the parsed
+arguments and a :class:`Context` and return an exit code. Heavy libraries (onnxruntime, VTK, Qt)
+are imported inside handlers, never at start-up. Errors the user can act on
+(:class:`~oncoboard.errors.OncoboardError`) print one line and exit non-zero; anything else is
+logged with its traceback and reported as an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oncoboard import __version__
+from oncoboard.config import Settings, load_settings
+from oncoboard.errors import OncoboardError
+
+log = logging.getLogger(__name__)
+
+#: Modules exposing ``register(subparsers)``, in the order their commands appear in --help.
+COMMAND_MODULES = [
+    "oncoboard.patients.commands",
+]
+
+INTERNAL_ERROR_EXIT = 70
+
+
+@dataclass
+class Context:
+    """What every command handler gets: settings, and the store opened on first use."""
+
+    settings: Settings
+    log_file: Path | None = None
+    _store: Any = field(default=None, repr=False)
+
+    @property
+    def store(self) -> Any:
+        """Return the store, opening and migrating it on first use."""
+        if self._store is None:
+            from oncoboard.store import open_store
+
+            self._store = open_store(self.settings.db_path)
+        return self._store
+
+    def close(self) -> None:
+        """Close the store if it was opened."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def print_json(data: Any) -> None:
+    """Print `data` as indented JSON on stdout (dates and paths as strings)."""
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every registered sub-command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS,
+                        help="data folder (default: ONCOBOARD_HOME, else the per-user folder)")
+    common.add_argument("--log-level", default=argparse.SUPPRESS,
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log file detail")
+    parser = argparse.ArgumentParser(
+        prog="oncoboard", parents=[common],
+        description="Oncoboard: clinical decision support for cancer tumour boards. "
+                    "Run without a command to open the desktop app.")
+    parser.add_argument("--version", action="version", version=f"oncoboard {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "command", None) is None:
+        if "oncoboard.ui.commands" in COMMAND_MODULES:
+            args = parser.parse_args([*argv, "gui"])
+        else:
+            parser.print_help()
+            return 0
+    from oncoboard.logs import setup_logging
+
+    ctx: Context | None = None
+    try:
+        settings = load_settings(getattr(args, "data_dir", None))
+        log_file = setup_logging(settings.log_dir, getattr(args, "log_level", "INFO"))
+        ctx = Context(settings, log_file)
+        log.info("oncoboard %s: %s", __version__, args.command)
+        return int(args.handler(args, ctx) or 0)
+    except OncoboardError as exc:
+        log.warning("%s failed: %s", getattr(args, "command", "?"), exc.message)
+        print(f"oncoboard: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("oncoboard: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the one place a bug is turned into a message
+        log.exception("internal error in %s", getattr(args, "command", "?"))
+        where = ctx.log_file if ctx and ctx.log_file else "the log"
+        print(f"oncoboard: internal error ({type(exc).__name__}: {exc}); details in {where}",
+              file=sys.stderr)
+        return INTERNAL_ERROR_EXIT
+    finally:
+        if ctx is not None:
+            ctx.close()

@@ -1,0 +1,264 @@
+"""Settings: where the data lives, PACS nodes, plugin folders, execution providers.
+
+Settings are read, in increasing priority, from the built-in defaults, the site file set by
+hospital IT (``/etc/oncoboard/config.toml``, or the file named by ``ONCOBOARD_SITE_CONFIG``), the
+user file (``config.toml`` in the per-user config folder, or ``ONCOBOARD_USER_CONFIG``), environment
+variables (``ONCOBOARD_HOME``, ``ONCOBOARD_PROVIDERS``, ``ONCOBOARD_PLUGIN_PATH``,
+``ONCOBOARD_LANGUAGE``) and finally the command line (``--data-dir``).
+
+Example site file::
+
+    data_dir = "/srv/oncoboard"
+    language = "fr"
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    site_plugin_dir = "/opt/oncoboard-site/plugins"
+    signed_plugins_only = true
+    trusted_keys = ["/etc/oncoboard/keys/cancer-centre.pub"]
+
+    [dicom]
+    patient_match = "patient_id"        # or "patient_id+birth_date"
+
+    [[pacs]]
+    name = "hospital-pacs"
+    ae_title = "PACS"
+    host = "10.1.2.3"
+    port = 104
+    calling_ae_title = "ONCOBOARD"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from oncoboard.errors import ConfigError
+
+SITE_CONFIG = Path("/etc/oncoboard/config.toml")
+LANGUAGES = ("en", "fr")
+PATIENT_MATCH_RULES = ("patient_id", "patient_id+birth_date")
+
+
+@dataclass(frozen=True)
+class PacsNode:
+    """A DICOM node the workstation can query and retrieve from."""
+
+    name: str
+    ae_title: str
+    host: str
+    port: int
+    calling_ae_title: str = "ONCOBOARD"
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective settings of one run of Oncoboard."""
+
+    data_dir: Path
+    language: str = "en"
+    providers: tuple[str, ...] = ("CUDAExecutionProvider", "CPUExecutionProvider")
+    site_plugin_dir: Path | None = None
+    extra_plugin_dirs: tuple[Path, ...] = ()
+    signed_plugins_only: bool = False
+    trusted_keys: tuple[Path, ...] = ()
+    patient_match: str = "patient_id"
+    pacs: tuple[PacsNode, ...] = ()
+    local_ae_title: str = "ONCOBOARD"
+    local_port: int = 11113
+    cache_max_bytes: int = 4 * 1024**3
+    sources: tuple[str, ...] = field(default=())
+
+    @property
+    def db_path(self) -> Path:
+        """Return the path of the SQLite database."""
+        return self.data_dir / "oncoboard.db"
+
+    @property
+    def log_dir(self) -> Path:
+        """Return the folder of the log files."""
+        return self.data_dir / "logs"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Return the folder of the volume cache."""
+        return self.data_dir / "cache"
+
+    @property
+    def user_plugin_dir(self) -> Path:
+        """Return the folder where `oncoboard plugins install` puts plugins."""
+        return self.data_dir / "plugins"
+
+    def pacs_node(self, name: str) -> PacsNode:
+        """Return the configured PACS node called `name`."""
+        for node in self.pacs:
+            if node.name == name:
+                return node
+        known = ", ".join(n.name for n in self.pacs) or "none configured"
+        raise ConfigError(f"unknown PACS node {name!r} (known: {known})")
+
+
+def default_data_dir() -> Path:
+    """Return the per-user application data folder."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("oncoboard", appauthor=False))
+
+
+def user_config_path() -> Path:
+    """Return the path of the per-user configuration file."""
+    env = os.environ.get("ONCOBOARD_USER_CONFIG")
+    if env:
+        return Path(env)
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("oncoboard", appauthor=False)) / "config.toml"
+
+
+def site_config_path() -> Path:
+    """Return the path of the site configuration file written by IT."""
+    env = os.environ.get("ONCOBOARD_SITE_CONFIG")
+    return Path(env) if env else SITE_CONFIG
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", file=path) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=path) from exc
+
+
+_SCALARS = {"data_dir", "language", "providers", "site_plugin_dir", "extra_plugin_dirs",
+            "signed_plugins_only", "trusted_keys", "local_ae_title", "local_port",
+            "cache_max_bytes"}
+
+
+def _merge(raw: dict[str, Any], into: dict[str, Any], path: Path) -> None:
+    known = _SCALARS | {"dicom", "pacs"}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r} (known: {', '.join(sorted(known))})",
+                              file=path)
+    for key in _SCALARS & raw.keys():
+        into[key] = raw[key]
+    if "dicom" in raw:
+        rule = raw["dicom"].get("patient_match")
+        if rule is not None:
+            into["patient_match"] = rule
+    if "pacs" in raw:
+        nodes = []
+        for i, node in enumerate(raw["pacs"]):
+            try:
+                nodes.append(PacsNode(**node))
+            except TypeError as exc:
+                raise ConfigError(f"pacs node #{i + 1}: {exc}", file=path) from exc
+        into["pacs"] = tuple(nodes)
+
+
+def _validated(values: dict[str, Any]) -> Settings:
+    try:
+        values["data_dir"] = Path(values["data_dir"]).expanduser()
+        if values.get("site_plugin_dir"):
+            values["site_plugin_dir"] = Path(values["site_plugin_dir"]).expanduser()
+        for key in ("providers", "extra_plugin_dirs", "trusted_keys", "sources"):
+            if key in values:
+                seq = values[key]
+                if isinstance(seq, str):
+                    seq = [seq]
+                conv = str if key in ("providers", "sources") else (lambda p: Path(p).expanduser())
+                values[key] = tuple(conv(v) for v in seq)
+        for key in ("local_port", "cache_max_bytes"):
+            if key in values:
+                values[key] = int(values[key])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid setting: {exc}") from exc
+    if values.get("language", "en") not in LANGUAGES:
+        raise ConfigError(f"language must be one of {', '.join(LANGUAGES)}, "
+                          f"not {values['language']!r}")
+    if values.get("patient_match", "patient_id") not in PATIENT_MATCH_RULES:
+        raise ConfigError(f"dicom.patient_match must be one of {', '.join(PATIENT_MATCH_RULES)}")
+    names = {f.name for f in fields(Settings)}
+    return Settings(**{k: v for k, v in values.items() if k in names})
+
+
+def load_settings(data_dir: str | Path | None = None) -> Settings:
+    """Return the effective settings.
+
+    Parameters
+    ----------
+    data_dir
+        The data folder given on the command line; wins over every other source.
+    """
+    values: dict[str, Any] = {"data_dir": default_data_dir()}
+    sources = ["defaults"]
+    for path in (site_config_path(), user_config_path()):
+        raw = _read_toml(path)
+        if raw:
+            _merge(raw, values, path)
+            sources.append(str(path))
+    env = os.environ
+    if env.get("ONCOBOARD_HOME"):
+        values["data_dir"] = env["ONCOBOARD_HOME"]
+        sources.append("ONCOBOARD_HOME")
+    if env.get("ONCOBOARD_PROVIDERS"):
+        values["providers"] = [p.strip() for p in env["ONCOBOARD_PROVIDERS"].split(",") if p.strip()]
+        sources.append("ONCOBOARD_PROVIDERS")
+    if env.get("ONCOBOARD_LANGUAGE"):
+        values["language"] = env["ONCOBOARD_LANGUAGE"]
+        sources.append("ONCOBOARD_LANGUAGE")
+    if env.get("ONCOBOARD_PLUGIN_PATH"):
+        values["extra_plugin_dirs"] = [p for p in env["ONCOBOARD_PLUGIN_PATH"].split(os.pathsep) if p]
+        sources.append("ONCOBOARD_PLUGIN_PATH")
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+        sources.append("--data-dir")
+    values["sources"] = sources
+    return _validated(values)
+
+
+def save_user_settings(updates: dict[str, Any]) -> Path:
+    """Merge `updates` into the user configuration file and return its path.
+
+    Only the settings a user may change from the settings dialog are accepted.
+    """
+    allowed = {"data_dir", "language", "providers"}
+    bad = set(updates) - allowed - {"pacs"}
+    if bad:
+        raise ConfigError(f"cannot change {', '.join(sorted(bad))} from user settings")
+    path = user_config_path()
+    current = _read_toml(path)
+    current.update(updates)
+    _validated({"data_dir": current.get("data_dir", default_data_dir()),
+                **{k: v for k, v in current.items() if k in _SCALARS and k != "data_dir"}})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(_to_toml(current), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{s}"'
+
+
+def _to_toml(values: dict[str, Any]) -> str:
+    lines = [f"{k} = {_toml_value(v)}" for k, v in values.items() if k not in ("pacs", "dicom")]
+    if "dicom" in values:
+        lines += ["", "[dicom]"] + [f"{k} = {_toml_value(v)}" for k, v in values["dicom"].items()]
+    for node in values.get("pacs", []):
+        lines += ["", "[[pacs]]"] + [f"{k} = {_toml_value(v)}" for k, v in node.items()]
+    return "\n".join(lines) + "\n"

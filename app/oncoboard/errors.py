@@ -1,0 +1,85 @@
+"""Errors a user can read.
+
+Every error the core raises on purpose is an :class:`OncoboardError`. It carries what the user
+needs to act on it (which file, which resource or field, and why); the CLI turns it into one line
+and an exit code, the UI's error boundary into a dialog. Anything else is a bug: it is logged with
+its traceback and shown as an internal error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class OncoboardError(Exception):
+    """Base class for errors meant to be shown to the user.
+
+    Parameters
+    ----------
+    reason
+        What went wrong, in words a clinician or IT person understands.
+    file
+        The file concerned, if any.
+    where
+        The resource, field, series, plugin or node concerned, if any.
+    """
+
+    exit_code = 2
+
+    def __init__(self, reason: str, *, file: str | Path | None = None, where: str | None = None):
+        self.reason = reason
+        self.file = str(file) if file is not None else None
+        self.where = where
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        """Return the one-line message: ``file: where: reason``."""
+        parts = [p for p in (self.file, self.where) if p]
+        return ": ".join([*parts, self.reason])
+
+
+class ConfigError(OncoboardError):
+    """The configuration (site or user file, environment) is invalid."""
+
+
+class StorageError(OncoboardError):
+    """The database cannot be opened, migrated or written."""
+
+    exit_code = 3
+
+
+class RecordImportError(OncoboardError):
+    """A patient-record file (FHIR, CSV) cannot be imported."""
+
+
+class DicomError(OncoboardError):
+    """A DICOM file or series cannot be read or assembled."""
+
+
+class PacsError(OncoboardError):
+    """A PACS node cannot be reached or refused a request."""
+
+    exit_code = 4
+
+
+class PluginError(OncoboardError):
+    """A plugin is invalid, fails its integrity checks or cannot be installed."""
+
+
+class InferenceError(OncoboardError):
+    """A prediction cannot be made (missing or invalid inputs, runtime failure)."""
+
+
+class BoardError(OncoboardError):
+    """A tumour-board meeting, case, decision or report cannot be handled."""
+
+
+class AuditError(OncoboardError):
+    """The audit trail is broken or cannot be written."""
+
+    exit_code = 5
+
+
+class NotFoundError(OncoboardError):
+    """A patient, series, plugin or meeting asked for does not exist."""

@@ -1,0 +1,1 @@
+"""Numbered schema migrations: ``mNNNN_name.py`` modules each exposing ``migrate(db)``."""
