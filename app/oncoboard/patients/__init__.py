@@ -1,0 +1,1 @@
+"""The clinical record: patients, cancers, labs, treatments, notes, outcomes; FHIR and CSV import."""

@@ -1,0 +1,88 @@
+"""Codes Oncoboard understands, with the canonical unit each value is stored in.
+
+This table is the contract between the importers (which convert every value to the canonical
+unit, with pint) and the plugins (whose manifests name these codes and units). LOINC is used where
+a LOINC code exists; items with no standard code use the local system :data:`LOCAL`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+ICDO3 = "http://terminology.hl7.org/CodeSystem/icd-o-3"
+LOCAL = "urn:oncoboard:code"
+
+
+@dataclass(frozen=True)
+class Code:
+    """A coded observation Oncoboard knows."""
+
+    system: str
+    code: str
+    key: str            # short name used in manifests, CSV headers and the UI
+    display: str
+    unit: str | None    # canonical unit (UCUM, as pint understands it); None for coded values
+    category: str       # laboratory | vital-signs | tumor-marker | stage | ecog | survey | other
+    normal_low: float | None = None
+    normal_high: float | None = None
+
+
+CODES: tuple[Code, ...] = (
+    # blood counts and chemistry
+    Code(LOINC, "751-8", "neutrophils", "Neutrophils [#/volume] in Blood", "10*9/L", "laboratory", 1.8, 7.5),
+    Code(LOINC, "731-0", "lymphocytes", "Lymphocytes [#/volume] in Blood", "10*9/L", "laboratory", 1.0, 4.0),
+    Code(LOINC, "2532-0", "ldh", "Lactate dehydrogenase [Enzymatic activity/volume] in Serum or Plasma", "U/L", "laboratory", 135.0, 225.0),
+    Code(LOINC, "1751-7", "albumin", "Albumin [Mass/volume] in Serum or Plasma", "g/L", "laboratory", 35.0, 50.0),
+    Code(LOINC, "1988-5", "crp", "C reactive protein [Mass/volume] in Serum or Plasma", "mg/L", "laboratory", 0.0, 5.0),
+    Code(LOINC, "718-7", "haemoglobin", "Hemoglobin [Mass/volume] in Blood", "g/dL", "laboratory", 12.0, 16.0),
+    Code(LOINC, "2160-0", "creatinine", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL", "laboratory", 0.6, 1.2),
+    Code(LOINC, "26464-8", "leukocytes", "Leukocytes [#/volume] in Blood", "10*9/L", "laboratory", 4.0, 10.0),
+    Code(LOINC, "777-3", "platelets", "Platelets [#/volume] in Blood", "10*9/L", "laboratory", 150.0, 400.0),
+    # vitals
+    Code(LOINC, "29463-7", "weight", "Body weight", "kg", "vital-signs"),
+    Code(LOINC, "8302-2", "height", "Body height", "cm", "vital-signs"),
+    Code(LOINC, "8310-5", "temperature", "Body temperature", "degC", "vital-signs", 36.0, 37.8),
+    # performance status
+    Code(LOINC, "89247-1", "ecog", "ECOG Performance Status score", None, "ecog"),
+    # TNM (mCODE)
+    Code(LOINC, "21905-5", "clinical_t", "Primary tumor.clinical [Class] Cancer", None, "stage"),
+    Code(LOINC, "21906-3", "clinical_n", "Regional lymph nodes.clinical [Class] Cancer", None, "stage"),
+    Code(LOINC, "21907-1", "clinical_m", "Distant metastases.clinical [Class] Cancer", None, "stage"),
+    Code(LOINC, "21908-9", "clinical_stage", "Stage group.clinical Cancer", None, "stage"),
+    Code(LOINC, "21899-0", "pathological_t", "Primary tumor.pathology Cancer", None, "stage"),
+    Code(LOINC, "21900-6", "pathological_n", "Regional lymph nodes.pathology Cancer", None, "stage"),
+    Code(LOINC, "21901-4", "pathological_m", "Distant metastases.pathology Cancer", None, "stage"),
+    Code(LOINC, "21902-2", "pathological_stage", "Stage group.pathology Cancer", None, "stage"),
+    # tumour characteristics and markers
+    Code(LOINC, "21889-1", "tumour_size", "Size Tumor", "mm", "tumor-marker"),
+    Code(LOINC, "21893-3", "positive_nodes", "Regional lymph nodes positive [#] Specimen", "1", "tumor-marker"),
+    Code(LOINC, "16112-5", "er", "Estrogen receptor [Interpretation] in Tissue", None, "tumor-marker"),
+    Code(LOINC, "16113-3", "pr", "Progesterone receptor [Interpretation] in Tissue", None, "tumor-marker"),
+    Code(LOINC, "48676-1", "her2", "HER2 [Interpretation] in Tissue", None, "tumor-marker"),
+    Code(LOCAL, "ki67", "ki67", "Ki-67 proliferation index", "%", "tumor-marker"),
+    Code(LOCAL, "histologic-grade", "grade", "Histologic grade (1-3)", None, "tumor-marker"),
+    Code(LOCAL, "er-fmol", "estrec", "Estrogen receptor level", "fmol/mg", "tumor-marker"),
+    Code(LOCAL, "pr-fmol", "progrec", "Progesterone receptor level", "fmol/mg", "tumor-marker"),
+    Code(LOCAL, "pdl1-tps", "pdl1_tps", "PD-L1 tumour proportion score", "%", "tumor-marker"),
+    Code(LOCAL, "screen-detected", "screen_detected", "Tumour detected by screening", None, "other"),
+    Code(LOCAL, "menopausal-status", "menopausal_status", "Menopausal status (pre/post)", None, "other"),
+    # geriatric assessment items used by the CARG toxicity score
+    Code(LOCAL, "hearing", "hearing", "Hearing (excellent/good/fair/poor/deaf)", None, "survey"),
+    Code(LOCAL, "falls-6m", "falls_6m", "Falls in the last 6 months", "1", "survey"),
+    Code(LOCAL, "walk-one-block", "walk_limited", "Limited in walking one block", None, "survey"),
+    Code(LOCAL, "medication-help", "needs_medication_help", "Needs help taking medications", None, "survey"),
+    Code(LOCAL, "social-decrease", "social_decreased", "Social activities decreased because of health", None, "survey"),
+)
+
+BY_CODE: dict[tuple[str, str], Code] = {(c.system, c.code): c for c in CODES}
+BY_KEY: dict[str, Code] = {c.key: c for c in CODES}
+
+
+def lookup(system: str | None, code: str | None) -> Code | None:
+    """Return the known code for (system, code), or None when Oncoboard does not know it."""
+    if code is None:
+        return None
+    return BY_CODE.get((system or "", code))
