@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 #: Modules exposing ``register(subparsers)``, in the order their commands appear in --help.
 COMMAND_MODULES = [
     "oncoboard.patients.commands",
+    "oncoboard.doctor",
 ]
 
 INTERNAL_ERROR_EXIT = 70

@@ -1,0 +1,213 @@
+"""`oncoboard doctor`: tell hospital IT whether an installation is healthy.
+
+Each check returns a :class:`Check` with a status: ``ok``, ``warn`` (works, with a limitation the
+user should know, e.g. no GPU) or ``fail`` (something a user will trip on). The command exits 1
+when any check fails, and ``--json`` prints the checks for IT tooling.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oncoboard import __version__
+from oncoboard.config import Settings
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+PROBE_MODEL = Path(__file__).parent / "resources" / "probe.onnx"
+_DISTRIBUTIONS = ("numpy", "pydicom", "pynetdicom", "onnxruntime", "onnxruntime-gpu",
+                  "PySide6-Essentials", "pyqtgraph", "vtk", "sqlite-utils", "fhir.resources",
+                  "pint", "pydantic", "reportlab", "cryptography")
+
+
+@dataclass
+class Check:
+    """The outcome of one check."""
+
+    name: str
+    status: str
+    detail: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def check_versions(settings: Settings) -> Check:
+    """Report the versions of Oncoboard, Python, SQLite and the main libraries."""
+    import sqlite3
+
+    versions = {"oncoboard": __version__, "python": platform.python_version(),
+                "sqlite": sqlite3.sqlite_version, "platform": platform.platform()}
+    for dist in _DISTRIBUTIONS:
+        try:
+            versions[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            continue
+    both = "onnxruntime" in versions and "onnxruntime-gpu" in versions
+    status = FAIL if both else OK
+    detail = (f"oncoboard {__version__}, Python {versions['python']}, SQLite {versions['sqlite']}"
+              + ("; onnxruntime and onnxruntime-gpu are both installed: remove one" if both else ""))
+    return Check("versions", status, detail, versions)
+
+
+def check_data_dir(settings: Settings) -> Check:
+    """Check that the data folder exists (or can be created) and is writable."""
+    path = settings.data_dir
+    data = {"path": str(path), "settings_from": list(settings.sources)}
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".doctor-", delete=True):
+            pass
+    except OSError as exc:
+        return Check("data folder", FAIL, f"{path} is not writable: {exc.strerror}", data)
+    usage = os.statvfs(path)
+    free_gb = usage.f_bavail * usage.f_frsize / 1e9
+    data["free_gb"] = round(free_gb, 1)
+    status = WARN if free_gb < 2 else OK
+    return Check("data folder", status, f"{path} writable, {free_gb:.1f} GB free", data)
+
+
+def check_database(settings: Settings) -> Check:
+    """Check the database's integrity and schema version against this version's migrations."""
+    from oncoboard.store import open_store
+    from oncoboard.store.db import discover_migrations
+
+    path = settings.db_path
+    expected = max(m.number for m in discover_migrations())
+    if not path.exists():
+        return Check("database", OK, f"{path} not created yet (created on first use)",
+                     {"path": str(path), "expected_schema": expected})
+    try:
+        store = open_store(path, migrate=False)
+        try:
+            findings = store.integrity_check()
+            version = store.schema_version()
+            patients = (store.db["patients"].count
+                        if "patients" in store.db.table_names() else 0)
+        finally:
+            store.close()
+    except Exception as exc:  # any failure to read the file is the finding itself
+        return Check("database", FAIL, f"{path} cannot be read: {exc}", {"path": str(path)})
+    data = {"path": str(path), "schema": version, "expected_schema": expected,
+            "integrity": findings, "patients": patients}
+    if findings != ["ok"]:
+        return Check("database", FAIL, f"integrity check failed: {'; '.join(findings[:3])}", data)
+    if version > expected:
+        return Check("database", FAIL, f"schema {version} is newer than this version of "
+                     f"Oncoboard understands ({expected}): upgrade Oncoboard", data)
+    note = "" if version == expected else f" (will be migrated to {expected} on next use)"
+    return Check("database", OK, f"integrity ok, schema {version}{note}, {patients} patients", data)
+
+
+def _run_probe(provider: str) -> tuple[bool, str]:
+    import numpy as np
+    import onnxruntime as ort
+
+    try:
+        session = ort.InferenceSession(str(PROBE_MODEL), providers=[provider])
+        used = session.get_providers()[0]
+        out = session.run(None, {"x": np.zeros(4, dtype=np.float32)})[0]
+    except Exception as exc:  # a provider failing to start is what we are looking for
+        return False, f"{provider} failed: {exc}".splitlines()[0]
+    if used != provider:
+        return False, f"{provider} is listed but sessions fall back to {used}"
+    if not np.array_equal(out, np.ones(4, dtype=np.float32)):
+        return False, f"{provider} gave a wrong result"
+    return True, f"{provider} runs"
+
+
+def check_providers(settings: Settings) -> Check:
+    """List onnxruntime's providers and run the probe model on each configured one."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    wanted = [p for p in settings.providers if p in available]
+    results = {p: _run_probe(p) for p in wanted}
+    working = [p for p, (ok, _) in results.items() if ok]
+    data = {"available": available, "configured": list(settings.providers), "working": working,
+            "details": {p: msg for p, (_, msg) in results.items()}, "device": ort.get_device()}
+    if not working:
+        return Check("inference providers", FAIL, "no configured provider runs: "
+                     + "; ".join(msg for _, msg in results.values()), data)
+    gpu_wanted = any(p.startswith(("CUDA", "TensorRT")) for p in settings.providers)
+    gpu_ok = any(p.startswith(("CUDA", "TensorRT")) for p in working)
+    detail = f"predictions run on {working[0]}"
+    if gpu_wanted and not gpu_ok:
+        failed = [msg for p, (ok, msg) in results.items() if not ok]
+        why = failed[0] if failed else "no GPU build of onnxruntime or no GPU"
+        return Check("inference providers", WARN, f"{detail} ({why}; CPU is used)", data)
+    return Check("inference providers", OK, detail, data)
+
+
+_GL_PROBE = """
+import os
+os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+from vtkmodules.vtkRenderingCore import vtkRenderWindow, vtkRenderer
+import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  registers the OpenGL back end
+w = vtkRenderWindow(); w.SetOffScreenRendering(1); w.SetSize(32, 32)
+w.AddRenderer(vtkRenderer()); w.Render()
+caps = w.ReportCapabilities() or ""
+line = next((l for l in caps.splitlines() if "OpenGL renderer" in l), w.GetClassName())
+print(line.split(":", 1)[-1].strip())
+"""
+
+
+def check_opengl(settings: Settings) -> Check:
+    """Render a tiny VTK scene off screen in a child process (a crash there cannot hurt us)."""
+    try:
+        proc = subprocess.run([sys.executable, "-c", _GL_PROBE], capture_output=True,
+                              text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("3D (OpenGL/VTK)", WARN, f"3D view unavailable: {exc}")
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+        return Check("3D (OpenGL/VTK)", WARN,
+                     f"3D view unavailable ({last}); 2D viewing still works")
+    renderer = proc.stdout.strip()
+    return Check("3D (OpenGL/VTK)", OK, f"OpenGL renderer: {renderer}", {"renderer": renderer})
+
+
+CHECKS: list[Callable[[Settings], Check | list[Check]]] = [
+    check_versions, check_data_dir, check_database, check_providers, check_opengl,
+]
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    """Run every check and return the results; a check that crashes is reported as failed."""
+    results: list[Check] = []
+    for check in CHECKS:
+        try:
+            out = check(settings)
+        except Exception as exc:  # doctor must report, never crash
+            name = check.__name__.removeprefix("check_").replace("_", " ")
+            out = Check(name, FAIL, f"check crashed: {type(exc).__name__}: {exc}")
+        results.extend(out if isinstance(out, list) else [out])
+    return results
+
+
+def register(sub: Any, common: Any) -> None:
+    """Register `oncoboard doctor`."""
+    p = sub.add_parser("doctor", parents=[common], help="check this installation's health")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.set_defaults(handler=_doctor)
+
+
+def _doctor(args: Any, ctx: Any) -> int:
+    checks = run_checks(ctx.settings)
+    if args.json:
+        json.dump([asdict(c) for c in checks], sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        marks = {OK: "ok  ", WARN: "WARN", FAIL: "FAIL"}
+        for c in checks:
+            print(f"[{marks[c.status]}] {c.name}: {c.detail}")
+        if ctx.log_file:
+            print(f"log file: {ctx.log_file}")
+    return 1 if any(c.status == FAIL for c in checks) else 0
