@@ -1,0 +1,185 @@
+"""Command-line commands of the clinical record.
+
+``oncoboard import patients FILE...``, ``oncoboard patients list|show``, ``oncoboard search TEXT``
+and ``oncoboard demo``.
+
+``oncoboard import`` is a group of sub-commands. Other areas add theirs with
+:func:`register_import_subcommand` from their own ``register(sub, common)`` (any order: a
+sub-command registered before this module's ``register`` runs is kept until the group exists)::
+
+    from oncoboard.patients.commands import register_import_subcommand
+
+    def register(sub, common):
+        register_import_subcommand("dicom", _configure_dicom)
+
+    def _configure_dicom(parser):           # an argparse parser, already given --data-dir
+        parser.add_argument("paths", nargs="+")
+        parser.set_defaults(handler=_import_dicom)
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from oncoboard.errors import RecordImportError
+
+ImportConfigure = Callable[[argparse.ArgumentParser], None]
+
+_import_hooks: dict[str, tuple[str, ImportConfigure]] = {}
+_import_group: tuple[Any, argparse.ArgumentParser] | None = None
+
+
+def register_import_subcommand(name: str, configure: ImportConfigure,
+                               help: str | None = None) -> None:
+    """Add ``oncoboard import NAME``; `configure(parser)` adds its arguments and handler.
+
+    Parameters
+    ----------
+    name
+        The sub-command word, e.g. ``"dicom"``.
+    configure
+        Called with the new parser (which already has ``--data-dir``); must call
+        ``parser.set_defaults(handler=...)``.
+    help
+        One line for ``oncoboard import --help``.
+    """
+    _import_hooks[name] = (help or f"import {name}", configure)
+    if _import_group is not None:
+        _add_import_parser(name)
+
+
+def _add_import_parser(name: str) -> None:
+    assert _import_group is not None
+    group, common = _import_group
+    help_text, configure = _import_hooks[name]
+    configure(group.add_parser(name, parents=[common], help=help_text, description=help_text))
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register the record commands on the top-level sub-parsers."""
+    global _import_group
+    imp = sub.add_parser("import", parents=[common], help="import patient records or images")
+    group = imp.add_subparsers(dest="import_kind", metavar="KIND", required=True)
+    _import_group = (group, common)
+    register_import_subcommand("patients", _configure_import_patients,
+                               help="import FHIR R4 bundles (.json) or CSV files (.csv)")
+    for name in list(_import_hooks):
+        if name != "patients":
+            _add_import_parser(name)
+
+    pat = sub.add_parser("patients", parents=[common], help="list or show patients")
+    psub = pat.add_subparsers(dest="patients_command", metavar="ACTION", required=True)
+    p = psub.add_parser("list", parents=[common], help="list patients")
+    p.add_argument("--query", "-q", help="filter by ID, name or diagnosis code/label")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_patients_list)
+    p = psub.add_parser("show", parents=[common], help="show one patient's record")
+    p.add_argument("patient_id", metavar="ID")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_patients_show)
+
+    p = sub.add_parser("search", parents=[common], help="full-text search in clinical notes")
+    p.add_argument("text", nargs="+", help="words to find (accents and case ignored)")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--patient", help="search this patient's notes only")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_search)
+
+    p = sub.add_parser("demo", parents=[common],
+                       help="generate and import the synthetic demo cohort")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_demo)
+
+
+def _configure_import_patients(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument("--json", action="store_true", help="print the import report as JSON")
+    parser.set_defaults(handler=_import_patients)
+
+
+def _import_patients(args: argparse.Namespace, ctx: Any) -> int:
+    from oncoboard.cli import print_json
+    from oncoboard.patients.importer import import_file
+
+    reports = []
+    for path in args.files:
+        if not path.is_file():
+            raise RecordImportError("no such file", file=path)
+        reports.append(import_file(ctx.store, path))
+    if args.json:
+        print_json([r.to_dict() for r in reports])
+        return 0
+    for r in reports:
+        print(r.describe())
+    return 0
+
+
+def _patients_list(args: argparse.Namespace, ctx: Any) -> int:
+    from oncoboard.cli import print_json
+    from oncoboard.patients import record
+
+    patients = record.list_patients(ctx.store, args.query)
+    if args.json:
+        print_json([p.to_dict() for p in patients])
+        return 0
+    for p in patients:
+        flag = " [synthetic]" if p.synthetic else ""
+        print(f"{p.id:<14} {p.name:<28} {p.sex or '?':<7} {p.birth_date or '?':<10} "
+              f"{p.diagnosis or '-':<6} {p.diagnosis_display or ''}{flag}")
+    if not patients:
+        print("no patients" + (f" matching {args.query!r}" if args.query else ""))
+    return 0
+
+
+def _patients_show(args: argparse.Namespace, ctx: Any) -> int:
+    from oncoboard.cli import print_json
+    from oncoboard.patients import record
+
+    summary = record.get_summary(ctx.store, args.patient_id)
+    if args.json:
+        pid = args.patient_id
+        print_json({
+            "summary": summary.to_dict(),
+            "conditions": [c.__dict__ for c in record.conditions(ctx.store, pid)],
+            "observations": [o.__dict__ for o in record.observations(ctx.store, pid)],
+            "treatments": [t.__dict__ for t in record.treatments(ctx.store, pid)],
+            "notes": [n.__dict__ for n in record.notes(ctx.store, pid)],
+            "outcomes": [o.__dict__ for o in record.outcomes(ctx.store, pid)],
+        })
+        return 0
+    from oncoboard.patients.display import print_record
+
+    print_record(ctx.store, summary)
+    return 0
+
+
+def _search(args: argparse.Namespace, ctx: Any) -> int:
+    from oncoboard.cli import print_json
+    from oncoboard.patients import record
+
+    hits = record.search_notes(ctx.store, " ".join(args.text), limit=args.limit,
+                               patient_id=args.patient)
+    if args.json:
+        print_json([h.__dict__ for h in hits])
+        return 0
+    for h in hits:
+        print(f"{h.patient_id:<14} {(h.date or '')[:10]:<10} {h.note_type or '':<12} "
+              f"{h.snippet.replace(chr(10), ' ')}")
+    if not hits:
+        print("no matching notes")
+    return 0
+
+
+def _demo(args: argparse.Namespace, ctx: Any) -> int:
+    from oncoboard.cli import print_json
+    from oncoboard.demo import run_demo
+
+    result = run_demo(ctx.store, ctx.settings)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(result.describe())
+    return 0

@@ -1,0 +1,73 @@
+"""Plain-text rendering of a patient's record for ``oncoboard patients show``."""
+
+from __future__ import annotations
+
+from oncoboard.patients import record
+from oncoboard.store import Store
+
+
+def _fmt_value(o: record.Observation) -> str:
+    if o.value_num is not None:
+        value = f"{o.value_num:g}"
+        if o.unit and o.unit != "1":
+            value += f" {o.unit}"
+    else:
+        value = o.value_text or ""
+    if o.original_unit and o.original_unit != o.unit and o.original_value is not None:
+        value += f" (as received: {o.original_value} {o.original_unit})"
+    if o.reference_high is not None:
+        value += f" [ref {o.reference_low if o.reference_low is not None else ''}-" \
+                 f"{o.reference_high:g}]"
+    return value
+
+
+def record_lines(store: Store, summary: record.Summary) -> list[str]:
+    """Return the lines describing one patient's record."""
+    p = summary.patient
+    pid = p.id
+    lines = [f"{p.id}  {p.name}" + ("  [SYNTHETIC]" if p.synthetic else ""),
+             f"  sex {p.sex or '?'}, born {p.birth_date or '?'}, age {summary.age}"
+             + (f", died {p.deceased_date}" if p.deceased_date else "")]
+    c = summary.primary_cancer
+    if c is not None:
+        lines.append(f"  diagnosis {c.code} {c.display or ''} ({c.diagnosis_date or '?'})"
+                     f"{', ' + c.laterality if c.laterality else ''}"
+                     f"{', morphology ' + c.icdo3_morphology if c.icdo3_morphology else ''}")
+        lines.append(f"  stage {summary.stage or '?'}  {summary.tnm or ''}")
+    if summary.markers:
+        lines.append("  markers " + ", ".join(f"{k}={v}" for k, v in summary.markers.items()))
+    if summary.latest_ecog is not None:
+        e = summary.latest_ecog
+        lines.append(f"  ECOG {e.value_num:g} ({(e.effective or '')[:10]})"
+                     if e.value_num is not None else f"  ECOG {e.value_text}")
+    lines.append("  observations:")
+    for o in record.observations(store, pid):
+        lines.append(f"    {(o.effective or '')[:10]:<10} {o.display or o.code}: {_fmt_value(o)}")
+    lines.append("  treatments:")
+    for t in record.treatments(store, pid):
+        what = t.regimen or t.display or t.code or ""
+        detail = []
+        if t.agents:
+            detail.append("+".join(t.agents))
+        if t.dose_gy is not None:
+            detail.append(f"{t.dose_gy:g} Gy" + (f"/{t.fractions} fx" if t.fractions else ""))
+        if t.cycles is not None:
+            detail.append(f"{t.cycles} cycles")
+        if t.dose_intensity is not None:
+            detail.append(f"dose intensity {t.dose_intensity:.0%}")
+        lines.append(f"    {t.start_date or '?':<10} {t.kind}/{t.subkind or '-'} {what} "
+                     f"{'; '.join(detail)} [{t.status or ''}]")
+    lines.append("  outcomes:")
+    for out in record.outcomes(store, pid):
+        flag = " (unplanned)" if out.unplanned else ""
+        lines.append(f"    {out.date or '?':<10} {out.kind}{flag} {out.detail or ''}")
+    lines.append("  notes:")
+    for n in record.notes(store, pid):
+        lines.append(f"    {(n.date or '')[:10]:<10} {n.note_type or ''} ({n.language or '?'},"
+                     f" {n.author_role or '?'}): {n.text[:70].replace(chr(10), ' ')}...")
+    return lines
+
+
+def print_record(store: Store, summary: record.Summary) -> None:
+    """Print one patient's record."""
+    print("\n".join(record_lines(store, summary)))
