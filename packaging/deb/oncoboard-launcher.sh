@@ -1,0 +1,3 @@
+#!/bin/sh
+# /usr/bin/oncoboard: run the bundled Oncoboard in /opt/oncoboard.
+exec /opt/oncoboard/oncoboard "$@"
