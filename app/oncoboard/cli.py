@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 COMMAND_MODULES = [
     "oncoboard.patients.commands",
     "oncoboard.doctor",
+    "oncoboard.board.audit",
 ]
 
 INTERNAL_ERROR_EXIT = 70

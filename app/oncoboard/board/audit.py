@@ -1,0 +1,325 @@
+"""The append-only, hash-chained audit trail: predictions, board decisions, plugin installs.
+
+Each entry holds its time, event type, actor (the OS user unless the caller names one), app
+version and a JSON payload, plus the hash of the entry before it (``prev_hash``). Its own ``hash``
+is the sha256 of the canonical JSON (sorted keys, no spaces, UTF-8) of those fields together:
+
+    hash = sha256(canonical_json({time, event_type, actor, app_version, payload, prev_hash}))
+
+The first entry's ``prev_hash`` is 64 zeros. Changing any entry changes its hash and breaks the
+link from the next one, so :func:`verify` finds edited, deleted, reordered and inserted entries.
+The table is append-only at the SQL level too (migration 200: UPDATE and DELETE raise, an INSERT
+must continue the chain). Deleting the last entries leaves a valid shorter chain; to catch that,
+every append made outside a caller's transaction also writes the head (last seq and hash) to a
+small file beside the database (``oncoboard.audit-head.json``), which :func:`verify` compares.
+``oncoboard audit verify`` exits with code 5 when the trail is broken.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oncoboard import __version__
+from oncoboard.errors import AuditError
+
+log = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+HEAD_SUFFIX = ".audit-head.json"
+_FIELDS = "seq, time, event_type, actor, app_version, payload, prev_hash, hash"
+
+
+def canonical_json(data: Any) -> str:
+    """Return the canonical JSON text of `data` (sorted keys, compact, NaN refused)."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False, default=str)
+
+
+def sha256_text(text: str) -> str:
+    """Return the hex sha256 of `text` encoded as UTF-8."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def os_user() -> str:
+    """Return the login name of the user running Oncoboard."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers): fall back to the uid
+        return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One entry of the audit trail."""
+
+    seq: int
+    time: str
+    event_type: str
+    actor: str | None
+    app_version: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the entry as a JSON-ready dictionary."""
+        return asdict(self)
+
+
+def entry_hash(time_: str, event_type: str, actor: str | None, app_version: str,
+               payload: dict[str, Any], prev_hash: str) -> str:
+    """Return the hash of an entry from its fields and its predecessor's hash."""
+    return sha256_text(canonical_json({
+        "time": time_, "event_type": event_type, "actor": actor, "app_version": app_version,
+        "payload": payload, "prev_hash": prev_hash}))
+
+
+def append(store: Any, event_type: str, payload: dict[str, Any], *,
+           actor: str | None = None) -> AuditEntry:
+    """Append an entry to the audit trail and return it.
+
+    Runs inside the caller's transaction when there is one (so a prediction or decision and its
+    audit entry are written together, or neither), else in its own immediate transaction.
+
+    Parameters
+    ----------
+    store
+        The open store.
+    event_type
+        Dotted event name, e.g. ``prediction.created``.
+    payload
+        JSON-serialisable details (identifiers and hashes; no patient names or note text).
+    actor
+        Who did it; default: the OS user.
+    """
+    if not event_type:
+        raise AuditError("an audit entry needs an event type")
+    try:
+        payload = json.loads(canonical_json(payload))
+    except (TypeError, ValueError) as exc:
+        raise AuditError(f"audit payload is not JSON-serialisable: {exc}",
+                         where=event_type) from exc
+    actor = actor or os_user()
+    conn: sqlite3.Connection = store.conn
+    nested = conn.in_transaction
+    for attempt in range(20):
+        try:
+            if nested:
+                with store.transaction():
+                    entry = _insert(store, event_type, payload, actor)
+            else:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    entry = _insert(store, event_type, payload, actor)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                _write_head(store, entry)
+            return entry
+        except sqlite3.OperationalError as exc:
+            # another process holds the write lock beyond busy_timeout: try again
+            if nested or "locked" not in str(exc) or attempt == 19:
+                raise AuditError(f"cannot write the audit trail: {exc}") from exc
+            time.sleep(0.05 * (attempt + 1))
+        except sqlite3.Error as exc:
+            raise AuditError(f"cannot write the audit trail: {exc}") from exc
+    raise AuditError("cannot write the audit trail: database busy")  # pragma: no cover
+
+
+def _insert(store: Any, event_type: str, payload: dict[str, Any], actor: str) -> AuditEntry:
+    row = store.conn.execute(
+        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+    digest = entry_hash(now, event_type, actor, __version__, payload, prev)
+    store.conn.execute(
+        f"INSERT INTO audit_log ({_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [seq, now, event_type, actor, __version__, canonical_json(payload), prev, digest])
+    log.info("audit %s #%d %s", event_type, seq, digest[:12])
+    return AuditEntry(seq, now, event_type, actor, __version__, payload, prev, digest)
+
+
+def head_file(store: Any) -> Path | None:
+    """Return the file holding the last known head of the chain (None for in-memory stores)."""
+    path = getattr(store, "path", None)
+    return None if path is None else Path(path).with_name(Path(path).stem + HEAD_SUFFIX)
+
+
+def _write_head(store: Any, entry: AuditEntry) -> None:
+    path = head_file(store)
+    if path is None:
+        return
+    try:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"seq": entry.seq, "hash": entry.hash, "time": entry.time}),
+                       encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:  # the chain itself is intact; only truncation detection weakens
+        log.warning("cannot write the audit head file %s: %s", path, exc)
+
+
+def checkpoint(store: Any) -> None:
+    """Write the current head of the chain to the head file (after the caller's commit)."""
+    last = entries(store, last=1)
+    if last:
+        _write_head(store, last[0])
+
+
+def entries(store: Any, *, event_type: str | None = None, last: int | None = None
+            ) -> list[AuditEntry]:
+    """Return audit entries in order (optionally of one event type, or only the `last` ones)."""
+    sql = f"SELECT {_FIELDS} FROM audit_log"
+    params: list[Any] = []
+    if event_type:
+        sql += " WHERE event_type = ?"
+        params.append(event_type)
+    if last:
+        sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT {int(last)})"
+    rows = store.conn.execute(sql + " ORDER BY seq", params).fetchall()
+    return [_entry(r) for r in rows]
+
+
+def _entry(row: tuple[Any, ...]) -> AuditEntry:
+    try:
+        payload = json.loads(row[5])
+    except (TypeError, ValueError):
+        payload = {"_unparseable": str(row[5])}
+    return AuditEntry(row[0], row[1], row[2], row[3], row[4], payload, row[6], row[7])
+
+
+@dataclass
+class Problem:
+    """One break in the chain."""
+
+    seq: int
+    kind: str      # edited | deleted | reordered | inserted | truncated
+    detail: str
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify` found."""
+
+    ok: bool
+    entries: int
+    head_hash: str | None
+    problems: list[Problem] = field(default_factory=list)
+    head_file: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as a JSON-ready dictionary."""
+        return asdict(self)
+
+
+def verify(store: Any) -> VerifyReport:
+    """Check the whole chain; return a report listing every break found.
+
+    An entry whose hash does not match its content was edited; an entry whose ``prev_hash``
+    names another entry of the log was moved (reordered), or, when its predecessor in the log
+    also points to the same entry, the predecessor was inserted; a ``prev_hash`` naming no
+    entry means entries before it were deleted (or the one before was rewritten with a
+    recomputed hash). The head file catches deleted last entries.
+    """
+    rows = [_entry(r) for r in store.conn.execute(
+        f"SELECT {_FIELDS} FROM audit_log ORDER BY seq").fetchall()]
+    problems: list[Problem] = []
+    by_hash = {e.hash: e for e in rows}
+    for i, e in enumerate(rows):
+        if entry_hash(e.time, e.event_type, e.actor, e.app_version, e.payload,
+                      e.prev_hash) != e.hash:
+            problems.append(Problem(e.seq, "edited", "content does not match its hash"))
+        expected = rows[i - 1].hash if i else GENESIS
+        if e.prev_hash == expected:
+            continue
+        before = by_hash.get(e.prev_hash)
+        if before is not None and i >= 2 and rows[i - 1].prev_hash == e.prev_hash:
+            problems.append(Problem(rows[i - 1].seq, "inserted",
+                                    f"entry {rows[i - 1].seq} was inserted before {e.seq}"))
+        elif before is not None or e.prev_hash == GENESIS:
+            problems.append(Problem(e.seq, "reordered",
+                                    f"entry {e.seq} should follow "
+                                    f"{before.seq if before else 'the start'}"))
+        else:
+            problems.append(Problem(e.seq, "deleted", f"entries missing before {e.seq} (or "
+                                                      f"entry {e.seq - 1} rewritten)"))
+    head = head_file(store)
+    _check_head(head, rows, problems)
+    return VerifyReport(not problems, len(rows), rows[-1].hash if rows else None, problems,
+                        str(head) if head else None)
+
+
+def _check_head(head: Path | None, rows: list[AuditEntry], problems: list[Problem]) -> None:
+    if head is None or not head.is_file():
+        return
+    try:
+        known = json.loads(head.read_text(encoding="utf-8"))
+        seq, digest = int(known["seq"]), str(known["hash"])
+    except (OSError, ValueError, KeyError, TypeError):
+        problems.append(Problem(0, "truncated", f"unreadable head file {head}"))
+        return
+    match = [e for e in rows if e.seq == seq]
+    if not match:
+        problems.append(Problem(seq, "truncated", f"the log ends at {rows[-1].seq if rows else 0}"
+                                                  f" but entry {seq} was written"))
+    elif match[0].hash != digest:
+        problems.append(Problem(seq, "edited", f"entry {seq} differs from the recorded head"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line: oncoboard audit verify|list
+# ---------------------------------------------------------------------------------------------
+
+
+def register(sub: Any, common: Any) -> None:
+    """Add ``oncoboard audit verify|list``."""
+    p = sub.add_parser("audit", parents=[common], help="check or list the audit trail")
+    asub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    v = asub.add_parser("verify", parents=[common], help="verify the hash chain (exit 5 if "
+                                                         "broken)")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.set_defaults(handler=_verify_cmd)
+    ls = asub.add_parser("list", parents=[common], help="list audit entries")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.add_argument("--event", help="only this event type")
+    ls.add_argument("--last", type=int, default=50, help="how many of the latest (default 50)")
+    ls.set_defaults(handler=_list_cmd)
+
+
+def _verify_cmd(args: Any, ctx: Any) -> int:
+    from oncoboard.cli import print_json
+
+    report = verify(ctx.store)
+    if args.json:
+        print_json(report.to_dict())
+    elif report.ok:
+        print(f"audit trail intact: {report.entries} entries, head {report.head_hash}")
+    else:
+        print(f"audit trail BROKEN: {len(report.problems)} problem(s) in {report.entries} "
+              f"entries")
+        for p in report.problems:
+            print(f"  entry {p.seq}: {p.kind}: {p.detail}")
+    return 0 if report.ok else AuditError.exit_code
+
+
+def _list_cmd(args: Any, ctx: Any) -> int:
+    from oncoboard.cli import print_json
+
+    rows = entries(ctx.store, event_type=args.event, last=args.last)
+    if args.json:
+        print_json([e.to_dict() for e in rows])
+    else:
+        for e in rows:
+            print(f"{e.seq:6d} {e.time} {e.event_type:28s} {e.actor or '-':12s} {e.hash[:16]}")
+    return 0

@@ -1,0 +1,135 @@
+"""The hash-chained audit log: append, SQL-level append-only, tampering found by verify."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from oncoboard.board import audit
+from oncoboard.cli import main
+from oncoboard.store import open_store
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_store(tmp_path)
+    for i in range(6):
+        audit.append(s, "test.event", {"i": i, "patient_id": f"P{i}"})
+    yield s
+    s.close()
+
+
+def _drop_triggers(s):
+    for name in ("audit_log_no_update", "audit_log_no_delete", "audit_log_chain"):
+        s.conn.execute(f"DROP TRIGGER {name}")
+
+
+def _kinds(report):
+    return {(p.seq, p.kind) for p in report.problems}
+
+
+def test_append_chains_entries_and_verify_passes(store):
+    rows = audit.entries(store)
+    assert [e.seq for e in rows] == [1, 2, 3, 4, 5, 6]
+    assert rows[0].prev_hash == audit.GENESIS
+    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+    assert rows[0].actor == audit.os_user()
+    report = audit.verify(store)
+    assert report.ok and report.entries == 6 and report.head_hash == rows[-1].hash
+
+
+def test_hash_is_sha256_of_canonical_json(store):
+    e = audit.entries(store)[2]
+    import hashlib
+    text = json.dumps({"time": e.time, "event_type": e.event_type, "actor": e.actor,
+                       "app_version": e.app_version, "payload": e.payload,
+                       "prev_hash": e.prev_hash}, sort_keys=True, separators=(",", ":"))
+    assert hashlib.sha256(text.encode()).hexdigest() == e.hash
+
+
+def test_sql_refuses_update_delete_and_out_of_chain_insert(store):
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.conn.execute("DELETE FROM audit_log WHERE seq = 2")
+    with pytest.raises(sqlite3.IntegrityError, match="chain"):
+        store.conn.execute("INSERT INTO audit_log VALUES (7, 't', 'x', 'a', 'v', '{}', ?, ?)",
+                           [audit.GENESIS, "f" * 64])
+
+
+def test_edited_entry_detected(store):
+    _drop_triggers(store)
+    store.conn.execute("UPDATE audit_log SET payload = '{\"i\":99,\"patient_id\":\"P2\"}' "
+                       "WHERE seq = 3")
+    report = audit.verify(store)
+    assert not report.ok and (3, "edited") in _kinds(report)
+
+
+def test_deleted_entry_detected(store):
+    _drop_triggers(store)
+    store.conn.execute("DELETE FROM audit_log WHERE seq = 3")
+    assert (4, "deleted") in _kinds(audit.verify(store))
+
+
+def test_deleted_and_renumbered_detected(store):
+    _drop_triggers(store)
+    store.conn.execute("DELETE FROM audit_log WHERE seq = 3")
+    store.conn.execute("UPDATE audit_log SET seq = seq - 1 WHERE seq > 3")
+    report = audit.verify(store)
+    assert not report.ok and (3, "deleted") in _kinds(report)
+
+
+def test_truncated_tail_detected_via_head_file(store):
+    _drop_triggers(store)
+    store.conn.execute("DELETE FROM audit_log WHERE seq = 6")
+    assert (6, "truncated") in _kinds(audit.verify(store))
+
+
+def test_reordered_entries_detected(store):
+    _drop_triggers(store)
+    c = store.conn
+    c.execute("UPDATE audit_log SET seq = 100 WHERE seq = 3")
+    c.execute("UPDATE audit_log SET seq = 3 WHERE seq = 4")
+    c.execute("UPDATE audit_log SET seq = 4 WHERE seq = 100")
+    kinds = {k for _, k in _kinds(audit.verify(store))}
+    assert kinds == {"reordered"}
+
+
+def test_inserted_entry_detected(store):
+    _drop_triggers(store)
+    c = store.conn
+    prev = audit.entries(store)[1]
+    c.execute("UPDATE audit_log SET seq = seq + 100 WHERE seq > 2")
+    c.execute("UPDATE audit_log SET seq = seq - 99 WHERE seq > 100")
+    forged = audit.entry_hash("2026-01-01T00:00:00+00:00", "x", "mallory", "0", {}, prev.hash)
+    c.execute("INSERT INTO audit_log VALUES (3, '2026-01-01T00:00:00+00:00', 'x', 'mallory', "
+              "'0', '{}', ?, ?)", [prev.hash, forged])
+    assert (3, "inserted") in _kinds(audit.verify(store))
+
+
+def test_append_inside_rolled_back_transaction_leaves_nothing(store):
+    with pytest.raises(RuntimeError), store.transaction():
+        audit.append(store, "test.event", {"i": "rolled back"})
+        raise RuntimeError
+    assert len(audit.entries(store)) == 6 and audit.verify(store).ok
+
+
+def test_payload_must_be_json(store):
+    with pytest.raises(audit.AuditError):
+        audit.append(store, "test.event", {"x": float("nan")})
+
+
+def test_cli_verify_exit_codes(tmp_path, capsys):
+    s = open_store(tmp_path)
+    audit.append(s, "test.event", {"i": 1})
+    audit.append(s, "test.event", {"i": 2})
+    assert main(["audit", "verify", "--json", "--data-dir", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    _drop_triggers(s)
+    s.conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1")
+    s.conn.commit()
+    s.close()
+    assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 5
+    assert "BROKEN" in capsys.readouterr().out
