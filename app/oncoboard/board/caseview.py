@@ -1,0 +1,149 @@
+"""Everything one case shows on the presenter screen and on its report page, gathered once.
+
+`case_view` collects, for a patient on a meeting's agenda: the identifiers (ID, age at the
+meeting, sex, optionally the name), the record summary, the latest stored prediction of each
+plugin (or a clear "no predictions yet"), the key image (an axial slice through the tumour with
+its contour) and the board's decision with its history. Parts that are missing say why in a
+note instead of failing, so a case can always be presented.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from oncoboard.board.decisions import Decision, decision_history
+from oncoboard.board.keyimage import KeyImage, key_image_for_patient
+from oncoboard.board.meetings import BoardCase, Meeting, get_case, get_meeting, list_cases
+from oncoboard.board.predictions import NO_PREDICTIONS, PredictionView, latest_predictions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CaseView:
+    """One case of a meeting, ready to present or print.
+
+    Attributes
+    ----------
+    identity
+        ``id``, ``age`` (whole years at the meeting date), ``sex``, ``birth_date``, ``name``
+        and ``synthetic``.
+    summary
+        The record summary (`oncoboard.patients.record.Summary`).
+    summary_lines
+        The summary as short "label: value" lines.
+    predictions
+        Latest prediction of each plugin; `predictions_note` says why when empty.
+    key_image
+        The key slice, or None; `image_note` says why.
+    decision, history
+        The current decision (None before the board decides) and every version, oldest first.
+    """
+
+    meeting: Meeting
+    case: BoardCase
+    total_cases: int
+    identity: dict[str, Any]
+    summary: Any
+    summary_lines: list[tuple[str, str]]
+    predictions: list[PredictionView]
+    predictions_note: str
+    key_image: KeyImage | None
+    image_note: str
+    decision: Decision | None
+    history: list[Decision] = field(default_factory=list)
+
+    @property
+    def synthetic(self) -> bool:
+        """Return whether the patient or any model shown is synthetic."""
+        return bool(self.identity.get("synthetic")) or any(p.synthetic for p in self.predictions)
+
+
+def age_at(birth_date: str | None, on: str) -> int | None:
+    """Return the age in whole years on the date `on` (None without a birth date)."""
+    if not birth_date:
+        return None
+    try:
+        born, day = dt.date.fromisoformat(birth_date[:10]), dt.date.fromisoformat(on[:10])
+    except ValueError:
+        return None
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def _summary(store: Any, patient_id: str, on: str) -> tuple[Any, list[tuple[str, str]]]:
+    from oncoboard.patients import record
+
+    summary = record.get_summary(store, patient_id, at=on)
+    return summary, summary_lines(summary)
+
+
+def summary_lines(summary: Any) -> list[tuple[str, str]]:
+    """Return the headline facts of a record summary as (label, value) pairs."""
+    lines: list[tuple[str, str]] = []
+    cancer = summary.primary_cancer
+    if cancer is not None:
+        diagnosis = " ".join(p for p in (cancer.code, cancer.display) if p)
+        if cancer.laterality:
+            diagnosis += f", {cancer.laterality}"
+        if cancer.diagnosis_date:
+            diagnosis += f" (diagnosed {cancer.diagnosis_date[:10]})"
+        lines.append(("Diagnosis", diagnosis or "recorded without a code"))
+        if cancer.icdo3_morphology:
+            lines.append(("Morphology", cancer.icdo3_morphology))
+    else:
+        lines.append(("Diagnosis", "no primary cancer recorded"))
+    stage = " ".join(p for p in (summary.stage and f"stage {summary.stage}", summary.tnm) if p)
+    if stage:
+        lines.append(("Stage", stage))
+    markers = [f"{k.replace('_percent', ' %').upper() if len(k) <= 4 else k}: {v}"
+               for k, v in (summary.markers or {}).items() if v not in (None, "", {})]
+    if markers:
+        lines.append(("Markers", ", ".join(markers)))
+    if summary.latest_ecog is not None:
+        ecog = summary.latest_ecog
+        lines.append(("ECOG", f"{ecog.value} ({(ecog.effective or '')[:10]})".replace(" ()", "")))
+    current = [t.regimen or t.display or t.subkind or t.kind for t in summary.current_treatments]
+    lines.append(("Current treatment", ", ".join(c for c in current if c) or "none recorded"))
+    return lines
+
+
+def _identity(summary: Any, on: str) -> dict[str, Any]:
+    p = summary.patient
+    age = summary.age if summary.age is not None else age_at(p.birth_date, on)
+    return {"id": p.id, "age": age, "sex": p.sex or "unknown",
+            "birth_date": p.birth_date, "name": p.name, "synthetic": bool(p.synthetic)}
+
+
+def case_view(store: Any, meeting_id: int | str, patient_id: str, *, with_image: bool = True,
+              settings: Any = None) -> CaseView:
+    """Gather everything the case shows: identity, summary, predictions, key image, decision.
+
+    Parameters
+    ----------
+    with_image
+        Load the key image (reads the series from disk: the slow part; False for lists).
+    settings
+        Settings for the imaging cache, if any.
+    """
+    meeting = get_meeting(store, meeting_id)
+    case = get_case(store, meeting.id, patient_id)
+    summary, lines = _summary(store, case.patient_id, meeting.date)
+    identity = _identity(summary, meeting.date)
+    predictions = latest_predictions(store, case.patient_id)
+    image, image_note = (None, "key image not loaded")
+    if with_image:
+        image, image_note = key_image_for_patient(store, case.patient_id, settings)
+    history = decision_history(store, meeting.id, case.patient_id)
+    return CaseView(meeting, case, len(list_cases(store, meeting.id)), identity, summary, lines,
+                    predictions, "" if predictions else NO_PREDICTIONS, image, image_note,
+                    history[-1] if history else None, history)
+
+
+def meeting_case_views(store: Any, meeting_id: int | str, *, with_image: bool = True,
+                       settings: Any = None) -> list[CaseView]:
+    """Return the case views of every case of the meeting, in presentation order."""
+    return [case_view(store, meeting_id, c.patient_id, with_image=with_image, settings=settings)
+            for c in list_cases(store, meeting_id)]

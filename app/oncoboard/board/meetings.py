@@ -1,0 +1,397 @@
+"""Tumour-board meetings and their ordered case lists.
+
+A meeting (date, specialty, title, location) goes ``planned -> held -> closed``. Its cases are
+patients presented in order, each with the question asked of the board and the presenting
+physician. A closed meeting is frozen: no case is added, moved or removed and no decision is
+recorded. Status changes are written to the audit log; so are case-list changes, so that the
+report's trail says who put which patient on the agenda.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import getpass
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from oncoboard.errors import BoardError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("planned", "held", "closed")
+#: Specialties used by French multidisciplinary meetings (RCP); others are accepted as typed.
+KNOWN_SPECIALTIES = {
+    "sein": "breast", "thorax": "thoracic", "digestif": "digestive", "gyneco": "gynaecological",
+    "uro": "urological", "orl": "head and neck", "neuro": "neuro-oncology",
+    "hemato": "haematology", "dermato": "skin", "sarcome": "sarcoma",
+}
+_NEXT_STATUS = {"planned": ("held", "closed"), "held": ("closed",), "closed": ()}
+
+
+@dataclass(frozen=True)
+class Attendee:
+    """A person present at the board, with the role they held (oncologist, radiologist...)."""
+
+    name: str
+    role: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Attendee:
+        """Return the attendee written as ``"Dr X (oncologist)"`` or ``"Dr X"``."""
+        text = text.strip()
+        if not text:
+            raise BoardError("an attendee cannot be empty", where="attendee")
+        if text.endswith(")") and "(" in text:
+            name, role = text[:-1].rsplit("(", 1)
+            if name.strip():
+                return cls(name.strip(), role.strip())
+        return cls(text, "")
+
+    def label(self) -> str:
+        """Return ``"name (role)"``, or the name alone."""
+        return f"{self.name} ({self.role})" if self.role else self.name
+
+    def as_dict(self) -> dict[str, str]:
+        """Return the attendee as a JSON-ready mapping."""
+        return {"name": self.name, "role": self.role}
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """One tumour-board meeting."""
+
+    id: int
+    uid: str
+    date: str
+    specialty: str
+    title: str
+    location: str
+    status: str
+    attendees: tuple[Attendee, ...]
+    created_at: str
+    created_by: str
+    updated_at: str
+
+    @property
+    def is_closed(self) -> bool:
+        """Return whether the meeting is frozen."""
+        return self.status == "closed"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the meeting as a JSON-ready mapping."""
+        return {"id": self.id, "uid": self.uid, "date": self.date, "specialty": self.specialty,
+                "title": self.title, "location": self.location, "status": self.status,
+                "attendees": [a.as_dict() for a in self.attendees],
+                "created_at": self.created_at, "created_by": self.created_by,
+                "updated_at": self.updated_at}
+
+
+@dataclass(frozen=True)
+class BoardCase:
+    """One patient on a meeting's agenda."""
+
+    id: int
+    meeting_id: int
+    patient_id: str
+    position: int
+    question: str
+    presenter: str
+    added_at: str
+    added_by: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the case as a JSON-ready mapping."""
+        return {"id": self.id, "meeting_id": self.meeting_id, "patient_id": self.patient_id,
+                "position": self.position, "question": self.question,
+                "presenter": self.presenter, "added_at": self.added_at,
+                "added_by": self.added_by}
+
+
+def now_utc() -> str:
+    """Return the current UTC time as an ISO string (seconds)."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def os_user() -> str:
+    """Return the operating-system user recording an action."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers): still record something honest
+        return "unknown"
+
+
+def _audit(store: Any, event_type: str, payload: dict[str, Any]) -> Any:
+    from oncoboard.board import audit
+
+    return audit.append(store, event_type, payload, actor=os_user())
+
+
+@contextlib.contextmanager
+def audited(store: Any) -> Iterator[Any]:
+    """Run the block in one transaction with its audit entries; then record the log's head.
+
+    The head file (which lets `audit.verify` notice deleted last entries) is written only once
+    the outermost transaction has committed, so it never names an entry that was rolled back.
+    """
+    with store.transaction() as db:
+        yield db
+    if not store.conn.in_transaction:
+        from oncoboard.board import audit
+
+        audit.checkpoint(store)
+
+
+def _meeting(row: dict[str, Any]) -> Meeting:
+    attendees = tuple(Attendee(a.get("name", ""), a.get("role", ""))
+                      for a in json.loads(row["attendees"] or "[]"))
+    return Meeting(row["id"], row["uid"], row["date"], row["specialty"], row["title"],
+                   row["location"], row["status"], attendees, row["created_at"],
+                   row["created_by"], row["updated_at"])
+
+
+def _case(row: dict[str, Any]) -> BoardCase:
+    return BoardCase(row["id"], row["meeting_id"], row["patient_id"], row["position"],
+                     row["question"], row["presenter"], row["added_at"], row["added_by"])
+
+
+def _check_date(date: str) -> str:
+    try:
+        return dt.date.fromisoformat(str(date).strip()).isoformat()
+    except ValueError:
+        raise BoardError(f"meeting date must be YYYY-MM-DD, not {date!r}", where="date") from None
+
+
+def _text(value: str | None, what: str, *, required: bool = True, limit: int = 4000) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise BoardError(f"{what} cannot be empty", where=what)
+    if len(text) > limit:
+        raise BoardError(f"{what} is too long ({len(text)} characters, at most {limit})",
+                         where=what)
+    return text
+
+
+def create_meeting(store: Any, *, date: str, specialty: str, title: str, location: str = "",
+                   attendees: list[str] | list[Attendee] | None = None) -> Meeting:
+    """Create a planned meeting and return it.
+
+    Parameters
+    ----------
+    store
+        The open store.
+    date
+        Meeting day, ``YYYY-MM-DD``.
+    specialty
+        Board specialty, e.g. ``sein`` (breast), ``thorax``, ``digestif``; lower-cased.
+    title, location
+        Free text shown on the report.
+    attendees
+        Expected attendees, as `Attendee` or ``"Dr X (oncologist)"`` strings.
+    """
+    people = _attendees(attendees or [])
+    now = now_utc()
+    row = {"uid": str(uuid.uuid4()), "date": _check_date(date),
+           "specialty": _text(specialty, "specialty", limit=60).lower(),
+           "title": _text(title, "title", limit=200), "location": _text(location, "location",
+                                                                         required=False, limit=200),
+           "status": "planned", "attendees": json.dumps([a.as_dict() for a in people]),
+           "created_at": now, "created_by": os_user(), "updated_at": now}
+    with audited(store) as db:
+        table = db["board_meetings"]
+        table.insert(row)
+        meeting_id = int(table.last_pk)
+        _audit(store, "board.meeting.created", {"meeting_id": meeting_id, "uid": row["uid"],
+                                                 "date": row["date"],
+                                                 "specialty": row["specialty"],
+                                                 "title": row["title"]})
+    log.info("created board meeting %s (%s, %s)", meeting_id, row["date"], row["specialty"])
+    return get_meeting(store, meeting_id)
+
+
+def _attendees(items: list[str] | list[Attendee]) -> list[Attendee]:
+    return [a if isinstance(a, Attendee) else Attendee.parse(a) for a in items]
+
+
+def get_meeting(store: Any, meeting_id: int | str) -> Meeting:
+    """Return the meeting with this number (or uid); NotFoundError if there is none."""
+    key = str(meeting_id).strip()
+    if key.isdigit():
+        rows = list(store.db.query("SELECT * FROM board_meetings WHERE id = ?", [int(key)]))
+    else:
+        rows = list(store.db.query("SELECT * FROM board_meetings WHERE uid = ?", [key]))
+    if not rows:
+        raise NotFoundError(f"no tumour-board meeting {key!r} (see `oncoboard board list`)",
+                            where="meeting")
+    return _meeting(rows[0])
+
+
+def list_meetings(store: Any, *, status: str | None = None) -> list[Meeting]:
+    """Return the meetings, most recent date first, optionally only those with `status`."""
+    sql = "SELECT * FROM board_meetings"
+    params: list[Any] = []
+    if status is not None:
+        sql += " WHERE status = ?"
+        params.append(status)
+    return [_meeting(r) for r in store.db.query(sql + " ORDER BY date DESC, id DESC", params)]
+
+
+def set_status(store: Any, meeting_id: int | str, status: str) -> Meeting:
+    """Move the meeting to `status` (``planned -> held -> closed``; closed is final)."""
+    meeting = get_meeting(store, meeting_id)
+    if status not in STATUSES:
+        raise BoardError(f"status must be one of {', '.join(STATUSES)}, not {status!r}",
+                         where="status")
+    if status == meeting.status:
+        return meeting
+    if status not in _NEXT_STATUS[meeting.status]:
+        raise BoardError(f"meeting {meeting.id} is {meeting.status}: it cannot become {status}",
+                         where="status")
+    with audited(store) as db:
+        db.execute("UPDATE board_meetings SET status = ?, updated_at = ? WHERE id = ?",
+                   [status, now_utc(), meeting.id])
+        _audit(store, "board.meeting.status", {"meeting_id": meeting.id, "uid": meeting.uid,
+                                                "from": meeting.status, "to": status})
+    return get_meeting(store, meeting.id)
+
+
+def set_attendees(store: Any, meeting_id: int | str,
+                  attendees: list[str] | list[Attendee]) -> Meeting:
+    """Replace the meeting's list of attendees (shown on the report's cover page)."""
+    meeting = _open_meeting(store, meeting_id)
+    people = _attendees(attendees)
+    with audited(store) as db:
+        db.execute("UPDATE board_meetings SET attendees = ?, updated_at = ? WHERE id = ?",
+                   [json.dumps([a.as_dict() for a in people]), now_utc(), meeting.id])
+        _audit(store, "board.meeting.attendees", {"meeting_id": meeting.id,
+                                                   "attendees": [a.label() for a in people]})
+    return get_meeting(store, meeting.id)
+
+
+def _open_meeting(store: Any, meeting_id: int | str) -> Meeting:
+    meeting = get_meeting(store, meeting_id)
+    if meeting.is_closed:
+        raise BoardError(f"meeting {meeting.id} ({meeting.date}) is closed: it cannot be changed",
+                         where="meeting")
+    return meeting
+
+
+def _check_patient(store: Any, patient_id: str) -> str:
+    pid = str(patient_id).strip()
+    if not pid:
+        raise BoardError("patient ID cannot be empty", where="patient")
+    if not list(store.db.query("SELECT 1 FROM patients WHERE id = ?", [pid])):
+        raise NotFoundError(f"no patient {pid!r} in the database", where="patient")
+    return pid
+
+
+def add_case(store: Any, meeting_id: int | str, patient_id: str, *, question: str,
+             presenter: str = "", position: int | None = None) -> BoardCase:
+    """Put a patient on the meeting's agenda and return the case.
+
+    Parameters
+    ----------
+    question
+        The question asked of the board (required).
+    presenter
+        The presenting physician.
+    position
+        1-based place in the order; default last. Later cases move down one place.
+    """
+    meeting = _open_meeting(store, meeting_id)
+    pid = _check_patient(store, patient_id)
+    text = _text(question, "question", limit=2000)
+    who = _text(presenter, "presenter", required=False, limit=200)
+    cases = list_cases(store, meeting.id)
+    if any(c.patient_id == pid for c in cases):
+        raise BoardError(f"patient {pid} is already on meeting {meeting.id}'s agenda",
+                         where="patient")
+    last = len(cases) + 1
+    place = last if position is None else int(position)
+    if not 1 <= place <= last:
+        raise BoardError(f"position must be between 1 and {last}, not {place}", where="position")
+    with audited(store) as db:
+        db.execute("UPDATE board_cases SET position = position + 1 "
+                   "WHERE meeting_id = ? AND position >= ?", [meeting.id, place])
+        table = db["board_cases"]
+        table.insert({"meeting_id": meeting.id, "patient_id": pid, "position": place,
+                      "question": text, "presenter": who, "added_at": now_utc(),
+                      "added_by": os_user()})
+        case_id = int(table.last_pk)
+        _audit(store, "board.case.added", {"meeting_id": meeting.id, "case_id": case_id,
+                                            "patient_id": pid, "position": place,
+                                            "question": text})
+    return get_case(store, meeting.id, pid)
+
+
+def list_cases(store: Any, meeting_id: int | str) -> list[BoardCase]:
+    """Return the meeting's cases in presentation order."""
+    meeting = get_meeting(store, meeting_id)
+    rows = store.db.query("SELECT * FROM board_cases WHERE meeting_id = ? ORDER BY position",
+                          [meeting.id])
+    return [_case(r) for r in rows]
+
+
+def get_case(store: Any, meeting_id: int | str, patient_id: str) -> BoardCase:
+    """Return the case of `patient_id` in the meeting; NotFoundError if not on its agenda."""
+    meeting = get_meeting(store, meeting_id)
+    rows = list(store.db.query("SELECT * FROM board_cases WHERE meeting_id = ? AND patient_id = ?",
+                               [meeting.id, str(patient_id).strip()]))
+    if not rows:
+        raise NotFoundError(f"patient {patient_id!r} is not on meeting {meeting.id}'s agenda",
+                            where="case")
+    return _case(rows[0])
+
+
+def reorder_cases(store: Any, meeting_id: int | str, patient_ids: list[str]) -> list[BoardCase]:
+    """Set the presentation order to `patient_ids` (every case of the meeting, once each)."""
+    meeting = _open_meeting(store, meeting_id)
+    cases = {c.patient_id: c for c in list_cases(store, meeting.id)}
+    wanted = [str(p).strip() for p in patient_ids]
+    if sorted(wanted) != sorted(cases):
+        missing = sorted(set(cases) - set(wanted))
+        extra = sorted(set(wanted) - set(cases))
+        dupes = sorted({p for p in wanted if wanted.count(p) > 1})
+        detail = "; ".join(part for part in (
+            f"missing {', '.join(missing)}" if missing else "",
+            f"not on the agenda {', '.join(extra)}" if extra else "",
+            f"listed twice {', '.join(dupes)}" if dupes else "") if part)
+        raise BoardError(f"the new order must list every case once ({detail})", where="order")
+    with audited(store) as db:
+        for place, pid in enumerate(wanted, start=1):
+            db.execute("UPDATE board_cases SET position = ? WHERE id = ?", [place, cases[pid].id])
+        _audit(store, "board.case.reordered", {"meeting_id": meeting.id, "order": wanted})
+    return list_cases(store, meeting.id)
+
+
+def move_case(store: Any, meeting_id: int | str, patient_id: str, position: int) -> list[BoardCase]:
+    """Move one case to the 1-based `position`, shifting the others."""
+    order = [c.patient_id for c in list_cases(store, meeting_id)]
+    case = get_case(store, meeting_id, patient_id)
+    if not 1 <= int(position) <= len(order):
+        raise BoardError(f"position must be between 1 and {len(order)}, not {position}",
+                         where="position")
+    order.remove(case.patient_id)
+    order.insert(int(position) - 1, case.patient_id)
+    return reorder_cases(store, meeting_id, order)
+
+
+def remove_case(store: Any, meeting_id: int | str, patient_id: str) -> list[BoardCase]:
+    """Take a patient off the agenda (refused once the board has recorded a decision)."""
+    meeting = _open_meeting(store, meeting_id)
+    case = get_case(store, meeting.id, patient_id)
+    decided = list(store.db.query("SELECT 1 FROM board_decisions WHERE case_id = ?", [case.id]))
+    if decided:
+        raise BoardError(f"patient {case.patient_id} has a recorded decision in meeting "
+                         f"{meeting.id}: the case cannot be removed", where="case")
+    with audited(store) as db:
+        db.execute("DELETE FROM board_cases WHERE id = ?", [case.id])
+        db.execute("UPDATE board_cases SET position = position - 1 "
+                   "WHERE meeting_id = ? AND position > ?", [meeting.id, case.position])
+        _audit(store, "board.case.removed", {"meeting_id": meeting.id, "case_id": case.id,
+                                              "patient_id": case.patient_id})
+    return list_cases(store, meeting.id)
