@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "oncoboard.patients.commands",
     "oncoboard.doctor",
     "oncoboard.board.audit",
+    "oncoboard.ui.commands",
 ]
 
 INTERNAL_ERROR_EXIT = 70

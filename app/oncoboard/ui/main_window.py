@@ -1,0 +1,248 @@
+"""The main window: navigation on the left, one view at a time, background tasks in the status bar."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QButtonGroup, QHBoxLayout, QLabel, QMainWindow, QProgressBar,
+                               QPushButton, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
+
+from oncoboard import __version__
+from oncoboard.ui import workers
+from oncoboard.ui.errors import ErrorBoundary
+from oncoboard.ui.patient_view import PatientView
+from oncoboard.ui.patients_view import PatientBrowserView
+
+log = logging.getLogger(__name__)
+
+VIEWS = ("patients", "patient", "viewer", "predictions", "board")
+VIEW_TITLES = {"patients": "Patients", "patient": "Patient", "viewer": "Images",
+               "predictions": "Predictions", "board": "Tumour board"}
+
+#: Views created on first use: name -> (module, class); each takes (app_context, main_window).
+OPTIONAL_VIEWS = {
+    "viewer": ("oncoboard.ui.viewer.viewer_view", "ViewerView"),
+}
+
+
+def tr(text: str) -> str:
+    """Translate `text` in the main window's context."""
+    return QCoreApplication.translate("MainWindow", text)
+
+
+class TaskProgressWidget(QWidget):
+    """The running background task: what it does, how far it is, and a Cancel button."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.label = QLabel(objectName="muted")
+        self.bar = QProgressBar(objectName="taskProgress")
+        self.bar.setRange(0, 1000)
+        self.bar.setFixedWidth(260)
+        self.cancel_button = QPushButton(tr("Cancel"), objectName="cancelTask")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.label)
+        lay.addWidget(self.bar)
+        lay.addWidget(self.cancel_button)
+        self.task: workers.Task | None = None
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.hide()
+
+    def track(self, task: workers.Task, text: str) -> None:
+        """Show `task`'s progress until it ends."""
+        self.task = task
+        self.label.setText(text)
+        self.bar.setValue(0)
+        self.show()
+        task.signals.progressed.connect(self._on_progressed)
+        task.signals.finished.connect(lambda t=task: self._on_finished(t))
+
+    def _on_progressed(self, fraction: float, message: str) -> None:
+        self.bar.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
+        if message:
+            self.bar.setFormat(message[:40])
+
+    def _on_finished(self, task: workers.Task) -> None:
+        if task is self.task:
+            self.task = None
+            self.hide()
+
+    def _on_cancel_clicked(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
+class MainWindow(QMainWindow):
+    """The workstation window.
+
+    Parameters
+    ----------
+    app_context
+        ``oncoboard.cli.Context``-like object with ``settings``, ``store`` and ``log_file``.
+
+    Signals
+    -------
+    view_changed(str)
+        The named view is now on screen.
+    """
+
+    view_changed = Signal(str)
+
+    def __init__(self, app_context: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctx = app_context
+        self.store = app_context.store
+        self.setWindowTitle(tr("Oncoboard {v}").format(v=__version__))
+        self.stack = QStackedWidget()
+        self.nav = QButtonGroup(self)
+        self.nav.setExclusive(True)
+        self.nav_buttons: dict[str, QToolButton] = {}
+        self.views: dict[str, QWidget] = {}
+        self.factories: dict[str, Callable[[], QWidget]] = {}
+        self.task_widget = TaskProgressWidget()
+        self.current_patient: str | None = None
+        self._build()
+
+    # --- construction -------------------------------------------------------------------------
+    def _build(self) -> None:
+        side = QWidget(objectName="navPanel")
+        side.setFixedWidth(190)
+        side_lay = QVBoxLayout(side)
+        side_lay.setContentsMargins(0, 12, 0, 12)
+        side_lay.setSpacing(2)
+        brand = QLabel("Oncoboard", objectName="title")
+        brand.setContentsMargins(16, 0, 0, 16)
+        side_lay.addWidget(brand)
+        self.patients_view = PatientBrowserView(self.store)
+        self.patient_view = PatientView(self.store)
+        self._register("patients", self.patients_view)
+        self._register("patient", self.patient_view)
+        for name, factory in self._optional_views().items():
+            self.factories[name] = factory
+        for name in VIEWS:
+            if name not in self.views and name not in self.factories:
+                continue
+            button = QToolButton(objectName="nav")
+            button.setText(tr(VIEW_TITLES[name]))
+            button.setCheckable(True)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setSizePolicy(button.sizePolicy().horizontalPolicy().Expanding,
+                                 button.sizePolicy().verticalPolicy())
+            button.clicked.connect(lambda _c=False, n=name: self.show_view(n))
+            self.nav.addButton(button)
+            self.nav_buttons[name] = button
+            side_lay.addWidget(button)
+        side_lay.addStretch(1)
+        self.patient_label = QLabel(objectName="muted")
+        self.patient_label.setWordWrap(True)
+        self.patient_label.setContentsMargins(16, 0, 8, 0)
+        side_lay.addWidget(self.patient_label)
+        central = QWidget()
+        lay = QHBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(side)
+        lay.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.statusBar().addPermanentWidget(self.task_widget)
+        self._build_menus()
+        self.patients_view.patient_selected.connect(self._on_patient_selected)
+        self.patients_view.refresh()
+        self.show_view("patients")
+
+    def _optional_views(self) -> dict[str, Callable[[], QWidget]]:
+        """Return factories of the views built on first use (they import heavier modules)."""
+        import importlib
+
+        factories: dict[str, Callable[[], QWidget]] = {}
+        for name, (module, cls) in OPTIONAL_VIEWS.items():
+            def factory(module: str = module, cls: str = cls) -> QWidget:
+                return getattr(importlib.import_module(module), cls)(self.ctx, self)
+
+            factories[name] = factory
+        return factories
+
+    def _register(self, name: str, widget: QWidget) -> None:
+        self.views[name] = widget
+        self.stack.addWidget(widget)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu(tr("&File"))
+        self._action(file_menu, tr("Find patient…"), self._on_find_requested, QKeySequence.StandardKey.Find)
+        file_menu.addSeparator()
+        self._action(file_menu, tr("Quit"), self.close, QKeySequence.StandardKey.Quit)
+        view_menu = self.menuBar().addMenu(tr("&View"))
+        for i, name in enumerate(VIEWS):
+            if name in self.nav_buttons:
+                self._action(view_menu, tr(VIEW_TITLES[name]),
+                             lambda n=name: self.show_view(n), QKeySequence(f"Ctrl+{i + 1}"))
+        self.help_menu = self.menuBar().addMenu(tr("&Help"))
+        self.file_menu = file_menu
+
+    def _action(self, menu: Any, text: str, slot: Callable[[], Any],
+                shortcut: Any = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(lambda _c=False: slot())
+        menu.addAction(action)
+        return action
+
+    # --- navigation ---------------------------------------------------------------------------
+    def view(self, name: str) -> QWidget:
+        """Return the view called `name`, creating it on first use."""
+        if name not in self.views:
+            if name not in self.factories:
+                raise KeyError(name)
+            self._register(name, self.factories[name]())
+            if self.current_patient and hasattr(self.views[name], "set_patient"):
+                self.views[name].set_patient(self.current_patient)  # type: ignore[attr-defined]
+        return self.views[name]
+
+    def show_view(self, name: str) -> QWidget:
+        """Bring the view called `name` on screen and return it."""
+        widget = self.view(name)
+        self.stack.setCurrentWidget(widget)
+        if name in self.nav_buttons:
+            self.nav_buttons[name].setChecked(True)
+        self.view_changed.emit(name)
+        return widget
+
+    def open_patient(self, patient_id: str, note_id: str = "") -> None:
+        """Open `patient_id` in the patient view and in every view already created."""
+        try:
+            self.patient_view.set_patient(patient_id, note_id)
+        except Exception as exc:  # noqa: BLE001 - shown by the error boundary
+            ErrorBoundary.report(exc, self, tr("Opening patient {p}").format(p=patient_id))
+            return
+        self.current_patient = patient_id
+        summary = self.patient_view.card
+        self.patient_label.setText(f"{summary.name.text()}\n{patient_id}")
+        for name, widget in self.views.items():
+            if name not in ("patients", "patient") and hasattr(widget, "set_patient"):
+                widget.set_patient(patient_id)
+        self.show_view("patient")
+
+    def run_task(self, task: workers.Task, text: str, *,
+                 on_done: Callable[[Any], None] | None = None, action: str = "") -> workers.Task:
+        """Run `task` in the background with progress in the status bar; errors become dialogs."""
+        self.task_widget.track(task, text)
+        task.signals.cancelled.connect(lambda: self.statusBar().showMessage(tr("Cancelled"), 4000))
+        return workers.start(task, on_done=on_done,
+                             on_error=lambda exc: ErrorBoundary.report(exc, self, action or text))
+
+    def _on_patient_selected(self, patient_id: str, note_id: str) -> None:
+        self.open_patient(patient_id, note_id)
+
+    def _on_find_requested(self) -> None:
+        self.show_view("patients")
+        self.patients_view.search_edit.setFocus()
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        workers.wait_all(10000)
+        super().closeEvent(event)

@@ -1,0 +1,244 @@
+"""The patient view: summary card, timeline, lab trends and the notes reader."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtWidgets import (QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QSplitter, QTextBrowser, QVBoxLayout, QWidget)
+
+from oncoboard.ui import records
+from oncoboard.ui.plots import LabTrendsWidget, TimelineWidget
+
+
+def tr(text: str) -> str:
+    """Translate `text` in this view's context."""
+    return QCoreApplication.translate("PatientView", text)
+
+
+class SummaryCardWidget(QFrame):
+    """Who the patient is and where they stand, in large type."""
+
+    FIELDS = ("Age", "Sex", "Diagnosis", "Stage", "Markers", "ECOG", "Current treatment")
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent, objectName="card")
+        self.name = QLabel(objectName="title")
+        self.ident = QLabel(objectName="subtitle")
+        self.synthetic = QLabel(tr("Synthetic patient - demonstration data"), objectName="warning")
+        self.values: dict[str, QLabel] = {}
+        grid = QGridLayout()
+        for i, field in enumerate(self.FIELDS):
+            key = QLabel(tr(field), objectName="muted")
+            value = QLabel(objectName=f"summary_{field.lower().replace(' ', '_')}")
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            font = value.font()
+            font.setPointSize(font.pointSize() + 2)
+            value.setFont(font)
+            grid.addWidget(key, 0, i)
+            grid.addWidget(value, 1, i)
+            self.values[field] = value
+        grid.setColumnStretch(2, 3)
+        grid.setColumnStretch(4, 2)
+        grid.setColumnStretch(6, 2)
+        head = QHBoxLayout()
+        head.addWidget(self.name)
+        head.addWidget(self.ident)
+        head.addStretch(1)
+        head.addWidget(self.synthetic)
+        lay = QVBoxLayout(self)
+        lay.addLayout(head)
+        lay.addLayout(grid)
+
+    def set_summary(self, s: dict[str, Any]) -> None:
+        """Fill the card from ``records.summary`` (``record.Summary`` as a dict)."""
+        p = s["patient"]
+        self.name.setText(p.get("name") or p["id"])
+        self.ident.setText(f"{p['id']} · {tr('born')} {p.get('birth_date') or '?'}")
+        self.synthetic.setVisible(bool(p.get("synthetic")))
+        primary = s.get("primary_cancer") or {}
+        diag = " ".join(x for x in (primary.get("code"), primary.get("display")) if x)
+        if primary.get("laterality"):
+            diag += f" ({primary['laterality']})"
+        stage = " · ".join(x for x in (s.get("stage") and f"{tr('stage')} {s['stage']}",
+                                       s.get("tnm")) if x)
+        markers = ", ".join(_marker_text(k, v) for k, v in (s.get("markers") or {}).items())
+        ecog = s.get("latest_ecog") or {}
+        ecog_text = ""
+        if ecog:
+            value = ecog.get("value_num")
+            ecog_text = f"{value:g}" if value is not None else (ecog.get("value_text") or "")
+            if ecog.get("effective"):
+                ecog_text += f"  ({ecog['effective'][:10]})"
+        treat = "; ".join(_treatment_text(t) for t in s.get("current_treatments") or [])
+        values = {"Age": "" if s.get("age") is None else str(s["age"]),
+                  "Sex": p.get("sex") or "", "Diagnosis": diag, "Stage": stage,
+                  "Markers": markers, "ECOG": ecog_text, "Current treatment": treat}
+        for field, text in values.items():
+            self.values[field].setText(text or "—")
+
+
+def _marker_text(key: str, value: Any) -> str:
+    names = {"er": "ER", "pr": "PR", "her2": "HER2", "ki67_percent": "Ki-67", "grade": "grade"}
+    unit = " %" if key == "ki67_percent" else ""
+    value = f"{value:g}" if isinstance(value, float) else value
+    return f"{names.get(key, key)} {value}{unit}"
+
+
+def _treatment_text(t: dict[str, Any]) -> str:
+    name = t.get("regimen") or t.get("display") or t.get("kind") or ""
+    if t.get("dose_gy"):
+        name += f" {t['dose_gy']:g} Gy/{t.get('fractions') or '?'} fr"
+    return f"{name} ({t.get('start_date') or '?'}→{t.get('end_date') or ''})"
+
+
+class NotesReaderWidget(QWidget):
+    """The patient's notes, newest first; sentences can be highlighted (model evidence)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.list = QListWidget(objectName="notesList")
+        self.reader = QTextBrowser(objectName="noteReader")
+        self.reader.setOpenLinks(False)
+        self.notes: list[dict[str, Any]] = []
+        self.highlights: dict[str, list[str]] = {}
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.list)
+        split.addWidget(self.reader)
+        split.setStretchFactor(1, 3)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(split)
+        self.list.currentRowChanged.connect(self._on_current_row_changed)
+
+    def set_notes(self, notes: list[dict[str, Any]]) -> None:
+        """Show `notes` (record rows, newest first) and open the first."""
+        self.notes = notes
+        self.list.clear()
+        for note in notes:
+            marker = " ●" if self.highlights.get(note["id"]) else ""
+            item = QListWidgetItem(f"{note.get('date') or ''}  ·  {note.get('note_type') or ''}"
+                                   f"  ·  {note.get('title') or ''}{marker}")
+            item.setData(Qt.ItemDataRole.UserRole, note["id"])
+            self.list.addItem(item)
+        if notes:
+            self.list.setCurrentRow(0)
+        else:
+            self.reader.setHtml(f"<p>{tr('No notes in the record.')}</p>")
+
+    def set_highlights(self, highlights: dict[str, list[str]]) -> None:
+        """Mark sentences per note id (e.g. a text model's evidence) and redraw."""
+        self.highlights = highlights
+        current = self.current_note_id()
+        self.set_notes(self.notes)
+        if current:
+            self.show_note(current)
+
+    def current_note_id(self) -> str | None:
+        """Return the id of the note on screen."""
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else None
+
+    def show_note(self, note_id: str) -> bool:
+        """Open the note `note_id`; return False if the patient has no such note."""
+        for i, note in enumerate(self.notes):
+            if note["id"] == note_id:
+                self.list.setCurrentRow(i)
+                return True
+        return False
+
+    def _on_current_row_changed(self, row: int) -> None:
+        if not 0 <= row < len(self.notes):
+            return
+        note = self.notes[row]
+        self.reader.setHtml(note_html(note, self.highlights.get(note["id"], [])))
+
+
+def note_html(note: dict[str, Any], highlight: list[str]) -> str:
+    """Return the note as HTML with the `highlight` sentences marked."""
+    text = html.escape(note.get("text") or "")
+    for sentence in sorted(set(highlight), key=len, reverse=True):
+        escaped = html.escape(sentence.strip())
+        if escaped:
+            text = text.replace(escaped, '<span style="background:#f3b63f;color:#1b2027">'
+                                         f"{escaped}</span>")
+    body = re.sub(r"\n{2,}", "</p><p>", text).replace("\n", "<br>")
+    meta = " · ".join(html.escape(str(x)) for x in (note.get("date"), note.get("note_type"),
+                                                     note.get("author_role"),
+                                                     note.get("language")) if x)
+    return (f"<h2>{html.escape(note.get('title') or '')}</h2><p style='color:#aab4be'>{meta}</p>"
+            f"<p style='font-size:13pt; line-height:140%'>{body}</p>")
+
+
+class PatientView(QWidget):
+    """Everything about one patient on one screen.
+
+    Signals
+    -------
+    patient_loaded(str)
+        The view shows this patient.
+    """
+
+    patient_loaded = Signal(str)
+
+    def __init__(self, store: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.store = store
+        self.patient_id: str | None = None
+        self.card = SummaryCardWidget()
+        self.timeline = TimelineWidget()
+        self.labs = LabTrendsWidget()
+        self.notes = NotesReaderWidget()
+        self.placeholder = QLabel(tr("Choose a patient in the patient list."), objectName="subtitle")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        box_t = _box(tr("Timeline"), self.timeline)
+        box_l = _box(tr("Laboratory trends"), self.labs)
+        box_n = _box(tr("Notes"), self.notes)
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(box_t)
+        left.addWidget(box_l)
+        body = QSplitter(Qt.Orientation.Horizontal)
+        body.addWidget(left)
+        body.addWidget(box_n)
+        body.setStretchFactor(0, 3)
+        body.setStretchFactor(1, 2)
+        self.body = body
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.placeholder)
+        lay.addWidget(self.card)
+        lay.addWidget(body, 1)
+        self._set_empty(True)
+
+    def _set_empty(self, empty: bool) -> None:
+        self.placeholder.setVisible(empty)
+        self.card.setVisible(not empty)
+        self.body.setVisible(not empty)
+
+    def set_patient(self, patient_id: str, note_id: str = "",
+                    predictions: list[dict[str, Any]] | None = None) -> None:
+        """Load and show `patient_id` (record reads are small: done on the GUI thread)."""
+        summary = records.summary(self.store, patient_id)
+        self.patient_id = patient_id
+        self.card.set_summary(summary)
+        self.timeline.set_events(records.treatments(self.store, patient_id),
+                                 records.outcomes(self.store, patient_id),
+                                 records.imaging_studies(self.store, patient_id),
+                                 predictions or [])
+        self.labs.set_series(records.lab_series(self.store, patient_id))
+        self.notes.highlights = {}
+        self.notes.set_notes(records.notes(self.store, patient_id))
+        if note_id:
+            self.notes.show_note(note_id)
+        self._set_empty(False)
+        self.patient_loaded.emit(patient_id)
+
+
+def _box(title: str, widget: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    lay = QVBoxLayout(box)
+    lay.addWidget(widget)
+    return box
