@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "oncoboard.patients.commands",
     "oncoboard.doctor",
     "oncoboard.board.audit",
+    "oncoboard.board.commands",
     "oncoboard.ui.commands",
 ]
 

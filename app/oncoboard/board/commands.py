@@ -1,0 +1,237 @@
+"""``oncoboard board ...``: hold a tumour-board meeting from the command line.
+
+create, list, show, add-case, move-case, remove-case, decide (and amend), status, export.
+Board modules (and reportlab) are imported inside the handlers so ``oncoboard --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from oncoboard.errors import BoardError
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register ``oncoboard board ...`` on the top-level sub-parsers."""
+    board = sub.add_parser("board", parents=[common], help="tumour-board meetings: cases, "
+                                                           "decisions, PDF/JSON report")
+    bsub = board.add_subparsers(dest="board_command", metavar="ACTION", required=True)
+
+    p = bsub.add_parser("create", parents=[common], help="create a meeting")
+    p.add_argument("--date", required=True, help="meeting day, YYYY-MM-DD")
+    p.add_argument("--specialty", required=True, help="e.g. sein, thorax, digestif")
+    p.add_argument("--title", required=True)
+    p.add_argument("--location", default="")
+    p.add_argument("--attendee", action="append", default=[], metavar='"Dr X (role)"',
+                   help="expected attendee (repeat)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_create)
+
+    p = bsub.add_parser("list", parents=[common], help="list meetings")
+    p.add_argument("--status", choices=["planned", "held", "closed"])
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_list)
+
+    p = bsub.add_parser("show", parents=[common], help="show a meeting, its cases and decisions")
+    p.add_argument("meeting", metavar="MEETING", help="meeting number (or uid)")
+    p.add_argument("--json", action="store_true", help="print the export document as JSON")
+    p.set_defaults(handler=_show)
+
+    p = bsub.add_parser("add-case", parents=[common], help="put a patient on the agenda")
+    p.add_argument("meeting", metavar="MEETING")
+    p.add_argument("patient", metavar="PATIENT")
+    p.add_argument("--question", required=True, help="the question asked of the board")
+    p.add_argument("--presenter", default="", help="presenting physician")
+    p.add_argument("--position", type=int, help="1-based place (default: last)")
+    p.set_defaults(handler=_add_case)
+
+    p = bsub.add_parser("move-case", parents=[common], help="change a case's place")
+    p.add_argument("meeting", metavar="MEETING")
+    p.add_argument("patient", metavar="PATIENT")
+    p.add_argument("position", type=int, metavar="POSITION")
+    p.set_defaults(handler=_move_case)
+
+    p = bsub.add_parser("remove-case", parents=[common], help="take a patient off the agenda")
+    p.add_argument("meeting", metavar="MEETING")
+    p.add_argument("patient", metavar="PATIENT")
+    p.set_defaults(handler=_remove_case)
+
+    _register_decide(bsub, common)
+
+    p = bsub.add_parser("status", parents=[common], help="mark a meeting held or closed")
+    p.add_argument("meeting", metavar="MEETING")
+    p.add_argument("status", choices=["planned", "held", "closed"])
+    p.set_defaults(handler=_status)
+
+    p = bsub.add_parser("export", parents=[common], help="write the PDF report and/or JSON")
+    p.add_argument("meeting", metavar="MEETING")
+    p.add_argument("--pdf", metavar="FILE", help="PDF report")
+    p.add_argument("--json", dest="json_file", metavar="FILE", help="JSON export")
+    p.add_argument("--with-names", action="store_true",
+                   help="print patient names and birth dates (default: ID, age, sex only)")
+    p.set_defaults(handler=_export)
+
+
+def _register_decide(bsub: Any, common: argparse.ArgumentParser) -> None:
+    p = bsub.add_parser("decide", parents=[common], help="record (or amend) the board's decision")
+    p.add_argument("meeting", metavar="MEETING")
+    p.add_argument("patient", metavar="PATIENT")
+    p.add_argument("--plan", help="chosen plan (required unless amending)")
+    p.add_argument("--rationale", help="why (required unless amending)")
+    p.add_argument("--option", action="append", default=None, metavar="TEXT",
+                   help="an option discussed (repeat)")
+    p.add_argument("--attendee", action="append", default=None, metavar='"Dr X (role)"',
+                   help="attendee with role (repeat; default: the meeting's attendees)")
+    p.add_argument("--prediction", action="append", default=None, metavar="ID",
+                   help="prediction shown (repeat; default: the patient's latest ones)")
+    p.add_argument("--departs-from-model", metavar="REASON",
+                   help="the decision departs from a model's result, for this reason")
+    p.add_argument("--amend", metavar="REASON",
+                   help="record a new version of an existing decision, for this reason")
+    p.add_argument("--json", action="store_true", help="print the decision as JSON")
+    p.set_defaults(handler=_decide)
+
+
+def _create(args: Any, ctx: Any) -> int:
+    from oncoboard.board.meetings import create_meeting
+    from oncoboard.cli import print_json
+
+    m = create_meeting(ctx.store, date=args.date, specialty=args.specialty, title=args.title,
+                       location=args.location, attendees=args.attendee)
+    if args.json:
+        print_json(m.as_dict())
+    else:
+        print(f"meeting {m.id} created: {m.date} {m.specialty} - {m.title}")
+    return 0
+
+
+def _list(args: Any, ctx: Any) -> int:
+    from oncoboard.board.meetings import list_cases, list_meetings
+    from oncoboard.cli import print_json
+
+    meetings = list_meetings(ctx.store, status=args.status)
+    counts = {m.id: len(list_cases(ctx.store, m.id)) for m in meetings}
+    if args.json:
+        print_json([{**m.as_dict(), "cases": counts[m.id]} for m in meetings])
+        return 0
+    if not meetings:
+        print("no meetings (create one: oncoboard board create --date ... --specialty ... "
+              "--title ...)")
+    for m in meetings:
+        print(f"{m.id:4d}  {m.date}  {m.specialty:10s} {m.status:8s} {counts[m.id]:3d} cases  "
+              f"{m.title}")
+    return 0
+
+
+def _show(args: Any, ctx: Any) -> int:
+    from oncoboard.board.caseview import meeting_case_views
+    from oncoboard.board.export import meeting_export
+    from oncoboard.board.meetings import get_meeting
+    from oncoboard.cli import print_json
+
+    meeting = get_meeting(ctx.store, args.meeting)
+    views = meeting_case_views(ctx.store, meeting.id, with_image=False)
+    if args.json:
+        print_json(meeting_export(ctx.store, meeting.id, views=views))
+        return 0
+    print(f"meeting {meeting.id}: {meeting.date} {meeting.specialty} - {meeting.title} "
+          f"[{meeting.status}]")
+    if meeting.location:
+        print(f"  location: {meeting.location}")
+    if meeting.attendees:
+        print(f"  attendees: {', '.join(a.label() for a in meeting.attendees)}")
+    for v in views:
+        ident = v.identity
+        print(f"{v.case.position:3d}. {ident['id']} ({ident['age']} y, {ident['sex']}): "
+              f"{v.case.question}")
+        models = ", ".join(f"{p.plugin_id} {p.id}" for p in v.predictions) or v.predictions_note
+        print(f"     models: {models}")
+        if v.decision is None:
+            print("     decision: none yet")
+        else:
+            d = v.decision
+            flag = f" [departs from model: {d.departure_reason}]" if d.departs_from_model else ""
+            print(f"     decision v{d.version}: {d.plan}{flag}")
+    return 0
+
+
+def _add_case(args: Any, ctx: Any) -> int:
+    from oncoboard.board.meetings import add_case
+
+    c = add_case(ctx.store, args.meeting, args.patient, question=args.question,
+                 presenter=args.presenter, position=args.position)
+    print(f"patient {c.patient_id} added to meeting {c.meeting_id} at position {c.position}")
+    return 0
+
+
+def _move_case(args: Any, ctx: Any) -> int:
+    from oncoboard.board.meetings import move_case
+
+    cases = move_case(ctx.store, args.meeting, args.patient, args.position)
+    print("order: " + ", ".join(c.patient_id for c in cases))
+    return 0
+
+
+def _remove_case(args: Any, ctx: Any) -> int:
+    from oncoboard.board.meetings import remove_case
+
+    cases = remove_case(ctx.store, args.meeting, args.patient)
+    print(f"patient {args.patient} removed; order: " + (", ".join(c.patient_id for c in cases)
+                                                        or "no cases left"))
+    return 0
+
+
+def _decide(args: Any, ctx: Any) -> int:
+    from oncoboard.board.decisions import amend_decision, record_decision
+    from oncoboard.cli import print_json
+
+    if args.amend is not None:
+        d = amend_decision(ctx.store, args.meeting, args.patient, reason=args.amend,
+                           plan=args.plan, rationale=args.rationale, options=args.option,
+                           attendees=args.attendee, prediction_ids=args.prediction,
+                           departs_from_model=(False if args.departs_from_model is None
+                                               else args.departs_from_model))
+    else:
+        if args.plan is None or args.rationale is None:
+            raise BoardError("--plan and --rationale are required (or --amend REASON to "
+                             "change an existing decision)", where="decision")
+        d = record_decision(ctx.store, args.meeting, args.patient, plan=args.plan,
+                            rationale=args.rationale, options=args.option or [],
+                            attendees=args.attendee or [], prediction_ids=args.prediction,
+                            departs_from_model=args.departs_from_model)
+    if args.json:
+        print_json(d.as_dict())
+    else:
+        print(f"decision v{d.version} recorded for patient {d.patient_id} in meeting "
+              f"{d.meeting_id} (audit {(d.audit_hash or '')[:16]})")
+    return 0
+
+
+def _status(args: Any, ctx: Any) -> int:
+    from oncoboard.board.meetings import set_status
+
+    m = set_status(ctx.store, args.meeting, args.status)
+    print(f"meeting {m.id} is {m.status}")
+    return 0
+
+
+def _export(args: Any, ctx: Any) -> int:
+    from oncoboard.board.caseview import meeting_case_views
+    from oncoboard.board.export import export_json
+    from oncoboard.board.meetings import get_meeting
+    from oncoboard.board.report import export_pdf
+
+    if not args.pdf and not args.json_file:
+        raise BoardError("say what to write: --pdf FILE and/or --json FILE", where="export")
+    meeting = get_meeting(ctx.store, args.meeting)
+    views = meeting_case_views(ctx.store, meeting.id, settings=ctx.settings)
+    if args.pdf:
+        out = export_pdf(ctx.store, meeting.id, args.pdf, include_names=args.with_names,
+                         views=views)
+        print(f"PDF report: {out} ({1 + len(views)} pages)")
+    if args.json_file:
+        out = export_json(ctx.store, meeting.id, args.json_file,
+                          include_names=args.with_names, views=views)
+        print(f"JSON export: {out}")
+    return 0
