@@ -80,6 +80,10 @@ def _summary(store: Any, patient_id: str, on: str) -> tuple[Any, list[tuple[str,
     return summary, summary_lines(summary)
 
 
+_MARKER_LABELS = {"er": "ER", "pr": "PR", "her2": "HER2", "ki67_percent": "Ki-67 %",
+                  "grade": "grade"}
+
+
 def summary_lines(summary: Any) -> list[tuple[str, str]]:
     """Return the headline facts of a record summary as (label, value) pairs."""
     lines: list[tuple[str, str]] = []
@@ -95,10 +99,10 @@ def summary_lines(summary: Any) -> list[tuple[str, str]]:
             lines.append(("Morphology", cancer.icdo3_morphology))
     else:
         lines.append(("Diagnosis", "no primary cancer recorded"))
-    stage = " ".join(p for p in (summary.stage and f"stage {summary.stage}", summary.tnm) if p)
+    stage = " ".join(p for p in (summary.stage, summary.tnm and f"({summary.tnm})") if p)
     if stage:
         lines.append(("Stage", stage))
-    markers = [f"{k.replace('_percent', ' %').upper() if len(k) <= 4 else k}: {v}"
+    markers = [f"{_MARKER_LABELS.get(k, k)}: {v}"
                for k, v in (summary.markers or {}).items() if v not in (None, "", {})]
     if markers:
         lines.append(("Markers", ", ".join(markers)))

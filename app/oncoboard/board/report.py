@@ -161,10 +161,11 @@ def _decision_block(view: CaseView) -> list[Flowable]:
     if d.departs_from_model:
         out.append(_p(f"Departs from model result ({', '.join(d.prediction_ids)}): "
                       f"{d.departure_reason}", "warn"))
+    elif d.prediction_ids:
+        out.append(_kv("Model results", "the decision does not depart from the model results "
+                                        f"shown ({', '.join(d.prediction_ids)})", "small"))
     else:
-        shown = ", ".join(d.prediction_ids) or "none"
-        out.append(_kv("Model results", f"consistent with the decision (predictions shown: "
-                                        f"{shown})", "small"))
+        out.append(_kv("Model results", "no model result was shown for this decision", "small"))
     version = f"version {d.version}"
     if d.version > 1:
         version += f", amends version {d.version - 1}: {d.amendment_reason}"
