@@ -28,6 +28,7 @@ class Code:
     category: str       # laboratory | vital-signs | tumor-marker | stage | ecog | survey | other
     normal_low: float | None = None
     normal_high: float | None = None
+    molar_mass: float | None = None  # g/mol, for mass <-> amount conversions (mg/dL <-> umol/L)
 
 
 CODES: tuple[Code, ...] = (
@@ -35,10 +36,10 @@ CODES: tuple[Code, ...] = (
     Code(LOINC, "751-8", "neutrophils", "Neutrophils [#/volume] in Blood", "10*9/L", "laboratory", 1.8, 7.5),
     Code(LOINC, "731-0", "lymphocytes", "Lymphocytes [#/volume] in Blood", "10*9/L", "laboratory", 1.0, 4.0),
     Code(LOINC, "2532-0", "ldh", "Lactate dehydrogenase [Enzymatic activity/volume] in Serum or Plasma", "U/L", "laboratory", 135.0, 225.0),
-    Code(LOINC, "1751-7", "albumin", "Albumin [Mass/volume] in Serum or Plasma", "g/L", "laboratory", 35.0, 50.0),
+    Code(LOINC, "1751-7", "albumin", "Albumin [Mass/volume] in Serum or Plasma", "g/L", "laboratory", 35.0, 50.0, 66470.0),
     Code(LOINC, "1988-5", "crp", "C reactive protein [Mass/volume] in Serum or Plasma", "mg/L", "laboratory", 0.0, 5.0),
-    Code(LOINC, "718-7", "haemoglobin", "Hemoglobin [Mass/volume] in Blood", "g/dL", "laboratory", 12.0, 16.0),
-    Code(LOINC, "2160-0", "creatinine", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL", "laboratory", 0.6, 1.2),
+    Code(LOINC, "718-7", "haemoglobin", "Hemoglobin [Mass/volume] in Blood", "g/dL", "laboratory", 12.0, 16.0, 16114.5),
+    Code(LOINC, "2160-0", "creatinine", "Creatinine [Mass/volume] in Serum or Plasma", "mg/dL", "laboratory", 0.6, 1.2, 113.12),
     Code(LOINC, "26464-8", "leukocytes", "Leukocytes [#/volume] in Blood", "10*9/L", "laboratory", 4.0, 10.0),
     Code(LOINC, "777-3", "platelets", "Platelets [#/volume] in Blood", "10*9/L", "laboratory", 150.0, 400.0),
     # vitals
@@ -75,7 +76,35 @@ CODES: tuple[Code, ...] = (
     Code(LOCAL, "walk-one-block", "walk_limited", "Limited in walking one block", None, "survey"),
     Code(LOCAL, "medication-help", "needs_medication_help", "Needs help taking medications", None, "survey"),
     Code(LOCAL, "social-decrease", "social_decreased", "Social activities decreased because of health", None, "survey"),
+    # disease status (mCODE CancerDiseaseStatus): value SNOMED, see DISEASE_STATUS
+    Code(LOINC, "97509-4", "disease_status", "Cancer disease status", None, "disease-status"),
 )
+
+#: Disease-status values (SNOMED) that become outcomes, and the outcome kind they become.
+DISEASE_STATUS: dict[str, str] = {
+    "271299001": "progression",   # Patient's condition worsened
+    "58184002": "relapse",        # Recurrent disease
+    "268910001": "response",      # Patient's condition improved
+    "359746009": "other",         # Patient's condition stable
+    "550991000124107": "response",  # Malignant neoplasm in full remission
+}
+
+#: Systemic agents Oncoboard classifies: lower-case name -> (subkind, ATC code).
+AGENTS: dict[str, tuple[str, str]] = {
+    "tamoxifen": ("endocrine", "L02BA01"), "letrozole": ("endocrine", "L02BG04"),
+    "anastrozole": ("endocrine", "L02BG03"), "exemestane": ("endocrine", "L02BG06"),
+    "trastuzumab": ("targeted", "L01FD01"), "pertuzumab": ("targeted", "L01FD02"),
+    "durvalumab": ("immunotherapy", "L01FF03"), "pembrolizumab": ("immunotherapy", "L01FF02"),
+    "nivolumab": ("immunotherapy", "L01FF01"), "atezolizumab": ("immunotherapy", "L01FF05"),
+    "doxorubicin": ("chemotherapy", "L01DB01"), "epirubicin": ("chemotherapy", "L01DB03"),
+    "cyclophosphamide": ("chemotherapy", "L01AA01"), "paclitaxel": ("chemotherapy", "L01CD01"),
+    "docetaxel": ("chemotherapy", "L01CD02"), "carboplatin": ("chemotherapy", "L01XA02"),
+    "cisplatin": ("chemotherapy", "L01XA01"), "oxaliplatin": ("chemotherapy", "L01XA03"),
+    "fluorouracil": ("chemotherapy", "L01BC02"), "capecitabine": ("chemotherapy", "L01BC06"),
+    "gemcitabine": ("chemotherapy", "L01BC05"), "pemetrexed": ("chemotherapy", "L01BA04"),
+    "irinotecan": ("chemotherapy", "L01CE02"), "etoposide": ("chemotherapy", "L01CB01"),
+    "vinorelbine": ("chemotherapy", "L01CA04"), "leucovorin": ("chemotherapy", "V03AF03"),
+}
 
 BY_CODE: dict[tuple[str, str], Code] = {(c.system, c.code): c for c in CODES}
 BY_KEY: dict[str, Code] = {c.key: c for c in CODES}

@@ -1,0 +1,183 @@
+"""Read a FHIR R4 Bundle (JSON) into a :class:`~oncoboard.patients.importer.Batch`.
+
+Each entry's resource is validated by its fhir.resources model (the R4B package, which reads R4
+resources); nothing is parsed by hand. Resource types that carry no clinical row (Practitioner,
+Organization, Medication...) are validated too, used to resolve references, and counted as
+"not stored". Mapping of each stored type to rows is in :mod:`.fhir_map`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from oncoboard.errors import RecordImportError
+from oncoboard.patients.importer import Batch
+from oncoboard.store import Store
+
+#: Resource types mapped to rows.
+STORED = ("Patient", "Condition", "Observation", "Procedure", "MedicationRequest",
+          "MedicationAdministration", "MedicationStatement", "DocumentReference",
+          "Composition", "Encounter")
+
+_model_cache: dict[str, Any] = {}
+
+
+def model_class(resource_type: str) -> Any:
+    """Return the fhir.resources (R4B) model class of a resource type, or None."""
+    cls = _model_cache.get(resource_type)
+    if cls is None:
+        from fhir.resources.R4B import get_fhir_model_class
+
+        try:
+            cls = get_fhir_model_class(resource_type)
+        except (KeyError, ValueError, ImportError, AttributeError):
+            return None
+        _model_cache[resource_type] = cls
+    return cls
+
+
+def _validation_reason(exc: pydantic.ValidationError) -> str:
+    errs = exc.errors()
+    parts = []
+    for e in errs[:3]:
+        loc = ".".join(str(x) for x in e.get("loc", ()) if x != "__root__") or "resource"
+        msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}")
+    more = f" (+{len(errs) - 3} more)" if len(errs) > 3 else ""
+    return "invalid FHIR: " + "; ".join(parts) + more
+
+
+@dataclass
+class Context:
+    """What resource mappers need: the batch, references, the store, the file."""
+
+    batch: Batch
+    store: Store
+    path: Path
+    resources: dict[str, Any] = field(default_factory=dict)   # reference -> model
+    patient_ids: dict[str, str] = field(default_factory=dict)  # reference -> patient ID
+
+    def error(self, reason: str, where: str) -> RecordImportError:
+        """Return the error to raise for one resource."""
+        return RecordImportError(reason, file=self.path, where=where)
+
+    def patient_for(self, ref: Any, where: str, what: str = "subject") -> str:
+        """Return the patient ID a Reference points to; raise if missing or dangling."""
+        reference = getattr(ref, "reference", None) if ref is not None else None
+        if not reference:
+            raise self.error(f"no {what} reference: every clinical resource must name its "
+                             "patient", where)
+        pid = self.patient_ids.get(reference)
+        if pid is not None:
+            return pid
+        rid = reference.rsplit("/", 1)[-1]
+        if reference.startswith("Patient/") or "/" not in reference:
+            row = self.store.db.execute(
+                "SELECT id FROM patients WHERE source_id = ? OR id = ? LIMIT 1",
+                [rid, rid]).fetchone()
+            if row:
+                self.patient_ids[reference] = row[0]
+                return str(row[0])
+        raise self.error(f"{what} {reference} is not a Patient in this bundle or the database",
+                         where)
+
+    def resolve(self, ref: Any) -> Any:
+        """Return the resource a Reference points to inside the bundle, or None."""
+        reference = getattr(ref, "reference", None) if ref is not None else None
+        return self.resources.get(reference) if reference else None
+
+
+def _load_json(path: Path, text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RecordImportError(f"invalid JSON: {exc.msg} at line {exc.lineno} column "
+                                f"{exc.colno}", file=path) from exc
+    if not isinstance(data, dict):
+        raise RecordImportError(f"not a FHIR resource (JSON {type(data).__name__})", file=path)
+    kind = data.get("resourceType")
+    if kind != "Bundle":
+        raise RecordImportError(f"not a FHIR Bundle (resourceType {kind!r}); "
+                                "import patients expects a Bundle", file=path)
+    return data
+
+
+def _entries(path: Path, data: dict[str, Any]) -> list[tuple[str, dict[str, Any], str | None]]:
+    """Return (where, resource dict, fullUrl) for each entry; refuse duplicates."""
+    shell = {k: v for k, v in data.items() if k != "entry"}
+    bundle_cls = model_class("Bundle")
+    try:
+        bundle_cls.model_validate(shell)
+    except pydantic.ValidationError as exc:
+        raise RecordImportError(_validation_reason(exc), file=path, where="Bundle") from exc
+    entries = data.get("entry") or []
+    if not isinstance(entries, list):
+        raise RecordImportError("Bundle.entry is not a list", file=path, where="Bundle")
+    out = []
+    seen: dict[str, str] = {}
+    for i, entry in enumerate(entries):
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(res, dict):
+            raise RecordImportError("entry has no resource", file=path, where=f"entry {i}")
+        kind, rid = res.get("resourceType"), res.get("id")
+        where = f"entry {i} ({kind}/{rid})" if rid else f"entry {i} ({kind})"
+        full_url = entry.get("fullUrl")
+        for key in (f"{kind}/{rid}" if rid else None, full_url):
+            if key is None:
+                continue
+            if key in seen:
+                raise RecordImportError(f"duplicate id {key} (also {seen[key]})", file=path,
+                                        where=where)
+            seen[key] = where
+        out.append((where, res, full_url))
+    return out
+
+
+def _validate(path: Path, where: str, res: dict[str, Any]) -> Any:
+    cls = model_class(str(res.get("resourceType")))
+    if cls is None:
+        raise RecordImportError(f"unknown resource type {res.get('resourceType')!r}",
+                                file=path, where=where)
+    try:
+        return cls.model_validate(res)
+    except pydantic.ValidationError as exc:
+        raise RecordImportError(_validation_reason(exc), file=path, where=where) from exc
+
+
+def read_bundle(store: Store, path: Path, text: str, sha256: str) -> Batch:
+    """Validate every resource of a Bundle and return the rows to write.
+
+    Raises
+    ------
+    RecordImportError
+        Naming the file, the entry (index, type/id) and the reason.
+    """
+    from oncoboard.patients import fhir_map
+
+    data = _load_json(path, text)
+    ctx = Context(Batch(path, "fhir", sha256), store, path)
+    models = []
+    for where, res, full_url in _entries(path, data):
+        model = _validate(path, where, res)
+        models.append((where, model))
+        kind = model.get_resource_type()
+        pid = fhir_map.patient_id(model) if kind == "Patient" else None
+        for key in (f"{kind}/{model.id}" if model.id else None, full_url):
+            if key:
+                ctx.resources[key] = model
+                if pid is not None:
+                    ctx.patient_ids[key] = pid
+    for where, model in models:
+        kind = model.get_resource_type()
+        mapper = fhir_map.MAPPERS.get(kind)
+        if mapper is None:
+            ctx.batch.skipped[kind] += 1
+            continue
+        mapper(ctx, model, where)
+    fhir_map.group_regimens(ctx)
+    return ctx.batch

@@ -1,0 +1,378 @@
+"""Map validated FHIR R4 resources (fhir.resources models) to clinical-record rows.
+
+Conventions (also in README, "Importing patient data"):
+
+- Patient ID: the first ``Patient.identifier`` of type MR, else the first identifier, else the
+  resource id. ``meta.tag`` code ``synthetic`` (any system) or ``HTEST`` marks synthetic data.
+- Primary cancer: a Condition with the mCODE primary-cancer profile, or an ICD-10 C00-C76/C80
+  code (C77-C79 are secondary). Morphology from the mCODE histology-morphology-behavior extension
+  or an ICD-O-3 coding; laterality from bodySite (SNOMED left/right/bilateral); diagnosis date
+  from onset, else recordedDate; stage from Condition.stage (summary; type text "path..." means
+  pathological) and from TNM Observations (LOINC 21905-5...), which :mod:`.importer` folds in.
+- Observations: value converted to the canonical unit of :mod:`.codes` (pint); the value and unit
+  as received are kept. Receptor values become positive/negative/equivocal/unknown.
+- Radiotherapy: Procedure with a radiotherapy category/code; dose and fractions from the mCODE
+  ``totalDoseDelivered``/``fractionsDelivered`` sub-extensions or ``urn:oncoboard:ext:dose``
+  (Quantity, Gy or cGy) and ``urn:oncoboard:ext:fractions``.
+- Systemic therapy: Medication{Request,Administration,Statement}; resources sharing a
+  ``groupIdentifier`` or ``urn:oncoboard:ext:regimen-id`` form one regimen row (agents listed);
+  ``urn:oncoboard:ext:`` ``regimen``, ``cycles``, ``dose-intensity``, ``line``, ``subkind``.
+- Outcomes: Patient.deceased -> death; Encounter of class IMP/ACUTE/EMER -> hospitalisation,
+  unplanned when class EMER, priority EM/UR, admitSource emd, or ``urn:oncoboard:ext:unplanned``;
+  Observation LOINC 97509-4 (cancer disease status) with SNOMED 271299001 -> progression,
+  58184002 -> relapse, 268910001/550991000124107 -> response.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import re
+from collections.abc import Callable
+from typing import Any
+
+from oncoboard.patients import codes
+from oncoboard.patients.fhir_import import Context
+
+EXT = "urn:oncoboard:ext:"
+MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
+_LATERALITY = {"7771000": "left", "24028007": "right", "51440002": "bilateral"}
+_RADIOTHERAPY = {"108290001", "1217123003", "33195004", "399315003", "169317000"}
+_SURGERY = {"387713003"}
+_POSITIVE = {"10828004", "LA6576-8", "positive", "pos", "+", "detected"}
+_NEGATIVE = {"260385009", "LA6577-6", "negative", "neg", "-", "not detected"}
+_EQUIVOCAL = {"42425007", "equivocal", "indeterminate"}
+_ECOG_ANSWERS = {"LA9622-7": 0, "LA9623-5": 1, "LA9624-3": 2, "LA9625-0": 3,
+                 "LA9626-8": 4, "LA9627-6": 5}
+_YES = {"Y", "yes", "373066001", "true"}
+_NO = {"N", "no", "373067005", "false"}
+_NOTE_TYPES = {"11488-4": "consultation", "34746-8": "nursing", "34748-4": "phone",
+               "18842-5": "discharge", "11526-1": "pathology", "18748-4": "radiology",
+               "11506-3": "progress", "28570-0": "procedure"}
+_HOSPITAL_CLASSES = {"IMP", "ACUTE", "EMER", "NONAC", "SS"}
+
+
+def iso(value: Any) -> str | None:
+    """Return a FHIR date/dateTime as an ISO string."""
+    if value is None:
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def codings(cc: Any) -> list[tuple[str | None, str | None, str | None]]:
+    """Return the (system, code, display) of every coding of a CodeableConcept."""
+    if cc is None:
+        return []
+    return [(c.system, c.code, c.display) for c in (cc.coding or [])]
+
+
+def pick_code(cc: Any) -> tuple[str | None, str | None, str | None, codes.Code | None]:
+    """Return the coding Oncoboard knows (else the first) and its Code entry."""
+    found = codings(cc)
+    for system, code, display in found:
+        known = codes.lookup(system, code)
+        if known is not None:
+            return system, code, display or known.display, known
+    if found:
+        system, code, display = found[0]
+        return system, code, display or getattr(cc, "text", None), None
+    return None, None, getattr(cc, "text", None), None
+
+
+def extension(model: Any, name: str) -> Any:
+    """Return the extension whose url is ``urn:oncoboard:ext:NAME`` or ends with ``NAME``."""
+    for ext in getattr(model, "extension", None) or []:
+        url = ext.url or ""
+        if url == EXT + name or url.endswith("/" + name) or url == name:
+            return ext
+    return None
+
+
+def ext_value(ext: Any) -> Any:
+    """Return the value[x] of an extension, or None."""
+    if ext is None:
+        return None
+    for key in ("valueString", "valueInteger", "valueDecimal", "valueBoolean", "valueCode",
+                "valueUnsignedInt", "valuePositiveInt", "valueQuantity",
+                "valueCodeableConcept", "valueDateTime", "valueDate", "valueReference"):
+        value = getattr(ext, key, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _period(model: Any, prefix: str) -> tuple[str | None, str | None]:
+    period = getattr(model, f"{prefix}Period", None)
+    if period is not None:
+        return iso(period.start), iso(period.end)
+    return iso(getattr(model, f"{prefix}DateTime", None)), None
+
+
+def _row(ctx: Context, pid: str, source_id: str, where: str, **values: Any) -> dict[str, Any]:
+    return {"id": f"{pid}/{source_id}", "patient_id": pid, "source_id": source_id,
+            "source_file": str(ctx.path), "_where": where, **values}
+
+
+def patient_id(model: Any) -> str:
+    """Return the patient ID shown to users for a Patient resource."""
+    idents = [i for i in (model.identifier or []) if i.value]
+    for ident in idents:
+        if any(c == "MR" for _, c, _ in codings(ident.type)):
+            return str(ident.value)
+    if idents:
+        return str(idents[0].value)
+    return str(model.id)
+
+
+def map_patient(ctx: Context, m: Any, where: str) -> None:
+    """Patient -> patients row (+ death outcome)."""
+    pid = patient_id(m)
+    name = next((n for n in (m.name or []) if n.use == "official"), None) or \
+        (m.name[0] if m.name else None)
+    tags = {t.code for t in ((m.meta.tag or []) if m.meta else [])}
+    deceased = iso(m.deceasedDateTime)
+    ctx.batch.add("patients", {
+        "id": pid, "source_system": next((i.system for i in (m.identifier or [])
+                                          if i.value == pid), None),
+        "source_id": m.id, "family_name": name.family if name else None,
+        "given_name": " ".join(name.given or []) if name else None,
+        "birth_date": iso(m.birthDate), "sex": m.gender or "unknown",
+        "deceased_date": deceased, "synthetic": int(bool(tags & {"synthetic", "HTEST"})),
+        "source_file": str(ctx.path), "_where": where,
+        "extra": {"identifiers": [{"system": i.system, "value": i.value}
+                                  for i in (m.identifier or [])]}})
+    if deceased or m.deceasedBoolean:
+        ctx.batch.add("outcomes", _row(ctx, pid, f"Patient/{m.id}#death", where, kind="death",
+                                       date=deceased, detail="deceased"))
+
+
+def _is_primary(m: Any, system: str | None, code: str | None) -> bool:
+    profiles = " ".join(m.meta.profile or []) if m.meta else ""
+    if "secondary-cancer" in profiles:
+        return False
+    if "primary-cancer" in profiles:
+        return True
+    if code and system and "icd-10" in system and re.match(r"C\d\d", code):
+        return not ("C77" <= code[:3] <= "C79")
+    return False
+
+
+def map_condition(ctx: Context, m: Any, where: str) -> None:
+    """Condition -> conditions row (site, morphology, laterality, stage)."""
+    pid = ctx.patient_for(m.subject, where)
+    icd10 = next(((s, c, d) for s, c, d in codings(m.code) if s and "icd-10" in s), None)
+    system, code, display, _ = pick_code(m.code)
+    if icd10:
+        system, code, display = icd10[0], icd10[1], icd10[2] or display
+    elif code is not None:
+        ctx.batch.unknown(system, code, display, where)
+    morphology = next((c for s, c, _ in codings(m.code) if c and re.fullmatch(r"\d{4}/\d", c)),
+                      None)
+    ext = extension(m, "mcode-histology-morphology-behavior") or extension(m, "morphology")
+    value = ext_value(ext)
+    if value is not None and hasattr(value, "coding"):
+        morphology = next((c for _, c, _ in codings(value)), morphology)
+    site, laterality = None, None
+    for body in m.bodySite or []:
+        site = next((c for s, c, _ in codings(body) if s == codes.ICDO3), site)
+        lat = ext_value(extension(body, "mcode-laterality-qualifier")
+                        or extension(body, "laterality"))
+        for _, c, d in codings(lat) if lat is not None else []:
+            laterality = _LATERALITY.get(c or "", d)
+    primary = _is_primary(m, system, code)
+    if site is None and primary and code:
+        site = code  # ICD-O-3 topography shares the ICD-10 C00-C80 codes
+    onset, _ = _period(m, "onset")
+    row = _row(ctx, pid, f"Condition/{m.id}", where, is_primary_cancer=int(primary),
+               code_system=system, code=code, display=display or (m.code.text if m.code else
+                                                                  None),
+               icdo3_site=site, icdo3_morphology=morphology, laterality=laterality,
+               diagnosis_date=onset or iso(m.recordedDate),
+               status=next((c for _, c, _ in codings(m.clinicalStatus)), None),
+               markers={}, extra={"codings": codings(m.code)})
+    for stage in m.stage or []:
+        kind = "pathological" if "path" in " ".join(
+            str(x) for x in [getattr(stage.type, "text", ""), *codings(stage.type)]).lower() \
+            else "clinical"
+        _, scode, sdisplay, _ = pick_code(stage.summary)
+        row[f"{kind}_stage"] = getattr(stage.summary, "text", None) or scode or sdisplay
+        for ref in stage.assessment or []:
+            row["extra"].setdefault("assessments", []).append(ref.reference)
+    ctx.batch.add("conditions", row)
+
+
+def coded_text(key: str | None, cc: Any) -> str | None:
+    """Return the normalised text of a coded value (receptor status, yes/no, TNM class)."""
+    found = codings(cc)
+    text = getattr(cc, "text", None)
+    candidates = [c for _, c, _ in found if c] + [d for _, _, d in found if d] + \
+        ([text] if text else [])
+    lowered = [c.lower() for c in candidates]
+    if key in ("er", "pr", "her2"):
+        for c in candidates + lowered:
+            if c in _POSITIVE:
+                return "positive"
+            if c in _NEGATIVE:
+                return "negative"
+            if c in _EQUIVOCAL:
+                return "equivocal"
+        return "unknown"
+    for c in candidates:
+        if c in _YES:
+            return "yes"
+        if c in _NO:
+            return "no"
+    if text:
+        return str(text)
+    for system, code, display in found:
+        if code and not code.isdigit():
+            return code
+        if display:
+            return display
+    return candidates[0] if candidates else None
+
+
+def map_observation(ctx: Context, m: Any, where: str) -> None:
+    """Observation -> observations row (value in canonical unit; disease status -> outcome)."""
+    from oncoboard.patients import fhir_values
+
+    pid = ctx.patient_for(m.subject, where)
+    system, code, display, known = pick_code(m.code)
+    if known is None:
+        ctx.batch.unknown(system, code, display, where)
+    category = known.category if known else next(
+        (c for cc in (m.category or []) for _, c, _ in codings(cc) if c), "other")
+    start, _ = _period(m, "effective")
+    row = _row(ctx, pid, f"Observation/{m.id}", where, category=category, code_system=system,
+               code=code, display=display, effective=start or iso(m.effectiveInstant)
+               or iso(m.issued), extra={})
+    focus = next((ctx.resolve(f) for f in (m.focus or []) if ctx.resolve(f) is not None), None)
+    if focus is not None and focus.get_resource_type() == "Condition":
+        row["condition_id"] = f"{pid}/Condition/{focus.id}"
+    fhir_values.fill_value(ctx, m, known, row, where)
+    ctx.batch.add("observations", row)
+    if known is not None and known.key == "disease_status":
+        status = next((c for _, c, _ in codings(m.valueCodeableConcept)), None)
+        kind = codes.DISEASE_STATUS.get(status or "", "other")
+        ctx.batch.add("outcomes", _row(ctx, pid, f"Observation/{m.id}#status", where,
+                                       kind=kind, date=row["effective"],
+                                       detail=row.get("value_text")))
+
+
+def _note_type(cc: Any) -> str | None:
+    for _, code, display in codings(cc):
+        if code in _NOTE_TYPES:
+            return _NOTE_TYPES[code]
+    return getattr(cc, "text", None) or next((d for _, _, d in codings(cc) if d), None)
+
+
+def _author_role(ctx: Context, authors: Any) -> str | None:
+    for ref in authors or []:
+        target = ctx.resolve(ref)
+        if target is not None and target.get_resource_type() == "PractitionerRole":
+            role = next((getattr(cc, "text", None) or next((d for _, _, d in codings(cc) if d),
+                                                           None) for cc in target.code or []),
+                        None)
+            if role:
+                return str(role)
+        if getattr(ref, "display", None):
+            return str(ref.display)
+    return None
+
+
+def _narrative(model: Any) -> str | None:
+    div = getattr(getattr(model, "text", None), "div", None)
+    if not div:
+        return None
+    text = re.sub(r"<br\s*/?>|</p>", "\n", str(div))
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip() or None
+
+
+def map_document(ctx: Context, m: Any, where: str) -> None:
+    """DocumentReference (attachment data or narrative) -> notes row."""
+    pid = ctx.patient_for(m.subject, where)
+    text, title, language = None, m.description, m.language
+    for content in m.content or []:
+        att = content.attachment
+        title = title or att.title
+        language = att.language or language
+        if att.data is not None:
+            try:
+                # fhir.resources decodes base64Binary to bytes already
+                decoded = att.data if isinstance(att.data, bytes) else \
+                    base64.b64decode(str(att.data), validate=True)
+                text = decoded.decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError) as exc:
+                raise ctx.error(f"attachment data is not base64 UTF-8 text ({exc})",
+                                where) from exc
+            break
+    text = text or _narrative(m)
+    if not text:
+        raise ctx.error("no note text (attachment.data or narrative)", where)
+    context_start = iso(m.context.period.start) if m.context and m.context.period else None
+    ctx.batch.add("notes", _row(ctx, pid, f"DocumentReference/{m.id}", where,
+                                note_type=_note_type(m.type), author_role=_author_role(ctx,
+                                                                                     m.author),
+                                date=iso(m.date) or context_start, language=language,
+                                title=title, text=text))
+
+
+def map_composition(ctx: Context, m: Any, where: str) -> None:
+    """Composition (title + section texts) -> notes row."""
+    pid = ctx.patient_for(m.subject, where)
+    parts = []
+    for section in m.section or []:
+        body = _narrative(section)
+        if body:
+            parts.append(f"{section.title}\n{body}" if section.title else body)
+    if not parts:
+        raise ctx.error("no section text", where)
+    ctx.batch.add("notes", _row(ctx, pid, f"Composition/{m.id}", where,
+                                note_type=_note_type(m.type),
+                                author_role=_author_role(ctx, m.author), date=iso(m.date),
+                                language=m.language, title=m.title, text="\n\n".join(parts)))
+
+
+def map_encounter(ctx: Context, m: Any, where: str) -> None:
+    """Encounter of an inpatient/emergency class -> hospitalisation outcome."""
+    cls = m.class_fhir.code if m.class_fhir else None
+    if cls not in _HOSPITAL_CLASSES:
+        ctx.batch.skipped[f"Encounter (class {cls})"] += 1
+        return
+    pid = ctx.patient_for(m.subject, where)
+    flag = ext_value(extension(m, "unplanned"))
+    priority = {c for _, c, _ in codings(m.priority)}
+    admit = {c for _, c, _ in codings(m.hospitalization.admitSource)} if m.hospitalization \
+        else set()
+    unplanned = bool(flag) if flag is not None else (
+        cls == "EMER" or bool(priority & {"EM", "UR"}) or "emd" in admit)
+    start, end = (iso(m.period.start), iso(m.period.end)) if m.period else (None, None)
+    reason = "; ".join(filter(None, (getattr(r, "text", None) or next(
+        (d for _, _, d in codings(r) if d), None) for r in m.reasonCode or [])))
+    ctx.batch.add("outcomes", _row(ctx, pid, f"Encounter/{m.id}", where, kind="hospitalisation",
+                                   date=start, end_date=end, unplanned=int(unplanned),
+                                   detail=reason or None, extra={"class": cls}))
+
+
+def _treatments() -> dict[str, Callable[[Context, Any, str], None]]:
+    from oncoboard.patients import fhir_treatments as t
+
+    return {"Procedure": t.map_procedure, "MedicationRequest": t.map_medication,
+            "MedicationAdministration": t.map_medication,
+            "MedicationStatement": t.map_medication}
+
+
+MAPPERS: dict[str, Callable[[Context, Any, str], None]] = {
+    "Patient": map_patient, "Condition": map_condition, "Observation": map_observation,
+    "DocumentReference": map_document, "Composition": map_composition,
+    "Encounter": map_encounter, **_treatments(),
+}
+
+
+def group_regimens(ctx: Context) -> None:
+    """Merge medication rows of the same regimen into one treatment row."""
+    from oncoboard.patients.fhir_treatments import merge_regimens
+
+    merge_regimens(ctx.batch)
+

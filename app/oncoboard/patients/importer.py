@@ -1,0 +1,275 @@
+"""Import patient-record files: one file is one transaction.
+
+A reader (:mod:`.fhir_import`, :mod:`.csv_import`) turns a whole file into a :class:`Batch` of
+rows, validating everything first; only then are the rows written, in one
+``store.transaction()``. So a file with one bad resource writes nothing. Rows are keyed on
+``(patient_id, source_id)`` (the resource or row identifier in the source), and written with an
+upsert that only touches rows whose content changed: importing the same data again changes
+nothing. A file whose SHA-256 is already in ``record_sources`` is skipped outright.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oncoboard.errors import RecordImportError
+from oncoboard.patients import codes
+from oncoboard.store import Store
+
+log = logging.getLogger(__name__)
+
+TABLES = ("patients", "conditions", "observations", "treatments", "notes", "outcomes")
+_JSON_DEFAULTS = {"extra": "{}", "markers": "{}", "agents": "[]"}
+# Observation code -> condition column it fills (TNM, grade, receptor status, Ki67).
+_CONDITION_FIELDS = {
+    (c.system, c.code): c.key for c in codes.CODES
+    if c.category == "stage" or c.key in ("er", "pr", "her2", "grade")
+}
+_KI67 = (codes.LOCAL, "ki67")
+
+
+@dataclass
+class Batch:
+    """Every row read from one file, ready to be written in one transaction."""
+
+    path: Path
+    format: str
+    sha256: str
+    rows: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {t: [] for t in TABLES})
+    unknown_codes: list[dict[str, str]] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def add(self, table: str, row: dict[str, Any]) -> None:
+        """Add one row (``_where`` names its resource or line for error messages)."""
+        self.rows[table].append(row)
+
+    def unknown(self, system: str | None, code: str | None, display: str | None,
+                where: str) -> None:
+        """Record a code Oncoboard does not know (the row is kept as it came)."""
+        self.unknown_codes.append({"system": system or "", "code": code or "",
+                                   "display": display or "", "where": where})
+
+    def patient_ids(self) -> list[str]:
+        """Return the IDs of the patients this file touches."""
+        ids = {r["patient_id"] for t in TABLES[1:] for r in self.rows[t]}
+        ids |= {r["id"] for r in self.rows["patients"]}
+        return sorted(ids)
+
+
+@dataclass
+class ImportReport:
+    """What importing one file did."""
+
+    path: str
+    format: str
+    sha256: str
+    already_imported: bool
+    patients: list[str]
+    counts: dict[str, int]          # rows read per table
+    written: dict[str, int]         # rows inserted or changed per table (0 on re-import)
+    unknown_codes: list[dict[str, str]]
+    skipped: dict[str, int]         # resources read but not stored (e.g. Practitioner)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as a JSON-ready dict."""
+        return dict(self.__dict__)
+
+    def describe(self) -> str:
+        """Return a few human-readable lines."""
+        if self.already_imported:
+            return f"{self.path}: already imported (sha256 {self.sha256[:12]}), nothing changed"
+        counts = ", ".join(f"{v} {k}" for k, v in self.counts.items() if v)
+        written = sum(self.written.values())
+        lines = [f"{self.path}: {len(self.patients)} patient(s), {counts}; "
+                 f"{written} row(s) written"]
+        if self.unknown_codes:
+            shown = ", ".join(f"{u['system'] or '?'}|{u['code']}"
+                              for u in self.unknown_codes[:8])
+            more = len(self.unknown_codes) - 8
+            lines.append(f"  kept {len(self.unknown_codes)} unknown code(s): {shown}"
+                         + (f" and {more} more" if more > 0 else ""))
+        if self.skipped:
+            lines.append("  not stored: " + ", ".join(f"{v} {k}"
+                                                      for k, v in self.skipped.items()))
+        return "\n".join(lines)
+
+
+def read_text(path: Path) -> tuple[str, str]:
+    """Return (text, sha256) of a file; refuse empty and non-UTF-8 files."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RecordImportError(f"cannot read: {exc.strerror}", file=path) from exc
+    if not data.strip():
+        raise RecordImportError("the file is empty", file=path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RecordImportError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "save the file as UTF-8", file=path) from exc
+    return text, hashlib.sha256(data).hexdigest()
+
+
+def import_file(store: Store, path: str | Path) -> ImportReport:
+    """Import one FHIR R4 Bundle (JSON) or CSV file, all or nothing.
+
+    Raises
+    ------
+    RecordImportError
+        The file or one of its resources/lines cannot be imported; nothing was written.
+    """
+    path = Path(path)
+    text, sha = read_text(path)
+    if path.suffix.lower() == ".csv" or (path.suffix.lower() != ".json"
+                                         and not text.lstrip().startswith("{")):
+        from oncoboard.patients.csv_import import read_csv
+
+        batch = read_csv(store, path, text, sha)
+    else:
+        from oncoboard.patients.fhir_import import read_bundle
+
+        batch = read_bundle(store, path, text, sha)
+    return write_batch(store, batch)
+
+
+def _check_dates(store: Store, batch: Batch) -> None:
+    """Refuse dates that contradict each other (death or diagnosis before birth, end < start)."""
+    births = {r["id"]: r.get("birth_date") for r in batch.rows["patients"]}
+    for pid in set(batch.patient_ids()) - births.keys():
+        row = store.db.execute("SELECT birth_date FROM patients WHERE id = ?", [pid]).fetchone()
+        births[pid] = row[0] if row else None
+    checks = {"patients": ("deceased_date", None), "conditions": ("diagnosis_date", None),
+              "observations": ("effective", None), "treatments": ("start_date", "end_date"),
+              "notes": ("date", None), "outcomes": ("date", "end_date")}
+    for table, (start_key, end_key) in checks.items():
+        for row in batch.rows[table]:
+            pid = row["id"] if table == "patients" else row["patient_id"]
+            birth, start = births.get(pid), row.get(start_key)
+            end = row.get(end_key) if end_key else None
+            where = row.get("_where")
+            if birth and start and start[:10] < birth[:10]:
+                raise RecordImportError(
+                    f"{start_key.replace('_', ' ')} {start[:10]} is before the birth date "
+                    f"{birth[:10]} of patient {pid}", file=batch.path, where=where)
+            if start and end and end[:10] < start[:10]:
+                raise RecordImportError(f"ends ({end[:10]}) before it starts ({start[:10]})",
+                                        file=batch.path, where=where)
+
+
+def _fold_into_conditions(store: Store, batch: Batch) -> None:
+    """Copy TNM, grade, receptor and marker observations onto their primary cancer row."""
+    primary: dict[str, dict[str, Any]] = {}
+    by_id = {r["id"]: r for r in batch.rows["conditions"]}
+    for row in sorted(batch.rows["conditions"], key=lambda r: r.get("diagnosis_date") or ""):
+        if row.get("is_primary_cancer"):
+            primary[row["patient_id"]] = row
+    for obs in sorted(batch.rows["observations"], key=lambda r: r.get("effective") or ""):
+        key = (obs.get("code_system"), obs.get("code"))
+        known = codes.lookup(*key)
+        if known is None or known.category not in ("stage", "tumor-marker"):
+            continue
+        target = by_id.get(obs.get("condition_id") or "") or primary.get(obs["patient_id"])
+        if target is None:
+            target = _stored_primary(store, obs["patient_id"])
+            if target is None:
+                continue
+            batch.rows["conditions"].append(target)
+            primary[obs["patient_id"]] = by_id[target["id"]] = target
+        obs["condition_id"] = target["id"]
+        if key in _CONDITION_FIELDS:
+            target[_CONDITION_FIELDS[key]] = obs.get("value_text") or _num_text(obs)
+        elif key == _KI67:
+            target["ki67_percent"] = obs.get("value_num")
+        else:
+            markers = dict(target.get("markers") or {})
+            markers[known.key] = obs["value_num"] if obs.get("value_num") is not None \
+                else obs.get("value_text")
+            target["markers"] = markers
+
+
+def _num_text(obs: dict[str, Any]) -> str | None:
+    v = obs.get("value_num")
+    return None if v is None else f"{v:g}"
+
+
+def _stored_primary(store: Store, patient_id: str) -> dict[str, Any] | None:
+    rows = list(store.db.query(
+        "SELECT * FROM conditions WHERE patient_id = ? AND is_primary_cancer = 1 "
+        "ORDER BY diagnosis_date DESC LIMIT 1", [patient_id]))
+    if not rows:
+        return None
+    row = rows[0]
+    for key in ("markers", "extra"):
+        row[key] = json.loads(row[key])
+    return row
+
+
+def _columns(store: Store, table: str) -> list[str]:
+    return [r[1] for r in store.db.execute(f"PRAGMA table_info({table})")]
+
+
+def _upsert(store: Store, table: str, rows: list[dict[str, Any]]) -> int:
+    """Insert rows or update those whose content changed; return how many were written."""
+    if not rows:
+        return 0
+    cols = _columns(store, table)
+    keep = [c for c in cols if c not in ("id", "imported_at")]
+    changed = " OR ".join(f"{table}.{c} IS NOT excluded.{c}" for c in keep)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in keep)
+    sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+           f"ON CONFLICT(id) DO UPDATE SET {sets} WHERE {changed}")
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    values = []
+    for row in rows:
+        out = []
+        for c in cols:
+            v = row.get(c)
+            if v is None and c in _JSON_DEFAULTS:
+                v = _JSON_DEFAULTS[c]
+            elif isinstance(v, (dict, list)):
+                v = json.dumps(v, ensure_ascii=False, sort_keys=True)
+            elif v is None and c == "imported_at":
+                v = now
+            elif v is None and c == "synthetic":
+                v = 0
+            out.append(v)
+        values.append(out)
+    before = store.conn.total_changes
+    store.conn.executemany(sql, values)
+    return store.conn.total_changes - before
+
+
+def write_batch(store: Store, batch: Batch) -> ImportReport:
+    """Check cross-row consistency, then write the batch in one transaction."""
+    _check_dates(store, batch)
+    _fold_into_conditions(store, batch)
+    counts = {t: len(batch.rows[t]) for t in TABLES}
+    written = dict.fromkeys(TABLES, 0)
+    already = False
+    with store.transaction() as db:
+        if db.execute("SELECT 1 FROM record_sources WHERE sha256 = ?",
+                      [batch.sha256]).fetchone():
+            already = True
+        else:
+            for table in TABLES:
+                written[table] = _upsert(store, table, batch.rows[table])
+            db.execute(
+                "INSERT INTO record_sources (sha256, path, format, imported_at, counts, "
+                "unknown_codes) VALUES (?, ?, ?, ?, ?, ?)",
+                [batch.sha256, str(batch.path), batch.format,
+                 dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                 json.dumps(counts), json.dumps(batch.unknown_codes, ensure_ascii=False)])
+    log.info("imported %s (%s): %s written%s", batch.path.name, batch.sha256[:12], written,
+             " (already imported)" if already else "")
+    return ImportReport(str(batch.path), batch.format, batch.sha256, already,
+                        batch.patient_ids(), counts, written, batch.unknown_codes,
+                        dict(batch.skipped))
