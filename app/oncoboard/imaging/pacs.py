@@ -32,15 +32,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydicom.dataset import Dataset
-from pynetdicom.sop_class import (
-    PatientRootQueryRetrieveInformationModelFind,
-    StudyRootQueryRetrieveInformationModelFind,
-    Verification,
-)
 
 from oncoboard.config import PacsNode
 from oncoboard.errors import PacsError
-from oncoboard.imaging.pacs_net import address, associate, check_status, status_text
+from oncoboard.imaging.pacs_net import (
+    PATIENT_ROOT_FIND,
+    STUDY_ROOT_FIND,
+    VERIFICATION,
+    address,
+    associate,
+    check_status,
+    status_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +146,7 @@ def echo(node: PacsNode) -> EchoResult:
         The node cannot be reached, rejects us or answers with a failure status.
     """
     start = time.monotonic()
-    with associate(node, [Verification], service="C-ECHO") as assoc:
+    with associate(node, [VERIFICATION], service="C-ECHO") as assoc:
         status = assoc.send_c_echo()
         code = check_status(node, assoc, status, "C-ECHO")
     if code != 0x0000:
@@ -224,8 +227,8 @@ def find(node: PacsNode, level: Level, filters: Mapping[str, str] | None = None,
     """
     filters = dict(filters or {})
     _check_filters(level, filters)
-    model = (PatientRootQueryRetrieveInformationModelFind if level == "patient"
-             else StudyRootQueryRetrieveInformationModelFind)
+    model = (PATIENT_ROOT_FIND if level == "patient"
+             else STUDY_ROOT_FIND)
     results: list[dict[str, Any]] = []
     with associate(node, [model], service="C-FIND") as assoc:
         for status, identifier in assoc.send_c_find(_query(level, filters), model):

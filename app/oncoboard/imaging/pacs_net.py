@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from pydicom import uid
 from pydicom.dataset import Dataset
 from pydicom.uid import (
     HTJ2K,
@@ -37,10 +38,8 @@ from pydicom.uid import (
     RLELossless,
 )
 from pynetdicom import AE, _config, evt
-from pynetdicom import sop_class as sc
 from pynetdicom.association import Association
 from pynetdicom.presentation import PresentationContext, build_context, build_role
-from pynetdicom.sop_class import SOPClass
 from pynetdicom.status import (
     QR_FIND_SERVICE_CLASS_STATUS,
     QR_GET_SERVICE_CLASS_STATUS,
@@ -56,6 +55,12 @@ _config.LOG_REQUEST_IDENTIFIERS = False
 _config.LOG_RESPONSE_IDENTIFIERS = False
 logging.getLogger("pynetdicom").setLevel(logging.WARNING)
 
+VERIFICATION = uid.UID("1.2.840.10008.1.1")
+PATIENT_ROOT_FIND = uid.UID("1.2.840.10008.5.1.4.1.2.1.1")
+STUDY_ROOT_FIND = uid.UID("1.2.840.10008.5.1.4.1.2.2.1")
+STUDY_ROOT_MOVE = uid.UID("1.2.840.10008.5.1.4.1.2.2.2")
+STUDY_ROOT_GET = uid.UID("1.2.840.10008.5.1.4.1.2.2.3")
+
 UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian,
                 ExplicitVRBigEndian)
 #: Every compressed syntax the imaging loader can decode (pylibjpeg plugins, pyjpegls).
@@ -69,20 +74,20 @@ _LOSSLESS = (RLELossless, JPEG2000Lossless, JPEGLosslessSV1)
 #: PACS may send in, and there are at most 128 contexts, so structure sets and plans (no pixels)
 #: get none and derived objects only the usual lossless ones.
 STORAGE_CLASSES: dict[str, tuple[str, ...]] = {
-    sc.CTImageStorage: COMPRESSED,
-    sc.EnhancedCTImageStorage: COMPRESSED,
-    sc.MRImageStorage: COMPRESSED,
-    sc.EnhancedMRImageStorage: COMPRESSED,
-    sc.PositronEmissionTomographyImageStorage: COMPRESSED,
-    sc.LegacyConvertedEnhancedCTImageStorage: _LOSSLESS,
-    sc.EnhancedPETImageStorage: _LOSSLESS,
-    sc.RTStructureSetStorage: (),
-    sc.RTPlanStorage: (),
-    sc.RTDoseStorage: (RLELossless,),
-    sc.SegmentationStorage: _LOSSLESS,
-    sc.SecondaryCaptureImageStorage: (JPEGBaseline8Bit, *_LOSSLESS),
-    sc.MultiFrameGrayscaleByteSecondaryCaptureImageStorage: (JPEGBaseline8Bit, *_LOSSLESS),
-    sc.MultiFrameGrayscaleWordSecondaryCaptureImageStorage: _LOSSLESS,
+    uid.CTImageStorage: COMPRESSED,
+    uid.EnhancedCTImageStorage: COMPRESSED,
+    uid.MRImageStorage: COMPRESSED,
+    uid.EnhancedMRImageStorage: COMPRESSED,
+    uid.PositronEmissionTomographyImageStorage: COMPRESSED,
+    uid.LegacyConvertedEnhancedCTImageStorage: _LOSSLESS,
+    uid.EnhancedPETImageStorage: _LOSSLESS,
+    uid.RTStructureSetStorage: (),
+    uid.RTPlanStorage: (),
+    uid.RTDoseStorage: (RLELossless,),
+    uid.SegmentationStorage: _LOSSLESS,
+    uid.SecondaryCaptureImageStorage: (JPEGBaseline8Bit, *_LOSSLESS),
+    uid.MultiFrameGrayscaleByteSecondaryCaptureImageStorage: (JPEGBaseline8Bit, *_LOSSLESS),
+    uid.MultiFrameGrayscaleWordSecondaryCaptureImageStorage: _LOSSLESS,
 }
 
 _STATUS_TEXT = {**QR_FIND_SERVICE_CLASS_STATUS, **QR_GET_SERVICE_CLASS_STATUS,
@@ -192,6 +197,7 @@ def associate(node: PacsNode, contexts: Sequence[PresentationContext | str], *,
     _timeouts(ae, node.timeout_s)
     for cx in contexts:
         if isinstance(cx, PresentationContext):
+            assert cx.abstract_syntax is not None
             ae.add_requested_context(cx.abstract_syntax, cx.transfer_syntax)
         else:
             ae.add_requested_context(cx, list(UNCOMPRESSED[:2]))
@@ -223,6 +229,6 @@ def check_status(node: PacsNode, assoc: Association, status: Dataset, service: s
     return int(status.Status)
 
 
-def supports(assoc: Association, sop_class: SOPClass | str) -> bool:
+def supports(assoc: Association, sop_class: str) -> bool:
     """Return True if the association accepted a context for `sop_class`."""
     return any(cx.abstract_syntax == sop_class for cx in assoc.accepted_contexts)

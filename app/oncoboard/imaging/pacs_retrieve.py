@@ -19,14 +19,12 @@ from pydicom.dataset import Dataset
 from pynetdicom import evt
 from pynetdicom.association import Association
 from pynetdicom.presentation import build_context
-from pynetdicom.sop_class import (
-    StudyRootQueryRetrieveInformationModelGet,
-    StudyRootQueryRetrieveInformationModelMove,
-)
 
 from oncoboard.config import PacsNode
 from oncoboard.errors import NotFoundError, OncoboardError, PacsError
 from oncoboard.imaging.pacs_net import (
+    STUDY_ROOT_GET,
+    STUDY_ROOT_MOVE,
     _timeouts,
     address,
     associate,
@@ -159,7 +157,7 @@ def _consume(node: PacsNode, assoc: Association, responses: Iterator[tuple[Datas
 
 def _c_get(node: PacsNode, report: RetrieveReport, sink: _Sink, progress: Progress | None,
            cancel: Cancel | None) -> None:
-    model = StudyRootQueryRetrieveInformationModelGet
+    model = STUDY_ROOT_GET
     contexts, roles = get_contexts()
     with associate(node, [build_context(model), *contexts], service="C-GET", ext_neg=roles,
                    handlers=[(evt.EVT_C_STORE, sink.handle_store)]) as assoc:
@@ -173,12 +171,13 @@ def _c_get(node: PacsNode, report: RetrieveReport, sink: _Sink, progress: Progre
 def _c_move(node: PacsNode, report: RetrieveReport, sink: _Sink, progress: Progress | None,
             cancel: Cancel | None, local_ae_title: str, local_host: str,
             local_port: int) -> None:
-    model = StudyRootQueryRetrieveInformationModelMove
+    model = STUDY_ROOT_MOVE
     scp = storage_scp_ae(local_ae_title)
     _timeouts(scp, node.timeout_s)
     try:
         server = scp.start_server((local_host, local_port), block=False,
                                   evt_handlers=[(evt.EVT_C_STORE, sink.handle_store)])
+        assert server is not None  # non-blocking start returns the server
     except OSError as exc:
         raise PacsError(f"cannot receive the C-MOVE on local port {local_port}: "
                         f"{exc.strerror or exc} (another program uses it? set local_port in "
