@@ -1,0 +1,1 @@
+"""The radiology viewer: series browser, three linked orthogonal views, measurements, 3D."""

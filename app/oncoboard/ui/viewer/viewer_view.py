@@ -1,0 +1,323 @@
+"""The radiology viewer: series browser, three linked planes, tools, readout, overlays, 3D."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QCoreApplication, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QGridLayout, QHBoxLayout,
+                               QLabel, QListWidget, QListWidgetItem, QPushButton, QSplitter,
+                               QVBoxLayout, QWidget)
+
+from oncoboard.ui import workers
+from oncoboard.ui.errors import ErrorBoundary
+from oncoboard.ui.viewer import display
+from oncoboard.ui.viewer.slice_view import SliceView
+from oncoboard.ui.viewer.state import ViewerState
+from oncoboard.ui.viewer.volume3d import Volume3DPanel
+
+log = logging.getLogger(__name__)
+THUMB = 96
+
+
+def tr(text: str) -> str:
+    """Translate `text` in the viewer's context."""
+    return QCoreApplication.translate("ViewerView", text)
+
+
+def load_series_job(task: workers.Task, db_path: Any, series_uid: str) -> tuple[Any, list[Any]]:
+    """Load a series and rasterise its structures (runs on a pool thread, own store)."""
+    from oncoboard.imaging import load_series, load_structures, rasterise
+    from oncoboard.store import open_store
+
+    store = open_store(db_path)
+    try:
+        volume = load_series(store, series_uid,
+                             progress=lambda done, total, msg: task.progress(
+                                 0.9 * done / max(total, 1), msg),
+                             cancel=task.cancel_event.is_set)
+        task.progress(0.92, tr("Structures"))
+        overlays = []
+        for structure in load_structures(store, series_uid):
+            mask = structure.mask if (structure.mask is not None and
+                                      structure.mask.shape == volume.voxels.shape) \
+                else rasterise(structure, volume)
+            overlays.append((structure.name, mask, structure.color))
+        return volume, overlays
+    finally:
+        store.close()
+
+
+def thumbnails_job(task: workers.Task, db_path: Any, uids: list[str]) -> dict[str, Any]:
+    """Return a small 8-bit middle slice per series (from the volume cache after first load)."""
+    from oncoboard.imaging import load_series
+    from oncoboard.store import open_store
+
+    store = open_store(db_path)
+    out: dict[str, Any] = {}
+    try:
+        for i, uid in enumerate(uids):
+            task.progress(i / max(len(uids), 1), tr("Thumbnails"))
+            try:
+                vol = load_series(store, uid, cancel=task.cancel_event.is_set)
+            except Exception as exc:  # noqa: BLE001 - a bad series must not stop the others
+                log.info("no thumbnail for %s: %s", uid, exc)
+                continue
+            out[uid] = thumbnail(vol)
+    finally:
+        store.close()
+    return out
+
+
+def thumbnail(volume: Any) -> np.ndarray:
+    """Return the middle acquisition plane as a THUMB-pixel-wide uint8 image."""
+    plane = display.extract_plane(volume.voxels, 0, volume.shape[0] // 2)
+    step = max(1, max(plane.shape) // THUMB)
+    _n, centre, width = display.presets_for(volume)[0]
+    return np.ascontiguousarray(display.window_to_uint8(plane[::step, ::step], centre, width))
+
+
+def to_pixmap(gray: np.ndarray) -> QPixmap:
+    """Return a QPixmap of an 8-bit grey image."""
+    h, w = gray.shape
+    image = QImage(gray.data, w, h, w, QImage.Format.Format_Grayscale8)
+    return QPixmap.fromImage(image.copy())
+
+
+class SeriesBrowserWidget(QListWidget):
+    """The patient's series as thumbnails; double click opens one.
+
+    Signals
+    -------
+    series_activated(str)
+        The user chose the series with this UID.
+    """
+
+    series_activated = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent, objectName="seriesBrowser")
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setIconSize(QSize(THUMB, THUMB))
+        self.setFlow(QListWidget.Flow.TopToBottom)
+        self.setWrapping(False)
+        self.setWordWrap(True)
+        self.setFixedWidth(THUMB + 70)
+        self.setMovement(QListWidget.Movement.Static)
+        self.itemActivated.connect(self._on_item_activated)
+        self.itemDoubleClicked.connect(self._on_item_activated)
+
+    def set_series(self, series: list[Any]) -> None:
+        """List `series` (``SeriesInfo`` objects)."""
+        self.clear()
+        for s in series:
+            count = getattr(s, "n_frames", 0) or getattr(s, "n_instances", 0)
+            item = QListWidgetItem(f"{s.modality} {s.description or ''}\n{count} "
+                                   f"{tr('images')}\n{s.study_date or ''}")
+            item.setData(Qt.ItemDataRole.UserRole, s.series_uid)
+            item.setSizeHint(QSize(THUMB + 56, THUMB + 70))
+            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
+            self.addItem(item)
+
+    def set_thumbnail(self, series_uid: str, gray: np.ndarray) -> None:
+        """Show `gray` as the icon of `series_uid`."""
+        for i in range(self.count()):
+            item = self.item(i)
+            if item.data(Qt.ItemDataRole.UserRole) == series_uid:
+                item.setIcon(QIcon(to_pixmap(gray)))
+
+    def _on_item_activated(self, item: QListWidgetItem) -> None:
+        self.series_activated.emit(item.data(Qt.ItemDataRole.UserRole))
+
+
+class ViewerView(QWidget):
+    """Series browser, three linked orthogonal planes and the 3D panel.
+
+    Signals
+    -------
+    series_loaded(str)
+        A series is on screen (its UID).
+    """
+
+    series_loaded = Signal(str)
+
+    def __init__(self, app_context: Any, main_window: Any = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctx, self.main = app_context, main_window
+        self.state = ViewerState(self)
+        self.browser = SeriesBrowserWidget()
+        self.views = [SliceView(self.state, axis) for axis in (0, 1, 2)]
+        self.panel3d = Volume3DPanel(self.state)
+        self.readout = QLabel(objectName="readout")
+        self.measure_label = QLabel(objectName="measurement")
+        self.warnings = QLabel(objectName="warning")
+        self.warnings.setWordWrap(True)
+        self.warnings.hide()
+        self.title = QLabel(tr("No series open"), objectName="subtitle")
+        self.preset_box = QComboBox(objectName="windowPresets")
+        self.preset_box.setMinimumWidth(260)
+        self.overlay_bar = QHBoxLayout()
+        self.overlay_checks: dict[str, QCheckBox] = {}
+        self.tool_group = QButtonGroup(self)
+        self.patient_id: str | None = None
+        self.loading: workers.Task | None = None
+        self._build()
+        self.browser.series_activated.connect(self.open_series)
+        self.state.hovered.connect(self._on_hovered)
+        self.state.window_changed.connect(self._on_window_changed)
+        for view in self.views:
+            view.measured.connect(self._on_measured)
+
+    def _build(self) -> None:
+        bar = QHBoxLayout()
+        bar.addWidget(self.title)
+        bar.addStretch(1)
+        for tool, text in (("window", tr("Window/level")), ("pan", tr("Pan")),
+                           ("distance", tr("Distance")), ("roi", tr("ROI"))):
+            button = QPushButton(text, objectName=f"tool_{tool}")
+            button.setCheckable(True)
+            button.setChecked(tool == "window")
+            button.clicked.connect(lambda _c=False, t=tool: self.state.set_tool(t))
+            self.tool_group.addButton(button)
+            bar.addWidget(button)
+        bar.addWidget(QLabel(tr("Window")))
+        bar.addWidget(self.preset_box)
+        self.preset_box.activated.connect(self._on_preset_activated)
+        clear = QPushButton(tr("Clear measurements"), objectName="clearMeasurements")
+        clear.clicked.connect(lambda: [v.clear_measurements() for v in self.views])
+        bar.addWidget(clear)
+        grid = QGridLayout()
+        grid.setSpacing(4)
+        grid.addWidget(self.views[0], 0, 0)
+        grid.addWidget(self.views[1], 0, 1)
+        grid.addWidget(self.views[2], 1, 0)
+        grid.addWidget(self.panel3d, 1, 1)
+        planes = QWidget()
+        planes.setLayout(grid)
+        bottom = QHBoxLayout()
+        bottom.addLayout(self.overlay_bar)
+        bottom.addWidget(self.readout, 1)
+        bottom.addWidget(self.measure_label)
+        right = QVBoxLayout()
+        right.addLayout(bar)
+        right.addWidget(self.warnings)
+        right.addWidget(planes, 1)
+        right.addLayout(bottom)
+        lay = QHBoxLayout(self)
+        lay.addWidget(self.browser)
+        lay.addLayout(right, 1)
+        self.browser.hide()
+
+    # --- patient and series ---------------------------------------------------------------------
+    def set_patient(self, patient_id: str) -> None:
+        """List the patient's series and open the first CT (else the first series)."""
+        self.patient_id = patient_id
+        try:
+            from oncoboard.imaging import list_series
+
+            series = [s for s in list_series(self.ctx.store, patient_id)
+                      if s.modality not in ("RTSTRUCT", "SEG", "RTPLAN", "RTDOSE", "SR")]
+        except NotImplementedError:
+            series = []
+            self.title.setText(tr("The imaging index is not available in this version."))
+        except Exception as exc:  # noqa: BLE001
+            ErrorBoundary.report(exc, self, tr("Listing the series"))
+            return
+        self.browser.set_series(series)
+        self.browser.setVisible(bool(series))
+        if not series:
+            if self.state.volume is None:
+                self.title.setText(tr("No images for this patient"))
+            return
+        first = next((s for s in series if s.modality == "CT"), series[0])
+        self.open_series(first.series_uid)
+        if self.main is not None:
+            task = workers.Task(thumbnails_job, self.ctx.settings.db_path,
+                                [s.series_uid for s in series], name="thumbnails")
+            workers.start(task, on_done=self._on_thumbnails_ready)
+
+    def open_series(self, series_uid: str) -> workers.Task:
+        """Load `series_uid` in the background; the views update when it has loaded."""
+        if self.loading is not None:
+            self.loading.cancel()
+        task = workers.Task(load_series_job, self.ctx.settings.db_path, series_uid,
+                            name=f"load {series_uid}")
+        self.loading = task
+        self.title.setText(tr("Loading…"))
+        on_done = lambda result, uid=series_uid, t=task: self._on_series_ready(uid, t, result)  # noqa: E731
+        if self.main is not None:
+            self.main.run_task(task, tr("Loading series"), on_done=on_done,
+                               action=tr("Loading series"))
+        else:
+            workers.start(task, on_done=on_done,
+                          on_error=lambda exc: ErrorBoundary.report(exc, self, tr("Loading series")))
+        return task
+
+    def _on_series_ready(self, uid: str, task: workers.Task, result: tuple[Any, list[Any]]) -> None:
+        if task is self.loading:
+            self.loading = None
+        volume, overlays = result
+        self.set_volume(volume, overlays)
+
+    def _on_thumbnails_ready(self, thumbs: dict[str, Any]) -> None:
+        for uid, gray in thumbs.items():
+            self.browser.set_thumbnail(uid, gray)
+
+    def set_volume(self, volume: Any, overlays: list[tuple[str, Any, tuple[int, int, int]]] = (),
+                   ) -> None:
+        """Show `volume` (a core ``Volume``) with its overlays (name, mask, colour)."""
+        self.state.set_volume(volume, list(overlays))
+        self.title.setText(f"{volume.modality}  {volume.description}  "
+                           f"{'×'.join(str(n) for n in volume.shape)}  "
+                           f"({' × '.join(f'{s:.2f}' for s in volume.spacing)} mm)")
+        self.preset_box.clear()
+        for name, centre, width in self.state.presets:
+            self.preset_box.addItem(f"{tr(name)} ({centre:.0f}/{width:.0f})", name)
+        self.warnings.setText("⚠ " + "\n⚠ ".join(volume.warnings))
+        self.warnings.setVisible(bool(volume.warnings))
+        self._build_overlay_toggles()
+        self.series_loaded.emit(volume.series_uid)
+
+    def _build_overlay_toggles(self) -> None:
+        for check in self.overlay_checks.values():
+            self.overlay_bar.removeWidget(check)
+            check.deleteLater()
+        self.overlay_checks = {}
+        for name, (_mask, colour, visible) in self.state.overlays.items():
+            check = QCheckBox(name, objectName=f"overlay_{name}")
+            check.setChecked(visible)
+            check.setStyleSheet(f"color: rgb{tuple(colour)}; font-weight: bold;")
+            check.toggled.connect(lambda on, n=name: self.state.set_overlay_visible(n, on))
+            self.overlay_bar.addWidget(check)
+            self.overlay_checks[name] = check
+
+    # --- readouts --------------------------------------------------------------------------------
+    def _on_hovered(self, idx: Any) -> None:
+        if idx is None or self.state.volume is None:
+            return
+        k, r, c = (int(round(v)) for v in idx)
+        x, y, z = self.state.volume.index_to_patient(np.array([k, r, c], dtype=float))
+        value = self.state.value_at(k, r, c)
+        unit = "HU" if self.state.volume.modality == "CT" else ""
+        self.readout.setText(f"LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm   [{k}, {r}, {c}]   "
+                             f"<b>{value:.0f} {unit}</b>")
+
+    def _on_measured(self, m: dict[str, Any]) -> None:
+        if m["kind"] == "distance":
+            self.measure_label.setText(tr("Distance {d:.1f} mm").format(d=m["mm"]))
+        else:
+            self.measure_label.setText(tr("ROI mean {m:.1f}, SD {s:.1f}, {a:.0f} mm²").format(
+                m=m["mean"], s=m["sd"], a=m["area_mm2"]))
+
+    def _on_window_changed(self, centre: float, width: float) -> None:
+        for i in range(self.preset_box.count()):
+            _n, c, w = self.state.presets[i]
+            if (c, w) == (centre, width):
+                self.preset_box.setCurrentIndex(i)
+                return
+
+    def _on_preset_activated(self, index: int) -> None:
+        self.state.apply_preset(self.preset_box.itemData(index))
