@@ -73,18 +73,19 @@ def survival_drawing(result: ResultView, width: float = 260, height: float = 170
         if len(line) >= 4:
             d.add(PolyLine(line, strokeColor=colour, strokeWidth=1.4 if i == 0 else 1.0,
                            strokeDashArray=None if i == 0 else [3, 2]))
-    _legend(d, curves, right, top)
+    # Survival curves fall and incidence curves rise: the legend goes in the corner they leave.
+    rising = result.quantity == "cumulative_incidence"
+    _legend(d, curves, left + 4, top - 9 if rising else bottom + 4 + 8 * (len(curves) - 1))
     return d
 
 
-def _legend(d: Drawing, curves: list[Curve], right: float, top: float) -> None:
-    y = top - 9
+def _legend(d: Drawing, curves: list[Curve], x: float, y: float) -> None:
     for i, curve in enumerate(curves):
         colour = CURVE_COLOURS[i % len(CURVE_COLOURS)]
         band = " (with band)" if curve.lower and curve.upper else ""
-        d.add(Line(right - 80, y + 2, right - 70, y + 2, strokeColor=colour, strokeWidth=1.4,
+        d.add(Line(x, y + 2, x + 10, y + 2, strokeColor=colour, strokeWidth=1.4,
                    strokeDashArray=None if i == 0 else [3, 2]))
-        d.add(String(right - 67, y, f"{curve.label}{band}"[:28], fontName=FONT, fontSize=6))
+        d.add(String(x + 13, y, f"{curve.label}{band}"[:40], fontName=FONT, fontSize=6))
         y -= 8
 
 

@@ -22,7 +22,6 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader
 from reportlab.platypus import (
     Flowable,
     Image,
@@ -100,7 +99,7 @@ def _image_flowable(image: KeyImage, max_w: float, max_h: float) -> Image:
     rows, cols = image.rgb.shape[:2]
     natural_w, natural_h = float(cols), float(rows) * image.pixel_aspect
     scale = min(max_w / natural_w, max_h / natural_h)
-    return Image(ImageReader(buffer), width=natural_w * scale, height=natural_h * scale)
+    return Image(buffer, width=natural_w * scale, height=natural_h * scale)
 
 
 def _cover(meeting: Meeting, views: list[CaseView], head: str | None) -> list[Flowable]:
