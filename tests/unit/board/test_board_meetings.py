@@ -117,3 +117,23 @@ def test_list_meetings_newest_first_and_by_status(store, meeting):
     assert [m.id for m in meetings.list_meetings(store)] == [other.id, meeting.id]
     meetings.set_status(store, meeting.id, "held")
     assert [m.id for m in meetings.list_meetings(store, status="held")] == [meeting.id]
+
+
+def test_demo_meeting_takes_the_largest_specialty_once(store):
+    from oncoboard.board.demo import DEMO_TITLE, create_demo_meeting
+
+    m = create_demo_meeting(store, date="2026-11-23")
+    assert (m.title, m.specialty, m.status) == (DEMO_TITLE, "sein", "planned")
+    cases = meetings.list_cases(store, m.id)
+    assert [c.patient_id for c in cases] == ["BRC-001", "BRC-002"]
+    assert "endocrine" in cases[0].question and cases[0].presenter == "Dr Alice Roy"
+    assert create_demo_meeting(store) == m
+    assert len(meetings.list_meetings(store)) == 1
+
+
+def test_demo_meeting_from_chosen_patients(store):
+    from oncoboard.board.demo import create_demo_meeting
+
+    m = create_demo_meeting(store, ["LUN-001"], date="2026-11-23")
+    assert m.specialty == "thorax"
+    assert [c.patient_id for c in meetings.list_cases(store, m.id)] == ["LUN-001"]
