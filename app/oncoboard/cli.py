@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "oncoboard.doctor",
     "oncoboard.board.audit",
     "oncoboard.board.commands",
+    "oncoboard.imaging.commands",
     "oncoboard.imaging.pacs_commands",
     "oncoboard.ui.commands",
 ]

@@ -150,7 +150,8 @@ def _apply_sources(voxels: NDArray[Any], layout: Layout) -> NDArray[Any]:
 
 
 def _windows(voxels: NDArray[Any], records: list[InstanceRecord], modality: str,
-             mono1: bool, rec: InstanceRecord, slope: float, intercept: float) -> list[WindowPreset]:
+             mono1: bool, rec: InstanceRecord, slope: float,
+             intercept: float) -> list[WindowPreset]:
     presets: list[WindowPreset] = []
     seen: set[tuple[float, float]] = set()
     for r in records[:1]:
@@ -163,7 +164,7 @@ def _windows(voxels: NDArray[Any], records: list[InstanceRecord], modality: str,
                 name = r.window_explanations[i] if i < len(r.window_explanations) else ""
                 presets.append((name or f"Header {i + 1}", float(c), float(w)))
     if modality == "CT":
-        presets += CT_PRESETS
+        presets += [p for p in CT_PRESETS if (p[1], p[2]) not in seen]
     if not presets and voxels.size:
         sample = voxels[::max(1, voxels.shape[0] // 16), ::4, ::4]
         lo, hi = np.percentile(sample, [1, 99])

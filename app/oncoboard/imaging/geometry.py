@@ -84,13 +84,7 @@ def split_stacks(records: list[InstanceRecord]) -> list[Stack]:
         if not rec.has_pixels:
             continue
         for i, g in enumerate(rec.frames):
-            iop = g.iop or DEFAULT_IOP
-            for o_idx, o in enumerate(orientations):
-                if max(abs(a - b) for a, b in zip(o, iop, strict=True)) < IOP_TOL:
-                    break
-            else:
-                orientations.append(iop)
-                o_idx = len(orientations) - 1
+            o_idx = _orientation_index(orientations, g.iop or DEFAULT_IOP)
             key = (o_idx, g.echo, g.temporal, g.b_value, g.stack_id, rec.rows, rec.columns,
                    tuple(np.round(g.spacing, 4)) if g.spacing else None, g.ipp is None)
             groups[key].append(FrameRef(rec, i))
@@ -107,6 +101,15 @@ def split_stacks(records: list[InstanceRecord]) -> list[Stack]:
     for i, s in enumerate(stacks):
         s.description["index"] = i
     return stacks
+
+
+def _orientation_index(orientations: list[list[float]], iop: list[float]) -> int:
+    """Return the index of `iop` in `orientations` (within tolerance), appending it if new."""
+    for i, known in enumerate(orientations):
+        if max(abs(a - b) for a, b in zip(known, iop, strict=True)) < IOP_TOL:
+            return i
+    orientations.append(iop)
+    return len(orientations) - 1
 
 
 def _split_duplicates(frames: list[FrameRef]) -> list[list[FrameRef]]:
