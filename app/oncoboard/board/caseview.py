@@ -130,13 +130,13 @@ def case_view(store: Any, meeting_id: int | str, patient_id: str, *, with_image:
     with_image
         Load the key image (reads the series from disk: the slow part; False for lists).
     settings
-        Settings for the imaging cache, if any.
+        Settings: the imaging cache, and the installed plugins (for their risk bands).
     """
     meeting = get_meeting(store, meeting_id)
     case = get_case(store, meeting.id, patient_id)
     summary, lines = _summary(store, case.patient_id, meeting.date)
     identity = _identity(summary, meeting.date)
-    predictions = latest_predictions(store, case.patient_id)
+    predictions = latest_predictions(store, case.patient_id, settings)
     image, image_note = (None, "key image not loaded")
     if with_image:
         image, image_note = key_image_for_patient(store, case.patient_id, settings)

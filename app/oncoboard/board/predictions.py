@@ -94,6 +94,8 @@ class PredictionView:
     outside_intended_use: bool = False
     warnings: list[str] = field(default_factory=list)
     results: list[ResultView] = field(default_factory=list)
+    status: str = "ok"
+    refusal: list[str] = field(default_factory=list)
 
     @property
     def model_label(self) -> str:
@@ -103,6 +105,7 @@ class PredictionView:
     def plain_warnings(self) -> list[str]:
         """Return every warning to show in plain sight, the synthetic label first."""
         out = [SYNTHETIC_LABEL] if self.synthetic else []
+        out += [f"{self.status}: {r}" for r in self.refusal]
         if self.outside_intended_use and not any("intended use" in w for w in self.warnings):
             out.append("outside intended use")
         return out + [w for w in self.warnings if w not in out]
@@ -112,6 +115,76 @@ class PredictionView:
         return asdict(self)
 
 
+def warning_text(warning: Any) -> str:
+    """Return an engine warning (``{code, message, input}`` or text) as one line."""
+    if not isinstance(warning, dict):
+        return str(warning)
+    message = str(warning.get("message") or "")
+    code = str(warning.get("code") or "").replace("_", " ")
+    return message if not code or code in message.lower() else f"{code}: {message}"
+
+
+def _curve(label: str, item: dict[str, Any]) -> Curve:
+    def floats(key: str) -> list[float] | None:
+        values = item.get(key)
+        return [float(v) for v in values] if isinstance(values, list) else None
+
+    return Curve(label, [float(t) for t in item.get("times") or []],
+                 floats("values") or [], floats("lower"), floats("upper"))
+
+
+def _result(name: str, item: dict[str, Any], scenarios: list[dict[str, Any]],
+            bands: dict[str, list[tuple[str, float]]]) -> ResultView:
+    kind = str(item.get("kind"))
+    view = ResultView(name=name, label=str(item.get("label") or name), kind=kind,
+                      interval_level=item.get("interval_level"), unit=item.get("unit"),
+                      description=str(item.get("description") or ""),
+                      bands=bands.get(name, []))
+    if kind == "survival":
+        view.time_unit = item.get("time_unit")
+        view.quantity = str(item.get("quantity") or "survival")
+        view.curve = _curve("as recorded", item)
+        for sc in scenarios:
+            other = (sc.get("outputs") or {}).get(name)
+            if other and other.get("values"):
+                view.scenarios.append(_curve(str(sc.get("name")), other))
+    else:
+        view.value, view.band = item.get("value"), item.get("band")
+        view.lower, view.upper = item.get("lower"), item.get("upper")
+    return view
+
+
+def view_from_document(doc: dict[str, Any],
+                       bands: dict[str, list[tuple[str, float]]] | None = None) -> PredictionView:
+    """Return the board's view of a stored prediction document of the inference engine.
+
+    Parameters
+    ----------
+    doc
+        The prediction as stored (``id``, ``plugin``, ``outputs``, ``scenarios``, ``warnings``,
+        ``status``, ``refusal``...).
+    bands
+        Risk bands of the plugin's outputs from its manifest, by output name, if known.
+    """
+    plugin = doc.get("plugin") or {}
+    scenarios = [s for s in doc.get("scenarios") or [] if not s.get("baseline")]
+    results = [_result(name, item, scenarios, bands or {})
+               for name, item in (doc.get("outputs") or {}).items()
+               if item.get("display", True) and item.get("kind") in ("probability", "score",
+                                                                        "survival")]
+    return PredictionView(
+        id=str(doc.get("id")), plugin_id=str(plugin.get("id") or "?"),
+        plugin_name=str(plugin.get("name") or plugin.get("id") or "?"),
+        plugin_version=str(plugin.get("version") or "?"),
+        model_sha256=str(plugin.get("model_sha256") or ""),
+        created_at=str(doc.get("created_at") or ""), provider=str(doc.get("provider") or ""),
+        reference_date=doc.get("reference_date"), synthetic=bool(plugin.get("synthetic")),
+        outside_intended_use=bool(doc.get("outside_intended_use")),
+        warnings=[warning_text(w) for w in doc.get("warnings") or []], results=results,
+        status=str(doc.get("status") or "ok"),
+        refusal=[str(r) for r in doc.get("refusal") or []])
+
+
 class PredictionIds(NamedTuple):
     """The patient's stored prediction ids: all of them, and the latest of each plugin."""
 
@@ -119,19 +192,43 @@ class PredictionIds(NamedTuple):
     latest: list[str]
 
 
-def _has_predictions_table(store: Any) -> bool:
-    return "predictions" in store.db.table_names()
+def _bands(settings: Any, plugin_id: str) -> dict[str, list[tuple[str, float]]]:
+    """Return the plugin's risk bands by output name from its manifest ({} if not installed)."""
+    if settings is None:
+        return {}
+    from oncoboard.errors import OncoboardError
+    from oncoboard.inference.discovery import get_plugin
+
+    try:
+        manifest = get_plugin(settings, plugin_id).manifest
+    except OncoboardError as exc:  # the plugin was removed since: the label alone is shown
+        log.info("risk bands of %s unavailable: %s", plugin_id, exc.message)
+        return {}
+    return {o.name: [(b.label, b.upper) for b in o.risk_bands] for o in manifest.outputs}
 
 
-def latest_predictions(store: Any, patient_id: str) -> list[PredictionView]:
-    """Return the latest stored prediction of each plugin for the patient, by plugin id."""
-    if not _has_predictions_table(store):
-        return []
-    raise NotImplementedError
+def latest_predictions(store: Any, patient_id: str, settings: Any = None) -> list[PredictionView]:
+    """Return the latest stored prediction of each plugin for the patient, by plugin id.
+
+    Parameters
+    ----------
+    settings
+        When given, the installed plugins' manifests supply the risk bands' limits for the
+        probability bars (the stored prediction holds the band the value fell in).
+    """
+    from oncoboard.inference import predictions
+
+    docs = predictions.list_for_patient(store, patient_id, latest_only=True)
+    views = [view_from_document(d, _bands(settings, d["plugin"]["id"])) for d in docs]
+    return sorted(views, key=lambda v: v.plugin_id)
 
 
 def prediction_ids_for_patient(store: Any, patient_id: str) -> PredictionIds:
-    """Return the ids of the patient's stored predictions."""
-    if not _has_predictions_table(store):
-        return PredictionIds(set(), [])
-    raise NotImplementedError
+    """Return the ids of the patient's stored predictions and of the latest one of each plugin."""
+    rows = list(store.db.query(
+        "SELECT id, plugin_id FROM predictions WHERE patient_id = ? "
+        "ORDER BY created_at DESC, rowid DESC", [patient_id]))
+    latest: dict[str, str] = {}
+    for row in rows:
+        latest.setdefault(row["plugin_id"], row["id"])
+    return PredictionIds({r["id"] for r in rows}, [latest[k] for k in sorted(latest)])
