@@ -26,6 +26,7 @@ VIEW_TITLES = {"patients": "Patients", "patient": "Patient", "viewer": "Images",
 #: Views created on first use: name -> (module, class); each takes (app_context, main_window).
 OPTIONAL_VIEWS = {
     "viewer": ("oncoboard.ui.viewer.viewer_view", "ViewerView"),
+    "board": ("oncoboard.ui.board_view", "BoardView"),
 }
 
 

@@ -179,6 +179,8 @@ class LabTrendsWidget(QWidget):
         self.plot.plot(xs, ys, pen=pg.mkPen(theme.ACCENT, width=3))
         self.plot.addItem(pg.ScatterPlotItem(x=xs, y=ys, size=14, brush=brushes,
                                              pen=pg.mkPen(theme.BACKGROUND)))
+        if len(xs) == 1:  # one value: a month either side so the date axis reads sensibly
+            self.plot.setXRange(xs[0] - 30 * 86400, xs[0] + 30 * 86400)
         self.plot.setLabel("left", s["unit"])
         self.plot.setTitle(s.get("long_name") or s["display"], color=theme.MUTED)
         self.plot.getAxis("left").setTextPen(theme.TEXT)

@@ -104,11 +104,14 @@ def lab_series(store: Any, patient_id: str) -> dict[str, Row]:
             else (known.normal_low if known else None),
             "high": obs.reference_high if obs.reference_high is not None
             else (known.normal_high if known else None),
-            "dates": [], "values": []})
+            "category": obs.category, "dates": [], "values": []})
         if obs.effective:
             entry["dates"].append(obs.effective)
             entry["values"].append(float(obs.value_num))
-    return {k: v for k, v in out.items() if len(v["values"]) >= 1}
+    order = {"laboratory": 0, "tumor-marker": 1, "vital-signs": 2}
+    kept = [v for v in out.values() if v["values"]]
+    kept.sort(key=lambda v: (order.get(v["category"], 3), -len(v["values"]), v["display"]))
+    return {v["code"]: v for v in kept}
 
 
 _OPEN, _CLOSE = "\x02", "\x03"

@@ -45,7 +45,7 @@ QPushButton, QToolButton {{ background: {PANEL_ALT}; border: 1px solid #3c4753; 
 QPushButton:hover, QToolButton:hover {{ border-color: {ACCENT}; }}
 QPushButton:checked, QToolButton:checked {{ background: {ACCENT}; color: {BACKGROUND}; }}
 QPushButton#primary {{ background: {ACCENT}; color: {BACKGROUND}; font-weight: bold; }}
-QPushButton:disabled {{ color: #66717c; }}
+QPushButton:disabled, QPushButton#primary:disabled {{ color: #66717c; background: {PANEL_ALT}; }}
 QToolButton#nav {{ border: none; border-radius: 0; padding: 14px 18px; text-align: left;
                    font-size: {BASE_POINT_SIZE + 1}pt; background: {BACKGROUND}; }}
 QToolButton#nav:checked {{ background: {PANEL_ALT}; color: {ACCENT}; border-left: 4px solid {ACCENT}; }}

@@ -1,0 +1,201 @@
+"""Widgets that draw one stored prediction: results with uncertainty, warnings, contributions.
+
+They take the board core's display objects (``oncoboard.board.predictions.PredictionView`` and
+``ResultView``), so the predictions view, the presenter screen and the PDF show the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget)
+
+from oncoboard.ui import theme
+from oncoboard.ui.plots import big_plot, curve_with_band
+
+
+def tr(text: str) -> str:
+    """Translate `text` in the prediction widgets' context."""
+    return QCoreApplication.translate("PredictionCardWidget", text)
+
+
+BAND_COLOURS = {"low": theme.OK, "intermediate": theme.WARNING, "medium": theme.WARNING,
+                "high": theme.DANGER, "very high": theme.DANGER}
+
+
+class ProbabilityWidget(QWidget):
+    """A probability or score: the number in large type, its interval and its risk band."""
+
+    def __init__(self, result: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        value = QLabel(objectName="bigValue")
+        value.setStyleSheet(f"font-size: {theme.BASE_POINT_SIZE + 16}pt; font-weight: bold;")
+        as_percent = result.kind == "probability"
+        fmt = (lambda v: f"{100 * v:.0f} %") if as_percent else (lambda v: f"{v:.2f}")
+        value.setText("—" if result.value is None else fmt(result.value))
+        detail = []
+        if result.lower is not None and result.upper is not None:
+            level = round((result.interval_level or 0.95) * 100)
+            detail.append(tr("{level}% interval {lo} to {hi}").format(
+                level=level, lo=fmt(result.lower), hi=fmt(result.upper)))
+        if result.band:
+            detail.append(tr("risk group: {band}").format(band=result.band))
+        info = QLabel(f"<b>{result.label}</b><br>" + "<br>".join(detail)
+                      + (f"<br><span style='color:{theme.MUTED}'>{result.description}</span>"
+                         if result.description else ""))
+        info.setWordWrap(True)
+        self.bar = self._band_bar(result)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
+        top.addWidget(value)
+        top.addWidget(info, 1)
+        lay.addLayout(top)
+        if self.bar is not None:
+            lay.addWidget(self.bar)
+
+    def _band_bar(self, result: Any) -> pg.PlotWidget | None:
+        if result.value is None:
+            return None
+        plot = big_plot()
+        plot.setFixedHeight(90)
+        plot.setMouseEnabled(False, False)
+        plot.hideAxis("left")
+        plot.showGrid(False, False)
+        high = 1.0 if result.kind == "probability" else max(
+            [b[1] for b in result.bands] + [result.upper or result.value])
+        start = 0.0
+        for label, upper in result.bands or []:
+            colour = BAND_COLOURS.get(str(label).lower(), theme.SERIES[5])
+            plot.addItem(pg.BarGraphItem(x0=[start], x1=[min(upper, high)], y=[0], height=0.5,
+                                         brush=pg.mkBrush(colour + "66"), pen=pg.mkPen(None)))
+            text = pg.TextItem(str(label), color=theme.TEXT, anchor=(0.5, 0))
+            text.setPos((start + min(upper, high)) / 2, -0.3)
+            plot.addItem(text)
+            start = upper
+        if not result.bands:
+            plot.addItem(pg.BarGraphItem(x0=[0], x1=[high], y=[0], height=0.5,
+                                         brush=pg.mkBrush(theme.PANEL_ALT)))
+        if result.lower is not None and result.upper is not None:
+            plot.plot([result.lower, result.upper], [0, 0], pen=pg.mkPen(theme.TEXT, width=4))
+        plot.addItem(pg.ScatterPlotItem(x=[result.value], y=[0], size=22, symbol="d",
+                                        brush=theme.TEXT, pen=pg.mkPen(theme.BACKGROUND)))
+        plot.setXRange(0, high, padding=0.02)
+        plot.setYRange(-0.6, 0.4, padding=0)
+        return plot
+
+
+class SurvivalWidget(QWidget):
+    """A survival curve with its band and the what-if curves overlaid (dashed)."""
+
+    def __init__(self, result: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.plot = big_plot()
+        self.plot.setMinimumHeight(260)
+        self.plot.addLegend(offset=(-10, 10), labelTextSize=f"{theme.BASE_POINT_SIZE}pt")
+        curve = result.curve
+        ylabel = tr("Probability event-free") if result.quantity == "survival" else \
+            tr("Cumulative incidence")
+        self.plot.setLabel("left", ylabel)
+        self.plot.setLabel("bottom", result.time_unit or tr("time"))
+        if curve is not None:
+            curve_with_band(self.plot, curve.times, curve.values, curve.lower, curve.upper,
+                            theme.ACCENT, curve.label or tr("as recorded"))
+        for i, scenario in enumerate(result.scenarios or []):
+            colour = theme.SERIES[(i + 1) % len(theme.SERIES)]
+            curve_with_band(self.plot, scenario.times, scenario.values, scenario.lower,
+                            scenario.upper, colour, scenario.label, dashed=True)
+        self.plot.setYRange(0, 1, padding=0.02)
+        title = QLabel(f"<b>{result.label}</b>  {result.text()}")
+        title.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(title)
+        lay.addWidget(self.plot)
+
+
+class ContributionsWidget(QWidget):
+    """Per-input contributions as horizontal bars: red raises the result, blue lowers it."""
+
+    def __init__(self, contributions: list[tuple[str, float]], scale: str = "",
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        items = sorted(contributions, key=lambda kv: abs(kv[1]))[-10:]
+        self.plot = big_plot()
+        self.plot.setMouseEnabled(False, False)
+        self.plot.setFixedHeight(60 + 34 * max(len(items), 1))
+        values = np.array([v for _k, v in items], dtype=float)
+        ys = np.arange(len(items))
+        brushes = [theme.DANGER if v > 0 else theme.ACCENT for v in values]
+        if len(items):
+            self.plot.addItem(pg.BarGraphItem(x0=np.minimum(values, 0), width=np.abs(values),
+                                              y=ys, height=0.6, brushes=brushes))
+        self.plot.getAxis("left").setTicks([[(int(i), k) for i, (k, _v) in enumerate(items)]])
+        self.plot.addLine(x=0, pen=pg.mkPen(theme.MUTED))
+        self.plot.setLabel("bottom", tr("contribution") + (f" ({scale})" if scale else ""))
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(QLabel(tr("What moved the result (relative to the reference patient)")))
+        lay.addWidget(self.plot)
+
+
+class PredictionCardWidget(QFrame):
+    """One prediction: model, warnings in plain sight, results, contributions, model card.
+
+    Signals
+    -------
+    model_card_requested(str)
+        The user asked for the model card of this plugin id.
+    evidence_requested(str)
+        The user asked to see this prediction's evidence in the notes (prediction id).
+    """
+
+    model_card_requested = Signal(str)
+    evidence_requested = Signal(str)
+
+    def __init__(self, view: Any, contributions: list[tuple[str, float]] | None = None,
+                 scale: str = "", has_evidence: bool = False, compact: bool = False,
+                 parent: QWidget | None = None):
+        super().__init__(parent, objectName="card")
+        self.view = view
+        lay = QVBoxLayout(self)
+        head = QHBoxLayout()
+        name = QLabel(f"<b>{view.plugin_name}</b>", objectName="predictionTitle")
+        name.setWordWrap(True)
+        name.setStyleSheet(f"font-size: {theme.BASE_POINT_SIZE + 3}pt;")
+        head.addWidget(name, 1)
+        if not compact:
+            card = QPushButton(tr("Model card"), objectName="modelCardButton")
+            card.clicked.connect(lambda: self.model_card_requested.emit(view.plugin_id))
+            head.addWidget(card)
+            if has_evidence:
+                ev = QPushButton(tr("Show evidence in notes"), objectName="evidenceButton")
+                ev.clicked.connect(lambda: self.evidence_requested.emit(view.id))
+                head.addWidget(ev)
+        lay.addLayout(head)
+        meta = QLabel(f"v{view.plugin_version} · sha256 {view.model_sha256[:12]} · "
+                      f"{view.provider or '?'} · {view.created_at[:16].replace('T', ' ')}"
+                      + (f" · {tr('reference date')} {view.reference_date}"
+                         if view.reference_date else ""), objectName="muted")
+        lay.addWidget(meta)
+        self.warning_labels = []
+        for text in view.plain_warnings():
+            severe = "synthetic" in text or "intended use" in text
+            label = QLabel("⚠ " + text, objectName="danger" if severe else "warning")
+            label.setWordWrap(True)
+            lay.addWidget(label)
+            self.warning_labels.append(label)
+        for result in view.results:
+            if result.kind == "survival":
+                lay.addWidget(SurvivalWidget(result))
+            else:
+                lay.addWidget(ProbabilityWidget(result))
+        if contributions and not compact:
+            lay.addWidget(ContributionsWidget(contributions, scale))
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setSizePolicy(self.sizePolicy().horizontalPolicy(),
+                           self.sizePolicy().verticalPolicy())
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
