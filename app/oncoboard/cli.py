@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "oncoboard.patients.commands",
     "oncoboard.doctor",
     "oncoboard.board.audit",
+    "oncoboard.inference.commands",
     "oncoboard.board.commands",
     "oncoboard.imaging.commands",
     "oncoboard.imaging.pacs_commands",

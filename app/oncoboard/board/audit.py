@@ -230,7 +230,8 @@ def verify(store: Any) -> VerifyReport:
     names another entry of the log was moved (reordered), or, when its predecessor in the log
     also points to the same entry, the predecessor was inserted; a ``prev_hash`` naming no
     entry means entries before it were deleted (or the one before was rewritten with a
-    recomputed hash). The head file catches deleted last entries.
+    recomputed hash). The head file catches deleted last entries. Stored predictions are
+    checked against their audit entries too.
     """
     rows = [_entry(r) for r in store.conn.execute(
         f"SELECT {_FIELDS} FROM audit_log ORDER BY seq").fetchall()]
@@ -256,6 +257,9 @@ def verify(store: Any) -> VerifyReport:
                                                       f"entry {e.seq - 1} rewritten)"))
     head = head_file(store)
     _check_head(head, rows, problems)
+    from oncoboard.inference.predictions import verify_predictions
+
+    problems += verify_predictions(store)
     return VerifyReport(not problems, len(rows), rows[-1].hash if rows else None, problems,
                         str(head) if head else None)
 

@@ -189,7 +189,7 @@ class ModelFile(_Strict):
 class ObservationSource(_Strict):
     """A coded observation (lab, vital sign, marker) from the record."""
 
-    type: Literal["observation"]
+    type: Literal["observation"] = Field(..., description="Source type tag.")
     system: str = Field(..., description="Code system URI, e.g. 'http://loinc.org'.")
     code: str = Field(..., description="Code, e.g. '751-8' (see oncoboard.patients.codes).")
     window_days: int = Field(90, ge=0, description="Look back this many days before the "
@@ -201,14 +201,14 @@ class ObservationSource(_Strict):
 class PatientSource(_Strict):
     """A demographic field, evaluated at the reference date."""
 
-    type: Literal["patient"]
+    type: Literal["patient"] = Field(..., description="Source type tag.")
     field: Literal["age", "sex"] = Field(..., description="'age' in years, or 'sex'.")
 
 
 class ConditionSource(_Strict):
     """A field of the primary cancer diagnosed on or before the reference date."""
 
-    type: Literal["condition"]
+    type: Literal["condition"] = Field(..., description="Source type tag.")
     field: str = Field(..., description="One of er, pr, her2, grade, ki67, tsize, "
                                         "clinical_t/n/m/stage, pathological_t/n/m/stage, "
                                         "laterality, icd10, morphology, or 'markers.<name>'.")
@@ -217,14 +217,14 @@ class ConditionSource(_Strict):
 class TreatmentSource(_Strict):
     """Whether the patient has a treatment matching a predicate ('yes'/'no')."""
 
-    type: Literal["treatment"]
+    type: Literal["treatment"] = Field(..., description="Source type tag.")
     predicate: TreatmentPredicate = Field(..., description="The treatment looked for.")
 
 
 class DerivedSource(_Strict):
     """A value computed from the record by a named derivation (inference/derived.py)."""
 
-    type: Literal["derived"]
+    type: Literal["derived"] = Field(..., description="Source type tag.")
     derivation: str = Field(..., description="Name in oncoboard.inference.derived.DERIVATIONS, "
                                              "e.g. nlr, ldh_uln_ratio, crcl_jelliffe, bmi.")
     window_days: int = Field(90, ge=0, description="Look-back window for the values it uses.")
@@ -233,7 +233,7 @@ class DerivedSource(_Strict):
 class RadiomicsSource(_Strict):
     """A named feature computed on an image input's volume inside its mask."""
 
-    type: Literal["radiomics"]
+    type: Literal["radiomics"] = Field(..., description="Source type tag.")
     image: str = Field(..., description="Name of the image input (kind 'image', mode 'features').")
     feature: str = Field(..., description="Feature name for oncoboard.inference.radiomics.")
 
@@ -262,7 +262,7 @@ class _TensorSlot(_Strict):
 class ClinicalInput(_TensorSlot):
     """A scalar feature from the record: a coded value with unit, range and missing policy."""
 
-    kind: Literal["clinical"]
+    kind: Literal["clinical"] = Field(..., description="Input kind tag.")
     name: str = Field(..., pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Input name (CSV "
                                                                             "column, --input).")
     label: str = Field("", description="Human-readable label.")
@@ -315,7 +315,7 @@ class ClinicalInput(_TensorSlot):
 class TextInput(_TensorSlot):
     """Free text from the notes, fed as a string tensor."""
 
-    kind: Literal["text"]
+    kind: Literal["text"] = Field(..., description="Input kind tag.")
     name: str = Field(..., pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Input name.")
     label: str = Field("", description="Human-readable label.")
     description: str = Field("", description="What the text is.")
@@ -358,7 +358,7 @@ class Preprocessing(_Strict):
 class ImageInput(_TensorSlot):
     """An image series with its mask: a resampled tensor, or radiomics features."""
 
-    kind: Literal["image"]
+    kind: Literal["image"] = Field(..., description="Input kind tag.")
     name: str = Field(..., pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Input name.")
     label: str = Field("", description="Human-readable label.")
     modality: str = Field(..., description="DICOM modality, e.g. 'CT'.")

@@ -1,0 +1,191 @@
+"""Named derivations: values computed from several items of the record.
+
+A manifest input with ``source = {type = "derived", derivation = "nlr"}`` gets its value from
+:data:`DERIVATIONS`. Each derivation takes a :class:`RecordView` (patient, reference date, look-back
+window) and returns a :class:`Derived` (value, unit, and the record items it used, for the input
+snapshot) or None when an ingredient is missing. Nothing is guessed: a missing ingredient makes the
+whole value missing, and the input's missing-value policy applies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from oncoboard.patients import codes
+
+
+@dataclass
+class Derived:
+    """A derived value and where it came from."""
+
+    value: float | str
+    unit: str | None = None
+    used: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class RecordView:
+    """The record of one patient as seen on a reference date (queries cached)."""
+
+    def __init__(self, store: Any, patient_id: str, reference_date: dt.date):
+        from oncoboard.patients import record
+
+        self.store, self.patient_id, self.date = store, patient_id, reference_date
+        self._record = record
+        self._cache: dict[Any, Any] = {}
+
+    def _memo(self, key: Any, fn: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = fn()
+        return self._cache[key]
+
+    @property
+    def patient(self) -> Any:
+        """Return the patient (record.Patient)."""
+        return self._memo("patient", lambda: self._record.get_patient(self.store,
+                                                                      self.patient_id))
+
+    def age(self) -> int | None:
+        """Return the age in completed years on the reference date."""
+        birth = self.patient.birth_date
+        if not birth:
+            return None
+        b = dt.date.fromisoformat(birth[:10])
+        d = self.date
+        return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+
+    def primary_cancer(self) -> Any:
+        """Return the primary cancer diagnosed on or before the reference date, or None."""
+        def find() -> Any:
+            found = [c for c in self._record.conditions(self.store, self.patient_id)
+                     if c.is_primary_cancer and (c.diagnosis_date or "")[:10]
+                     <= self.date.isoformat()]
+            return found[0] if found else None
+        return self._memo("cancer", find)
+
+    def observations(self, system: str, code: str, window_days: int | None) -> list[Any]:
+        """Return the observations of a code in the window before the reference date, oldest first."""
+        def find() -> list[Any]:
+            rows = self._record.observations(self.store, self.patient_id, code=code,
+                                             system=system, before=self.date.isoformat())
+            if window_days is not None:
+                floor = (self.date - dt.timedelta(days=window_days)).isoformat()
+                rows = [o for o in rows if (o.effective or "")[:10] >= floor]
+            return rows
+        return self._memo(("obs", system, code, window_days), find)
+
+    def latest(self, key: str, window_days: int | None) -> Any:
+        """Return the latest observation of the code named `key` in the window, or None."""
+        c = codes.BY_KEY[key]
+        rows = [o for o in self.observations(c.system, c.code, window_days) if o.value is not None]
+        return rows[-1] if rows else None
+
+    def treatments(self) -> list[Any]:
+        """Return every treatment of the patient."""
+        return self._memo("treatments", lambda: self._record.treatments(self.store,
+                                                                        self.patient_id))
+
+    def notes(self) -> list[Any]:
+        """Return every note of the patient."""
+        return self._memo("notes", lambda: self._record.notes(self.store, self.patient_id))
+
+
+def used(obs: Any) -> dict[str, Any]:
+    """Return the snapshot entry of an observation used for a value."""
+    return {"observation_id": obs.id, "code": obs.code, "effective": obs.effective,
+            "value": obs.value, "unit": obs.unit}
+
+
+def _nlr(rv: RecordView, window: int) -> Derived | None:
+    n, ly = rv.latest("neutrophils", window), rv.latest("lymphocytes", window)
+    if n is None or ly is None or not ly.value_num:
+        return None
+    return Derived(n.value_num / ly.value_num, "1", [used(n), used(ly)])
+
+
+def _ldh_uln(rv: RecordView, window: int) -> Derived | None:
+    ldh = rv.latest("ldh", window)
+    if ldh is None or ldh.value_num is None:
+        return None
+    notes = []
+    uln = ldh.reference_high
+    if not uln:
+        uln = codes.BY_KEY["ldh"].normal_high
+        notes.append(f"LDH upper limit of normal not in the record: {uln:g} U/L from the code "
+                     f"table")
+    return Derived(ldh.value_num / float(uln), "1", [used(ldh)], notes)
+
+
+def _crcl_jelliffe(rv: RecordView, window: int) -> Derived | None:
+    scr, age, sex = rv.latest("creatinine", window), rv.age(), rv.patient.sex
+    if scr is None or not scr.value_num or age is None or sex not in ("female", "male"):
+        return None
+    crcl = (98 - 0.8 * (age - 20)) / scr.value_num  # mg/dL, per 1.73 m2 (Jelliffe 1973)
+    if sex == "female":
+        crcl *= 0.9
+    return Derived(crcl, "mL/min", [used(scr), {"age": age, "sex": sex}])
+
+
+def _bmi(rv: RecordView, window: int) -> Derived | None:
+    w, h = rv.latest("weight", window), rv.latest("height", None)
+    if w is None or h is None or not h.value_num:
+        return None
+    return Derived(w.value_num / (h.value_num / 100) ** 2, "kg/m2", [used(w), used(h)])
+
+
+def current_systemic(rv: RecordView, window: int) -> Any:
+    """Return the systemic treatment current on the reference date (or the next planned one)."""
+    day = rv.date.isoformat()
+    floor = (rv.date - dt.timedelta(days=window)).isoformat()
+    systemic = [t for t in rv.treatments() if t.kind == "systemic" and t.start_date]
+    ongoing = [t for t in systemic if floor <= t.start_date[:10] <= day
+               and (not t.end_date or t.end_date[:10] >= floor)]
+    planned = [t for t in systemic if t.start_date[:10] > day]
+    if ongoing:
+        return ongoing[-1]
+    return planned[0] if planned else None
+
+
+def _n_agents(rv: RecordView, window: int) -> Derived | None:
+    t = current_systemic(rv, window)
+    if t is None or not t.agents:
+        return None
+    return Derived(float(len(t.agents)), "1", [{"treatment_id": t.id, "agents": t.agents}])
+
+
+SITE_GROUPS = {
+    "gi": ("C15", "C16", "C17", "C18", "C19", "C20", "C21", "C22", "C23", "C24", "C25"),
+    "gu": ("C60", "C61", "C62", "C63", "C64", "C65", "C66", "C67", "C68"),
+    "lung": ("C33", "C34"),
+    "breast": ("C50",),
+    "gyn": ("C51", "C52", "C53", "C54", "C55", "C56", "C57", "C58"),
+}
+
+
+def _site_group(rv: RecordView, window: int) -> Derived | None:
+    cancer = rv.primary_cancer()
+    if cancer is None or not cancer.code:
+        return None
+    code = cancer.code.upper()
+    group = next((g for g, prefixes in SITE_GROUPS.items() if code.startswith(prefixes)), "other")
+    return Derived(group, None, [{"condition_id": cancer.id, "code": cancer.code}])
+
+
+DerivationFn = Callable[[RecordView, int], Derived | None]
+
+#: name -> (function, description)
+DERIVATIONS: dict[str, tuple[DerivationFn, str]] = {
+    "nlr": (_nlr, "Neutrophil-to-lymphocyte ratio (latest counts in the window)."),
+    "ldh_uln_ratio": (_ldh_uln, "LDH divided by its upper limit of normal (the lab's reference "
+                                "high, else the code table's)."),
+    "crcl_jelliffe": (_crcl_jelliffe, "Creatinine clearance, Jelliffe formula (mL/min/1.73 m2, "
+                                      "x0.9 for women)."),
+    "bmi": (_bmi, "Body-mass index, kg/m2 (weight in the window, latest height)."),
+    "n_agents": (_n_agents, "Number of agents in the current or next planned systemic "
+                            "regimen."),
+    "cancer_site_group": (_site_group, "Primary cancer site group from ICD-10: gi, gu, lung, "
+                                       "breast, gyn or other."),
+}

@@ -1,0 +1,303 @@
+"""Find plugins, check each one, and install new ones.
+
+Plugins are folders holding a ``plugin.toml``; they are looked for in, in order of precedence
+when two folders hold the same plugin id at the same version: the site folder set by IT
+(``settings.site_plugin_dir``), the user folder (``settings.user_plugin_dir``, where
+``oncoboard plugins install`` puts them), the folders of ``ONCOBOARD_PLUGIN_PATH``
+(``settings.extra_plugin_dirs``) and the plugins bundled with the application
+(:func:`bundled_plugin_dir`). A higher version wins over precedence; the others are listed as
+disabled ("shadowed").
+
+Every plugin is checked: valid manifest, model file present with the declared sha256, signature
+(required when ``settings.signed_plugins_only``), the manifest's tensors against the ONNX graph,
+the explanation coefficients against the model, and the golden case. A plugin that fails a check
+is listed as disabled with its reasons; it never stops the others from loading.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oncoboard.errors import NotFoundError, OncoboardError, PluginError
+from oncoboard.inference import integrity
+from oncoboard.inference.manifest import MANIFEST_NAME, Manifest, load_manifest
+
+log = logging.getLogger(__name__)
+
+ORIGINS = ("site", "user", "extra", "bundled")
+
+
+@dataclass
+class Plugin:
+    """A plugin found on disk, with the result of its checks."""
+
+    id: str
+    folder: Path
+    origin: str                         # site | user | extra | bundled
+    manifest: Manifest | None
+    enabled: bool = False
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    signed: bool = False
+    signer: str | None = None
+    manifest_sha256: str | None = None
+
+    @property
+    def model_path(self) -> Path:
+        """Return the ONNX file's path."""
+        assert self.manifest is not None
+        return self.folder / self.manifest.model.file
+
+    def require(self) -> Manifest:
+        """Return the manifest of an enabled plugin; raise PluginError with its reasons."""
+        if not self.enabled or self.manifest is None:
+            raise PluginError("plugin is disabled: " + "; ".join(self.problems),
+                              where=f"plugin {self.id}", file=self.folder)
+        return self.manifest
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready summary (for `plugins list --json` and the UI)."""
+        m = self.manifest
+        return {
+            "id": self.id, "name": m.name if m else None, "version": m.version if m else None,
+            "task": m.task if m else None, "origin": self.origin, "folder": str(self.folder),
+            "enabled": self.enabled, "problems": self.problems, "warnings": self.warnings,
+            "signed": self.signed, "signer": self.signer,
+            "synthetic": m.synthetic if m else None,
+            "model_sha256": m.model.sha256 if m else None,
+            "outputs": [o.kind for o in m.outputs] if m else [],
+            "inputs": [i.name for i in m.inputs] if m else [],
+            "population": m.population.description if m else None,
+        }
+
+
+def bundled_plugin_dir() -> Path | None:
+    """Return the folder of the plugins shipped with the application, or None.
+
+    Looked for, in order: ``ONCOBOARD_BUNDLED_PLUGINS``; the PyInstaller bundle
+    (``sys._MEIPASS/plugins``); ``plugins`` inside the installed package; the data prefix
+    (``<prefix>/share/oncoboard/plugins``); the repository root of a source checkout.
+    """
+    env = os.environ.get("ONCOBOARD_BUNDLED_PLUGINS")
+    if env is not None:  # set (even to a missing folder): it alone decides
+        return Path(env) if env and Path(env).is_dir() else None
+    here = Path(__file__).resolve()
+    candidates: list[Path] = []
+    if hasattr(sys, "_MEIPASS"):
+        candidates.append(Path(sys._MEIPASS) / "plugins")
+    candidates += [here.parents[1] / "plugins", Path(sys.prefix) / "share" / "oncoboard" /
+                   "plugins", here.parents[3] / "plugins"]
+    for path in candidates:
+        if path.is_dir():
+            return path
+    return None
+
+
+def plugin_dirs(settings: Any) -> list[tuple[str, Path]]:
+    """Return (origin, folder) for every plugin folder to search, in precedence order."""
+    out: list[tuple[str, Path]] = []
+    if settings.site_plugin_dir:
+        out.append(("site", Path(settings.site_plugin_dir)))
+    out.append(("user", Path(settings.user_plugin_dir)))
+    out += [("extra", Path(p)) for p in settings.extra_plugin_dirs]
+    bundled = bundled_plugin_dir()
+    if bundled is not None:
+        out.append(("bundled", bundled))
+    return out
+
+
+def check_plugin(folder: Path, settings: Any, origin: str = "extra", *,
+                 golden: bool = True) -> Plugin:
+    """Load and check the plugin in `folder`; never raises for a broken plugin."""
+    folder = Path(folder)
+    plugin = Plugin(folder.name, folder, origin, None)
+    try:
+        plugin.manifest = load_manifest(folder)
+    except PluginError as exc:
+        plugin.problems.append(exc.message)
+        return plugin
+    m = plugin.manifest
+    plugin.id = m.id
+    try:
+        plugin.manifest_sha256 = integrity.sha256_file(folder / MANIFEST_NAME)
+        _check_files(plugin, settings)
+        if not plugin.problems:
+            _check_model(plugin, golden=golden)
+    except OncoboardError as exc:
+        plugin.problems.append(exc.message)
+    except Exception as exc:  # a broken plugin must never break discovery
+        log.exception("checking plugin %s", folder)
+        plugin.problems.append(f"unexpected error while checking: {type(exc).__name__}: {exc}")
+    plugin.enabled = not plugin.problems
+    return plugin
+
+
+def _check_files(plugin: Plugin, settings: Any) -> None:
+    m = plugin.manifest
+    assert m is not None
+    if m.id != plugin.folder.name and plugin.origin != "candidate":
+        plugin.warnings.append(f"folder name {plugin.folder.name!r} differs from id {m.id!r}")
+    model = plugin.folder / m.model.file
+    if not model.is_file():
+        plugin.problems.append(f"model file {m.model.file} is missing")
+        return
+    actual = integrity.sha256_file(model)
+    if actual != m.model.sha256:
+        plugin.problems.append(f"model sha256 mismatch: manifest says {m.model.sha256[:16]}..., "
+                               f"file is {actual[:16]}...")
+    if not (plugin.folder / m.model_card).is_file():
+        plugin.warnings.append(f"model card {m.model_card} is missing")
+    sig = integrity.check_signature(plugin.folder, m, settings.trusted_keys)
+    plugin.signed, plugin.signer = sig.valid, sig.key
+    if sig.signed and not sig.valid and sig.problem and "no trusted key" not in sig.problem:
+        plugin.problems.append(sig.problem)
+    elif settings.signed_plugins_only and not sig.valid:
+        plugin.problems.append("site policy allows signed plugins only: "
+                               + (sig.problem or "the plugin is not signed"))
+    elif sig.problem:
+        plugin.warnings.append(sig.problem)
+
+
+def _check_model(plugin: Plugin, *, golden: bool) -> None:
+    from oncoboard.inference import engine
+
+    m = plugin.manifest
+    assert m is not None
+    try:
+        session = integrity.open_check_session(plugin.model_path)
+    except ValueError as exc:
+        plugin.problems.append(str(exc))
+        return
+    plugin.problems += integrity.check_graph(m, session)
+    if plugin.problems:
+        return
+    plugin.problems += engine.check_coefficients(m, plugin.model_path)
+    if golden and m.golden is not None:
+        plugin.problems += engine.check_golden(m, plugin.model_path)
+
+
+def _candidates(origin: str, root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    if (root / MANIFEST_NAME).is_file():  # a plugin folder given directly
+        return [root]
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST_NAME).is_file())
+
+
+_CACHE: dict[tuple[Any, ...], Plugin] = {}
+
+
+def _cached_check(folder: Path, settings: Any, origin: str) -> Plugin:
+    """Check a plugin once per (files' sizes and times, policy) in this process."""
+    stamp = []
+    for p in sorted(folder.iterdir()):
+        if p.is_file():
+            st = p.stat()
+            stamp.append((p.name, st.st_size, st.st_mtime_ns))
+    key = (str(folder), origin, tuple(stamp), settings.signed_plugins_only,
+           tuple(map(str, settings.trusted_keys)))
+    if key not in _CACHE:
+        _CACHE[key] = check_plugin(folder, settings, origin)
+    found = _CACHE[key]
+    return Plugin(found.id, found.folder, found.origin, found.manifest, found.enabled,
+                  list(found.problems), list(found.warnings), found.signed, found.signer,
+                  found.manifest_sha256)
+
+
+def discover_plugins(settings: Any) -> list[Plugin]:
+    """Return every plugin found, checked; duplicates of an id are disabled as shadowed."""
+    found: list[Plugin] = []
+    for origin, root in plugin_dirs(settings):
+        for folder in _candidates(origin, root):
+            found.append(_cached_check(folder, settings, origin))
+    by_id: dict[str, list[Plugin]] = {}
+    for p in found:
+        by_id.setdefault(p.id, []).append(p)
+    for group in by_id.values():
+        usable = [p for p in group if p.enabled]
+        if not usable:
+            continue
+        best = max(usable, key=lambda p: (_version_key(p), -ORIGINS.index(p.origin)))
+        for p in group:
+            if p is not best and p.enabled:
+                p.enabled = False
+                p.problems.append(f"shadowed by version {best.manifest.version if best.manifest else '?'}"
+                                  f" in {best.folder}")
+    return sorted(found, key=lambda p: (p.id, not p.enabled, ORIGINS.index(p.origin)))
+
+
+def _version_key(p: Plugin) -> tuple[int, ...]:
+    if p.manifest is None:
+        return ()
+    core = p.manifest.version.split("-")[0].split("+")[0]
+    return tuple(int(x) for x in core.split(".") if x.isdigit())
+
+
+def get_plugin(settings: Any, plugin_id: str) -> Plugin:
+    """Return the enabled plugin `plugin_id`; raise NotFoundError / PluginError otherwise."""
+    plugins = [p for p in discover_plugins(settings) if p.id == plugin_id]
+    if not plugins:
+        raise NotFoundError(f"no plugin {plugin_id!r}", where="plugins")
+    plugins[0].require()
+    return plugins[0]
+
+
+def install_plugin(archive: Path, settings: Any) -> Plugin:
+    """Check a plugin .zip and copy it atomically into the user plugin folder."""
+    archive = Path(archive)
+    if not zipfile.is_zipfile(archive):
+        raise PluginError("not a zip archive", file=archive)
+    dest_root = Path(settings.user_plugin_dir)
+    dest_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest_root, prefix=".install-") as tmp:
+        staging = Path(tmp) / "unpacked"
+        _safe_extract(archive, staging)
+        roots = [staging] if (staging / MANIFEST_NAME).is_file() else \
+            [p for p in staging.iterdir() if (p / MANIFEST_NAME).is_file()]
+        if len(roots) != 1:
+            raise PluginError("the archive must hold exactly one plugin (a plugin.toml at its "
+                              "root or in one folder)", file=archive)
+        plugin = check_plugin(roots[0], settings, "candidate")
+        if not plugin.enabled:
+            raise PluginError("refused: " + "; ".join(plugin.problems), file=archive,
+                              where=f"plugin {plugin.id}")
+        final = dest_root / plugin.id
+        backup = Path(tmp) / "previous"
+        if final.exists():
+            final.rename(backup)
+        try:
+            roots[0].rename(final)
+        except OSError:
+            if backup.exists():
+                backup.rename(final)
+            raise
+    log.info("installed plugin %s %s into %s", plugin.id, plugin.manifest and
+             plugin.manifest.version, final)
+    return check_plugin(final, settings, "user")
+
+
+def _safe_extract(archive: Path, into: Path) -> None:
+    into.mkdir(parents=True)
+    with zipfile.ZipFile(archive) as zf:
+        total = 0
+        for info in zf.infolist():
+            target = (into / info.filename).resolve()
+            if not str(target).startswith(str(into.resolve()) + os.sep) and target != into:
+                raise PluginError(f"unsafe path in archive: {info.filename}", file=archive)
+            if info.external_attr >> 16 & 0o170000 == 0o120000:
+                raise PluginError(f"symbolic link in archive: {info.filename}", file=archive)
+            total += info.file_size
+            if total > 2 * 1024**3:
+                raise PluginError("archive too large (over 2 GiB unpacked)", file=archive)
+        zf.extractall(into)
+    if not any(into.iterdir()):
+        shutil.rmtree(into)
+        raise PluginError("empty archive", file=archive)

@@ -1,0 +1,314 @@
+"""Assemble and check a plugin's inputs: from the patient record, or from values typed by a user.
+
+For each declared input the value is found (the latest lab in the window, a demographic field,
+the primary cancer's marker, a treatment, a derivation, radiomics features, notes), converted to
+the declared unit, coded (categories), and checked against the valid range. A missing value
+follows the input's policy: the prediction is refused, or the declared default is used and marked
+``imputed``. The patient is checked against the intended population. Every issue becomes a
+warning or a refusal reason in the :class:`Assembly`; nothing is imputed or dropped silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from oncoboard.errors import InferenceError, OncoboardError
+from oncoboard.inference.manifest import (
+    ClinicalInput,
+    ImageInput,
+    Manifest,
+    TextInput,
+    TreatmentPredicate,
+)
+from oncoboard.inference.units import convert
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InputValue:
+    """One input as fed to the model, with where it came from."""
+
+    name: str
+    status: str                        # measured | given | imputed | override | missing | invalid
+    value: float | str | None = None   # in the declared unit, or the category label
+    coded: float | int | str | None = None   # what goes into the tensor
+    unit: str | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None            # text inputs: the text fed (not put in the snapshot)
+    segments: list[dict[str, Any]] = field(default_factory=list)  # text: note spans
+    array: Any = None                  # image tensor inputs
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the JSON-ready record of this input (text replaced by note ids and a hash)."""
+        out: dict[str, Any] = {"status": self.status, "value": self.value, "coded": self.coded,
+                               "unit": self.unit, "source": self.source}
+        if self.segments:
+            out["notes"] = [{k: s[k] for k in ("note_id", "date", "note_type", "language",
+                                               "chars")} for s in self.segments]
+        return out
+
+
+@dataclass
+class Assembly:
+    """Inputs ready for the model, and everything found on the way."""
+
+    values: dict[str, InputValue] = field(default_factory=dict)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+    population: dict[str, Any] = field(default_factory=dict)
+
+    def warn(self, code: str, message: str, input_name: str | None = None) -> None:
+        """Add a warning."""
+        self.warnings.append({"code": code, "message": message, "input": input_name})
+
+    def refuse(self, message: str, input_name: str | None = None) -> None:
+        """Add a reason to refuse the prediction (also listed as a warning)."""
+        self.refusals.append(message)
+        self.warn("refused", message, input_name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Coding and checking one value
+# ---------------------------------------------------------------------------------------------
+
+_NUM_UNIT = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?)\s*(\S.*)?$")
+
+
+def match_category(spec: ClinicalInput, raw: Any) -> tuple[str, float | int | str] | None:
+    """Return (label, coded value) of the category `raw` names, or None."""
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    text = str(raw).strip().lower()
+    for cat in spec.categories:
+        spellings = {cat.label.lower(), *(s.lower() for s in cat.synonyms)}
+        value = cat.value
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        spellings.add(str(value).lower())
+        if text in spellings:
+            return cat.label, cat.value
+    return None
+
+
+def code_value(spec: ClinicalInput, raw: Any, raw_unit: str | None = None
+               ) -> tuple[float | str, float | int | str]:
+    """Return (value in the declared unit or category label, coded value); raise InferenceError.
+
+    `raw` may be a number, a string number (``"12,5"`` accepted), ``"VALUE UNIT"`` (converted),
+    or a category label or synonym.
+    """
+    if spec.categories:
+        found = match_category(spec, raw)
+        if found is None:
+            labels = ", ".join(c.label for c in spec.categories)
+            raise InferenceError(f"{raw!r} is not one of {labels}", where=spec.name)
+        return found
+    if isinstance(raw, bool):
+        raw = float(raw)
+    if isinstance(raw, str):
+        m = _NUM_UNIT.match(raw)
+        if m is None:
+            raise InferenceError(f"{raw!r} is not a number", where=spec.name)
+        raw, raw_unit = float(m.group(1).replace(",", ".")), m.group(2) or raw_unit
+    try:
+        value = float(raw)
+    except (TypeError, ValueError) as exc:
+        raise InferenceError(f"{raw!r} is not a number", where=spec.name) from exc
+    if raw_unit and spec.unit:
+        try:
+            value = convert(value, raw_unit, spec.unit)
+        except OncoboardError as exc:
+            raise InferenceError(exc.reason, where=spec.name) from exc
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InferenceError("not a finite number", where=spec.name)
+    if spec.valid_range and not spec.valid_range[0] <= value <= spec.valid_range[1]:
+        unit = f" {spec.unit}" if spec.unit else ""
+        raise InferenceError(f"{value:g}{unit} is outside the valid range "
+                             f"{spec.valid_range[0]:g}-{spec.valid_range[1]:g}{unit}",
+                             where=spec.name)
+    return value, value
+
+
+def reference_of(spec: ClinicalInput) -> float | str | None:
+    """Return the explanation reference of an input (reference, default, mid-range, first cat)."""
+    for candidate in (spec.reference, spec.default):
+        if candidate is not None:
+            return candidate
+    if spec.categories:
+        return spec.categories[0].label
+    if spec.valid_range:
+        return (spec.valid_range[0] + spec.valid_range[1]) / 2
+    return None
+
+
+def apply_missing(spec: ClinicalInput | TextInput, asm: Assembly, why: str) -> None:
+    """Apply the missing-value policy of `spec` (refuse, or default marked imputed)."""
+    name = spec.name
+    if spec.kind == "text":
+        if spec.required and spec.missing == "refuse":
+            asm.refuse(f"{name}: {why}", name)
+        else:
+            asm.values[name] = InputValue(name, "imputed", "", "", None, {"missing": why},
+                                          text="")
+            asm.warn("imputed", f"{name}: {why}; empty text used", name)
+        return
+    if spec.required and spec.missing == "refuse":
+        asm.values[name] = InputValue(name, "missing", unit=spec.unit, source={"missing": why})
+        asm.refuse(f"{name}: {why}", name)
+        return
+    value, coded = code_value(spec, spec.default)
+    unit = f" {spec.unit}" if spec.unit and not spec.categories else ""
+    asm.values[name] = InputValue(name, "imputed", value, coded, spec.unit, {"missing": why})
+    asm.warn("imputed", f"{name}: {why}; default {value}{unit} used (imputed)", name)
+
+
+def set_value(spec: ClinicalInput, asm: Assembly, raw: Any, raw_unit: str | None,
+              status: str, source: dict[str, Any]) -> None:
+    """Code and check one raw value and store it in the assembly (refusing when invalid)."""
+    try:
+        value, coded = code_value(spec, raw, raw_unit)
+    except InferenceError as exc:
+        asm.values[spec.name] = InputValue(spec.name, "invalid", None, None, spec.unit,
+                                           {**source, "raw": raw, "raw_unit": raw_unit})
+        asm.refuse(f"{spec.name}: {exc.reason}", spec.name)
+        return
+    if raw_unit and spec.unit and raw_unit != spec.unit and not spec.categories:
+        source = {**source, "converted_from": f"{raw} {raw_unit}"}
+    asm.values[spec.name] = InputValue(spec.name, status, value, coded, spec.unit, source)
+
+
+# ---------------------------------------------------------------------------------------------
+# Calculator mode: values typed by a user
+# ---------------------------------------------------------------------------------------------
+
+
+def assemble_given(manifest: Manifest, given: dict[str, Any]) -> Assembly:
+    """Check user-given values (input name -> value) exactly as record values are checked."""
+    asm = Assembly()
+    names = {i.name for i in manifest.inputs}
+    radiomics = {i.name for i in manifest.inputs
+                 if i.kind == "clinical" and i.source.type == "radiomics"}
+    for key in given:
+        if key not in names:
+            asm.refuse(f"unknown input {key!r} (inputs: {', '.join(sorted(names))})")
+    for spec in manifest.inputs:
+        raw = given.get(spec.name)
+        blank = raw is None or (isinstance(raw, str) and not raw.strip())
+        if spec.kind == "image":
+            if spec.mode == "tensor":
+                asm.refuse(f"{spec.name}: an image tensor cannot be given in calculator mode",
+                           spec.name)
+            continue
+        if spec.kind == "text":
+            if blank:
+                apply_missing(spec, asm, "no text given")
+            else:
+                text = str(raw)[: spec.max_chars]
+                asm.values[spec.name] = InputValue(
+                    spec.name, "given", None, text, None, {"chars": len(text)}, text=text,
+                    segments=[{"note_id": None, "start": 0, "end": len(text), "offset": 0,
+                               "date": None, "note_type": None, "language": None,
+                               "chars": len(text)}])
+            continue
+        if blank:
+            apply_missing(spec, asm, "not given")
+        else:
+            set_value(spec, asm, raw, None, "given",
+                      {"type": "given"} if spec.name not in radiomics else {"type": "given",
+                                                                           "radiomics": True})
+    asm.population = {"checked": False, "in_population": None,
+                      "reasons": ["calculator mode: the intended population ("
+                                  f"{manifest.population.description}) was not checked"]}
+    asm.warn("population_not_checked", asm.population["reasons"][0])
+    return asm
+
+
+# ---------------------------------------------------------------------------------------------
+# Record mode
+# ---------------------------------------------------------------------------------------------
+
+
+def assemble_record(store: Any, manifest: Manifest, patient_id: str,
+                    reference_date: dt.date) -> Assembly:
+    """Find, convert and check every input of `manifest` for a patient on a date."""
+    from oncoboard.inference import record_inputs
+    from oncoboard.inference.derived import RecordView
+
+    rv = RecordView(store, patient_id, reference_date)
+    asm = Assembly()
+    asm.population = check_population(rv, manifest)
+    if not asm.population["in_population"]:
+        reasons = "; ".join(asm.population["reasons"])
+        if manifest.population.out_of_population == "refuse":
+            asm.refuse(f"outside intended use: {reasons}")
+        else:
+            asm.warn("outside_intended_use", f"outside intended use: {reasons}")
+    images: dict[str, Any] = {}
+    for spec in manifest.inputs:
+        try:
+            if isinstance(spec, ImageInput):
+                images[spec.name] = record_inputs.image(rv, spec, manifest, asm)
+            elif isinstance(spec, TextInput):
+                record_inputs.text(rv, spec, asm)
+            else:
+                record_inputs.clinical(rv, spec, asm, images)
+        except OncoboardError as exc:
+            asm.refuse(f"{spec.name}: {exc.reason}", spec.name)
+    return asm
+
+
+def treatment_matches(t: Any, pred: TreatmentPredicate, day: dt.date) -> bool:
+    """Return True when treatment `t` satisfies the predicate on `day`."""
+    if pred.kind and t.kind != pred.kind:
+        return False
+    if pred.subkind and (t.subkind or "").lower() != pred.subkind.lower():
+        return False
+    if pred.agents_any:
+        wanted = {a.lower() for a in pred.agents_any}
+        if not wanted & {a.lower() for a in t.agents}:
+            return False
+    if pred.line_min is not None and (t.line is None or t.line < pred.line_min):
+        return False
+    if pred.line_max is not None and (t.line is None or t.line > pred.line_max):
+        return False
+    if pred.window_days is not None and t.start_date:
+        start = dt.date.fromisoformat(t.start_date[:10])
+        if start < day - dt.timedelta(days=pred.window_days):
+            return False
+    return True
+
+
+def check_population(rv: Any, manifest: Manifest) -> dict[str, Any]:
+    """Return {checked, in_population, reasons} for the patient against the intended population."""
+    pop = manifest.population
+    reasons: list[str] = []
+    age = rv.age()
+    if pop.age_min is not None or pop.age_max is not None:
+        if age is None:
+            reasons.append("age unknown (no birth date)")
+        elif pop.age_min is not None and age < pop.age_min:
+            reasons.append(f"age {age} below {pop.age_min:g}")
+        elif pop.age_max is not None and age > pop.age_max:
+            reasons.append(f"age {age} above {pop.age_max:g}")
+    sex = rv.patient.sex
+    if pop.sex and sex not in pop.sex:
+        reasons.append(f"sex {sex or 'unknown'} not in {', '.join(pop.sex)}")
+    if pop.diagnoses:
+        cancer = rv.primary_cancer()
+        code = (cancer.code or "").upper() if cancer else ""
+        if not code:
+            reasons.append("no primary cancer diagnosis recorded")
+        elif not any(code.startswith(p) for p in pop.diagnoses):
+            reasons.append(f"diagnosis {code} not in {', '.join(pop.diagnoses)}")
+    if pop.treatment is not None and not any(
+            treatment_matches(t, pop.treatment, rv.date) for t in rv.treatments()):
+        reasons.append("no treatment matching the intended use ("
+                       + ", ".join(f"{k}={v}" for k, v in
+                                   pop.treatment.model_dump(exclude_none=True).items()
+                                   if v) + ")")
+    return {"checked": True, "in_population": not reasons, "reasons": reasons}
