@@ -223,7 +223,10 @@ def _upsert(store: Store, table: str, rows: list[dict[str, Any]]) -> int:
         return 0
     cols = _columns(store, table)
     keep = [c for c in cols if c not in ("id", "imported_at")]
-    changed = " OR ".join(f"{table}.{c} IS NOT excluded.{c}" for c in keep)
+    # the file a row came from is provenance, not content: the same row in another file
+    # (e.g. a re-export) leaves the stored row alone
+    changed = " OR ".join(f"{table}.{c} IS NOT excluded.{c}" for c in keep
+                          if c != "source_file")
     sets = ", ".join(f"{c} = excluded.{c}" for c in keep)
     sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
            f"ON CONFLICT(id) DO UPDATE SET {sets} WHERE {changed}")
@@ -243,9 +246,8 @@ def _upsert(store: Store, table: str, rows: list[dict[str, Any]]) -> int:
                 v = 0
             out.append(v)
         values.append(out)
-    before = store.conn.total_changes
-    store.conn.executemany(sql, values)
-    return store.conn.total_changes - before
+    cursor = store.conn.executemany(sql, values)
+    return max(cursor.rowcount, 0)  # rows inserted or updated, not counting trigger writes
 
 
 def write_batch(store: Store, batch: Batch) -> ImportReport:

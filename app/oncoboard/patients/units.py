@@ -79,10 +79,11 @@ def _linear(from_unit: str, to_unit: str, molar_mass: float | None) -> tuple[flo
         return float(q.magnitude) / float(dst.magnitude)
 
     try:
-        y0, y1 = convert(0.0), convert(1.0)
-    except pint.errors.DimensionalityError as exc:
+        # two points fix the line; x = 0 is avoided because some context maps divide by x
+        y1, y2 = convert(1.0), convert(2.0)
+    except (pint.errors.PintError, ZeroDivisionError, ValueError) as exc:
         raise ValueError(f"unit {from_unit!r} cannot be converted to {to_unit!r}") from exc
-    return y1 - y0, y0
+    return y2 - y1, 2 * y1 - y2
 
 
 def convert(value: float, from_unit: str, to_unit: str, molar_mass: float | None = None) -> float:
@@ -101,7 +102,8 @@ def convert(value: float, from_unit: str, to_unit: str, molar_mass: float | None
     if from_unit == to_unit:
         return float(value)
     a, b = _linear(from_unit, to_unit, molar_mass)
-    return a * float(value) + b
+    # 12 significant digits drop the float noise of the two-point fit (37.00000000000156)
+    return float(f"{a * float(value) + b:.12g}")
 
 
 def check_unit(unit: str) -> None:

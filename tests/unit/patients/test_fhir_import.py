@@ -1,0 +1,145 @@
+"""FHIR R4 Bundle import: mapping of every resource type, idempotency, unknown codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import basic_patient, full_record
+
+from oncoboard.patients import codes, record
+from oncoboard.patients import fhir_build as fb
+from oncoboard.patients.importer import import_file
+
+
+def test_full_record_is_mapped(store, write_bundle):
+    report = import_file(store, write_bundle(full_record()))
+    assert report.patients == ["MRN-1"]
+    assert report.counts["observations"] == 11
+    assert report.counts["treatments"] == 4  # surgery, RT, one merged regimen, letrozole
+    p = record.get_patient(store, "MRN-1")
+    assert (p.family_name, p.given_name, p.sex, p.birth_date, p.synthetic) == (
+        "Testcase", "Anna", "female", "1950-02-03", True)
+    c = record.primary_cancer(store, "MRN-1")
+    assert (c.code, c.icdo3_morphology, c.icdo3_site, c.laterality, c.diagnosis_date) == (
+        "C50.4", "8500/3", "C50.4", "left", "2020-01-10")
+    assert (c.pathological_t, c.pathological_n, c.pathological_stage) == ("T2", "N1", "IIA")
+    assert (c.er, c.her2, c.ki67_percent) == ("positive", "negative", 20.0)
+    assert c.markers["tumour_size"] == pytest.approx(22.0)
+
+
+def test_values_are_stored_in_canonical_units_with_originals(store, write_bundle):
+    import_file(store, write_bundle(full_record()))
+    creat = record.latest_by_key(store, "MRN-1", "creatinine")
+    assert creat.unit == "mg/dL"
+    assert creat.value_num == pytest.approx(1.0, abs=1e-3)
+    assert (creat.original_value, creat.original_unit) == ("88.4", "umol/L")
+    assert creat.reference_high == pytest.approx(90 / 88.42, rel=1e-3)
+    hb = record.latest_by_key(store, "MRN-1", "haemoglobin")
+    assert (hb.value_num, hb.unit) == (pytest.approx(11.8), "g/dL")
+    ldh = record.latest_by_key(store, "MRN-1", "ldh")
+    assert (ldh.value_num, ldh.reference_high) == (300, 250)
+
+
+def test_treatments_regimen_radiotherapy_and_notes(store, write_bundle):
+    import_file(store, write_bundle(full_record()))
+    by_kind = {t.kind + (t.subkind or ""): t for t in record.treatments(store, "MRN-1")}
+    rt = by_kind["radiotherapy"]
+    assert (rt.dose_gy, rt.fractions, rt.start_date, rt.end_date) == (
+        50.0, 25, "2020-03-01", "2020-04-01")
+    regimen = next(t for t in record.treatments(store, "MRN-1") if t.regimen)
+    assert regimen.agents == ["paclitaxel", "trastuzumab"]
+    assert regimen.dose_intensity == 0.8 and regimen.cycles == 12
+    assert regimen.subkind == "chemotherapy+targeted"
+    assert by_kind["systemicendocrine"].agents == ["letrozole"]
+    note = record.notes(store, "MRN-1")[0]
+    assert (note.note_type, note.language, note.author_role) == ("nursing", "fr", "nurse")
+    assert "fièvre" in note.text
+    hosp = record.outcomes(store, "MRN-1", "hospitalisation")[0]
+    assert (hosp.date, hosp.end_date, hosp.unplanned) == ("2020-05-12", "2020-05-15", True)
+
+
+def test_summary(store, write_bundle):
+    import_file(store, write_bundle(full_record()))
+    s = record.get_summary(store, "MRN-1", at="2020-07-01")
+    assert s.age == 70 and s.age_at_diagnosis == 69
+    assert s.stage == "IIA" and s.tnm == "pT2 pN1"
+    assert s.latest_ecog.value_num == 2
+    assert {t.regimen for t in s.current_treatments} == {"weekly paclitaxel"}
+    assert s.patient.synthetic
+    assert json.dumps(s.to_dict())
+
+
+def test_reimport_same_file_changes_nothing(store, write_bundle):
+    path = write_bundle(full_record())
+    first = import_file(store, path)
+    total = store.conn.total_changes
+    again = import_file(store, path)
+    assert again.already_imported and sum(again.written.values()) == 0
+    assert store.conn.total_changes == total
+    assert sum(first.written.values()) > 0
+
+
+def test_same_content_in_another_file_writes_no_row(store, write_bundle):
+    import_file(store, write_bundle(full_record(), "a.json"))
+    data = fb.bundle(full_record())
+    data["id"] = "re-exported"  # different bytes, same resources
+    report = import_file(store, write_bundle(data, "b.json"))
+    assert not report.already_imported
+    assert sum(report.written.values()) == 0
+    assert store.db["observations"].count == 11
+
+
+def test_changed_value_updates_only_that_row(store, write_bundle):
+    import_file(store, write_bundle(full_record(), "a.json"))
+    resources = full_record()
+    resources[2]["valueQuantity"]["value"] = 176.8
+    report = import_file(store, write_bundle(resources, "b.json"))
+    assert report.written["observations"] == 1
+    assert sum(report.written.values()) == 1
+    assert record.latest_by_key(store, "MRN-1", "creatinine").value_num == pytest.approx(2.0,
+                                                                                          1e-3)
+
+
+def test_unknown_codes_are_kept_and_reported(store, write_bundle):
+    odd = fb.observation("o-x", "p1", "ldh", "2021-01-01", value=4.2, unit="mmol/L")
+    odd["code"] = fb.cc("http://example.org/lab", "XYZ-1", "Mystery analyte")
+    report = import_file(store, write_bundle([basic_patient(), odd]))
+    assert report.unknown_codes == [{"system": "http://example.org/lab", "code": "XYZ-1",
+                                     "display": "Mystery analyte",
+                                     "where": "entry 1 (Observation/o-x)"}]
+    obs = record.observations(store, "MRN-1", code="XYZ-1")[0]
+    assert (obs.value_num, obs.unit, obs.category) == (4.2, "mmol/L", "laboratory")
+    stored = json.loads(store.db["record_sources"].get(report.sha256)["unknown_codes"])
+    assert stored[0]["code"] == "XYZ-1"
+    assert "kept 1 unknown code" in report.describe()
+
+
+def test_composition_death_and_disease_status(store, write_bundle):
+    patient = fb.patient("p1", "MRN-1", "Testcase", "Bob", "1940-01-01", "male",
+                         deceased="2022-03-04")
+    comp = {"resourceType": "Composition", "id": "comp1", "status": "final",
+            "type": fb.cc(codes.LOINC, "11488-4", "Consult note"), "subject": fb.ref("Patient",
+                                                                                   "p1"),
+            "date": "2021-05-06", "title": "RCP", "language": "en",
+            "author": [{"display": "oncologist"}],
+            "section": [{"title": "History", "text": {"status": "generated", "div":
+                         '<div xmlns="http://www.w3.org/1999/xhtml"><p>Febrile '
+                         "neutropenia after C2.</p></div>"}}]}
+    status = fb.observation("ds", "p1", "disease_status", "2021-09-01",
+                            coded=(codes.SNOMED, "271299001"))
+    import_file(store, write_bundle([patient, comp, status]))
+    note = record.notes(store, "MRN-1")[0]
+    assert note.note_type == "consultation" and "Febrile neutropenia" in note.text
+    kinds = {o.kind: o.date for o in record.outcomes(store, "MRN-1")}
+    assert kinds == {"death": "2022-03-04", "progression": "2021-09-01"}
+    assert record.get_patient(store, "MRN-1").deceased_date == "2022-03-04"
+
+
+def test_later_bundle_may_reference_a_stored_patient(store, write_bundle):
+    import_file(store, write_bundle([basic_patient()], "a.json"))
+    lab = fb.observation("o-late", "p1", "crp", "2021-01-01", value=12, unit="mg/L")
+    report = import_file(store, write_bundle({"resourceType": "Bundle", "type": "collection",
+                                              "entry": [{"resource": lab}]}, "b.json"))
+    assert report.patients == ["MRN-1"]
+    assert record.latest_by_key(store, "MRN-1", "crp").value_num == 12

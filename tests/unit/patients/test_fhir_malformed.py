@@ -1,0 +1,163 @@
+"""Malformed FHIR input: a clear error naming file, resource and reason; nothing written."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from conftest import basic_patient, full_record
+
+from oncoboard.errors import RecordImportError
+from oncoboard.patients import fhir_build as fb
+from oncoboard.patients import record
+from oncoboard.patients.importer import import_file
+
+
+def _fails(store, path, *fragments):
+    with pytest.raises(RecordImportError) as info:
+        import_file(store, path)
+    message = info.value.message
+    assert message.startswith(str(path)), message
+    for fragment in fragments:
+        assert fragment in message, message
+    for table in ("patients", "conditions", "observations", "treatments", "notes",
+                  "outcomes", "record_sources"):
+        assert store.db[table].count == 0, f"{table} written: {message}"
+    return message
+
+
+def test_invalid_json(store, tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{"resourceType": "Bundle", "entry": [', encoding="utf-8")
+    _fails(store, path, "invalid JSON", "line 1")
+
+
+def test_not_a_bundle(store, write_bundle):
+    _fails(store, write_bundle(basic_patient()), "not a FHIR Bundle", "'Patient'")
+
+
+def test_json_array(store, tmp_path):
+    path = tmp_path / "list.json"
+    path.write_text("[1, 2]", encoding="utf-8")
+    _fails(store, path, "not a FHIR resource")
+
+
+def test_unknown_resource_type_in_entry(store, write_bundle):
+    bad = {"resourceType": "Patiant", "id": "x"}
+    _fails(store, write_bundle([basic_patient(), bad]), "entry 1 (Patiant/x)",
+           "unknown resource type")
+
+
+def test_invalid_field_is_reported_by_the_fhir_model(store, write_bundle):
+    patient = basic_patient()
+    patient["birthDate"] = "1950-13-45"
+    _fails(store, write_bundle([patient]), "entry 0 (Patient/p1)", "birthDate")
+
+
+def test_missing_required_field(store, write_bundle):
+    obs = fb.observation("o1", "p1", "crp", "2021-01-01", value=3, unit="mg/L")
+    del obs["status"]
+    _fails(store, write_bundle([basic_patient(), obs]), "entry 1 (Observation/o1)", "status")
+
+
+def test_missing_subject(store, write_bundle):
+    obs = fb.observation("o1", "p1", "crp", "2021-01-01", value=3, unit="mg/L")
+    del obs["subject"]
+    _fails(store, write_bundle([basic_patient(), obs]), "Observation/o1", "no subject")
+
+
+def test_dangling_subject(store, write_bundle):
+    obs = fb.observation("o1", "nobody", "crp", "2021-01-01", value=3, unit="mg/L")
+    _fails(store, write_bundle([basic_patient(), obs]), "Observation/o1",
+           "Patient/nobody is not a Patient")
+
+
+def test_unknown_unit(store, write_bundle):
+    obs = fb.observation("o1", "p1", "haemoglobin", "2021-01-01", value=3, unit="blargs/L")
+    _fails(store, write_bundle([basic_patient(), obs]), "Observation/o1",
+           "unknown unit 'blargs/L'")
+
+
+def test_incompatible_unit(store, write_bundle):
+    obs = fb.observation("o1", "p1", "haemoglobin", "2021-01-01", value=3, unit="kg")
+    _fails(store, write_bundle([basic_patient(), obs]), "cannot be converted to 'g/dL'")
+
+
+def test_value_without_unit(store, write_bundle):
+    obs = fb.observation("o1", "p1", "haemoglobin", "2021-01-01", value=3)
+    obs["valueQuantity"] = {"value": 3}
+    _fails(store, write_bundle([basic_patient(), obs]), "has no unit")
+
+
+def test_duplicate_ids(store, write_bundle):
+    a = fb.observation("o1", "p1", "crp", "2021-01-01", value=3, unit="mg/L")
+    b = fb.observation("o1", "p1", "crp", "2021-02-01", value=4, unit="mg/L")
+    _fails(store, write_bundle([basic_patient(), a, b]), "entry 2 (Observation/o1)",
+           "duplicate id Observation/o1 (also entry 1")
+
+
+def test_death_before_birth(store, write_bundle):
+    p = fb.patient("p1", "MRN-1", "X", "Y", "1950-01-01", "male", deceased="1949-05-01")
+    _fails(store, write_bundle([p]), "Patient/p1", "before the birth date")
+
+
+def test_diagnosis_before_birth(store, write_bundle):
+    c = fb.condition("c1", "p1", "C34.1", "Lung", "1940-01-01")
+    _fails(store, write_bundle([basic_patient(), c]), "Condition/c1",
+           "diagnosis date 1940-01-01 is before the birth date 1950-02-03")
+
+
+def test_end_before_start(store, write_bundle):
+    rt = fb.procedure("r1", "p1", "radiotherapy", "RT", "2021-03-01", end="2021-02-01")
+    _fails(store, write_bundle([basic_patient(), rt]), "Procedure/r1",
+           "ends (2021-02-01) before it starts (2021-03-01)")
+
+
+def test_empty_file(store, tmp_path):
+    path = tmp_path / "empty.json"
+    path.write_bytes(b"  \n")
+    _fails(store, path, "empty")
+
+
+def test_non_utf8_file(store, tmp_path):
+    path = tmp_path / "latin1.json"
+    path.write_bytes(json.dumps(fb.bundle([basic_patient()])).replace(
+        "Anna", "Ana\u00efs").encode("latin-1"))
+    _fails(store, path, "not UTF-8", "0xef")
+
+
+def test_bad_attachment_text(store, write_bundle):
+    doc = fb.document("d1", "p1", "nursing", "2021-01-01", "x", "fr", "nurse")
+    doc["content"][0]["attachment"]["data"] = "//79"  # base64 of bytes that are not UTF-8
+    _fails(store, write_bundle([basic_patient(), doc]), "DocumentReference/d1", "UTF-8")
+
+
+def test_one_bad_resource_writes_no_patient(store, write_bundle):
+    resources = full_record()
+    resources.append(fb.observation("bad", "p1", "ldh", "2021-01-01", value=1, unit="parsecs"))
+    _fails(store, write_bundle(resources), "Observation/bad")
+    assert record.list_patients(store) == []
+
+
+def test_ten_megabyte_bundle(store, write_bundle):
+    resources = []
+    for i in range(40):
+        pid = f"p{i}"
+        resources.append(fb.patient(pid, f"BIG-{i:03d}", "Bulk", "Test", "1960-01-01", "male"))
+        for j in range(120):
+            resources.append(fb.observation(f"{pid}-o{j}", pid, "crp",
+                                             f"2021-{j % 12 + 1:02d}-{j % 28 + 1:02d}",
+                                             value=j, unit="mg/L"))
+        long_text = ("Consultation de suivi, pas de fièvre, asthénie grade 1. " * 60)
+        for j in range(45):
+            resources.append(fb.document(f"{pid}-d{j}", pid, "consultation", "2021-05-05",
+                                         long_text, "fr", "oncologist"))
+    path = write_bundle(resources, "big.json")
+    assert path.stat().st_size > 10 * 1024 * 1024
+    started = time.perf_counter()
+    report = import_file(store, path)
+    elapsed = time.perf_counter() - started
+    assert report.counts["patients"] == 40 and report.counts["observations"] == 4800
+    assert store.db["notes"].count == 1800
+    assert elapsed < 20, elapsed
