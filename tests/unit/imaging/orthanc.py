@@ -112,11 +112,11 @@ class OrthancServer:
                                                                           "AlreadyStored")
 
     def stop(self) -> None:
-        """Stop the server by its pid; kill it if it does not stop in 10 s."""
+        """Stop the server by its pid (a clean stop takes 3 s; its storage is thrown away)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=0.5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -169,8 +169,11 @@ def start_orthanc(workdir: Path) -> OrthancServer:
     config.write_text(json.dumps(orthanc_config(workdir, dicom_port, http_port, move_port),
                                  indent=2))
     log = (workdir / "orthanc.log").open("wb")
+    # DCMTK (under Orthanc) keeps Nagle's algorithm on unless TCP_NODELAY is set: each DIMSE
+    # message then waits for a delayed ACK, 50 ms an instance instead of 10 (measured).
+    env = {**os.environ, "TCP_NODELAY": "1"}
     proc = subprocess.Popen([ORTHANC_BIN, str(config)], stdout=log, stderr=subprocess.STDOUT,
-                            cwd=workdir, start_new_session=True)
+                            cwd=workdir, start_new_session=True, env=env)
     server = OrthancServer(workdir, dicom_port, http_port, move_port, proc)
     deadline = time.monotonic() + 20
     while True:
@@ -296,10 +299,13 @@ def make_studies() -> list[Study]:
     return [ct_study, mr_study]
 
 
-@pytest.fixture(scope="session")
-def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+@pytest.fixture(scope="session", name="orthanc")
+def orthanc_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
     """Yield a running Orthanc loaded with the synthetic studies; stop it afterwards."""
     if ORTHANC_BIN is None:
+        if os.environ.get("CI"):
+            pytest.fail("the Orthanc binary is missing in CI: bash packaging/bootstrap.sh --test "
+                        "installs the Debian package orthanc")
         pytest.skip("the Orthanc binary is missing: apt-get install orthanc "
                     "(bash packaging/bootstrap.sh --test); CI installs it")
     server = start_orthanc(tmp_path_factory.mktemp("orthanc"))
