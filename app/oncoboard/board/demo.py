@@ -1,9 +1,11 @@
 """A demonstration tumour-board meeting on the synthetic demo cohort (``oncoboard demo``).
 
-The meeting takes the specialty with the most demo patients (breast -> ``sein``, lung ->
-``thorax``, digestive -> ``digestif``), puts up to six of them on the agenda with a question that
-fits their diagnosis, and stays ``planned`` so that a user can hold it: present the cases, record
-decisions, export the report. Calling it again returns the same meeting.
+The meeting takes the specialty (breast -> ``sein``, lung -> ``thorax``, digestive ->
+``digestif``) whose patients have the most image series, then the most patients, so that the
+demonstration shows key images when the cohort has them. It puts up to six of those patients on
+the agenda (those with images first) with a question that fits their diagnosis, and stays
+``planned`` so that a user can hold it: present the cases, record decisions, export the report.
+Calling it again returns the same meeting.
 """
 
 from __future__ import annotations
@@ -39,6 +41,18 @@ def specialty_for(icd10: str | None) -> str:
     return next((s for prefix, s in _SPECIALTY if code.startswith(prefix)), "")
 
 
+def _series_counts(store: Any) -> dict[str, int]:
+    """Return the number of image series of each patient (empty without imaging)."""
+    from oncoboard import imaging
+    from oncoboard.board.keyimage import IMAGE_MODALITIES
+
+    counts: dict[str, int] = {}
+    for series in imaging.list_series(store):
+        if series.patient_id and (series.modality or "").upper() in IMAGE_MODALITIES:
+            counts[series.patient_id] = counts.get(series.patient_id, 0) + 1
+    return counts
+
+
 def create_demo_meeting(store: Any, patient_ids: Sequence[str] | None = None, *,
                         date: str | None = None) -> Meeting | None:
     """Create (once) the demo meeting and return it; None when there is no patient to discuss.
@@ -50,7 +64,7 @@ def create_demo_meeting(store: Any, patient_ids: Sequence[str] | None = None, *,
     patient_ids
         Patients to choose from; default every synthetic patient in the store.
     date
-        Meeting day (default today).
+        Meeting day (default today; the demo passes the cohort's reference date).
     """
     for meeting in list_meetings(store):
         if meeting.title == DEMO_TITLE:
@@ -66,13 +80,18 @@ def create_demo_meeting(store: Any, patient_ids: Sequence[str] | None = None, *,
     named = {k: v for k, v in groups.items() if k} or groups
     if not named:
         return None
-    specialty = max(sorted(named), key=lambda k: len(named[k]))
+    images = _series_counts(store)
+    for ids in named.values():
+        ids.sort(key=lambda pid: (-min(images.get(pid, 0), 1), pid))
+    specialty = max(sorted(named), key=lambda k: (sum(images.get(p, 0) for p in named[k]),
+                                                  len(named[k])))
     meeting = create_meeting(store, date=date or dt.date.today().isoformat(),
                              specialty=specialty or "general", title=DEMO_TITLE,
                              location="Meeting room 2 (demonstration)", attendees=DEMO_ATTENDEES)
     question = QUESTIONS.get(specialty, "Which treatment plan?")
     for pid in named[specialty][:MAX_CASES]:
-        add_case(store, meeting.id, pid, question=question, presenter=Attendee.parse(DEMO_ATTENDEES[0]).name)
+        add_case(store, meeting.id, pid, question=question,
+                 presenter=Attendee.parse(DEMO_ATTENDEES[0]).name)
     log.info("demo meeting %s: %s, %d cases", meeting.id, specialty,
              min(MAX_CASES, len(named[specialty])))
     return meeting

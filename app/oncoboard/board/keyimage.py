@@ -155,8 +155,6 @@ def key_image_for_patient(store: Any, patient_id: str,
         from oncoboard import imaging
 
         series = imaging.list_series(store, patient_id)
-    except NotImplementedError:
-        return None, "imaging is not available in this build"
     except OncoboardError as exc:
         return None, f"images could not be listed: {exc.message}"
     chosen = _pick_series(series)

@@ -154,6 +154,9 @@ def _result(name: str, item: dict[str, Any], scenarios: list[dict[str, Any]],
     return view
 
 
+_KIND_ORDER = ("survival", "probability", "score")
+
+
 def view_from_document(doc: dict[str, Any],
                        bands: dict[str, list[tuple[str, float]]] | None = None) -> PredictionView:
     """Return the board's view of a stored prediction document of the inference engine.
@@ -168,10 +171,11 @@ def view_from_document(doc: dict[str, Any],
     """
     plugin = doc.get("plugin") or {}
     scenarios = [s for s in doc.get("scenarios") or [] if not s.get("baseline")]
-    results = [_result(name, item, scenarios, bands or {})
-               for name, item in (doc.get("outputs") or {}).items()
-               if item.get("display", True) and item.get("kind") in ("probability", "score",
-                                                                        "survival")]
+    # Stored outputs are canonical JSON (keys sorted): show curves first, then numbers.
+    results = sorted((_result(name, item, scenarios, bands or {})
+                      for name, item in (doc.get("outputs") or {}).items()
+                      if item.get("display", True) and item.get("kind") in _KIND_ORDER),
+                     key=lambda r: _KIND_ORDER.index(r.kind))
     return PredictionView(
         id=str(doc.get("id")), plugin_id=str(plugin.get("id") or "?"),
         plugin_name=str(plugin.get("name") or plugin.get("id") or "?"),
