@@ -496,7 +496,7 @@ def check_coefficients(manifest: Manifest, model_path: Path) -> list[str]:
     base = {k: v[1] for k, v in refs.items()}
     rows, expected = [base], []
     for s in clinical:
-        for alt in _alternatives(s, refs[s.name]):
+        for alt in _alternatives(s, refs[s.name], ex.coefficients[s.name]):
             rows.append({**base, s.name: alt[1]})
             values = {k: refs[k] for k in refs} | {s.name: alt}
             contrib = explain.linear_contributions(manifest, values, refs)
@@ -520,11 +520,14 @@ def check_coefficients(manifest: Manifest, model_path: Path) -> list[str]:
     return problems
 
 
-def _alternatives(spec: ClinicalInput, ref: tuple[Any, Any]) -> list[tuple[Any, Any]]:
+def _alternatives(spec: ClinicalInput, ref: tuple[Any, Any], coef: Any
+                  ) -> list[tuple[Any, Any]]:
     if spec.categories:
         return [(c.label, c.value) for c in spec.categories if c.label != ref[0]][:3]
     lo, hi = spec.valid_range or (ref[1] - 1, ref[1] + 1)
     step = (hi - lo) / 10 or 1.0
+    if isinstance(coef, float) and coef:
+        step = min(step, 0.5 / abs(coef))  # a moderate move keeps the output off 0 and 1
     alt = ref[1] + step if ref[1] + step <= hi else ref[1] - step
     return [(alt, alt)]
 
