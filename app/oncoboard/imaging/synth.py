@@ -103,22 +103,29 @@ def slice_datasets(stored: NDArray[Any], positions: NDArray[Any], iop: Sequence[
     slopes = [slopes] * n if isinstance(slopes, (int, float)) else list(slopes)
     intercepts = [intercepts] * n if isinstance(intercepts, (int, float)) else list(intercepts)
     dtype = np.dtype(("i" if signed else "u") + ("2" if bits_stored > 8 else "1"))
+    from pydicom.dataset import Dataset, FileMetaDataset
+
+    # Build the shared elements once; each slice is a shallow copy with its own values.
+    template = _base(modality, sop_class, uids, header)
+    template.ImageOrientationPatient = [f"{v:.8f}".rstrip("0").rstrip(".") for v in iop]
+    template.PixelSpacing = [float(spacing[0]), float(spacing[1])]
+    if thickness is not None:
+        template.SliceThickness = thickness
+    _pixel_module(template, rows, columns, bits_stored, signed, photometric)
+    rescaled = modality in ("CT", "PT") or any(s != 1 for s in slopes) or any(
+        b != 0 for b in intercepts)
     out = []
     for k in range(n):
-        ds = _base(modality, sop_class, uids, header)
+        ds = Dataset(dict(template.items()))
+        ds.file_meta = FileMetaDataset(dict(template.file_meta.items()))
         ds.SOPInstanceUID = make_uid(uids["series"], k)
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.InstanceNumber = k + 1
         ds.ImagePositionPatient = [f"{v:.6f}".rstrip("0").rstrip(".") for v in positions[k]]
-        ds.ImageOrientationPatient = [f"{v:.8f}".rstrip("0").rstrip(".") for v in iop]
-        ds.PixelSpacing = [float(spacing[0]), float(spacing[1])]
-        if thickness is not None:
-            ds.SliceThickness = thickness
-        if modality in ("CT", "PT") or slopes[k] != 1 or intercepts[k] != 0:
+        if rescaled:
             ds.RescaleSlope = f"{slopes[k]:.10g}"
             ds.RescaleIntercept = f"{intercepts[k]:.10g}"
             ds.RescaleType = "HU" if modality == "CT" else "US"
-        _pixel_module(ds, rows, columns, bits_stored, signed, photometric)
         ds.PixelData = np.ascontiguousarray(stored[k], dtype=dtype).tobytes()
         if private_tags:
             _add_private_tags(ds, k)
@@ -269,3 +276,101 @@ def _encode_jpeg_baseline(ds: Any) -> None:
     ds["PixelData"].is_undefined_length = True
     ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
     ds.LossyImageCompression = "01"
+
+
+RTSTRUCT_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
+
+
+def circle_contours(centre: Sequence[float], radius: float, slice_positions: NDArray[Any],
+                    iop: Sequence[float], points: int = 48) -> list[tuple[int, NDArray[Any]]]:
+    """Return (slice index, contour) for each slice plane that cuts a sphere.
+
+    The contour is the circle where the sphere meets the slice plane, in LPS mm.
+    """
+    row_dir, col_dir = np.asarray(iop[:3], float), np.asarray(iop[3:], float)
+    normal = np.cross(row_dir, col_dir)
+    c = np.asarray(centre, float)
+    out = []
+    angles = np.linspace(0, 2 * np.pi, points, endpoint=False)
+    for k, pos in enumerate(slice_positions):
+        d = float(np.dot(np.asarray(pos) - c, normal))
+        if abs(d) >= radius:
+            continue
+        r = np.sqrt(radius**2 - d**2)
+        centre_k = c + d * normal
+        pts = centre_k + r * (np.cos(angles)[:, None] * row_dir + np.sin(angles)[:, None] * col_dir)
+        out.append((k, pts))
+    return out
+
+
+def rtstruct_dataset(image_datasets: Sequence[Any], rois: Sequence[dict[str, Any]], *,
+                     series_uid: str, label: str = "RT structures") -> Any:
+    """Return an RTSTRUCT dataset drawn on `image_datasets`.
+
+    Each roi is ``{"name", "number", "type" (GTV...), "color", "contours": [(slice index,
+    (N, 3) points)]}``; slice indices refer to `image_datasets`.
+    """
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence as Seq
+
+    ref = image_datasets[0]
+    uids = {"study": ref.StudyInstanceUID, "series": series_uid,
+            "frame_of_reference": ref.FrameOfReferenceUID}
+    header = {k: getattr(ref, k) for k in ("PatientID", "PatientName", "PatientBirthDate",
+                                           "PatientSex", "StudyDate", "StudyDescription")}
+    ds = _base("RTSTRUCT", RTSTRUCT_STORAGE, uids,
+               {**header, "SeriesDescription": label, "SeriesNumber": 99})
+    ds.SOPInstanceUID = make_uid(series_uid, "rtstruct")
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.StructureSetLabel = label
+    ds.StructureSetDate, ds.StructureSetTime = ref.StudyDate, "120000"
+    del ds.FrameOfReferenceUID  # RTSTRUCT has no Frame of Reference module
+
+    def image_ref(d: Any) -> Any:
+        item = Dataset()
+        item.ReferencedSOPClassUID = d.SOPClassUID
+        item.ReferencedSOPInstanceUID = d.SOPInstanceUID
+        return item
+
+    rt_series = Dataset()
+    rt_series.SeriesInstanceUID = ref.SeriesInstanceUID
+    rt_series.ContourImageSequence = Seq([image_ref(d) for d in image_datasets])
+    rt_study = Dataset()
+    rt_study.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"
+    rt_study.ReferencedSOPInstanceUID = ref.StudyInstanceUID
+    rt_study.RTReferencedSeriesSequence = Seq([rt_series])
+    rfor = Dataset()
+    rfor.FrameOfReferenceUID = ref.FrameOfReferenceUID
+    rfor.RTReferencedStudySequence = Seq([rt_study])
+    ds.ReferencedFrameOfReferenceSequence = Seq([rfor])
+    roi_seq, contour_seq, obs_seq = [], [], []
+    for roi in rois:
+        item = Dataset()
+        item.ROINumber = roi["number"]
+        item.ReferencedFrameOfReferenceUID = ref.FrameOfReferenceUID
+        item.ROIName = roi["name"]
+        item.ROIGenerationAlgorithm = "AUTOMATIC"
+        roi_seq.append(item)
+        rc = Dataset()
+        rc.ROIDisplayColor = list(roi.get("color", (255, 0, 0)))
+        rc.ReferencedROINumber = roi["number"]
+        contours = []
+        for k, pts in roi["contours"]:
+            c = Dataset()
+            c.ContourImageSequence = Seq([image_ref(image_datasets[k])])
+            c.ContourGeometricType = "CLOSED_PLANAR"
+            c.NumberOfContourPoints = len(pts)
+            c.ContourData = [f"{v:.4f}" for v in np.asarray(pts).ravel()]
+            contours.append(c)
+        rc.ContourSequence = Seq(contours)
+        contour_seq.append(rc)
+        obs = Dataset()
+        obs.ObservationNumber = roi["number"]
+        obs.ReferencedROINumber = roi["number"]
+        obs.RTROIInterpretedType = roi.get("type", "GTV")
+        obs.ROIInterpreter = ""
+        obs_seq.append(obs)
+    ds.StructureSetROISequence = Seq(roi_seq)
+    ds.ROIContourSequence = Seq(contour_seq)
+    ds.RTROIObservationsSequence = Seq(obs_seq)
+    return ds
