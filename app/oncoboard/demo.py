@@ -102,6 +102,8 @@ def run_demo(store: Store, settings: Settings, seed: int | None = None) -> DemoR
     folder = settings.data_dir / "demo" / "fhir"
     reports = [import_file(store, path) for path in write_bundles(cohort, folder)]
     imaging = generate_demo_imaging(store, settings, cohort)
+    from oncoboard.board.demo import create_demo_meeting  # a planned meeting to hold (board)
+    create_demo_meeting(store, [p.id for p in cohort.patients], date=cohort.reference_date)
     groups: dict[str, int] = {}
     for p in cohort.patients:
         groups[p.group] = groups.get(p.group, 0) + 1
