@@ -195,12 +195,12 @@ def _plan(manifest: Manifest, asm: Assembly, explain_it: bool
         plan["scenarios"].append((sc, len(rows)))
         rows.append(row)
     method = manifest.explanation.method
-    if not explain_it or method == "none":
+    if not explain_it:
         return rows, plan
     refs = _references(manifest)
     plan["refs"] = refs
     clinical = [s for s in manifest.inputs if isinstance(s, ClinicalInput)]
-    if all(s.name in refs for s in clinical) and clinical:
+    if all(s.name in refs for s in clinical) and clinical and method != "none":
         plan["reference"] = len(rows)
         rows.append({**base, **{k: v[1] for k, v in refs.items()}})
     if method == "occlusion":

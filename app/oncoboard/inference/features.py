@@ -47,6 +47,11 @@ class InputValue:
         """Return the JSON-ready record of this input (text replaced by note ids and a hash)."""
         out: dict[str, Any] = {"status": self.status, "value": self.value, "coded": self.coded,
                                "unit": self.unit, "source": self.source}
+        if self.text is not None:  # the text itself stays in the notes: keep its hash
+            import hashlib
+
+            out["coded"] = None
+            out["text_sha256"] = hashlib.sha256(self.text.encode("utf-8")).hexdigest()
         if self.segments:
             out["notes"] = [{k: s[k] for k in ("note_id", "date", "note_type", "language",
                                                "chars")} for s in self.segments]

@@ -130,7 +130,7 @@ def write_plugin(root: Path, manifest: dict[str, Any], model: bytes | None, *,
     folder = root / manifest["id"]
     folder.mkdir(parents=True, exist_ok=True)
     if model is not None:
-        (folder / manifest["model"]["file"]).write_bytes(model)
+        (folder / manifest["model"].get("file", "model.onnx")).write_bytes(model)
         if fix_hash:
             manifest["model"]["sha256"] = hashlib.sha256(model).hexdigest()
     if card:
@@ -148,3 +148,44 @@ def logistic_plugin(root: Path, pid: str = "test-logistic", **over: Any) -> Path
 def sigmoid(x: float) -> float:
     """Return the logistic function of x."""
     return 1 / (1 + math.exp(-x))
+
+
+TEXT_WORDS = {"fever": 1.5, "vomiting": 1.0, "sepsis": 2.0, "well": -1.0, "fièvre": 1.5}
+
+
+def text_onnx(words: dict[str, float] = TEXT_WORDS, intercept: float = -1.0) -> bytes:
+    """Return a bag-of-words logistic graph: text [N,1] string -> probabilities [N,2].
+
+    Lower-cases, splits on non-letters (com.microsoft Tokenizer, as skl2onnx does) and counts the
+    words of `words` (ai.onnx TfIdfVectorizer, TF mode).
+    """
+    vocab = list(words)
+    nodes = [
+        helper.make_node("Reshape", ["text", "flat_shape"], ["flat"]),
+        helper.make_node("StringNormalizer", ["flat"], ["norm"], case_change_action="LOWER"),
+        helper.make_node("Tokenizer", ["norm"], ["tokens"], domain="com.microsoft",
+                         mark=0, mincharnum=1, pad_value="#", tokenexp=r"[a-zA-Zàâçéèêëîïôûùüÿ]+"),
+        helper.make_node("TfIdfVectorizer", ["tokens"], ["counts3"], mode="TF", min_gram_length=1,
+                         max_gram_length=1, max_skip_count=0, ngram_counts=[0],
+                         ngram_indexes=list(range(len(vocab))), pool_strings=vocab),
+        helper.make_node("Reshape", ["counts3", "shape2"], ["counts"]),
+        helper.make_node("MatMul", ["counts", "W"], ["xw"]),
+        helper.make_node("Add", ["xw", "B"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["p"]),
+        helper.make_node("Sub", ["one", "p"], ["q"]),
+        helper.make_node("Concat", ["q", "p"], ["probabilities"], axis=1),
+    ]
+    inits = [numpy_helper.from_array(np.array(list(words.values()), np.float32).reshape(-1, 1),
+                                     "W"),
+             numpy_helper.from_array(np.array([intercept], np.float32), "B"),
+             numpy_helper.from_array(np.array([1.0], np.float32), "one"),
+             numpy_helper.from_array(np.array([-1, len(vocab)], np.int64), "shape2"),
+             numpy_helper.from_array(np.array([-1], np.int64), "flat_shape")]
+    graph = helper.make_graph(
+        nodes, "text",
+        [helper.make_tensor_value_info("text", TensorProto.STRING, ["N", 1])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 2])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    return model.SerializeToString()
