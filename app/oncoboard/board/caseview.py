@@ -80,6 +80,13 @@ def _summary(store: Any, patient_id: str, on: str) -> tuple[Any, list[tuple[str,
     return summary, summary_lines(summary)
 
 
+def _fmt(value: Any) -> str:
+    """Return a value as text, whole floats without their '.0' (ECOG 1, not 1.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 _MARKER_LABELS = {"er": "ER", "pr": "PR", "her2": "HER2", "ki67_percent": "Ki-67 %",
                   "grade": "grade"}
 
@@ -102,13 +109,14 @@ def summary_lines(summary: Any) -> list[tuple[str, str]]:
     stage = " ".join(p for p in (summary.stage, summary.tnm and f"({summary.tnm})") if p)
     if stage:
         lines.append(("Stage", stage))
-    markers = [f"{_MARKER_LABELS.get(k, k)}: {v}"
+    markers = [f"{_MARKER_LABELS.get(k, k)}: {_fmt(v)}"
                for k, v in (summary.markers or {}).items() if v not in (None, "", {})]
     if markers:
         lines.append(("Markers", ", ".join(markers)))
     if summary.latest_ecog is not None:
         ecog = summary.latest_ecog
-        lines.append(("ECOG", f"{ecog.value} ({(ecog.effective or '')[:10]})".replace(" ()", "")))
+        lines.append(("ECOG", f"{_fmt(ecog.value)} ({(ecog.effective or '')[:10]})"
+                               .replace(" ()", "")))
     current = [t.regimen or t.display or t.subkind or t.kind for t in summary.current_treatments]
     lines.append(("Current treatment", ", ".join(c for c in current if c) or "none recorded"))
     return lines

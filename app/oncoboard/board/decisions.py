@@ -203,7 +203,8 @@ def _write(store: Any, meeting_id: int, patient_id: str, *, plan: str, rationale
     departure = None
     if departs_from_model is not None:
         departure = _text(departs_from_model, "departure reason", limit=2000)
-    row = {"case_id": case.id, "version": 1 if previous is None else previous.version + 1,
+    row: dict[str, Any] = {
+           "case_id": case.id, "version": 1 if previous is None else previous.version + 1,
            "supersedes": None if previous is None else previous.id, "amendment_reason": reason,
            "options": json.dumps([_text(o, "option", limit=500) for o in options]),
            "plan": _text(plan, "plan", limit=2000),

@@ -7,7 +7,7 @@ prediction has it: the band under a survival curve, the interval whisker on a pr
 
 from __future__ import annotations
 
-from reportlab.graphics.shapes import Drawing, Line, PolyLine, Polygon, Rect, String
+from reportlab.graphics.shapes import Drawing, Line, Polygon, PolyLine, Rect, String
 from reportlab.lib import colors
 
 from oncoboard.board.predictions import Curve, ResultView

@@ -74,7 +74,7 @@ def apply_window(plane: NDArray[Any], centre: float, width: float) -> NDArray[np
     width = max(float(width), 1e-6)
     low = float(centre) - width / 2.0
     scaled = (plane.astype(np.float32) - low) * (255.0 / width)
-    return np.clip(scaled, 0, 255).astype(np.uint8)
+    return np.asarray(np.clip(scaled, 0, 255), dtype=np.uint8)
 
 
 def contour_of(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
@@ -82,7 +82,7 @@ def contour_of(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     m = np.asarray(mask, dtype=bool)
     padded = np.pad(m, 1, constant_values=False)
     interior = (padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
-    return m & ~interior
+    return np.asarray(m & ~interior, dtype=bool)
 
 
 def choose_window(volume: Any, plane: NDArray[Any]) -> tuple[str, float, float]:

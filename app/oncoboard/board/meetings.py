@@ -15,7 +15,7 @@ import getpass
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,7 +114,7 @@ class BoardCase:
 
 def now_utc() -> str:
     """Return the current UTC time as an ISO string (seconds)."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def os_user() -> str:
@@ -177,7 +177,7 @@ def _text(value: str | None, what: str, *, required: bool = True, limit: int = 4
 
 
 def create_meeting(store: Any, *, date: str, specialty: str, title: str, location: str = "",
-                   attendees: list[str] | list[Attendee] | None = None) -> Meeting:
+                   attendees: Sequence[str | Attendee] | None = None) -> Meeting:
     """Create a planned meeting and return it.
 
     Parameters
@@ -213,7 +213,7 @@ def create_meeting(store: Any, *, date: str, specialty: str, title: str, locatio
     return get_meeting(store, meeting_id)
 
 
-def _attendees(items: list[str] | list[Attendee]) -> list[Attendee]:
+def _attendees(items: Sequence[str | Attendee]) -> list[Attendee]:
     return [a if isinstance(a, Attendee) else Attendee.parse(a) for a in items]
 
 
@@ -260,7 +260,7 @@ def set_status(store: Any, meeting_id: int | str, status: str) -> Meeting:
 
 
 def set_attendees(store: Any, meeting_id: int | str,
-                  attendees: list[str] | list[Attendee]) -> Meeting:
+                  attendees: Sequence[str | Attendee]) -> Meeting:
     """Replace the meeting's list of attendees (shown on the report's cover page)."""
     meeting = _open_meeting(store, meeting_id)
     people = _attendees(attendees)

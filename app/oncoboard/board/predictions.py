@@ -204,7 +204,7 @@ def _bands(settings: Any, plugin_id: str) -> dict[str, list[tuple[str, float]]]:
     from oncoboard.inference.discovery import get_plugin
 
     try:
-        manifest = get_plugin(settings, plugin_id).manifest
+        manifest = get_plugin(settings, plugin_id).require()
     except OncoboardError as exc:  # the plugin was removed since: the label alone is shown
         log.info("risk bands of %s unavailable: %s", plugin_id, exc.message)
         return {}

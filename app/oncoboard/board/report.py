@@ -81,9 +81,10 @@ def specialty_label(code: str) -> str:
 
 def _table(rows: list[list[Any]], widths: list[float], *, grid: bool = False) -> Table:
     table = Table(rows, colWidths=widths, hAlign="LEFT")
-    style = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 2),
-             ("RIGHTPADDING", (0, 0), (-1, -1), 4), ("TOPPADDING", (0, 0), (-1, -1), 1),
-             ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]
+    style: list[tuple[Any, ...]] = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 2),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 4), ("TOPPADDING", (0, 0), (-1, -1), 1),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]
     if grid:
         style += [("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
                   ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef7"))]
@@ -193,9 +194,9 @@ def _case_page(view: CaseView, include_names: bool) -> list[Flowable]:
     facts += [_kv(label, value) for label, value in view.summary_lines]
     right: list[Flowable] = [_p(view.image_note or "no key image", "small")]
     if view.key_image is not None:
-        right = [_image_flowable(view.key_image, 62 * mm, 62 * mm),
+        right = [_image_flowable(view.key_image, 74 * mm, 74 * mm),
                  _p(view.key_image.caption(), "small")]
-    story.append(_table([[facts, right]], [FRAME_W - 66 * mm, 66 * mm]))
+    story.append(_table([[facts, right]], [FRAME_W - 78 * mm, 78 * mm]))
     story.append(_p("Model results", "h1"))
     if not view.predictions:
         story.append(_p(view.predictions_note))
