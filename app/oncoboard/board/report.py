@@ -195,7 +195,7 @@ def _case_page(view: CaseView, include_names: bool) -> list[Flowable]:
     right: list[Flowable] = [_p(view.image_note or "no key image", "small")]
     if view.key_image is not None:
         right = [_image_flowable(view.key_image, 74 * mm, 74 * mm),
-                 _p(view.key_image.caption(), "small")]
+                 _p("; ".join([view.key_image.caption(), *view.key_image.notes[:2]]), "small")]
     story.append(_table([[facts, right]], [FRAME_W - 78 * mm, 78 * mm]))
     story.append(_p("Model results", "h1"))
     if not view.predictions:
