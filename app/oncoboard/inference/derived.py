@@ -67,15 +67,16 @@ class RecordView:
         return self._memo("cancer", find)
 
     def observations(self, system: str, code: str, window_days: int | None) -> list[Any]:
-        """Return the observations of a code in the window before the reference date, oldest first."""
+        """Return a code's observations in the window before the reference date, oldest first."""
         def find() -> list[Any]:
-            rows = self._record.observations(self.store, self.patient_id, code=code,
+            rows: list[Any] = self._record.observations(self.store, self.patient_id, code=code,
                                              system=system, before=self.date.isoformat())
             if window_days is not None:
                 floor = (self.date - dt.timedelta(days=window_days)).isoformat()
                 rows = [o for o in rows if (o.effective or "")[:10] >= floor]
             return rows
-        return self._memo(("obs", system, code, window_days), find)
+        rows: list[Any] = self._memo(("obs", system, code, window_days), find)
+        return rows
 
     def latest(self, key: str, window_days: int | None) -> Any:
         """Return the latest observation of the code named `key` in the window, or None."""
@@ -85,12 +86,15 @@ class RecordView:
 
     def treatments(self) -> list[Any]:
         """Return every treatment of the patient."""
-        return self._memo("treatments", lambda: self._record.treatments(self.store,
-                                                                        self.patient_id))
+        rows: list[Any] = self._memo("treatments", lambda: self._record.treatments(
+            self.store, self.patient_id))
+        return rows
 
     def notes(self) -> list[Any]:
         """Return every note of the patient."""
-        return self._memo("notes", lambda: self._record.notes(self.store, self.patient_id))
+        rows: list[Any] = self._memo("notes", lambda: self._record.notes(self.store,
+                                                                         self.patient_id))
+        return rows
 
 
 def used(obs: Any) -> dict[str, Any]:

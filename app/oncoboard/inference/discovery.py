@@ -229,8 +229,8 @@ def discover_plugins(settings: Any) -> list[Plugin]:
         for p in group:
             if p is not best and p.enabled:
                 p.enabled = False
-                p.problems.append(f"shadowed by version {best.manifest.version if best.manifest else '?'}"
-                                  f" in {best.folder}")
+                version = best.manifest.version if best.manifest else "?"
+                p.problems.append(f"shadowed by version {version} in {best.folder}")
     return sorted(found, key=lambda p: (p.id, not p.enabled, ORIGINS.index(p.origin)))
 
 

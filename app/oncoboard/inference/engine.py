@@ -1,4 +1,4 @@
-"""Run plugins: on a patient of the record (``predict_patient``) or on given values (``run_plugin``).
+"""Run plugins: on a patient (``predict_patient``) or on given values (``run_plugin``).
 
 One call assembles and checks the inputs (:mod:`oncoboard.inference.features`), builds one batch
 holding the patient, the what-if scenarios, the reference case and the explanation variants, runs
@@ -62,7 +62,7 @@ def build_feeds(manifest: Manifest, rows: Sequence[dict[str, Any]]) -> dict[str,
             continue
         name = users[0].name
         if users[0].kind == "image":
-            stacked = np.stack([np.asarray(row[name]) for row in rows]).astype(dtype)
+            stacked: np.ndarray = np.stack([np.asarray(row[name]) for row in rows]).astype(dtype)
             rest = [d if isinstance(d, int) and d >= 0 else -1 for d in spec.shape[1:]]
             feeds[spec.name] = stacked.reshape([n, *rest])
             continue
@@ -324,7 +324,7 @@ def make_result(plugin: Any, asm: Assembly, providers: Sequence[str], *,
         "explanation": None, "warnings": asm.warnings, "provider": None,
         "providers_requested": list(providers), "provider_notes": [],
         "app_version": __version__, "os_user": os_user(),
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
     }
     if m.synthetic:
         asm.warnings.insert(0, {"code": "synthetic", "message": SYNTHETIC_LABEL, "input": None})
@@ -387,8 +387,9 @@ def applicable_plugins(store: Any, settings: Any, patient_id: str, reference_dat
     for p in plugins:
         if not p.enabled:
             continue
-        pop = check_population(rv, p.manifest)
-        if pop["in_population"] or p.manifest.population.out_of_population == "flag":
+        m = p.require()
+        pop = check_population(rv, m)
+        if pop["in_population"] or m.population.out_of_population == "flag":
             out.append((p, pop))
     return out
 
@@ -431,7 +432,7 @@ def predict_patient(store: Any, settings: Any, patient_id: str, *,
     for plugin in chosen:
         if job is not None and job.cancelled:
             break
-        asm = assemble_record(store, plugin.manifest, patient_id, day)
+        asm = assemble_record(store, plugin.require(), patient_id, day)
         doc = make_result(plugin, asm, settings.providers, patient_id=patient_id,
                           reference_date=day, explain_it=explain_it, job=job)
         if save:

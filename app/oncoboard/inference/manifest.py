@@ -369,7 +369,7 @@ class ImageInput(_TensorSlot):
     shape: list[int] | None = Field(None, min_length=3, max_length=3,
                                     description="Tensor shape (z,y,x) in mode 'tensor'.")
     mask: MaskSpec | None = Field(None, description="Region of interest.")
-    preprocessing: Preprocessing = Field(default_factory=Preprocessing,
+    preprocessing: Preprocessing = Field(default_factory=lambda: Preprocessing.model_validate({}),
                                          description="Volume preparation.")
     mode: Literal["tensor", "features"] = Field(
         "features", description="'features': radiomics inputs reference this image; 'tensor': "
@@ -500,7 +500,8 @@ class Manifest(_Strict):
     inputs: list[InputT] = Field(..., min_length=1, description="Model inputs.")
     outputs: list[Output] = Field(..., min_length=1, description="Results.")
     scenarios: list[Scenario] = Field(default_factory=list, description="What-if scenarios.")
-    explanation: Explanation = Field(default_factory=Explanation, description="Explanations.")
+    explanation: Explanation = Field(default_factory=lambda: Explanation.model_validate({}),
+                                     description="Explanations.")
     metrics: Metrics | None = Field(None, description="Measured performance (script-written).")
     golden: Golden | None = Field(None, description="Golden case checked by verify.")
 

@@ -102,8 +102,10 @@ def list_for_patient(store: Any, patient_id: str, *, plugin_id: str | None = Non
     rows = [_document(r) for r in store.db.query(sql + " ORDER BY created_at DESC, rowid DESC",
                                                  params)]
     if latest_only:
-        seen: set[str] = set()
-        rows = [r for r in rows if not (r["plugin"]["id"] in seen or seen.add(r["plugin"]["id"]))]
+        latest: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            latest.setdefault(r["plugin"]["id"], r)
+        rows = list(latest.values())
     return rows
 
 

@@ -101,7 +101,12 @@ def _observation(rv: RecordView, spec: ClinicalInput, asm: Assembly) -> None:
             apply_missing(spec, asm, f"no numeric {src.code} value")
             return
         values = [o.value_num for o in nums]
-        raw = {"min": min, "max": max, "mean": lambda v: sum(v) / len(v)}[src.aggregation](values)
+        if src.aggregation == "min":
+            raw = min(values)
+        elif src.aggregation == "max":
+            raw = max(values)
+        else:
+            raw = sum(values) / len(values)
         chosen = nums
     unit = chosen[-1].unit if not spec.categories else None
     set_value(spec, asm, raw, unit, "measured",
@@ -150,7 +155,8 @@ def text(rv: RecordView, spec: TextInput, asm: Assembly) -> None:
     if not notes:
         apply_missing(spec, asm, f"no note {_window_text(spec.window_days, rv.date)}")
         return
-    kept, total = [], 0
+    kept: list[Any] = []
+    total = 0
     for n in reversed(notes):  # newest first, so the newest survive the cut
         if total + len(n.text) + 1 > spec.max_chars:
             asm.warn("truncated", f"{spec.name}: {len(notes) - len(kept)} older note(s) left "

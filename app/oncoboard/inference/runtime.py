@@ -1,4 +1,4 @@
-"""onnxruntime sessions: one cached per model, on the best available provider, off the caller's thread.
+"""onnxruntime sessions: one per model, on the best available provider, off the caller's thread.
 
 Providers come from ``settings.providers`` (e.g. CUDA then CPU), filtered by what the installed
 onnxruntime offers; CPU is always the last resort. The provider that really runs is read back from

@@ -22,7 +22,7 @@ def registry() -> Any:
     """Return the shared pint registry, with the UCUM powers of ten defined."""
     import pint
 
-    reg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+    reg: Any = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
     for n in (3, 6, 9, 12):
         reg.define(f"ten_pow_{n} = 1e{n}")
     return reg

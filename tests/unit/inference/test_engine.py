@@ -9,8 +9,15 @@ import math
 import numpy as np
 import pytest
 from conftest import REF
-from helpers import COEFS, INTERCEPT, cox_onnx, logistic_manifest, logistic_plugin, sigmoid, \
-    write_plugin
+from helpers import (
+    COEFS,
+    INTERCEPT,
+    cox_onnx,
+    logistic_manifest,
+    logistic_plugin,
+    sigmoid,
+    write_plugin,
+)
 
 from oncoboard.board import audit
 from oncoboard.errors import PluginError
