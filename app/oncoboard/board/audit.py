@@ -142,7 +142,7 @@ def _insert(store: Any, event_type: str, payload: dict[str, Any], actor: str) ->
     row = store.conn.execute(
         "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
     digest = entry_hash(now, event_type, actor, __version__, payload, prev)
     store.conn.execute(
         f"INSERT INTO audit_log ({_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
