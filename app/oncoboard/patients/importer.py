@@ -14,7 +14,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import weakref
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,18 +129,7 @@ def import_file(store: Store, path: str | Path) -> ImportReport:
     RecordImportError
         The file or one of its resources/lines cannot be imported; nothing was written.
     """
-    path = Path(path)
-    text, sha = read_text(path)
-    if path.suffix.lower() == ".csv" or (path.suffix.lower() != ".json"
-                                         and not text.lstrip().startswith("{")):
-        from oncoboard.patients.csv_import import read_csv
-
-        batch = read_csv(store, path, text, sha)
-    else:
-        from oncoboard.patients.fhir_import import read_bundle
-
-        batch = read_bundle(store, path, text, sha)
-    return write_batch(store, batch)
+    return write_batch(store, read_file(store, Path(path)))
 
 
 def _check_dates(store: Store, batch: Batch) -> None:
@@ -213,8 +204,15 @@ def _stored_primary(store: Store, patient_id: str) -> dict[str, Any] | None:
     return row
 
 
+_column_cache: weakref.WeakKeyDictionary[Store, dict[str, list[str]]] = \
+    weakref.WeakKeyDictionary()
+
+
 def _columns(store: Store, table: str) -> list[str]:
-    return [r[1] for r in store.db.execute(f"PRAGMA table_info({table})")]
+    cache = _column_cache.setdefault(store, {})
+    if table not in cache:
+        cache[table] = [r[1] for r in store.db.execute(f"PRAGMA table_info({table})")]
+    return cache[table]
 
 
 def _upsert(store: Store, table: str, rows: list[dict[str, Any]]) -> int:
@@ -275,3 +273,76 @@ def write_batch(store: Store, batch: Batch) -> ImportReport:
     return ImportReport(str(batch.path), batch.format, batch.sha256, already,
                         batch.patient_ids(), counts, written, batch.unknown_codes,
                         dict(batch.skipped))
+
+
+def read_file(store: Store, path: Path) -> Batch:
+    """Read and validate one file into a Batch without writing anything."""
+    text, sha = read_text(path)
+    if path.suffix.lower() == ".csv" or (path.suffix.lower() != ".json"
+                                         and not text.lstrip().startswith("{")):
+        from oncoboard.patients.csv_import import read_csv
+
+        return read_csv(store, path, text, sha)
+    from oncoboard.patients.fhir_import import read_bundle
+
+    return read_bundle(store, path, text, sha)
+
+
+_worker_store: Store | None = None
+
+
+def _read_in_worker(db_path: str, path: str) -> Batch | None:
+    """Read one file in a pool process; None means "read it again in the writer"."""
+    global _worker_store
+    if _worker_store is None:
+        from oncoboard.store import open_store
+
+        _worker_store = open_store(db_path, migrate=False)
+    try:
+        return read_file(_worker_store, Path(path))
+    except RecordImportError:
+        # may depend on a patient an earlier file of this run has not committed yet
+        return None
+
+
+def import_files(store: Store, paths: list[Path], workers: int = 0) -> Iterator[ImportReport]:
+    """Import files in order, each in its own transaction; yield one report per file.
+
+    Parameters
+    ----------
+    workers
+        With ``workers > 0`` (and a store on disk), files are read and validated in that many
+        processes while this process writes them, in order. At most ``2 * workers`` files are
+        in flight, so memory does not grow with the number of files. A file that fails in a
+        worker is read again here, after the files before it are written, so errors and
+        references to patients of earlier files behave exactly as in the sequential case.
+
+    Raises
+    ------
+    RecordImportError
+        At the first file that cannot be imported (the files before it stay imported).
+    """
+    paths = [Path(p) for p in paths]
+    if workers <= 0 or store.path is None or len(paths) < 2:
+        for path in paths:
+            yield import_file(store, path)
+        return
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    from collections import deque
+
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context(method)) as pool:
+        pending: deque[tuple[Path, cf.Future[Batch | None]]] = deque()
+        queue = iter(paths)
+        for path in queue:
+            pending.append((path, pool.submit(_read_in_worker, str(store.path), str(path))))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            path, future = pending.popleft()
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(_read_in_worker, str(store.path), str(nxt))))
+            batch = future.result()
+            yield write_batch(store, batch) if batch is not None else import_file(store, path)

@@ -161,3 +161,12 @@ def test_ten_megabyte_bundle(store, write_bundle):
     assert report.counts["patients"] == 40 and report.counts["observations"] == 4800
     assert store.db["notes"].count == 1800
     assert elapsed < 20, elapsed
+
+
+def test_invalid_repeated_element_is_still_reported_with_its_path(store, write_bundle):
+    good = fb.observation("o1", "p1", "crp", "2021-01-01", value=3, unit="mg/L")
+    bad = fb.observation("o2", "p1", "crp", "2021-01-02", value=4, unit="mg/L")
+    bad["code"] = {"coding": [{"system": "http://loinc.org", "code": "1988-5",
+                               "userSelected": "maybe"}]}
+    _fails(store, write_bundle([basic_patient(), good, bad]), "entry 2 (Observation/o2)",
+           "code.coding.0.userSelected")
