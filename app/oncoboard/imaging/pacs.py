@@ -201,8 +201,8 @@ def _value(ds: Dataset, keyword: str, kind: str) -> Any:
     return text
 
 
-def find(node: PacsNode, level: Level, filters: Mapping[str, str] | None = None,
-         ) -> list[dict[str, Any]]:
+def find(node: PacsNode, level: Level, filters: Mapping[str, str] | None = None, *,
+         limit: int | None = None) -> list[dict[str, Any]]:
     """Query `node` with C-FIND and return one dict per match.
 
     Parameters
@@ -215,6 +215,9 @@ def find(node: PacsNode, level: Level, filters: Mapping[str, str] | None = None,
         ``description``, ``modality``; series level ``study_uid`` (most PACS need it),
         ``series_uid``, ``modality``, ``description``. DICOM matching applies (``*`` wildcards;
         dates ``YYYYMMDD``, ``YYYYMMDD-YYYYMMDD``, open ranges).
+    limit
+        Stop after this many matches (the query is cancelled on the PACS); ask for one more
+        than you show to know whether there were more.
 
     Returns
     -------
@@ -237,9 +240,13 @@ def find(node: PacsNode, level: Level, filters: Mapping[str, str] | None = None,
                 if identifier is not None:
                     results.append({key: _value(identifier, kw, kind)
                                     for key, kw, kind in _RETURN_KEYS[level]})
+                if limit is not None and len(results) >= limit:
+                    assoc.send_c_cancel(1, query_model=model)
+                    assoc.abort()  # the rest of the answers is not wanted
+                    break
             elif code != 0x0000:
                 raise PacsError(f"{address(node)} failed the {level} C-FIND: "
-                                f"{status_text(code)}{_error_comment(status)}")
+                                f"{status_text(code, 'C-FIND')}{_error_comment(status)}")
     log.info("C-FIND %s level=%s filters=%s: %d matches", node.name, level,
              sorted(k for k in filters if k not in ("patient_name",)), len(results))
     results.sort(key=lambda r: (r.get("patient_id") or "", r.get("study_date") or "",

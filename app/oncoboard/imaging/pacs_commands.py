@@ -50,6 +50,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--date", dest="study_date",
                    help="study date YYYYMMDD or range YYYYMMDD-YYYYMMDD (open ends allowed)")
     p.add_argument("--accession", dest="accession_number", help="AccessionNumber")
+    p.add_argument("--limit", type=int, help="at most this many results")
     p.set_defaults(handler=_find)
     p = psub.add_parser("retrieve", parents=[common, node_args],
                         help="retrieve a study or series into the local store (C-GET/C-MOVE)")
@@ -134,12 +135,13 @@ def _find(args: argparse.Namespace, ctx: Any) -> int:
     keys = ["patient_id", "patient_name", "study_uid", "series_uid", "modality", "study_date",
             "accession_number"]
     filters = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
-    rows = pacs.find(node, args.level, filters)
+    rows = pacs.find(node, args.level, filters, limit=args.limit)
     if args.json:
         print_json(rows)
         return 0
     _print_table(rows, _COLUMNS[args.level])
-    print(f"{len(rows)} {args.level}{'' if len(rows) == 1 else 's'} on {node.name}",
+    plural = {"patient": "patients", "study": "studies", "series": "series"}[args.level]
+    print(f"{len(rows)} {args.level if len(rows) == 1 else plural} on {node.name}",
           file=sys.stderr)
     return 0
 

@@ -15,6 +15,7 @@ import socket
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from pydicom import uid
@@ -54,6 +55,7 @@ from oncoboard.errors import PacsError
 _config.LOG_REQUEST_IDENTIFIERS = False
 _config.LOG_RESPONSE_IDENTIFIERS = False
 logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+log = logging.getLogger(__name__)
 
 VERIFICATION = uid.UID("1.2.840.10008.1.1")
 PATIENT_ROOT_FIND = uid.UID("1.2.840.10008.5.1.4.1.2.1.1")
@@ -90,8 +92,8 @@ STORAGE_CLASSES: dict[str, tuple[str, ...]] = {
     uid.MultiFrameGrayscaleWordSecondaryCaptureImageStorage: _LOSSLESS,
 }
 
-_STATUS_TEXT = {**QR_FIND_SERVICE_CLASS_STATUS, **QR_GET_SERVICE_CLASS_STATUS,
-                **QR_MOVE_SERVICE_CLASS_STATUS}
+_STATUS_TEXT = {"C-FIND": QR_FIND_SERVICE_CLASS_STATUS, "C-GET": QR_GET_SERVICE_CLASS_STATUS,
+                "C-MOVE": QR_MOVE_SERVICE_CLASS_STATUS}
 
 
 def address(node: PacsNode) -> str:
@@ -99,9 +101,9 @@ def address(node: PacsNode) -> str:
     return f"PACS {node.name!r} at {node.host}:{node.port}"
 
 
-def status_text(code: int) -> str:
-    """Return ``"0xA801 Move destination unknown"`` for a DIMSE status code."""
-    text = _STATUS_TEXT.get(code, ("", ""))[1] or code_to_category(code)
+def status_text(code: int, service: str = "") -> str:
+    """Return e.g. ``"0xA801 Move destination unknown"`` for a status of `service` (C-FIND...)."""
+    text = _STATUS_TEXT.get(service, {}).get(code, ("", ""))[1] or code_to_category(code)
     return f"0x{code:04X} {text}".rstrip()
 
 
@@ -180,6 +182,10 @@ def _association_failure(node: PacsNode, assoc: Association, connected: bool,
     return PacsError(f"{address(node)} aborted the association request")
 
 
+def _mark(flags: list[bool], event: Any) -> None:
+    flags.append(True)
+
+
 @contextmanager
 def associate(node: PacsNode, contexts: Sequence[PresentationContext | str], *,
               service: str, ext_neg: list[Any] | None = None,
@@ -201,13 +207,22 @@ def associate(node: PacsNode, contexts: Sequence[PresentationContext | str], *,
             ae.add_requested_context(cx.abstract_syntax, cx.transfer_syntax)
         else:
             ae.add_requested_context(cx, list(UNCOMPRESSED[:2]))
-    opened: list[bool] = []
-    evt_handlers = [(evt.EVT_CONN_OPEN, lambda event: opened.append(True)), *(handlers or [])]
-    start = time.monotonic()
-    assoc = ae.associate(node.host, node.port, ae_title=node.ae_title, ext_neg=ext_neg,
-                         evt_handlers=evt_handlers)
-    if not assoc.is_established:
-        raise _association_failure(node, assoc, bool(opened), time.monotonic() - start, service)
+    for attempt in (1, 2):
+        opened: list[bool] = []
+        evt_handlers = [(evt.EVT_CONN_OPEN, partial(_mark, opened)), *(handlers or [])]
+        start = time.monotonic()
+        assoc = ae.associate(node.host, node.port, ae_title=node.ae_title, ext_neg=ext_neg,
+                             evt_handlers=evt_handlers)
+        elapsed = time.monotonic() - start
+        if assoc.is_established:
+            break
+        # A peer that rejects and at once closes the connection sometimes resets it before
+        # the rejection is read (3 % of tries against Orthanc): try once more to learn why.
+        quick_abort = (opened and not assoc.is_rejected and elapsed < 0.9 * node.timeout_s
+                       and getattr(assoc.acceptor, "primitive", None) is None)
+        if attempt == 2 or not quick_abort:
+            raise _association_failure(node, assoc, bool(opened), elapsed, service)
+        log.info("association with %s aborted at once; trying again", node.name)
     try:
         yield assoc
     except BaseException:

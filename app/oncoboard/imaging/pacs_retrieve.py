@@ -151,7 +151,7 @@ def _consume(node: PacsNode, assoc: Association, responses: Iterator[tuple[Datas
             raise _Failed(code, str(status.get("ErrorComment") or ""))
         if failed:
             report.failures.append(f"{failed} instance(s) could not be sent by the PACS "
-                                   f"({status_text(code)})")
+                                   f"({status_text(code, service)})")
         return
 
 
@@ -206,7 +206,7 @@ def _diagnose(node: PacsNode, report: RetrieveReport, failure: _Failed, local_ae
     service = "C-GET" if report.method == "get" else "C-MOVE"
     comment = f" ({failure.comment})" if failure.comment else ""
     base = (f"{address(node)} failed the {service} of {_what(report)}: "
-            f"{status_text(failure.code)}{comment}")
+            f"{status_text(failure.code, service)}{comment}")
     destination = (f"the PACS must know our AE title {local_ae_title!r} as a move destination, "
                    f"with this computer's address and port {local_port}: ask its administrator")
     if failure.code == 0xA801:

@@ -58,6 +58,13 @@ def test_find_patients_with_wildcard_and_exact_id(orthanc: OrthancServer) -> Non
     assert beta["n_studies"] == 1
 
 
+def test_find_stops_at_the_limit(orthanc: OrthancServer) -> None:
+    [first] = pacs.find(orthanc.node(), "series", limit=1)
+    assert first["series_uid"] in {uid for st in orthanc.studies for uid in st.series}
+    assert len(pacs.find(orthanc.node(), "series", limit=2)) == 2
+    assert pacs.echo(orthanc.node())  # the cancelled query left the node usable
+
+
 def test_find_studies_by_modality_date_and_patient(orthanc: OrthancServer) -> None:
     node = orthanc.node()
     ct_study, mr_study = orthanc.studies
