@@ -60,6 +60,8 @@ class FrameJob:
 
 def container_dtype(bits_allocated: int, signed: bool) -> np.dtype[Any]:
     """Return the numpy dtype that holds one stored sample."""
+    if bits_allocated == 1:
+        return np.dtype(np.uint8)  # 1-bit (SEG) frames arrive unpacked from pydicom
     if bits_allocated not in (8, 16, 32):
         raise DicomError(f"BitsAllocated {bits_allocated} is not supported for images")
     return np.dtype(f"{'i' if signed else 'u'}{bits_allocated // 8}")
@@ -98,7 +100,7 @@ def read_frames(jobs: Sequence[FrameJob], out: NDArray[Any], *,
 
 def _is_native(job: FrameJob) -> bool:
     return (job.transfer_syntax in NATIVE_SYNTAXES and job.offset is not None
-            and job.samples == 1)
+            and job.samples == 1 and job.bits_allocated in (8, 16, 32))
 
 
 def _read_native(job: FrameJob, dest: NDArray[Any]) -> None:
@@ -139,7 +141,8 @@ def fix_bits(arr: NDArray[Any], bits_stored: int, bits_allocated: int, signed: b
 def decode_frame(job: FrameJob) -> NDArray[Any]:
     """Decode one frame with pydicom's decoders; return its stored values (or luminance)."""
     try:
-        if job.offset is None or job.transfer_syntax not in _pixel_decoder_syntaxes():
+        if (job.offset is None or job.transfer_syntax in NATIVE_SYNTAXES
+                or job.transfer_syntax not in _pixel_decoder_syntaxes()):
             return _decode_with_dataset(job)
         return _decode_buffer(job)
     except DicomError:
@@ -174,7 +177,7 @@ def _decode_buffer(job: FrameJob) -> NDArray[Any]:
         samples_per_pixel=job.samples, bits_allocated=job.bits_allocated,
         bits_stored=job.bits_stored, pixel_representation=int(job.signed),
         photometric_interpretation=job.photometric, number_of_frames=job.n_frames,
-        planar_configuration=job.planar)
+        planar_configuration=job.planar, pixel_keyword="PixelData")
     return _to_gray(arr, job)
 
 

@@ -8,6 +8,7 @@ JPEG) can encode. Nothing here is used to read data.
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import Sequence
 from pathlib import Path
@@ -116,8 +117,10 @@ def slice_datasets(stored: NDArray[Any], positions: NDArray[Any], iop: Sequence[
         b != 0 for b in intercepts)
     out = []
     for k in range(n):
-        ds = Dataset(dict(template.items()))
-        ds.file_meta = FileMetaDataset(dict(template.file_meta.items()))
+        # Element objects are copied too: pydicom changes existing elements in place.
+        ds = Dataset({tag: copy.copy(elem) for tag, elem in template.items()})
+        ds.file_meta = FileMetaDataset({tag: copy.copy(elem)
+                                        for tag, elem in template.file_meta.items()})
         ds.SOPInstanceUID = make_uid(uids["series"], k)
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.InstanceNumber = k + 1
@@ -231,9 +234,11 @@ def write_dataset(ds: Any, path: str | Path) -> None:
 
     ts = ds.file_meta.TransferSyntaxUID
     if ts == ExplicitVRBigEndian:
-        pydicom.dcmwrite(path, ds, implicit_vr=False, little_endian=False, force_encoding=True)
+        pydicom.dcmwrite(path, ds, implicit_vr=False, little_endian=False,
+                         enforce_file_format=True)
     elif ts == ImplicitVRLittleEndian:
-        pydicom.dcmwrite(path, ds, implicit_vr=True, little_endian=True, force_encoding=True)
+        pydicom.dcmwrite(path, ds, implicit_vr=True, little_endian=True,
+                         enforce_file_format=True)
     else:
         ds.save_as(path, enforce_file_format=True)
 

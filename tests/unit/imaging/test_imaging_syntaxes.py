@@ -1,0 +1,161 @@
+"""Transfer syntaxes: every supported one decodes to the right values; others fail clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+import pytest
+from imaging_helpers import assert_geometry, sphere_series
+from pydicom import uid
+from pydicom.data import get_testdata_file
+from pydicom.encaps import encapsulate
+from pydicom.pixels import apply_modality_lut
+
+from oncoboard.errors import DicomError
+from oncoboard.imaging import pixels, synth
+from oncoboard.imaging.loader import load_files
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "imaging"
+
+SIZE = {"rows": 32, "cols": 36}  # OpenJPEG's encoder needs at least 32 pixels a side
+LOSSLESS = [uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian, uid.ExplicitVRBigEndian,
+            uid.DeflatedExplicitVRLittleEndian, uid.RLELossless, uid.JPEGLSLossless,
+            uid.JPEG2000Lossless]
+
+
+@pytest.mark.parametrize("ts", LOSSLESS, ids=lambda t: uid.UID(t).keyword)
+def test_generated_series_in_lossless_syntaxes(tmp_path: Any, ts: str) -> None:
+    case = sphere_series(tmp_path / "s", n=6, ts=ts, **SIZE)
+    for p in case.paths:
+        assert pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID == ts
+    (vol,) = load_files([case.folder])
+    np.testing.assert_array_equal(vol.voxels, case.expected)
+    assert_geometry(vol, case)
+    assert vol.meta["transfer_syntaxes"] == [ts]
+
+
+def test_signed_values_survive_compression(tmp_path: Any) -> None:
+    for ts in (uid.RLELossless, uid.JPEGLSLossless, uid.JPEG2000Lossless):
+        case = sphere_series(tmp_path / uid.UID(ts).keyword, n=4, ts=ts, bits_stored=16,
+                             signed=True, intercepts=0.0, **SIZE)
+        (vol,) = load_files([case.folder])
+        np.testing.assert_array_equal(vol.voxels, case.expected)
+
+
+def test_lossy_syntaxes_decode_close_and_warn(tmp_path: Any) -> None:
+    case = sphere_series(tmp_path / "jls", n=4, ts=uid.JPEGLSNearLossless, **SIZE)
+    (vol,) = load_files([case.folder])
+    assert np.abs(vol.voxels.astype(int) - case.expected).max() <= 2
+    assert any("lossy" in w for w in vol.warnings)
+
+
+def test_jpeg_baseline_8bit(tmp_path: Any) -> None:
+    # 8-bit stored values (HU / 10 + 128) so that baseline JPEG can hold them.
+    case = sphere_series(tmp_path / "jpg", n=4, bits_stored=8, slopes=[10.0] * 4,
+                         intercepts=-1280.0, ts=uid.JPEGBaseline8Bit, modality="CT")
+    (vol,) = load_files([case.folder])
+    assert vol.meta["transfer_syntaxes"] == [uid.JPEGBaseline8Bit]
+    inside = case.expected > 0
+    assert np.abs(vol.voxels[inside].astype(float) - 1000).mean() < 30
+    assert np.abs(vol.voxels[~inside].astype(float) + 1000).mean() < 30
+
+
+def test_htj2k_lossless(tmp_path: Any) -> None:
+    codestream = (DATA / "ramp_40x32_12bit_htj2k_lossless.j2c").read_bytes()
+    r, c = np.mgrid[0:32, 0:40]
+    expected = (r * 37 + c * 101 + (r * c) % 17) % 4096
+    (ds,) = synth.slice_datasets(np.zeros((1, 32, 40), np.uint16), np.zeros((1, 3)),
+                                 [1, 0, 0, 0, 1, 0], (1.0, 1.0),
+                                 uids={"study": "1.2.3", "series": "1.2.3.1"})
+    ds.PixelData = encapsulate([codestream])
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = uid.HTJ2KLossless
+    ds.save_as(tmp_path / "ht.dcm", enforce_file_format=True)
+    (vol,) = load_files([tmp_path / "ht.dcm"])
+    np.testing.assert_array_equal(vol.voxels[0], expected - 1024)
+
+
+def test_compressed_series_decoded_in_the_process_pool(tmp_path: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("ONCOBOARD_DECODE_WORKERS", "2")
+    monkeypatch.setattr(pixels, "POOL_MIN_FRAMES", 2)
+    case = sphere_series(tmp_path / "s", n=12, ts=uid.RLELossless, **SIZE)
+    seen: list[int] = []
+    (vol,) = load_files([case.folder], progress=lambda done, total, msg: seen.append(done))
+    np.testing.assert_array_equal(vol.voxels, case.expected)
+    assert seen[-1] == 12
+    pool = pixels.get_pool()
+    assert pool._mp_context.get_start_method() in ("forkserver", "spawn")
+
+
+BUNDLED = ["CT_small.dcm", "MR_small.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm",
+           "MR_small_expb.dcm", "MR_small_RLE.dcm", "MR_small_jp2klossless.dcm",
+           "MR_small_jpeg_ls_lossless.dcm", "JPGExtended.dcm", "JPEG2000.dcm", "693_J2KI.dcm",
+           "rtdose.dcm", "rtdose_rle.dcm", "rtdose_expb.dcm", "image_dfl.dcm",
+           "liver_1frame.dcm", "MR_small_padded.dcm", "SC_rgb_small_odd_big_endian.dcm",
+           "SC_rgb_jpeg_gdcm.dcm", "SC_rgb_rle_2frame.dcm", "examples_ybr_color.dcm"]
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_pydicom_bundled_files_match_pydicom(name: str) -> None:
+    path = get_testdata_file(name)
+    ds = pydicom.dcmread(path)
+    ref = ds.pixel_array
+    (vol,) = load_files([path])
+    if ds.get("SamplesPerPixel", 1) == 3:
+        from pydicom.pixels import convert_color_space
+
+        rgb = ref
+        if ds.PhotometricInterpretation.startswith("YBR"):
+            rgb = convert_color_space(ref, ds.PhotometricInterpretation, "RGB")
+        rgb = rgb.astype(np.float32)
+        ref = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    else:
+        ref = apply_modality_lut(ref, ds)
+    ref = ref.reshape(-1, *ref.shape[-2:])
+    n_frames = ref.shape[0]
+    if n_frames > 1 and "GridFrameOffsetVector" in ds:
+        offsets = np.asarray(ds.GridFrameOffsetVector, float)
+        ref = ref[np.argsort(offsets * np.sign(offsets[-1] - offsets[0] or 1))]
+    np.testing.assert_allclose(vol.voxels, ref, rtol=1e-5, atol=1e-3)
+
+
+def test_rtdose_frames_follow_grid_frame_offsets() -> None:
+    path = get_testdata_file("rtdose.dcm")
+    ds = pydicom.dcmread(path)
+    (vol,) = load_files([path])
+    ipp = np.asarray(ds.ImagePositionPatient, float)
+    offsets = np.asarray(ds.GridFrameOffsetVector, float)
+    for k in range(vol.shape[0]):
+        np.testing.assert_allclose(vol.affine @ [k, 0, 0, 1],
+                                   [*(ipp + [0, 0, sorted(offsets)[k]]), 1], atol=1e-4)
+
+
+def _write_with_syntax(tmp_path: Any, ts: str, payload: bytes) -> Path:
+    (ds,) = synth.slice_datasets(np.zeros((1, 8, 8), np.uint16), np.zeros((1, 3)),
+                                 [1, 0, 0, 0, 1, 0], (1.0, 1.0),
+                                 uids={"study": "1.2.3", "series": "1.2.3.2"})
+    ds.PixelData = encapsulate([payload])
+    ds["PixelData"].VR = "OB"
+    ds.file_meta.TransferSyntaxUID = ts
+    path = tmp_path / "odd.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_undecodable_syntax_names_the_syntax_and_file(tmp_path: Any) -> None:
+    path = _write_with_syntax(tmp_path, uid.MPEG2MPML, b"\x00\x00\x01\xb3" + b"\x00" * 60)
+    with pytest.raises(DicomError) as info:
+        load_files([path])
+    assert "MPEG2" in info.value.message
+    assert str(path) in info.value.message
+    assert "\n" not in info.value.message
+
+
+def test_corrupt_compressed_stream_gives_a_clear_error(tmp_path: Any) -> None:
+    path = _write_with_syntax(tmp_path, uid.JPEG2000Lossless, b"\xff\x4f\xff\x51" + b"\x13" * 40)
+    with pytest.raises(DicomError) as info:
+        load_files([path])
+    assert "JPEG 2000" in info.value.message and str(path) in info.value.message
