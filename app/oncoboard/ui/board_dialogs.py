@@ -146,11 +146,11 @@ class DecisionDialog(_FormDialog):
         self.departure.setPlaceholderText(tr("Why the board departs from the model"))
         self.departure.setEnabled(False)
         self.departs.toggled.connect(self.departure.setEnabled)
-        if model_summary:
-            shown = QLabel(tr("Model results shown: {s}").format(s=model_summary),
-                           objectName="muted")
-            shown.setWordWrap(True)
-            self.form.addRow(shown)
+        shown = QLabel(tr("Model results shown: {s}").format(s=model_summary) if model_summary
+                       else tr("No model result is stored for this patient."), objectName="muted")
+        shown.setWordWrap(True)
+        self.form.addRow(shown)
+        self.departs.setEnabled(bool(model_summary))
         for label, widget in ((tr("Options discussed"), self.options), (tr("Chosen plan"), self.plan),
                               (tr("Rationale"), self.rationale), (tr("Attendees"), self.attendees),
                               ("", self.departs), (tr("Reason"), self.departure)):

@@ -118,7 +118,7 @@ class PatientBrowserView(QWidget):
             return 0
         for hit in hits:
             item = QListWidgetItem()
-            label = QLabel(f"<b>{hit['patient_id']}</b> · {hit.get('date') or ''} · "
+            label = QLabel(f"<b>{hit['patient_id']}</b> · {(hit.get('date') or '')[:10]} · "
                            f"{hit.get('title') or hit.get('note_type') or ''}<br>"
                            f"{hit['snippet_html']}")
             label.setWordWrap(True)

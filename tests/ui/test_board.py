@@ -1,0 +1,131 @@
+"""Tumour-board mode: create a meeting, add cases, present, decide, export the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import QDate, Qt
+
+from conftest import save_and_check, visible_texts
+
+
+@pytest.fixture
+def board(window):  # noqa: ANN001, ANN201
+    return window.show_view("board")
+
+
+def _create_meeting(board):  # noqa: ANN001, ANN202
+    from oncoboard.ui.board_dialogs import MeetingDialog
+
+    dialog = MeetingDialog(board.store, board)
+    dialog.date.setDate(QDate(2026, 12, 1))
+    dialog.specialty.setCurrentText("thorax")
+    dialog.title.setText("Thoracic board (UI test)")
+    dialog.attendees.setPlainText("Dr Martin (oncologist)\nDr Leroy (radiotherapist)")
+    dialog._on_accepted()
+    assert dialog.result() == dialog.DialogCode.Accepted, dialog.error.text()
+    board.refresh(select=dialog.result_value.id)
+    return dialog.result_value
+
+
+def _add_case(board, patient_id: str, question: str):  # noqa: ANN001, ANN202
+    from oncoboard.ui.board_dialogs import AddCaseDialog
+
+    dialog = AddCaseDialog(board.store, board.meeting_id, patient_id, board)
+    assert dialog.patient.currentData() == patient_id
+    dialog.question.setPlainText(question)
+    dialog._on_accepted()
+    assert dialog.result() == dialog.DialogCode.Accepted, dialog.error.text()
+    board._load_cases(select=patient_id)
+    return dialog.result_value
+
+
+def _patients(board, prefix: str, n: int) -> list[str]:  # noqa: ANN001
+    from oncoboard.ui import records
+
+    ids = [p["id"] for p in records.list_patients(board.store) if p["id"].startswith(prefix)]
+    return (ids or [p["id"] for p in records.list_patients(board.store)])[:n]
+
+
+def test_meeting_cases_decision_presenter_and_pdf(board, window, qtbot, output_dir, tmp_path):  # noqa: ANN001, E501
+    from pypdf import PdfReader
+
+    meeting = _create_meeting(board)
+    assert board.meeting_id == meeting.id
+    first, second = _patients(board, "DEMO-LU", 2)
+    _add_case(board, first, "Concurrent chemoradiotherapy or sequential?")
+    _add_case(board, second, "Consolidation immunotherapy?")
+    assert board.cases.count() == 2
+    assert "Consolidation immunotherapy?" in board.detail.toPlainText()  # the case just added
+    board.cases.setCurrentRow(0)
+    assert "Concurrent chemoradiotherapy or sequential?" in board.detail.toPlainText()
+
+    from oncoboard.board.meetings import get_meeting
+    from oncoboard.ui.board_dialogs import DecisionDialog
+
+    dialog = DecisionDialog(board.store, get_meeting(board.store, meeting.id), first, "", board)
+    dialog._on_accepted()  # an empty plan is refused, the dialog stays open with the reason
+    assert dialog.result() != dialog.DialogCode.Accepted
+    assert "plan" in dialog.error.text()
+    dialog.options.setPlainText("Concurrent chemoradiotherapy\nSequential")
+    dialog.plan.setPlainText("Concurrent chemoradiotherapy then durvalumab")
+    dialog.rationale.setPlainText("Fit patient, ECOG 0, stage III unresectable")
+    departs = dialog.departs.isEnabled()  # only when a model result is stored for the patient
+    if departs:
+        dialog.departs.setChecked(True)
+        dialog.departure.setText("Model trained on synthetic data only")
+    dialog._on_accepted()
+    assert dialog.result() == dialog.DialogCode.Accepted, dialog.error.text()
+    board._load_cases(select=first)
+    assert board.cases.item(0).text().startswith("✔")
+    assert "durvalumab" in board.detail.toPlainText()
+    if departs:
+        assert "Model trained on synthetic data only" in board.detail.toPlainText()
+    save_and_check(window, output_dir / "board.png")
+
+    with qtbot.waitSignal(board.exported, timeout=60000) as blocker:
+        board.export("pdf", tmp_path / "meeting.pdf")
+    reader = PdfReader(blocker.args[0])
+    assert len(reader.pages) == 3  # cover + one page per case
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert first in text and second in text
+    assert "Concurrent chemoradiotherapy then durvalumab" in text
+    with qtbot.waitSignal(board.exported, timeout=60000) as blocker:
+        board.export("json", tmp_path / "meeting.json")
+    doc = json.loads(open(blocker.args[0], encoding="utf-8").read())
+    assert [c["case"]["patient_id"] if "case" in c else c.get("patient_id")
+            for c in doc["cases"]] != []
+
+    task = board.present()
+    qtbot.waitUntil(lambda: board.presenter is not None and board.presenter.isVisible(),
+                    timeout=60000)
+    presenter = board.presenter
+    qtbot.addWidget(presenter)
+    assert presenter.index == 0
+    assert "Concurrent chemoradiotherapy or sequential?" in visible_texts(presenter)
+    save_and_check(presenter, output_dir / "presenter.png")
+    qtbot.keyClick(presenter, Qt.Key.Key_Right)
+    assert presenter.index == 1
+    assert "Consolidation immunotherapy?" in visible_texts(presenter.stack.currentWidget())
+    qtbot.keyClick(presenter, Qt.Key.Key_Right)  # stays on the last case
+    assert presenter.index == 1
+    qtbot.keyClick(presenter, Qt.Key.Key_Left)
+    assert presenter.index == 0
+    qtbot.keyClick(presenter, Qt.Key.Key_Escape)
+    assert not presenter.isVisible()
+    assert task is not None
+
+
+def test_decisions_go_to_the_audit_trail(board):  # noqa: ANN001
+    from oncoboard.board import audit
+    from oncoboard.board.decisions import record_decision
+
+    meeting = _create_meeting(board)
+    (pid,) = _patients(board, "DEMO-BR", 1)
+    _add_case(board, pid, "Adjuvant endocrine therapy alone?")
+    record_decision(board.store, meeting.id, pid, plan="Endocrine therapy 5 years",
+                    rationale="Low risk", attendees=["Dr Martin (oncologist)"])
+    events = [e.event_type for e in audit.entries(board.store, last=10)]
+    assert any("decision" in e for e in events)
+    assert audit.verify(board.store).ok
