@@ -153,6 +153,14 @@ def current_systemic(rv: RecordView, window: int) -> Any:
     return planned[0] if planned else None
 
 
+def _dose_intensity(rv: RecordView, window: int) -> Derived | None:
+    t = current_systemic(rv, window)
+    if t is None or t.dose_intensity is None:
+        return None
+    return Derived(float(t.dose_intensity), "1", [{"treatment_id": t.id,
+                                                  "dose_intensity": t.dose_intensity}])
+
+
 def _n_agents(rv: RecordView, window: int) -> Derived | None:
     t = current_systemic(rv, window)
     if t is None or not t.agents:
@@ -190,6 +198,8 @@ DERIVATIONS: dict[str, tuple[DerivationFn, str]] = {
     "bmi": (_bmi, "Body-mass index, kg/m2 (weight in the window, latest height)."),
     "n_agents": (_n_agents, "Number of agents in the current or next planned systemic "
                             "regimen."),
+    "dose_intensity": (_dose_intensity, "Relative dose intensity (1 = standard dose) of the "
+                                        "current or next planned systemic regimen."),
     "cancer_site_group": (_site_group, "Primary cancer site group from ICD-10: gi, gu, lung, "
                                        "breast, gyn or other."),
 }

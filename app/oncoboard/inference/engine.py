@@ -375,7 +375,9 @@ def applicable_plugins(store: Any, settings: Any, patient_id: str, reference_dat
     """Return (plugin, population check) for the enabled plugins that apply to the patient.
 
     A plugin applies when the patient is in its population, or is outside it and the plugin
-    flags rather than refuses.
+    flags rather than refuses; except that a plugin declaring diagnoses never applies to a
+    patient whose recorded primary cancer is another one (a breast model is not run on a lung
+    cancer unless asked for by name).
     """
     from oncoboard.inference.derived import RecordView
     from oncoboard.inference.discovery import discover_plugins
@@ -389,7 +391,9 @@ def applicable_plugins(store: Any, settings: Any, patient_id: str, reference_dat
             continue
         m = p.require()
         pop = check_population(rv, m)
-        if pop["in_population"] or m.population.out_of_population == "flag":
+        other_cancer = any(r.startswith("diagnosis ") for r in pop["reasons"])
+        if pop["in_population"] or (m.population.out_of_population == "flag"
+                                    and not other_cancer):
             out.append((p, pop))
     return out
 
@@ -432,7 +436,13 @@ def predict_patient(store: Any, settings: Any, patient_id: str, *,
     for plugin in chosen:
         if job is not None and job.cancelled:
             break
-        asm = assemble_record(store, plugin.require(), patient_id, day)
+        try:
+            asm = assemble_record(store, plugin.require(), patient_id, day)
+        except Exception as exc:  # one plugin's failure must not stop the others
+            log.exception("assembling inputs of %s for %s", plugin.id, patient_id)
+            asm = Assembly()
+            asm.refuse(f"internal error while assembling the inputs ({type(exc).__name__}); "
+                       f"see the log")
         doc = make_result(plugin, asm, settings.providers, patient_id=patient_id,
                           reference_date=day, explain_it=explain_it, job=job)
         if save:

@@ -254,7 +254,9 @@ def assemble_record(store: Any, manifest: Manifest, patient_id: str,
         else:
             asm.warn("outside_intended_use", f"outside intended use: {reasons}")
     images: dict[str, Any] = {}
-    for spec in manifest.inputs:
+    # images first: radiomics inputs read their features
+    ordered = sorted(manifest.inputs, key=lambda i: i.kind != "image")
+    for spec in ordered:
         try:
             if isinstance(spec, ImageInput):
                 images[spec.name] = record_inputs.image(rv, spec, manifest, asm)

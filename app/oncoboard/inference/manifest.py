@@ -547,8 +547,14 @@ def _check_names(m: Manifest) -> None:
     outs = [o.name for o in m.outputs]
     if len(outs) != len(set(outs)):
         raise ValueError(f"output names repeat: {outs}")
+    from oncoboard.inference.derived import DERIVATIONS
+
     images = {i.name for i in m.inputs if i.kind == "image"}
     for item in m.inputs:
+        if item.kind == "clinical" and item.source.type == "derived" and \
+                item.source.derivation not in DERIVATIONS:
+            raise ValueError(f"input {item.name!r}: unknown derivation "
+                             f"{item.source.derivation!r} (known: {', '.join(DERIVATIONS)})")
         if item.kind == "clinical" and item.source.type == "radiomics":
             if item.source.image not in images:
                 raise ValueError(f"input {item.name!r}: radiomics image {item.source.image!r} "

@@ -186,7 +186,8 @@ def image(rv: RecordView, spec: ImageInput, manifest: Manifest, asm: Assembly) -
     day = rv.date.isoformat().replace("-", "")
     try:
         series = [s for s in imaging.list_series(rv.store, rv.patient_id)
-                  if s.modality == spec.modality and floor <= (s.study_date or "")[:8] <= day]
+                  if s.modality == spec.modality
+                  and floor <= (s.study_date or "").replace("-", "")[:8] <= day]
     except NotImplementedError:
         series = []
     if not series:

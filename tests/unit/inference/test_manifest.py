@@ -132,3 +132,10 @@ def test_invalid_toml_and_missing_file(tmp_path):
     (tmp_path / "plugin.toml").write_text("id = [unclosed")
     with pytest.raises(PluginError, match="invalid TOML"):
         load_manifest(tmp_path)
+
+
+def test_unknown_derivation_refused():
+    raw = logistic_manifest()
+    raw["inputs"][1]["source"] = {"type": "derived", "derivation": "magic"}
+    with pytest.raises(PluginError, match="unknown derivation 'magic'"):
+        parse_manifest(raw)
