@@ -179,7 +179,8 @@ def extract_zip(path: Path, data_dir: Path) -> Path:
     st = path.stat()
     key = hashlib.sha1(f"{path}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
     target = data_dir / "dicom" / "zip" / key
-    if (target / ".complete").exists():
+    done = target.with_suffix(".complete")
+    if done.exists():
         return target
     target.mkdir(parents=True, exist_ok=True)
     root = target.resolve()
@@ -194,7 +195,7 @@ def extract_zip(path: Path, data_dir: Path) -> Path:
             with zf.open(member) as src, open(dest, "wb") as out:
                 while chunk := src.read(1 << 20):
                     out.write(chunk)
-    (target / ".complete").write_text(str(path), encoding="utf-8")
+    done.write_text(str(path), encoding="utf-8")
     return target
 
 

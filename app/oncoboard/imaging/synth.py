@@ -69,11 +69,12 @@ def _base(modality: str, sop_class: str, uids: dict[str, str], header: dict[str,
     ds.SeriesDescription = header.get("SeriesDescription", "Synthetic series")
     ds.SeriesNumber = header.get("SeriesNumber", 1)
     ds.AccessionNumber = header.get("AccessionNumber", "")
+    ds.StudyID = header.get("StudyID", "1")
     ds.Manufacturer = "Oncoboard synthetic"
     for key, value in header.items():
         if key not in ("PatientID", "PatientName", "PatientBirthDate", "PatientSex",
                        "StudyDate", "StudyDescription", "SeriesDescription", "SeriesNumber",
-                       "AccessionNumber"):
+                       "AccessionNumber", "StudyID"):
             setattr(ds, key, value)
     return ds
 

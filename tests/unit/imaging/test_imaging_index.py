@@ -1,0 +1,218 @@
+"""The DICOM index: folders, zip, DICOMDIR, broken files, patient links, cancel, idempotence."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+import pytest
+from imaging_helpers import sphere_series
+
+from oncoboard.errors import DicomError, NotFoundError
+from oncoboard.imaging import index as index_mod
+from oncoboard.imaging.index import index_paths, list_series, relink_studies
+from oncoboard.imaging.loader import load_series
+
+
+def _add_patient(store: Any, pid: str, birth: str = "1960-01-01") -> None:
+    store.db["patients"].insert({"id": pid, "birth_date": birth, "sex": "female",
+                                 "imported_at": "2026-11-23T00:00:00+00:00"})
+
+
+def _count(store: Any, table: str) -> int:
+    return int(store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_folder_with_broken_files(tmp_path: Any, store: Any, settings: Any) -> None:
+    case = sphere_series(tmp_path / "in" / "ct", n=8)
+    (tmp_path / "in" / "notes.txt").write_text("not DICOM")
+    (tmp_path / "in" / "garbage.dcm").write_bytes(os.urandom(3000))
+    truncated = tmp_path / "in" / "truncated.dcm"
+    truncated.write_bytes(case.paths[0].read_bytes()[:-500])
+    ds = pydicom.dcmread(case.paths[1])
+    del ds.PixelData
+    ds.SOPInstanceUID = "1.2.3.999"
+    ds.save_as(tmp_path / "in" / "nopixels.dcm")
+    header_only = tmp_path / "in" / "header_cut.dcm"
+    header_only.write_bytes(case.paths[2].read_bytes()[:300])
+    report = index_paths(store, [tmp_path / "in"], settings=settings)
+    reasons = {Path(p).name: r for p, r in report.skipped}
+    assert reasons["notes.txt"] == "not a DICOM file"
+    assert reasons["garbage.dcm"] == "not a DICOM file"
+    assert "truncated" in reasons["truncated.dcm"]
+    assert "no pixel data" in reasons["nopixels.dcm"]
+    assert "header_cut.dcm" in reasons
+    assert report.instances_indexed == 8
+    assert report.series_uids == [case.series_uid]
+    vol = load_series(store, case.series_uid, settings=settings)
+    np.testing.assert_array_equal(vol.voxels, case.expected)
+
+
+def test_reindexing_is_idempotent(tmp_path: Any, store: Any, settings: Any) -> None:
+    case = sphere_series(tmp_path / "ct", n=6)
+    first = index_paths(store, [tmp_path], settings=settings)
+    before = [list(store.db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall())
+              for t in ("dicom_series", "dicom_instances")]
+    second = index_paths(store, [tmp_path, case.paths[0]], settings=settings)
+    after = [list(store.db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall())
+             for t in ("dicom_series", "dicom_instances")]
+    assert first.instances_indexed == 6
+    assert second.instances_indexed == 0 and second.unchanged == 6
+    assert before == after
+
+
+def test_zip_and_dicomdir(tmp_path: Any, store: Any, settings: Any) -> None:
+    case = sphere_series(tmp_path / "src", n=5)
+    archive = tmp_path / "study.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for p in case.paths:
+            zf.write(p, f"DICOM/{p.name}")
+        zf.writestr("README.txt", "hello")
+    report = index_paths(store, [archive], settings=settings)
+    assert report.instances_indexed == 5
+    stored = store.db.execute("SELECT path FROM dicom_instances").fetchall()
+    assert all(str(settings.data_dir / "dicom" / "zip") in r[0] for r in stored)
+    assert [Path(p).name for p, _ in report.skipped] == ["README.txt"]
+    vol = load_series(store, case.series_uid, settings=settings, use_cache=False)
+    np.testing.assert_array_equal(vol.voxels, case.expected)
+
+
+def test_dicomdir_lists_its_files(tmp_path: Any, store: Any, settings: Any) -> None:
+    from pydicom.fileset import FileSet
+
+    case = sphere_series(tmp_path / "src", n=4)
+    fs = FileSet()
+    for p in case.paths:
+        fs.add(pydicom.dcmread(p))
+    fs.write(tmp_path / "media")
+    report = index_paths(store, [tmp_path / "media" / "DICOMDIR"], settings=settings)
+    assert report.instances_indexed == 4
+    vol = load_series(store, case.series_uid, settings=settings, use_cache=False)
+    np.testing.assert_array_equal(vol.voxels, case.expected)
+
+
+def test_zip_slip_is_refused(tmp_path: Any, store: Any, settings: Any) -> None:
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../../escape.dcm", b"x")
+    report = index_paths(store, [archive], settings=settings)
+    assert "escapes" in report.skipped[0][1]
+    assert not (settings.data_dir / "dicom" / "escape.dcm").exists()
+
+
+@pytest.mark.parametrize(("rule", "birth", "linked"), [
+    ("patient_id", "1960-01-01", True), ("patient_id", "1999-09-09", True),
+    ("patient_id+birth_date", "1960-01-01", True),
+    ("patient_id+birth_date", "1999-09-09", False)])
+def test_patient_linking_rules(tmp_path: Any, store: Any, settings: Any, rule: str,
+                               birth: str, linked: bool) -> None:
+    from dataclasses import replace
+
+    _add_patient(store, "PAT-7", birth)
+    case = sphere_series(tmp_path / "ct", n=3, patient_id="PAT-7")
+    report = index_paths(store, [tmp_path], settings=replace(settings, patient_match=rule))
+    row = store.db.execute("SELECT patient_id, dicom_patient_id FROM dicom_studies").fetchone()
+    assert row == (("PAT-7" if linked else None), "PAT-7")
+    assert report.linked_patients == (["PAT-7"] if linked else [])
+    # Listed under the patient either way (unlinked studies by their DICOM PatientID).
+    assert [s.series_uid for s in list_series(store, "PAT-7")] == [case.series_uid]
+
+
+def test_relink_after_patients_arrive(tmp_path: Any, store: Any, settings: Any) -> None:
+    sphere_series(tmp_path / "ct", n=3, patient_id="LATE-1")
+    index_paths(store, [tmp_path], settings=settings)
+    assert list_series(store)[0].patient_id is None
+    _add_patient(store, "LATE-1")
+    assert relink_studies(store) == 1
+    assert list_series(store)[0].patient_id == "LATE-1"
+
+
+def test_cancel_before_writing_leaves_nothing(tmp_path: Any, store: Any, settings: Any) -> None:
+    sphere_series(tmp_path / "ct", n=6)
+    report = index_paths(store, [tmp_path], settings=settings, cancel=lambda: True)
+    assert report.cancelled
+    assert _count(store, "dicom_instances") == 0 and _count(store, "dicom_series") == 0
+
+
+def test_cancel_between_series_keeps_whole_series_only(tmp_path: Any, store: Any,
+                                                       settings: Any) -> None:
+    import threading
+
+    a = sphere_series(tmp_path / "a", n=4, series="A")
+    b = sphere_series(tmp_path / "b", n=4, series="B")
+    stop = threading.Event()
+    calls: list[str] = []
+
+    def progress(done: int, total: int, message: str) -> None:
+        calls.append(message)
+        if message == "writing series":
+            stop.set()
+
+    report = index_paths(store, [tmp_path], settings=settings, progress=progress, cancel=stop)
+    assert report.cancelled and len(report.series_uids) == 1
+    (uid,) = report.series_uids
+    n = store.db.execute("SELECT count(*) FROM dicom_instances WHERE series_uid = ?",
+                         [uid]).fetchone()[0]
+    assert n == 4 and _count(store, "dicom_instances") == 4
+    assert "reading headers" in calls
+    assert uid == min(a.series_uid, b.series_uid)  # series are written in UID order
+
+
+def test_failure_inside_a_series_rolls_it_back(tmp_path: Any, store: Any, settings: Any,
+                                               monkeypatch: Any) -> None:
+    sphere_series(tmp_path / "a", n=4, series="A")
+    sphere_series(tmp_path / "b", n=4, series="B")
+    real = index_mod.series_records
+    calls = {"n": 0}
+
+    def failing(store_: Any, uid: str) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise DicomError("simulated failure")
+        return real(store_, uid)
+
+    monkeypatch.setattr(index_mod, "series_records", failing)
+    with pytest.raises(DicomError):
+        index_paths(store, [tmp_path], settings=settings)
+    counts = store.db.execute("SELECT series_uid, count(*) FROM dicom_instances "
+                              "GROUP BY series_uid").fetchall()
+    assert [c for _, c in counts] == [4]
+    assert _count(store, "dicom_series") == 1
+
+
+def test_changed_and_missing_files(tmp_path: Any, store: Any, settings: Any) -> None:
+    case = sphere_series(tmp_path / "ct", n=5)
+    index_paths(store, [tmp_path], settings=settings)
+    load_series(store, case.series_uid, settings=settings)
+    # Rewrite one slice with other values: the loader re-reads its header and the new pixels.
+    ds = pydicom.dcmread(case.paths[0])
+    ds.PixelData = np.full((24, 28), 1024 + 77, np.uint16).tobytes()
+    ds.save_as(case.paths[0])
+    vol = load_series(store, case.series_uid, settings=settings)
+    assert "cached" not in vol.meta
+    k = vol.meta["sop_uids"].index(ds.SOPInstanceUID)
+    assert (vol.voxels[k] == 77).all()
+    case.paths[1].unlink()
+    with pytest.raises(DicomError, match="missing"):
+        load_series(store, case.series_uid, settings=settings)
+
+
+def test_unknown_series(store: Any) -> None:
+    with pytest.raises(NotFoundError):
+        load_series(store, "1.2.3.4.5")
+
+
+def test_large_import_uses_the_pool(tmp_path: Any, store: Any, settings: Any,
+                                    monkeypatch: Any) -> None:
+    monkeypatch.setenv("ONCOBOARD_DECODE_WORKERS", "2")
+    monkeypatch.setattr(index_mod, "POOL_MIN_FILES", 4)
+    case = sphere_series(tmp_path / "ct", n=10)
+    report = index_paths(store, [tmp_path], settings=settings)
+    assert report.instances_indexed == 10
+    info = list_series(store)[0]
+    assert info.n_frames == 10 and info.stacks[0]["orientation"] == "axial"
+    assert info.series_uid == case.series_uid
