@@ -63,5 +63,6 @@ def store(tmp_path):
     add_patient(s, "P4", icd="C50.4", sex="female")      # outside population (flag)
     add_patient(s, "P5", ldh=9000.0)                      # out of range
     add_patient(s, "P6", ldh=300.0, ldh_date="2023-01-01")  # LDH too old for the window
+    add_patient(s, "P7", birth="1930-01-01")             # 94: above age_max (flag)
     yield s
     s.close()

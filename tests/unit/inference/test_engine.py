@@ -101,9 +101,17 @@ def test_out_of_range_input_refuses(store, settings, plugin):
 
 
 def test_out_of_population_flagged(store, settings, plugin):
-    [doc] = engine.predict_patient(store, settings, "P4", date=REF, save=False)
+    [doc] = engine.predict_patient(store, settings, "P7", date=REF, save=False)
     assert doc["status"] == "ok" and doc["outside_intended_use"]
     assert "outside_intended_use" in _codes(doc)
+    assert doc["population"]["reasons"] == ["age 94 above 90"]
+
+
+def test_other_cancer_not_applicable_unless_named(store, settings, plugin):
+    assert engine.predict_patient(store, settings, "P4", date=REF, save=False) == []
+    [doc] = engine.predict_patient(store, settings, "P4", date=REF, save=False,
+                                   plugin_ids=["test-logistic"])
+    assert doc["status"] == "ok" and doc["outside_intended_use"]
     assert "diagnosis C50.4 not in C34" in doc["population"]["reasons"][0]
 
 
