@@ -24,8 +24,6 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import numpy as np  # noqa: E402
 import predict_equations as pe  # noqa: E402
-from predict_onnx import build_graph  # noqa: E402
-
 from common.manifest_io import (  # noqa: E402
     fill_template,
     render_golden,
@@ -33,6 +31,7 @@ from common.manifest_io import (  # noqa: E402
     toml_value,
 )
 from common.onnx_graph import save  # noqa: E402
+from predict_onnx import build_graph  # noqa: E402
 
 ROOT = HERE.parent.parent
 PLUGIN = ROOT / "plugins" / "predict-breast-v2.1"

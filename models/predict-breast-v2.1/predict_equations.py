@@ -130,8 +130,11 @@ def random_patients(n: int, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def published_example(screen: int = SCREEN_UNKNOWN) -> dict[str, np.ndarray]:
-    """Return the sheet's example (65 y, 19 mm, 1 node, grade 2, ER+, HER2-, Ki67-), surgery only."""
+def published_example(screen: int = 0) -> dict[str, np.ndarray]:
+    """Return the sheet's example (65 y, 19 mm, 1 node, grade 2, ER+, HER2-, Ki67-), surgery only.
+
+    Detection defaults to clinical (0), which gives the published 10-year OS of about 74 %.
+    """
     values = {"age": 65, "size_mm": 19, "nodes": 1, "grade": 2, "er": 1, "her2": 0, "ki67": 0,
               "screen": screen, "generation": 0, "horm": 0, "traz": 0, "bis": 0}
     return {k: np.array([float(v)]) for k, v in values.items()}

@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import predict_equations as pe
-from onnx import TensorProto
-
 from common.onnx_graph import GraphBuilder
+from onnx import TensorProto
 
 
 class _G(GraphBuilder):
