@@ -3,7 +3,8 @@
 Tokenisation runs inside the ONNX graph (skl2onnx's TfidfVectorizer converter: StringNormalizer,
 com.microsoft Tokenizer with a regular expression, TfIdfVectorizer), so the engine feeds the raw
 note text. The token pattern makes a negation cue and the word it negates one token ("pas de
-fièvre", "no fever", "sans diarrhée"), so a negated sign never counts as the sign itself; an unseen
+fièvre", "no fever", "sans diarrhée", "fièvre : non"), so a negated sign never counts as the sign
+itself; an unseen
 negated word gets no weight at all rather than the weight of the sign. Letters are listed
 explicitly because onnxruntime's RE2 ``\\w`` is ASCII-only (it would split "fièvre").
 """
@@ -20,7 +21,9 @@ from onnx import TensorProto, helper, numpy_helper
 LETTERS = "a-z0-9àâäçéèêëîïôöùûüÿœæ°"
 NEGATION = (r"(?:(?:pas|sans|absence|ni|aucune?|no|not|denies|without|negative)"
             r"(?: de | d'| d’| of | for | ))?")
-TOKEN_PATTERN = NEGATION + f"[{LETTERS}]+"
+# A trailing "X : non" / "X: none" negates the word before it (checklist style).
+NEGATED_AFTER = r"(?: ?: ?(?:non|none|négatif|negative|absent|absente)\b)?"
+TOKEN_PATTERN = NEGATION + f"[{LETTERS}]+" + NEGATED_AFTER
 STRUCTURED = ["age", "ecog", "haemoglobin", "n_agents", "dose_intensity"]
 OPSETS = {"": 17, "ai.onnx.ml": 3}
 
