@@ -7,6 +7,7 @@ already there, e.g. from an earlier retrieval of the same study, are left alone)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -23,7 +24,7 @@ from pynetdicom.presentation import build_context
 from pynetdicom.transport import ThreadedAssociationServer
 
 from oncoboard.config import PacsNode
-from oncoboard.errors import NotFoundError, OncoboardError, PacsError
+from oncoboard.errors import NotFoundError, OncoboardError, PacsError, StorageError
 from oncoboard.imaging.pacs_net import (
     STUDY_ROOT_GET,
     STUDY_ROOT_MOVE,
@@ -87,8 +88,9 @@ class _Sink:
             tmp.write_bytes(event.encoded_dataset(include_meta=True))
             os.replace(tmp, path)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            self.errors.append(f"{sop_uid}: cannot write {path}: {exc.strerror or exc}")
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            self.errors.append(f"cannot write {path}: {exc.strerror or exc}")
             return _OUT_OF_RESOURCES
         with self._lock:
             self.files.append(path)
@@ -250,6 +252,10 @@ def run_retrieve(node: PacsNode, report: RetrieveReport, *, local_ae_title: str,
                     local_port)
     except _Failed as exc:
         sink.remove_created()
+        if sink.errors:  # we refused the instances: the PACS's status only echoes that
+            more = f" (and {len(sink.errors) - 1} more)" if len(sink.errors) > 1 else ""
+            raise StorageError(f"the {_what(report)} from {address(node)} cannot be saved: "
+                               f"{sink.errors[0]}{more}") from None
         raise _diagnose(node, report, exc, local_ae_title, local_port) from None
     except BaseException:
         sink.remove_created()

@@ -14,7 +14,7 @@ from orthanc import HOST, TEST_AET, OrthancServer, free_port, orthanc_fixture  #
 from pydicom.uid import RLELossless
 
 from oncoboard.config import PacsNode
-from oncoboard.errors import NotFoundError, PacsError
+from oncoboard.errors import NotFoundError, PacsError, StorageError
 from oncoboard.imaging import pacs
 
 pytestmark = pytest.mark.orthanc
@@ -164,6 +164,19 @@ def test_cancel_before_start(orthanc: OrthancServer, tmp_path: Path) -> None:
     report = pacs.retrieve(orthanc.node(), dest=tmp_path, study_uid=orthanc.studies[0].study_uid,
                            cancel=lambda: True)
     assert report.cancelled and report.files == []
+
+
+@pytest.mark.parametrize("method", ["get", "move"])
+def test_local_write_failure_is_named(orthanc: OrthancServer, tmp_path: Path,
+                                      method: str) -> None:
+    study_uid = orthanc.studies[0].study_uid
+    (tmp_path / study_uid).write_text("a file where the study folder should go")
+    kwargs = _move_kwargs(orthanc) if method == "move" else {}
+    expected = (f"the study {study_uid} from PACS 'orthanc-test' at {HOST}:"
+                r"\d+ cannot be saved: cannot write .*: File exists")
+    with pytest.raises(StorageError, match=expected):
+        pacs.retrieve(orthanc.node(), dest=tmp_path, study_uid=study_uid,
+                      **kwargs)  # type: ignore[arg-type]
 
 
 def test_unknown_move_destination(orthanc: OrthancServer, tmp_path: Path) -> None:
