@@ -105,7 +105,8 @@ class PredictionView:
     def plain_warnings(self) -> list[str]:
         """Return every warning to show in plain sight, the synthetic label first."""
         out = [SYNTHETIC_LABEL] if self.synthetic else []
-        out += [f"{self.status}: {r}" for r in self.refusal]
+        if self.refusal:
+            out.append(f"{self.status}, no result: " + "; ".join(self.refusal))
         if self.outside_intended_use and not any("intended use" in w for w in self.warnings):
             out.append("outside intended use")
         return out + [w for w in self.warnings if w not in out]
@@ -147,7 +148,8 @@ def _result(name: str, item: dict[str, Any], scenarios: list[dict[str, Any]],
         for sc in scenarios:
             other = (sc.get("outputs") or {}).get(name)
             if other and other.get("values"):
-                view.scenarios.append(_curve(str(sc.get("name")), other))
+                label = f"{sc.get('name')} (baseline)" if sc.get("baseline") else sc.get("name")
+                view.scenarios.append(_curve(str(label), other))
     else:
         view.value, view.band = item.get("value"), item.get("band")
         view.lower, view.upper = item.get("lower"), item.get("upper")
@@ -170,7 +172,8 @@ def view_from_document(doc: dict[str, Any],
         Risk bands of the plugin's outputs from its manifest, by output name, if known.
     """
     plugin = doc.get("plugin") or {}
-    scenarios = [s for s in doc.get("scenarios") or [] if not s.get("baseline")]
+    # The baseline (what the others are compared with) first, then the manifest's order.
+    scenarios = sorted(doc.get("scenarios") or [], key=lambda s: not s.get("baseline"))
     # Stored outputs are canonical JSON (keys sorted): show curves first, then numbers.
     results = sorted((_result(name, item, scenarios, bands or {})
                       for name, item in (doc.get("outputs") or {}).items()
@@ -184,7 +187,11 @@ def view_from_document(doc: dict[str, Any],
         created_at=str(doc.get("created_at") or ""), provider=str(doc.get("provider") or ""),
         reference_date=doc.get("reference_date"), synthetic=bool(plugin.get("synthetic")),
         outside_intended_use=bool(doc.get("outside_intended_use")),
-        warnings=[warning_text(w) for w in doc.get("warnings") or []], results=results,
+        # A refusal's reasons are also logged as "refused" warnings: list them once.
+        warnings=[warning_text(w) for w in doc.get("warnings") or []
+                  if not (doc.get("refusal") and isinstance(w, dict)
+                          and w.get("code") == "refused")],
+        results=results,
         status=str(doc.get("status") or "ok"),
         refusal=[str(r) for r in doc.get("refusal") or []])
 

@@ -40,7 +40,7 @@ from oncoboard.board.export import all_attendees, atomic_write, audit_head
 from oncoboard.board.figures import probability_drawing, survival_drawing
 from oncoboard.board.keyimage import KeyImage
 from oncoboard.board.meetings import KNOWN_SPECIALTIES, Meeting, get_meeting, now_utc, os_user
-from oncoboard.board.predictions import SYNTHETIC_LABEL, PredictionView
+from oncoboard.board.predictions import SYNTHETIC_LABEL, PredictionView, ResultView
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ STYLES = {
     "body": ParagraphStyle("body", parent=_BASE["BodyText"], fontSize=9, leading=11.5),
     "small": ParagraphStyle("small", parent=_BASE["BodyText"], fontSize=7.5, leading=9.5,
                             textColor=colors.HexColor("#444444")),
-    "warn": ParagraphStyle("warn", parent=_BASE["BodyText"], fontSize=8.5, leading=10.5,
+    "warn": ParagraphStyle("warn", parent=_BASE["BodyText"], fontSize=8, leading=10,
                            textColor=colors.HexColor("#8b1a1a"), backColor=colors.HexColor(
                                "#fdecea"), borderPadding=2, spaceBefore=1, spaceAfter=2),
     "banner": ParagraphStyle("banner", parent=_BASE["BodyText"], fontSize=10, leading=13,
@@ -130,22 +130,34 @@ def _cover(meeting: Meeting, views: list[CaseView], head: str | None) -> list[Fl
     return story
 
 
+def _figure(result: ResultView, width: float) -> Flowable | None:
+    if result.kind == "survival" and result.curve is not None:
+        return survival_drawing(result, width=width)
+    if result.kind in ("probability", "score") and result.value is not None:
+        return probability_drawing(result, width=width)
+    return None
+
+
 def _prediction_block(pred: PredictionView, width: float) -> list[Flowable]:
     out: list[Flowable] = [_p(f"{pred.plugin_name}", "h2"),
                            _p(f"Model {pred.model_label}; prediction {pred.id}, "
-                              f"{pred.created_at[:16]}, {pred.provider or 'provider ?'}", "small")]
-    for warning in pred.plain_warnings():
-        out.append(_p(f"WARNING: {warning}", "warn"))
-    for result in pred.results:
-        text = _p(result.text())
-        if result.kind == "survival" and result.curve is not None:
-            figure: Flowable = survival_drawing(result, width=min(width * 0.55, 270), height=150)
-            out.append(_table([[text, figure]], [width * 0.42, width * 0.58]))
-        elif result.kind in ("probability", "score") and result.value is not None:
-            figure = probability_drawing(result, width=min(width * 0.55, 270))
-            out.append(_table([[text, figure]], [width * 0.42, width * 0.58]))
-        else:
-            out.append(text)
+                              f"{pred.created_at[:16]}, {pred.provider or 'no provider'}",
+                              "small")]
+    warnings = pred.plain_warnings()
+    if warnings:
+        out.append(Paragraph("<br/>".join(f"WARNING: {escape(w)}" for w in warnings),
+                             STYLES["warn"]))
+    texts: list[Flowable] = [_p(r.text()) for r in pred.results]
+    figures = [f for f in (_figure(r, width / 2 - 6) for r in pred.results) if f is not None]
+    if len(figures) == 1:
+        out.append(_table([[texts, figures[0]]], [width / 2, width / 2]))
+        return out
+    out += texts
+    # Two figures a row: three survival outputs with their what-if curves still fit a page.
+    rows = [figures[i:i + 2] + [Spacer(1, 1)] * (2 - len(figures[i:i + 2]))
+            for i in range(0, len(figures), 2)]
+    if rows:
+        out.append(_table(rows, [width / 2, width / 2]))
     return out
 
 

@@ -46,6 +46,12 @@ def _store_prediction(store, pid, plugin_id="relapse-demo", *, synthetic=True, o
                            "kind": "survival", "label": "Relapse-free survival",
                            "display": True, "times": times, "time_unit": "months",
                            "quantity": "survival", "values": [1, .95, .9, .86, .82, .79]}},
+                       "benefit": {}},
+                      {"name": "no adjuvant therapy", "baseline": True, "overrides": {},
+                       "description": "", "outputs": {"rfs": {
+                           "kind": "survival", "label": "Relapse-free survival",
+                           "display": True, "times": times, "time_unit": "months",
+                           "quantity": "survival", "values": [1, .9, .8, .72, .66, .6]}},
                        "benefit": {}}],
         "explanation": None, "warnings": warnings, "provider": "CPUExecutionProvider",
         "app_version": "0.1.0", "os_user": "tester", "created_at": created,
@@ -117,7 +123,8 @@ def test_latest_prediction_of_each_plugin_is_shown(store, thorax):
     assert "ki67: missing; default 20 % used (imputed)" in relapse.plain_warnings()
     survival, probability = relapse.results
     assert survival.curve.values[-1] == 0.7 and survival.curve.lower[-1] == 0.61
-    assert [c.label for c in survival.scenarios] == ["with endocrine therapy"]
+    assert [c.label for c in survival.scenarios] == ["no adjuvant therapy (baseline)",
+                                                     "with endocrine therapy"]
     assert (probability.value, probability.lower, probability.band) == (0.3, 0.21, "high")
     assert "outside intended use" in view.predictions[1].plain_warnings()
     ids = prediction_ids_for_patient(store, "LUN-001")

@@ -181,3 +181,23 @@ def test_read_export_refuses_other_files(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(BoardError, match="not a readable board export"):
         export.read_export(bad)
+
+
+def test_many_what_if_curves_are_capped_and_refusals_listed_once(store, meeting, tmp_path):
+    views = caseview.meeting_case_views(store, meeting.id, with_image=False)
+    busy = _survival_prediction()
+    base = busy.results[0].curve
+    busy.results[0].scenarios = [Curve(f"scenario {i}", base.times,
+                                       [v - 0.01 * i for v in base.values]) for i in range(7)]
+    refused = PredictionView(id="pred-19", plugin_id="tox", plugin_name="Toxicity score",
+                             plugin_version="1.0.0", model_sha256="12" * 32, created_at="",
+                             status="refused", refusal=["haemoglobin: none in 30 days",
+                                                        "crcl: ingredients missing"])
+    views[0].predictions = [busy, refused]
+    out = report.export_pdf(store, meeting.id, tmp_path / "busy.pdf", views=views)
+    text = _pdf_text(out)[1]
+    assert "scenario 3" in text and "scenario 4" not in text
+    assert "+3 more what-if curves (on screen and in the JSON export)" in text
+    assert ("WARNING: refused, no result: haemoglobin: none in 30 days; crcl: ingredients "
+            "missing") in text
+    assert len(_pdf_text(out)) == 3
