@@ -46,8 +46,10 @@ def register_import_subcommand(name: str, configure: ImportConfigure,
     help
         One line for ``oncoboard import --help``.
     """
+    # A second build_parser() in one process (tests) re-registers: the group already has it.
+    already = name in _import_hooks
     _import_hooks[name] = (help or f"import {name}", configure)
-    if _import_group is not None:
+    if _import_group is not None and not already:
         _add_import_parser(name)
 
 
