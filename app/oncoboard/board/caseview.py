@@ -145,6 +145,11 @@ def case_view(store: Any, meeting_id: int | str, patient_id: str, *, with_image:
     summary, lines = _summary(store, case.patient_id, meeting.date)
     identity = _identity(summary, meeting.date)
     predictions = latest_predictions(store, case.patient_id, settings)
+    for p in predictions:
+        if p.reference_date and p.reference_date[:10] != meeting.date:
+            # Inputs are taken as of the reference date: a result for another day may be stale.
+            p.warnings.insert(0, f"computed for {p.reference_date[:10]}, not the meeting date "
+                                 f"{meeting.date}")
     image, image_note = (None, "key image not loaded")
     if with_image:
         image, image_note = key_image_for_patient(store, case.patient_id, settings)

@@ -6,7 +6,7 @@ import numpy as np
 import pypdf
 import pytest
 
-from oncoboard.board import caseview, decisions, export, report
+from oncoboard.board import caseview, decisions, export, meetings, report
 from oncoboard.board.predictions import NO_PREDICTIONS, prediction_ids_for_patient
 from oncoboard.errors import BoardError
 
@@ -86,7 +86,6 @@ def _ct_with_gtv(tmp_path, patient_id):
 
 @pytest.fixture
 def thorax(store, tmp_path):
-    from oncoboard.board import meetings
     from oncoboard.imaging import index_paths
 
     index_paths(store, [_ct_with_gtv(tmp_path, "LUN-001")])
@@ -127,6 +126,11 @@ def test_latest_prediction_of_each_plugin_is_shown(store, thorax):
                                                      "with endocrine therapy"]
     assert (probability.value, probability.lower, probability.band) == (0.3, 0.21, "high")
     assert "outside intended use" in view.predictions[1].plain_warnings()
+    assert not any("not the meeting date" in w for w in relapse.plain_warnings())
+    later = meetings.create_meeting(store, date="2026-12-07", specialty="thorax", title="RCP 2")
+    meetings.add_case(store, later.id, "LUN-001", question="Follow-up?")
+    stale = caseview.case_view(store, later.id, "LUN-001", with_image=False).predictions[0]
+    assert "computed for 2026-11-23, not the meeting date 2026-12-07" in stale.plain_warnings()
     ids = prediction_ids_for_patient(store, "LUN-001")
     assert ids.latest == [newest["id"], tox["id"]] and len(ids.all) == 3
 
