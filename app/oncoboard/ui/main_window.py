@@ -26,6 +26,7 @@ VIEW_TITLES = {"patients": "Patients", "patient": "Patient", "viewer": "Images",
 #: Views created on first use: name -> (module, class); each takes (app_context, main_window).
 OPTIONAL_VIEWS = {
     "viewer": ("oncoboard.ui.viewer.viewer_view", "ViewerView"),
+    "predictions": ("oncoboard.ui.predictions_view", "PredictionsView"),
     "board": ("oncoboard.ui.board_view", "BoardView"),
 }
 
@@ -228,6 +229,16 @@ class MainWindow(QMainWindow):
             if name not in ("patients", "patient") and hasattr(widget, "set_patient"):
                 widget.set_patient(patient_id)
         self.show_view("patient")
+
+    def refresh_patient_timeline(self) -> None:
+        """Redraw the open patient's timeline (e.g. after new predictions)."""
+        pid = self.patient_view.patient_id
+        if pid:
+            from oncoboard.ui import records
+
+            self.patient_view.timeline.set_events(
+                records.treatments(self.store, pid), records.outcomes(self.store, pid),
+                records.imaging_studies(self.store, pid), records.prediction_events(self.store, pid))
 
     def run_task(self, task: workers.Task, text: str, *,
                  on_done: Callable[[Any], None] | None = None, action: str = "") -> workers.Task:

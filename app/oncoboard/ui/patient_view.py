@@ -218,8 +218,7 @@ class PatientView(QWidget):
         self.card.setVisible(not empty)
         self.body.setVisible(not empty)
 
-    def set_patient(self, patient_id: str, note_id: str = "",
-                    predictions: list[dict[str, Any]] | None = None) -> None:
+    def set_patient(self, patient_id: str, note_id: str = "") -> None:
         """Load and show `patient_id` (record reads are small: done on the GUI thread)."""
         summary = records.summary(self.store, patient_id)
         self.patient_id = patient_id
@@ -227,7 +226,7 @@ class PatientView(QWidget):
         self.timeline.set_events(records.treatments(self.store, patient_id),
                                  records.outcomes(self.store, patient_id),
                                  records.imaging_studies(self.store, patient_id),
-                                 predictions or [])
+                                 records.prediction_events(self.store, patient_id))
         self.labs.set_series(records.lab_series(self.store, patient_id))
         self.notes.highlights = {}
         self.notes.set_notes(records.notes(self.store, patient_id))

@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QPushButton, QVBoxLayout, QWidget)
 
 from oncoboard.ui import theme
 from oncoboard.ui.plots import big_plot, curve_with_band
@@ -89,32 +91,71 @@ class ProbabilityWidget(QWidget):
 
 
 class SurvivalWidget(QWidget):
-    """A survival curve with its band and the what-if curves overlaid (dashed)."""
+    """A survival curve with its band; what-if curves are chosen in a list beside it (dashed)."""
+
+    SHOWN_SCENARIOS = 3
 
     def __init__(self, result: Any, parent: QWidget | None = None):
         super().__init__(parent)
+        self.result = result
         self.plot = big_plot()
-        self.plot.setMinimumHeight(260)
-        self.plot.addLegend(offset=(-10, 10), labelTextSize=f"{theme.BASE_POINT_SIZE}pt")
-        curve = result.curve
+        self.plot.setMinimumHeight(300)
         ylabel = tr("Probability event-free") if result.quantity == "survival" else \
             tr("Cumulative incidence")
         self.plot.setLabel("left", ylabel)
         self.plot.setLabel("bottom", result.time_unit or tr("time"))
-        if curve is not None:
-            curve_with_band(self.plot, curve.times, curve.values, curve.lower, curve.upper,
-                            theme.ACCENT, curve.label or tr("as recorded"))
+        self.scenario_list = QListWidget(objectName="scenarioList")
+        self.scenario_list.setFixedWidth(380)
+        self.scenario_list.setWordWrap(True)
+        first = QListWidgetItem("━ " + tr("as recorded"))
+        first.setForeground(QColor(theme.ACCENT))
+        first.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        self.scenario_list.addItem(first)
         for i, scenario in enumerate(result.scenarios or []):
-            colour = theme.SERIES[(i + 1) % len(theme.SERIES)]
-            curve_with_band(self.plot, scenario.times, scenario.values, scenario.lower,
-                            scenario.upper, colour, scenario.label, dashed=True)
-        self.plot.setYRange(0, 1, padding=0.02)
-        title = QLabel(f"<b>{result.label}</b>  {result.text()}")
+            item = QListWidgetItem("┅ " + scenario.label)
+            item.setForeground(QColor(self._colour(i)))
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if i < self.SHOWN_SCENARIOS
+                               else Qt.CheckState.Unchecked)
+            self.scenario_list.addItem(item)
+        self.scenario_list.setVisible(bool(result.scenarios))
+        self.scenario_list.itemChanged.connect(lambda _i: self.redraw())
+        title = QLabel(f"<b>{result.text()}</b>")
         title.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.plot, 1)
+        row.addWidget(self.scenario_list)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(title)
-        lay.addWidget(self.plot)
+        if result.scenarios:
+            lay.addWidget(QLabel(tr("What-if curves: tick the scenarios to compare."),
+                                 objectName="muted"))
+        lay.addLayout(row)
+        self.redraw()
+
+    @staticmethod
+    def _colour(i: int) -> str:
+        return theme.SERIES[(i + 1) % len(theme.SERIES)]
+
+    def shown_scenarios(self) -> list[str]:
+        """Return the labels of the what-if curves drawn."""
+        return [s.label for i, s in enumerate(self.result.scenarios or [])
+                if self.scenario_list.item(i + 1).checkState() == Qt.CheckState.Checked]
+
+    def redraw(self) -> None:
+        """Draw the recorded curve and the ticked what-if curves."""
+        self.plot.clear()
+        curve = self.result.curve
+        shown = set(self.shown_scenarios())
+        for i, scenario in enumerate(self.result.scenarios or []):
+            if scenario.label in shown:
+                curve_with_band(self.plot, scenario.times, scenario.values, scenario.lower,
+                                scenario.upper, self._colour(i), scenario.label, dashed=True)
+        if curve is not None:
+            curve_with_band(self.plot, curve.times, curve.values, curve.lower, curve.upper,
+                            theme.ACCENT, curve.label or tr("as recorded"))
+        self.plot.setYRange(0, 1, padding=0.02)
 
 
 class ContributionsWidget(QWidget):
@@ -183,11 +224,16 @@ class PredictionCardWidget(QFrame):
         lay.addWidget(meta)
         self.warning_labels = []
         for text in view.plain_warnings():
-            severe = "synthetic" in text or "intended use" in text
+            severe = any(k in text for k in ("synthetic", "intended use", "no result"))
             label = QLabel("⚠ " + text, objectName="danger" if severe else "warning")
             label.setWordWrap(True)
             lay.addWidget(label)
             self.warning_labels.append(label)
+        if getattr(view, "status", "ok") == "refused":
+            refused = QLabel(tr("Refused: no result was computed (reasons below)."),
+                             objectName="danger")
+            refused.setWordWrap(True)
+            lay.addWidget(refused)
         for result in view.results:
             if result.kind == "survival":
                 lay.addWidget(SurvivalWidget(result))

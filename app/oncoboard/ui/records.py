@@ -133,3 +133,14 @@ def highlight_markers(snippet: str) -> str:
     escaped = html.escape(snippet)
     return (escaped.replace(_OPEN, '<b style="background:#f3b63f;color:#1b2027">')
             .replace(_CLOSE, "</b>"))
+
+
+def prediction_events(store: Any, patient_id: str) -> list[Row]:
+    """Return the patient's stored predictions (id, plugin, date) for the timeline."""
+    try:
+        from oncoboard.inference import predictions
+        docs = predictions.list_for_patient(store, patient_id)
+    except Exception:  # noqa: BLE001 - no predictions table yet: nothing to draw
+        return []
+    return [{"id": d["id"], "plugin_id": d["plugin"]["id"], "created_at": d.get("created_at"),
+             "date": d.get("reference_date"), "status": d.get("status")} for d in docs]

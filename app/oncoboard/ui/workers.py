@@ -56,6 +56,8 @@ class Task(QRunnable):
         self.signals = TaskSignals()
         self.cancel_event = threading.Event()
         self.done = threading.Event()
+        #: Called by cancel(), e.g. to stop a core job (onnxruntime run) at once.
+        self.cancel_hooks: list[Callable[[], Any]] = []
 
     def progress(self, fraction: float, message: str = "") -> None:
         """Report progress (0-1) and raise :class:`CancelledError` if cancel was asked."""
@@ -66,6 +68,8 @@ class Task(QRunnable):
     def cancel(self) -> None:
         """Ask the task to stop at its next progress report."""
         self.cancel_event.set()
+        for hook in list(self.cancel_hooks):
+            hook()
 
     def run(self) -> None:  # runs on the pool thread
         try:

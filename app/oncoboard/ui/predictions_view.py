@@ -1,0 +1,299 @@
+"""The predictions view: run the plugins on the patient, read each result, open its model card."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QDate, Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QDateEdit, QDialog, QDialogButtonBox, QHBoxLayout,
+                               QLabel, QPushButton, QScrollArea, QTextBrowser, QVBoxLayout,
+                               QWidget)
+
+from oncoboard.ui import workers
+from oncoboard.ui.errors import ErrorBoundary
+from oncoboard.ui.prediction_widgets import PredictionCardWidget
+
+log = logging.getLogger(__name__)
+
+
+def tr(text: str) -> str:
+    """Translate `text` in the predictions view's context."""
+    return QCoreApplication.translate("PredictionsView", text)
+
+
+def predict_job(task: workers.Task, db_path: Any, settings: Any, patient_id: str, day: str,
+                plugin_ids: list[str] | None) -> list[dict[str, Any]]:
+    """Run the plugins on the patient and store the results (pool thread, own store)."""
+    from oncoboard.inference import runtime
+    from oncoboard.inference.engine import predict_patient
+    from oncoboard.store import open_store
+
+    job = runtime.Job(1)
+    task.cancel_hooks.append(job.cancel)
+    task.progress(0.05, tr("Running the models"))
+    store = open_store(db_path)
+    try:
+        return predict_patient(store, settings, patient_id, date=day, plugin_ids=plugin_ids,
+                               job=job)
+    finally:
+        store.close()
+
+
+def contributions_of(doc: dict[str, Any], manifest: Any = None) -> tuple[list[tuple[str, float]], str]:
+    """Return (label, contribution) pairs of a prediction document and their scale."""
+    expl = doc.get("explanation") or {}
+    labels = {}
+    if manifest is not None:
+        labels = {i.name: (i.label or i.name) for i in manifest.inputs}
+    pairs = [(f"{labels.get(c['input'], c['input'])} = {_short(c.get('value'))}",
+              float(c["contribution"])) for c in expl.get("contributions") or []
+             if c.get("contribution") is not None]
+    return pairs, str(expl.get("scale") or "")
+
+
+def evidence_of(doc: dict[str, Any], notes: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Return the sentences a text model relied on, by note id (from note-relative offsets)."""
+    texts = {n["id"]: n.get("text") or "" for n in notes}
+    out: dict[str, list[str]] = {}
+    for s in (doc.get("explanation") or {}).get("sentences") or []:
+        text = texts.get(s.get("note_id"))
+        if text is None:
+            continue
+        out.setdefault(s["note_id"], []).append(text[int(s["start"]):int(s["end"])])
+    return out
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def default_reference_date(store: Any, patient_id: str) -> dt.date:
+    """Return the date of the next planned meeting that has the patient on its agenda, else today."""
+    today = dt.date.today()
+    try:
+        from oncoboard.board.meetings import list_cases, list_meetings
+
+        dates = sorted(m.date for m in list_meetings(store, status="planned")
+                       if m.date >= today.isoformat()
+                       and any(c.patient_id == patient_id for c in list_cases(store, m.id)))
+    except Exception:  # noqa: BLE001 - no board tables: the default is today
+        return today
+    return dt.date.fromisoformat(dates[0]) if dates else today
+
+
+class ModelCardDialog(QDialog):
+    """A plugin's MODEL_CARD.md, rendered."""
+
+    def __init__(self, plugin: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        manifest = plugin.manifest
+        self.setWindowTitle(tr("Model card: {name}").format(name=manifest.name if manifest
+                                                            else plugin.id))
+        self.resize(1000, 800)
+        self.browser = QTextBrowser(objectName="modelCard")
+        self.browser.setOpenExternalLinks(False)
+        path = plugin.folder / (manifest.model_card if manifest else "MODEL_CARD.md")
+        try:
+            self.browser.setMarkdown(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            self.browser.setPlainText(tr("The model card cannot be read: {f}: {e}").format(
+                f=path, e=exc.strerror))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.browser)
+        lay.addWidget(buttons)
+
+
+class PredictionsView(QWidget):
+    """Run the applicable plugins (all or one) and show each stored result.
+
+    Signals
+    -------
+    predictions_finished(int)
+        A run ended; this many results were stored.
+    predictions_shown(int)
+        The view now shows this many predictions.
+    """
+
+    predictions_finished = Signal(int)
+    predictions_shown = Signal(int)
+
+    def __init__(self, app_context: Any, main_window: Any = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctx, self.main, self.store = app_context, main_window, app_context.store
+        self.patient_id: str | None = None
+        self.plugins: list[Any] = []
+        self.cards: list[PredictionCardWidget] = []
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.title = QLabel(tr("Predictions"), objectName="title")
+        self.patient_label = QLabel(tr("Open a patient first."), objectName="subtitle")
+        self.date = QDateEdit(QDate.currentDate(), objectName="referenceDate")
+        self.date.setCalendarPopup(True)
+        self.date.setDisplayFormat("yyyy-MM-dd")
+        self.plugin_box = QComboBox(objectName="pluginChoice")
+        self.plugin_box.setMinimumWidth(380)
+        self.run_button = QPushButton(tr("Run models"), objectName="primary")
+        self.calc_button = QPushButton(tr("Calculator…"), objectName="calculatorButton")
+        self.card_button = QPushButton(tr("Model card"), objectName="modelCardTop")
+        self.note = QLabel(objectName="muted")
+        self.note.setWordWrap(True)
+        self.list_box = QVBoxLayout()
+        self.list_box.addStretch(1)
+        holder = QWidget()
+        holder.setLayout(self.list_box)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(holder)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel(tr("Reference date")))
+        bar.addWidget(self.date)
+        bar.addWidget(self.plugin_box, 1)
+        bar.addWidget(self.run_button)
+        bar.addWidget(self.card_button)
+        bar.addWidget(self.calc_button)
+        head = QHBoxLayout()
+        head.addWidget(self.title)
+        head.addWidget(self.patient_label, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(head)
+        lay.addLayout(bar)
+        lay.addWidget(self.note)
+        lay.addWidget(self.scroll, 1)
+        self.run_button.clicked.connect(lambda: self.run())
+        self.calc_button.clicked.connect(self._on_calculator_clicked)
+        self.card_button.clicked.connect(self._on_model_card_clicked)
+        self._load_plugins()
+        self.plugin_box.currentIndexChanged.connect(lambda _i: self._update_buttons())
+        self._update_buttons()
+
+    def _load_plugins(self) -> None:
+        from oncoboard.inference.discovery import discover_plugins
+
+        try:
+            self.plugins = discover_plugins(self.ctx.settings)
+        except Exception as exc:  # noqa: BLE001 - the view stays usable without plugins
+            ErrorBoundary.report(exc, self, tr("Looking for plugins"))
+            self.plugins = []
+        self.plugin_box.clear()
+        self.plugin_box.addItem(tr("All applicable models"), None)
+        for p in self.plugins:
+            name = p.manifest.name if p.manifest else p.id
+            if p.enabled:
+                self.plugin_box.addItem(name, p.id)
+            else:
+                self.plugin_box.addItem(tr("{name} (disabled: {why})").format(
+                    name=name, why="; ".join(p.problems)[:80]), p.id)
+                item = self.plugin_box.model().item(self.plugin_box.count() - 1)
+                item.setEnabled(False)
+
+    def plugin(self, plugin_id: str) -> Any:
+        """Return the discovered plugin `plugin_id`."""
+        for p in self.plugins:
+            if p.id == plugin_id:
+                return p
+        raise KeyError(plugin_id)
+
+    def _update_buttons(self) -> None:
+        self.run_button.setEnabled(self.patient_id is not None)
+        self.card_button.setEnabled(self.plugin_box.currentData() is not None)
+
+    def set_patient(self, patient_id: str) -> None:
+        """Show the stored predictions of `patient_id`; the reference date follows its board."""
+        self.patient_id = patient_id
+        self.patient_label.setText(patient_id)
+        day = default_reference_date(self.store, patient_id)
+        self.date.setDate(QDate(day.year, day.month, day.day))
+        self._update_buttons()
+        self.show_stored()
+
+    def show_stored(self) -> int:
+        """Show the latest stored prediction of each plugin for the patient; return the count."""
+        from oncoboard.board.predictions import latest_predictions
+        from oncoboard.inference import predictions
+
+        for card in self.cards:
+            self.list_box.removeWidget(card)
+            card.deleteLater()
+        self.cards = []
+        views = latest_predictions(self.store, self.patient_id, self.ctx.settings)
+        self.docs = {v.id: predictions.get(self.store, v.id) for v in views}
+        for view in views:
+            doc = self.docs[view.id]
+            manifest = self._manifest(view.plugin_id)
+            pairs, scale = contributions_of(doc, manifest)
+            card = PredictionCardWidget(
+                view, pairs, scale,
+                has_evidence=bool((doc.get("explanation") or {}).get("sentences")))
+            card.model_card_requested.connect(self.show_model_card)
+            card.evidence_requested.connect(self.show_evidence)
+            self.list_box.insertWidget(self.list_box.count() - 1, card)
+            self.cards.append(card)
+        self.note.setText("" if views else tr("No prediction stored for this patient yet: "
+                                              "choose a reference date and run the models."))
+        self.predictions_shown.emit(len(views))
+        return len(views)
+
+    def _manifest(self, plugin_id: str) -> Any:
+        try:
+            return self.plugin(plugin_id).manifest
+        except KeyError:
+            return None
+
+    def run(self, plugin_id: str | None = None) -> workers.Task | None:
+        """Run the chosen plugin (or all applicable ones) in the background."""
+        if self.patient_id is None:
+            return None
+        chosen = plugin_id or self.plugin_box.currentData()
+        day = self.date.date().toString("yyyy-MM-dd")
+        task = workers.Task(predict_job, self.ctx.settings.db_path, self.ctx.settings,
+                            self.patient_id, day, [chosen] if chosen else None, name="predict")
+        self.run_button.setEnabled(False)
+        task.signals.finished.connect(self._update_buttons)
+        if self.main is not None:
+            self.main.run_task(task, tr("Running the models"), on_done=self._on_predicted,
+                               action=tr("Running the models"))
+        else:
+            workers.start(task, on_done=self._on_predicted,
+                          on_error=lambda exc: ErrorBoundary.report(exc, self, tr("Predictions")))
+        return task
+
+    def _on_predicted(self, docs: list[dict[str, Any]]) -> None:
+        self.show_stored()
+        if not docs:
+            self.note.setText(tr("No model applies to this patient on this date."))
+        self.predictions_finished.emit(len(docs))
+        if self.main is not None:
+            self.main.refresh_patient_timeline()
+
+    def show_model_card(self, plugin_id: str) -> ModelCardDialog:
+        """Open the model card of `plugin_id` (non-modal) and return the dialog."""
+        dialog = ModelCardDialog(self.plugin(plugin_id), self)
+        dialog.open()
+        return dialog
+
+    def _on_model_card_clicked(self) -> None:
+        if self.plugin_box.currentData():
+            self.show_model_card(self.plugin_box.currentData())
+
+    def show_evidence(self, prediction_id: str) -> dict[str, list[str]]:
+        """Highlight the sentences a text model relied on, in the patient's notes."""
+        from oncoboard.ui import records
+
+        evidence = evidence_of(self.docs[prediction_id], records.notes(self.store, self.patient_id))
+        if self.main is not None and evidence:
+            pv = self.main.patient_view
+            pv.notes.set_highlights(evidence)
+            pv.notes.show_note(next(iter(evidence)))
+            self.main.show_view("patient")
+        return evidence
+
+    def _on_calculator_clicked(self) -> None:
+        from oncoboard.ui.calculator import CalculatorDialog
+
+        chosen = self.plugin_box.currentData()
+        plugins = [p for p in self.plugins if p.enabled and (chosen is None or p.id == chosen)]
+        if plugins:
+            CalculatorDialog(plugins, self.ctx.settings, self).open()
