@@ -55,20 +55,52 @@ def assemble(records: list[InstanceRecord], *, stack: int | None = None,
             raise DicomError(f"frames mix pixel formats {sorted(widths)}", where=where)
         raw = np.empty((len(jobs), first.rows, first.columns),
                        container_dtype(first.bits_allocated, bool(first.pixel_representation)))
-    read_frames(jobs, raw, progress=progress, cancel=cancel)
     geoms = [f.geom for f in layout.frames]
     slopes = np.array([g.slope for g in geoms])
     intercepts = np.array([g.intercept for g in geoms])
     warnings = list(layout.warnings)
     mono1 = first.photometric == "MONOCHROME1"
     if mono1:
-        _invert_monochrome1(raw, first)
         warnings.append("MONOCHROME1 image inverted so that higher values are brighter")
-    voxels = rescale(raw, slopes, intercepts)
+    post = _inplace_rescaler(raw, first, slopes, intercepts, mono1)
+    read_frames(jobs, raw, progress=progress, cancel=cancel, post=post)
+    if post is not None:
+        voxels = raw.view(np.int16)
+    else:
+        if mono1:
+            _invert_monochrome1(raw, first)
+        voxels = rescale(raw, slopes, intercepts)
     del raw
     if not layout.is_direct:
         voxels = _apply_sources(voxels, layout)
     return _volume(voxels, layout, chosen, stacks, first, warnings, mono1)
+
+
+def _inplace_rescaler(raw: NDArray[Any], rec: InstanceRecord, slopes: NDArray[Any],
+                      intercepts: NDArray[Any], mono1: bool) -> Any:
+    """Return a per-frame in-place int16 rescale when every possible value fits, else None.
+
+    This is the usual CT case (12-bit stored values, slope 1, integer intercept): each frame
+    is rescaled right after it is read, while still in cache, and the volume is never copied.
+    """
+    if raw.dtype not in (np.int16, np.uint16) or not np.all(slopes == 1):
+        return None
+    if not np.all(intercepts == np.round(intercepts)):
+        return None
+    hi, lo = _stored_max_min(rec)
+    if hi > INT16.max or lo + intercepts.min() < INT16.min or hi + intercepts.max() > INT16.max:
+        return None
+    shift = [int(b) for b in intercepts]
+    stored_sum = hi + lo
+
+    def post(k: int, frame: NDArray[Any]) -> None:
+        view = frame.view(np.int16)
+        if mono1:
+            np.subtract(np.int16(stored_sum), view, out=view)
+        if shift[k]:
+            view += np.int16(shift[k])
+
+    return post
 
 
 def _job(rec: InstanceRecord, frame: int) -> FrameJob:
