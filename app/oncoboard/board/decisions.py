@@ -246,11 +246,12 @@ def content_hash(row: dict[str, Any]) -> str:
     return sha256_text(canonical_json({k: row[k] for k in _CONTENT}))
 
 
-def verify_decisions(store: Any) -> list[str]:
-    """Return the decisions whose content no longer matches their audit entry (empty: all fine).
+def verify_decisions(store: Any) -> list[Any]:
+    """Return `audit.Problem` for each decision that no longer matches its audit entry.
 
     The audit chain proves its own entries intact; this proves each decision row is still the
-    one its entry was written for, so a row edited behind the triggers' back is found.
+    one its entry was written for, so a row edited behind the triggers' back is found. Same
+    shape as `oncoboard.inference.predictions.verify_predictions`, for `audit.verify`.
     """
     from oncoboard.board import audit
 
@@ -259,7 +260,9 @@ def verify_decisions(store: Any) -> list[str]:
     for row in store.db.query("SELECT * FROM board_decisions ORDER BY id"):
         entry = by_hash.get(row["audit_hash"] or "")
         if entry is None:
-            problems.append(f"decision {row['id']} has no audit entry")
+            problems.append(audit.Problem(0, "deleted",
+                                          f"decision {row['id']} has no audit entry"))
         elif entry.payload.get("content_sha256") != content_hash(row):
-            problems.append(f"decision {row['id']} differs from its audit entry {entry.seq}")
+            problems.append(audit.Problem(entry.seq, "edited", f"decision {row['id']} differs "
+                                                               f"from its audit entry"))
     return problems
