@@ -95,16 +95,25 @@ def generate_demo_imaging(store: Store, settings: Settings, cohort: DemoCohort) 
     return module.generate_demo_imaging(store, settings, cohort)
 
 
-def run_demo(store: Store, settings: Settings, seed: int | None = None) -> DemoResult:
-    """Generate the demo cohort, write its FHIR bundles, import them, add demo imaging."""
+def run_demo(store: Store, settings: Settings, seed: int | None = None,
+             imaging: bool = True) -> DemoResult:
+    """Generate the demo cohort, write its FHIR bundles, import them, add demo imaging.
+
+    Parameters
+    ----------
+    seed
+        Another seed gives another (still deterministic) cohort.
+    imaging
+        False skips the imaging hook (records only: fast, for tests).
+    """
     started = time.perf_counter()
     cohort = generate() if seed is None else generate(seed)
     folder = settings.data_dir / "demo" / "fhir"
     reports = [import_file(store, path) for path in write_bundles(cohort, folder)]
-    imaging = generate_demo_imaging(store, settings, cohort)
+    images = generate_demo_imaging(store, settings, cohort) if imaging else None
     from oncoboard.board.demo import create_demo_meeting  # a planned meeting to hold (board)
     create_demo_meeting(store, [p.id for p in cohort.patients], date=cohort.reference_date)
     groups: dict[str, int] = {}
     for p in cohort.patients:
         groups[p.group] = groups.get(p.group, 0) + 1
-    return DemoResult(folder, cohort, reports, time.perf_counter() - started, imaging, groups)
+    return DemoResult(folder, cohort, reports, time.perf_counter() - started, images, groups)

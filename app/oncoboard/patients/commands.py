@@ -30,6 +30,7 @@ ImportConfigure = Callable[[argparse.ArgumentParser], None]
 
 _import_hooks: dict[str, tuple[str, ImportConfigure]] = {}
 _import_group: tuple[Any, argparse.ArgumentParser] | None = None
+_added_to_group: set[str] = set()
 
 
 def register_import_subcommand(name: str, configure: ImportConfigure,
@@ -46,16 +47,19 @@ def register_import_subcommand(name: str, configure: ImportConfigure,
     help
         One line for ``oncoboard import --help``.
     """
-    # A second build_parser() in one process (tests) re-registers: the group already has it.
-    already = name in _import_hooks
     _import_hooks[name] = (help or f"import {name}", configure)
-    if _import_group is not None and not already:
+    if _import_group is not None:
         _add_import_parser(name)
 
 
 def _add_import_parser(name: str) -> None:
+    # build_parser() may run several times in one process (tests): each run makes a new
+    # group, and a name is added once per group however often it is registered
     assert _import_group is not None
     group, common = _import_group
+    if name in _added_to_group:
+        return
+    _added_to_group.add(name)
     help_text, configure = _import_hooks[name]
     configure(group.add_parser(name, parents=[common], help=help_text, description=help_text))
 
@@ -66,6 +70,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     imp = sub.add_parser("import", parents=[common], help="import patient records or images")
     group = imp.add_subparsers(dest="import_kind", metavar="KIND", required=True)
     _import_group = (group, common)
+    _added_to_group.clear()
     register_import_subcommand("patients", _configure_import_patients,
                                help="import FHIR R4 bundles (.json) or CSV files (.csv)")
     for name in list(_import_hooks):
@@ -92,6 +97,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("demo", parents=[common],
                        help="generate and import the synthetic demo cohort")
+    p.add_argument("--no-imaging", action="store_true",
+                   help="records only: skip the demo DICOM studies")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=_demo)
 
@@ -179,7 +186,7 @@ def _demo(args: argparse.Namespace, ctx: Any) -> int:
     from oncoboard.cli import print_json
     from oncoboard.demo import run_demo
 
-    result = run_demo(ctx.store, ctx.settings)
+    result = run_demo(ctx.store, ctx.settings, imaging=not args.no_imaging)
     if args.json:
         print_json(result.to_dict())
     else:

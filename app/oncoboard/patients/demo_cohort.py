@@ -164,13 +164,13 @@ def lung_patient(rng: random.Random, i: int) -> DemoPatient:
     t = rng.choice(["T2", "T3", "T4"])
     nn, m = rng.choice(["N2", "N3"]) if not stage4 else "N2", "M1a" if stage4 else "M0"
     stage = "IVA" if stage4 else rng.choice(["IIIA", "IIIB", "IIIC"])
-    start = rng.randint(7, 21)
+    start = rng.randint(7, 14)  # planned start, days after the board
     n = [0]
     res = [_person(rng, pid, i, age, sex),
            fb.condition(f"{r}-dx", r, icd, "Malignant neoplasm of bronchus and lung",
                         _d(-rng.randint(30, 60)), morphology=rng.choice(["8140/3", "8070/3"]),
                         laterality=side, stage=stage)]
-    day = start - rng.randint(5, 25)
+    day = -rng.randint(1, 14)  # labs before the board, < 30 days before the start
     anc_unit = rng.choice(["10*9/L", "10*3/uL"])
     ldh_uln = rng.choice([225, 225, 250])
     res += [

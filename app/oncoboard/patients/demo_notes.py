@@ -31,8 +31,8 @@ _FR_FOLLOW = [
     "Appel téléphonique J{d} de C1 : asthénie grade {g}, nausées contrôlées. Pas de fièvre.",
     "Appel infirmier J{d} : diarrhée grade {g} depuis 48 h, pas de fièvre. Lopéramide "
     "débuté. Mucite grade 1.",
-    "Tél J{d} : AEG, asthénie grade {g}. T° 38,4 °C ce matin. Conseil de consulter aux "
-    "urgences.",
+    "Tél J{d} : AEG, asthénie grade {g}. T° 38,4 °C ce matin, frissons. Suspicion de "
+    "neutropénie fébrile : adressé(e) aux urgences.",
     "Suivi infirmier J{d} : RAS, pas de diarrhée, pas de mucite. Bonne tolérance.",
     "Appel J{d} : mucite grade {g} gênant l'alimentation, pas de fièvre. Bains de bouche.",
 ]

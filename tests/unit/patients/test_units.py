@@ -1,0 +1,58 @@
+"""Unit conversion with pint, including UCUM spellings and mass <-> amount via molar mass."""
+
+from __future__ import annotations
+
+import pytest
+
+from oncoboard.errors import RecordImportError
+from oncoboard.patients import codes
+from oncoboard.patients.units import convert, to_canonical, to_pint
+
+
+@pytest.mark.parametrize(("value", "unit", "target", "molar_mass", "expected"), [
+    (88.4, "umol/L", "mg/dL", codes.BY_KEY["creatinine"].molar_mass, 1.0),
+    (1.0, "mg/dL", "umol/L", codes.BY_KEY["creatinine"].molar_mass, 88.4),
+    (8.0, "mmol/L", "g/dL", codes.BY_KEY["haemoglobin"].molar_mass, 12.89),
+    (120, "g/L", "g/dL", None, 12.0),
+    (5.5, "10*3/uL", "10*9/L", None, 5.5),
+    (5500, "/uL", "10*9/L", None, 5.5),
+    (4.2, "10^9/L", "10*9/L", None, 4.2),
+    (6000, "cGy", "Gy", None, 60.0),
+    (98.6, "[degF]", "Cel", None, 37.0),
+    (150, "[lb_av]", "kg", None, 68.04),
+    (0.5, "1", "%", None, 50.0),
+    (3, "ukat/L", "U/L", None, 180.0),
+    (2.2, "cm", "mm", None, 22.0),
+    (35, "mg/dL", "mg/L", None, 350.0),
+])
+def test_convert(value, unit, target, molar_mass, expected):
+    assert convert(value, unit, target, molar_mass) == pytest.approx(expected, rel=1e-3)
+
+
+def test_conversion_is_exact_enough_to_round_trip():
+    mm = codes.BY_KEY["creatinine"].molar_mass
+    assert convert(convert(97, "umol/L", "mg/dL", mm), "mg/dL", "umol/L", mm) == \
+        pytest.approx(97, rel=1e-9)
+    assert convert(98.6, "[degF]", "Cel") == 37.0  # no float noise left
+
+
+def test_ucum_spellings():
+    assert to_pint("10*9/L") == "1e9/L"
+    assert to_pint("{cells}/uL") == "1/uL"
+    assert to_pint("Cel") == "degC"
+
+
+@pytest.mark.parametrize(("unit", "message"), [
+    ("blargs/L", "unknown unit 'blargs/L'"),
+    ("kg", "unit 'kg' cannot be converted to 'g/dL'"),
+    ("mmol/L", "unit 'mmol/L' cannot be converted to 'g/dL'"),  # no molar mass given
+])
+def test_bad_units(unit, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        convert(1, unit, "g/dL")
+
+
+def test_to_canonical_names_file_and_resource():
+    with pytest.raises(RecordImportError) as info:
+        to_canonical(1, "bananas", "g/dL", file="x.json", where="entry 3 (Observation/o)")
+    assert info.value.message == "x.json: entry 3 (Observation/o): unknown unit 'bananas'"
