@@ -125,6 +125,10 @@ def test_pdf_names_only_when_asked(store, meeting, tmp_path):
     out = report.export_pdf(store, meeting.id, tmp_path / "named.pdf", include_names=True)
     text = "".join(_pdf_text(out))
     assert "MARTIN, Claire" in text and "1961-03-14" in text
+    doc = export.read_export(export.export_json(store, meeting.id, tmp_path / "named.json",
+                                                include_names=True))
+    assert doc["cases"][0]["patient"]["name"] == "MARTIN, Claire"
+    assert doc["cases"][0]["patient"]["birth_date"] == "1961-03-14"
 
 
 def test_decision_without_model_results_says_so(store, meeting, tmp_path):
