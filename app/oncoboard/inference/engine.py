@@ -371,7 +371,8 @@ def run_table(plugin: Any, rows: list[dict[str, Any]], settings: Any, *,
 
 
 def applicable_plugins(store: Any, settings: Any, patient_id: str, reference_date: dt.date,
-                       plugins: Sequence[Any] | None = None) -> list[tuple[Any, dict[str, Any]]]:
+                       plugins: Sequence[Any] | None = None, view: Any = None
+                       ) -> list[tuple[Any, dict[str, Any]]]:
     """Return (plugin, population check) for the enabled plugins that apply to the patient.
 
     A plugin applies when the patient is in its population, or is outside it and the plugin
@@ -384,7 +385,7 @@ def applicable_plugins(store: Any, settings: Any, patient_id: str, reference_dat
     from oncoboard.inference.features import check_population
 
     plugins = discover_plugins(settings) if plugins is None else plugins
-    rv = RecordView(store, patient_id, reference_date)
+    rv = view if view is not None else RecordView(store, patient_id, reference_date)
     out = []
     for p in plugins:
         if not p.enabled:
@@ -416,11 +417,13 @@ def predict_patient(store: Any, settings: Any, patient_id: str, *,
         Store each result in the predictions table and the audit trail.
     """
     from oncoboard.inference import predictions
+    from oncoboard.inference.derived import RecordView
     from oncoboard.inference.discovery import discover_plugins
     from oncoboard.patients import record
 
     record.get_patient(store, patient_id)  # NotFoundError for an unknown id
     day = _as_date(date)
+    view = RecordView(store, patient_id, day)
     every = list(discover_plugins(settings)) if plugins is None else list(plugins)
     if plugin_ids:
         chosen = []
@@ -431,13 +434,14 @@ def predict_patient(store: Any, settings: Any, patient_id: str, *,
             match[0].require()
             chosen.append(match[0])
     else:
-        chosen = [p for p, _ in applicable_plugins(store, settings, patient_id, day, every)]
+        chosen = [p for p, _ in applicable_plugins(store, settings, patient_id, day, every,
+                                                   view)]
     results = []
     for plugin in chosen:
         if job is not None and job.cancelled:
             break
         try:
-            asm = assemble_record(store, plugin.require(), patient_id, day)
+            asm = assemble_record(store, plugin.require(), patient_id, day, view)
         except Exception as exc:  # one plugin's failure must not stop the others
             log.exception("assembling inputs of %s for %s", plugin.id, patient_id)
             asm = Assembly()
@@ -445,10 +449,11 @@ def predict_patient(store: Any, settings: Any, patient_id: str, *,
                        f"see the log")
         doc = make_result(plugin, asm, settings.providers, patient_id=patient_id,
                           reference_date=day, explain_it=explain_it, job=job)
-        if save:
-            doc = predictions.save(store, doc, settings=settings)
-        doc.pop("_images", None)
         results.append(doc)
+    if save:  # one transaction for the patient: one commit instead of one per plugin
+        results = predictions.save_many(store, results, settings=settings)
+    for doc in results:
+        doc.pop("_images", None)
     return results
 
 

@@ -239,12 +239,16 @@ def assemble_given(manifest: Manifest, given: dict[str, Any]) -> Assembly:
 
 
 def assemble_record(store: Any, manifest: Manifest, patient_id: str,
-                    reference_date: dt.date) -> Assembly:
-    """Find, convert and check every input of `manifest` for a patient on a date."""
+                    reference_date: dt.date, view: Any = None) -> Assembly:
+    """Find, convert and check every input of `manifest` for a patient on a date.
+
+    `view` (a derived.RecordView of the same patient and date) shares record queries between
+    the plugins run on one patient.
+    """
     from oncoboard.inference import record_inputs
     from oncoboard.inference.derived import RecordView
 
-    rv = RecordView(store, patient_id, reference_date)
+    rv = view if view is not None else RecordView(store, patient_id, reference_date)
     asm = Assembly()
     asm.population = check_population(rv, manifest)
     if not asm.population["in_population"]:

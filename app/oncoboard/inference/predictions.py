@@ -32,6 +32,12 @@ def document_sha256(doc: dict[str, Any]) -> str:
     return audit.sha256_text(audit.canonical_json({k: doc.get(k) for k in DOC_KEYS}))
 
 
+def _texts_sha256(texts: dict[str, str]) -> str:
+    # canonical JSON is compositional: the object's text is its sorted members' texts joined
+    body = ",".join(f"{json.dumps(k)}:{texts[k]}" for k in sorted(texts))
+    return audit.sha256_text("{" + body + "}")
+
+
 def _save_images(doc: dict[str, Any], images: dict[str, Any], settings: Any) -> None:
     if not images or settings is None:
         return
@@ -47,12 +53,27 @@ def _save_images(doc: dict[str, Any], images: dict[str, Any], settings: Any) -> 
 
 def save(store: Any, doc: dict[str, Any], *, settings: Any = None) -> dict[str, Any]:
     """Store a prediction document and audit it; return it with its ``id`` and ``audit``."""
+    return save_many(store, [doc], settings=settings)[0]
+
+
+def save_many(store: Any, docs: list[dict[str, Any]], *, settings: Any = None
+              ) -> list[dict[str, Any]]:
+    """Store and audit several prediction documents in one transaction (all or none)."""
+    with store.transaction():
+        saved = [_save_one(store, doc, settings) for doc in docs]
+    audit.checkpoint(store)
+    return saved
+
+
+def _save_one(store: Any, doc: dict[str, Any], settings: Any) -> dict[str, Any]:
     doc = dict(doc)
     images = doc.pop("_images", None) or {}
     doc["id"] = f"pred-{uuid.uuid4().hex[:20]}"
     _save_images(doc, images, settings)
-    doc = json.loads(audit.canonical_json(doc))  # what is stored is exactly what is hashed
-    digest = document_sha256(doc)
+    texts = {k: audit.canonical_json(doc.get(k)) for k in DOC_KEYS}
+    digest = _texts_sha256(texts)
+    # what is returned is what is stored and hashed (tuples become lists, etc.)
+    doc = {**doc, **{k: json.loads(texts[k]) for k in DOC_KEYS}}
     plugin = doc["plugin"]
     with store.transaction():
         entry = audit.append(store, "prediction.created", {
@@ -62,13 +83,12 @@ def save(store: Any, doc: dict[str, Any], *, settings: Any = None) -> dict[str, 
             "record_sha256": digest, "status": doc["status"], "provider": doc["provider"],
             "reference_date": doc["reference_date"]}, actor=doc["os_user"])
         row = {k: doc.get(k) for k in SCALARS}
-        row.update({k: audit.canonical_json(doc.get(k)) for k in JSON_COLUMNS})
+        row.update({k: texts[k] for k in JSON_COLUMNS})
         row.update(plugin_id=plugin["id"], plugin_version=plugin["version"],
                    model_sha256=plugin["model_sha256"], synthetic=int(plugin["synthetic"]),
                    outside_intended_use=int(bool(doc["outside_intended_use"])),
                    record_sha256=digest, audit_seq=entry.seq, audit_hash=entry.hash)
         store.db["predictions"].insert(row)
-    audit.checkpoint(store)
     doc["audit"] = {"seq": entry.seq, "hash": entry.hash, "record_sha256": digest}
     return doc
 

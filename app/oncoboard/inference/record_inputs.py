@@ -28,6 +28,8 @@ from oncoboard.patients import codes
 
 log = logging.getLogger(__name__)
 
+_FEATURES: dict[tuple[Any, ...], dict[str, Any]] = {}  # radiomics by series, masks, spec
+
 CONDITION_FIELDS = {
     "er": "er", "pr": "pr", "her2": "her2", "grade": "grade", "ki67": "ki67_percent",
     "laterality": "laterality", "icd10": "code", "morphology": "icdo3_morphology",
@@ -185,16 +187,26 @@ def image(rv: RecordView, spec: ImageInput, manifest: Manifest, asm: Assembly) -
     floor = (rv.date - dt.timedelta(days=spec.window_days)).isoformat().replace("-", "")
     day = rv.date.isoformat().replace("-", "")
     try:
-        series = [s for s in imaging.list_series(rv.store, rv.patient_id)
-                  if s.modality == spec.modality
-                  and floor <= (s.study_date or "").replace("-", "")[:8] <= day]
+        every = imaging.list_series(rv.store, rv.patient_id)
     except NotImplementedError:
-        series = []
+        every = []
+    series = [s for s in every if s.modality == spec.modality
+              and floor <= (s.study_date or "").replace("-", "")[:8] <= day]
     if not series:
         _image_missing(spec, asm, f"no {spec.modality} series in the {spec.window_days} days "
                                   f"before {rv.date.isoformat()}")
         return None
     chosen = sorted(series, key=lambda s: (s.study_date, s.series_number or 0))[-1]
+    names = [i.source.feature for i in manifest.inputs if i.kind == "clinical"
+             and i.source.type == "radiomics" and i.source.image == spec.name]
+    # DICOM UIDs name immutable content: the image series and the RTSTRUCT/SEG series drawn
+    # on it identify the features, so a warm board run reuses them.
+    masks = tuple(sorted(s.series_uid for s in every
+                         if chosen.series_uid in (getattr(s, "referenced_series_uids", None)
+                                                  or [])))
+    key = (chosen.series_uid, masks, spec.model_dump_json(), tuple(names))
+    if spec.mode == "features" and key in _FEATURES:
+        return _FEATURES[key]
     volume = imaging.load_series(rv.store, chosen.series_uid)
     mask, roi = _mask(rv.store, spec, volume)
     if spec.mask is not None and mask is None:
@@ -204,10 +216,12 @@ def image(rv: RecordView, spec: ImageInput, manifest: Manifest, asm: Assembly) -
     if spec.mode == "features":
         from oncoboard.inference.radiomics import compute_features
 
-        names = [i.source.feature for i in manifest.inputs if i.kind == "clinical"
-                 and i.source.type == "radiomics" and i.source.image == spec.name]
-        return {"features": compute_features(volume, mask, names),
-                "series_uid": chosen.series_uid, "roi": roi}
+        found = {"features": compute_features(volume, mask, names),
+                 "series_uid": chosen.series_uid, "roi": roi}
+        if len(_FEATURES) > 512:
+            _FEATURES.clear()
+        _FEATURES[key] = found
+        return found
     tensor = preprocess(volume.voxels, mask, volume.affine, spec)
     asm.values[spec.name] = InputValue(spec.name, "measured", None, None, None,
                                        {"type": "image", "series_uid": chosen.series_uid,

@@ -1,0 +1,228 @@
+"""Benchmark: every plugin on a 20-patient board, cold and warm; onnxruntime vs scikit-learn.
+
+Prints figures, not pass/fail. Usage::
+
+    .venv/bin/python tests/bench/bench_inference.py [--data-dir DIR] [--repeat 3]
+
+The board is 20 patients of the synthetic demo cohort (7 breast, 7 lung, 6 chemotherapy), made
+with ``oncoboard demo`` in a temporary folder unless ``--data-dir`` names one that has it. The
+plugins are the bundled ones (``plugins/``) plus the engine's own test plugins (logistic,
+Cox-like survival, bag-of-words text) written to a temporary folder.
+
+* cold: discovery with every check (hash, signature, graph, coefficients, golden case), then
+  session creation per plugin, then the first board run (volume loads included);
+* warm: the whole board again (every applicable plugin on every patient: input assembly from
+  the record, model run, explanation, storage and audit), split into assembly, model and
+  storage time; target <= 1 s in total;
+* baseline in the same run: scikit-learn ``predict_proba`` against onnxruntime on the same
+  LogisticRegression exported with skl2onnx (1 row and 20 rows), outputs compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "unit" / "inference"))
+
+from helpers import (  # noqa: E402
+    COEFS,
+    cox_onnx,
+    logistic_manifest,
+    logistic_plugin,
+    text_onnx,
+    write_plugin,
+)
+
+from oncoboard.config import load_settings  # noqa: E402
+from oncoboard.inference import discovery, engine, predictions, runtime  # noqa: E402
+from oncoboard.inference.features import Assembly, assemble_record  # noqa: E402
+from oncoboard.store import open_store  # noqa: E402
+
+REF_DATE = "2026-11-30"
+
+
+def _test_plugins(root: Path) -> None:
+    m = logistic_manifest("bench-logistic")
+    m["population"] = {"description": "anyone"}
+    logistic_plugin(root, "bench-logistic", population=m["population"])
+    cox = logistic_manifest("bench-cox", task="relapse", population={"description": "anyone"})
+    cox["model"]["outputs"] = [{"name": "survival", "dtype": "float32", "shape": [-1, 5]}]
+    cox["outputs"] = [{"name": "rfs", "kind": "survival", "tensor": "survival",
+                       "time_grid": [12.0, 24.0, 36.0, 48.0, 60.0], "time_unit": "months"}]
+    cox["explanation"] = {"method": "cox", "coefficients": dict(COEFS)}
+    write_plugin(root, cox, cox_onnx(list(COEFS.values()), [0.05, 0.1, 0.16, 0.22, 0.3]))
+    text = {
+        "schema_version": 1, "id": "bench-text", "name": "Bench text model", "version": "0.1.0",
+        "task": "toxicity", "intended_use": {"summary": "Benchmark only."},
+        "population": {"description": "anyone"},
+        "training_data": {"source": "synthetic", "synthetic": True},
+        "model": {"sha256": "0" * 64,
+                  "inputs": [{"name": "text", "dtype": "string", "shape": [-1, 1]}],
+                  "outputs": [{"name": "probabilities", "dtype": "float32", "shape": [-1, 2]}]},
+        "inputs": [{"kind": "text", "name": "notes", "tensor": "text", "window_days": 60,
+                    "languages": ["en", "fr"], "required": False, "missing": "default"}],
+        "outputs": [{"name": "p", "kind": "probability", "tensor": "probabilities",
+                     "column": 1}],
+        "explanation": {"method": "none"},
+    }
+    write_plugin(root, text, text_onnx())
+
+
+def _board(store: Any) -> list[str]:
+    ids = [r["id"] for r in store.db.query("SELECT id FROM patients ORDER BY id")]
+    pick = ([i for i in ids if "-BR-" in i][:7] + [i for i in ids if "-LU-" in i][:7]
+            + [i for i in ids if "-CH-" in i][:6])
+    return pick if len(pick) == 20 else ids[:20]
+
+
+def _run_board(store: Any, settings: Any, board: list[str], plugins: list[Any]
+               ) -> dict[str, Any]:
+    """Run every applicable plugin on every patient; time assembly, model and storage.
+
+    Mirrors engine.predict_patient (one record view and one transaction per patient) with
+    timers around each step.
+    """
+    from oncoboard.inference.derived import RecordView
+
+    t = {"assembly": 0.0, "model": 0.0, "storage": 0.0, "runs": 0, "ok": 0}
+    per_plugin: dict[str, list[float]] = {}
+    start = time.perf_counter()
+    day = engine._as_date(REF_DATE)
+    for pid in board:
+        t0 = time.perf_counter()
+        view = RecordView(store, pid, day)
+        docs = []
+        here = engine.applicable_plugins(store, settings, pid, day, plugins, view)
+        t["assembly"] += time.perf_counter() - t0  # population checks count as assembly
+        for plugin, _ in here:
+            t1 = time.perf_counter()
+            try:
+                asm = assemble_record(store, plugin.require(), pid, day, view)
+            except Exception as exc:  # noqa: BLE001 - a benchmark reports, never stops
+                asm = Assembly()
+                asm.refuse(str(exc))
+            t2 = time.perf_counter()
+            docs.append(engine.make_result(plugin, asm, settings.providers, patient_id=pid,
+                                           reference_date=day))
+            t3 = time.perf_counter()
+            t["assembly"] += t2 - t1
+            t["model"] += t3 - t2
+            per_plugin.setdefault(plugin.id, []).append(t3 - t1)
+        t4 = time.perf_counter()
+        predictions.save_many(store, docs, settings=settings)
+        t["storage"] += time.perf_counter() - t4
+        t["runs"] += len(docs)
+        t["ok"] += sum(d["status"] == "ok" for d in docs)
+    t["total"] = time.perf_counter() - start
+    t["per_plugin"] = per_plugin
+    return t
+
+
+def _sklearn_baseline(repeat: int) -> None:
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 10)).astype(np.float32)
+    y = (x @ rng.normal(size=10) + rng.normal(size=2000) > 0).astype(int)
+    clf = LogisticRegression(max_iter=1000).fit(x, y)
+    onx = convert_sklearn(clf, initial_types=[("x", FloatTensorType([None, 10]))],
+                          options={id(clf): {"zipmap": False}}, target_opset=17)
+    with tempfile.NamedTemporaryFile(suffix=".onnx", delete=False) as f:
+        f.write(onx.SerializeToString())
+    ms = runtime.create_session(Path(f.name), ["CPUExecutionProvider"])
+    print("\nbaseline: scikit-learn LogisticRegression (10 features) vs its skl2onnx export")
+    for n in (1, 20):
+        rows = x[:n]
+        ref = clf.predict_proba(rows)[:, 1]
+        got = ms.session.run(["probabilities"], {"x": rows})[0][:, 1]
+        sk = _median_us(lambda r=rows: clf.predict_proba(r), 200 * repeat)
+        ort = _median_us(lambda r=rows: ms.session.run(["probabilities"], {"x": r}),
+                         200 * repeat)
+        print(f"  {n:2d} row(s): sklearn predict_proba {sk:8.1f} us, onnxruntime {ort:8.1f} us "
+              f"(x{sk / ort:.1f}); max |difference| {np.max(np.abs(ref - got)):.2e}")
+    os.unlink(f.name)
+
+
+def _median_us(fn: Any, n: int) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e6
+
+
+def _ensure_demo(data_dir: Path) -> None:
+    if (data_dir / "oncoboard.db").is_file():
+        s = open_store(data_dir)
+        n = s.db.execute("SELECT count(*) FROM patients").fetchone()[0]
+        s.close()
+        if n >= 20:
+            return
+    print(f"creating the demo cohort in {data_dir} (oncoboard demo)...", flush=True)
+    subprocess.run([sys.executable, "-m", "oncoboard", "demo", "--data-dir", str(data_dir)],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, help="data folder holding the demo cohort")
+    ap.add_argument("--repeat", type=int, default=3, help="warm repetitions (median shown)")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-inference-"))
+    data_dir = args.data_dir or tmp / "data"
+    _ensure_demo(data_dir)
+    _test_plugins(tmp / "plugins")
+    os.environ["ONCOBOARD_PLUGIN_PATH"] = str(tmp / "plugins")
+    settings = load_settings(data_dir)
+    store = open_store(data_dir)
+    board = _board(store)
+
+    t0 = time.perf_counter()
+    plugins = [p for p in discovery.discover_plugins(settings) if p.enabled]
+    t_discover = time.perf_counter() - t0
+    print(f"{len(plugins)} plugins enabled: {', '.join(p.id for p in plugins)}")
+    print(f"board: {len(board)} patients; reference date {REF_DATE}; providers "
+          f"{list(settings.providers)} (available: {runtime.available_providers()})")
+    print(f"\ncold: discovery with all checks {t_discover * 1000:.0f} ms")
+    runtime.SESSIONS.clear()
+    for p in plugins:
+        t0 = time.perf_counter()
+        runtime.SESSIONS.get(p.model_path, p.manifest.model.sha256, settings.providers)
+        size = p.model_path.stat().st_size / 1024
+        print(f"  session {p.id:24s} {(time.perf_counter() - t0) * 1000:7.1f} ms "
+              f"({size:.0f} KiB)")
+    cold = _run_board(store, settings, board, plugins)
+    print(f"  first board run {cold['total'] * 1000:.0f} ms ({cold['runs']} runs, "
+          f"{cold['ok']} ok, the rest refused for missing inputs)")
+
+    warm = [_run_board(store, settings, board, plugins) for _ in range(args.repeat)]
+    w = sorted(warm, key=lambda r: r["total"])[len(warm) // 2]
+    print(f"\nwarm (median of {args.repeat}): {w['total'] * 1000:.0f} ms for the board "
+          f"({w['runs']} plugin runs, {w['ok']} ok): assembly {w['assembly'] * 1000:.0f} ms, "
+          f"model+explanation {w['model'] * 1000:.0f} ms, storage+audit "
+          f"{w['storage'] * 1000:.0f} ms; target <= 1000 ms: "
+          f"{'met' if w['total'] <= 1.0 else 'NOT met'}")
+    for pid, times in sorted(w["per_plugin"].items()):
+        print(f"  {pid:24s} {len(times):2d} patients, {sum(times) * 1000:7.1f} ms "
+              f"({statistics.median(times) * 1000:.2f} ms median per patient; assembly + "
+              f"model, storage not included)")
+    store.close()
+    _sklearn_baseline(args.repeat)
+
+
+if __name__ == "__main__":
+    main()
