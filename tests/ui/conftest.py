@@ -155,14 +155,23 @@ def save_and_check(widget, path: Path, min_std: float = 12.0) -> np.ndarray:  # 
 
 def visible_texts(widget) -> str:  # noqa: ANN001
     """Return the text of every visible label, button and text view under `widget`."""
+    from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QAbstractButton, QLabel, QTextBrowser
+
+    def shown(child) -> bool:  # noqa: ANN001 - not hidden on purpose (a pending show counts)
+        while child is not None and child is not widget:
+            explicit = child.testAttribute(Qt.WidgetAttribute.WA_WState_ExplicitShowHide)
+            if child.isHidden() and explicit:
+                return False
+            child = child.parentWidget()
+        return True
 
     parts = []
     for child in widget.findChildren(QLabel):
-        if child.isVisibleTo(widget):
+        if shown(child):
             parts.append(child.text())
     for child in widget.findChildren(QAbstractButton):
-        if child.isVisibleTo(widget):
+        if shown(child):
             parts.append(child.text())
     for child in widget.findChildren(QTextBrowser):
         parts.append(child.toPlainText())

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QPlainTextEdit, QPushButton, QScrollArea,
-                               QVBoxLayout, QWidget)
+                               QSplitter, QVBoxLayout, QWidget)
 
 from oncoboard.ui import workers
 from oncoboard.ui.errors import ErrorBoundary
@@ -44,25 +44,30 @@ class CalculatorDialog(QDialog):
     def __init__(self, plugins: list[Any], settings: Any, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle(tr("Calculator"))
-        self.resize(1000, 900)
+        self.resize(1500, 900)
         self.plugins, self.settings = plugins, settings
         self.choice = QComboBox(objectName="calculatorPlugin")
         for p in plugins:
             self.choice.addItem(p.manifest.name, p.id)
         self.form_holder = QWidget()
         self.form = QFormLayout(self.form_holder)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.fields: dict[str, Any] = {}
         self.result_box = QVBoxLayout()
         result_holder = QWidget()
         result_holder.setLayout(self.result_box)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        inner = QWidget()
-        inner_lay = QVBoxLayout(inner)
-        inner_lay.addWidget(self.form_holder)
-        inner_lay.addWidget(result_holder)
-        inner_lay.addStretch(1)
-        scroll.setWidget(inner)
+        form_scroll = QScrollArea()
+        form_scroll.setWidgetResizable(True)
+        form_scroll.setWidget(self.form_holder)
+        result_scroll = QScrollArea()
+        result_scroll.setWidgetResizable(True)
+        result_scroll.setWidget(result_holder)
+        self.result_box.addStretch(1)
+        scroll = QSplitter(Qt.Orientation.Horizontal)
+        scroll.addWidget(form_scroll)
+        scroll.addWidget(result_scroll)
+        scroll.setStretchFactor(0, 2)
+        scroll.setStretchFactor(1, 3)
         self.run_button = QPushButton(tr("Calculate"), objectName="primary")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -179,5 +184,5 @@ class CalculatorDialog(QDialog):
         pairs, scale = contributions_of(doc, self.plugin.manifest)
         card = PredictionCardWidget(view_from_document(doc, bands), pairs, scale, compact=False)
         card.setObjectName("calculatorResult")
-        self.result_box.addWidget(card)
+        self.result_box.insertWidget(0, card)
         self.calculated.emit(doc)

@@ -174,7 +174,11 @@ class ContributionsWidget(QWidget):
         if len(items):
             self.plot.addItem(pg.BarGraphItem(x0=np.minimum(values, 0), width=np.abs(values),
                                               y=ys, height=0.6, brushes=brushes))
-        self.plot.getAxis("left").setTicks([[(int(i), k) for i, (k, _v) in enumerate(items)]])
+        left = self.plot.getAxis("left")
+        left.setTicks([[(int(i), k) for i, (k, _v) in enumerate(items)]])
+        left.setStyle(hideOverlappingLabels=False)
+        longest = max((len(k) for k, _v in items), default=4)
+        left.setWidth(min(420, 12 + int(longest * theme.BASE_POINT_SIZE * 0.62)))
         self.plot.addLine(x=0, pen=pg.mkPen(theme.MUTED))
         self.plot.setLabel("bottom", tr("contribution") + (f" ({scale})" if scale else ""))
         lay = QVBoxLayout(self)
