@@ -1,0 +1,166 @@
+"""The command line: one-line errors, exit codes, JSON output, the record commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oncoboard import cli
+from oncoboard.patients import fhir_build as fb
+
+EXAMPLE_CSV = Path(__file__).parent.parent / "data" / "patients" / "example.csv"
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch, capsys):
+    """Run ``oncoboard ARGS`` in-process on a fresh data folder; return (code, out, err)."""
+    for name in ("ONCOBOARD_PROVIDERS", "ONCOBOARD_LANGUAGE", "ONCOBOARD_PLUGIN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ONCOBOARD_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ONCOBOARD_SITE_CONFIG", str(tmp_path / "site.toml"))
+    monkeypatch.setenv("ONCOBOARD_USER_CONFIG", str(tmp_path / "user.toml"))
+
+    def call(*args: str) -> tuple[int, str, str]:
+        code = cli.main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return call
+
+
+def _bundle(tmp_path: Path, resources, name="b.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(fb.bundle(resources)), encoding="utf-8")
+    return path
+
+
+def _one_line_error(err: str, *fragments: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("oncoboard: error: "), err
+    for fragment in fragments:
+        assert fragment in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_import_list_show_search(run, tmp_path):
+    good = _bundle(tmp_path, [
+        fb.patient("p1", "CLI-1", "Cli", "Test", "1950-01-01", "female"),
+        fb.condition("c1", "p1", "C50.1", "Breast", "2020-01-01"),
+        fb.document("d1", "p1", "phone", "2020-02-02", "Pas de fièvre, asthénie.", "fr",
+                    "nurse")])
+    code, out, err = run("import", "patients", good, EXAMPLE_CSV)
+    assert code == 0, err
+    assert "1 patient(s)" in out and "example.csv" in out
+    code, out, _ = run("patients", "list", "--json")
+    assert code == 0 and [p["id"] for p in json.loads(out)] == ["CLI-1", "CSV-001"]
+    code, out, _ = run("patients", "list", "--query", "C50")
+    assert code == 0 and "CLI-1" in out and "CSV-001" not in out
+    code, out, _ = run("patients", "show", "CLI-1", "--json")
+    shown = json.loads(out)
+    assert shown["summary"]["primary_cancer"]["code"] == "C50.1"
+    assert shown["notes"][0]["language"] == "fr"
+    code, out, _ = run("patients", "show", "CSV-001")
+    assert code == 0 and "CSV-001" in out and "as received: 97 umol/L" in out
+    code, out, _ = run("search", "fievre", "--json")
+    hits = json.loads(out)
+    assert {h["patient_id"] for h in hits} == {"CLI-1", "CSV-001"}
+    assert all("[fièvre]" in h["snippet"] for h in hits)
+    code, out, _ = run("search", "fievre")
+    assert code == 0 and "[fièvre]" in out
+    code, out, _ = run("import", "patients", good, "--json")
+    assert code == 0 and json.loads(out)[0]["already_imported"] is True
+
+
+def test_import_error_is_one_line_and_writes_nothing(run, tmp_path):
+    bad = _bundle(tmp_path, [
+        fb.patient("p1", "CLI-1", "Cli", "Test", "1950-01-01", "female"),
+        fb.observation("o1", "p1", "crp", "2021-01-01", value=3, unit="furlongs")])
+    code, out, err = run("import", "patients", bad)
+    assert code == 2
+    _one_line_error(err, str(bad), "entry 1 (Observation/o1)", "furlongs")
+    code, out, _ = run("patients", "list", "--json")
+    assert json.loads(out) == []
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (("import", "patients", "missing.json"), ("missing.json", "no such file")),
+    (("patients", "show", "NOBODY"), ("no patient with ID 'NOBODY'",)),
+])
+def test_user_errors_exit_2(run, args, fragments):
+    code, _, err = run(*args)
+    assert code == 2
+    _one_line_error(err, *fragments)
+
+
+def test_bad_config_is_one_line(run, tmp_path):
+    (tmp_path / "site.toml").write_text('colour = "blue"\n', encoding="utf-8")
+    code, _, err = run("patients", "list")
+    assert code == 2
+    _one_line_error(err, "site.toml", "unknown setting 'colour'")
+
+
+def test_storage_error_exit_3(run, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    code, _, err = run("patients", "list", "--data-dir", blocker)
+    assert code == 3
+    assert err.strip().splitlines()[-1].startswith("oncoboard: error: ")
+    assert "cannot open the database" in err and "Traceback" not in err
+
+
+def test_internal_error_exit_70(run, monkeypatch):
+    from oncoboard.patients import record
+
+    def broken(*a, **k):
+        raise ZeroDivisionError("bug")
+
+    monkeypatch.setattr(record, "list_patients", broken)
+    code, _, err = run("patients", "list")
+    assert code == cli.INTERNAL_ERROR_EXIT
+    assert err.strip().splitlines()[-1].startswith("oncoboard: internal error (ZeroDivision")
+    assert "Traceback" not in err
+
+
+def test_demo_records_only(run):
+    code, out, err = run("demo", "--no-imaging", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert len(result["patients"]) == 32 and result["newly_imported"] == 32
+    code, out, _ = run("demo", "--no-imaging")
+    assert code == 0 and "32 already present" in out
+
+
+def test_import_subcommand_hook(run, tmp_path):
+    from oncoboard.patients import commands
+
+    seen = {}
+
+    def configure(parser):
+        parser.add_argument("thing")
+        parser.set_defaults(handler=lambda args, ctx: seen.setdefault("thing", args.thing) and 0)
+
+    commands.register_import_subcommand("widgets", configure, help="import widgets")
+    try:
+        code, _, err = run("import", "widgets", "w1")
+        assert code == 0 and seen == {"thing": "w1"}, err
+        code, _, _ = run("import", "patients", EXAMPLE_CSV)  # still there after a rebuild
+        assert code == 0
+    finally:
+        commands._import_hooks.pop("widgets", None)
+
+
+def test_console_script_end_to_end(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "ONCOBOARD_HOME": str(tmp_path / "home"),
+           "ONCOBOARD_SITE_CONFIG": str(tmp_path / "s.toml"),
+           "ONCOBOARD_USER_CONFIG": str(tmp_path / "u.toml")}
+    proc = subprocess.run([sys.executable, "-m", "oncoboard", "import", "patients", str(bad)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 2
+    _one_line_error(proc.stderr, "bad.json", "invalid JSON")

@@ -1,0 +1,102 @@
+"""Settings: precedence defaults < site < user < environment < --data-dir; clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oncoboard.config import load_settings, save_user_settings
+from oncoboard.errors import ConfigError
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """Point the site and user files into tmp_path and clear every ONCOBOARD_ variable."""
+    for name in ("ONCOBOARD_HOME", "ONCOBOARD_PROVIDERS", "ONCOBOARD_LANGUAGE",
+                 "ONCOBOARD_PLUGIN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    site, user = tmp_path / "site.toml", tmp_path / "user.toml"
+    monkeypatch.setenv("ONCOBOARD_SITE_CONFIG", str(site))
+    monkeypatch.setenv("ONCOBOARD_USER_CONFIG", str(user))
+    return site, user, monkeypatch
+
+
+def test_defaults(env):
+    s = load_settings()
+    assert s.language == "en" and s.sources == ("defaults",)
+    assert s.db_path == s.data_dir / "oncoboard.db"
+    assert s.providers[-1] == "CPUExecutionProvider"
+
+
+def test_precedence_site_user_env_cli(env, tmp_path):
+    site, user, mp = env
+    site.write_text('data_dir = "/srv/site"\nlanguage = "fr"\nlocal_port = 104\n'
+                    'providers = ["CPUExecutionProvider"]\n', encoding="utf-8")
+    s = load_settings()
+    assert (s.data_dir, s.language, s.local_port) == (Path("/srv/site"), "fr", 104)
+    user.write_text('data_dir = "/home/u/onco"\nlanguage = "en"\n', encoding="utf-8")
+    s = load_settings()
+    assert (s.data_dir, s.language, s.local_port) == (Path("/home/u/onco"), "en", 104)
+    mp.setenv("ONCOBOARD_HOME", str(tmp_path / "env"))
+    mp.setenv("ONCOBOARD_LANGUAGE", "fr")
+    mp.setenv("ONCOBOARD_PROVIDERS", "CUDAExecutionProvider, CPUExecutionProvider")
+    s = load_settings()
+    assert (s.data_dir, s.language) == (tmp_path / "env", "fr")
+    assert s.providers == ("CUDAExecutionProvider", "CPUExecutionProvider")
+    s = load_settings(tmp_path / "cli")
+    assert s.data_dir == tmp_path / "cli"
+    assert s.sources == ("defaults", str(site), str(user), "ONCOBOARD_HOME",
+                         "ONCOBOARD_PROVIDERS", "ONCOBOARD_LANGUAGE", "--data-dir")
+
+
+def test_plugin_path_and_pacs_nodes(env, tmp_path):
+    site, _, mp = env
+    site.write_text('[dicom]\npatient_match = "patient_id+birth_date"\n\n[[pacs]]\n'
+                    'name = "pacs1"\nae_title = "PACS"\nhost = "127.0.0.1"\nport = 4242\n',
+                    encoding="utf-8")
+    mp.setenv("ONCOBOARD_PLUGIN_PATH", f"{tmp_path / 'a'}:{tmp_path / 'b'}")
+    s = load_settings()
+    assert s.extra_plugin_dirs == (tmp_path / "a", tmp_path / "b")
+    assert s.patient_match == "patient_id+birth_date"
+    assert s.pacs_node("pacs1").port == 4242
+    with pytest.raises(ConfigError, match="unknown PACS node 'other' \\(known: pacs1\\)"):
+        s.pacs_node("other")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("language = ", "invalid TOML"),
+    ('colour = "blue"\n', "unknown setting 'colour'"),
+    ('language = "de"\n', "language must be one of en, fr, not 'de'"),
+    ('local_port = "eleven"\n', "invalid setting"),
+    ('[dicom]\npatient_match = "name"\n', "dicom.patient_match must be one of"),
+    ('[[pacs]]\nname = "x"\n', "pacs node #1"),
+])
+def test_bad_site_file_messages(env, text, message):
+    site, _, _ = env
+    site.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert message in info.value.message
+    if message in ("invalid TOML", "unknown setting 'colour'", "pacs node #1"):
+        assert info.value.message.startswith(str(site))
+
+
+def test_bad_environment_value(env):
+    _, _, mp = env
+    mp.setenv("ONCOBOARD_LANGUAGE", "xx")
+    with pytest.raises(ConfigError, match="language must be one of"):
+        load_settings()
+
+
+def test_save_user_settings_round_trip(env, tmp_path):
+    _, user, _ = env
+    path = save_user_settings({"language": "fr", "data_dir": str(tmp_path / "d")})
+    assert path == user
+    s = load_settings()
+    assert (s.language, s.data_dir) == ("fr", tmp_path / "d")
+    with pytest.raises(ConfigError, match="cannot change signed_plugins_only"):
+        save_user_settings({"signed_plugins_only": False})
+    with pytest.raises(ConfigError, match="language must be one of"):
+        save_user_settings({"language": "zz"})
+    assert load_settings().language == "fr"
