@@ -8,8 +8,10 @@ them in the first place. The cross-validated metrics need the full rebuild (``bu
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
@@ -24,11 +26,17 @@ CAL_MONTH = 60
 N_BOOT_CI = 500
 
 
-def run_onnx(path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Run the graph on raw feature rows; return its outputs by name."""
+@functools.lru_cache(maxsize=4)
+def _session(path: str, mtime_ns: int, size: int) -> Any:
     import onnxruntime as ort
 
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+
+def run_onnx(path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Run the graph on raw feature rows; return its outputs by name."""
+    st = Path(path).stat()
+    sess = _session(str(path), st.st_mtime_ns, st.st_size)
     names = [o.name for o in sess.get_outputs()]
     outs = sess.run(names, {"features": np.asarray(x, dtype=np.float32)})
     return dict(zip(names, outs, strict=True))
