@@ -38,6 +38,12 @@ def register(sub: Any, common: Any) -> None:
     r.set_defaults(handler=_run)
     s = psub.add_parser("schema", parents=[common], help="print the plugin.toml JSON schema")
     s.set_defaults(handler=_schema)
+    g = psub.add_parser("sign", parents=[common], help="sign a plugin folder's plugin.toml with "
+                                                       "an ed25519 private key (PEM)")
+    g.add_argument("folder", type=Path, help="plugin folder")
+    g.add_argument("--key", type=Path, required=True, help="ed25519 private key, PEM, "
+                                                           "unencrypted")
+    g.set_defaults(handler=_sign)
     pr = sub.add_parser("predict", parents=[common], help="run the applicable plugins on a "
                                                          "patient and store the predictions")
     pr.add_argument("patient_id", help="patient ID")
@@ -157,6 +163,22 @@ def _run(args: Any, ctx: Any) -> int:
         for d in docs:
             _print_doc(d)
     return 0 if all(d["status"] == "ok" for d in docs) else InferenceError.exit_code
+
+
+def _sign(args: Any, ctx: Any) -> int:
+    from oncoboard.inference.integrity import sign_plugin
+    from oncoboard.inference.manifest import load_manifest
+
+    m = load_manifest(args.folder)
+    if not m.model.signature:
+        raise PluginError("add `signature = \"plugin.toml.sig\"` to [model] first (the "
+                          "signature covers the manifest's exact bytes)", file=args.folder)
+    try:
+        out = sign_plugin(args.folder, args.key.read_bytes(), m.model.signature)
+    except (OSError, ValueError, TypeError) as exc:
+        raise PluginError(f"cannot sign with this key: {exc}", file=args.key) from exc
+    print(f"signed {m.id} {m.version}: {out}")
+    return 0
 
 
 def _schema(args: Any, ctx: Any) -> int:
