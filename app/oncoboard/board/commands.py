@@ -1,6 +1,7 @@
 """``oncoboard board ...``: hold a tumour-board meeting from the command line.
 
-create, list, show, add-case, move-case, remove-case, decide (and amend), status, export.
+create, list, show, add-case, move-case, remove-case, predict, decide (and amend), status,
+export.
 Board modules (and reportlab) are imported inside the handlers so ``oncoboard --help`` stays fast.
 """
 
@@ -56,6 +57,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("meeting", metavar="MEETING")
     p.add_argument("patient", metavar="PATIENT")
     p.set_defaults(handler=_remove_case)
+
+    p = bsub.add_parser("predict", parents=[common],
+                        help="run the models on every case, as of the meeting date")
+    p.add_argument("meeting", metavar="MEETING")
+    p.add_argument("--plugin", action="append", default=None, metavar="ID",
+                   help="run only this plugin (repeat; default: every applicable plugin)")
+    p.set_defaults(handler=_predict)
 
     _register_decide(bsub, common)
 
@@ -206,6 +214,17 @@ def _decide(args: Any, ctx: Any) -> int:
         print(f"decision v{d.version} recorded for patient {d.patient_id} in meeting "
               f"{d.meeting_id} (audit {(d.audit_hash or '')[:16]})")
     return 0
+
+
+def _predict(args: Any, ctx: Any) -> int:
+    from oncoboard.board.predict import predict_meeting
+
+    runs = predict_meeting(ctx.store, ctx.settings, args.meeting, plugin_ids=args.plugin)
+    for run in runs:
+        print(run.describe())
+    if not runs:
+        print("no cases on this meeting's agenda")
+    return 0 if all(r.error is None for r in runs) else BoardError.exit_code
 
 
 def _status(args: Any, ctx: Any) -> int:

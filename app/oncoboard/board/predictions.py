@@ -74,7 +74,7 @@ class ResultView:
             level = round((self.interval_level or 0.95) * 100)
             out += f" ({level}% {self.lower:.2f}-{self.upper:.2f})"
         if self.band:
-            out += f", {self.band} risk band"
+            out += f", band: {self.band}"
         return out
 
 

@@ -112,7 +112,7 @@ def test_pdf_has_a_cover_and_one_page_per_case(store, meeting, tmp_path):
     for warning in ("synthetic - demonstration only", "outside intended use",
                     "imputed: ki67", "out of range: age 91"):
         assert f"WARNING: {warning}" in first
-    assert "Febrile neutropenia: 0.31 (90% 0.22-0.41), high risk band" in first
+    assert "Febrile neutropenia: 0.31 (90% 0.22-0.41), band: high" in first
     assert "with endocrine therapy" in first and "time (years)" in first
     assert "contour: GTV" in first
     assert len(pypdf.PdfReader(out).pages[1].images) == 1
