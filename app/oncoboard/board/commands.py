@@ -153,8 +153,12 @@ def _show(args: Any, ctx: Any) -> int:
         ident = v.identity
         print(f"{v.case.position:3d}. {ident['id']} ({ident['age']} y, {ident['sex']}): "
               f"{v.case.question}")
-        models = ", ".join(f"{p.plugin_id} {p.id}" for p in v.predictions) or v.predictions_note
-        print(f"     models: {models}")
+        if not v.predictions:
+            print(f"     models: {v.predictions_note}")
+        for p in v.predictions:
+            shown = "; ".join(r.text() for r in p.results) if p.status == "ok" else p.status
+            flags = " [synthetic]" if p.synthetic else ""
+            print(f"     model {p.plugin_id} ({p.id}): {shown}{flags}")
         if v.decision is None:
             print("     decision: none yet")
         else:
