@@ -167,7 +167,7 @@ def _check_files(plugin: Plugin, settings: Any) -> None:
 
 
 def _check_model(plugin: Plugin, *, golden: bool) -> None:
-    from oncoboard.inference import engine
+    from oncoboard.inference import checks
 
     m = plugin.manifest
     assert m is not None
@@ -179,9 +179,9 @@ def _check_model(plugin: Plugin, *, golden: bool) -> None:
     plugin.problems += integrity.check_graph(m, session)
     if plugin.problems:
         return
-    plugin.problems += engine.check_coefficients(m, plugin.model_path)
+    plugin.problems += checks.check_coefficients(m, plugin.model_path)
     if golden and m.golden is not None:
-        plugin.problems += engine.check_golden(m, plugin.model_path)
+        plugin.problems += checks.check_golden(m, plugin.model_path)
 
 
 def _candidates(origin: str, root: Path) -> list[Path]:

@@ -256,3 +256,17 @@ def test_cox_survival_curve_and_exact_contributions(store, settings, plugin_root
     assert ex["scale"] == "cloglog" and ex["at_time"] == 60
     assert abs(ex["residual"]) < 1e-4
     assert doc["scenarios"][0]["benefit"]["rfs"][-1] > 0  # ECOG 0: better survival
+
+
+def test_probability_outside_unit_interval_refused(settings, plugin_root):
+    from helpers import cox_onnx
+
+    m = logistic_manifest("test-badprob")
+    m["model"]["outputs"] = [{"name": "survival", "dtype": "float32", "shape": [-1, 2]}]
+    m["outputs"] = [{"name": "risk", "kind": "probability", "tensor": "survival", "column": 0}]
+    m["explanation"] = {"method": "none"}
+    m["scenarios"] = []
+    write_plugin(plugin_root, m, cox_onnx([0.0, 0.0, 0.0], [-1.0, 0.5]))  # exp(+1) > 1
+    doc = engine.run_plugin(get_plugin(settings, "test-badprob"),
+                            {"age": 60, "ldh": 200, "ecog": 1}, settings)
+    assert doc["status"] == "refused" and "outside [0, 1]" in doc["refusal"][0]

@@ -1,0 +1,103 @@
+"""Checks run when a plugin is loaded: declared explanation coefficients and the golden case.
+
+Both run the model on CPU through the engine's own feeding and reading code, so what is checked
+is what runs at the tumour board.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oncoboard.inference import explain, runtime
+from oncoboard.inference.engine import _base_row, _references, format_outputs, read_output, run_rows
+from oncoboard.inference.features import assemble_given
+from oncoboard.inference.manifest import ClinicalInput, Manifest
+
+
+def _cpu_outputs(manifest: Manifest, model_path: Path, rows: list[dict[str, Any]]
+                 ) -> list[dict[str, np.ndarray]]:
+    return run_rows(manifest, model_path, [runtime.CPU], rows)[0]
+
+
+def check_coefficients(manifest: Manifest, model_path: Path) -> list[str]:
+    """Check declared linear/Cox coefficients against the model by finite differences."""
+    ex = manifest.explanation
+    if ex.method not in ("linear", "cox"):
+        return []
+    clinical = [s for s in manifest.inputs if isinstance(s, ClinicalInput)]
+    if len(clinical) != len(manifest.inputs):
+        return []  # needs a text/image reference too; checked on use instead
+    refs = _references(manifest)
+    base = {k: v[1] for k, v in refs.items()}
+    rows, expected = [base], []
+    for s in clinical:
+        for alt in _alternatives(s, refs[s.name], ex.coefficients[s.name]):
+            rows.append({**base, s.name: alt[1]})
+            values = {k: refs[k] for k in refs} | {s.name: alt}
+            contrib = explain.linear_contributions(manifest, values, refs)
+            expected.append((s.name, alt[0], sum(c["contribution"] for c in contrib)))
+    outs = _cpu_outputs(manifest, model_path, rows)
+    target = explain.explained_output(manifest)
+    scale = ex.scale or explain.default_scale(target)
+    idx = explain.time_index(target, ex.at_time)
+
+    def g(i: int) -> float:
+        return explain.transform(explain.scalar_of(target, read_output(target, outs[i]), idx),
+                                 scale)
+
+    problems = []
+    for i, (name, alt, want) in enumerate(expected, start=1):
+        got = g(i) - g(0)
+        if not math.isclose(got, want, rel_tol=0.02, abs_tol=2e-3):
+            problems.append(f"explanation coefficient of {name} does not match the model "
+                            f"(at {alt}: declared {want:.4g}, model {got:.4g} on the {scale} "
+                            f"scale)")
+    return problems
+
+
+def _alternatives(spec: ClinicalInput, ref: tuple[Any, Any], coef: Any
+                  ) -> list[tuple[Any, Any]]:
+    if spec.categories:
+        return [(c.label, c.value) for c in spec.categories if c.label != ref[0]][:3]
+    lo, hi = spec.valid_range or (ref[1] - 1, ref[1] + 1)
+    step = (hi - lo) / 10 or 1.0
+    if isinstance(coef, float) and coef:
+        step = min(step, 0.5 / abs(coef))  # a moderate move keeps the output off 0 and 1
+    alt = ref[1] + step if ref[1] + step <= hi else ref[1] - step
+    return [(alt, alt)]
+
+
+def check_golden(manifest: Manifest, model_path: Path) -> list[str]:
+    """Run the golden case on CPU; return differences beyond its tolerance."""
+    golden = manifest.golden
+    if golden is None:
+        return []
+    asm = assemble_given(manifest, dict(golden.inputs))
+    if asm.refusals:
+        return ["golden case refused: " + "; ".join(asm.refusals)]
+    outs = format_outputs(manifest, _cpu_outputs(manifest, model_path,
+                                                 [_base_row(asm, manifest)])[0])
+    problems = []
+    for name, want in golden.expected.items():
+        if name not in outs:
+            problems.append(f"golden case names unknown output {name!r}")
+            continue
+        item = outs[name]
+        got = item.get("values", item.get("value"))
+        got_list = got if isinstance(got, list) else [got]
+        want_list = want if isinstance(want, list) else [want]
+        if len(got_list) != len(want_list) or any(
+                abs(a - b) > golden.tolerance for a, b in zip(got_list, want_list, strict=False)):
+            problems.append(f"golden case: {name} = {_short(got)}, expected {_short(want)} "
+                            f"(tolerance {golden.tolerance:g})")
+    return problems
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(f"{x:.6g}" for x in v[:4]) + (", ...]" if len(v) > 4 else "]")
+    return f"{v:.6g}"
