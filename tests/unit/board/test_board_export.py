@@ -205,3 +205,17 @@ def test_many_what_if_curves_are_capped_and_refusals_listed_once(store, meeting,
     assert ("WARNING: refused, no result: haemoglobin: none in 30 days; crcl: ingredients "
             "missing") in text
     assert len(_pdf_text(out)) == 3
+
+
+def test_free_text_with_markup_characters_is_printed_literally(store, tmp_path):
+    from oncoboard.board import meetings
+
+    m = meetings.create_meeting(store, date="2026-11-23", specialty="sein",
+                                title="RCP <b>sein</b> & co", attendees=["Dr Ça (onco)"])
+    meetings.add_case(store, m.id, "BRC-001", question="Tumour <i>≥ 2 cm & Ki-67 ≤ 20 %?")
+    decisions.record_decision(store, m.id, "BRC-001", plan="<para>RT 50 Gy</para>",
+                              rationale="a < b > c")
+    text = " ".join(_pdf_text(report.export_pdf(store, m.id, tmp_path / "x.pdf")))
+    for literal in ("RCP <b>sein</b> & co", "Tumour <i>≥ 2 cm & Ki-67 ≤ 20 %?",
+                    "<para>RT 50 Gy</para>", "a < b > c", "Dr Ça (onco)"):
+        assert literal in text
