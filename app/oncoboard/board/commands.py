@@ -97,6 +97,8 @@ def _register_decide(bsub: Any, common: argparse.ArgumentParser) -> None:
                    help="the decision departs from a model's result, for this reason")
     p.add_argument("--amend", metavar="REASON",
                    help="record a new version of an existing decision, for this reason")
+    p.add_argument("--no-departure", action="store_true",
+                   help="with --amend: the new version no longer departs from the model")
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
     p.set_defaults(handler=_decide)
 
@@ -198,12 +200,17 @@ def _decide(args: Any, ctx: Any) -> int:
     from oncoboard.board.decisions import amend_decision, record_decision
     from oncoboard.cli import print_json
 
+    if args.no_departure and (args.amend is None or args.departs_from_model is not None):
+        raise BoardError("--no-departure goes with --amend and without --departs-from-model",
+                         where="decision")
     if args.amend is not None:
+        departure: str | None | bool = (None if args.no_departure else False
+                                        if args.departs_from_model is None
+                                        else args.departs_from_model)
         d = amend_decision(ctx.store, args.meeting, args.patient, reason=args.amend,
                            plan=args.plan, rationale=args.rationale, options=args.option,
                            attendees=args.attendee, prediction_ids=args.prediction,
-                           departs_from_model=(False if args.departs_from_model is None
-                                               else args.departs_from_model))
+                           departs_from_model=departure)
     else:
         if args.plan is None or args.rationale is None:
             raise BoardError("--plan and --rationale are required (or --amend REASON to "

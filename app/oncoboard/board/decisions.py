@@ -160,6 +160,9 @@ def amend_decision(store: Any, meeting_id: int | str, patient_id: str, *, reason
         raise BoardError(f"patient {patient_id} has no decision yet in meeting {meeting_id}: "
                          "record one before amending it", where="decision")
     why = _text(reason, "amendment reason", limit=2000)
+    if departs_from_model is True:
+        raise BoardError("say why the decision departs from the model (a reason, not True)",
+                         where="departs from model")
     departure = (previous.departure_reason if departs_from_model is False
                  else departs_from_model)
     return _write(store, previous.meeting_id, previous.patient_id,

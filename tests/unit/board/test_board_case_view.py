@@ -143,6 +143,8 @@ def test_departure_from_a_shown_model_is_recorded_and_printed(store, thorax, tmp
     assert d.prediction_ids == (pred["id"],) and d.departs_from_model
     with pytest.raises(BoardError, match="departure reason cannot be empty"):
         decisions.amend_decision(store, thorax.id, "LUN-001", reason="r", departs_from_model="")
+    with pytest.raises(BoardError, match="a reason, not True"):
+        decisions.amend_decision(store, thorax.id, "LUN-001", reason="r", departs_from_model=True)
     plain = decisions.amend_decision(store, thorax.id, "LUN-001", reason="model reviewed",
                                      departs_from_model=None)
     assert not plain.departs_from_model and plain.departure_reason is None

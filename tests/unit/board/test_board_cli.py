@@ -72,6 +72,8 @@ def test_hold_a_meeting_from_the_command_line(data_dir, tmp_path, capsys):
     (["decide", "1", "BRC-001", "--plan", "x", "--rationale", "y",
       "--departs-from-model", "z"], "no stored model result to depart from"),
     (["export", "1"], "--pdf FILE and/or --json FILE"),
+    (["decide", "1", "BRC-001", "--plan", "x", "--rationale", "y", "--no-departure"],
+     "--no-departure goes with --amend"),
     (["create", "--date", "tomorrow", "--specialty", "sein", "--title", "x"], "YYYY-MM-DD"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(data_dir, capsys, argv, words):
