@@ -106,18 +106,19 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def _configure_import_patients(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
     parser.add_argument("--json", action="store_true", help="print the import report as JSON")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="read and validate files in N processes (many files)")
     parser.set_defaults(handler=_import_patients)
 
 
 def _import_patients(args: argparse.Namespace, ctx: Any) -> int:
     from oncoboard.cli import print_json
-    from oncoboard.patients.importer import import_file
+    from oncoboard.patients.importer import import_files
 
-    reports = []
     for path in args.files:
         if not path.is_file():
             raise RecordImportError("no such file", file=path)
-        reports.append(import_file(ctx.store, path))
+    reports = list(import_files(ctx.store, args.files, workers=args.workers))
     if args.json:
         print_json([r.to_dict() for r in reports])
         return 0

@@ -127,7 +127,12 @@ def patient_id(model: Any) -> str:
 
 def map_patient(ctx: Context, m: Any, where: str) -> None:
     """Patient -> patients row (+ death outcome)."""
+    if not m.id and not any(i.value for i in (m.identifier or [])):
+        raise ctx.error("Patient has neither an identifier nor an id", where)
     pid = patient_id(m)
+    other = next((r["_where"] for r in ctx.batch.rows["patients"] if r["id"] == pid), None)
+    if other is not None:
+        raise ctx.error(f"patient ID {pid} is also used by {other}", where)
     name = next((n for n in (m.name or []) if n.use == "official"), None) or \
         (m.name[0] if m.name else None)
     tags = {t.code for t in ((m.meta.tag or []) if m.meta else [])}
@@ -225,7 +230,7 @@ def coded_text(key: str | None, cc: Any) -> str | None:
             return "no"
     if text:
         return str(text)
-    for system, code, display in found:
+    for _, code, display in found:
         if code and not code.isdigit():
             return code
         if display:
@@ -261,7 +266,7 @@ def map_observation(ctx: Context, m: Any, where: str) -> None:
 
 
 def _note_type(cc: Any) -> str | None:
-    for _, code, display in codings(cc):
+    for _, code, _ in codings(cc):
         if code in _NOTE_TYPES:
             return _NOTE_TYPES[code]
     return getattr(cc, "text", None) or next((d for _, _, d in codings(cc) if d), None)

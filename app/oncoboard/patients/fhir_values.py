@@ -6,7 +6,7 @@ from typing import Any
 
 from oncoboard.patients import codes, units
 from oncoboard.patients.fhir_import import Context
-from oncoboard.patients.fhir_map import _ECOG_ANSWERS, codings, coded_text
+from oncoboard.patients.fhir_map import _ECOG_ANSWERS, coded_text, codings
 
 
 def quantity_unit(q: Any) -> str | None:

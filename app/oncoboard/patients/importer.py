@@ -228,7 +228,7 @@ def _upsert(store: Store, table: str, rows: list[dict[str, Any]]) -> int:
     sets = ", ".join(f"{c} = excluded.{c}" for c in keep)
     sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
            f"ON CONFLICT(id) DO UPDATE SET {sets} WHERE {changed}")
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     values = []
     for row in rows:
         out = []
@@ -266,7 +266,7 @@ def write_batch(store: Store, batch: Batch) -> ImportReport:
                 "INSERT INTO record_sources (sha256, path, format, imported_at, counts, "
                 "unknown_codes) VALUES (?, ?, ?, ?, ?, ?)",
                 [batch.sha256, str(batch.path), batch.format,
-                 dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                 dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                  json.dumps(counts), json.dumps(batch.unknown_codes, ensure_ascii=False)])
     log.info("imported %s (%s): %s written%s", batch.path.name, batch.sha256[:12], written,
              " (already imported)" if already else "")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from oncoboard.errors import NotFoundError
@@ -233,7 +233,7 @@ def _loads(row: dict[str, Any], *keys: str) -> dict[str, Any]:
 
 
 def _build(cls: type, row: dict[str, Any]) -> Any:
-    names = cls.__dataclass_fields__
+    names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in row.items() if k in names})
 
 
@@ -247,7 +247,8 @@ def _require_patient(store: Store, patient_id: str) -> dict[str, Any]:
 def _patient(row: dict[str, Any]) -> Patient:
     row = dict(row)
     row["synthetic"] = bool(row.get("synthetic"))
-    return _build(Patient, row)
+    patient: Patient = _build(Patient, row)
+    return patient
 
 
 _LIST_SQL = """

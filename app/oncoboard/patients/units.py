@@ -30,7 +30,7 @@ def registry() -> Any:
     """Return the shared pint unit registry (built once: it takes about 0.3 s)."""
     import pint
 
-    ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+    ureg: Any = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
     ureg.define("IU = [international_unit]")
     ureg.define("U = enzyme_unit")  # UCUM 'U' is the enzyme unit (umol/min), as in U/L
     return ureg

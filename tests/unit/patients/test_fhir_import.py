@@ -143,3 +143,19 @@ def test_later_bundle_may_reference_a_stored_patient(store, write_bundle):
                                               "entry": [{"resource": lab}]}, "b.json"))
     assert report.patients == ["MRN-1"]
     assert record.latest_by_key(store, "MRN-1", "crp").value_num == 12
+
+
+def test_import_files_with_workers_matches_sequential(store, write_bundle):
+    from oncoboard.patients.importer import import_files
+
+    paths = [write_bundle([fb.patient(f"p{i}", f"W-{i}", "W", "X", "1960-01-01", "male"),
+                           fb.observation(f"o{i}", f"p{i}", "ldh", "2021-01-01", value=200 + i,
+                                          unit="U/L")], f"w{i}.json") for i in range(4)]
+    # a later file that needs a patient written by an earlier file of the same run
+    late = fb.observation("o-late", "p0", "crp", "2021-02-01", value=7, unit="mg/L")
+    paths.append(write_bundle({"resourceType": "Bundle", "type": "collection",
+                               "entry": [{"resource": late}]}, "late.json"))
+    reports = list(import_files(store, paths, workers=2))
+    assert [r.patients for r in reports] == [["W-0"], ["W-1"], ["W-2"], ["W-3"], ["W-0"]]
+    assert [o.value_num for o in record.observations(store, "W-3")] == [203]
+    assert record.latest_by_key(store, "W-0", "crp").value_num == 7

@@ -170,3 +170,16 @@ def test_invalid_repeated_element_is_still_reported_with_its_path(store, write_b
                                "userSelected": "maybe"}]}
     _fails(store, write_bundle([basic_patient(), good, bad]), "entry 2 (Observation/o2)",
            "code.coding.0.userSelected")
+
+
+def test_two_patients_with_the_same_id(store, write_bundle):
+    a = fb.patient("p1", "MRN-1", "A", "B", "1950-01-01", "male")
+    b = fb.patient("p2", "MRN-1", "C", "D", "1960-01-01", "female")
+    _fails(store, write_bundle([a, b]), "entry 1 (Patient/p2)",
+           "patient ID MRN-1 is also used by entry 0 (Patient/p1)")
+
+
+def test_patient_without_any_identifier(store, write_bundle):
+    p = basic_patient()
+    del p["id"], p["identifier"]
+    _fails(store, write_bundle([p]), "entry 0 (Patient)", "neither an identifier nor an id")
