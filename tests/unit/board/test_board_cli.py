@@ -24,12 +24,6 @@ def data_dir(tmp_path):
 
 
 def main(*argv):
-    # oncoboard.patients.commands keeps `import` sub-command hooks in module state, so a second
-    # cli.main() in one process re-adds "import dicom" (argparse: conflicting subparser).
-    # Start each call from empty hooks until that module guards against it (reported).
-    from oncoboard.patients import commands as patient_commands
-
-    patient_commands._import_hooks.clear()
     return cli.main(list(argv))
 
 
