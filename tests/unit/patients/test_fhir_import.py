@@ -159,3 +159,76 @@ def test_import_files_with_workers_matches_sequential(store, write_bundle):
     assert [r.patients for r in reports] == [["W-0"], ["W-1"], ["W-2"], ["W-3"], ["W-0"]]
     assert [o.value_num for o in record.observations(store, "W-3")] == [203]
     assert record.latest_by_key(store, "W-0", "crp").value_num == 7
+
+
+def test_foreign_transaction_bundle_with_urn_references(store, write_bundle):
+    """A bundle shaped like other systems' exports (Synthea-style urn:uuid references)."""
+    pu, eu, mu = ("urn:uuid:4f1d2c3e-0000-4000-8000-00000000000" + c for c in "123")
+    entries = [
+        {"fullUrl": pu, "resource": {
+            "resourceType": "Patient", "id": "4f1d2c3e-0000-4000-8000-000000000001",
+            "identifier": [{"system": "https://github.com/synthetichealth/synthea",
+                            "value": "ab-12"}],
+            "name": [{"family": "Doe", "given": ["Jo"]}], "gender": "male",
+            "birthDate": "1955-04-01", "_birthDate": {"extension": [{
+                "url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+                "valueDateTime": "1955-04-01T08:30:00+01:00"}]}},
+         "request": {"method": "POST", "url": "Patient"}},
+        {"fullUrl": "urn:uuid:0b0b0b0b-0000-4000-8000-000000000009", "resource": {
+            "resourceType": "Organization", "id": "0b0b0b0b-0000-4000-8000-000000000009",
+            "name": "Hospital"}, "request": {"method": "POST", "url": "Organization"}},
+        {"fullUrl": eu, "resource": {
+            "resourceType": "Encounter", "id": "4f1d2c3e-0000-4000-8000-000000000002",
+            "status": "finished", "class": {"code": "AMB"}, "subject": {"reference": pu},
+            "period": {"start": "2021-01-01T09:00:00+01:00", "end": "2021-01-01T09:30:00+01:00"}},
+         "request": {"method": "POST", "url": "Encounter"}},
+        {"fullUrl": "urn:uuid:c0000000-0000-4000-8000-000000000001", "resource": {
+            "resourceType": "Condition", "id": "c0000000-0000-4000-8000-000000000001",
+            "code": {"coding": [{"system": codes.SNOMED, "code": "254637007",
+                                 "display": "Non-small cell lung cancer"}]},
+            "subject": {"reference": pu}, "encounter": {"reference": eu},
+            "onsetDateTime": "2021-01-01T09:00:00+01:00"}},
+        {"fullUrl": "urn:uuid:d0000000-0000-4000-8000-000000000001", "resource": {
+            "resourceType": "Observation", "id": "d0000000-0000-4000-8000-000000000001",
+            "status": "final", "code": {"coding": [{"system": codes.LOINC, "code": "85354-9"}]},
+            "subject": {"reference": pu}, "effectiveDateTime": "2021-01-01T09:10:00+01:00",
+            "component": [
+                {"code": {"coding": [{"system": codes.LOINC, "code": "8480-6"}]},
+                 "valueQuantity": {"value": 128, "unit": "mm[Hg]", "code": "mm[Hg]"}},
+                {"code": {"coding": [{"system": codes.LOINC, "code": "8462-4"}]},
+                 "valueQuantity": {"value": 81, "unit": "mm[Hg]", "code": "mm[Hg]"}}]}},
+        {"fullUrl": "urn:uuid:d0000000-0000-4000-8000-000000000002", "resource": {
+            "resourceType": "Observation", "id": "d0000000-0000-4000-8000-000000000002",
+            "status": "final", "code": {"coding": [{"system": codes.LOINC, "code": "777-3"}]},
+            "subject": {"reference": pu}, "effectiveDateTime": "2021-01-01T09:10:00+01:00",
+            "valueQuantity": {"value": 250, "unit": "10*3/uL",
+                              "system": "http://unitsofmeasure.org", "code": "10*3/uL"}}},
+        {"fullUrl": "urn:uuid:d0000000-0000-4000-8000-000000000003", "resource": {
+            "resourceType": "Observation", "id": "d0000000-0000-4000-8000-000000000003",
+            "status": "final", "code": {"coding": [{"system": codes.LOINC, "code": "2532-0"}]},
+            "subject": {"reference": pu}, "effectiveDateTime": "2021-01-01",
+            "dataAbsentReason": {"text": "haemolysed"}}},
+        {"fullUrl": mu, "resource": {
+            "resourceType": "Medication", "id": "4f1d2c3e-0000-4000-8000-000000000003",
+            "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                 "code": "1657775", "display": "durvalumab"}]}}},
+        {"fullUrl": "urn:uuid:e0000000-0000-4000-8000-000000000001", "resource": {
+            "resourceType": "MedicationRequest", "id": "e0000000-0000-4000-8000-000000000001",
+            "status": "active", "intent": "order", "medicationReference": {"reference": mu},
+            "subject": {"reference": pu}, "authoredOn": "2021-02-01"}},
+    ]
+    report = import_file(store, write_bundle({"resourceType": "Bundle", "type": "transaction",
+                                              "entry": entries}))
+    assert report.patients == ["ab-12"]
+    assert report.skipped == {"Organization": 1, "Encounter (class AMB)": 1, "Medication": 1}
+    assert {u["code"] for u in report.unknown_codes} == {"254637007", "85354-9"}
+    (condition,) = record.conditions(store, "ab-12")
+    assert not condition.is_primary_cancer and condition.code == "254637007"
+    platelets = record.latest_by_key(store, "ab-12", "platelets")
+    assert (platelets.value_num, platelets.unit) == (250, "10*9/L")
+    bp = record.observations(store, "ab-12", code="85354-9")[0]
+    assert [c["value"] for c in bp.extra["components"]] == [128, 81]
+    ldh = record.latest_by_key(store, "ab-12", "ldh")
+    assert ldh.value_num is None
+    (io,) = record.treatments(store, "ab-12")
+    assert io.agents == ["durvalumab"] and io.subkind == "immunotherapy"
