@@ -156,7 +156,7 @@ def save_and_check(widget, path: Path, min_std: float = 12.0) -> np.ndarray:  # 
 def visible_texts(widget) -> str:  # noqa: ANN001
     """Return the text of every visible label, button and text view under `widget`."""
     from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QAbstractButton, QLabel, QTextBrowser
+    from PySide6.QtWidgets import QAbstractButton, QGroupBox, QLabel, QTextBrowser
 
     def shown(child) -> bool:  # noqa: ANN001 - not hidden on purpose (a pending show counts)
         while child is not None and child is not widget:
@@ -173,6 +173,9 @@ def visible_texts(widget) -> str:  # noqa: ANN001
     for child in widget.findChildren(QAbstractButton):
         if shown(child):
             parts.append(child.text())
+    for child in widget.findChildren(QGroupBox):
+        if shown(child):
+            parts.append(child.title())
     for child in widget.findChildren(QTextBrowser):
         parts.append(child.toPlainText())
     return "\n".join(parts)

@@ -142,7 +142,8 @@ class MainWindow(QMainWindow):
         side_lay.addStretch(1)
         self.patient_label = QLabel(objectName="muted")
         self.patient_label.setWordWrap(True)
-        self.patient_label.setContentsMargins(16, 0, 8, 0)
+        self.patient_label.setContentsMargins(16, 0, 8, 4)
+        self.patient_label.setMinimumHeight(64)
         side_lay.addWidget(self.patient_label)
         central = QWidget()
         lay = QHBoxLayout(central)
@@ -175,7 +176,14 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu(tr("&File"))
-        self._action(file_menu, tr("Find patient…"), self._on_find_requested, QKeySequence.StandardKey.Find)
+        self._action(file_menu, tr("Find patient…"), self._on_find_requested,
+                     QKeySequence.StandardKey.Find)
+        file_menu.addSeparator()
+        self._action(file_menu, tr("Import patient records…"), lambda: self.open_import("records"))
+        self._action(file_menu, tr("Import DICOM images…"), lambda: self.open_import("dicom"))
+        self._action(file_menu, tr("Query a PACS…"), self.open_pacs)
+        file_menu.addSeparator()
+        self._action(file_menu, tr("Settings…"), self.open_settings, QKeySequence("Ctrl+,"))
         file_menu.addSeparator()
         self._action(file_menu, tr("Quit"), self.close, QKeySequence.StandardKey.Quit)
         view_menu = self.menuBar().addMenu(tr("&View"))
@@ -184,6 +192,7 @@ class MainWindow(QMainWindow):
                 self._action(view_menu, tr(VIEW_TITLES[name]),
                              lambda n=name: self.show_view(n), QKeySequence(f"Ctrl+{i + 1}"))
         self.help_menu = self.menuBar().addMenu(tr("&Help"))
+        self._action(self.help_menu, tr("About and diagnostics…"), self.open_about)
         self.file_menu = file_menu
 
     def _action(self, menu: Any, text: str, slot: Callable[[], Any],
@@ -247,6 +256,80 @@ class MainWindow(QMainWindow):
         task.signals.cancelled.connect(lambda: self.statusBar().showMessage(tr("Cancelled"), 4000))
         return workers.start(task, on_done=on_done,
                              on_error=lambda exc: ErrorBoundary.report(exc, self, action or text))
+
+    # --- dialogs ------------------------------------------------------------------------------
+    def open_import(self, kind: str) -> Any:
+        """Open the import dialog for patient records or DICOM (non-modal); return it."""
+        from oncoboard.ui.import_dialogs import ImportDialog
+
+        dialog = ImportDialog(self.ctx, kind, self)
+        dialog.imported.connect(lambda _lines: self._on_imported())
+        dialog.open()
+        return dialog
+
+    def open_pacs(self) -> Any:
+        """Open the PACS query dialog; return it."""
+        from oncoboard.ui.import_dialogs import PacsQueryDialog
+
+        dialog = PacsQueryDialog(self.ctx, self)
+        dialog.retrieved.connect(lambda _lines: self._on_imported())
+        dialog.open()
+        return dialog
+
+    def open_settings(self) -> Any:
+        """Open the settings dialog; return it."""
+        from oncoboard.ui.settings_dialogs import SettingsDialog
+
+        dialog = SettingsDialog(self.ctx.settings, self)
+        dialog.saved.connect(self._on_settings_saved)
+        dialog.open()
+        return dialog
+
+    def open_about(self) -> Any:
+        """Open the about/diagnostics dialog; return it."""
+        from oncoboard.ui.settings_dialogs import AboutDialog
+
+        dialog = AboutDialog(self.ctx.settings, self)
+        dialog.open()
+        return dialog
+
+    def _on_imported(self) -> None:
+        self.patients_view.refresh()
+        if self.current_patient:
+            viewer = self.views.get("viewer")
+            if viewer is not None:
+                viewer.set_patient(self.current_patient)  # type: ignore[attr-defined]
+
+    def _on_settings_saved(self, changed: dict[str, Any]) -> None:
+        if "language" in changed:
+            self.apply_language(changed["language"])
+        if "data_dir" in changed:
+            self.statusBar().showMessage(tr("The new data folder is used at the next start."),
+                                         8000)
+
+    def apply_language(self, language: str) -> None:
+        """Switch the interface language now (views are rebuilt; the open patient stays)."""
+        from oncoboard.ui.app import install_language
+
+        install_language(language)
+        name = self.current_view_name()
+        patient = self.current_patient
+        self.menuBar().clear()
+        self.views, self.nav_buttons, self.factories = {}, {}, {}
+        self.nav = QButtonGroup(self)
+        self.stack = QStackedWidget()
+        self.current_patient = None
+        self._build()
+        self.centralWidget().setVisible(self.isVisible())
+        self.setWindowTitle(tr("Oncoboard {v}").format(v=__version__))
+        if patient:
+            self.open_patient(patient)
+        self.show_view(name)
+
+    def current_view_name(self) -> str:
+        """Return the name of the view on screen."""
+        widget = self.stack.currentWidget()
+        return next((n for n, w in self.views.items() if w is widget), "patients")
 
     def _on_patient_selected(self, patient_id: str, note_id: str) -> None:
         self.open_patient(patient_id, note_id)

@@ -60,6 +60,7 @@ class TimelineWidget(QWidget):
         self.plot = big_plot(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
         self.plot.setMouseEnabled(x=True, y=False)
         self.plot.getAxis("left").setTicks([[(i, tr(r)) for i, r in enumerate(ROWS)]])
+        self.plot.getAxis("left").setWidth(170)  # room for the row names in any language
         self.plot.setYRange(-0.7, len(ROWS) - 0.3, padding=0)
         self.item_count = 0
         lay = QVBoxLayout(self)

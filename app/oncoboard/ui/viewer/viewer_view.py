@@ -9,8 +9,8 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QGridLayout, QHBoxLayout,
-                               QLabel, QListWidget, QListWidgetItem, QPushButton, QSplitter,
-                               QVBoxLayout, QWidget)
+                               QLabel, QListWidget, QListWidgetItem, QPushButton,
+                               QSizePolicy, QVBoxLayout, QWidget)
 
 from oncoboard.ui import workers
 from oncoboard.ui.errors import ErrorBoundary
@@ -152,13 +152,14 @@ class ViewerView(QWidget):
         self.views = [SliceView(self.state, axis) for axis in (0, 1, 2)]
         self.panel3d = Volume3DPanel(self.state)
         self.readout = QLabel(objectName="readout")
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.measure_label = QLabel(objectName="measurement")
         self.warnings = QLabel(objectName="warning")
         self.warnings.setWordWrap(True)
         self.warnings.hide()
         self.title = QLabel(tr("No series open"), objectName="subtitle")
         self.preset_box = QComboBox(objectName="windowPresets")
-        self.preset_box.setMinimumWidth(260)
+        self.preset_box.setMinimumWidth(200)
         self.overlay_bar = QHBoxLayout()
         self.overlay_checks: dict[str, QCheckBox] = {}
         self.tool_group = QButtonGroup(self)
@@ -173,8 +174,9 @@ class ViewerView(QWidget):
 
     def _build(self) -> None:
         bar = QHBoxLayout()
-        bar.addWidget(self.title)
-        bar.addStretch(1)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setMinimumWidth(120)
+        bar.addWidget(self.title, 1)
         for tool, text in (("window", tr("Window/level")), ("pan", tr("Pan")),
                            ("distance", tr("Distance")), ("roi", tr("ROI"))):
             button = QPushButton(text, objectName=f"tool_{tool}")

@@ -1,0 +1,1 @@
+"""UI translations: ``oncoboard_<lang>.ts`` (source, edited by translators) and ``.qm`` (compiled)."""

@@ -1,0 +1,973 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="fr">
+  <context>
+    <name>BoardDialogs</name>
+    <message>
+      <source>New tumour-board meeting</source>
+      <translation>Nouvelle réunion de concertation (RCP)</translation>
+    </message>
+    <message>
+      <source>e.g. Thoracic oncology board</source>
+      <translation>ex. RCP d’oncologie thoracique</translation>
+    </message>
+    <message>
+      <source>One per line: Dr Martin (oncologist)</source>
+      <translation>Un par ligne : Dr Martin (oncologue)</translation>
+    </message>
+    <message>
+      <source>Add a case</source>
+      <translation>Ajouter un dossier</translation>
+    </message>
+    <message>
+      <source>What is the board asked to decide?</source>
+      <translation>Quelle question est posée à la RCP ?</translation>
+    </message>
+    <message>
+      <source>Patient</source>
+      <translation>Patient</translation>
+    </message>
+    <message>
+      <source>Question</source>
+      <translation>Question</translation>
+    </message>
+    <message>
+      <source>Presenter</source>
+      <translation>Présentateur</translation>
+    </message>
+    <message>
+      <source>Options discussed, one per line</source>
+      <translation>Options discutées, une par ligne</translation>
+    </message>
+    <message>
+      <source>The decision departs from a model's result</source>
+      <translation>La décision s’écarte du résultat d’un modèle</translation>
+    </message>
+    <message>
+      <source>Why the board departs from the model</source>
+      <translation>Pourquoi la RCP s’écarte du modèle</translation>
+    </message>
+    <message>
+      <source>Date</source>
+      <translation>Date</translation>
+    </message>
+    <message>
+      <source>Specialty</source>
+      <translation>Spécialité</translation>
+    </message>
+    <message>
+      <source>Title</source>
+      <translation>Titre</translation>
+    </message>
+    <message>
+      <source>Location</source>
+      <translation>Lieu</translation>
+    </message>
+    <message>
+      <source>Attendees</source>
+      <translation>Participants</translation>
+    </message>
+    <message>
+      <source>No model result is stored for this patient.</source>
+      <translation>Aucun résultat de modèle enregistré pour ce patient.</translation>
+    </message>
+    <message>
+      <source>Options discussed</source>
+      <translation>Options discutées</translation>
+    </message>
+    <message>
+      <source>Chosen plan</source>
+      <translation>Proposition retenue</translation>
+    </message>
+    <message>
+      <source>Rationale</source>
+      <translation>Justification</translation>
+    </message>
+    <message>
+      <source>Reason</source>
+      <translation>Motif</translation>
+    </message>
+    <message>
+      <source>Tumour board</source>
+      <translation>RCP</translation>
+    </message>
+    <message>
+      <source>Board decision for {p}</source>
+      <translation>Décision de la RCP pour {p}</translation>
+    </message>
+    <message>
+      <source>Model results shown: {s}</source>
+      <translation>Résultats de modèles présentés : {s}</translation>
+    </message>
+  </context>
+  <context>
+    <name>BoardView</name>
+    <message>
+      <source>Exporting</source>
+      <translation>Export en cours</translation>
+    </message>
+    <message>
+      <source>Oncoboard — presenter</source>
+      <translation>Oncoboard — présentation</translation>
+    </message>
+    <message>
+      <source>← previous   → next   D decision   Esc leave</source>
+      <translation>← précédent   → suivant   D décision   Échap quitter</translation>
+    </message>
+    <message>
+      <source>Case</source>
+      <translation>Dossier</translation>
+    </message>
+    <message>
+      <source>Preparing the presentation</source>
+      <translation>Préparation de la présentation</translation>
+    </message>
+    <message>
+      <source>Exporting the report</source>
+      <translation>Export du compte rendu</translation>
+    </message>
+    <message>
+      <source>No decision recorded yet (press D).</source>
+      <translation>Aucune décision enregistrée (touche D).</translation>
+    </message>
+    <message>
+      <source>SYNTHETIC - DEMONSTRATION ONLY</source>
+      <translation>SYNTHÉTIQUE - DÉMONSTRATION UNIQUEMENT</translation>
+    </message>
+    <message>
+      <source>Meetings</source>
+      <translation>Réunions</translation>
+    </message>
+    <message>
+      <source>New meeting…</source>
+      <translation>Nouvelle réunion…</translation>
+    </message>
+    <message>
+      <source>Agenda</source>
+      <translation>Ordre du jour</translation>
+    </message>
+    <message>
+      <source>Add case…</source>
+      <translation>Ajouter un dossier…</translation>
+    </message>
+    <message>
+      <source>Record decision…</source>
+      <translation>Enregistrer la décision…</translation>
+    </message>
+    <message>
+      <source>Present</source>
+      <translation>Présenter</translation>
+    </message>
+    <message>
+      <source>Export PDF…</source>
+      <translation>Exporter en PDF…</translation>
+    </message>
+    <message>
+      <source>Export JSON…</source>
+      <translation>Exporter en JSON…</translation>
+    </message>
+    <message>
+      <source>Tumour board</source>
+      <translation>RCP</translation>
+    </message>
+    <message>
+      <source>PDF report (*.pdf)</source>
+      <translation>Compte rendu PDF (*.pdf)</translation>
+    </message>
+    <message>
+      <source>JSON (*.json)</source>
+      <translation>JSON (*.json)</translation>
+    </message>
+    <message>
+      <source>Export the meeting</source>
+      <translation>Exporter la réunion</translation>
+    </message>
+    <message>
+      <source>y</source>
+      <translation>ans</translation>
+    </message>
+    <message>
+      <source>Decision</source>
+      <translation>Décision</translation>
+    </message>
+    <message>
+      <source>Rationale</source>
+      <translation>Justification</translation>
+    </message>
+    <message>
+      <source>This meeting has no cases.</source>
+      <translation>Cette réunion n’a aucun dossier.</translation>
+    </message>
+    <message>
+      <source>Departs from model</source>
+      <translation>S’écarte du modèle</translation>
+    </message>
+    <message>
+      <source>No cases yet: add one.</source>
+      <translation>Aucun dossier : ajoutez-en un.</translation>
+    </message>
+    <message>
+      <source>Predictions</source>
+      <translation>Prédictions</translation>
+    </message>
+    <message>
+      <source>planned</source>
+      <translation>prévue</translation>
+    </message>
+    <message>
+      <source>held</source>
+      <translation>tenue</translation>
+    </message>
+    <message>
+      <source>closed</source>
+      <translation>close</translation>
+    </message>
+  </context>
+  <context>
+    <name>CalculatorDialog</name>
+    <message>
+      <source>Calculator</source>
+      <translation>Calculatrice</translation>
+    </message>
+    <message>
+      <source>Calculate</source>
+      <translation>Calculer</translation>
+    </message>
+    <message>
+      <source>Values are checked as record values are; nothing is stored.</source>
+      <translation>Les valeurs sont contrôlées comme celles du dossier ; rien n’est enregistré.</translation>
+    </message>
+    <message>
+      <source>(missing)</source>
+      <translation>(manquant)</translation>
+    </message>
+    <message>
+      <source>default {d}</source>
+      <translation>défaut {d}</translation>
+    </message>
+  </context>
+  <context>
+    <name>ErrorBoundary</name>
+    <message>
+      <source>the log file</source>
+      <translation>le journal</translation>
+    </message>
+    <message>
+      <source>Oncoboard</source>
+      <translation>Oncoboard</translation>
+    </message>
+    <message>
+      <source>Internal error ({kind}). The details are in {where}.</source>
+      <translation>Erreur interne ({kind}). Les détails sont dans {where}.</translation>
+    </message>
+  </context>
+  <context>
+    <name>ImportDialog</name>
+    <message>
+      <source>Add files…</source>
+      <translation>Ajouter des fichiers…</translation>
+    </message>
+    <message>
+      <source>Add folder…</source>
+      <translation>Ajouter un dossier…</translation>
+    </message>
+    <message>
+      <source>Import</source>
+      <translation>Importer</translation>
+    </message>
+    <message>
+      <source>Cancel</source>
+      <translation>Annuler</translation>
+    </message>
+    <message>
+      <source>FHIR R4 bundles (.json) or CSV files in the documented layout.</source>
+      <translation>Bundles FHIR R4 (.json) ou fichiers CSV au format documenté.</translation>
+    </message>
+    <message>
+      <source>DICOM files, folders (searched recursively), zip files or DICOMDIR.</source>
+      <translation>Fichiers DICOM, dossiers (parcourus récursivement), fichiers zip ou DICOMDIR.</translation>
+    </message>
+    <message>
+      <source>Records (*.json *.csv)</source>
+      <translation>Dossiers patients (*.json *.csv)</translation>
+    </message>
+    <message>
+      <source>All files (*)</source>
+      <translation>Tous les fichiers (*)</translation>
+    </message>
+    <message>
+      <source>Choose files</source>
+      <translation>Choisir des fichiers</translation>
+    </message>
+    <message>
+      <source>Choose a folder</source>
+      <translation>Choisir un dossier</translation>
+    </message>
+    <message>
+      <source>Done</source>
+      <translation>Terminé</translation>
+    </message>
+    <message>
+      <source>Query a PACS</source>
+      <translation>Interroger un PACS</translation>
+    </message>
+    <message>
+      <source>Test connection</source>
+      <translation>Tester la connexion</translation>
+    </message>
+    <message>
+      <source>Search</source>
+      <translation>Rechercher</translation>
+    </message>
+    <message>
+      <source>Retrieve selected</source>
+      <translation>Récupérer la sélection</translation>
+    </message>
+    <message>
+      <source>Node</source>
+      <translation>Nœud</translation>
+    </message>
+    <message>
+      <source>Patient ID</source>
+      <translation>IPP</translation>
+    </message>
+    <message>
+      <source>Patient name</source>
+      <translation>Nom du patient</translation>
+    </message>
+    <message>
+      <source>Study date</source>
+      <translation>Date de l’examen</translation>
+    </message>
+    <message>
+      <source>Modality</source>
+      <translation>Modalité</translation>
+    </message>
+    <message>
+      <source>{n} images indexed in {s} series ({f} files seen)</source>
+      <translation>{n} images indexées dans {s} séries ({f} fichiers lus)</translation>
+    </message>
+    <message>
+      <source>skipped {p}: {why}</source>
+      <translation>ignoré {p} : {why}</translation>
+    </message>
+    <message>
+      <source>Import patient records</source>
+      <translation>Importer des dossiers patients</translation>
+    </message>
+    <message>
+      <source>Import DICOM images</source>
+      <translation>Importer des images DICOM</translation>
+    </message>
+    <message>
+      <source>No patient record for DICOM patient IDs: {ids}</source>
+      <translation>Aucun dossier patient pour les identifiants DICOM : {ids}</translation>
+    </message>
+    <message>
+      <source>Cancelled.</source>
+      <translation>Annulé.</translation>
+    </message>
+    <message>
+      <source>No PACS node is configured: add one in Settings.</source>
+      <translation>Aucun nœud PACS configuré : ajoutez-en un dans les Réglages.</translation>
+    </message>
+    <message>
+      <source>{n} studies found</source>
+      <translation>{n} examens trouvés</translation>
+    </message>
+    <message>
+      <source>{n} answered in {s:.2f} s</source>
+      <translation>{n} a répondu en {s:.2f} s</translation>
+    </message>
+    <message>
+      <source>NOT IMPORTED: {m}</source>
+      <translation>NON IMPORTÉ : {m}</translation>
+    </message>
+    <message>
+      <source>{uid}: {n} files</source>
+      <translation>{uid} : {n} fichiers</translation>
+    </message>
+  </context>
+  <context>
+    <name>MainWindow</name>
+    <message>
+      <source>Cancel</source>
+      <translation>Annuler</translation>
+    </message>
+    <message>
+      <source>&amp;File</source>
+      <translation>&amp;Fichier</translation>
+    </message>
+    <message>
+      <source>Find patient…</source>
+      <translation>Rechercher un patient…</translation>
+    </message>
+    <message>
+      <source>Import patient records…</source>
+      <translation>Importer des dossiers patients…</translation>
+    </message>
+    <message>
+      <source>Import DICOM images…</source>
+      <translation>Importer des images DICOM…</translation>
+    </message>
+    <message>
+      <source>Query a PACS…</source>
+      <translation>Interroger un PACS…</translation>
+    </message>
+    <message>
+      <source>Settings…</source>
+      <translation>Réglages…</translation>
+    </message>
+    <message>
+      <source>Quit</source>
+      <translation>Quitter</translation>
+    </message>
+    <message>
+      <source>&amp;View</source>
+      <translation>&amp;Affichage</translation>
+    </message>
+    <message>
+      <source>&amp;Help</source>
+      <translation>&amp;Aide</translation>
+    </message>
+    <message>
+      <source>About and diagnostics…</source>
+      <translation>À propos et diagnostic…</translation>
+    </message>
+    <message>
+      <source>The new data folder is used at the next start.</source>
+      <translation>Le nouveau dossier de données sera utilisé au prochain démarrage.</translation>
+    </message>
+    <message>
+      <source>Oncoboard {v}</source>
+      <translation>Oncoboard {v}</translation>
+    </message>
+    <message>
+      <source>Cancelled</source>
+      <translation>Annulé</translation>
+    </message>
+    <message>
+      <source>Opening patient {p}</source>
+      <translation>Ouverture du patient {p}</translation>
+    </message>
+    <message>
+      <source>Patients</source>
+      <translation>Patients</translation>
+    </message>
+    <message>
+      <source>Patient</source>
+      <translation>Patient</translation>
+    </message>
+    <message>
+      <source>Images</source>
+      <translation>Imagerie</translation>
+    </message>
+    <message>
+      <source>Predictions</source>
+      <translation>Prédictions</translation>
+    </message>
+    <message>
+      <source>Tumour board</source>
+      <translation>RCP</translation>
+    </message>
+  </context>
+  <context>
+    <name>PatientBrowserView</name>
+    <message>
+      <source>Search patients by name, ID or diagnosis</source>
+      <translation>Rechercher un patient par nom, IPP ou diagnostic</translation>
+    </message>
+    <message>
+      <source>Search the notes (full text)</source>
+      <translation>Rechercher dans les notes (texte intégral)</translation>
+    </message>
+    <message>
+      <source>Type words to search every note.</source>
+      <translation>Tapez des mots pour chercher dans toutes les notes.</translation>
+    </message>
+    <message>
+      <source>Patients</source>
+      <translation>Patients</translation>
+    </message>
+    <message>
+      <source>Patient search</source>
+      <translation>Recherche de patients</translation>
+    </message>
+    <message>
+      <source>{n} patients</source>
+      <translation>{n} patients</translation>
+    </message>
+    <message>
+      <source>Note search</source>
+      <translation>Recherche dans les notes</translation>
+    </message>
+    <message>
+      <source>{n} notes match</source>
+      <translation>{n} notes correspondent</translation>
+    </message>
+    <message>
+      <source>ID</source>
+      <translation>IPP</translation>
+    </message>
+    <message>
+      <source>Name</source>
+      <translation>Nom</translation>
+    </message>
+    <message>
+      <source>Sex</source>
+      <translation>Sexe</translation>
+    </message>
+    <message>
+      <source>Age</source>
+      <translation>Âge</translation>
+    </message>
+    <message>
+      <source>Diagnosis</source>
+      <translation>Diagnostic</translation>
+    </message>
+  </context>
+  <context>
+    <name>PatientView</name>
+    <message>
+      <source>Synthetic patient - demonstration data</source>
+      <translation>Patient synthétique - données de démonstration</translation>
+    </message>
+    <message>
+      <source>Choose a patient in the patient list.</source>
+      <translation>Choisissez un patient dans la liste.</translation>
+    </message>
+    <message>
+      <source>Timeline</source>
+      <translation>Chronologie</translation>
+    </message>
+    <message>
+      <source>Laboratory trends</source>
+      <translation>Évolution biologique</translation>
+    </message>
+    <message>
+      <source>Notes</source>
+      <translation>Notes</translation>
+    </message>
+    <message>
+      <source>born</source>
+      <translation>né(e) le</translation>
+    </message>
+    <message>
+      <source>No notes in the record.</source>
+      <translation>Aucune note dans le dossier.</translation>
+    </message>
+    <message>
+      <source>stage</source>
+      <translation>stade</translation>
+    </message>
+    <message>
+      <source>Age</source>
+      <translation>Âge</translation>
+    </message>
+    <message>
+      <source>Sex</source>
+      <translation>Sexe</translation>
+    </message>
+    <message>
+      <source>Diagnosis</source>
+      <translation>Diagnostic</translation>
+    </message>
+    <message>
+      <source>Stage</source>
+      <translation>Stade</translation>
+    </message>
+    <message>
+      <source>Markers</source>
+      <translation>Marqueurs</translation>
+    </message>
+    <message>
+      <source>ECOG</source>
+      <translation>ECOG</translation>
+    </message>
+    <message>
+      <source>Current treatment</source>
+      <translation>Traitement en cours</translation>
+    </message>
+  </context>
+  <context>
+    <name>Plots</name>
+    <message>
+      <source>No laboratory values in the record.</source>
+      <translation>Aucune valeur biologique dans le dossier.</translation>
+    </message>
+    <message>
+      <source>Treatments</source>
+      <translation>Traitements</translation>
+    </message>
+    <message>
+      <source>Hospitalisations</source>
+      <translation>Hospitalisations</translation>
+    </message>
+    <message>
+      <source>Events</source>
+      <translation>Événements</translation>
+    </message>
+    <message>
+      <source>Imaging</source>
+      <translation>Imagerie</translation>
+    </message>
+    <message>
+      <source>Predictions</source>
+      <translation>Prédictions</translation>
+    </message>
+  </context>
+  <context>
+    <name>PredictionCardWidget</name>
+    <message>
+      <source>Probability event-free</source>
+      <translation>Probabilité sans événement</translation>
+    </message>
+    <message>
+      <source>Cumulative incidence</source>
+      <translation>Incidence cumulée</translation>
+    </message>
+    <message>
+      <source>time</source>
+      <translation>temps</translation>
+    </message>
+    <message>
+      <source>as recorded</source>
+      <translation>tel qu’enregistré</translation>
+    </message>
+    <message>
+      <source>contribution</source>
+      <translation>contribution</translation>
+    </message>
+    <message>
+      <source>What moved the result (relative to the reference patient)</source>
+      <translation>Ce qui a fait varier le résultat (par rapport au patient de référence)</translation>
+    </message>
+    <message>
+      <source>Model card</source>
+      <translation>Fiche du modèle</translation>
+    </message>
+    <message>
+      <source>Refused: no result was computed (reasons below).</source>
+      <translation>Refusé : aucun résultat calculé (motifs ci-dessous).</translation>
+    </message>
+    <message>
+      <source>What-if curves: tick the scenarios to compare.</source>
+      <translation>Courbes « et si » : cochez les scénarios à comparer.</translation>
+    </message>
+    <message>
+      <source>Show evidence in notes</source>
+      <translation>Voir les passages dans les notes</translation>
+    </message>
+    <message>
+      <source>{level}% interval {lo} to {hi}</source>
+      <translation>intervalle à {level} % : {lo} à {hi}</translation>
+    </message>
+    <message>
+      <source>risk group: {band}</source>
+      <translation>groupe de risque : {band}</translation>
+    </message>
+    <message>
+      <source>reference date</source>
+      <translation>date de référence</translation>
+    </message>
+  </context>
+  <context>
+    <name>PredictionsView</name>
+    <message>
+      <source>Running the models</source>
+      <translation>Exécution des modèles</translation>
+    </message>
+    <message>
+      <source>Predictions</source>
+      <translation>Prédictions</translation>
+    </message>
+    <message>
+      <source>Open a patient first.</source>
+      <translation>Ouvrez d’abord un patient.</translation>
+    </message>
+    <message>
+      <source>Run models</source>
+      <translation>Lancer les modèles</translation>
+    </message>
+    <message>
+      <source>Calculator…</source>
+      <translation>Calculatrice…</translation>
+    </message>
+    <message>
+      <source>Model card</source>
+      <translation>Fiche du modèle</translation>
+    </message>
+    <message>
+      <source>All applicable models</source>
+      <translation>Tous les modèles applicables</translation>
+    </message>
+    <message>
+      <source>Reference date</source>
+      <translation>Date de référence</translation>
+    </message>
+    <message>
+      <source>No prediction stored for this patient yet: choose a reference date and run the models.</source>
+      <translation>Aucune prédiction enregistrée pour ce patient : choisissez une date de référence et lancez les modèles.</translation>
+    </message>
+    <message>
+      <source>No model applies to this patient on this date.</source>
+      <translation>Aucun modèle ne s’applique à ce patient à cette date.</translation>
+    </message>
+    <message>
+      <source>Model card: {name}</source>
+      <translation>Fiche du modèle : {name}</translation>
+    </message>
+    <message>
+      <source>Looking for plugins</source>
+      <translation>Recherche des modules</translation>
+    </message>
+    <message>
+      <source>The model card cannot be read: {f}: {e}</source>
+      <translation>La fiche du modèle est illisible : {f} : {e}</translation>
+    </message>
+    <message>
+      <source>{name} (disabled: {why})</source>
+      <translation>{name} (désactivé : {why})</translation>
+    </message>
+  </context>
+  <context>
+    <name>SettingsDialog</name>
+    <message>
+      <source>Checking</source>
+      <translation>Vérification</translation>
+    </message>
+    <message>
+      <source>Settings</source>
+      <translation>Réglages</translation>
+    </message>
+    <message>
+      <source>Browse…</source>
+      <translation>Parcourir…</translation>
+    </message>
+    <message>
+      <source>Add node</source>
+      <translation>Ajouter un nœud</translation>
+    </message>
+    <message>
+      <source>Remove node</source>
+      <translation>Retirer le nœud</translation>
+    </message>
+    <message>
+      <source>Data folder</source>
+      <translation>Dossier de données</translation>
+    </message>
+    <message>
+      <source>Language</source>
+      <translation>Langue</translation>
+    </message>
+    <message>
+      <source>Execution providers (in order)</source>
+      <translation>Moteurs d’exécution (par ordre)</translation>
+    </message>
+    <message>
+      <source>About Oncoboard</source>
+      <translation>À propos d’Oncoboard</translation>
+    </message>
+    <message>
+      <source>PACS nodes</source>
+      <translation>Nœuds PACS</translation>
+    </message>
+    <message>
+      <source>Site settings set by IT (/etc/oncoboard/config.toml) still apply; a changed data folder is used at the next start.</source>
+      <translation>Les réglages du site définis par l’informatique (/etc/oncoboard/config.toml) s’appliquent toujours ; un nouveau dossier de données est utilisé au prochain démarrage.</translation>
+    </message>
+    <message>
+      <source>verified</source>
+      <translation>vérifié</translation>
+    </message>
+    <message>
+      <source>refused</source>
+      <translation>refusé</translation>
+    </message>
+    <message>
+      <source>unsigned</source>
+      <translation>non signé</translation>
+    </message>
+    <message>
+      <source>Clinical decision support for cancer tumour boards.</source>
+      <translation>Aide à la décision clinique pour les RCP d’oncologie.</translation>
+    </message>
+    <message>
+      <source>Execution providers requested</source>
+      <translation>Moteurs d’exécution demandés</translation>
+    </message>
+    <message>
+      <source>Plugins</source>
+      <translation>Modules</translation>
+    </message>
+    <message>
+      <source>Health checks</source>
+      <translation>Vérifications</translation>
+    </message>
+    <message>
+      <source>signed by {s}</source>
+      <translation>signé par {s}</translation>
+    </message>
+    <message>
+      <source>Running the checks…</source>
+      <translation>Vérifications en cours…</translation>
+    </message>
+    <message>
+      <source>Plugin</source>
+      <translation>Module</translation>
+    </message>
+    <message>
+      <source>Integrity</source>
+      <translation>Intégrité</translation>
+    </message>
+    <message>
+      <source>Signature</source>
+      <translation>Signature</translation>
+    </message>
+    <message>
+      <source>Origin</source>
+      <translation>Origine</translation>
+    </message>
+    <message>
+      <source>Notes</source>
+      <translation>Notes</translation>
+    </message>
+  </context>
+  <context>
+    <name>SliceView</name>
+    <message>
+      <source>mean</source>
+      <translation>moyenne</translation>
+    </message>
+    <message>
+      <source>axial</source>
+      <translation>axial</translation>
+    </message>
+    <message>
+      <source>coronal</source>
+      <translation>coronal</translation>
+    </message>
+    <message>
+      <source>sagittal</source>
+      <translation>sagittal</translation>
+    </message>
+  </context>
+  <context>
+    <name>ViewerView</name>
+    <message>
+      <source>Structures</source>
+      <translation>Structures</translation>
+    </message>
+    <message>
+      <source>No series open</source>
+      <translation>Aucune série ouverte</translation>
+    </message>
+    <message>
+      <source>Clear measurements</source>
+      <translation>Effacer les mesures</translation>
+    </message>
+    <message>
+      <source>Loading…</source>
+      <translation>Chargement…</translation>
+    </message>
+    <message>
+      <source>Thumbnails</source>
+      <translation>Vignettes</translation>
+    </message>
+    <message>
+      <source>Window/level</source>
+      <translation>Fenêtrage</translation>
+    </message>
+    <message>
+      <source>Pan</source>
+      <translation>Déplacer</translation>
+    </message>
+    <message>
+      <source>Distance</source>
+      <translation>Distance</translation>
+    </message>
+    <message>
+      <source>ROI</source>
+      <translation>ROI</translation>
+    </message>
+    <message>
+      <source>Window</source>
+      <translation>Fenêtre</translation>
+    </message>
+    <message>
+      <source>Loading series</source>
+      <translation>Chargement de la série</translation>
+    </message>
+    <message>
+      <source>The imaging index is not available in this version.</source>
+      <translation>L’index d’imagerie n’est pas disponible dans cette version.</translation>
+    </message>
+    <message>
+      <source>Listing the series</source>
+      <translation>Liste des séries</translation>
+    </message>
+    <message>
+      <source>No images for this patient</source>
+      <translation>Aucune image pour ce patient</translation>
+    </message>
+    <message>
+      <source>images</source>
+      <translation>images</translation>
+    </message>
+    <message>
+      <source>Distance {d:.1f} mm</source>
+      <translation>Distance {d:.1f} mm</translation>
+    </message>
+    <message>
+      <source>ROI mean {m:.1f}, SD {s:.1f}, {a:.0f} mm²</source>
+      <translation>ROI moyenne {m:.1f}, ET {s:.1f}, {a:.0f} mm²</translation>
+    </message>
+    <message>
+      <source>Lung</source>
+      <translation>Poumon</translation>
+    </message>
+    <message>
+      <source>Mediastinum</source>
+      <translation>Médiastin</translation>
+    </message>
+    <message>
+      <source>Abdomen</source>
+      <translation>Abdomen</translation>
+    </message>
+    <message>
+      <source>Bone</source>
+      <translation>Os</translation>
+    </message>
+    <message>
+      <source>Brain</source>
+      <translation>Cerveau</translation>
+    </message>
+    <message>
+      <source>Header</source>
+      <translation>En-tête</translation>
+    </message>
+    <message>
+      <source>Auto</source>
+      <translation>Auto</translation>
+    </message>
+  </context>
+  <context>
+    <name>Volume3DPanel</name>
+    <message>
+      <source>3D rendering starts on demand.</source>
+      <translation>Le rendu 3D démarre à la demande.</translation>
+    </message>
+    <message>
+      <source>Show 3D</source>
+      <translation>Afficher la 3D</translation>
+    </message>
+    <message>
+      <source>3D view unavailable: Qt's '{p}' platform has no OpenGL window. Run Oncoboard on a desktop (or under Xvfb with QT_QPA_PLATFORM=xcb).</source>
+      <translation>Vue 3D indisponible : la plateforme Qt « {p} » n’a pas de fenêtre OpenGL. Lancez Oncoboard sur un poste de travail (ou sous Xvfb avec QT_QPA_PLATFORM=xcb).</translation>
+    </message>
+    <message>
+      <source>3D view could not start: {e}</source>
+      <translation>La vue 3D n’a pas pu démarrer : {e}</translation>
+    </message>
+  </context>
+</TS>

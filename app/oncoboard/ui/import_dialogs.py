@@ -1,0 +1,331 @@
+"""Import dialogs: patient records (FHIR/CSV), DICOM files and folders, PACS query/retrieve.
+
+Every import runs in a worker with a progress bar and a Cancel button; the dialog stays
+responsive and reports what was imported and what was skipped, with reasons.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialog, QFormLayout,
+                               QHBoxLayout, QLabel, QLineEdit, QListWidget, QProgressBar,
+                               QPushButton, QTableWidget, QTableWidgetItem, QTextBrowser,
+                               QVBoxLayout, QWidget)
+
+from oncoboard.ui import workers
+from oncoboard.ui.errors import ErrorBoundary
+
+
+def tr(text: str) -> str:
+    """Translate `text` in the import dialogs' context."""
+    return QCoreApplication.translate("ImportDialog", text)
+
+
+def import_records_job(task: workers.Task, db_path: Any, paths: list[Path]) -> list[str]:
+    """Import FHIR/CSV files one by one (each all-or-nothing); return one line per file."""
+    from oncoboard.errors import OncoboardError
+    from oncoboard.patients.importer import import_file
+    from oncoboard.store import open_store
+
+    store = open_store(db_path)
+    lines = []
+    try:
+        for i, path in enumerate(paths):
+            task.progress(i / len(paths), path.name)
+            try:
+                lines.append(import_file(store, path).describe())
+            except OncoboardError as exc:  # one bad file must not stop the others
+                lines.append(tr("NOT IMPORTED: {m}").format(m=exc.message))
+    finally:
+        store.close()
+    return lines
+
+
+def import_dicom_job(task: workers.Task, db_path: Any, settings: Any, paths: list[Path]
+                     ) -> list[str]:
+    """Index DICOM files, folders, zip files or DICOMDIRs; return a summary."""
+    from oncoboard.imaging import index_paths
+    from oncoboard.store import open_store
+
+    store = open_store(db_path)
+    try:
+        report = index_paths(store, paths, settings=settings,
+                             progress=lambda d, t, m: task.progress(d / max(t, 1), m),
+                             cancel=task.cancel_event.is_set)
+    finally:
+        store.close()
+    lines = [tr("{n} images indexed in {s} series ({f} files seen)").format(
+        n=report.instances_indexed, s=len(report.series_uids), f=report.files_seen)]
+    lines += [tr("skipped {p}: {why}").format(p=p, why=why) for p, why in report.skipped[:50]]
+    if report.unlinked_patient_ids:
+        lines.append(tr("No patient record for DICOM patient IDs: {ids}").format(
+            ids=", ".join(report.unlinked_patient_ids)))
+    return lines
+
+
+class ImportDialog(QDialog):
+    """Choose files or folders and import them with progress and cancel.
+
+    Parameters
+    ----------
+    kind
+        ``"records"`` (FHIR bundles, CSV) or ``"dicom"``.
+
+    Signals
+    -------
+    imported(list)
+        The import ended; one summary line per item.
+    """
+
+    imported = Signal(list)
+
+    def __init__(self, app_context: Any, kind: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctx, self.kind = app_context, kind
+        self.setWindowTitle(tr("Import patient records") if kind == "records"
+                            else tr("Import DICOM images"))
+        self.resize(900, 600)
+        self.paths = QListWidget(objectName="importPaths")
+        self.add_files = QPushButton(tr("Add files…"))
+        self.add_folder = QPushButton(tr("Add folder…"))
+        self.start_button = QPushButton(tr("Import"), objectName="primary")
+        self.cancel_button = QPushButton(tr("Cancel"), objectName="cancelImport")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar(objectName="importProgress")
+        self.progress.setRange(0, 1000)
+        self.report = QTextBrowser(objectName="importReport")
+        row = QHBoxLayout()
+        for b in (self.add_files, self.add_folder):
+            row.addWidget(b)
+        row.addStretch(1)
+        row.addWidget(self.start_button)
+        row.addWidget(self.cancel_button)
+        lay = QVBoxLayout(self)
+        hint = tr("FHIR R4 bundles (.json) or CSV files in the documented layout.") \
+            if kind == "records" else tr("DICOM files, folders (searched recursively), zip "
+                                         "files or DICOMDIR.")
+        lay.addWidget(QLabel(hint, objectName="muted"))
+        lay.addWidget(self.paths, 1)
+        lay.addLayout(row)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.report, 1)
+        self.task: workers.Task | None = None
+        self.add_files.clicked.connect(self._on_add_files_clicked)
+        self.add_folder.clicked.connect(self._on_add_folder_clicked)
+        self.start_button.clicked.connect(lambda: self.start())
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+
+    def add_paths(self, paths: list[Path]) -> None:
+        """Add files or folders to import."""
+        for p in paths:
+            self.paths.addItem(str(p))
+
+    def _on_add_files_clicked(self) -> None:
+        pattern = tr("Records (*.json *.csv)") if self.kind == "records" else tr("All files (*)")
+        files, _f = QFileDialog.getOpenFileNames(self, tr("Choose files"), str(Path.home()),
+                                                 pattern)
+        self.add_paths([Path(f) for f in files])
+
+    def _on_add_folder_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, tr("Choose a folder"), str(Path.home()))
+        if not folder:
+            return
+        if self.kind == "records":
+            self.add_paths(sorted(p for p in Path(folder).rglob("*")
+                                  if p.suffix.lower() in (".json", ".csv")))
+        else:
+            self.add_paths([Path(folder)])
+
+    def start(self) -> workers.Task | None:
+        """Import the listed paths in the background."""
+        paths = [Path(self.paths.item(i).text()) for i in range(self.paths.count())]
+        if not paths:
+            return None
+        if self.kind == "records":
+            task = workers.Task(import_records_job, self.ctx.settings.db_path, paths,
+                                name="import records")
+        else:
+            task = workers.Task(import_dicom_job, self.ctx.settings.db_path, self.ctx.settings,
+                                paths, name="import dicom")
+        self.task = task
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.report.clear()
+        task.signals.progressed.connect(
+            lambda f, m: (self.progress.setValue(int(f * 1000)), self.progress.setFormat(m[:60])))
+        task.signals.cancelled.connect(lambda: self.report.append(tr("Cancelled.")))
+        task.signals.finished.connect(self._on_finished)
+        workers.start(task, on_done=self._on_done,
+                      on_error=lambda exc: ErrorBoundary.report(exc, self, self.windowTitle()))
+        return task
+
+    def _on_cancel_clicked(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    def _on_done(self, lines: list[str]) -> None:
+        self.progress.setValue(1000)
+        self.progress.setFormat(tr("Done"))
+        self.report.setPlainText("\n".join(lines))
+        self.imported.emit(lines)
+
+    def _on_finished(self) -> None:
+        self.task = None
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+
+STUDY_COLUMNS = ("patient_id", "patient_name", "study_date", "modalities", "description",
+                 "study_uid")
+
+
+class PacsQueryDialog(QDialog):
+    """Find studies on a configured PACS node and retrieve the chosen ones into the store.
+
+    Signals
+    -------
+    found(int)
+        A query returned this many studies.
+    retrieved(list)
+        A retrieval ended (summary lines).
+    """
+
+    found = Signal(int)
+    retrieved = Signal(list)
+
+    def __init__(self, app_context: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctx = app_context
+        self.setWindowTitle(tr("Query a PACS"))
+        self.resize(1100, 700)
+        self.node = QComboBox(objectName="pacsNode")
+        for n in app_context.settings.pacs:
+            self.node.addItem(f"{n.name} ({n.ae_title}@{n.host}:{n.port})", n.name)
+        self.patient_id = QLineEdit(objectName="pacsPatientId")
+        self.patient_name = QLineEdit(objectName="pacsPatientName")
+        self.study_date = QLineEdit(objectName="pacsStudyDate")
+        self.study_date.setPlaceholderText("YYYYMMDD or YYYYMMDD-YYYYMMDD")
+        self.modality = QLineEdit(objectName="pacsModality")
+        self.echo_button = QPushButton(tr("Test connection"))
+        self.find_button = QPushButton(tr("Search"), objectName="primary")
+        self.retrieve_button = QPushButton(tr("Retrieve selected"))
+        self.cancel_button = QPushButton(tr("Cancel"))
+        self.cancel_button.setEnabled(False)
+        self.table = QTableWidget(0, len(STUDY_COLUMNS), objectName="pacsStudies")
+        self.table.setHorizontalHeaderLabels([tr(c.replace("_", " ")) for c in STUDY_COLUMNS])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.status = QLabel(objectName="muted")
+        self.status.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow(tr("Node"), self.node)
+        form.addRow(tr("Patient ID"), self.patient_id)
+        form.addRow(tr("Patient name"), self.patient_name)
+        form.addRow(tr("Study date"), self.study_date)
+        form.addRow(tr("Modality"), self.modality)
+        row = QHBoxLayout()
+        for b in (self.echo_button, self.find_button, self.retrieve_button, self.cancel_button):
+            row.addWidget(b)
+        lay = QVBoxLayout(self)
+        if not app_context.settings.pacs:
+            lay.addWidget(QLabel(tr("No PACS node is configured: add one in Settings."),
+                                 objectName="warning"))
+        lay.addLayout(form)
+        lay.addLayout(row)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        self.studies: list[dict[str, Any]] = []
+        self.task: workers.Task | None = None
+        for b in (self.echo_button, self.find_button, self.retrieve_button):
+            b.setEnabled(bool(app_context.settings.pacs))
+        self.echo_button.clicked.connect(lambda: self.echo())
+        self.find_button.clicked.connect(lambda: self.search())
+        self.retrieve_button.clicked.connect(lambda: self.retrieve())
+        self.cancel_button.clicked.connect(lambda: self.task and self.task.cancel())
+
+    def _selected_node(self) -> Any:
+        return self.ctx.settings.pacs_node(self.node.currentData())
+
+    def _run(self, task: workers.Task, on_done: Any) -> workers.Task:
+        self.task = task
+        self.cancel_button.setEnabled(True)
+        task.signals.progressed.connect(lambda f, m: self.progress.setValue(int(f * 1000)))
+        task.signals.finished.connect(lambda: self.cancel_button.setEnabled(False))
+        task.signals.cancelled.connect(lambda: self.status.setText(tr("Cancelled.")))
+        return workers.start(task, on_done=on_done,
+                             on_error=lambda exc: self._on_failed(exc))
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self.status.setText(ErrorBoundary.message_for(exc))
+        ErrorBoundary.report(exc, self, self.windowTitle())
+
+    def echo(self) -> workers.Task:
+        """Check that the node answers (C-ECHO)."""
+        from oncoboard.imaging import pacs
+
+        node = self._selected_node()
+        return self._run(workers.Task(lambda _t: pacs.echo(node), name="echo"),
+                         lambda r: self.status.setText(
+                             tr("{n} answered in {s:.2f} s").format(n=r.node, s=r.elapsed_s)))
+
+    def search(self) -> workers.Task:
+        """Find studies matching the filters (C-FIND, study level)."""
+        from oncoboard.imaging import pacs
+
+        filters = {k: w.text().strip() for k, w in (
+            ("patient_id", self.patient_id), ("patient_name", self.patient_name),
+            ("study_date", self.study_date), ("modality", self.modality)) if w.text().strip()}
+        node = self._selected_node()
+        return self._run(workers.Task(lambda _t: pacs.find(node, "study", filters, limit=500),
+                                      name="find"), self._on_found)
+
+    def _on_found(self, studies: list[dict[str, Any]]) -> None:
+        self.studies = studies
+        self.table.setRowCount(len(studies))
+        for i, study in enumerate(studies):
+            for j, key in enumerate(STUDY_COLUMNS):
+                value = study.get(key)
+                if isinstance(value, list):
+                    value = "/".join(str(v) for v in value)
+                self.table.setItem(i, j, QTableWidgetItem("" if value is None else str(value)))
+        self.table.resizeColumnsToContents()
+        self.status.setText(tr("{n} studies found").format(n=len(studies)))
+        self.found.emit(len(studies))
+
+    def retrieve(self) -> workers.Task | None:
+        """Retrieve the selected studies into the store (C-GET), with progress and cancel."""
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        uids = [self.studies[r]["study_uid"] for r in rows]
+        if not uids:
+            return None
+        node, settings, db_path = self._selected_node(), self.ctx.settings, self.ctx.settings.db_path
+
+        def job(task: workers.Task) -> list[str]:
+            from oncoboard.imaging import pacs
+            from oncoboard.store import open_store
+
+            store = open_store(db_path)
+            lines = []
+            try:
+                for uid in uids:
+                    report = pacs.retrieve_into_store(
+                        settings, store, node, study_uid=uid,
+                        progress=lambda d, t, m: task.progress(d / max(t, 1), m),
+                        cancel=task.cancel_event.is_set)
+                    lines.append(tr("{uid}: {n} files").format(uid=uid, n=len(report.files)))
+                    lines += report.failures
+            finally:
+                store.close()
+            return lines
+
+        return self._run(workers.Task(job, name="retrieve"), self._on_retrieved)
+
+    def _on_retrieved(self, lines: list[str]) -> None:
+        self.status.setText("\n".join(lines))
+        self.retrieved.emit(lines)
