@@ -148,9 +148,9 @@ def probability_drawing(result: ResultView, width: float = 260, height: float = 
         start = upper
     d.add(Rect(left, bar_y, right - left, bar_h, fillColor=None, strokeColor=colors.grey,
                strokeWidth=0.5))
-    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        d.add(String(x(tick * scale_max), 4, f"{tick * scale_max:g}", fontName=FONT,
-                     fontSize=6, textAnchor="middle"))
+    ticks = [0.0, 0.25, 0.5, 0.75, 1.0] if result.kind != "score" else _ticks(scale_max)
+    for tick in ticks:
+        d.add(String(x(tick), 4, f"{tick:g}", fontName=FONT, fontSize=6, textAnchor="middle"))
     if result.lower is not None and result.upper is not None:
         mid = bar_y + bar_h / 2
         d.add(Line(x(result.lower), mid, x(result.upper), mid, strokeColor=colors.black,

@@ -69,10 +69,12 @@ class ResultView:
         if self.value is None:
             return f"{self.label}: no value"
         unit = f" {self.unit}" if self.unit else ""
-        out = f"{self.label}: {self.value:.2f}{unit}"
+        # A probability to two decimals; a score as the model gives it (11 points, 2.35).
+        fmt = "{:.2f}" if self.kind == "probability" else "{:.4g}"
+        out = f"{self.label}: {fmt.format(self.value)}{unit}"
         if self.lower is not None and self.upper is not None:
             level = round((self.interval_level or 0.95) * 100)
-            out += f" ({level}% {self.lower:.2f}-{self.upper:.2f})"
+            out += f" ({level}% {fmt.format(self.lower)}-{fmt.format(self.upper)})"
         if self.band:
             out += f", band: {self.band}"
         return out

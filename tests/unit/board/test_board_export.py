@@ -219,3 +219,15 @@ def test_free_text_with_markup_characters_is_printed_literally(store, tmp_path):
     for literal in ("RCP <b>sein</b> & co", "Tumour <i>≥ 2 cm & Ki-67 ≤ 20 %?",
                     "<para>RT 50 Gy</para>", "a < b > c", "Dr Ça (onco)"):
         assert literal in text
+
+
+def test_result_lines_format_probabilities_scores_and_curves():
+    score = ResultView(name="s", label="CARG score", kind="score", value=11.0, unit="points",
+                       band="high", bands=[("low", 5), ("intermediate", 9), ("high", 23)])
+    assert score.text() == "CARG score: 11 points, band: high"
+    prob = ResultView(name="p", label="Response", kind="probability", value=0.8123,
+                      lower=0.7, upper=0.9, interval_level=0.8)
+    assert prob.text() == "Response: 0.81 (80% 0.70-0.90)"
+    curve = _survival_prediction().results[0]
+    assert curve.text() == "Relapse-free survival: 0.71 at 5 years (95% 0.66-0.76)"
+    assert ResultView(name="x", label="X", kind="probability").text() == "X: no value"
