@@ -164,3 +164,18 @@ def test_console_script_end_to_end(tmp_path):
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 2
     _one_line_error(proc.stderr, "bad.json", "invalid JSON")
+
+
+def test_import_a_folder_stops_at_the_first_bad_file(run, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _bundle(folder, [fb.patient("p1", "F-1", "A", "B", "1950-01-01", "male")], "1.json")
+    (folder / "2.json").write_text("[]", encoding="utf-8")
+    _bundle(folder, [fb.patient("p3", "F-3", "A", "B", "1950-01-01", "male")], "3.json")
+    (folder / "notes.txt").write_text("ignored", encoding="utf-8")
+    code, out, err = run("import", "patients", folder)
+    assert code == 2
+    assert "1.json: 1 patient(s)" in out
+    _one_line_error(err, "2.json", "not a FHIR resource")
+    code, out, _ = run("patients", "list", "--json")
+    assert [p["id"] for p in json.loads(out)] == ["F-1"]

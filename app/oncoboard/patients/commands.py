@@ -104,7 +104,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _configure_import_patients(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                        help="FHIR bundle (.json) or CSV file, or a folder of them")
     parser.add_argument("--json", action="store_true", help="print the import report as JSON")
     parser.add_argument("--workers", type=int, default=0, metavar="N",
                         help="read and validate files in N processes (many files)")
@@ -115,15 +116,24 @@ def _import_patients(args: argparse.Namespace, ctx: Any) -> int:
     from oncoboard.cli import print_json
     from oncoboard.patients.importer import import_files
 
+    files: list[Path] = []
     for path in args.files:
-        if not path.is_file():
+        if path.is_dir():  # a folder: its .json and .csv files, in name order
+            files += sorted(p for p in path.iterdir()
+                            if p.suffix.lower() in (".json", ".csv") and p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
             raise RecordImportError("no such file", file=path)
-    reports = list(import_files(ctx.store, args.files, workers=args.workers))
+    reports = []
+    # each file is its own transaction: those before a failing file stay imported, and their
+    # reports are printed before the error
+    for report in import_files(ctx.store, files, workers=args.workers):
+        reports.append(report)
+        if not args.json:
+            print(report.describe(), flush=True)
     if args.json:
         print_json([r.to_dict() for r in reports])
-        return 0
-    for r in reports:
-        print(r.describe())
     return 0
 
 
