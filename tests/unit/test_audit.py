@@ -121,24 +121,15 @@ def test_payload_must_be_json(store):
         audit.append(store, "test.event", {"x": float("nan")})
 
 
-def _main(args):
-    # patients.commands keeps `import` hooks across build_parser() calls (second main() in one
-    # process re-adds `import dicom`); start clean
-    from oncoboard.patients import commands as patient_commands
-
-    getattr(patient_commands, "_import_hooks", {}).clear()
-    return main(args)
-
-
 def test_cli_verify_exit_codes(tmp_path, capsys):
     s = open_store(tmp_path)
     audit.append(s, "test.event", {"i": 1})
     audit.append(s, "test.event", {"i": 2})
-    assert _main(["audit", "verify", "--json", "--data-dir", str(tmp_path)]) == 0
+    assert main(["audit", "verify", "--json", "--data-dir", str(tmp_path)]) == 0
     assert json.loads(capsys.readouterr().out)["ok"] is True
     _drop_triggers(s)
     s.conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1")
     s.conn.commit()
     s.close()
-    assert _main(["audit", "verify", "--data-dir", str(tmp_path)]) == 5
+    assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 5
     assert "BROKEN" in capsys.readouterr().out

@@ -146,7 +146,8 @@ def format_outputs(manifest: Manifest, row: dict[str, np.ndarray]) -> dict[str, 
                 raise InferenceError(f"output {o.name}: {len(v)} values for a time grid of "
                                      f"{len(o.time_grid)}")
         else:
-            item.update(value=v, unit=o.unit, band=band_of(o, v) if o.risk_bands else None)
+            item.update(value=v, unit=o.unit, band=band_of(o, v) if o.risk_bands else None,
+                        bands=[{"label": b.label, "upper": b.upper} for b in o.risk_bands])
         if o.lower or o.upper:
             item.update(lower=raw[o.lower] if o.lower else None,
                         upper=raw[o.upper] if o.upper else None, interval_level=o.interval_level)

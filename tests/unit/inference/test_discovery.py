@@ -228,14 +228,12 @@ def test_dump_toml_roundtrip():
 
 def test_sign_command_then_strict_policy_accepts(settings, plugin_root, tmp_path, capsys):
     from oncoboard.cli import main
-    from oncoboard.patients import commands as patient_commands
 
     priv, pub = _keypair(tmp_path, "site")
     (tmp_path / "site.pem").write_bytes(priv)
     m = logistic_manifest()
     m["model"]["signature"] = "plugin.toml.sig"
     folder = write_plugin(plugin_root, m, logistic_onnx(list(COEFS.values()), INTERCEPT))
-    getattr(patient_commands, "_import_hooks", {}).clear()
     assert main(["plugins", "sign", str(folder), "--key", str(tmp_path / "site.pem"),
                  "--data-dir", str(settings.data_dir)]) == 0
     assert "signed test-logistic" in capsys.readouterr().out

@@ -71,11 +71,6 @@ def test_text_missing_refuses(store, settings, plugin_root):
 
 
 def _cli(capsys, *args):
-    # patients.commands keeps its `import` sub-command hooks across build_parser() calls, so a
-    # second main() in one process re-adds `import dicom` and argparse refuses; start clean.
-    from oncoboard.patients import commands as patient_commands
-
-    getattr(patient_commands, "_import_hooks", {}).clear()
     code = main(list(args))
     out = capsys.readouterr()
     return code, out.out, out.err
