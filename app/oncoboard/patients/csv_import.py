@@ -3,7 +3,8 @@
 The layout is documented in README ("CSV layout") and exemplified by
 ``tests/data/patients/example.csv``. Required columns: ``patient_id`` and ``kind`` (patient,
 condition, observation, treatment, note, outcome); the other columns are optional and only those
-that make sense for a row's kind are read. Errors name the file and the line.
+that make sense for a row's kind are read. Errors name the file and the line. Files saved by
+French spreadsheets (``;`` separator, decimal comma, UTF-8 with BOM) are read too.
 """
 
 from __future__ import annotations
@@ -226,7 +227,10 @@ def read_csv(store: Store, path: Path, text: str, sha256: str) -> Batch:
     RecordImportError
         Naming the file, the line and the reason.
     """
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    first = text.split("\n", 1)[0]
+    # French spreadsheets save with ';' (the comma is their decimal separator)
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = [h.strip() for h in reader.fieldnames or []]
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:

@@ -116,3 +116,12 @@ def test_quoted_multiline_note_and_accents(store, tmp_path):
     import_file(store, path)
     (hit,) = record.search_notes(store, "mucite")
     assert hit.patient_id == "P1" and "[mucite]" in hit.snippet
+
+
+def test_semicolon_decimal_comma_and_bom(store, tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(("\ufeffpatient_id;kind;code;value;unit;date;birth_date;sex\n"
+                      "P1;patient;;;;;1950-01-01;male\n"
+                      "P1;observation;haemoglobin;11,5;g/dL;2021-01-01;;\n").encode("utf-8"))
+    import_file(store, path)
+    assert record.latest_by_key(store, "P1", "haemoglobin").value_num == 11.5
