@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "unit" / "inference"))
 
-from helpers import (  # noqa: E402
+from inference_helpers import (  # noqa: E402
     COEFS,
     cox_onnx,
     logistic_manifest,

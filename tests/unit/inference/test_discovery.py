@@ -7,7 +7,7 @@ import dataclasses
 import zipfile
 
 import pytest
-from helpers import (
+from inference_helpers import (
     COEFS,
     INTERCEPT,
     dump_toml,
@@ -95,7 +95,7 @@ def test_golden_case_checked(settings, plugin_root):
     p = check_plugin(write_plugin(plugin_root, m, logistic_onnx(list(COEFS.values()),
                                                                 INTERCEPT)), settings)
     assert not p.enabled and "golden case: risk" in p.problems[0]
-    from helpers import sigmoid
+    from inference_helpers import sigmoid
     m["golden"]["expected"]["risk"] = sigmoid(INTERCEPT + 60 * 0.03 + 200 * 0.004)
     m["golden"]["tolerance"] = 1e-6
     assert check_plugin(write_plugin(plugin_root, m, logistic_onnx(list(COEFS.values()),

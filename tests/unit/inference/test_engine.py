@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 from conftest import REF
-from helpers import (
+from inference_helpers import (
     COEFS,
     INTERCEPT,
     cox_onnx,
@@ -65,7 +65,7 @@ def test_linear_contributions_sum_to_logit_difference(store, settings, plugin):
 def test_occlusion_explanation_matches_linear_for_logistic(store, settings, plugin_root):
     m = logistic_manifest("test-occlusion")
     m["explanation"] = {"method": "occlusion", "output": "risk"}
-    write_plugin(plugin_root, m, __import__("helpers").logistic_onnx(list(COEFS.values()),
+    write_plugin(plugin_root, m, __import__("inference_helpers").logistic_onnx(list(COEFS.values()),
                                                                      INTERCEPT))
     [doc] = engine.predict_patient(store, settings, "P1", date=REF,
                                    plugin_ids=["test-occlusion"], save=False)
@@ -118,7 +118,7 @@ def test_other_cancer_not_applicable_unless_named(store, settings, plugin):
 def test_out_of_population_refused_and_not_applicable(store, settings, plugin_root):
     m = logistic_manifest("test-strict")
     m["population"]["out_of_population"] = "refuse"
-    write_plugin(plugin_root, m, __import__("helpers").logistic_onnx(list(COEFS.values()),
+    write_plugin(plugin_root, m, __import__("inference_helpers").logistic_onnx(list(COEFS.values()),
                                                                      INTERCEPT))
     assert engine.predict_patient(store, settings, "P4", date=REF, save=False) == []
     [doc] = engine.predict_patient(store, settings, "P4", date=REF, plugin_ids=["test-strict"],
@@ -259,7 +259,7 @@ def test_cox_survival_curve_and_exact_contributions(store, settings, plugin_root
 
 
 def test_probability_outside_unit_interval_refused(settings, plugin_root):
-    from helpers import cox_onnx
+    from inference_helpers import cox_onnx
 
     m = logistic_manifest("test-badprob")
     m["model"]["outputs"] = [{"name": "survival", "dtype": "float32", "shape": [-1, 2]}]

@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import pytest
 from conftest import REF
-from helpers import write_plugin
+from inference_helpers import write_plugin
 from onnx import TensorProto, helper
 
 from oncoboard import imaging

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from helpers import logistic_manifest
+from inference_helpers import logistic_manifest
 
 from oncoboard.errors import PluginError
 from oncoboard.inference.manifest import (

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from conftest import REF
-from helpers import logistic_plugin, text_onnx, write_plugin
+from inference_helpers import logistic_plugin, text_onnx, write_plugin
 
 from oncoboard.cli import main
 from oncoboard.inference import engine
