@@ -15,6 +15,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17
+ML_OPSET = 3  # ai.onnx.ml, for TreeEnsembleRegressor
 IR_VERSION = 8  # readable by onnxruntime >= 1.14
 
 
@@ -72,8 +73,11 @@ class GraphBuilder:
         """Return the checked ModelProto."""
         graph = helper.make_graph(self.nodes, self.name, self.inputs, self.outputs,
                                   self.initializers)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                                  producer_name=producer, doc_string=doc)
+        opsets = [helper.make_opsetid("", OPSET)]
+        if any(n.domain == "ai.onnx.ml" for n in self.nodes):
+            opsets.append(helper.make_opsetid("ai.onnx.ml", ML_OPSET))
+        model = helper.make_model(graph, opset_imports=opsets, producer_name=producer,
+                                  doc_string=doc)
         model.ir_version = IR_VERSION
         for key in sorted(metadata):
             entry = model.metadata_props.add()

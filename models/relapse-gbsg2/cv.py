@@ -93,5 +93,5 @@ def summarise(d: Cohort, folds: list[FoldResult]) -> dict[str, dict[str, object]
 
 
 def choose(summary: dict[str, dict[str, object]]) -> str:
-    """Return the exportable candidate with the highest mean cross-validated C-index."""
+    """Return the proportional-hazards candidate with the highest mean cross-validated C-index."""
     return max(PH_CANDIDATES, key=lambda k: float(summary[k]["c_index_mean"]))  # type: ignore[arg-type]

@@ -18,28 +18,36 @@ from candidates import DESIGNS, PHModel
 from common.onnx_graph import GraphBuilder
 from gbsg2_data import FEATURES, GRID_MONTHS
 from onnx import TensorProto
+from onnx import helper as onnx_helper
 
 BAND_LEVEL = 0.95
 
 
 @dataclass(frozen=True)
-class CoxEnsemble:
-    """Everything the graph needs: design name, centring, coefficients, baselines."""
+class PHEnsemble:
+    """Everything the graph needs: member 0 = point fit, members 1..B = bootstrap refits.
+
+    Cox designs: lp = (D - mu) @ gamma with the baselines rescaled for the centring. GBM: lp =
+    learning_rate x sum of the trees of each member (``members``), baselines as fitted.
+    """
 
     kind: str
-    mu: np.ndarray       # (p,) design means on the full cohort
-    gamma: np.ndarray    # (p, M) coefficients on the raw design scale, member 0 = point fit
-    h0: np.ndarray       # (M, 84) baselines for the centred linear predictor
+    h0: np.ndarray                      # (M, 84) baselines for the graph's lp
+    mu: np.ndarray | None = None        # (p,) design means on the full cohort (Cox)
+    gamma: np.ndarray | None = None     # (p, M) raw-scale coefficients (Cox)
+    members: tuple[PHModel, ...] = ()   # the fitted models (GBM: their trees go in the graph)
 
     @property
     def n_boot(self) -> int:
         """Return the number of bootstrap members."""
-        return self.gamma.shape[1] - 1
+        return self.h0.shape[0] - 1
 
 
-def ensemble_from(models: list[PHModel], x: np.ndarray) -> CoxEnsemble:
-    """Pack fitted Cox models (first = point estimate) into raw-scale coefficients."""
+def ensemble_from(models: list[PHModel], x: np.ndarray) -> PHEnsemble:
+    """Pack fitted models (first = point estimate) for the graph."""
     kind = models[0].kind
+    if kind == "gbm":
+        return PHEnsemble(kind, np.vstack([m.h0 for m in models]), members=tuple(models))
     design = DESIGNS[kind](x).astype(float)
     mu = design.mean(axis=0)
     gammas, h0s = [], []
@@ -49,17 +57,58 @@ def ensemble_from(models: list[PHModel], x: np.ndarray) -> CoxEnsemble:
         offset = mu @ g - scaler.mean_ @ g  # lp(model) = (D - mu) @ g + offset
         gammas.append(g)
         h0s.append(m.h0 * np.exp(offset))
-    return CoxEnsemble(kind, mu, np.column_stack(gammas), np.vstack(h0s))
+    return PHEnsemble(kind, np.vstack(h0s), mu=mu, gamma=np.column_stack(gammas))
 
 
-def numpy_forward(ens: CoxEnsemble, x: np.ndarray) -> dict[str, np.ndarray]:
+def _lp_numpy(ens: PHEnsemble, x: np.ndarray) -> np.ndarray:
+    if ens.kind == "gbm":
+        return np.column_stack([m.risk(x) for m in ens.members])
+    assert ens.mu is not None and ens.gamma is not None
+    return (DESIGNS[ens.kind](x).astype(float) - ens.mu) @ ens.gamma
+
+
+def numpy_forward(ens: PHEnsemble, x: np.ndarray) -> dict[str, np.ndarray]:
     """Compute the graph's outputs in NumPy (float64), for checking the export."""
-    lp = (DESIGNS[ens.kind](x).astype(float) - ens.mu) @ ens.gamma
+    lp = _lp_numpy(ens, x)
     surv = np.exp(-np.exp(lp)[:, :, None] * ens.h0[None, :, :])
     a = (1 - BAND_LEVEL) / 2
     boot = surv[:, 1:, :]
     return {"rfs": surv[:, 0, :], "rfs_lower": np.quantile(boot, a, axis=1),
             "rfs_upper": np.quantile(boot, 1 - a, axis=1)}
+
+
+def _tree_ensemble(g: GraphBuilder, feats: str, members: tuple[PHModel, ...]) -> str:
+    """Add one ai.onnx.ml TreeEnsembleRegressor whose target m is member m's lp (n x M)."""
+    attrs: dict[str, list] = {k: [] for k in (
+        "nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_values", "nodes_modes",
+        "nodes_truenodeids", "nodes_falsenodeids", "target_treeids", "target_nodeids",
+        "target_ids", "target_weights")}
+    tree_id = 0
+    for target, member in enumerate(members):
+        est = member.estimator
+        for (reg,) in est.estimators_:  # type: ignore[attr-defined]
+            t = reg.tree_
+            for node in range(t.node_count):
+                leaf = t.children_left[node] == -1
+                attrs["nodes_treeids"].append(tree_id)
+                attrs["nodes_nodeids"].append(node)
+                attrs["nodes_featureids"].append(0 if leaf else int(t.feature[node]))
+                attrs["nodes_values"].append(0.0 if leaf else float(t.threshold[node]))
+                attrs["nodes_modes"].append("LEAF" if leaf else "BRANCH_LEQ")
+                attrs["nodes_truenodeids"].append(0 if leaf else int(t.children_left[node]))
+                attrs["nodes_falsenodeids"].append(0 if leaf else int(t.children_right[node]))
+                if leaf:
+                    attrs["target_treeids"].append(tree_id)
+                    attrs["target_nodeids"].append(node)
+                    attrs["target_ids"].append(target)
+                    attrs["target_weights"].append(
+                        float(est.learning_rate * t.value[node, 0, 0]))  # type: ignore[attr-defined]
+            tree_id += 1
+    g.nodes.append(onnx_helper.make_node(
+        "TreeEnsembleRegressor", [feats], ["gbm_lp"], name="gbm_trees", domain="ai.onnx.ml",
+        n_targets=len(members), aggregate_function="SUM", post_transform="NONE",
+        base_values=[0.0] * len(members), **attrs))
+    return g.op("Cast", "gbm_lp", to=TensorProto.DOUBLE)
 
 
 def _design_graph(g: GraphBuilder, kind: str, x: str) -> list[str]:
@@ -100,14 +149,18 @@ def _quantile(g: GraphBuilder, sorted_vals: str, n: int, q: float) -> str:
     return g.op("Add", lo_v, g.op("Mul", g.op("Sub", hi_v, lo_v), g.const(frac)))
 
 
-def build_graph(ens: CoxEnsemble, metadata: dict[str, str]):  # -> onnx.ModelProto
+def build_graph(ens: PHEnsemble, metadata: dict[str, str]):  # -> onnx.ModelProto
     """Return the ONNX model for ``ens``."""
     g = GraphBuilder("relapse_gbsg2")
     feats = g.add_input("features", TensorProto.FLOAT, ["n", len(FEATURES)])
-    x = g.op("Cast", feats, to=TensorProto.DOUBLE)
-    cols = [g.op("Unsqueeze", c, g.const([1], np.int64)) for c in _design_graph(g, ens.kind, x)]
-    design = g.op("Concat", *cols, axis=1)
-    lp = g.op("MatMul", g.op("Sub", design, g.const(ens.mu)), g.const(ens.gamma))
+    if ens.kind == "gbm":
+        lp = _tree_ensemble(g, feats, ens.members)
+    else:
+        x = g.op("Cast", feats, to=TensorProto.DOUBLE)
+        cols = [g.op("Unsqueeze", c, g.const([1], np.int64))
+                for c in _design_graph(g, ens.kind, x)]
+        design = g.op("Concat", *cols, axis=1)
+        lp = g.op("MatMul", g.op("Sub", design, g.const(ens.mu)), g.const(ens.gamma))
     risk = g.op("Unsqueeze", g.op("Exp", lp), g.const([2], np.int64))
     surv = g.op("Exp", g.op("Neg", g.op("Mul", risk, g.const(ens.h0))))  # n x M x 84
     point = g.op("Gather", surv, g.const(0, np.int64), axis=1)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from common.manifest_io import fill_template, fmt_estimate, render_golden, render_metrics
 from cv import CALIBRATION_MONTH, COMPARATORS, PH_CANDIDATES
-from export_onnx import CoxEnsemble, numpy_forward
+from export_onnx import PHEnsemble, numpy_forward
 from gbsg2_data import GRID_MONTHS, Cohort
 from sksurv.nonparametric import kaplan_meier_estimator
 
@@ -21,6 +21,11 @@ KIND_TEXT = {
     "rsf": "Random survival forest (200 trees, min 15 patients per leaf, not tuned)",
 }
 TERTILES = {1: "low", 2: "mid", 3: "high"}
+EXPORT_TEXT = {
+    "cox": "the design transforms and the linear predictor lp of every member (one matrix product)",
+    "gbm": "one ai.onnx.ml TreeEnsembleRegressor holding every member's trees, target m giving "
+           "member m's lp (summed in float32 by onnxruntime)",
+}
 
 
 def cohort_text(d: Cohort) -> str:
@@ -123,14 +128,17 @@ def _apparent_cal(apparent: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _horth_text(ens: CoxEnsemble) -> str:
-    hr = np.exp(ens.gamma[-1])  # horth is the last design column of every Cox design
-    lo, hi = np.quantile(hr[1:], [0.025, 0.975])
+def _horth_text(ens: PHEnsemble) -> str:
+    hr_text = ""
+    if ens.gamma is not None:
+        hr = np.exp(ens.gamma[-1])  # horth is the last design column of every Cox design
+        lo, hi = np.quantile(hr[1:], [0.025, 0.975])
+        hr_text = (f"Hazard ratio for hormonal therapy in the exported model: {hr[0]:.2f} "
+                   f"(bootstrap 95 % interval {lo:.2f}-{hi:.2f}). ")
     row = np.array([[53, 1, 25, 2, 3, 32, 36, 0], [53, 1, 25, 2, 3, 32, 36, 1]], float)
     f = numpy_forward(ens, row)
     i = int(CALIBRATION_MONTH) - 1
-    return (f"Hazard ratio for hormonal therapy in the exported model: {hr[0]:.2f} (bootstrap "
-            f"95 % interval {lo:.2f}-{hi:.2f}). For the reference patient (53 years, "
+    return (f"{hr_text}For the reference patient (53 years, "
             f"post-menopausal, 25 mm, grade II, 3 nodes, PR 32 and ER 36 fmol/mg) the 5-year RFS "
             f"is {f['rfs'][0, i]:.3f} ({f['rfs_lower'][0, i]:.3f}-{f['rfs_upper'][0, i]:.3f}) "
             f"without and {f['rfs'][1, i]:.3f} ({f['rfs_lower'][1, i]:.3f}-"
@@ -147,14 +155,16 @@ def _horth_by_meno(d: Cohort) -> str:
 
 
 def write_card(path: Path, info: dict[str, Any], summary: dict[str, Any],
-               apparent: dict[str, Any], ens: CoxEnsemble, d: Cohort) -> None:
+               apparent: dict[str, Any], ens: PHEnsemble, d: Cohort) -> None:
     """Fill MODEL_CARD.md.in."""
     kind = info["kind"]
     fill_template(HERE / "MODEL_CARD.md.in", path, {
         "GENERATED_AT": info["generated_at"],
         "COHORT_TEXT": info["cohort"],
         "MODEL_KIND_TEXT": KIND_TEXT[kind],
-        "CHOSEN": kind,
+        "EXPORT_TEXT": EXPORT_TEXT["gbm" if kind == "gbm" else "cox"],
+        "CHOSEN": kind if kind == info["winner"] else
+        f"{kind} (forced with --model for a check; the CV winner was {info['winner']})",
         "CHOSEN_PARAMS": ", ".join(f"{k}={v:g}" for k, v in info["params"].items()),
         "REPEATS": str(info["repeats"]),
         "N_FOLDS": str(5 * info["repeats"]),

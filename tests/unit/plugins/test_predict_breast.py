@@ -153,3 +153,23 @@ def test_scenarios_cover_every_treatment_combination(manifest):
     assert len(baseline) == 1
     assert baseline[0].overrides == {"horm": "no", "generation": "none", "traz": "no",
                                      "bis": "no"}
+
+
+def test_engine_calculator_runs_scenarios_with_benefits(tmp_path):
+    from oncoboard.inference.engine import run_plugin
+
+    settings = load_settings(tmp_path)
+    plugin = check_plugin(PLUGIN, settings, "bundled")
+    given = {"age": 65, "size_mm": 19, "nodes": 1, "grade": "II", "er": "ER+", "her2": "neg",
+             "ki67": "negative", "screen": "clinical", "generation": "none", "horm": "no",
+             "traz": "no", "bis": "no"}
+    doc = run_plugin(plugin, given, settings, explain_it=False)
+    assert doc["status"] == "ok", doc["refusal"]
+    assert doc["outputs"]["os"]["values"][9] == pytest.approx(0.743, abs=0.005)
+    scen = {s["name"]: s for s in doc["scenarios"]}
+    assert len(scen) == 24 and scen["Surgery only"]["benefit"]["os"][9] == 0
+    assert scen["Chemotherapy (3rd gen)"]["benefit"]["os"][9] > 0
+    assert scen["Trastuzumab"]["benefit"]["os"][9] == 0  # HER2-negative: no effect
+    unknown = run_plugin(plugin, {k: v for k, v in given.items() if k != "ki67"}, settings,
+                         explain_it=False)
+    assert unknown["inputs"]["ki67"]["status"] == "imputed"

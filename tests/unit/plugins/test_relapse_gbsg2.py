@@ -124,3 +124,22 @@ def test_scenarios_toggle_hormonal_therapy(manifest):
     by_name = {s.name: s for s in manifest.scenarios}
     assert {s.overrides["horth"] for s in by_name.values()} == {"no", "yes"}
     assert [s.overrides for s in manifest.scenarios if s.baseline] == [{"horth": "no"}]
+
+
+def test_engine_calculator_accepts_documented_codings_and_refuses_node_negative(tmp_path):
+    from oncoboard.inference.engine import run_plugin
+
+    settings = load_settings(tmp_path)
+    plugin = check_plugin(PLUGIN, settings, "bundled")
+    given = {"age": 45, "menostat": "pre", "tsize": "2.5 cm", "tgrade": "3", "pnodes": 4,
+             "progrec": 10, "estrec": 20, "horth": "0"}
+    doc = run_plugin(plugin, given, settings, explain_it=False)
+    assert doc["status"] == "ok", doc["refusal"]
+    assert doc["inputs"]["tsize"]["coded"] == pytest.approx(25.0)  # converted to mm
+    assert doc["inputs"]["tgrade"]["value"] == "III"
+    rfs = doc["outputs"]["rfs"]
+    assert len(rfs["values"]) == 84 and rfs["lower"][59] <= rfs["values"][59] <= rfs["upper"][59]
+    with_ht = {s["name"]: s for s in doc["scenarios"]}["With hormonal therapy"]
+    assert with_ht["benefit"]["rfs"][59] > 0
+    refused = run_plugin(plugin, {**given, "pnodes": 0}, settings, explain_it=False)
+    assert refused["status"] == "refused"
