@@ -132,28 +132,53 @@ def import_file(store: Store, path: str | Path) -> ImportReport:
     return write_batch(store, read_file(store, Path(path)))
 
 
+_NOT_DONE = {"cancelled", "entered-in-error", "not-done", "not-taken", "draft", "stopped"}
+
+
+def _life_dates(store: Store, batch: Batch) -> dict[str, tuple[str | None, str | None]]:
+    """Return {patient ID: (birth date, death date)} for every patient the batch touches."""
+    dates = {r["id"]: (r.get("birth_date"), r.get("deceased_date"))
+             for r in batch.rows["patients"]}
+    for pid in set(batch.patient_ids()) - dates.keys():
+        row = store.db.execute("SELECT birth_date, deceased_date FROM patients WHERE id = ?",
+                               [pid]).fetchone()
+        dates[pid] = (row[0], row[1]) if row else (None, None)
+    return dates
+
+
 def _check_dates(store: Store, batch: Batch) -> None:
-    """Refuse dates that contradict each other (death or diagnosis before birth, end < start)."""
-    births = {r["id"]: r.get("birth_date") for r in batch.rows["patients"]}
-    for pid in set(batch.patient_ids()) - births.keys():
-        row = store.db.execute("SELECT birth_date FROM patients WHERE id = ?", [pid]).fetchone()
-        births[pid] = row[0] if row else None
+    """Refuse dates that contradict each other.
+
+    Refused: a birth date in the future; death, diagnosis or any event before birth; an end
+    before its start; a treatment given or a hospital stay begun after death.
+    """
+    def fail(reason: str, row: dict[str, Any]) -> RecordImportError:
+        return RecordImportError(reason, file=batch.path, where=row.get("_where"))
+
+    life = _life_dates(store, batch)
+    today = dt.date.today().isoformat()
+    for row in batch.rows["patients"]:
+        if row.get("birth_date") and row["birth_date"][:10] > today:
+            raise fail(f"birth date {row['birth_date'][:10]} is in the future", row)
     checks = {"patients": ("deceased_date", None), "conditions": ("diagnosis_date", None),
               "observations": ("effective", None), "treatments": ("start_date", "end_date"),
               "notes": ("date", None), "outcomes": ("date", "end_date")}
     for table, (start_key, end_key) in checks.items():
         for row in batch.rows[table]:
             pid = row["id"] if table == "patients" else row["patient_id"]
-            birth, start = births.get(pid), row.get(start_key)
+            (birth, death), start = life.get(pid, (None, None)), row.get(start_key)
             end = row.get(end_key) if end_key else None
-            where = row.get("_where")
             if birth and start and start[:10] < birth[:10]:
-                raise RecordImportError(
-                    f"{start_key.replace('_', ' ')} {start[:10]} is before the birth date "
-                    f"{birth[:10]} of patient {pid}", file=batch.path, where=where)
+                raise fail(f"{start_key.replace('_', ' ')} {start[:10]} is before the birth "
+                           f"date {birth[:10]} of patient {pid}", row)
             if start and end and end[:10] < start[:10]:
-                raise RecordImportError(f"ends ({end[:10]}) before it starts ({start[:10]})",
-                                        file=batch.path, where=where)
+                raise fail(f"ends ({end[:10]}) before it starts ({start[:10]})", row)
+            after_death = death and start and start[:10] > death[:10]
+            if after_death and (table == "treatments" and row.get("status") not in _NOT_DONE
+                                or table == "outcomes" and row.get("kind") ==
+                                "hospitalisation"):
+                raise fail(f"starts {start[:10]}, after the death of patient {pid} on "
+                           f"{death[:10]}", row)
 
 
 def _fold_into_conditions(store: Store, batch: Batch) -> None:

@@ -183,3 +183,17 @@ def test_patient_without_any_identifier(store, write_bundle):
     p = basic_patient()
     del p["id"], p["identifier"]
     _fails(store, write_bundle([p]), "entry 0 (Patient)", "neither an identifier nor an id")
+
+
+def test_treatment_after_death(store, write_bundle):
+    p = fb.patient("p1", "MRN-1", "X", "Y", "1950-01-01", "male", deceased="2021-01-01")
+    chemo = fb.medication("m1", "p1", "cisplatin", "2021-03-01", status="active")
+    _fails(store, write_bundle([p, chemo]), "MedicationStatement/m1",
+           "after the death of patient MRN-1 on 2021-01-01")
+    planned = fb.medication("m1", "p1", "cisplatin", "2021-03-01", status="cancelled")
+    assert import_file(store, write_bundle([p, planned], "ok.json")).counts["treatments"] == 1
+
+
+def test_birth_in_the_future(store, write_bundle):
+    _fails(store, write_bundle([basic_patient(birth="2999-01-01")]), "Patient/p1",
+           "birth date 2999-01-01 is in the future")
