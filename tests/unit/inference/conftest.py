@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 
@@ -10,11 +9,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from oncoboard.config import Settings  # noqa: E402
-from oncoboard.patients import codes  # noqa: E402
-from oncoboard.store import open_store  # noqa: E402
+from inference_helpers import add_patient  # noqa: E402
 
-REF = dt.date(2024, 3, 1)
+from oncoboard.config import Settings  # noqa: E402
+from oncoboard.store import open_store  # noqa: E402
 
 
 @pytest.fixture
@@ -30,28 +28,6 @@ def settings(tmp_path, plugin_root, monkeypatch):
     monkeypatch.setenv("ONCOBOARD_BUNDLED_PLUGINS", str(tmp_path / "no-bundled"))
     return Settings(data_dir=tmp_path / "data", extra_plugin_dirs=(plugin_root,),
                     providers=("CPUExecutionProvider",))
-
-
-def add_patient(store, pid, *, birth="1960-05-01", sex="male", icd="C34.1", ldh=300.0,
-                ldh_date="2024-02-20", ecog=None, uln=250.0):
-    now = "2024-01-01T00:00:00"
-    store.db["patients"].insert({"id": pid, "birth_date": birth, "sex": sex, "synthetic": 1,
-                                 "imported_at": now})
-    if icd:
-        store.db["conditions"].insert({"id": f"{pid}-c", "patient_id": pid, "source_id": "c",
-                                       "code_system": codes.ICD10, "code": icd,
-                                       "diagnosis_date": "2023-06-01"})
-    obs = []
-    if ldh is not None:
-        obs.append({"id": f"{pid}-ldh", "source_id": "ldh", "category": "laboratory",
-                    "code_system": codes.LOINC, "code": "2532-0", "value_num": ldh,
-                    "unit": "U/L", "effective": ldh_date, "reference_high": uln})
-    if ecog is not None:
-        obs.append({"id": f"{pid}-ecog", "source_id": "ecog", "category": "ecog",
-                    "code_system": codes.LOINC, "code": "89247-1", "value_num": float(ecog),
-                    "effective": "2024-02-25"})
-    for o in obs:
-        store.db["observations"].insert({"patient_id": pid, **o})
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ S(t) = exp(-H0(t) exp(x.beta))).
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import hashlib
 import json
 import math
@@ -17,6 +18,8 @@ from typing import Any
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from oncoboard.patients import codes
 
 COEFS = {"age": 0.03, "ldh": 0.004, "ecog": 0.5}
 INTERCEPT = -4.0
@@ -189,3 +192,31 @@ def text_onnx(words: dict[str, float] = TEXT_WORDS, intercept: float = -1.0) -> 
                                                     helper.make_opsetid("com.microsoft", 1)])
     model.ir_version = 8
     return model.SerializeToString()
+
+
+REF = dt.date(2024, 3, 1)  # reference date (the board's date) of the tests
+
+
+def add_patient(store: Any, pid: str, *, birth: str = "1960-05-01", sex: str = "male",
+                icd: str | None = "C34.1", ldh: float | None = 300.0,
+                ldh_date: str = "2024-02-20", ecog: int | None = None, uln: float = 250.0
+                ) -> None:
+    """Insert a synthetic patient with a primary cancer, LDH and ECOG (tables of migration 1)."""
+    now = "2024-01-01T00:00:00"
+    store.db["patients"].insert({"id": pid, "birth_date": birth, "sex": sex, "synthetic": 1,
+                                 "imported_at": now})
+    if icd:
+        store.db["conditions"].insert({"id": f"{pid}-c", "patient_id": pid, "source_id": "c",
+                                       "code_system": codes.ICD10, "code": icd,
+                                       "diagnosis_date": "2023-06-01"})
+    obs = []
+    if ldh is not None:
+        obs.append({"id": f"{pid}-ldh", "source_id": "ldh", "category": "laboratory",
+                    "code_system": codes.LOINC, "code": "2532-0", "value_num": ldh,
+                    "unit": "U/L", "effective": ldh_date, "reference_high": uln})
+    if ecog is not None:
+        obs.append({"id": f"{pid}-ecog", "source_id": "ecog", "category": "ecog",
+                    "code_system": codes.LOINC, "code": "89247-1", "value_num": float(ecog),
+                    "effective": "2024-02-25"})
+    for o in obs:
+        store.db["observations"].insert({"patient_id": pid, **o})

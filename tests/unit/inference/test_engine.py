@@ -8,10 +8,10 @@ import math
 
 import numpy as np
 import pytest
-from conftest import REF
 from inference_helpers import (
     COEFS,
     INTERCEPT,
+    REF,
     cox_onnx,
     logistic_manifest,
     logistic_plugin,

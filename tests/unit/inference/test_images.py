@@ -12,8 +12,7 @@ import types
 import numpy as np
 import onnx
 import pytest
-from conftest import REF
-from inference_helpers import write_plugin
+from inference_helpers import REF, write_plugin
 from onnx import TensorProto, helper
 
 from oncoboard import imaging

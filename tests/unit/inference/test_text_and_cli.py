@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import REF
-from inference_helpers import logistic_plugin, text_onnx, write_plugin
+from inference_helpers import REF, logistic_plugin, text_onnx, write_plugin
 
 from oncoboard.cli import main
 from oncoboard.inference import engine
