@@ -37,7 +37,7 @@ class DemoResult:
     folder: Path
     cohort: DemoCohort
     reports: list[ImportReport]
-    seconds: float
+    seconds: float                    # records: generate, write and import the bundles
     imaging: Any = None
     groups: dict[str, int] = field(default_factory=dict)
 
@@ -110,10 +110,11 @@ def run_demo(store: Store, settings: Settings, seed: int | None = None,
     cohort = generate() if seed is None else generate(seed)
     folder = settings.data_dir / "demo" / "fhir"
     reports = [import_file(store, path) for path in write_bundles(cohort, folder)]
+    seconds = time.perf_counter() - started
     images = generate_demo_imaging(store, settings, cohort) if imaging else None
     from oncoboard.board.demo import create_demo_meeting  # a planned meeting to hold (board)
     create_demo_meeting(store, [p.id for p in cohort.patients], date=cohort.reference_date)
     groups: dict[str, int] = {}
     for p in cohort.patients:
         groups[p.group] = groups.get(p.group, 0) + 1
-    return DemoResult(folder, cohort, reports, time.perf_counter() - started, images, groups)
+    return DemoResult(folder, cohort, reports, seconds, images, groups)

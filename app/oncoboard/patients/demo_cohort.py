@@ -269,7 +269,7 @@ def chemo_patient(rng: random.Random, i: int) -> DemoPatient:
                                  "MedicationStatement", regimen=regimen, group=f"{r}-reg",
                                  cycles=cycles, dose_intensity=intensity, line=1,
                                  status="in-progress" if i % 3 == 0 else "active"))
-    notes, hospital = chemo_notes(rng, i, start, intensity < 1.0)
+    notes, hospital = chemo_notes(rng, i, start, intensity < 1.0, regimen)
     for k, (note_type, days, lang, role, text) in enumerate(notes):
         res.append(fb.document(f"{r}-note-{k + 1}", r, note_type, _d(days), text, lang, role))
     if hospital is not None:

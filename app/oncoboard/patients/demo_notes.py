@@ -52,8 +52,8 @@ _EN_HOSP = ["Febrile neutropenia after cycle 1", "Grade 3 diarrhoea with dehydra
             "Grade 3 mucositis with poor oral intake"]
 
 
-def chemo_notes(rng: random.Random, i: int, start: int,
-                reduced: bool) -> tuple[list[Note], tuple[int, int, str] | None]:
+def chemo_notes(rng: random.Random, i: int, start: int, reduced: bool,
+                regimen: str) -> tuple[list[Note], tuple[int, int, str] | None]:
     """Return the notes of chemotherapy patient `i` and an optional hospitalisation.
 
     Parameters
@@ -62,6 +62,8 @@ def chemo_notes(rng: random.Random, i: int, start: int,
         Day offset (from the demo reference date) of cycle 1.
     reduced
         Whether the regimen starts at a reduced dose (mentioned in the consultation note).
+    regimen
+        The regimen's name, as the notes mention it.
 
     Returns
     -------
@@ -76,7 +78,7 @@ def chemo_notes(rng: random.Random, i: int, start: int,
             "Starting at a reduced dose (80%) given age and comorbidities.") if reduced else \
         ("Pleine dose." if french else "Full dose.")
     notes: list[Note] = [("consultation", start, lang, "oncologist", rng.choice(consult).format(
-        reg="the regimen" if not french else "la chimiothérapie", ps=rng.choice([0, 1, 2]),
+        reg=regimen, ps=rng.choice([0, 1, 2]),
         age_hint="plus de 65 ans", dose=dose))]
     picks = rng.sample(range(len(follow)), k=rng.randint(1, 3))
     days = sorted(rng.sample(range(3, 15), k=len(picks)))
@@ -92,5 +94,6 @@ def chemo_notes(rng: random.Random, i: int, start: int,
     hospital = None
     if i in (2, 5, 8):
         reasons = _FR_HOSP if french else _EN_HOSP
-        hospital = (start + rng.randint(8, 14), rng.randint(2, 6), rng.choice(reasons))
+        reason = reasons[0] if i == 5 else rng.choice(reasons)  # 5's letter says FN
+        hospital = (start + rng.randint(8, 14), rng.randint(2, 6), reason)
     return notes, hospital
