@@ -471,6 +471,10 @@ def predict_patients(store_path: Any, settings: Any, patient_ids: Sequence[str],
     """
     from oncoboard.store import open_store
 
+    if store_path is None:
+        raise InferenceError("background predictions need a database file, not an in-memory "
+                             "store")
+
     def work(pid: str, job: runtime.Job) -> list[dict[str, Any]]:
         s = open_store(store_path)
         try:

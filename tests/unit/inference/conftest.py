@@ -26,6 +26,9 @@ def plugin_root(tmp_path):
 def settings(tmp_path, plugin_root, monkeypatch):
     # no bundled plugins from the checkout in unit tests: only the tmp folders
     monkeypatch.setenv("ONCOBOARD_BUNDLED_PLUGINS", str(tmp_path / "no-bundled"))
+    # and no site or user configuration of the machine running the tests
+    monkeypatch.setenv("ONCOBOARD_SITE_CONFIG", str(tmp_path / "no-site.toml"))
+    monkeypatch.setenv("ONCOBOARD_USER_CONFIG", str(tmp_path / "no-user.toml"))
     return Settings(data_dir=tmp_path / "data", extra_plugin_dirs=(plugin_root,),
                     providers=("CPUExecutionProvider",))
 
