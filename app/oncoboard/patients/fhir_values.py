@@ -36,7 +36,9 @@ def fill_value(ctx: Context, m: Any, known: codes.Code | None, row: dict[str, An
     unit: str | None = None
     if q is not None and q.value is not None:
         unit = quantity_unit(q)
-        row["original_value"], row["original_unit"] = str(q.value), unit
+        row["original_value"], row["original_unit"] = f"{q.comparator or ''}{q.value}", unit
+        if q.comparator:  # "<5 mg/L": value_num holds the bound, the comparator is kept
+            row["extra"]["comparator"] = q.comparator
         if known is None and unit is not None:
             try:
                 units.check_unit(unit)

@@ -232,3 +232,11 @@ def test_foreign_transaction_bundle_with_urn_references(store, write_bundle):
     assert ldh.value_num is None
     (io,) = record.treatments(store, "ab-12")
     assert io.agents == ["durvalumab"] and io.subkind == "immunotherapy"
+
+
+def test_resource_order_and_comparators(store, write_bundle):
+    crp = fb.observation("o1", "p1", "crp", "2021-01-01", value=5, unit="mg/L")
+    crp["valueQuantity"]["comparator"] = "<"
+    import_file(store, write_bundle([crp, basic_patient()]))  # Patient after its data
+    o = record.latest_by_key(store, "MRN-1", "crp")
+    assert (o.value_num, o.original_value, o.extra["comparator"]) == (5, "<5", "<")
