@@ -139,3 +139,33 @@ def test_unknown_derivation_refused():
     raw["inputs"][1]["source"] = {"type": "derived", "derivation": "magic"}
     with pytest.raises(PluginError, match="unknown derivation 'magic'"):
         parse_manifest(raw)
+
+
+def test_documented_example_runs_as_a_plugin(tmp_path, settings):
+    """The example manifest, given the model it describes, passes every load-time check."""
+    import hashlib
+
+    from inference_helpers import logistic_onnx
+
+    from oncoboard.inference.discovery import check_plugin
+    from oncoboard.inference.engine import run_plugin
+
+    m = load_manifest(EXAMPLE)
+    coefs = m.explanation.coefficients
+    order = [i.name for i in sorted(m.inputs, key=lambda i: i.column)]
+    refs = {"age": 65, "nlr": 3, "ldh_ratio": 1.0, "ecog": 0, "pdl1": 1}
+    intercept = -sum(coefs[k] * refs[k] for k in order)  # golden case: p = 0.5 at the refs
+    model = logistic_onnx([coefs[k] for k in order], intercept)
+    folder = tmp_path / "example-nsclc-response"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(model)
+    text = (EXAMPLE / "plugin.toml").read_text().replace(
+        "0" * 64, hashlib.sha256(model).hexdigest())
+    (folder / "plugin.toml").write_text(text)
+    (folder / "MODEL_CARD.md").write_text("# Example\n")
+    plugin = check_plugin(folder, settings)
+    assert plugin.enabled, plugin.problems
+    doc = run_plugin(plugin, {"age": 70, "nlr": "5,5", "ldh_ratio": 2, "ecog": "ECOG 1"},
+                     settings)
+    assert doc["status"] == "ok" and doc["inputs"]["pdl1"]["status"] == "imputed"
+    assert doc["outputs"]["response"]["band"] in ("low", "intermediate", "high")
