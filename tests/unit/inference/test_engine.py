@@ -270,3 +270,25 @@ def test_probability_outside_unit_interval_refused(settings, plugin_root):
     doc = engine.run_plugin(get_plugin(settings, "test-badprob"),
                             {"age": 60, "ldh": 200, "ecog": 1}, settings)
     assert doc["status"] == "refused" and "outside [0, 1]" in doc["refusal"][0]
+
+
+def test_gpu_session_failure_falls_back_to_cpu(store, settings, plugin, monkeypatch):
+    import onnxruntime as ort
+
+    runtime.SESSIONS.clear()
+    real = ort.InferenceSession
+
+    def session(path, sess_options=None, providers=None):
+        if "CUDAExecutionProvider" in (providers or []):
+            raise RuntimeError("CUDA failure 35: driver version is insufficient")
+        return real(path, sess_options=sess_options, providers=providers)
+
+    monkeypatch.setattr(runtime, "available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    s = dataclasses.replace(settings, providers=("CUDAExecutionProvider",
+                                                 "CPUExecutionProvider"))
+    [doc] = engine.predict_patient(store, s, "P1", date=REF, save=False)
+    assert doc["status"] == "ok" and doc["provider"] == "CPUExecutionProvider"
+    assert any("CUDAExecutionProvider failed to start" in w["message"] for w in doc["warnings"])
+    runtime.SESSIONS.clear()
