@@ -239,3 +239,20 @@ def test_sign_command_then_strict_policy_accepts(settings, plugin_root, tmp_path
     assert "signed test-logistic" in capsys.readouterr().out
     strict = dataclasses.replace(settings, signed_plugins_only=True, trusted_keys=(pub,))
     assert check_plugin(folder, strict).enabled
+
+
+def test_install_command_audits(settings, tmp_path, capsys):
+    import json
+
+    from oncoboard.board import audit
+    from oncoboard.cli import main
+    from oncoboard.store import open_store
+
+    src = logistic_plugin(tmp_path / "src")
+    code = main(["plugins", "install", str(_zip(src, tmp_path / "p.zip")), "--json",
+                 "--data-dir", str(settings.data_dir)])
+    assert code == 0 and json.loads(capsys.readouterr().out)["enabled"]
+    s = open_store(settings.data_dir)
+    [entry] = audit.entries(s, event_type="plugin.installed")
+    assert entry.payload["plugin_id"] == "test-logistic" and audit.verify(s).ok
+    s.close()
