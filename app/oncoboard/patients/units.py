@@ -31,9 +31,19 @@ def registry() -> Any:
     import pint
 
     ureg: Any = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
-    ureg.define("IU = [international_unit]")
     ureg.define("U = enzyme_unit")  # UCUM 'U' is the enzyme unit (umol/min), as in U/L
+    # Laboratories write enzyme activities as IU/L (UI/L in French) meaning U/L; no code of
+    # codes.py is in hormone international units, so IU is read as the enzyme unit.
+    ureg.define("IU = enzyme_unit")
     return ureg
+
+
+# Spellings of French and other laboratory reports: "G/L" (giga per litre) for cell counts,
+# "T/L" for red cells, "UI" for IU, "x10^9/L", "g/100mL".
+_LAB_SPELLINGS = [(re.compile(r"^G/L$"), "10*9/L"), (re.compile(r"^T/L$"), "10*12/L"),
+                  (re.compile(r"\bUI\b"), "IU"), (re.compile(r"^[x×]\s*(?=10)"), ""),
+                  (re.compile(r"/100\s*mL"), "/dL")]
+_EXPONENT = re.compile(r"(?<=[A-Za-zµμ])(\d+)")  # UCUM mm3, m2 -> mm**3, m**2
 
 
 def to_pint(unit: str) -> str:
@@ -41,10 +51,13 @@ def to_pint(unit: str) -> str:
     u = unit.strip()
     if u in _UCUM_NAMES:
         return _UCUM_NAMES[u]
+    for pattern, replacement in _LAB_SPELLINGS:
+        u = pattern.sub(replacement, u)
     u = _ANNOTATION.sub("", u)
     for ucum, name in _UCUM_NAMES.items():
         if ucum.startswith("["):
             u = u.replace(ucum, name)
+    u = _EXPONENT.sub(r"**\1", u)
     u = _POWER.sub(lambda m: f"1e{m.group(1) or m.group(2)}", u)
     u = u.replace("Cel", "degC")
     if u.startswith("/"):

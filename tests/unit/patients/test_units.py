@@ -24,6 +24,15 @@ from oncoboard.patients.units import convert, to_canonical, to_pint
     (3, "ukat/L", "U/L", None, 180.0),
     (2.2, "cm", "mm", None, 22.0),
     (35, "mg/dL", "mg/L", None, 350.0),
+    # spellings of French and other lab reports
+    (4.5, "G/L", "10*9/L", None, 4.5),
+    (4500, "/mm3", "10*9/L", None, 4.5),
+    (4.5, "x10^9/L", "10*9/L", None, 4.5),
+    (310, "UI/L", "U/L", None, 310.0),
+    (310, "IU/L", "U/L", None, 310.0),
+    (12.5, "g/100mL", "g/dL", None, 12.5),
+    (88.4, "µmol/L", "mg/dL", codes.BY_KEY["creatinine"].molar_mass, 1.0),
+    (1.0, "mg/dl", "mg/dL", None, 1.0),
 ])
 def test_convert(value, unit, target, molar_mass, expected):
     assert convert(value, unit, target, molar_mass) == pytest.approx(expected, rel=1e-3)
