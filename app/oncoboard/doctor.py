@@ -174,8 +174,47 @@ def check_opengl(settings: Settings) -> Check:
     return Check("3D (OpenGL/VTK)", OK, f"OpenGL renderer: {renderer}", {"renderer": renderer})
 
 
+def check_plugins(settings: Settings) -> Check:
+    """Check every plugin found (manifest, sha256, signature, graph, golden case)."""
+    from oncoboard.inference.discovery import discover_plugins
+
+    plugins = discover_plugins(settings)
+    data = {"plugins": [p.to_dict() for p in plugins]}
+    if not plugins:
+        return Check("plugins", FAIL, "no plugin found (the bundled plugins are missing)", data)
+    broken = [p for p in plugins if not p.enabled and "shadowed" not in " ".join(p.problems)]
+    enabled = [p for p in plugins if p.enabled]
+    detail = f"{len(enabled)} enabled: " + ", ".join(p.id for p in enabled)
+    if broken:
+        why = "; ".join(f"{p.id}: {p.problems[0] if p.problems else 'disabled'}" for p in broken)
+        return Check("plugins", FAIL, f"{len(broken)} refused ({why}); {detail}", data)
+    return Check("plugins", OK, detail, data)
+
+
+def check_pacs(settings: Settings) -> list[Check]:
+    """Send a C-ECHO to each configured PACS node."""
+    if not settings.pacs:
+        return [Check("PACS", OK, "no PACS node configured")]
+    from oncoboard.errors import PacsError
+    from oncoboard.imaging.pacs import echo
+
+    out = []
+    for node in settings.pacs:
+        where = f"{node.ae_title}@{node.host}:{node.port}"
+        try:
+            result = echo(node)
+        except PacsError as exc:
+            out.append(Check(f"PACS {node.name}", FAIL, exc.message, {"node": where}))
+            continue
+        ms = result.elapsed_s * 1000
+        out.append(Check(f"PACS {node.name}", OK, f"C-ECHO to {where} answered in {ms:.0f} ms",
+                         {"node": where, "ms": ms}))
+    return out
+
+
 CHECKS: list[Callable[[Settings], Check | list[Check]]] = [
-    check_versions, check_data_dir, check_database, check_providers, check_opengl,
+    check_versions, check_data_dir, check_database, check_plugins, check_providers, check_opengl,
+    check_pacs,
 ]
 
 
