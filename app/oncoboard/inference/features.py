@@ -226,11 +226,34 @@ def assemble_given(manifest: Manifest, given: dict[str, Any]) -> Assembly:
             set_value(spec, asm, raw, None, "given",
                       {"type": "given"} if spec.name not in radiomics else {"type": "given",
                                                                            "radiomics": True})
-    asm.population = {"checked": False, "in_population": None,
-                      "reasons": ["calculator mode: the intended population ("
-                                  f"{manifest.population.description}) was not checked"]}
-    asm.warn("population_not_checked", asm.population["reasons"][0])
+    _given_population(manifest, asm)
     return asm
+
+
+def _given_population(manifest: Manifest, asm: Assembly) -> None:
+    """Check what calculator inputs say of the population (age, sex); the rest is unknown."""
+    pop, reasons = manifest.population, []
+    for spec in manifest.inputs:
+        v = asm.values.get(spec.name)
+        if not isinstance(spec, ClinicalInput) or spec.source.type != "patient" or v is None \
+                or v.status != "given":
+            continue
+        if spec.source.field == "age" and isinstance(v.value, float):
+            if pop.age_min is not None and v.value < pop.age_min:
+                reasons.append(f"age {v.value:g} below {pop.age_min:g}")
+            if pop.age_max is not None and v.value > pop.age_max:
+                reasons.append(f"age {v.value:g} above {pop.age_max:g}")
+        if spec.source.field == "sex" and pop.sex and str(v.value).lower() not in pop.sex:
+            reasons.append(f"sex {v.value} not in {', '.join(pop.sex)}")
+    note = (f"calculator mode: the intended population ({pop.description}) was not checked "
+            f"beyond the values given")
+    asm.population = {"checked": False, "in_population": False if reasons else None,
+                      "reasons": [*reasons, note]}
+    if reasons and pop.out_of_population == "refuse":
+        asm.refuse("outside intended use: " + "; ".join(reasons))
+    elif reasons:
+        asm.warn("outside_intended_use", "outside intended use: " + "; ".join(reasons))
+    asm.warn("population_not_checked", note)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -292,3 +292,9 @@ def test_gpu_session_failure_falls_back_to_cpu(store, settings, plugin, monkeypa
     assert doc["status"] == "ok" and doc["provider"] == "CPUExecutionProvider"
     assert any("CUDAExecutionProvider failed to start" in w["message"] for w in doc["warnings"])
     runtime.SESSIONS.clear()
+
+
+def test_calculator_flags_given_age_outside_population(settings, plugin):
+    doc = engine.run_plugin(plugin, {"age": "95", "ldh": "300", "ecog": "1"}, settings)
+    assert doc["status"] == "ok" and doc["outside_intended_use"]
+    assert doc["population"]["reasons"][0] == "age 95 above 90"
