@@ -356,7 +356,8 @@ def import_files(store: Store, paths: list[Path], workers: int = 0) -> Iterator[
     import multiprocessing as mp
     from collections import deque
 
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    # forkserver: the workers do not inherit this process's open SQLite connection
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
     with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context(method)) as pool:
         pending: deque[tuple[Path, cf.Future[Batch | None]]] = deque()
         queue = iter(paths)
