@@ -208,13 +208,15 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
         values["data_dir"] = env["ONCOBOARD_HOME"]
         sources.append("ONCOBOARD_HOME")
     if env.get("ONCOBOARD_PROVIDERS"):
-        values["providers"] = [p.strip() for p in env["ONCOBOARD_PROVIDERS"].split(",") if p.strip()]
+        values["providers"] = [p.strip() for p in env["ONCOBOARD_PROVIDERS"].split(",")
+                              if p.strip()]
         sources.append("ONCOBOARD_PROVIDERS")
     if env.get("ONCOBOARD_LANGUAGE"):
         values["language"] = env["ONCOBOARD_LANGUAGE"]
         sources.append("ONCOBOARD_LANGUAGE")
     if env.get("ONCOBOARD_PLUGIN_PATH"):
-        values["extra_plugin_dirs"] = [p for p in env["ONCOBOARD_PLUGIN_PATH"].split(os.pathsep) if p]
+        values["extra_plugin_dirs"] = [p for p in env["ONCOBOARD_PLUGIN_PATH"].split(os.pathsep)
+                                       if p]
         sources.append("ONCOBOARD_PLUGIN_PATH")
     if data_dir is not None:
         values["data_dir"] = data_dir

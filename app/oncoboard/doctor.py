@@ -52,8 +52,10 @@ def check_versions(settings: Settings) -> Check:
             continue
     both = "onnxruntime" in versions and "onnxruntime-gpu" in versions
     status = FAIL if both else OK
-    detail = (f"oncoboard {__version__}, Python {versions['python']}, SQLite {versions['sqlite']}"
-              + ("; onnxruntime and onnxruntime-gpu are both installed: remove one" if both else ""))
+    detail = (f"oncoboard {__version__}, Python {versions['python']}, "
+              f"SQLite {versions['sqlite']}")
+    if both:
+        detail += "; onnxruntime and onnxruntime-gpu are both installed: remove one"
     return Check("versions", status, detail, versions)
 
 

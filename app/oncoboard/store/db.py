@@ -75,7 +75,7 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """Run the block in one transaction: all of it is written, or nothing (savepoint if nested)."""
+        """Run the block in one transaction: all of it or nothing (a savepoint when nested)."""
         try:
             with self.db.atomic():
                 yield self.db
@@ -130,7 +130,7 @@ class Store:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def open_store(path: str | Path | None, *, migrate: bool = True) -> Store:
