@@ -7,6 +7,7 @@ real OpenGL context (VTK) starts its own process with ``QT_QPA_PLATFORM=xcb``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -30,6 +31,31 @@ def isolated_config(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["ONCOBOARD_SITE_CONFIG"] = str(base / "site.toml")
     os.environ.pop("ONCOBOARD_HOME", None)
     os.environ.pop("ONCOBOARD_LANGUAGE", None)
+
+
+def _meeting_date(path: Path) -> str | None:
+    """Return the date of the demo's planned meeting (the date its records are built around)."""
+    from oncoboard.store import open_store
+
+    store = open_store(path)
+    try:
+        from oncoboard.board.meetings import list_meetings
+
+        meetings = list_meetings(store)
+        return meetings[0].date if meetings else None
+    except Exception:  # noqa: BLE001 - no board tables in this checkout
+        return None
+    finally:
+        store.close()
+
+
+def demo_reference_date(data_dir: Path) -> str | None:
+    """Return the reference date recorded when the demo folder was built."""
+    ready = data_dir / "READY"
+    try:
+        return json.loads(ready.read_text()).get("reference_date")
+    except (OSError, ValueError):
+        return None
 
 
 def _build_demo(path: Path) -> None:
@@ -69,7 +95,7 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory, isolated_config: None) ->
         if not (built / "READY").is_file():
             shutil.rmtree(built, ignore_errors=True)
             _build_demo(built)
-            (built / "READY").write_text("ok")
+            (built / "READY").write_text(json.dumps({"reference_date": _meeting_date(built)}))
     return _copy_demo(built, tmp_path_factory.mktemp("demo"))
 
 
