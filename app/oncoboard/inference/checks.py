@@ -101,3 +101,21 @@ def _short(v: Any) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(f"{x:.6g}" for x in v[:4]) + (", ...]" if len(v) > 4 else "]")
     return f"{v:.6g}"
+
+
+def check_scenarios(manifest: Manifest) -> list[str]:
+    """Return the scenario overrides that are not valid values of their inputs."""
+    from oncoboard.errors import InferenceError
+    from oncoboard.inference.features import code_value
+
+    problems = []
+    for sc in manifest.scenarios:
+        for key, raw in sc.overrides.items():
+            spec = manifest.input(key)
+            if not isinstance(spec, ClinicalInput):
+                continue
+            try:
+                code_value(spec, raw)
+            except InferenceError as exc:
+                problems.append(f"scenario {sc.name!r}: {key}: {exc.reason}")
+    return problems

@@ -179,6 +179,7 @@ def _check_model(plugin: Plugin, *, golden: bool) -> None:
     plugin.problems += integrity.check_graph(m, session)
     if plugin.problems:
         return
+    plugin.problems += checks.check_scenarios(m)
     plugin.problems += checks.check_coefficients(m, plugin.model_path)
     if golden and m.golden is not None:
         plugin.problems += checks.check_golden(m, plugin.model_path)

@@ -256,3 +256,11 @@ def test_install_command_audits(settings, tmp_path, capsys):
     [entry] = audit.entries(s, event_type="plugin.installed")
     assert entry.payload["plugin_id"] == "test-logistic" and audit.verify(s).ok
     s.close()
+
+
+def test_invalid_scenario_value_refused(settings, plugin_root):
+    m = logistic_manifest()
+    m["scenarios"] = [{"name": "ECOG 7", "overrides": {"ecog": "7"}}]
+    p = check_plugin(write_plugin(plugin_root, m, logistic_onnx(list(COEFS.values()),
+                                                                INTERCEPT)), settings)
+    assert not p.enabled and "scenario 'ECOG 7': ecog: '7' is not one of" in p.problems[0]
