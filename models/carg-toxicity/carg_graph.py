@@ -50,7 +50,8 @@ def build_model() -> onnx.ModelProto:
     """Return the ONNX model computing the CARG score from the 12 input columns."""
     n = helper.make_node
     inits = [_c("hb_men", HB_MEN), _c("hb_women", HB_WOMEN), _c("half", 0.5),
-             _c("cut_lo", GROUP_CUTS[0]), _c("cut_hi", GROUP_CUTS[1]), _c("sum_axes", [1], np.int64),
+             _c("cut_lo", GROUP_CUTS[0]), _c("cut_hi", GROUP_CUTS[1]),
+             _c("sum_axes", [1], np.int64),
              _c("rates", OBSERVED_RATES)]
     nodes = []
     for k, col in enumerate(COLUMNS):

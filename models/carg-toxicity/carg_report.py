@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (TOML and Markdown templates: their lines are written as they are)
 """Write the CARG plugin's plugin.toml and MODEL_CARD.md from one build (never by hand)."""
 
 from __future__ import annotations
@@ -37,17 +38,17 @@ def _inputs() -> str:
         _input("cancer_site", "Cancer site group", '{type = "derived", derivation = '
                '"cancer_site_group", window_days = 3650}', 1, '"other"', f"categories = {site}\n"),
         _input("dose_intensity", "Relative dose intensity of the regimen (1 = standard dose)",
-               '{type = "derived", derivation = "dose_intensity", window_days = 30}', 2, "0.8",
+               '{type = "derived", derivation = "dose_intensity", window_days = 180}', 2, "0.8",
                'unit = "1"\nvalid_range = [0.05, 2.0]\n'),
         _input("n_agents", "Number of chemotherapy agents", '{type = "derived", derivation = '
-               '"n_agents", window_days = 30}', 3, "1", 'valid_range = [1.0, 10.0]\n'),
-        _input("haemoglobin", "Haemoglobin", obs.format(s="http://loinc.org", c="718-7", w=30),
+               '"n_agents", window_days = 180}', 3, "1", 'valid_range = [1.0, 10.0]\n'),
+        _input("haemoglobin", "Haemoglobin", obs.format(s="http://loinc.org", c="718-7", w=60),
                4, "13.0", 'unit = "g/dL"\nvalid_range = [3.0, 25.0]\n'),
         _input("sex", "Sex (haemoglobin threshold)", '{type = "patient", field = "sex"}', 5,
                '"female"', 'categories = [{label = "male", value = 1}, '
                '{label = "female", value = 0}]\n'),
         _input("crcl", "Creatinine clearance (Jelliffe)", '{type = "derived", derivation = '
-               '"crcl_jelliffe", window_days = 30}', 6, "80.0",
+               '"crcl_jelliffe", window_days = 60}', 6, "80.0",
                'unit = "mL/min"\nvalid_range = [1.0, 300.0]\n'),
         _input("hearing", "Hearing", obs.format(s=LOCAL, c="hearing", w=365), 7, '"good"',
                f"categories = [{hearing}]\n"),

@@ -38,24 +38,58 @@ from oncoboard.inference.radiomics import compute_features  # noqa: E402
 
 PLUGIN_ID = "response-nsclc-rtio"
 VERSION = "1.0.0"
-RADIOMICS = ["volume_cc", "hu_sd", "glcm_homogeneity", "glcm_entropy"]
+# One texture feature only: hu_sd, GLCM entropy, homogeneity and contrast all measure the same
+# heterogeneity here (|r| > 0.9); several of them gave opposite-signed, offsetting coefficients
+# (and confusing explanations) for no gain in cross-validated AUC.
+RADIOMICS = ["volume_cc", "glcm_entropy"]
+OTHER_TEXTURE = ["hu_sd", "glcm_homogeneity", "glcm_contrast"]   # measured, compared, not used
 RAW = ["nlr", "ldh_ratio", "albumin", "crp", "ecog", "pdl1_tps", *RADIOMICS]
 C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 10.0)
 
 
-def cohort_features(cohort: gen.Cohort, seed: int, n_full: int) -> np.ndarray:
-    """Return the raw model inputs (n, len(RAW)), radiomics measured on each synthetic CT."""
+def cohort_features(cohort: gen.Cohort, seed: int, n_full: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the raw model inputs (n, len(RAW)), radiomics measured on each synthetic CT,
+    and the other texture features (n, len(OTHER_TEXTURE)) for the feature-choice check."""
     n = len(cohort)
     x = np.empty((n, len(RAW)))
+    other = np.empty((n, len(OTHER_TEXTURE)))
     x[:, 0] = cohort["neutrophils"] / cohort["lymphocytes"]
     x[:, 1] = cohort["ldh"] / cohort["ldh_uln"]
     x[:, 2], x[:, 3] = cohort["albumin"], cohort["crp"]
     x[:, 4], x[:, 5] = cohort["ecog"], cohort["pdl1_tps"]
     for i in range(n):
         vox, mask, affine = gen.tumour_image(cohort, i, seed, full=i < n_full)
-        f = compute_features(vox, mask, RADIOMICS, affine=affine)
+        f = compute_features(vox, mask, RADIOMICS + OTHER_TEXTURE, affine=affine)
         x[i, 6:] = [f[k] for k in RADIOMICS]
-    return x
+        other[i] = [f[k] for k in OTHER_TEXTURE]
+    return x, other
+
+
+def texture_check(design: np.ndarray, entropy: np.ndarray, other: np.ndarray, y: np.ndarray,
+                  c: float, seed: int) -> dict:
+    """Return how the other texture features relate to GLCM entropy and what they would add."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    full = np.column_stack([design, other])
+    out: dict = {"correlation_with_glcm_entropy": {
+        k: float(np.corrcoef(entropy, other[:, j])[0, 1]) for j, k in enumerate(OTHER_TEXTURE)}}
+    for name, d in (("chosen", design), ("with_other_texture", full)):
+        z = (d - d.mean(axis=0)) / d.std(axis=0)
+        scores = []
+        for tr, va in StratifiedKFold(5, shuffle=True, random_state=seed).split(z, y):
+            m = LogisticRegression(C=c, max_iter=2000).fit(z[tr], y[tr])
+            scores.append(bm.auc(y[va], m.decision_function(z[va])))
+        out[f"cv_auc_{name}"] = float(np.mean(scores))
+        if name == "with_other_texture":
+            coef = LogisticRegression(C=c, max_iter=2000).fit(z, y).coef_[0]
+            names = ["glcm_entropy", *OTHER_TEXTURE]
+            cols = [onnx_graph.DESIGN_NAMES.index("glcm_entropy"),
+                    *range(design.shape[1], full.shape[1])]
+            out["texture_coefficients_if_all_used"] = {
+                k: float(coef[j]) for k, j in zip(names, cols, strict=True)}
+    return out
 
 
 def fit(design: np.ndarray, y: np.ndarray, seed: int) -> tuple[dict, dict[str, float]]:
@@ -127,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     cohort = gen.sample_cohort(args.n_train + args.n_test, args.seed)
-    x = cohort_features(cohort, args.seed, n_full=args.n_dicom)
+    x, other = cohort_features(cohort, args.seed, n_full=args.n_dicom)
     t_feat = time.perf_counter() - t0
     y, true_p = cohort["response"], cohort["true_p"]
     tr, te = slice(0, args.n_train), slice(args.n_train, None)
@@ -142,17 +176,24 @@ def main(argv: list[str] | None = None) -> int:
     metrics["onnx_vs_numpy_max_abs"] = float(np.abs(p_onnx - p_numpy).max())
     metrics["cv_auc_train"] = cv
     metrics["chosen_C"] = params["C"]
+    metrics["texture_check"] = texture_check(onnx_graph.design_numpy(x[tr]), x[tr, 7],
+                                             other[tr], y[tr], params["C"], args.seed)
     metrics["dicom_round_trip"] = dicom_round_trip(cohort, args.seed, args.n_dicom, x)
     metrics["seconds_features"] = round(t_feat, 1)
     metrics["seconds_total"] = round(time.perf_counter() - t0, 1)
     sha = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
     info = {"plugin_id": PLUGIN_ID, "version": VERSION, "seed": args.seed, "sha256": sha,
             "n_train": args.n_train, "n_test": args.n_test, "raw_inputs": RAW,
+            "shape": list(gen.SHAPE), "spacing": list(gen.SPACING),
             "coefficients": dict(zip(onnx_graph.DESIGN_NAMES, params["coef"].tolist(),
                                      strict=True)),
             "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
             "golden_x": x[args.n_train].tolist(), "golden_p": float(p_onnx[0])}
-    (HERE / "metrics.json").write_text(json.dumps({**info, "metrics": metrics}, indent=2) + "\n")
+    # The full record of the run sits next to the build script for the bundled plugin, else
+    # in the output folder (so a test rebuild leaves the committed record alone).
+    record = HERE if args.out.resolve() == (ROOT / "plugins" / PLUGIN_ID).resolve() else args.out
+    (record / "metrics.json").write_text(json.dumps({**info, "metrics": metrics}, indent=2,
+                                                    ensure_ascii=False) + "\n")
     report.write_manifest(args.out / "plugin.toml", info, metrics)
     report.write_model_card(args.out / "MODEL_CARD.md", info, metrics)
     print(json.dumps({k: metrics[k] for k in ("auc", "bayes_auc", "bayes_gap",

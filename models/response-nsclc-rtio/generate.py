@@ -126,7 +126,7 @@ def tumour_image(c: Cohort, i: int, seed: int, *, full: bool = True
         ((centre - semi.max() - 6) / SPACING).astype(int), 0)
     hi = np.array(SHAPE) if full else np.minimum(
         ((centre + semi.max() + 6) / SPACING).astype(int) + 2, SHAPE)
-    shape = tuple(int(h - l) for l, h in zip(lo, hi, strict=True))
+    shape = tuple(int(b - a) for a, b in zip(lo, hi, strict=True))
     mask = ellipse_mask(c, i, centre, lo, shape)
     field = gaussian_filter(rng.normal(size=shape), sigma=(0.8, 1.1, 1.1))
     field /= field.std()

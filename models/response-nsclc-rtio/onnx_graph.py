@@ -16,17 +16,16 @@ from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17
 EPS = 0.05  # floor before a log: keeps the edges of the valid ranges (e.g. NLR 0) finite
-# Raw input columns: nlr, ldh_ratio, albumin, crp, ecog, pdl1_tps, volume_cc, hu_sd,
-# glcm_homogeneity, glcm_entropy.
+# Raw input columns: nlr, ldh_ratio, albumin, crp, ecog, pdl1_tps, volume_cc, glcm_entropy.
 LOG_COLS = [0, 1, 3, 6]
-LINEAR_COLS = [2, 4, 7, 8, 9]
+LINEAR_COLS = [2, 4, 7]
 DESIGN_NAMES = ["log_nlr", "log_ldh_ratio", "log_crp", "log_volume_cc",
-                "albumin", "ecog", "hu_sd", "glcm_homogeneity", "glcm_entropy",
+                "albumin", "ecog", "glcm_entropy",
                 "nlr_gt3", "ldh_gt_uln", "ecog_ge2", "pdl1_ge50", "pdl1_1_49"]
 
 
 def design_numpy(x: np.ndarray) -> np.ndarray:
-    """Return the design matrix (n, len(DESIGN_NAMES)) for raw inputs `x` (n, 10)."""
+    """Return the design matrix (n, len(DESIGN_NAMES)) for raw inputs `x` (n, 8)."""
     x = np.asarray(x, dtype=np.float32).astype(np.float64)
     logs = np.log(np.maximum(x[:, LOG_COLS], EPS))
     flags = np.column_stack([x[:, 0] > 3, x[:, 1] > 1, x[:, 4] >= 2, x[:, 5] >= 50,
@@ -45,7 +44,7 @@ def _const(name: str, value: Any, dtype: Any = np.float32) -> onnx.TensorProto:
 
 
 def build_model(params: dict[str, Any], raw_names: list[str]) -> onnx.ModelProto:
-    """Return the ONNX model: input ``features`` (N, 10) float32, output ``probability`` (N, 1)."""
+    """Return the ONNX model: input ``features`` (N, 8) float32, output ``probability`` (N, 1)."""
     w = params["coef"] / params["sd"]                      # fold standardisation into weights
     b = params["intercept"] - float((params["coef"] * params["mean"] / params["sd"]).sum())
     inits = [_const("log_cols", LOG_COLS, np.int64), _const("lin_cols", LINEAR_COLS, np.int64),

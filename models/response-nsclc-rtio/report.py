@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (TOML and Markdown templates: their lines are written as they are)
 """Write plugin.toml and MODEL_CARD.md from one build's measurements (never by hand)."""
 
 from __future__ import annotations
@@ -49,9 +50,7 @@ def _inputs() -> str:
     ]
     for col, (name, label, rng, ref) in enumerate([
             ("volume_cc", "GTV volume (cm3)", (0.1, 1500.0), 35.0),
-            ("hu_sd", "GTV intensity SD (HU)", (0.0, 400.0), 25.0),
-            ("glcm_homogeneity", "GTV texture homogeneity (GLCM)", (0.0, 1.0), 0.45),
-            ("glcm_entropy", "GTV texture entropy (GLCM, bits)", (0.0, 10.0), 5.0)], start=6):
+            ("glcm_entropy", "GTV texture entropy (GLCM, bits)", (0.0, 10.0), 5.5)], start=6):
         parts.append(_clinical(name, label, f'{{type = "radiomics", image = "planning_ct", '
                                f'feature = "{name}"}}', col, rng, ref))
     parts.append(
@@ -180,6 +179,16 @@ def write_model_card(path: Path, info: dict[str, Any], m: dict[str, Any]) -> Non
     coefs = "\n".join(f"| {k} | {v:+.3f} |" for k, v in info["coefficients"].items())
     cv = ", ".join(f"{k}: {v:.3f}" for k, v in m["cv_auc_train"].items())
     a, g, bay = m["auc"], m["bayes_gap"], m["bayes_auc"]
+    tc = m["texture_check"]
+    texture_text = (
+        "The other texture features measure the same heterogeneity in this cohort (correlation "
+        "with GLCM entropy on the training patients: " + ", ".join(
+            f"{k} {v:+.2f}" for k, v in tc["correlation_with_glcm_entropy"].items())
+        + f"). Adding them changes the 5-fold CV AUC from {tc['cv_auc_chosen']:.4f} to "
+        f"{tc['cv_auc_with_other_texture']:.4f}, and their coefficients would be ("
+        + ", ".join(f"{k} {v:+.2f}" for k, v in tc["texture_coefficients_if_all_used"].items())
+        + "): collinear features split and offset one effect, which makes per-feature "
+        "explanations misleading, so the model keeps GLCM entropy alone.")
     text = f"""# Model card: response to radiotherapy + immunotherapy, stage III-IV NSCLC
 
 > **{SYN}.** This model was trained on a generated virtual cohort. Its numbers say how well it
@@ -202,8 +211,9 @@ immunotherapy, with a planning CT and a GTV contour (RTSTRUCT). Patients outside
 ## Inputs
 NLR (neutrophils / lymphocytes, derived by the engine), LDH / upper limit of normal (derived),
 albumin (g/L), CRP (mg/L), ECOG 0-3, PD-L1 TPS (%; imputed 10 % when missing, shown as imputed),
-and four radiomics features of the GTV on the planning CT resampled to 2 x 1.5 x 1.5 mm
-(`oncoboard.inference.radiomics`): volume (cm3), intensity SD (HU), GLCM homogeneity and entropy.
+and two radiomics features of the GTV on the planning CT resampled to 2 x 1.5 x 1.5 mm
+(`oncoboard.inference.radiomics`): volume (cm3) and GLCM joint entropy (texture heterogeneity).
+{texture_text}
 
 ## Data source: synthetic
 `generate.py` draws {info['n_train'] + info['n_test']} virtual patients with effect directions from the
@@ -212,7 +222,7 @@ albumin / high CRP worse, ECOG (step at >= 2) worse, PD-L1 >= 50 % better (1-49 
 larger and more heterogeneous GTV worse. A latent inflammation score couples the blood values.
 Each patient's response is drawn from the known probability, so the Bayes-optimal AUC is known.
 Each tumour is a rotated ellipsoid with a smooth heterogeneous texture plus CT noise in a
-{'x'.join(map(str, [48, 64, 64]))} crop; the features are measured on the image, never read from the generator.
+{'x'.join(map(str, info['shape']))} crop ({' x '.join(map(str, info['spacing']))} mm); the features are measured on the image, never read from the generator.
 
 DICOM: {rt_text}
 
@@ -251,7 +261,7 @@ Calibration by decile of predicted probability:
 - PD-L1 missing is imputed at 10 % (shown as imputed).
 
 ## Version history
-- 1.0.0: first version (logistic regression on blood + clinical + 4 radiomics features).
+- 1.0.0: first version (logistic regression on blood + clinical + 2 radiomics features).
 
 ## Rebuild
 `.venv/bin/python models/response-nsclc-rtio/build.py` (this run: {m['seconds_total']:.0f} s, of

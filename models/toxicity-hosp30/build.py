@@ -143,8 +143,11 @@ def main(argv: list[str] | None = None) -> int:
             "golden_note": test_seen.notes[0],
             "golden_p": float(tm.run_onnx(path, test_seen.notes[:1], np.array([REFERENCE]))[0]),
             "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()}
-    (HERE / "metrics.json").write_text(json.dumps({**info, "metrics": metrics}, indent=2,
-                                                  ensure_ascii=False) + "\n")
+    # The full record of the run sits next to the build script for the bundled plugin, else
+    # in the output folder (so a test rebuild leaves the committed record alone).
+    record = HERE if args.out.resolve() == (ROOT / "plugins" / PLUGIN_ID).resolve() else args.out
+    (record / "metrics.json").write_text(json.dumps({**info, "metrics": metrics}, indent=2,
+                                                    ensure_ascii=False) + "\n")
     tox_report.write_manifest(args.out / "plugin.toml", info, metrics)
     tox_report.write_model_card(args.out / "MODEL_CARD.md", info, metrics)
     print(json.dumps({"auc_seen": seen["auc"], "auc_held_out": held["auc"],

@@ -89,7 +89,8 @@ T: dict[tuple[str, str], dict[str, list[str]]] = {
         "en": ["No vomiting.", "No nausea.", "Denies nausea or vomiting.", "Without emesis.",
                "No N/V.", "Nausea: none."]},
     ("mucositis", POS): {
-        "fr": ["Mucite buccale.", "Mucite grade 2.", "Aphtes douloureux.", "Bouche douloureuse, mucite.",
+        "fr": ["Mucite buccale.", "Mucite grade 2.", "Aphtes douloureux.",
+               "Bouche douloureuse, mucite.",
                "Stomatite gênant l'alimentation.", "Mucite importante."],
         "en": ["Oral mucositis.", "Grade 2 mucositis.", "Painful mouth sores.",
                "Sore mouth with mucositis.", "Stomatitis limiting eating.", "Severe mucositis."]},

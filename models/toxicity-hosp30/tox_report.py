@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (TOML and Markdown templates: their lines are written as they are)
 """Write the toxicity plugin's plugin.toml and MODEL_CARD.md from one build (never by hand)."""
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ def _est(m: dict[str, float], what: str) -> str:
 INPUTS = """[[inputs]]
 kind = "text"
 name = "note"
-label = "Clinical notes of the last 21 days (French or English)"
+label = "Clinical notes of the last 45 days (French or English)"
 description = "All notes dated in the window, newest first; the model reads the words and their negations."
-window_days = 21
+window_days = 45
 languages = ["fr", "en"]
 max_chars = 20000
 required = true
@@ -57,7 +58,7 @@ categories = [ECOG_CATS]
 kind = "clinical"
 name = "haemoglobin"
 label = "Haemoglobin"
-source = {type = "observation", system = "http://loinc.org", code = "718-7", window_days = 30}
+source = {type = "observation", system = "http://loinc.org", code = "718-7", window_days = 60}
 unit = "g/dL"
 valid_range = [3.0, 25.0]
 tensor = "features"
@@ -68,7 +69,7 @@ reference = 12.0
 kind = "clinical"
 name = "n_agents"
 label = "Number of agents in the regimen"
-source = {type = "derived", derivation = "n_agents", window_days = 30}
+source = {type = "derived", derivation = "n_agents", window_days = 180}
 valid_range = [1.0, 10.0]
 tensor = "features"
 column = 3
@@ -78,7 +79,7 @@ reference = 1.0
 kind = "clinical"
 name = "dose_intensity"
 label = "Relative dose intensity (1 = standard dose)"
-source = {type = "derived", derivation = "dose_intensity", window_days = 30}
+source = {type = "derived", derivation = "dose_intensity", window_days = 180}
 unit = "1"
 valid_range = [0.05, 2.0]
 tensor = "features"
@@ -97,7 +98,7 @@ name = "Unplanned hospitalisation within 30 days of a chemotherapy cycle, from t
 version = "{info['version']}"
 task = "toxicity"
 description = {_q("Probability of an unplanned hospitalisation within 30 days after a "
-                  "chemotherapy cycle, from the French and English notes of the last 21 days "
+                  "chemotherapy cycle, from the French and English notes of the last 45 days "
                   "(tokenised inside the ONNX graph, negations such as 'pas de fièvre' / "
                   "'no fever' kept apart) plus age, ECOG, haemoglobin, number of agents and "
                   "dose intensity. Shown with the CARG score (carg-toxicity). " + SYN +
@@ -223,7 +224,7 @@ figure below comes from that run. Plugin {info['plugin_id']} {info['version']}, 
 ## Intended use
 Demonstrate a SoftChemo-like, record-based toxicity model at a tumour board: the probability of an
 unplanned hospitalisation within 30 days after a chemotherapy cycle, from the French and English
-notes of the last 21 days and five structured items, with the sentences that moved the result
+notes of the last 45 days (current and previous cycle) and five structured items, with the sentences that moved the result
 highlighted (the engine's sentence occlusion). Shown beside the published CARG score
 (`carg-toxicity`). Not for clinical decisions.
 

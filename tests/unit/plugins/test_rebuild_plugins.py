@@ -1,0 +1,45 @@
+"""Rebuilding a plugin reproduces the committed ONNX file byte for byte (same seed, same bytes).
+
+These retrain, so they take 10 s to 3 min each: they run only when ONCOBOARD_REBUILD_TESTS=1::
+
+    ONCOBOARD_REBUILD_TESTS=1 .venv/bin/python -m pytest tests/unit/plugins/test_rebuild_plugins.py
+
+The build writes into a temporary folder; the committed plugin is left alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oncoboard.inference.manifest import load_manifest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.environ.get("ONCOBOARD_REBUILD_TESTS") != "1",
+                       reason="retrains a model: set ONCOBOARD_REBUILD_TESTS=1"),
+]
+
+
+@pytest.mark.parametrize("plugin_id", ["carg-toxicity", "toxicity-hosp30", "response-nsclc-rtio"])
+def test_rebuild_gives_the_committed_model(tmp_path, plugin_id):
+    committed = load_manifest(ROOT / "plugins" / plugin_id)
+    script = ROOT / "models" / plugin_id / "build.py"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True,
+                   cwd=ROOT, capture_output=True)
+    rebuilt = load_manifest(tmp_path)
+    assert hashlib.sha256((tmp_path / "model.onnx").read_bytes()).hexdigest() \
+        == committed.model.sha256
+    assert rebuilt.metrics is not None and committed.metrics is not None
+    for name, value in committed.metrics.values.items():
+        new = rebuilt.metrics.values[name]
+        old_v = value if isinstance(value, float) else value.value
+        new_v = new if isinstance(new, float) else new.value
+        assert new_v == pytest.approx(old_v, abs=1e-9), name
