@@ -257,9 +257,11 @@ def verify(store: Any) -> VerifyReport:
                                                       f"entry {e.seq - 1} rewritten)"))
     head = head_file(store)
     _check_head(head, rows, problems)
+    from oncoboard.board.decisions import verify_decisions
     from oncoboard.inference.predictions import verify_predictions
 
     problems += verify_predictions(store)
+    problems += verify_decisions(store)
     return VerifyReport(not problems, len(rows), rows[-1].hash if rows else None, problems,
                         str(head) if head else None)
 

@@ -65,6 +65,8 @@ def test_a_decision_edited_behind_the_triggers_is_found(store, meeting):
     entry = audit.entries(store, event_type="board.decision.recorded")[0]
     assert decisions.verify_decisions(store) == [
         audit.Problem(entry.seq, "edited", f"decision {d.id} differs from its audit entry")]
+    report = audit.verify(store)
+    assert not report.ok and any(p.kind == "edited" for p in report.problems)
 
 
 @pytest.mark.parametrize("kwargs, error, words", [
