@@ -186,6 +186,43 @@ def _site_group(rv: RecordView, window: int) -> Derived | None:
     return Derived(group, None, [{"condition_id": cancer.id, "code": cancer.code}])
 
 
+KI67_CUTOFF_PERCENT = 10.0  # PREDICT v2.1: Ki67 "positive" above 10 % of tumour cells
+
+
+def _ki67_status(rv: RecordView, window: int) -> Derived | None:
+    cancer = rv.primary_cancer()
+    if cancer is not None and cancer.ki67_percent is not None:
+        pct, src = float(cancer.ki67_percent), {"condition_id": cancer.id}
+    else:
+        obs = rv.latest("ki67", window)
+        if obs is None or obs.value_num is None:
+            return None
+        pct, src = float(obs.value_num), used(obs)
+    status = "positive" if pct > KI67_CUTOFF_PERCENT else "negative"
+    return Derived(status, None, [{**src, "ki67_percent": pct}],
+                   [f"Ki67 {pct:g} % -> {status} (cut-off {KI67_CUTOFF_PERCENT:g} %)"])
+
+
+TAXANES = ("paclitaxel", "docetaxel", "cabazitaxel", "nab-paclitaxel")
+ANTHRACYCLINES = ("doxorubicin", "epirubicin", "daunorubicin", "adriamycin")
+
+
+def _chemo_generation(rv: RecordView, window: int) -> Derived | None:
+    chemo = [t for t in rv.treatments() if t.kind == "systemic"
+             and (t.subkind or "").lower() == "chemotherapy"
+             and (t.start_date or "")[:10] <= rv.date.isoformat()]
+    if not chemo:
+        return Derived("none", None, [{"chemotherapy": "none recorded"}])
+    agents = {a.lower() for t in chemo for a in (t.agents or [])}
+    names = " ".join(sorted(agents) + [(t.regimen or "").lower() for t in chemo])
+    src = [{"treatment_id": t.id, "regimen": t.regimen, "agents": t.agents} for t in chemo]
+    if any(x in names for x in TAXANES):
+        return Derived("third", None, src)
+    if any(x in names for x in ANTHRACYCLINES):
+        return Derived("second", None, src)
+    return None  # a chemotherapy of another generation: the input's missing policy decides
+
+
 DerivationFn = Callable[[RecordView, int], Derived | None]
 
 #: name -> (function, description)
@@ -200,6 +237,11 @@ DERIVATIONS: dict[str, tuple[DerivationFn, str]] = {
                             "regimen."),
     "dose_intensity": (_dose_intensity, "Relative dose intensity (1 = standard dose) of the "
                                         "current or next planned systemic regimen."),
+    "ki67_status": (_ki67_status, "Ki67 positive (> 10 % of tumour cells, PREDICT's cut-off) or "
+                                  "negative, from the cancer's Ki67 index or the latest Ki67."),
+    "chemo_generation": (_chemo_generation, "Chemotherapy generation as in PREDICT: third if a "
+                                            "taxane was given, second if an anthracycline "
+                                            "without a taxane, none if no chemotherapy."),
     "cancer_site_group": (_site_group, "Primary cancer site group from ICD-10: gi, gu, lung, "
                                        "breast, gyn or other."),
 }
