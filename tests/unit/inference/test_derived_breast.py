@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from inference_helpers import REF, add_patient
 
 from oncoboard.inference.derived import DERIVATIONS, RecordView
 from oncoboard.store import open_store
-
-from inference_helpers import REF, add_patient
 
 
 @pytest.fixture
