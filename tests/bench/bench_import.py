@@ -192,6 +192,20 @@ def run_oncoboard(paths: list[Path], db_path: Path,
     return elapsed, rss
 
 
+def run_validation_only(paths: list[Path]) -> tuple[float, float]:
+    """Time json.load + fhir.resources validation of every resource (what the import costs
+    at least); return (wall, CPU) seconds."""
+    from oncoboard.patients.fhir_import import _validate
+
+    started, cpu = time.perf_counter(), time.process_time()
+    for path in paths:
+        with path.open(encoding="utf-8") as f:
+            data = json.load(f)
+        for i, entry in enumerate(data["entry"]):
+            _validate(path, f"entry {i}", entry["resource"])
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
 def memory_profile(paths: list[Path], db_path: Path, first: int) -> tuple[int, int]:
     """Return tracemalloc peaks (bytes) importing `first` files, then 4x as many more."""
     store = open_store(db_path)
@@ -243,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
         _report("oncoboard import_file", total, ours, base)
         print(f"  RSS after 10 % of files {rss[0] / 2**20:.0f} MiB, after 100 % "
               f"{rss[1] / 2**20:.0f} MiB")
+        valid = run_validation_only(paths)
+        _report("  of which json.load + FHIR validation", total, valid, None)
+        print(f"  validation share of the import: wall {valid[0] / ours[0]:.0%}, "
+              f"CPU {valid[1] / ours[1]:.0%}")
         if args.workers:
             par, rss = run_oncoboard(paths, root / "oncoboard-par.db", args.workers)
             _report(f"oncoboard import_files, {args.workers} workers", total, par, base,
