@@ -258,4 +258,5 @@ def read_bundle(store: Store, path: Path, text: str, sha256: str) -> Batch:
             continue
         mapper(ctx, model, where)
     fhir_map.group_regimens(ctx)
+    fhir_map.link_stage_assessments(ctx)
     return ctx.batch

@@ -381,3 +381,21 @@ def group_regimens(ctx: Context) -> None:
 
     merge_regimens(ctx.batch)
 
+
+def link_stage_assessments(ctx: Context) -> None:
+    """Point the Observations named in ``Condition.stage.assessment`` at that Condition.
+
+    The importer then copies their TNM values onto that Condition rather than onto the
+    patient's latest primary cancer.
+    """
+    owner: dict[str, str] = {}
+    for row in ctx.batch.rows["conditions"]:
+        for reference in row.get("extra", {}).get("assessments", []):
+            target = ctx.resources.get(reference)
+            if target is not None and target.get_resource_type() == "Observation":
+                owner[f"Observation/{target.id}"] = row["id"]
+    if owner:
+        for obs in ctx.batch.rows["observations"]:
+            if obs["source_id"] in owner and not obs.get("condition_id"):
+                obs["condition_id"] = owner[obs["source_id"]]
+

@@ -240,3 +240,18 @@ def test_resource_order_and_comparators(store, write_bundle):
     import_file(store, write_bundle([crp, basic_patient()]))  # Patient after its data
     o = record.latest_by_key(store, "MRN-1", "crp")
     assert (o.value_num, o.original_value, o.extra["comparator"]) == (5, "<5", "<")
+
+
+def test_stage_assessment_links_tnm_to_its_condition(store, write_bundle):
+    old = fb.condition("c-old", "p1", "C50.4", "Breast", "2015-01-01")
+    old["stage"] = [{"summary": {"text": "IIB"}, "type": {"text": "pathological"},
+                     "assessment": [fb.ref("Observation", "t-old")]}]
+    new = fb.condition("c-new", "p1", "C34.1", "Lung", "2021-01-01")
+    t_old = fb.observation("t-old", "p1", "pathological_t", "2015-02-01", coded=(None, "T3"))
+    t_new = fb.observation("t-new", "p1", "clinical_t", "2021-02-01", coded=(None, "T1c"))
+    import_file(store, write_bundle([basic_patient(), t_old, old, new, t_new]))
+    by_code = {c.code: c for c in record.conditions(store, "MRN-1")}
+    assert (by_code["C50.4"].pathological_t, by_code["C50.4"].pathological_stage) == ("T3",
+                                                                                     "IIB")
+    assert by_code["C34.1"].pathological_t is None and by_code["C34.1"].clinical_t == "T1c"
+    assert record.primary_cancer(store, "MRN-1").code == "C34.1"
