@@ -255,3 +255,26 @@ def test_stage_assessment_links_tnm_to_its_condition(store, write_bundle):
                                                                                      "IIB")
     assert by_code["C34.1"].pathological_t is None and by_code["C34.1"].clinical_t == "T1c"
     assert record.primary_cancer(store, "MRN-1").code == "C34.1"
+
+
+def test_failure_while_writing_rolls_the_whole_file_back(store, write_bundle, monkeypatch):
+    import sqlite3
+
+    from oncoboard.errors import StorageError
+    from oncoboard.patients import importer
+
+    real = importer._upsert
+
+    def failing(store_, table, rows):
+        if table == "notes":  # patients, conditions, observations, treatments already written
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(store_, table, rows)
+
+    monkeypatch.setattr(importer, "_upsert", failing)
+    path = write_bundle(full_record())
+    with pytest.raises(StorageError, match="disk I/O error"):
+        import_file(store, path)
+    for table in ("patients", "conditions", "observations", "treatments", "record_sources"):
+        assert store.db[table].count == 0, table
+    monkeypatch.setattr(importer, "_upsert", real)
+    assert not import_file(store, path).already_imported  # nothing was recorded as imported
