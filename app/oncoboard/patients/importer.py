@@ -173,10 +173,10 @@ def _check_dates(store: Store, batch: Batch) -> None:
                            f"date {birth[:10]} of patient {pid}", row)
             if start and end and end[:10] < start[:10]:
                 raise fail(f"ends ({end[:10]}) before it starts ({start[:10]})", row)
-            after_death = death and start and start[:10] > death[:10]
-            if after_death and (table == "treatments" and row.get("status") not in _NOT_DONE
-                                or table == "outcomes" and row.get("kind") ==
-                                "hospitalisation"):
+            if not (death and start and start[:10] > death[:10]):
+                continue
+            if (table == "treatments" and row.get("status") not in _NOT_DONE
+                    or table == "outcomes" and row.get("kind") == "hospitalisation"):
                 raise fail(f"starts {start[:10]}, after the death of patient {pid} on "
                            f"{death[:10]}", row)
 
