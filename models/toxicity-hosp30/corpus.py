@@ -12,7 +12,8 @@ from a known generative model:
    from it, so the Bayes-optimal AUC is known;
 4. the note: each present state is mentioned (usually) with one of several phrasings, absent
    states are sometimes explicitly negated ("pas de fièvre", "no fever", "apyrétique"), plus
-   neutral sentences; abbreviations (NFS, PNN, T°, AEG, CBC, ANC, N/V, SOB) and typos (swapped,
+   neutral sentences, some of which name signs without reporting them (warning-sign education,
+   "en cas de fièvre", "risk of febrile neutropenia discussed"); abbreviations (NFS, PNN, T°, AEG, CBC, ANC, N/V, SOB) and typos (swapped,
    dropped or unaccented letters) are sprinkled in.
 
 Every phrasing template has an id; :func:`split_templates` holds some out so that a test set can
@@ -143,6 +144,21 @@ NEUTRAL = {
 }
 
 
+# Hypothetical or educational mentions of signs: words of toxicity that are not findings.
+HYPOTHETICAL = {
+    "fr": ["Information sur les signes d'alerte (fièvre > 38 °C, diarrhée, mucite) remise.",
+           "Consulter en urgence en cas de fièvre ou de diarrhée.",
+           "Surveillance de la température et de la NFS à domicile.",
+           "Risque de neutropénie fébrile expliqué au patient.",
+           "Prescription d'antiémétiques en prévention des vomissements."],
+    "en": ["Warning signs (fever > 38 C, diarrhoea, mouth sores) explained.",
+           "Advised to call if fever or diarrhea.",
+           "Temperature and CBC to be checked at home.",
+           "Risk of febrile neutropenia discussed with the patient.",
+           "Antiemetics prescribed to prevent vomiting."],
+}
+
+
 @dataclass
 class Corpus:
     """Cycles in columns plus their notes."""
@@ -212,6 +228,8 @@ def _note(rng: np.random.Generator, row: dict[str, float], split: dict, which: i
         sentences.append(text)
     for _ in range(int(rng.integers(1, 4))):
         sentences.append(rng.choice(NEUTRAL[lang][2:]))
+    if rng.random() < 0.3:
+        sentences.append(rng.choice(HYPOTHETICAL[lang]))
     order = [sentences[0], *rng.permutation(sentences[1:]).tolist()]
     temp = rng.uniform(38.1, 40.2) if row["fever"] else rng.uniform(36.2, 37.4)
     anc = rng.uniform(0.1, 0.9) if row["neutropenia"] else rng.uniform(2.0, 6.0)

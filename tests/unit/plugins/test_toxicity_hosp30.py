@@ -77,6 +77,16 @@ def test_negation_moves_risk_the_right_way(predict, positive, negated):
     assert p_neg <= p_none + 0.02       # a negated sign does not raise the risk
 
 
+@pytest.mark.parametrize("finding,education", [
+    ("Diarrhée depuis 3 jours.", "Consulter en urgence en cas de fièvre ou de diarrhée."),
+    ("Fever of 39.1 C since yesterday.", "Advised to call if fever or diarrhea."),
+])
+def test_warning_sign_education_counts_less_than_a_finding(predict, finding, education):
+    stem = "Seen in clinic. "
+    p_finding, p_education = predict([stem + finding, stem + education])
+    assert p_education < p_finding
+
+
 def test_case_accents_and_typos_handled_in_graph(predict):
     p = predict(["FIÈVRE À 39,2°C.", "fièvre à 39,2°c.", "Pas de fièvre."])
     assert p[0] == pytest.approx(p[1], abs=1e-6)
