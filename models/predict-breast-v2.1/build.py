@@ -170,16 +170,19 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-random", type=int, default=5000, help="random patients (default 5000)")
+    ap.add_argument("--out", type=Path, default=PLUGIN,
+                    help="plugin folder to write (default plugins/predict-breast-v2.1)")
     args = ap.parse_args(argv)
+    out = args.out
     t0 = time.perf_counter()
     meta = {"plugin": "predict-breast-v2.1", "source": "published equations (no training)",
             "inputs": ",".join(pe.INPUTS)}
-    sha = save(build_graph(meta), PLUGIN / "model.onnx")
-    values = validate(PLUGIN / "model.onnx", args.n_random)
+    sha = save(build_graph(meta), out / "model.onnx")
+    values = validate(out / "model.onnx", args.n_random)
     ex = {k: np.array([float(v)]) for k, v in _example_codes().items()}
-    golden = run_onnx(PLUGIN / "model.onnx", ex)
+    golden = run_onnx(out / "model.onnx", ex)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    fill_template(HERE / "plugin.toml.in", PLUGIN / "plugin.toml", {
+    fill_template(HERE / "plugin.toml.in", out / "plugin.toml", {
         "SHA256": sha,
         "GRAPH_INPUTS": graph_inputs_toml(),
         "KI67_SOURCE": toml_value(KI67_SOURCE),
@@ -192,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
                                   f"combinations (seed {SEED}); published example", values),
     })
     elapsed = time.perf_counter() - t0
-    write_card(PLUGIN / "MODEL_CARD.md", {"sha256": sha, "generated_at": now, "seconds": elapsed,
+    write_card(out / "MODEL_CARD.md", {"sha256": sha, "generated_at": now, "seconds": elapsed,
                                           "n_random": args.n_random, "seed": SEED,
-                                          "size": (PLUGIN / "model.onnx").stat().st_size},
+                                          "size": (out / "model.onnx").stat().st_size},
                values)
     print(f"predict-breast-v2.1: max diff OS {values['max_abs_diff_os_pp']['value']:.2e} pp; "
           f"example 10-y OS {values['example_os10_surgery_pct']['value']:.1f} %; "
