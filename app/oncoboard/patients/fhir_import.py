@@ -94,10 +94,18 @@ class Context:
         return self.resources.get(reference) if reference else None
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def _load_json(path: Path, text: str) -> dict[str, Any]:
+    if text.lstrip().startswith("<"):
+        raise RecordImportError("this looks like XML: FHIR bundles must be JSON", file=path)
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise RecordImportError(f"invalid JSON: {exc}", file=path) from exc
         raise RecordImportError(f"invalid JSON: {exc.msg} at line {exc.lineno} column "
                                 f"{exc.colno}", file=path) from exc
     if not isinstance(data, dict):

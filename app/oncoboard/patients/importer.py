@@ -303,8 +303,9 @@ def write_batch(store: Store, batch: Batch) -> ImportReport:
 def read_file(store: Store, path: Path) -> Batch:
     """Read and validate one file into a Batch without writing anything."""
     text, sha = read_text(path)
+    start = text.lstrip()[:1]
     if path.suffix.lower() == ".csv" or (path.suffix.lower() != ".json"
-                                         and not text.lstrip().startswith("{")):
+                                         and start not in ("{", "[", "<")):
         from oncoboard.patients.csv_import import read_csv
 
         return read_csv(store, path, text, sha)

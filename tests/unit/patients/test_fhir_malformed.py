@@ -197,3 +197,15 @@ def test_treatment_after_death(store, write_bundle):
 def test_birth_in_the_future(store, write_bundle):
     _fails(store, write_bundle([basic_patient(birth="2999-01-01")]), "Patient/p1",
            "birth date 2999-01-01 is in the future")
+
+
+@pytest.mark.parametrize(("name", "content", "fragment"), [
+    ("nan.json", '{"resourceType": "Bundle", "type": "collection", "total": NaN}',
+     "NaN is not valid JSON"),
+    ("bundle.xml", '<Bundle xmlns="http://hl7.org/fhir"></Bundle>', "looks like XML"),
+    ("bundle.txt", '{"resourceType": "Patient"}', "not a FHIR Bundle"),
+])
+def test_other_malformed_files(store, tmp_path, name, content, fragment):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    _fails(store, path, fragment)
