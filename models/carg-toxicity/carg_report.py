@@ -232,6 +232,10 @@ ranged {check['min_score']:.0f}-{check['max_score']:.0f}.
 - Geriatric items (hearing, falls, walking, medication help, social activities) must be recorded
   from the patient's own answers; a missing item refuses the score rather than guessing.
 - Not for haematological malignancies or patients under 65.
+- Explanations (occlusion against the no-points references): every item's input gets exactly its
+  points, except that the sex input, which only sets the haemoglobin threshold, also shows the
+  3 haemoglobin points for a man with Hb 10-11 g/dL (an interaction; the engine reports the
+  excess as a residual). The graph's `item_points` output gives the exact per-item points.
 
 ## Version history
 - 1.0.0: first version (exact table, 11 items).
