@@ -1,0 +1,66 @@
+"""Demo NSCLC patients get a response prediction from their record and their planning CT.
+
+Two demo lung patients are imported (FHIR bundles), their planning CT + GTV RTSTRUCT written by
+the imaging demo and indexed; the engine then assembles blood values, ECOG, PD-L1 and the GTV's
+radiomics (resampled, rasterised) and runs the bundled response plugin, as `oncoboard predict`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oncoboard.config import Settings
+from oncoboard.imaging.demo import write_chest_ct
+from oncoboard.imaging.index import index_paths
+from oncoboard.inference.engine import predict_patient
+from oncoboard.patients import demo_cohort
+from oncoboard.patients.importer import import_file
+from oncoboard.store import open_store
+
+PLUGINS = Path(__file__).resolve().parents[3] / "plugins"
+PATIENTS = ["DEMO-LU-001", "DEMO-LU-004"]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo-lung")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ONCOBOARD_BUNDLED_PLUGINS", str(PLUGINS))
+    mp.setenv("ONCOBOARD_SITE_CONFIG", str(folder / "no-site.toml"))
+    mp.setenv("ONCOBOARD_USER_CONFIG", str(folder / "no-user.toml"))
+    store = open_store(folder / "data")
+    settings = Settings(data_dir=folder / "data", providers=("CPUExecutionProvider",))
+    cohort = demo_cohort.generate()
+    facts = {}
+    for p in cohort.patients:
+        if p.id in PATIENTS:
+            path = folder / f"{p.id}.json"
+            path.write_text(json.dumps(p.bundle()), encoding="utf-8")
+            import_file(store, path)
+            facts[p.id], _ = write_chest_ct(folder / "dicom" / p.id, p.id, p.tumour)
+    index_paths(store, [folder / "dicom"], settings=settings)
+    out = {pid: predict_patient(store, settings, pid, date=cohort.reference_date,
+                                plugin_ids=["response-nsclc-rtio"], save=False)[0]
+           for pid in PATIENTS}
+    yield out, facts
+    store.close()
+    mp.undo()
+
+
+@pytest.mark.parametrize("pid", PATIENTS)
+def test_response_from_record_and_ct(results, pid):
+    out, facts = results
+    r = out[pid]
+    assert r["status"] == "ok", r.get("refusal")
+    assert 0 < r["outputs"]["response"]["value"] < 1
+    assert any(w["code"] == "synthetic" for w in r["warnings"])
+    # The GTV volume measured through DICOM + RTSTRUCT matches the demo's sphere (4/3 pi r^3).
+    radius_cm = facts[pid]["tumour_diameter_mm"] / 20
+    volume = r["inputs"]["volume_cc"]["value"]
+    assert volume == pytest.approx(4 / 3 * np.pi * radius_cm ** 3, rel=0.15)
+    assert r["inputs"]["nlr"]["status"] == "measured"
+    assert r["inputs"]["glcm_entropy"]["status"] == "measured"
