@@ -104,7 +104,8 @@ class CasePanel(QWidget):
         caption = QLabel(view.key_image.caption() if view.key_image else "", objectName="muted")
         caption.setWordWrap(True)
         preds = QVBoxLayout()
-        for p in view.predictions:
+        # results first, refusals after them: the board reads what the models did say
+        for p in sorted(view.predictions, key=lambda p: getattr(p, "status", "ok") != "ok"):
             preds.addWidget(PredictionCardWidget(p, compact=True))
         if not view.predictions:
             preds.addWidget(QLabel(view.predictions_note, objectName="muted"))
@@ -113,6 +114,7 @@ class CasePanel(QWidget):
         pred_box.setLayout(preds)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(pred_box)
         decision = QLabel(objectName="presenterDecision")
         decision.setWordWrap(True)
@@ -218,6 +220,9 @@ class BoardView(QWidget):
         self.ctx, self.main, self.store = app_context, main_window, app_context.store
         self.meetings = QListWidget(objectName="meetingList")
         self.cases = QListWidget(objectName="caseList")
+        for lst in (self.meetings, self.cases):
+            lst.setWordWrap(True)
+            lst.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.detail = QTextBrowser(objectName="caseDetail")
         self.meeting_id: int | None = None
         self.patient_id: str | None = None
@@ -304,7 +309,7 @@ class BoardView(QWidget):
         self.cases.clear()
         for c in list_cases(self.store, self.meeting_id):
             mark = "✔ " if c.patient_id in decided else "○ "
-            item = QListWidgetItem(f"{mark}{c.position}. {c.patient_id}\n{c.question[:80]}")
+            item = QListWidgetItem(f"{mark}{c.position}. {c.patient_id}\n{c.question[:160]}")
             item.setData(Qt.ItemDataRole.UserRole, c.patient_id)
             self.cases.addItem(item)
         self.cases.blockSignals(False)

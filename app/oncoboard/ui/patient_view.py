@@ -102,6 +102,7 @@ class NotesReaderWidget(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.list = QListWidget(objectName="notesList")
+        self.list.setWordWrap(True)
         self.reader = QTextBrowser(objectName="noteReader")
         self.reader.setOpenLinks(False)
         self.notes: list[dict[str, Any]] = []
@@ -121,7 +122,7 @@ class NotesReaderWidget(QWidget):
         self.list.clear()
         for note in notes:
             marker = " ●" if self.highlights.get(note["id"]) else ""
-            item = QListWidgetItem(f"{note.get('date') or ''}  ·  {note.get('note_type') or ''}"
+            item = QListWidgetItem(f"{(note.get('date') or '')[:10]}  ·  {note.get('note_type') or ''}"
                                    f"  ·  {note.get('title') or ''}{marker}")
             item.setData(Qt.ItemDataRole.UserRole, note["id"])
             self.list.addItem(item)
@@ -167,7 +168,8 @@ def note_html(note: dict[str, Any], highlight: list[str]) -> str:
             text = text.replace(escaped, '<span style="background:#f3b63f;color:#1b2027">'
                                          f"{escaped}</span>")
     body = re.sub(r"\n{2,}", "</p><p>", text).replace("\n", "<br>")
-    meta = " · ".join(html.escape(str(x)) for x in (note.get("date"), note.get("note_type"),
+    meta = " · ".join(html.escape(str(x)) for x in ((note.get("date") or "")[:16].replace("T", " "),
+                                                     note.get("note_type"),
                                                      note.get("author_role"),
                                                      note.get("language")) if x)
     return (f"<h2>{html.escape(note.get('title') or '')}</h2><p style='color:#aab4be'>{meta}</p>"

@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QPushButton, QVBoxLayout, QWidget)
+                               QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from oncoboard.ui import theme
 from oncoboard.ui.plots import big_plot, curve_with_band
@@ -24,8 +24,9 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("PredictionCardWidget", text)
 
 
-BAND_COLOURS = {"low": theme.OK, "intermediate": theme.WARNING, "medium": theme.WARNING,
-                "high": theme.DANGER, "very high": theme.DANGER}
+#: Bands get a neutral light-to-dark ramp: "high" is bad for toxicity but good for response, so
+#: colour must not suggest either.
+BAND_RAMP = ("#3d5a73", "#4f7896", "#6497bb", "#7db5dd", "#a3cdeb")
 
 
 class ProbabilityWidget(QWidget):
@@ -70,10 +71,10 @@ class ProbabilityWidget(QWidget):
         high = 1.0 if result.kind == "probability" else max(
             [b[1] for b in result.bands] + [result.upper or result.value])
         start = 0.0
-        for label, upper in result.bands or []:
-            colour = BAND_COLOURS.get(str(label).lower(), theme.SERIES[5])
+        for i, (label, upper) in enumerate(result.bands or []):
+            colour = BAND_RAMP[min(i, len(BAND_RAMP) - 1)]
             plot.addItem(pg.BarGraphItem(x0=[start], x1=[min(upper, high)], y=[0], height=0.5,
-                                         brush=pg.mkBrush(colour + "66"), pen=pg.mkPen(None)))
+                                         brush=pg.mkBrush(colour), pen=pg.mkPen(theme.PANEL)))
             text = pg.TextItem(str(label), color=theme.TEXT, anchor=(0.5, 0))
             text.setPos((start + min(upper, high)) / 2, -0.3)
             plot.addItem(text)
@@ -229,7 +230,9 @@ class PredictionCardWidget(QFrame):
         self.warning_labels = []
         for text in view.plain_warnings():
             severe = any(k in text for k in ("synthetic", "intended use", "no result"))
-            label = QLabel("⚠ " + text, objectName="danger" if severe else "warning")
+            shown = text if not compact or len(text) <= 150 else text[:147] + "…"
+            label = QLabel("⚠ " + shown, objectName="danger" if severe else "warning")
+            label.setToolTip(text)
             label.setWordWrap(True)
             lay.addWidget(label)
             self.warning_labels.append(label)
@@ -246,6 +249,5 @@ class PredictionCardWidget(QFrame):
         if contributions and not compact:
             lay.addWidget(ContributionsWidget(contributions, scale))
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setSizePolicy(self.sizePolicy().horizontalPolicy(),
-                           self.sizePolicy().verticalPolicy())
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)

@@ -146,6 +146,7 @@ class PredictionsView(QWidget):
         holder.setLayout(self.list_box)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scroll.setWidget(holder)
         bar = QHBoxLayout()
         bar.addWidget(QLabel(tr("Reference date")))

@@ -91,6 +91,7 @@ class SliceView(QWidget):
         self._drag_item: Any = None
         self._drag_start: QPointF | None = None
         self._shown: tuple[int, float, float] | None = None
+        self._overlay_index: int | None = None
         self.spacing = (1.0, 1.0)
         self.renders = 0
         self.plane: Any = None
@@ -125,6 +126,7 @@ class SliceView(QWidget):
             self.overlay_items[name] = item
         self.clear_measurements()
         self._shown = None
+        self._overlay_index = None
         nrows, ncols = vol.shape[self.row_axis], vol.shape[self.col_axis]
         self.extent = QRectF(0, 0, ncols * self.spacing[1], nrows * self.spacing[0])
         self.render()
@@ -141,6 +143,7 @@ class SliceView(QWidget):
 
     def _on_overlays_changed(self) -> None:
         self._shown = None
+        self._overlay_index = None
         self.render()
 
     def render(self) -> None:
@@ -156,13 +159,8 @@ class SliceView(QWidget):
         pixels = display.window_to_uint8(plane, self.state.centre, self.state.width)
         self.image.setImage(pixels, levels=(0, 255), autoLevels=False)
         self.image.setRect(self.extent)
-        for name, item in self.overlay_items.items():
-            mask, colour, visible = self.state.overlays[name]
-            item.setVisible(visible)
-            if visible:
-                item.setImage(display.overlay_rgba(display.extract_plane(mask, self.axis, index),
-                                                   colour), autoLevels=False, levels=(0, 255))
-                item.setRect(self.extent)
+        if self._overlay_index != index:
+            self._draw_overlays(index)
         for m in self.measurements:
             visible = m["index"] == index
             for graphic in m["items"]:
@@ -174,6 +172,19 @@ class SliceView(QWidget):
                           f"W {self.state.width:.0f}  L {self.state.centre:.0f}")
         self.info.adjustSize()
         self._place_crosshair()
+
+    def _draw_overlays(self, index: int) -> None:
+        """Draw the overlays of plane `index` (only when the plane changes, not the window)."""
+        for name, item in self.overlay_items.items():
+            mask, colour, visible = self.state.overlays[name]
+            plane = display.extract_plane(mask, self.axis, index)
+            shown = visible and bool(plane.any())
+            item.setVisible(shown)
+            if shown:
+                item.setImage(display.overlay_rgba(plane, colour), autoLevels=False,
+                              levels=(0, 255))
+                item.setRect(self.extent)
+        self._overlay_index = index
 
     def _place_crosshair(self) -> None:
         if self.state.volume is None:

@@ -118,7 +118,7 @@ class SeriesBrowserWidget(QListWidget):
             item = QListWidgetItem(f"{s.modality} {s.description or ''}\n{count} "
                                    f"{tr('images')}\n{s.study_date or ''}")
             item.setData(Qt.ItemDataRole.UserRole, s.series_uid)
-            item.setSizeHint(QSize(THUMB + 56, THUMB + 70))
+            item.setSizeHint(QSize(THUMB + 56, THUMB + 96))
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
             self.addItem(item)
 
@@ -278,6 +278,7 @@ class ViewerView(QWidget):
         self.preset_box.clear()
         for name, centre, width in self.state.presets:
             self.preset_box.addItem(f"{tr(name)} ({centre:.0f}/{width:.0f})", name)
+        self._on_window_changed(self.state.centre, self.state.width)
         self.warnings.setText("⚠ " + "\n⚠ ".join(volume.warnings))
         self.warnings.setVisible(bool(volume.warnings))
         self._build_overlay_toggles()

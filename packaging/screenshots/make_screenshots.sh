@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Regenerate the README's pictures: the demo cohort, its board's models run and one decision
+# recorded, then `oncoboard gui --screenshot` of each main view (offscreen, no display needed).
+#   bash packaging/screenshots/make_screenshots.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=packaging/screenshots
+data=$(mktemp -d)
+trap 'rm -rf "$data"' EXIT
+export QT_QPA_PLATFORM=offscreen ONCOBOARD_HOME=$data
+ob=.venv/bin/oncoboard
+$ob demo >/dev/null
+$ob board predict 1 >/dev/null
+$ob predict DEMO-BR-002 --date 2026-11-30 >/dev/null
+$ob predict DEMO-CH-004 --date 2026-11-30 >/dev/null
+$ob board decide 1 DEMO-LU-001 --plan "Concurrent chemoradiotherapy 60 Gy then durvalumab" \
+  --rationale "Stage IIIC unresectable, ECOG 0, PD-L1 5 %" \
+  --option "Concurrent chemoradiotherapy" --option "Sequential chemoradiotherapy" >/dev/null
+shot() { $ob gui --screenshot "$out/$1.png" "${@:2}" 2>/dev/null; }
+shot patients --view patients
+shot patient --view patient --patient DEMO-CH-004
+shot viewer --view viewer --patient DEMO-LU-001
+shot predictions --view predictions --patient DEMO-BR-002 --size 1600x1300
+shot board --view board
+.venv/bin/python - "$out/presenter.png" <<'PY'
+import sys
+from oncoboard.config import load_settings
+from oncoboard.store import open_store
+from oncoboard.ui import app as ui_app
+from oncoboard.ui.board_view import case_views_job
+from oncoboard.ui.workers import Task
+
+class Ctx:
+    settings = load_settings(None)
+    store = open_store(settings.db_path)
+    log_file = None
+
+app = ui_app.application()
+window = ui_app.create_window(Ctx())
+views = case_views_job(Task(lambda t: None), Ctx.settings.db_path, Ctx.settings, 1)
+board = window.show_view("board")
+board._on_case_views_ready(views)
+board.presenter.showNormal()
+board.presenter.resize(1600, 1000)
+app.processEvents()
+board.presenter.grab().save(sys.argv[1])
+print(sys.argv[1])
+PY
+ls -la $out/*.png
