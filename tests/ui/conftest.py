@@ -207,7 +207,7 @@ def visible_texts(widget) -> str:  # noqa: ANN001
     return "\n".join(parts)
 
 
-#: Messages of Qt's offscreen platform itself, not of Oncoboard (the platform has no window manager).
+#: Messages of Qt's offscreen platform itself (it has no window manager), not of Oncoboard.
 OFFSCREEN_NOISE = ("This plugin does not support propagateSizeHints",
                    "This plugin does not support raise",
                    "This plugin does not support grabbing the keyboard")

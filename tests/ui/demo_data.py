@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).isoformat()
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC).isoformat()
 
 
 def _patient(db: Any, pid: str, family: str, given: str, birth: str, sex: str) -> None:

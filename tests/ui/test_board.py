@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from PySide6.QtCore import QDate, Qt
-
 from conftest import save_and_check, visible_texts
+from PySide6.QtCore import QDate, Qt
 
 
 @pytest.fixture

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-
 from conftest import save_and_check, visible_texts
+from PySide6.QtCore import Qt
 
 
 def _first_patient(window, prefix: str) -> str:  # noqa: ANN001

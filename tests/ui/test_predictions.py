@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import save_and_check, visible_texts
 
 

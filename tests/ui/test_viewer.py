@@ -7,12 +7,11 @@ import subprocess
 import sys
 import textwrap
 
+import demo_data
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
-
-import demo_data
 from conftest import save_and_check, visible_texts
+from PySide6.QtCore import QPoint, QPointF, Qt
 
 
 @pytest.fixture
@@ -138,7 +137,8 @@ def test_open_series_from_the_index(window, qtbot, ctx):  # noqa: ANN001
 
 
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X server (xvfb-run)")
-def test_3d_view_renders_under_xvfb(tmp_path):  # noqa: ANN001
+def test_3d_view_renders_under_xvfb(tmp_path, output_dir):  # noqa: ANN001
+    out = output_dir / "viewer_3d.png"
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(os.path.dirname(__file__))!r})
@@ -164,6 +164,11 @@ def test_3d_view_renders_under_xvfb(tmp_path):  # noqa: ANN001
         grab.SetInput(panel.vtk_widget.GetRenderWindow())
         grab.Update()
         pixels = vtk_to_numpy(grab.GetOutput().GetPointData().GetScalars())
+        from vtkmodules.vtkIOImage import vtkPNGWriter
+        writer = vtkPNGWriter()
+        writer.SetFileName({str(out)!r})
+        writer.SetInputConnection(grab.GetOutputPort())
+        writer.Write()
         print("STD", float(pixels.std()))
         panel.close_view()
     """)
@@ -173,3 +178,19 @@ def test_3d_view_renders_under_xvfb(tmp_path):  # noqa: ANN001
     assert run.returncode == 0, run.stderr[-2000:]
     std = float(run.stdout.split("STD")[-1])
     assert std > 5.0, "the 3D view rendered a blank picture"
+    assert out.is_file()
+
+
+def test_loading_a_series_can_be_cancelled(window, qtbot, ctx):  # noqa: ANN001
+    from oncoboard.imaging import list_series
+
+    series = [s for s in list_series(ctx.store) if s.modality in ("CT", "MR")]
+    if not series:
+        pytest.skip("the demo data has no image series")
+    view = window.show_view("viewer")
+    task = view.open_series(series[-1].series_uid)
+    assert window.task_widget.isVisible() or task.done.is_set()
+    with qtbot.waitSignal(task.signals.finished, timeout=60000):
+        window.task_widget.cancel_button.click()
+    assert task.cancel_event.is_set()
+    assert not window.task_widget.isVisible()

@@ -114,7 +114,7 @@ def save_screenshot(window: Any, path: Path) -> Path:
 
 def run_gui(ctx: Any, *, screenshot: Path | None = None, view: str | None = None,
             patient: str | None = None, size: str = "1600x1000") -> int:
-    """Run the desktop app until its window closes (or save one screenshot); return the exit code."""
+    """Run the app until its window closes (or save one screenshot); return the exit code."""
     _ensure_platform(headless=screenshot is not None)
     app = application()
     window = create_window(ctx)

@@ -6,9 +6,19 @@ import datetime as dt
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QDate
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDateEdit, QDialog, QDialogButtonBox,
-                               QFormLayout, QLabel, QLineEdit, QPlainTextEdit, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 from oncoboard.ui.errors import ErrorBoundary
 
@@ -151,7 +161,8 @@ class DecisionDialog(_FormDialog):
         shown.setWordWrap(True)
         self.form.addRow(shown)
         self.departs.setEnabled(bool(model_summary))
-        for label, widget in ((tr("Options discussed"), self.options), (tr("Chosen plan"), self.plan),
+        for label, widget in ((tr("Options discussed"), self.options),
+                              (tr("Chosen plan"), self.plan),
                               (tr("Rationale"), self.rationale), (tr("Attendees"), self.attendees),
                               ("", self.departs), (tr("Reason"), self.departure)):
             self.form.addRow(label, widget)

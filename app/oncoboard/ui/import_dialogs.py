@@ -10,10 +10,24 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QListWidget, QProgressBar,
-                               QPushButton, QTableWidget, QTableWidgetItem, QTextBrowser,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 from oncoboard.ui import workers
 from oncoboard.ui.errors import ErrorBoundary
@@ -304,7 +318,8 @@ class PacsQueryDialog(QDialog):
         uids = [self.studies[r]["study_uid"] for r in rows]
         if not uids:
             return None
-        node, settings, db_path = self._selected_node(), self.ctx.settings, self.ctx.settings.db_path
+        node, settings = self._selected_node(), self.ctx.settings
+        db_path = settings.db_path
 
         def job(task: workers.Task) -> list[str]:
             from oncoboard.imaging import pacs

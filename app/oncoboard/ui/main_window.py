@@ -1,4 +1,4 @@
-"""The main window: navigation on the left, one view at a time, background tasks in the status bar."""
+"""The main window: navigation on the left, one view at a time, background tasks at the bottom."""
 
 from __future__ import annotations
 
@@ -8,8 +8,18 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QButtonGroup, QHBoxLayout, QLabel, QMainWindow, QProgressBar,
-                               QPushButton, QStackedWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from oncoboard import __version__
 from oncoboard.ui import workers
@@ -247,7 +257,8 @@ class MainWindow(QMainWindow):
 
             self.patient_view.timeline.set_events(
                 records.treatments(self.store, pid), records.outcomes(self.store, pid),
-                records.imaging_studies(self.store, pid), records.prediction_events(self.store, pid))
+                records.imaging_studies(self.store, pid),
+                records.prediction_events(self.store, pid))
 
     def run_task(self, task: workers.Task, text: str, *,
                  on_done: Callable[[Any], None] | None = None, action: str = "") -> workers.Task:

@@ -7,8 +7,19 @@ import re
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtWidgets import (QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget,
-                               QListWidgetItem, QSplitter, QTextBrowser, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 from oncoboard.ui import records
 from oncoboard.ui.plots import LabTrendsWidget, TimelineWidget
@@ -122,7 +133,8 @@ class NotesReaderWidget(QWidget):
         self.list.clear()
         for note in notes:
             marker = " ●" if self.highlights.get(note["id"]) else ""
-            item = QListWidgetItem(f"{(note.get('date') or '')[:10]}  ·  {note.get('note_type') or ''}"
+            day = (note.get('date') or '')[:10]
+            item = QListWidgetItem(f"{day}  ·  {note.get('note_type') or ''}"
                                    f"  ·  {note.get('title') or ''}{marker}")
             item.setData(Qt.ItemDataRole.UserRole, note["id"])
             self.list.addItem(item)
@@ -195,7 +207,8 @@ class PatientView(QWidget):
         self.timeline = TimelineWidget()
         self.labs = LabTrendsWidget()
         self.notes = NotesReaderWidget()
-        self.placeholder = QLabel(tr("Choose a patient in the patient list."), objectName="subtitle")
+        self.placeholder = QLabel(tr("Choose a patient in the patient list."),
+                                  objectName="subtitle")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         box_t = _box(tr("Timeline"), self.timeline)
         box_l = _box(tr("Laboratory trends"), self.labs)

@@ -26,10 +26,10 @@ def to_epoch(value: str | None) -> float | None:
     try:
         if len(value) <= 10:
             d = dt.date.fromisoformat(value)
-            return dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc).timestamp()
+            return dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC).timestamp()
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.timezone.utc)
+            parsed = parsed.replace(tzinfo=dt.UTC)
         return parsed.timestamp()
     except ValueError:
         return None
@@ -73,7 +73,7 @@ class TimelineWidget(QWidget):
         self.plot.clear()
         self.item_count = 0
         self._labels = 0
-        now = dt.datetime.now(dt.timezone.utc).timestamp()
+        now = dt.datetime.now(dt.UTC).timestamp()
         colours = {"surgery": theme.SERIES[4], "radiotherapy": theme.SERIES[1],
                    "systemic": theme.SERIES[0], "other": theme.SERIES[5]}
         for t in treatments:
@@ -94,8 +94,8 @@ class TimelineWidget(QWidget):
                 end = to_epoch(o.get("end_date")) or start + 86400
                 self._bar(1, start, max(end, start + 2 * 86400), theme.DANGER)
             else:
-                self._points(2, [start], theme.WARNING if o.get("kind") != "death" else theme.DANGER,
-                             "t")
+                colour = theme.WARNING if o.get("kind") != "death" else theme.DANGER
+                self._points(2, [start], colour, "t")
                 self._label(2, start, o.get("kind") or "")
         self._points(3, [x for s in studies if (x := to_epoch(s.get("date"))) is not None],
                      theme.SERIES[2], "s")

@@ -7,9 +7,19 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QDate, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDateEdit, QDialog, QDialogButtonBox, QHBoxLayout,
-                               QLabel, QPushButton, QScrollArea, QTextBrowser, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 from oncoboard.ui import workers
 from oncoboard.ui.errors import ErrorBoundary
@@ -41,7 +51,8 @@ def predict_job(task: workers.Task, db_path: Any, settings: Any, patient_id: str
         store.close()
 
 
-def contributions_of(doc: dict[str, Any], manifest: Any = None) -> tuple[list[tuple[str, float]], str]:
+def contributions_of(doc: dict[str, Any], manifest: Any = None
+                     ) -> tuple[list[tuple[str, float]], str]:
     """Return (label, contribution) pairs of a prediction document and their scale."""
     expl = doc.get("explanation") or {}
     labels = {}
@@ -70,7 +81,7 @@ def _short(value: Any) -> str:
 
 
 def default_reference_date(store: Any, patient_id: str) -> dt.date:
-    """Return the date of the next planned meeting that has the patient on its agenda, else today."""
+    """Return the date of the next planned board with the patient on its agenda, else today."""
     today = dt.date.today()
     try:
         from oncoboard.board.meetings import list_cases, list_meetings

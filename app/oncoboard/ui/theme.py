@@ -48,7 +48,8 @@ QPushButton#primary {{ background: {ACCENT}; color: {BACKGROUND}; font-weight: b
 QPushButton:disabled, QPushButton#primary:disabled {{ color: #66717c; background: {PANEL_ALT}; }}
 QToolButton#nav {{ border: none; border-radius: 0; padding: 14px 18px; text-align: left;
                    font-size: {BASE_POINT_SIZE + 1}pt; background: {BACKGROUND}; }}
-QToolButton#nav:checked {{ background: {PANEL_ALT}; color: {ACCENT}; border-left: 4px solid {ACCENT}; }}
+QToolButton#nav:checked {{ background: {PANEL_ALT}; color: {ACCENT};
+                           border-left: 4px solid {ACCENT}; }}
 QTabBar::tab {{ background: {PANEL}; padding: 8px 16px; border-top-left-radius: 6px;
                 border-top-right-radius: 6px; margin-right: 2px; }}
 QTabBar::tab:selected {{ background: {PANEL_ALT}; color: {ACCENT}; }}

@@ -1,1 +1,1 @@
-"""UI translations: ``oncoboard_<lang>.ts`` (source, edited by translators) and ``.qm`` (compiled)."""
+"""UI translations: ``oncoboard_<lang>.ts`` (source, for translators) and ``.qm`` (compiled)."""

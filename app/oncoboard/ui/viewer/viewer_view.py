@@ -8,9 +8,20 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QGridLayout, QHBoxLayout,
-                               QLabel, QListWidget, QListWidgetItem, QPushButton,
-                               QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from oncoboard.ui import workers
 from oncoboard.ui.errors import ErrorBoundary
@@ -255,7 +266,8 @@ class ViewerView(QWidget):
                                action=tr("Loading series"))
         else:
             workers.start(task, on_done=on_done,
-                          on_error=lambda exc: ErrorBoundary.report(exc, self, tr("Loading series")))
+                          on_error=lambda exc: ErrorBoundary.report(exc, self,
+                                                                    tr("Loading series")))
         return task
 
     def _on_series_ready(self, uid: str, task: workers.Task, result: tuple[Any, list[Any]]) -> None:
