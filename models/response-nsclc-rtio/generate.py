@@ -16,8 +16,9 @@ Effect directions (log-odds of objective response, all "worse" effects negative)
 
 One latent inflammation score couples NLR, LDH, CRP and albumin, as in real cohorts. Each tumour is
 a rotated ellipsoid in a lung-like background with a smooth heterogeneous texture whose amplitude
-(``heterogeneity``, HU) enters the outcome; the model only sees what the radiomics functions
-measure in the image (plus CT noise), never the latent values.
+(``heterogeneity``, HU) enters the outcome; CT noise, whose level varies between patients
+(scanner, reconstruction kernel: 8-16 HU), is added on top and does not. The model only sees
+what the radiomics functions measure in the image, never the latent values.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from scipy.ndimage import gaussian_filter
 
 SHAPE = (48, 64, 64)                 # (slices, rows, columns) of a crop around the tumour
 SPACING = (2.0, 1.5, 1.5)            # mm: slice thickness, row spacing, column spacing
-LUNG_HU, CT_NOISE_HU = -850.0, 12.0
+LUNG_HU = -850.0
 MAX_SEMI_AXIS_MM = 44.0
 
 # Generative log-odds coefficients (the truth the model is compared with).
@@ -99,7 +100,8 @@ def sample_cohort(n: int, seed: int) -> Cohort:
     c["flat_true"] = c["elong_true"] * rng.uniform(0.7, 1.0, n)
     c["angle"] = rng.uniform(0, np.pi, n)
     c["tumour_hu"] = rng.normal(35, 8, n)
-    c["heterogeneity"] = np.exp(rng.normal(np.log(20), 0.4, n)).clip(6, 60)
+    c["heterogeneity"] = np.exp(rng.normal(np.log(16), 0.6, n)).clip(1.5, 60)
+    c["ct_noise"] = rng.uniform(8, 16, n)        # scanner and reconstruction kernel (nuisance)
     c["true_p"] = 1 / (1 + np.exp(-true_logit(c)))
     c["response"] = (rng.random(n) < c["true_p"]).astype(float)
     return Cohort(c)
@@ -131,7 +133,7 @@ def tumour_image(c: Cohort, i: int, seed: int, *, full: bool = True
     field = gaussian_filter(rng.normal(size=shape), sigma=(0.8, 1.1, 1.1))
     field /= field.std()
     vox = np.where(mask, c["tumour_hu"][i] + c["heterogeneity"][i] * field, LUNG_HU)
-    vox = vox + rng.normal(0, CT_NOISE_HU, shape)
+    vox = vox + rng.normal(0, c["ct_noise"][i], shape)
     affine = np.diag([*SPACING, 1.0])
     affine[:3, 3] = lo * np.array(SPACING)
     return np.round(vox).astype(np.float32), mask, affine

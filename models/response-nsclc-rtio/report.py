@@ -180,6 +180,9 @@ def write_model_card(path: Path, info: dict[str, Any], m: dict[str, Any]) -> Non
     cv = ", ".join(f"{k}: {v:.3f}" for k, v in m["cv_auc_train"].items())
     a, g, bay = m["auc"], m["bayes_gap"], m["bayes_auc"]
     tc = m["texture_check"]
+    # more heterogeneity -> worse: entropy, SD and contrast should be negative, homogeneity positive
+    expected = {"glcm_entropy": -1, "hu_sd": -1, "glcm_homogeneity": 1, "glcm_contrast": -1}
+    flipped = sum(v * expected[k] < 0 for k, v in tc["texture_coefficients_if_all_used"].items())
     texture_text = (
         "The other texture features measure the same heterogeneity in this cohort (correlation "
         "with GLCM entropy on the training patients: " + ", ".join(
@@ -187,8 +190,9 @@ def write_model_card(path: Path, info: dict[str, Any], m: dict[str, Any]) -> Non
         + f"). Adding them changes the 5-fold CV AUC from {tc['cv_auc_chosen']:.4f} to "
         f"{tc['cv_auc_with_other_texture']:.4f}, and their coefficients would be ("
         + ", ".join(f"{k} {v:+.2f}" for k, v in tc["texture_coefficients_if_all_used"].items())
-        + "): collinear features split and offset one effect, which makes per-feature "
-        "explanations misleading, so the model keeps GLCM entropy alone.")
+        + f"; {flipped} of 4 against the direction of the heterogeneity effect): collinear "
+        "features split one effect between them, which makes per-feature explanations hard to "
+        "read for no gain, so the model keeps GLCM entropy alone.")
     text = f"""# Model card: response to radiotherapy + immunotherapy, stage III-IV NSCLC
 
 > **{SYN}.** This model was trained on a generated virtual cohort. Its numbers say how well it
@@ -221,7 +225,8 @@ literature: lung immune prognostic index (NLR > 3 and LDH > ULN worse; Mezquita 
 albumin / high CRP worse, ECOG (step at >= 2) worse, PD-L1 >= 50 % better (1-49 % intermediate),
 larger and more heterogeneous GTV worse. A latent inflammation score couples the blood values.
 Each patient's response is drawn from the known probability, so the Bayes-optimal AUC is known.
-Each tumour is a rotated ellipsoid with a smooth heterogeneous texture plus CT noise in a
+Each tumour is a rotated ellipsoid with a smooth heterogeneous texture plus CT noise (its level,
+8-16 HU, varies between patients and does not affect the outcome) in a
 {'x'.join(map(str, info['shape']))} crop ({' x '.join(map(str, info['spacing']))} mm); the features are measured on the image, never read from the generator.
 
 DICOM: {rt_text}
