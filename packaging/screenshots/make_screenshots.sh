@@ -17,12 +17,11 @@ $ob board decide 1 DEMO-LU-001 --plan "Concurrent chemoradiotherapy 60 Gy then d
   --rationale "Stage IIIC unresectable, ECOG 0, PD-L1 5 %" \
   --option "Concurrent chemoradiotherapy" --option "Sequential chemoradiotherapy" >/dev/null
 shot() { $ob gui --screenshot "$out/$1.png" "${@:2}" 2>/dev/null; }
-shot patients --view patients
 shot patient --view patient --patient DEMO-CH-004
 shot viewer --view viewer --patient DEMO-LU-001
 shot predictions --view predictions --patient DEMO-BR-002 --size 1600x1300
 shot board --view board
-.venv/bin/python - "$out/presenter.png" <<'PY'
+.venv/bin/python - "$out/presenter.png" "$out/patients.png" <<'PY'
 import sys
 from oncoboard.config import load_settings
 from oncoboard.store import open_store
@@ -38,6 +37,12 @@ class Ctx:
 app = ui_app.application()
 window = ui_app.create_window(Ctx())
 views = case_views_job(Task(lambda t: None), Ctx.settings.db_path, Ctx.settings, 1)
+window.resize(1600, 1000)
+window.show()
+window.patients_view.search_notes("fievre")
+app.processEvents()
+window.grab().save(sys.argv[2])
+print(sys.argv[2])
 board = window.show_view("board")
 board._on_case_views_ready(views)
 board.presenter.showNormal()

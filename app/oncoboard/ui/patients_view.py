@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -61,6 +61,7 @@ class PatientBrowserView(QWidget):
         self.count_label = QLabel(objectName="muted")
         self.hits = QListWidget(objectName="noteHits")
         self.hits.setWordWrap(True)
+        self.hits.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.hits_label = QLabel(tr("Type words to search every note."), objectName="muted")
         self._debounce = QTimer(self, singleShot=True, interval=150)
         self._build()
@@ -136,7 +137,8 @@ class PatientBrowserView(QWidget):
             label.setTextFormat(Qt.TextFormat.RichText)
             label.setContentsMargins(6, 6, 6, 6)
             item.setData(Qt.ItemDataRole.UserRole, (hit["patient_id"], hit["note_id"]))
-            item.setSizeHint(label.sizeHint().expandedTo(label.minimumSizeHint()))
+            width = max(200, self.hits.viewport().width() - 8)
+            item.setSizeHint(QSize(width, label.heightForWidth(width) + 4))
             self.hits.addItem(item)
             self.hits.setItemWidget(item, label)
         self.hits_label.setText(tr("{n} notes match").format(n=len(hits)))

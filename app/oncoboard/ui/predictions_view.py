@@ -217,6 +217,13 @@ class PredictionsView(QWidget):
         self.patient_id = patient_id
         self.patient_label.setText(patient_id)
         day = default_reference_date(self.store, patient_id)
+        if day == dt.date.today():  # not on a board: keep the date of the stored predictions
+            from oncoboard.ui import records
+
+            stored = [e["date"] for e in records.prediction_events(self.store, patient_id)
+                      if e.get("date")]
+            if stored:
+                day = dt.date.fromisoformat(max(stored)[:10])
         self.date.setDate(QDate(day.year, day.month, day.day))
         self._update_buttons()
         self.show_stored()
@@ -231,6 +238,8 @@ class PredictionsView(QWidget):
             card.deleteLater()
         self.cards = []
         views = latest_predictions(self.store, self.patient_id, self.ctx.settings)
+        # results first, refusals after them
+        views.sort(key=lambda v: getattr(v, "status", "ok") != "ok")
         self.docs = {v.id: predictions.get(self.store, v.id) for v in views}
         for view in views:
             doc = self.docs[view.id]
