@@ -38,7 +38,7 @@ PLUGIN = ROOT / "plugins" / "predict-breast-v2.1"
 SEED = 20261123
 TOLERANCE_PP = 0.01  # required agreement with the equations, percentage points
 NOISE_PP = 1e-9  # double-precision noise of 1 - sum(...) where survival is ~0
-KI67_SOURCE = {"type": "condition", "field": "markers.ki67_status"}
+KI67_SOURCE = {"type": "derived", "derivation": "ki67_status", "window_days": 3650}
 EXAMPLE_LABELS = {"age": 65, "size_mm": 19, "nodes": 1, "grade": "2", "er": "positive",
                   "her2": "negative", "ki67": "negative", "screen": "clinical",
                   "generation": "none", "horm": "no", "traz": "no", "bis": "no"}
