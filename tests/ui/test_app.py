@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import save_and_check, visible_texts
+from ui_helpers import save_and_check, visible_texts
 
 REPO = Path(__file__).resolve().parents[2]
 

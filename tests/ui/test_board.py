@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import save_and_check, visible_texts
 from PySide6.QtCore import QDate, Qt
+from ui_helpers import save_and_check, visible_texts
 
 
 @pytest.fixture

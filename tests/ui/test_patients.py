@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import save_and_check, visible_texts
 from PySide6.QtCore import Qt
+from ui_helpers import save_and_check, visible_texts
 
 
 def _first_patient(window, prefix: str) -> str:  # noqa: ANN001

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import save_and_check, visible_texts
+from ui_helpers import save_and_check, visible_texts
 
 
 def _plugins_or_skip(ctx):  # noqa: ANN001, ANN202
@@ -17,7 +17,7 @@ def _plugins_or_skip(ctx):  # noqa: ANN001, ANN202
 
 def _demo_reference_date(ctx) -> str:  # noqa: ANN001
     """Return the date the demo cohort's records are built around (its planned meeting)."""
-    from conftest import demo_reference_date
+    from ui_helpers import demo_reference_date
 
     day = demo_reference_date(ctx.settings.data_dir)
     if day is None:

@@ -10,8 +10,8 @@ import textwrap
 import demo_data
 import numpy as np
 import pytest
-from conftest import save_and_check, visible_texts
 from PySide6.QtCore import QPoint, QPointF, Qt
+from ui_helpers import save_and_check, visible_texts
 
 
 @pytest.fixture
