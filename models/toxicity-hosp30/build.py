@@ -48,6 +48,25 @@ NEGATION_PROBES = {
 }
 
 
+def held_out_only_words(split: dict) -> list[str]:
+    """Return the words of held-out templates that no training-time sentence contains."""
+    import re
+
+    def words(text: str) -> set[str]:
+        return set(re.findall(f"[{tm.LETTERS}]+", text.lower()))
+
+    seen: set[str] = set()
+    for extra in (corpus.NEUTRAL, corpus.HYPOTHETICAL):
+        for texts in extra.values():
+            seen |= set().union(*(words(t) for t in texts))
+    held: set[str] = set()
+    for (state, pol, lang), (train_ids, held_ids) in split.items():
+        templates = corpus.T[(state, pol)][lang]
+        seen |= set().union(*(words(templates[k]) for k in train_ids))
+        held |= set().union(*(words(templates[k]) for k in held_ids))
+    return sorted(held - seen)
+
+
 def structured(c: corpus.Corpus) -> np.ndarray:
     return np.column_stack([c.columns[k] for k in tm.STRUCTURED])
 
@@ -93,6 +112,32 @@ def score_set(path: Path, c: corpus.Corpus, seed: int) -> dict:
             "binned": bm.binned_calibration(y, p, bins=5), "_p": p}
 
 
+def note_oracle(train: corpus.Corpus, tests: list[corpus.Corpus]) -> list[float]:
+    """Return the AUC of a logistic model on what each note truly reports, per test set.
+
+    Its inputs are the generator's record of each sign (reported present, reported absent, not
+    mentioned) plus the structured items: the best a reader of the note could do, so
+    (oracle - model) is the loss due to text processing and (Bayes - oracle) the information the
+    notes do not contain.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    def design(c: corpus.Corpus) -> np.ndarray:
+        cols = [structured(c)]
+        for s in corpus.STATES:
+            m = c.columns[f"mention_{s}"]
+            cols.append(np.column_stack([m > 0, m < 0]).astype(float))
+        return np.column_stack(cols)
+
+    x = design(train)
+    mean, sd = x.mean(axis=0), x.std(axis=0)
+    sd[sd == 0] = 1.0
+    model = LogisticRegression(C=1.0, max_iter=3000).fit((x - mean) / sd,
+                                                         train.columns["hospitalised"])
+    return [bm.auc(t.columns["hospitalised"], model.decision_function((design(t) - mean) / sd))
+            for t in tests]
+
+
 def negation_checks(path: Path) -> dict:
     """Return probabilities for positive, unmentioned and negated signs (reference patient)."""
     out = {}
@@ -131,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                "chosen_C": params["C"], "vocabulary": len(vec.vocabulary_),
                "onnx_vs_sklearn_max_abs": float(np.abs(seen.pop("_p") - p_sk).max()),
                "negation": negation_checks(path)}
+    seen["note_oracle_auc"], held["note_oracle_auc"] = note_oracle(train, [test_seen, test_held])
     held.pop("_p")
     metrics["seconds_total"] = round(time.perf_counter() - t0, 1)
     n_held = sum(len(v[1]) for v in split.values())
@@ -139,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "n_train": args.n_train, "n_test": args.n_test, "templates_held_out": n_held,
             "templates_total": n_all, "reference": REFERENCE,
+            "held_out_only_words": held_out_only_words(split),
+            "held_out_template_texts": sorted(
+                corpus.T[(st, pol)][lang][k] for (st, pol, lang), (_, held_ids) in split.items()
+                for k in held_ids),
             "example_notes": train.notes[:3],
             "golden_note": test_seen.notes[0],
             "golden_p": float(tm.run_onnx(path, test_seen.notes[:1], np.array([REFERENCE]))[0]),

@@ -13,8 +13,8 @@ from a known generative model:
 4. the note: each present state is mentioned (usually) with one of several phrasings, absent
    states are sometimes explicitly negated ("pas de fièvre", "no fever", "apyrétique"), plus
    neutral sentences, some of which name signs without reporting them (warning-sign education,
-   "en cas de fièvre", "risk of febrile neutropenia discussed"); abbreviations (NFS, PNN, T°, AEG, CBC, ANC, N/V, SOB) and typos (swapped,
-   dropped or unaccented letters) are sprinkled in.
+   "en cas de fièvre", "risk of febrile neutropenia discussed"); abbreviations (NFS, PNN, T°,
+   AEG, CBC, ANC, N/V, SOB) and typos (swapped, dropped or unaccented letters) are sprinkled in.
 
 Every phrasing template has an id; :func:`split_templates` holds some out so that a test set can
 be written only with phrasings the model never saw.
@@ -208,11 +208,16 @@ def sample(n: int, seed: int, templates: str, split: dict) -> Corpus:
     c["hospitalised"] = (rng.random(n) < c["true_p"]).astype(float)
     c["lang_fr"] = (rng.random(n) < 0.5).astype(float)
     which = 0 if templates == "train" else 1
-    notes = [_note(rng, {k: v[i] for k, v in c.items()}, split, which) for i in range(n)]
+    mentioned = {s: np.zeros(n) for s in STATES}
+    notes = [_note(rng, {k: v[i] for k, v in c.items()}, split, which, mentioned, i)
+             for i in range(n)]
+    for s in STATES:    # +1 reported present, -1 reported absent, 0 not mentioned
+        c[f"mention_{s}"] = mentioned[s]
     return Corpus(c, notes)
 
 
-def _note(rng: np.random.Generator, row: dict[str, float], split: dict, which: int) -> str:
+def _note(rng: np.random.Generator, row: dict[str, float], split: dict, which: int,
+          mentioned: dict[str, np.ndarray], i: int) -> str:
     lang = "fr" if row["lang_fr"] else "en"
     sentences = [rng.choice(NEUTRAL[lang][:2])]
     for s in rng.permutation(STATES):
@@ -226,6 +231,7 @@ def _note(rng: np.random.Generator, row: dict[str, float], split: dict, which: i
         ids = split[(s, pol, lang)][which]
         text = T[(s, pol)][lang][int(rng.choice(ids))]
         sentences.append(text)
+        mentioned[s][i] = 1.0 if pol == POS else -1.0
     for _ in range(int(rng.integers(1, 4))):
         sentences.append(rng.choice(NEUTRAL[lang][2:]))
     if rng.random() < 0.3:

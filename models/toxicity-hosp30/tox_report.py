@@ -239,7 +239,10 @@ hospitalisation from a known logistic model, so the Bayes-optimal AUC is known. 
 most present states (one of several French or English phrasings), negates some absent ones ("pas
 de fièvre", "apyrétique", "no fever", "denies fever"), adds neutral sentences, abbreviations (NFS,
 PNN, T°, AEG, CBC, ANC, N/V, SOB), French decimal commas and typos. {info['templates_held_out']} of
-{info['templates_total']} phrasing templates are held out of training. Examples:
+{info['templates_total']} phrasing templates are held out of training (listed in
+`models/toxicity-hosp30/metrics.json`, `held_out_template_texts`); {len(info['held_out_only_words'])}
+of their words never occur in training ({', '.join(info['held_out_only_words'][:12])}...).
+Examples:
 
 {examples}
 ## Training
@@ -256,8 +259,14 @@ scikit-learn to {m['onnx_vs_sklearn_max_abs']:.1e}.
 {_metric_rows("training phrasings", s)}
 {_metric_rows("held-out phrasings", m['held_out_templates'])}
 
-The Bayes-optimal AUC uses the latent states, including those the note does not mention, so
-part of the gap is information absent from the text, not a modelling loss.
+The Bayes-optimal AUC uses the latent states, including those the note does not mention. A
+"note oracle" (logistic regression on what each note truly reports for each sign, from the
+generator's record, plus the structured items) splits the gap: AUC {s['note_oracle_auc']:.3f} on
+the training-phrasing set and {m['held_out_templates']['note_oracle_auc']:.3f} on the held-out set,
+so the text processing loses {s['note_oracle_auc'] - s['auc']['value']:.3f} and
+{m['held_out_templates']['note_oracle_auc'] - m['held_out_templates']['auc']['value']:.3f} AUC, and
+the notes lack {s['bayes_auc']['value'] - s['note_oracle_auc']:.3f} and
+{m['held_out_templates']['bayes_auc']['value'] - m['held_out_templates']['note_oracle_auc']:.3f}.
 
 ## Negation check (reference patient: age 65, ECOG 1, Hb 12 g/dL, 2 agents, full dose)
 {chr(10).join(neg_lines)}
