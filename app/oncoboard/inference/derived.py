@@ -208,9 +208,9 @@ ANTHRACYCLINES = ("doxorubicin", "epirubicin", "daunorubicin", "adriamycin")
 
 
 def _chemo_generation(rv: RecordView, window: int) -> Derived | None:
+    # Given or planned, as for the engine's treatment predicates (horm, traz, bis).
     chemo = [t for t in rv.treatments() if t.kind == "systemic"
-             and (t.subkind or "").lower() == "chemotherapy"
-             and (t.start_date or "")[:10] <= rv.date.isoformat()]
+             and (t.subkind or "").lower() == "chemotherapy"]
     if not chemo:
         return Derived("none", None, [{"chemotherapy": "none recorded"}])
     agents = {a.lower() for t in chemo for a in (t.agents or [])}

@@ -60,7 +60,7 @@ def test_chemo_generation_unknown_regimen_is_missing_not_guessed(store):
     assert derive(store, "chemo_generation") is None
 
 
-def test_chemo_after_the_reference_date_is_ignored(store):
+def test_planned_chemo_counts_like_the_other_treatment_inputs(store):
     add_patient(store, "P1", icd="C50.4", sex="female")
-    _chemo(store, "P1", "t-late", ["docetaxel"], start="2024-06-01")
-    assert derive(store, "chemo_generation").value == "none"
+    _chemo(store, "P1", "t-planned", ["docetaxel", "cyclophosphamide"], start="2024-06-01")
+    assert derive(store, "chemo_generation").value == "third"
