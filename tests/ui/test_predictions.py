@@ -30,6 +30,7 @@ def predictions(window, ctx, qtbot):  # noqa: ANN001, ANN201
     _plugins_or_skip(ctx)
     window.open_patient("DEMO-CH-001")
     view = window.show_view("predictions")
+    qtbot.waitUntil(lambda: bool(view.plugins), timeout=30000)
     from PySide6.QtCore import QDate
 
     view.date.setDate(QDate.fromString(_demo_reference_date(ctx), "yyyy-MM-dd"))

@@ -127,10 +127,13 @@ class PredictionsView(QWidget):
         A run ended; this many results were stored.
     predictions_shown(int)
         The view now shows this many predictions.
+    plugins_loaded(int)
+        Plugin discovery ended; this many plugins were found (enabled or not).
     """
 
     predictions_finished = Signal(int)
     predictions_shown = Signal(int)
+    plugins_loaded = Signal(int)
 
     def __init__(self, app_context: Any, main_window: Any = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -182,14 +185,21 @@ class PredictionsView(QWidget):
         self._update_buttons()
 
     def _load_plugins(self) -> None:
+        """Discover the plugins in the background (the first run hashes and checks each model)."""
         from oncoboard.inference.discovery import discover_plugins
 
-        try:
-            self.plugins = discover_plugins(self.ctx.settings)
-        except Exception as exc:  # noqa: BLE001 - the view stays usable without plugins
-            ErrorBoundary.report(exc, self, tr("Looking for plugins"))
-            self.plugins = []
         self.plugin_box.clear()
+        self.plugin_box.addItem(tr("Looking for plugins"), None)
+        self.plugin_box.setEnabled(False)
+        task = workers.Task(lambda _t, s=self.ctx.settings: discover_plugins(s), name="plugins")
+        workers.start(task, on_done=self._on_plugins_found,
+                      on_error=lambda exc: ErrorBoundary.report(exc, self,
+                                                                tr("Looking for plugins")))
+
+    def _on_plugins_found(self, plugins: list[Any]) -> None:
+        self.plugins = list(plugins)
+        self.plugin_box.clear()
+        self.plugin_box.setEnabled(True)
         self.plugin_box.addItem(tr("All applicable models"), None)
         for p in self.plugins:
             name = p.manifest.name if p.manifest else p.id
@@ -200,6 +210,10 @@ class PredictionsView(QWidget):
                     name=name, why="; ".join(p.problems)[:80]), p.id)
                 item = self.plugin_box.model().item(self.plugin_box.count() - 1)
                 item.setEnabled(False)
+        self._update_buttons()
+        if self.patient_id is not None:
+            self.show_stored()  # input labels come from the manifests
+        self.plugins_loaded.emit(len(self.plugins))
 
     def plugin(self, plugin_id: str) -> Any:
         """Return the discovered plugin `plugin_id`."""
@@ -211,6 +225,7 @@ class PredictionsView(QWidget):
     def _update_buttons(self) -> None:
         self.run_button.setEnabled(self.patient_id is not None)
         self.card_button.setEnabled(self.plugin_box.currentData() is not None)
+        self.calc_button.setEnabled(any(p.enabled for p in self.plugins))
 
     def set_patient(self, patient_id: str) -> None:
         """Show the stored predictions of `patient_id`; the reference date follows its board."""

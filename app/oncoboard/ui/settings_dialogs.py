@@ -168,12 +168,36 @@ class SettingsDialog(QDialog):
         self.accept()
 
 
-def diagnostics_job(task: workers.Task, settings: Any) -> list[Any]:
-    """Run `oncoboard doctor`'s checks (a few seconds: the OpenGL probe starts a process)."""
+def diagnostics_job(task: workers.Task, settings: Any) -> tuple[list[Any], str]:
+    """Check the plugins and run `oncoboard doctor`'s checks (seconds: a GL probe process)."""
     from oncoboard.doctor import run_checks
 
     task.progress(0.1, tr("Checking"))
-    return run_checks(settings)
+    plugins = plugins_html(settings)
+    return run_checks(settings), plugins
+
+
+def plugins_html(settings: Any) -> str:
+    """Return the plugin integrity table (discovery hashes and checks each plugin)."""
+    try:
+        from oncoboard.inference.discovery import discover_plugins
+
+        plugins = discover_plugins(settings)
+    except Exception as exc:  # noqa: BLE001
+        return f"<p>{html.escape(ErrorBoundary.message_for(exc))}</p>"
+    rows = []
+    for p in plugins:
+        state = tr("verified") if p.enabled else tr("refused")
+        colour = "#5cc98a" if p.enabled else "#f0625a"
+        why = "; ".join(p.problems + p.warnings)
+        signed = tr("signed by {s}").format(s=p.signer) if p.signed else tr("unsigned")
+        name = p.manifest.name if p.manifest else p.id
+        rows.append(f"<tr><td>{html.escape(name)}</td><td style='color:{colour}'>{state}"
+                    f"</td><td>{signed}</td><td>{html.escape(p.origin)}</td>"
+                    f"<td>{html.escape(why)}</td></tr>")
+    return ("<table cellpadding=4><tr><th>" + "</th><th>".join(
+        [tr("Plugin"), tr("Integrity"), tr("Signature"), tr("Origin"), tr("Notes")])
+        + "</th></tr>" + "".join(rows) + "</table>")
 
 
 class AboutDialog(QDialog):
@@ -193,7 +217,7 @@ class AboutDialog(QDialog):
         self.setWindowTitle(tr("About Oncoboard"))
         self.resize(1000, 760)
         self.browser = QTextBrowser(objectName="aboutText")
-        self.plugins_html = self._plugins_html()
+        self.plugins_html = f"<p>{tr('Running the checks…')}</p>"
         self.browser.setHtml(self._html(None))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -203,27 +227,6 @@ class AboutDialog(QDialog):
         self.task = workers.start(workers.Task(diagnostics_job, settings, name="doctor"),
                                   on_done=self._on_checks_done,
                                   on_error=lambda exc: ErrorBoundary.report(exc, self))
-
-    def _plugins_html(self) -> str:
-        try:
-            from oncoboard.inference.discovery import discover_plugins
-
-            plugins = discover_plugins(self.settings)
-        except Exception as exc:  # noqa: BLE001
-            return f"<p>{html.escape(ErrorBoundary.message_for(exc))}</p>"
-        rows = []
-        for p in plugins:
-            state = tr("verified") if p.enabled else tr("refused")
-            colour = "#5cc98a" if p.enabled else "#f0625a"
-            why = "; ".join(p.problems + p.warnings)
-            signed = tr("signed by {s}").format(s=p.signer) if p.signed else tr("unsigned")
-            name = p.manifest.name if p.manifest else p.id
-            rows.append(f"<tr><td>{html.escape(name)}</td><td style='color:{colour}'>{state}"
-                        f"</td><td>{signed}</td><td>{html.escape(p.origin)}</td>"
-                        f"<td>{html.escape(why)}</td></tr>")
-        return ("<table cellpadding=4><tr><th>" + "</th><th>".join(
-            [tr("Plugin"), tr("Integrity"), tr("Signature"), tr("Origin"), tr("Notes")])
-            + "</th></tr>" + "".join(rows) + "</table>")
 
     def _html(self, checks: list[Any] | None) -> str:
         parts = [f"<h1>Oncoboard {__version__}</h1>",
@@ -242,7 +245,8 @@ class AboutDialog(QDialog):
                 + "</table>")
         return "".join(parts)
 
-    def _on_checks_done(self, checks: list[Any]) -> None:
+    def _on_checks_done(self, result: tuple[list[Any], str]) -> None:
+        checks, self.plugins_html = result
         self.browser.setHtml(self._html(checks))
         self.checked.emit(sum(c.status != "ok" for c in checks))
 

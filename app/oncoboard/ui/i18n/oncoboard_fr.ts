@@ -698,6 +698,10 @@
       <translation>Fiche du modèle</translation>
     </message>
     <message>
+      <source>Looking for plugins</source>
+      <translation>Recherche des modules</translation>
+    </message>
+    <message>
       <source>All applicable models</source>
       <translation>Tous les modèles applicables</translation>
     </message>
@@ -716,10 +720,6 @@
     <message>
       <source>Model card: {name}</source>
       <translation>Fiche du modèle : {name}</translation>
-    </message>
-    <message>
-      <source>Looking for plugins</source>
-      <translation>Recherche des modules</translation>
     </message>
     <message>
       <source>The model card cannot be read: {f}: {e}</source>
@@ -765,6 +765,18 @@
       <translation>Moteurs d’exécution (par ordre)</translation>
     </message>
     <message>
+      <source>verified</source>
+      <translation>vérifié</translation>
+    </message>
+    <message>
+      <source>refused</source>
+      <translation>refusé</translation>
+    </message>
+    <message>
+      <source>unsigned</source>
+      <translation>non signé</translation>
+    </message>
+    <message>
       <source>About Oncoboard</source>
       <translation>À propos d’Oncoboard</translation>
     </message>
@@ -777,16 +789,12 @@
       <translation>Les réglages du site définis par l’informatique (/etc/oncoboard/config.toml) s’appliquent toujours ; un nouveau dossier de données est utilisé au prochain démarrage.</translation>
     </message>
     <message>
-      <source>verified</source>
-      <translation>vérifié</translation>
+      <source>Running the checks…</source>
+      <translation>Vérifications en cours…</translation>
     </message>
     <message>
-      <source>refused</source>
-      <translation>refusé</translation>
-    </message>
-    <message>
-      <source>unsigned</source>
-      <translation>non signé</translation>
+      <source>signed by {s}</source>
+      <translation>signé par {s}</translation>
     </message>
     <message>
       <source>Clinical decision support for cancer tumour boards.</source>
@@ -803,14 +811,6 @@
     <message>
       <source>Health checks</source>
       <translation>Vérifications</translation>
-    </message>
-    <message>
-      <source>signed by {s}</source>
-      <translation>signé par {s}</translation>
-    </message>
-    <message>
-      <source>Running the checks…</source>
-      <translation>Vérifications en cours…</translation>
     </message>
     <message>
       <source>Plugin</source>
