@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import basic_patient, full_record
+from patient_helpers import basic_patient, full_record
 
 from oncoboard.patients import codes, record
 from oncoboard.patients import fhir_build as fb

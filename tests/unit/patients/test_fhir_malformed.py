@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from conftest import basic_patient, full_record
+from patient_helpers import basic_patient, full_record
 
 from oncoboard.errors import RecordImportError
 from oncoboard.patients import fhir_build as fb

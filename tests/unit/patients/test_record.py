@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import basic_patient, full_record
+from patient_helpers import basic_patient, full_record
 
 from oncoboard.errors import NotFoundError
 from oncoboard.patients import codes, record
