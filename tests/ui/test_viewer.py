@@ -194,3 +194,22 @@ def test_loading_a_series_can_be_cancelled(window, qtbot, ctx):  # noqa: ANN001
         window.task_widget.cancel_button.click()
     assert task.cancel_event.is_set()
     assert not window.task_widget.isVisible()
+
+
+def test_opening_another_patient_never_leaves_the_previous_images(window, qtbot, ctx):  # noqa: ANN001
+    from oncoboard.imaging import list_series
+
+    with_images = sorted({s.patient_id for s in list_series(ctx.store) if s.patient_id})
+    without = [p for p in (window.patients_view.table.item(r, 0).text()
+                           for r in range(window.patients_view.table.rowCount()))
+               if p not in with_images]
+    if not with_images or not without:
+        pytest.skip("needs patients with and without images")
+    view = window.show_view("viewer")
+    with qtbot.waitSignal(view.series_loaded, timeout=60000):
+        window.open_patient(with_images[0])
+    assert view.state.volume is not None and view.state.volume.patient_id
+    window.open_patient(without[0])
+    assert view.state.volume is None
+    assert view.views[0].image.image is None
+    assert "No images" in view.title.text()

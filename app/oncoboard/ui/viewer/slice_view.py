@@ -108,6 +108,17 @@ class SliceView(QWidget):
     # --- state -> screen ----------------------------------------------------------------------
     def _on_volume_changed(self) -> None:
         vol = self.state.volume
+        if vol is None:
+            self.image.clear()
+            for item in self.overlay_items.values():
+                self.vb.removeItem(item)
+            self.overlay_items = {}
+            self.clear_measurements()
+            for label in (*self.labels.values(), self.info):
+                label.setText("")
+            self._shown = self._overlay_index = None
+            self.plane = None
+            return
         spacing = vol.spacing
         self.spacing = (spacing[self.row_axis], spacing[self.col_axis])
         layout = display.plane_layout(vol.affine, self.axis)
@@ -242,6 +253,9 @@ class SliceView(QWidget):
         self.state.step(self.axis, delta)
 
     def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        if self.state.volume is None:
+            super().keyPressEvent(event)
+            return
         steps = {Qt.Key.Key_Up: 1, Qt.Key.Key_Down: -1, Qt.Key.Key_PageUp: 10,
                  Qt.Key.Key_PageDown: -10}
         if event.key() in steps:

@@ -71,6 +71,13 @@ class ViewerState(QObject):
         self.window_changed.emit(self.centre, self.width)
         self.cursor_changed.emit(*self.cursor)
 
+    def clear(self) -> None:
+        """Show nothing (another patient was opened: never leave their images on screen)."""
+        self.volume = None
+        self.overlays = {}
+        self.presets = []
+        self.volume_changed.emit()
+
     def overlay_centre(self) -> tuple[int, int, int] | None:
         """Return the centre of mass of the first overlay (to open on the tumour), or None."""
         for mask, _colour, _visible in self.overlays.values():

@@ -227,6 +227,8 @@ class ViewerView(QWidget):
     # --- patient and series ---------------------------------------------------------------------
     def set_patient(self, patient_id: str) -> None:
         """List the patient's series and open the first CT (else the first series)."""
+        if patient_id != self.patient_id:
+            self.clear()
         self.patient_id = patient_id
         try:
             from oncoboard.imaging import list_series
@@ -252,6 +254,19 @@ class ViewerView(QWidget):
                                 [s.series_uid for s in series], name="thumbnails")
             workers.start(task, on_done=self._on_thumbnails_ready)
 
+    def clear(self) -> None:
+        """Close the series on screen (and stop loading one)."""
+        if self.loading is not None:
+            self.loading.cancel()
+            self.loading = None
+        self.state.clear()
+        self.title.setText(tr("No series open"))
+        self.warnings.hide()
+        self.preset_box.clear()
+        self._build_overlay_toggles()
+        self.readout.clear()
+        self.measure_label.clear()
+
     def open_series(self, series_uid: str) -> workers.Task:
         """Load `series_uid` in the background; the views update when it has loaded."""
         if self.loading is not None:
@@ -271,8 +286,9 @@ class ViewerView(QWidget):
         return task
 
     def _on_series_ready(self, uid: str, task: workers.Task, result: tuple[Any, list[Any]]) -> None:
-        if task is self.loading:
-            self.loading = None
+        if task is not self.loading:
+            return  # superseded (another series or patient was opened meanwhile)
+        self.loading = None
         volume, overlays = result
         self.set_volume(volume, overlays)
 

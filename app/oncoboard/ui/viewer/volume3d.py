@@ -138,7 +138,11 @@ class Volume3DPanel(QWidget):
         return image
 
     def _on_volume_changed(self) -> None:
-        if self.renderer is None or self.state.volume is None:
+        if self.renderer is None:
+            return
+        if self.state.volume is None:
+            self.renderer.RemoveAllViewProps()
+            self.render()
             return
         from vtkmodules.vtkRenderingCore import vtkVolume, vtkVolumeProperty
         from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkSmartVolumeMapper
