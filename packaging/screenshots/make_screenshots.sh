@@ -51,4 +51,41 @@ app.processEvents()
 board.presenter.grab().save(sys.argv[1])
 print(sys.argv[1])
 PY
+if command -v xvfb-run >/dev/null; then  # the 3D view needs an OpenGL window: Xvfb + Mesa
+  QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python - "$out/viewer_3d.png" <<'PY'
+import sys
+from oncoboard.config import load_settings
+from oncoboard.imaging import list_series, load_series, load_structures, rasterise
+from oncoboard.store import open_store
+from oncoboard.ui.app import application
+from oncoboard.ui.viewer.state import ViewerState
+from oncoboard.ui.viewer.volume3d import Volume3DPanel
+from vtkmodules.vtkIOImage import vtkPNGWriter
+from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
+
+store = open_store(load_settings(None).db_path)
+ct = next(s for s in list_series(store, "DEMO-LU-001") if s.modality == "CT")
+volume = load_series(store, ct.series_uid)
+overlays = [(s.name, rasterise(s, volume), s.color) for s in load_structures(store, ct.series_uid)]
+app = application()
+state = ViewerState()
+panel = Volume3DPanel(state)
+panel.resize(900, 700)
+panel.show()
+app.processEvents()
+state.set_volume(volume, overlays)
+assert panel.start(), panel.reason
+panel.preset.setCurrentText("CT lung")
+app.processEvents()
+panel.render()
+grab = vtkWindowToImageFilter()
+grab.SetInput(panel.vtk_widget.GetRenderWindow())
+writer = vtkPNGWriter()
+writer.SetFileName(sys.argv[1])
+writer.SetInputConnection(grab.GetOutputPort())
+writer.Write()
+panel.close_view()
+print(sys.argv[1])
+PY
+fi
 ls -la $out/*.png

@@ -164,9 +164,16 @@ class Volume3DPanel(QWidget):
             if visible:
                 self._add_surface(mask, colour, step, vol.spacing)
         self._on_preset_changed(self.preset.currentText())
+        self.anterior_view()
+
+    def anterior_view(self) -> None:
+        """Look at the patient from the front, head up (patient's left on the screen's right)."""
         self.renderer.ResetCamera()
         camera = self.renderer.GetActiveCamera()
-        camera.Elevation(-70)
+        x, y, z = camera.GetFocalPoint()
+        distance = camera.GetDistance()
+        camera.SetPosition(x, y - distance, z)  # LPS: anterior is -y
+        camera.SetViewUp(0.0, 0.0, 1.0)
         self.renderer.ResetCamera()
 
     def _add_surface(self, mask: np.ndarray, colour: tuple[int, int, int], step: int,
