@@ -88,6 +88,10 @@ def test_window_level_drag_and_presets_change_pixels(viewer, qtbot):  # noqa: AN
     assert np.array_equal(lung, expected)
     assert state.apply_preset("Bone")
     assert not np.array_equal(lung, axial.image.image)
+    axial.setFocus()
+    qtbot.keyClick(axial, Qt.Key.Key_2)  # number keys pick the presets in the list's order
+    assert (state.centre, state.width) == tuple(state.presets[1][1:])
+    assert viewer.preset_box.currentIndex() == 1
 
 
 def test_distance_and_roi_measurements_in_mm_and_hu(viewer, qtbot):  # noqa: ANN001

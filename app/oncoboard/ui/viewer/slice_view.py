@@ -260,6 +260,10 @@ class SliceView(QWidget):
                  Qt.Key.Key_PageDown: -10}
         if event.key() in steps:
             self.scroll(steps[event.key()])
+        elif Qt.Key.Key_1 <= event.key() <= Qt.Key.Key_9:
+            index = event.key() - Qt.Key.Key_1  # number keys pick the window presets in order
+            if index < len(self.state.presets):
+                self.state.apply_preset(self.state.presets[index][0])
         elif event.key() == Qt.Key.Key_Home:
             self.state.step(self.axis, -self.state.volume.shape[self.axis])
         elif event.key() == Qt.Key.Key_End:
