@@ -66,6 +66,22 @@ def calibration_slope_intercept(y: Array, p: Array) -> tuple[float, float]:
     return float(beta[1]), float(beta[0])
 
 
+def bootstrap_calibration(y: Array, p: Array, n_boot: int = 1000, seed: int = 0,
+                          level: float = 0.95) -> dict[str, tuple[float, float]]:
+    """Return percentile bootstrap intervals of the calibration slope and intercept."""
+    rng = np.random.default_rng([seed, 7])
+    n = len(y)
+    draws = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        if y[idx].min() != y[idx].max():
+            draws.append(calibration_slope_intercept(y[idx], p[idx]))
+    arr = np.array(draws)
+    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+    lo, hi = np.percentile(arr, q, axis=0)
+    return {"slope": (float(lo[0]), float(hi[0])), "intercept": (float(lo[1]), float(hi[1]))}
+
+
 def binned_calibration(y: Array, p: Array, bins: int = 10) -> list[dict[str, float]]:
     """Return per-quantile-bin mean predicted and observed rates with the bin size."""
     order = np.argsort(p, kind="stable")

@@ -146,6 +146,7 @@ def evaluate(y: np.ndarray, p: np.ndarray, true_p: np.ndarray, seed: int) -> dic
             # paired bootstrap of (Bayes - model): the interval list's last item is score0-score1
             "bayes_gap": {"value": bayes - a, "lower": -ghi, "upper": -glo},
             "calibration_slope": slope, "calibration_intercept": intercept,
+            "calibration_interval": bm.bootstrap_calibration(y, p, seed=seed),
             "brier": bm.brier(y, p), "brier_bayes": bm.brier(y, true_p),
             "prevalence": float(y.mean()), "n": int(len(y)),
             "binned": bm.binned_calibration(y, p)}

@@ -179,6 +179,7 @@ def write_model_card(path: Path, info: dict[str, Any], m: dict[str, Any]) -> Non
     coefs = "\n".join(f"| {k} | {v:+.3f} |" for k, v in info["coefficients"].items())
     cv = ", ".join(f"{k}: {v:.3f}" for k, v in m["cv_auc_train"].items())
     a, g, bay = m["auc"], m["bayes_gap"], m["bayes_auc"]
+    ci = m["calibration_interval"]
     tc = m["texture_check"]
     # more heterogeneity -> worse: entropy, SD and contrast should be negative, homogeneity positive
     expected = {"glcm_entropy": -1, "hu_sd": -1, "glcm_homogeneity": 1, "glcm_contrast": -1}
@@ -245,10 +246,11 @@ output matches the NumPy reference to {m['onnx_vs_numpy_max_abs']:.1e}.
 ## Metrics (held-out synthetic patients, n = {m['n']}, prevalence {m['prevalence']:.3f})
 | metric | value | 95 % bootstrap interval |
 |---|---|---|
-| AUC (ONNX model) | {a['value']:.3f} | {a['lower']:.3f} - {a['upper']:.3f} |
-| Bayes-optimal AUC (true probability) | {bay['value']:.3f} | {bay['lower']:.3f} - {bay['upper']:.3f} |
-| gap to Bayes-optimal (target <= 0.02) | {g['value']:.4f} | {g['lower']:.4f} - {g['upper']:.4f} |
-| calibration slope / intercept | {m['calibration_slope']:.3f} / {m['calibration_intercept']:.3f} | |
+| AUC (ONNX model) | {a['value']:.3f} | {a['lower']:.3f} to {a['upper']:.3f} |
+| Bayes-optimal AUC (true probability) | {bay['value']:.3f} | {bay['lower']:.3f} to {bay['upper']:.3f} |
+| gap to Bayes-optimal (target <= 0.02) | {g['value']:.4f} | {g['lower']:.4f} to {g['upper']:.4f} |
+| calibration slope | {m['calibration_slope']:.3f} | {ci['slope'][0]:.3f} to {ci['slope'][1]:.3f} |
+| calibration intercept | {m['calibration_intercept']:.3f} | {ci['intercept'][0]:.3f} to {ci['intercept'][1]:.3f} |
 | Brier score (model / true probability) | {m['brier']:.4f} / {m['brier_bayes']:.4f} | |
 
 Calibration by decile of predicted probability:

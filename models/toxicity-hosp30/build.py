@@ -108,6 +108,7 @@ def score_set(path: Path, c: corpus.Corpus, seed: int) -> dict:
             "bayes_auc": {"value": bayes, "lower": blo, "upper": bhi},
             "bayes_gap": {"value": bayes - a, "lower": -ghi, "upper": -glo},
             "calibration_slope": slope, "calibration_intercept": intercept,
+            "calibration_interval": bm.bootstrap_calibration(y, p, seed=seed),
             "brier": bm.brier(y, p), "prevalence": float(y.mean()), "n": int(len(y)),
             "binned": bm.binned_calibration(y, p, bins=5), "_p": p}
 
@@ -167,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     vec, params, cv = fit(train, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "model.onnx"
-    path.write_bytes(tm.build_model(vec, params).SerializeToString())
+    model = tm.build_model(vec, params)
+    path.write_bytes(model.SerializeToString())
     seen, held = score_set(path, test_seen, args.seed), score_set(path, test_held, args.seed)
     x = structured(test_seen)
     p_sk = params["sk_model"].predict_proba(
@@ -183,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     n_all = n_held + sum(len(v[0]) for v in split.values())
     info = {"plugin_id": PLUGIN_ID, "version": VERSION, "seed": args.seed,
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "opset": next(o.version for o in model.opset_import if o.domain == ""),
             "n_train": args.n_train, "n_test": args.n_test, "templates_held_out": n_held,
             "templates_total": n_all, "reference": REFERENCE,
             "held_out_only_words": held_out_only_words(split),

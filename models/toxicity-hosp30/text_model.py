@@ -74,6 +74,10 @@ def build_model(vec: Any, params: dict[str, Any]) -> onnx.ModelProto:
     del graph.output[:]
     graph.output.append(helper.make_tensor_value_info("probability", TensorProto.FLOAT,
                                                       ["N", 1]))
+    # skl2onnx lists the opset domains in hash-seed order: sort them so the bytes are stable.
+    imports = sorted(base.opset_import, key=lambda o: o.domain)
+    del base.opset_import[:]
+    base.opset_import.extend(imports)
     graph.name = "toxicity_hosp30"
     graph.doc_string = "note: text of the notes; features: " + ", ".join(STRUCTURED)
     base.producer_name = "oncoboard models/toxicity-hosp30"

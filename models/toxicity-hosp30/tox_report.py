@@ -135,7 +135,7 @@ generator = "models/toxicity-hosp30/corpus.py"
 [model]
 file = "model.onnx"
 sha256 = "{info['sha256']}"
-opset_min = 17
+opset_min = {info['opset']}
 
 [[model.inputs]]
 name = "note"
@@ -197,9 +197,13 @@ tolerance = 1e-4
 
 def _metric_rows(name: str, r: dict[str, Any]) -> str:
     a, b, g = r["auc"], r["bayes_auc"], r["bayes_gap"]
+    ci = r["calibration_interval"]
     return (f"| {name} | {r['n']} | {a['value']:.3f} ({a['lower']:.3f}-{a['upper']:.3f}) | "
-            f"{b['value']:.3f} | {g['value']:.3f} ({g['lower']:.3f}-{g['upper']:.3f}) | "
-            f"{r['calibration_slope']:.2f} / {r['calibration_intercept']:.2f} | {r['brier']:.3f} |")
+            f"{b['value']:.3f} | {g['value']:.3f} ({g['lower']:.3f} to {g['upper']:.3f}) | "
+            f"{r['calibration_slope']:.2f} ({ci['slope'][0]:.2f} to {ci['slope'][1]:.2f}) / "
+            f"{r['calibration_intercept']:.2f} ({ci['intercept'][0]:.2f} to "
+            f"{ci['intercept'][1]:.2f})"
+            f" | {r['brier']:.3f} |")
 
 
 def write_model_card(path: Path, info: dict[str, Any], m: dict[str, Any]) -> None:
@@ -254,7 +258,7 @@ with the standardised structured items. L2 penalty chosen by 5-fold CV AUC on th
 scikit-learn to {m['onnx_vs_sklearn_max_abs']:.1e}.
 
 ## Metrics (new synthetic cycles)
-| test set | n | AUC (95 % bootstrap) | Bayes-optimal AUC | gap (95 %) | calibration slope / intercept | Brier |
+| test set | n | AUC (95 % bootstrap) | Bayes-optimal AUC | gap (95 %) | calibration slope / intercept (95 %) | Brier |
 |---|---|---|---|---|---|---|
 {_metric_rows("training phrasings", s)}
 {_metric_rows("held-out phrasings", m['held_out_templates'])}
