@@ -4,16 +4,27 @@ The cohort (:mod:`oncoboard.patients.demo_cohort`) is written as one FHIR R4 Bun
 into ``DATA_DIR/demo/fhir/`` and imported through the normal importer, so the demo exercises the
 real import path; running it again changes nothing (same files, same hashes).
 
+Dates: the cohort is generated for a reference date, the day its demonstration tumour board
+meets (``oncoboard demo --date YYYY-MM-DD``, default today): every date in the records (labs,
+notes, treatments, birth dates) is relative to it, so ``oncoboard predict`` and the UI, which
+default to today, find the values inside the plugins' look-back windows. For a given seed and
+date the content is the same, byte for byte; another date moves the dates only. A data folder
+holds the demo of one date (``demo/cohort.json``): running ``oncoboard demo`` there again
+without ``--date`` keeps it, and asking for another date is refused with a message (use a fresh
+``--data-dir``).
+
 Imaging hook: when the module ``oncoboard.imaging.demo`` exists, its
 ``generate_demo_imaging(store, settings, cohort)`` is called after the records are imported,
 with the :class:`~oncoboard.patients.demo_cohort.DemoCohort` (each lung patient carries
 ``tumour = {"diameter_mm", "lobe", "side", "t", "n", "m", "seed"}`` so the images can match the
-record). Whatever it returns is reported under ``imaging`` (its ``to_dict()``/``describe()`` are
-used when present).
+record, and every patient ``study_date``, the date its demo study should carry so that it lies
+inside the plugins' look-back windows). Whatever it returns is reported under ``imaging``
+(its ``to_dict()``/``describe()`` are used when present).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import json
 import logging
@@ -23,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from oncoboard.config import Settings
-from oncoboard.patients.demo_cohort import DemoCohort, generate
+from oncoboard.errors import OncoboardError
+from oncoboard.patients.demo_cohort import SEED, DemoCohort, generate
 from oncoboard.patients.importer import ImportReport, import_file
 from oncoboard.store import Store
 
@@ -67,6 +79,9 @@ class DemoResult:
             lines.append(f"  imaging: {text}")
         lines.append("  try: oncoboard patients list; oncoboard patients show DEMO-LU-001; "
                      "oncoboard search fievre")
+        when = "" if self.cohort.reference_date == dt.date.today().isoformat() else \
+            f" --date {self.cohort.reference_date}"
+        lines.append(f"  predictions: oncoboard predict DEMO-BR-001{when}")
         return "\n".join(lines)
 
 
@@ -96,7 +111,7 @@ def generate_demo_imaging(store: Store, settings: Settings, cohort: DemoCohort) 
 
 
 def run_demo(store: Store, settings: Settings, seed: int | None = None,
-             imaging: bool = True) -> DemoResult:
+             imaging: bool = True, date: dt.date | str | None = None) -> DemoResult:
     """Generate the demo cohort, write its FHIR bundles, import them, add demo imaging.
 
     Parameters
@@ -105,9 +120,13 @@ def run_demo(store: Store, settings: Settings, seed: int | None = None,
         Another seed gives another (still deterministic) cohort.
     imaging
         False skips the imaging hook (records only: fast, for tests).
+    date
+        The demo board's date, YYYY-MM-DD; every demo date is relative to it. Default: the
+        date of the demo already in the data folder, else today.
     """
     started = time.perf_counter()
-    cohort = generate() if seed is None else generate(seed)
+    seed = SEED if seed is None else seed
+    cohort = generate(seed, date=demo_date(settings.data_dir, date, seed))
     folder = settings.data_dir / "demo" / "fhir"
     reports = [import_file(store, path) for path in write_bundles(cohort, folder)]
     seconds = time.perf_counter() - started
@@ -118,3 +137,41 @@ def run_demo(store: Store, settings: Settings, seed: int | None = None,
     for p in cohort.patients:
         groups[p.group] = groups.get(p.group, 0) + 1
     return DemoResult(folder, cohort, reports, seconds, images, groups)
+
+
+def parse_date(value: dt.date | str | None) -> dt.date:
+    """Return the demo date: `value` (a date or YYYY-MM-DD), or today when None."""
+    if value is None:
+        return dt.date.today()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise OncoboardError(f"invalid date {value!r} (expected YYYY-MM-DD)",
+                             where="demo") from None
+
+
+def demo_date(data_dir: Path, date: dt.date | str | None, seed: int) -> dt.date:
+    """Return the date to generate the demo for, refusing to mix two demos in one folder.
+
+    A folder that already holds a demo keeps its date when none is given (running
+    ``oncoboard demo`` again on another day changes nothing); asking for another date or seed
+    there is refused with a message (use a fresh ``--data-dir``).
+    """
+    marker = data_dir / "demo" / "cohort.json"
+    made = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else None
+    if made is not None and date is None and made.get("seed") == seed:
+        return dt.date.fromisoformat(made["reference_date"])
+    day = parse_date(date)
+    wanted = {"seed": seed, "reference_date": day.isoformat()}
+    if made is not None and made != wanted:
+        raise OncoboardError(
+            f"this data folder already holds the demo cohort of {made.get('reference_date')} "
+            f"(seed {made.get('seed')}); use a fresh --data-dir for the demo of "
+            f"{day.isoformat()} (seed {seed})", file=marker, where="demo")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(wanted), encoding="utf-8")
+    return day

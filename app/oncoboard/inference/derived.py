@@ -141,16 +141,24 @@ def _bmi(rv: RecordView, window: int) -> Derived | None:
 
 
 def current_systemic(rv: RecordView, window: int) -> Any:
-    """Return the systemic treatment current on the reference date (or the next planned one)."""
+    """Return the systemic treatment current on the reference date (or the next planned one).
+
+    Chemotherapy comes first: the regimen's agents and dose intensity are what the toxicity
+    scores mean, even when endocrine or targeted therapy started or is planned alongside.
+    """
     day = rv.date.isoformat()
     floor = (rv.date - dt.timedelta(days=window)).isoformat()
     systemic = [t for t in rv.treatments() if t.kind == "systemic" and t.start_date]
-    ongoing = [t for t in systemic if floor <= t.start_date[:10] <= day
-               and (not t.end_date or t.end_date[:10] >= floor)]
-    planned = [t for t in systemic if t.start_date[:10] > day]
-    if ongoing:
-        return ongoing[-1]
-    return planned[0] if planned else None
+    chemo = [t for t in systemic if (t.subkind or "").lower() == "chemotherapy"]
+    for pool in (chemo, systemic):
+        ongoing = [t for t in pool if floor <= t.start_date[:10] <= day
+                   and (not t.end_date or t.end_date[:10] >= floor)]
+        planned = [t for t in pool if t.start_date[:10] > day]
+        if ongoing:
+            return ongoing[-1]
+        if planned:
+            return planned[0]
+    return None
 
 
 def _dose_intensity(rv: RecordView, window: int) -> Derived | None:

@@ -33,6 +33,8 @@ from oncoboard.inference.manifest import ClinicalInput, Manifest, Output, TextIn
 log = logging.getLogger(__name__)
 
 SYNTHETIC_LABEL = "synthetic - demonstration only"
+#: Population criteria that keep a plugin out of the automatic selection even when it flags.
+AUTO_SKIP_CRITERIA = frozenset({"diagnosis", "treatment"})
 NP_DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64,
              "int32": np.int32, "bool": np.bool_, "string": object, "uint8": np.uint8,
              "int16": np.int16}
@@ -379,10 +381,14 @@ def applicable_plugins(store: Any, settings: Any, patient_id: str, reference_dat
                        ) -> list[tuple[Any, dict[str, Any]]]:
     """Return (plugin, population check) for the enabled plugins that apply to the patient.
 
-    A plugin applies when the patient is in its population, or is outside it and the plugin
-    flags rather than refuses; except that a plugin declaring diagnoses never applies to a
-    patient whose recorded primary cancer is another one (a breast model is not run on a lung
-    cancer unless asked for by name).
+    A plugin applies when the patient is in its population, or is outside it only on criteria
+    the plugin flags rather than refuses (age, sex: the result is then marked "outside intended
+    use"). It never applies automatically when the patient's recorded primary cancer is not one
+    of its declared diagnoses (a breast model is not run on a lung cancer), nor when the
+    patient has no treatment matching its declared treatment (a chemotherapy toxicity model is
+    not run on a patient not on or starting chemotherapy on the reference date). Named
+    explicitly (``predict_patient(plugin_ids=...)``), a plugin runs whatever the population,
+    flagged or refused as its manifest says.
     """
     from oncoboard.inference.derived import RecordView
     from oncoboard.inference.discovery import discover_plugins
@@ -396,10 +402,11 @@ def applicable_plugins(store: Any, settings: Any, patient_id: str, reference_dat
             continue
         m = p.require()
         pop = check_population(rv, m)
-        other_cancer = any(r.startswith("diagnosis ") for r in pop["reasons"])
         if pop["in_population"] or (m.population.out_of_population == "flag"
-                                    and not other_cancer):
+                                    and not set(pop["failed"]) & AUTO_SKIP_CRITERIA):
             out.append((p, pop))
+        else:
+            log.debug("%s does not apply to %s: %s", p.id, patient_id, "; ".join(pop["reasons"]))
     return out
 
 

@@ -318,31 +318,41 @@ def treatment_matches(t: Any, pred: TreatmentPredicate, day: dt.date) -> bool:
 
 
 def check_population(rv: Any, manifest: Manifest) -> dict[str, Any]:
-    """Return {checked, in_population, reasons} for the patient against the intended population."""
+    """Return {checked, in_population, reasons, failed} for the patient against the population.
+
+    ``failed`` names the criteria not met (``age``, ``sex``, ``diagnosis``, ``treatment``), in
+    the order of ``reasons``.
+    """
     pop = manifest.population
     reasons: list[str] = []
+    failed: list[str] = []
+
+    def fail(criterion: str, reason: str) -> None:
+        failed.append(criterion)
+        reasons.append(reason)
+
     age = rv.age()
     if pop.age_min is not None or pop.age_max is not None:
         if age is None:
-            reasons.append("age unknown (no birth date)")
+            fail("age", "age unknown (no birth date)")
         elif pop.age_min is not None and age < pop.age_min:
-            reasons.append(f"age {age} below {pop.age_min:g}")
+            fail("age", f"age {age} below {pop.age_min:g}")
         elif pop.age_max is not None and age > pop.age_max:
-            reasons.append(f"age {age} above {pop.age_max:g}")
+            fail("age", f"age {age} above {pop.age_max:g}")
     sex = rv.patient.sex
     if pop.sex and sex not in pop.sex:
-        reasons.append(f"sex {sex or 'unknown'} not in {', '.join(pop.sex)}")
+        fail("sex", f"sex {sex or 'unknown'} not in {', '.join(pop.sex)}")
     if pop.diagnoses:
         cancer = rv.primary_cancer()
         code = (cancer.code or "").upper() if cancer else ""
         if not code:
-            reasons.append("no primary cancer diagnosis recorded")
+            fail("diagnosis", "no primary cancer diagnosis recorded")
         elif not any(code.startswith(p) for p in pop.diagnoses):
-            reasons.append(f"diagnosis {code} not in {', '.join(pop.diagnoses)}")
+            fail("diagnosis", f"diagnosis {code} not in {', '.join(pop.diagnoses)}")
     if pop.treatment is not None and not any(
             treatment_matches(t, pop.treatment, rv.date) for t in rv.treatments()):
-        reasons.append("no treatment matching the intended use ("
-                       + ", ".join(f"{k}={v}" for k, v in
-                                   pop.treatment.model_dump(exclude_none=True).items()
-                                   if v) + ")")
-    return {"checked": True, "in_population": not reasons, "reasons": reasons}
+        fail("treatment", "no treatment matching the intended use ("
+             + ", ".join(f"{k}={v}" for k, v in
+                         pop.treatment.model_dump(exclude_none=True).items() if v) + ")")
+    return {"checked": True, "in_population": not reasons, "reasons": reasons,
+            "failed": failed}

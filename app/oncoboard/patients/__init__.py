@@ -1,1 +1,1 @@
-"""The clinical record: patients, cancers, labs, treatments, notes, outcomes; FHIR and CSV import."""
+"""The clinical record (patients, cancers, labs, treatments, notes, outcomes); FHIR/CSV import."""

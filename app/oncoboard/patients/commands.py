@@ -99,6 +99,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                        help="generate and import the synthetic demo cohort")
     p.add_argument("--no-imaging", action="store_true",
                    help="records only: skip the demo DICOM studies")
+    p.add_argument("--date", metavar="YYYY-MM-DD",
+                   help="the demo board's date; every demo date is relative to it (default: "
+                        "the date of the demo already in the data folder, else today)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=_demo)
 
@@ -197,7 +200,7 @@ def _demo(args: argparse.Namespace, ctx: Any) -> int:
     from oncoboard.cli import print_json
     from oncoboard.demo import run_demo
 
-    result = run_demo(ctx.store, ctx.settings, imaging=not args.no_imaging)
+    result = run_demo(ctx.store, ctx.settings, imaging=not args.no_imaging, date=args.date)
     if args.json:
         print_json(result.to_dict())
     else:

@@ -4,7 +4,10 @@ Three groups, every patient tagged synthetic and given an obviously fictitious n
 
 - ``DEMO-BR-001..012``: early breast cancer after surgery (relapse forecasting): pathological
   TNM, size, nodes, grade, ER/PR/HER2, Ki67, receptor levels, menopausal status, screening,
-  surgery, and endocrine therapy / chemotherapy / trastuzumab where indicated.
+  surgery, and endocrine therapy / chemotherapy / trastuzumab where indicated. Patients starting
+  adjuvant chemotherapy also have the pre-chemotherapy work-up (blood count, creatinine, weight,
+  height, ECOG, the CARG questionnaire items) and a consultation note, so the toxicity plugins
+  apply to them too.
 - ``DEMO-LU-001..010``: stage III-IV NSCLC planned for radiotherapy plus immunotherapy (response
   prediction): ECOG, PD-L1 TPS (not for all), blood counts, LDH with its ULN, albumin, CRP and
   haemoglobin within 30 days before the planned start; tumour descriptors for the imaging demo.
@@ -12,21 +15,28 @@ Three groups, every patient tagged synthetic and given an obviously fictitious n
   dose intensity, cycles, haemoglobin, creatinine (some in umol/L), weight, height, the CARG
   geriatric items, French and English notes mentioning or negating toxicities, and unplanned
   hospitalisations after a cycle.
+
+Dates: every date is an offset from the reference date, the day the demo tumour board meets
+(``generate(date=...)``; ``oncoboard demo --date``, default today), so the record always looks
+current to the plugins' look-back windows. For a given seed the cohort is the same whatever the
+date (same patients, values, notes and ages on the reference date); only the dates move.
+:data:`REFERENCE_DATE` is the default of :func:`generate`, for callers that need fixed dates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from oncoboard.patients import codes
 from oncoboard.patients import fhir_build as fb
-from oncoboard.patients.demo_notes import chemo_notes
+from oncoboard.patients.demo_notes import chemo_notes, prechemo_note
 
 SEED = 20261130
-#: The date the demo tumour board meets; every demo date is relative to it.
+#: Default reference date of :func:`generate` (``oncoboard demo`` uses today instead).
 REFERENCE_DATE = dt.date(2026, 11, 30)
 POS, NEG = (codes.SNOMED, "10828004"), (codes.SNOMED, "260385009")
 _FAMILY = ["Fictif", "Exemple", "Maquette", "Specimen", "Simulé", "Prototype", "Modèle",
@@ -46,6 +56,9 @@ class DemoPatient:
     resources: list[dict[str, Any]]
     tumour: dict[str, Any] = field(default_factory=dict)  # lung: diameter_mm, lobe, side...
     planned_start: str | None = None
+    #: Date (ISO) for the patient's demo imaging study: the lung planning CT (day of the
+    #: pre-treatment bloods) or the breast diagnostic MR (a week after diagnosis).
+    study_date: str | None = None
 
     def bundle(self) -> dict[str, Any]:
         """Return the patient's FHIR Bundle."""
@@ -65,19 +78,21 @@ class DemoCohort:
         return [p for p in self.patients if p.group == name]
 
 
-def _d(days: int) -> str:
-    return (REFERENCE_DATE + dt.timedelta(days=days)).isoformat()
+def _day(ref: dt.date) -> Callable[[int], str]:
+    """Return a function giving the ISO date `days` after the reference date."""
+    return lambda days: (ref + dt.timedelta(days=days)).isoformat()
 
 
-def _birth(rng: random.Random, age: int) -> str:
-    return (REFERENCE_DATE - dt.timedelta(days=int(age * 365.25) + rng.randint(1, 300))
-            ).isoformat()
+def _birth(rng: random.Random, ref: dt.date, age: int) -> str:
+    # 1-300 days past a birthday: `age` completed years on the reference date, whatever it is.
+    return (ref - dt.timedelta(days=int(age * 365.25) + rng.randint(1, 300))).isoformat()
 
 
-def _person(rng: random.Random, pid: str, i: int, age: int, sex: str) -> dict[str, Any]:
+def _person(rng: random.Random, ref: dt.date, pid: str, i: int, age: int,
+            sex: str) -> dict[str, Any]:
     given = (_GIVEN_F if sex == "female" else _GIVEN_M)[i % 12]
     family = f"{_FAMILY[(i * 5 + len(pid)) % 12]}-{pid[5:7]}"
-    return fb.patient(pid.lower(), pid, family, given, _birth(rng, age), sex)
+    return fb.patient(pid.lower(), pid, family, given, _birth(rng, ref, age), sex)
 
 
 def _obs(pid: str, n: list[int], key: str, date: str, **kw: Any) -> dict[str, Any]:
@@ -94,9 +109,11 @@ def _stage_breast(size: int, nodes: int) -> tuple[str, str, str]:
     return t, n, stage
 
 
-def breast_patient(rng: random.Random, i: int) -> DemoPatient:
-    """Return early breast cancer patient number `i` (1-based), after surgery."""
+def breast_patient(rng: random.Random, i: int, ref: dt.date = REFERENCE_DATE,
+                   seed: int = SEED) -> DemoPatient:
+    """Return early breast cancer patient number `i` (1-based), after surgery, on date `ref`."""
     pid, r = f"DEMO-BR-{i:03d}", f"demo-br-{i:03d}"
+    _d = _day(ref)
     age = rng.randint(34, 80)
     n = [0]
     dx, surgery = -rng.randint(70, 120), -rng.randint(25, 45)
@@ -106,7 +123,7 @@ def breast_patient(rng: random.Random, i: int) -> DemoPatient:
     pr_pos = er_pos and rng.random() < 0.8
     her2_pos = i in (3, 7, 11)
     t, nn, stage = _stage_breast(size, nodes)
-    res = [_person(rng, pid, i, age, "female"),
+    res = [_person(rng, ref, pid, i, age, "female"),
            fb.condition(f"{r}-dx", r, f"C50.{rng.choice([1, 2, 4, 4, 5, 8])}",
                         "Malignant neoplasm of breast", _d(dx), morphology=rng.choice(
                             ["8500/3", "8500/3", "8520/3"]),
@@ -138,7 +155,8 @@ def breast_patient(rng: random.Random, i: int) -> DemoPatient:
                      rng.choice(["Lumpectomy with sentinel node biopsy",
                                  "Mastectomy with axillary dissection"]), path)]
     start = surgery + rng.randint(20, 35)
-    if nodes > 0 or grade == 3 or not er_pos or her2_pos:
+    chemo = nodes > 0 or grade == 3 or not er_pos or her2_pos
+    if chemo:
         for agent in ("epirubicin", "cyclophosphamide"):
             res.append(fb.medication(f"{r}-ec-{agent[:4]}", r, agent, _d(start),
                                      kind="MedicationRequest", regimen="EC", group=f"{r}-ec",
@@ -147,15 +165,55 @@ def breast_patient(rng: random.Random, i: int) -> DemoPatient:
         res.append(fb.medication(f"{r}-trastuzumab", r, "trastuzumab", _d(start),
                                  kind="MedicationRequest", regimen="trastuzumab 1 year",
                                  cycles=18, line=1, status="active"))
-    if er_pos:
+    if er_pos:  # after the 4 three-weekly EC cycles when there is chemotherapy
         res.append(fb.medication(f"{r}-endocrine", r, "tamoxifen" if age < 50 else "letrozole",
-                                 _d(start + 5), regimen="adjuvant endocrine therapy", line=1))
-    return DemoPatient(pid, "breast", res)
+                                 _d(start + (90 if chemo else 5)),
+                                 regimen="adjuvant endocrine therapy", line=1))
+    if chemo:  # drawn from its own generator: the rest of the cohort stays as it was
+        res += _prechemo_workup(random.Random(f"{seed}:{pid}:work-up"), pid, n, ref,
+                                min(start, 0), "EC", "fr" if i % 2 else "en")
+    return DemoPatient(pid, "breast", res, study_date=_d(dx + 7))
 
 
-def lung_patient(rng: random.Random, i: int) -> DemoPatient:
+def _prechemo_workup(rng: random.Random, pid: str, n: list[int], ref: dt.date, before: int,
+                     regimen: str, lang: str) -> list[dict[str, Any]]:
+    """Return the pre-chemotherapy visit of a breast patient: bloods, ECOG, CARG items, note.
+
+    Parameters
+    ----------
+    before
+        Day offset the visit precedes (the earlier of the first cycle and the board).
+    """
+    _d, r = _day(ref), pid.lower()
+    visit = before - rng.randint(3, 10)
+    day, ps = _d(visit), rng.choice([0, 0, 1, 1, 2])
+    in_umol = rng.random() < 0.5
+    creat = round(rng.uniform(0.55, 1.2), 2)
+    res = [
+        _obs(pid, n, "haemoglobin", day, value=round(rng.uniform(10.5, 14.8), 1), unit="g/dL",
+             ref_low=12, ref_high=16),
+        _obs(pid, n, "creatinine", day, value=round(creat * 88.42) if in_umol else creat,
+             unit="umol/L" if in_umol else "mg/dL", ref_low=45 if in_umol else 0.5,
+             ref_high=90 if in_umol else 1.0),
+        _obs(pid, n, "weight", day, value=round(rng.uniform(50, 95), 1), unit="kg"),
+        _obs(pid, n, "height", day, value=rng.randint(150, 178), unit="cm"),
+        _obs(pid, n, "ecog", day, value=ps),
+        # The CARG questionnaire, asked at the nurse's pre-chemotherapy visit.
+        _obs(pid, n, "hearing", day, coded=(codes.LOCAL, rng.choice(
+            ["excellent", "good", "good", "fair"]))),
+        _obs(pid, n, "falls_6m", day, value=rng.choice([0, 0, 0, 0, 1]), unit="1"),
+        _obs(pid, n, "walk_limited", day, boolean=rng.random() < 0.15),
+        _obs(pid, n, "needs_medication_help", day, boolean=rng.random() < 0.1),
+        _obs(pid, n, "social_decreased", day, boolean=rng.random() < 0.25)]
+    text = prechemo_note(rng, lang, regimen, ps)
+    res.append(fb.document(f"{r}-note-1", r, "consultation", day, text, lang, "oncologist"))
+    return res
+
+
+def lung_patient(rng: random.Random, i: int, ref: dt.date = REFERENCE_DATE) -> DemoPatient:
     """Return NSCLC patient number `i`, planned for radiotherapy plus immunotherapy."""
     pid, r = f"DEMO-LU-{i:03d}", f"demo-lu-{i:03d}"
+    _d = _day(ref)
     sex, age = rng.choice(["male", "male", "female"]), rng.randint(48, 82)
     lobe = rng.choice(["upper", "upper", "middle", "lower"])
     side = "right" if lobe == "middle" else rng.choice(["left", "right"])
@@ -166,7 +224,7 @@ def lung_patient(rng: random.Random, i: int) -> DemoPatient:
     stage = "IVA" if stage4 else rng.choice(["IIIA", "IIIB", "IIIC"])
     start = rng.randint(7, 14)  # planned start, days after the board
     n = [0]
-    res = [_person(rng, pid, i, age, sex),
+    res = [_person(rng, ref, pid, i, age, sex),
            fb.condition(f"{r}-dx", r, icd, "Malignant neoplasm of bronchus and lung",
                         _d(-rng.randint(30, 60)), morphology=rng.choice(["8140/3", "8070/3"]),
                         laterality=side, stage=stage)]
@@ -206,7 +264,8 @@ def lung_patient(rng: random.Random, i: int) -> DemoPatient:
                              cycles=rng.choice([13, 17, 24]), line=1, dose_intensity=1.0))
     tumour = {"diameter_mm": rng.randint(18, 65), "lobe": lobe, "side": side, "t": t,
               "n": nn, "m": m, "seed": rng.randint(0, 2**31 - 1)}
-    return DemoPatient(pid, "lung", res, tumour=tumour, planned_start=_d(start))
+    return DemoPatient(pid, "lung", res, tumour=tumour, planned_start=_d(start),
+                       study_date=_d(day))
 
 
 _CHEMO_CASES = [  # (ICD-10, label, regimen, agents, cycles)
@@ -232,15 +291,16 @@ _CHEMO_CASES = [  # (ICD-10, label, regimen, agents, cycles)
 ]
 
 
-def chemo_patient(rng: random.Random, i: int) -> DemoPatient:
+def chemo_patient(rng: random.Random, i: int, ref: dt.date = REFERENCE_DATE) -> DemoPatient:
     """Return patient number `i` aged 65+ starting chemotherapy."""
     pid, r = f"DEMO-CH-{i:03d}", f"demo-ch-{i:03d}"
+    _d = _day(ref)
     icd, label, regimen, agents, cycles = _CHEMO_CASES[i - 1]
     sex = "female" if icd[:3] in ("C50", "C56") else rng.choice(["male", "female"])
     age = rng.randint(65, 88)
     start = -rng.randint(20, 40)
     n = [0]
-    res = [_person(rng, pid, i, age, sex),
+    res = [_person(rng, ref, pid, i, age, sex),
            fb.condition(f"{r}-dx", r, icd, label, _d(start - rng.randint(20, 60)),
                         stage=rng.choice(["II", "III", "IV"]))]
     day = _d(start - rng.randint(1, 7))
@@ -278,10 +338,21 @@ def chemo_patient(rng: random.Random, i: int) -> DemoPatient:
     return DemoPatient(pid, "chemo", res, planned_start=_d(start))
 
 
-def generate(seed: int = SEED) -> DemoCohort:
-    """Return the demo cohort (12 breast, 10 lung, 10 chemotherapy patients)."""
+def generate(seed: int = SEED, date: dt.date | str | None = None) -> DemoCohort:
+    """Return the demo cohort (12 breast, 10 lung, 10 chemotherapy patients).
+
+    Parameters
+    ----------
+    seed
+        Another seed gives another (still deterministic) cohort.
+    date
+        Reference date (the demo board's day; ISO string or date); every date of the cohort is
+        relative to it. Default :data:`REFERENCE_DATE`. The same seed gives the same patients
+        and values on any date.
+    """
+    ref = REFERENCE_DATE if date is None else dt.date.fromisoformat(str(date)[:10])
     rng = random.Random(seed)
-    patients = [breast_patient(rng, i) for i in range(1, 13)]
-    patients += [lung_patient(rng, i) for i in range(1, 11)]
-    patients += [chemo_patient(rng, i) for i in range(1, 11)]
-    return DemoCohort(seed, REFERENCE_DATE.isoformat(), patients)
+    patients = [breast_patient(rng, i, ref, seed) for i in range(1, 13)]
+    patients += [lung_patient(rng, i, ref) for i in range(1, 11)]
+    patients += [chemo_patient(rng, i, ref) for i in range(1, 11)]
+    return DemoCohort(seed, ref.isoformat(), patients)

@@ -1,4 +1,4 @@
-"""Synthetic clinical notes (French and English) for the demo chemotherapy patients.
+"""Synthetic clinical notes (French and English) for the demo patients starting chemotherapy.
 
 The notes mention or negate toxicity signs in varied phrasing, with the abbreviations
 clinicians use (NF, AEG, T°, CTCAE grades, "RAS"), so the text search and the toxicity plugin
@@ -97,3 +97,25 @@ def chemo_notes(rng: random.Random, i: int, start: int, reduced: bool,
         reason = reasons[0] if i == 5 else rng.choice(reasons)  # 5's letter says FN
         hospital = (start + rng.randint(8, 14), rng.randint(2, 6), reason)
     return notes, hospital
+
+
+_FR_ADJUVANT = [
+    "Consultation d'oncologie après chirurgie du sein. Chimiothérapie adjuvante par {reg} "
+    "proposée (4 cures). PS {ps}. Pas de fièvre, cicatrice propre. Information sur les signes "
+    "d'alerte (T° > 38 °C, mucite, diarrhée) remise. Pose de PAC programmée.",
+    "Cs onco : discussion de la chimiothérapie adjuvante ({reg}). État général conservé, PS "
+    "{ps}. Apyrétique, pas de nausées. Bilan pré-thérapeutique vérifié, accord pour traitement.",
+]
+_EN_ADJUVANT = [
+    "Oncology clinic after breast surgery. Adjuvant {reg} chemotherapy planned (4 cycles). "
+    "Performance status {ps}. No fever, wound healed. Warning signs (temperature > 38 C, mouth "
+    "sores, diarrhoea) explained. Port insertion booked.",
+    "Clinic letter: adjuvant {reg} discussed and agreed. Patient well, PS {ps}. Afebrile, no "
+    "nausea. Pre-treatment bloods checked; OK to treat.",
+]
+
+
+def prechemo_note(rng: random.Random, lang: str, regimen: str, ps: int) -> str:
+    """Return the consultation note before adjuvant chemotherapy after breast surgery."""
+    templates = _FR_ADJUVANT if lang == "fr" else _EN_ADJUVANT
+    return rng.choice(templates).format(reg=regimen, ps=ps)

@@ -64,3 +64,16 @@ def test_planned_chemo_counts_like_the_other_treatment_inputs(store):
     add_patient(store, "P1", icd="C50.4", sex="female")
     _chemo(store, "P1", "t-planned", ["docetaxel", "cyclophosphamide"], start="2024-06-01")
     assert derive(store, "chemo_generation").value == "third"
+
+
+def test_regimen_items_come_from_the_chemotherapy_not_the_endocrine_therapy(store):
+    # Adjuvant EC then letrozole started after it: n_agents and dose intensity (CARG,
+    # toxicity) describe the chemotherapy, whichever started last.
+    add_patient(store, "P1", icd="C50.4", sex="female")
+    _chemo(store, "P1", "t-ec", ["epirubicin", "cyclophosphamide"], start="2024-01-10")
+    store.db.execute("UPDATE treatments SET dose_intensity = 0.8 WHERE id = 't-ec'")
+    _chemo(store, "P1", "t-endo", ["letrozole"], start="2024-02-01", subkind="endocrine")
+    assert derive(store, "n_agents").value == 2
+    assert derive(store, "dose_intensity").value == 0.8
+    store.db.execute("DELETE FROM treatments WHERE id = 't-ec'")
+    assert derive(store, "n_agents").value == 1  # no chemotherapy: the systemic one in course

@@ -126,6 +126,40 @@ def test_out_of_population_refused_and_not_applicable(store, settings, plugin_ro
     assert doc["status"] == "refused" and "outside intended use" in doc["refusal"][0]
 
 
+def _chemo(store, pid, start, subkind="chemotherapy"):
+    store.db["treatments"].insert({"id": f"{pid}-{subkind}", "patient_id": pid,
+                                   "source_id": subkind, "kind": "systemic", "subkind": subkind,
+                                   "agents": '["carboplatin"]', "start_date": start})
+
+
+def test_plugin_for_a_treatment_skipped_unless_patient_has_it(store, settings, plugin_root):
+    m = logistic_manifest("test-on-chemo")
+    m["population"]["treatment"] = {"kind": "systemic", "subkind": "chemotherapy",
+                                    "window_days": 60}
+    write_plugin(plugin_root, m, __import__("inference_helpers").logistic_onnx(
+        list(COEFS.values()), INTERCEPT))
+    _chemo(store, "P2", "2024-02-10", subkind="immunotherapy")  # not chemotherapy
+    _chemo(store, "P6", "2023-06-01")                           # before the 60-day window
+    _chemo(store, "P5", "2024-03-08")                           # planned after the date: applies
+    for pid in ("P1", "P2", "P6"):
+        assert engine.applicable_plugins(store, settings, pid, REF) == [], pid
+        assert engine.predict_patient(store, settings, pid, date=REF, save=False) == []
+    [(p, pop)] = engine.applicable_plugins(store, settings, "P5", REF)
+    assert p.id == "test-on-chemo" and pop["in_population"]
+    # Named explicitly, it runs, flagged as outside its intended use with the reason.
+    [doc] = engine.predict_patient(store, settings, "P1", date=REF, save=False,
+                                   plugin_ids=["test-on-chemo"])
+    assert doc["status"] == "ok" and doc["outside_intended_use"]
+    assert doc["population"]["failed"] == ["treatment"]
+    assert doc["population"]["reasons"][0].startswith("no treatment matching the intended use")
+
+
+def test_flagging_plugin_still_applies_outside_its_age_range(store, settings, plugin):
+    # P7 is 94, above age_max 90: a flagging plugin still runs automatically (flagged).
+    [(p, pop)] = engine.applicable_plugins(store, settings, "P7", REF)
+    assert p.id == "test-logistic" and pop["failed"] == ["age"]
+
+
 def test_scenarios_give_what_if_and_benefit(store, settings, plugin):
     [doc] = engine.predict_patient(store, settings, "P1", date=REF, save=False)
     [sc] = doc["scenarios"]

@@ -19,7 +19,8 @@ def demo(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("demo")
     store = open_store(folder)
-    result = run_demo(store, Settings(data_dir=folder), imaging=False)
+    result = run_demo(store, Settings(data_dir=folder), imaging=False,
+                      date=demo_cohort.REFERENCE_DATE)
     yield store, result
     store.close()
 
@@ -55,6 +56,95 @@ def test_rerun_changes_nothing(demo, tmp_path):
     assert store.conn.total_changes == before
 
 
+def _dates_and_values(node, path=""):
+    """Yield (path, value) for every leaf of a JSON tree."""
+    if isinstance(node, dict):
+        for k, v in sorted(node.items()):
+            yield from _dates_and_values(v, f"{path}/{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _dates_and_values(v, f"{path}/{i}")
+    else:
+        yield path, node
+
+
+def test_every_date_moves_with_the_reference_date_and_nothing_else_changes():
+    a = demo_cohort.generate(date="2026-11-30")
+    b = demo_cohort.generate(date=dt.date(2031, 3, 14))
+    assert (a.reference_date, b.reference_date) == ("2026-11-30", "2031-03-14")
+    shift = dt.date(2031, 3, 14) - dt.date(2026, 11, 30)
+    dates = 0
+    for pa, pb in zip(a.patients, b.patients, strict=True):
+        if pa.group != "chemo":  # the lung CTs and breast MRs of the imaging demo
+            assert dt.date.fromisoformat(pb.study_date) - dt.date.fromisoformat(pa.study_date) \
+                == shift
+        leaves_a = list(_dates_and_values(pa.bundle()))
+        leaves_b = list(_dates_and_values(pb.bundle()))
+        assert [k for k, _ in leaves_a] == [k for k, _ in leaves_b]
+        for (key, va), (_, vb) in zip(leaves_a, leaves_b, strict=True):
+            if isinstance(va, str) and len(va) >= 10 and va[4] == "-" and va[7] == "-" \
+                    and va[:4].isdigit():
+                moved = dt.date.fromisoformat(vb[:10]) - dt.date.fromisoformat(va[:10])
+                assert moved == shift and va[10:] == vb[10:], (pa.id, key, va, vb)
+                dates += 1
+            else:
+                assert va == vb, (pa.id, key)
+    assert dates > 500
+
+
+def test_ages_on_the_reference_date_do_not_depend_on_it():
+    def ages(cohort):
+        ref = dt.date.fromisoformat(cohort.reference_date)
+        out = []
+        for p in cohort.patients:
+            born = dt.date.fromisoformat(p.resources[0]["birthDate"])
+            out.append(ref.year - born.year - ((ref.month, ref.day) < (born.month, born.day)))
+        return out
+
+    base = ages(demo_cohort.generate())
+    for day in ("2024-02-29", "2027-01-01", "2031-03-14", "2040-12-31"):
+        assert ages(demo_cohort.generate(date=day)) == base, day
+
+
+def test_demo_date_defaults_to_today_and_stays_with_the_folder(tmp_path):
+    from oncoboard.errors import OncoboardError
+    from oncoboard.store import open_store
+
+    store = open_store(tmp_path)
+    settings = Settings(data_dir=tmp_path)
+    first = run_demo(store, settings, imaging=False)
+    assert first.cohort.reference_date == dt.date.today().isoformat()
+    from oncoboard.board.meetings import list_meetings
+
+    (meeting,) = list_meetings(store)
+    assert meeting.date == first.cohort.reference_date
+    # Again, without a date (another day, say): the folder's demo is kept as it is.
+    again = run_demo(store, settings, imaging=False)
+    assert again.cohort.reference_date == first.cohort.reference_date
+    assert all(r.already_imported for r in again.reports)
+    with pytest.raises(OncoboardError, match="already holds the demo cohort of"):
+        run_demo(store, settings, imaging=False, date="2030-01-02")
+    with pytest.raises(OncoboardError, match="invalid date"):
+        run_demo(store, Settings(data_dir=tmp_path / "other"), imaging=False, date="30/01/2030")
+    store.close()
+
+
+def test_cli_demo_date(tmp_path, capsys):
+    from oncoboard.cli import main
+
+    assert main(["demo", "--data-dir", str(tmp_path), "--no-imaging", "--date", "2029-05-06",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["reference_date"] == "2029-05-06"
+    bundle = json.loads((tmp_path / "demo" / "fhir" / "DEMO-LU-001.json").read_text())
+    labs = [e["resource"]["effectiveDateTime"][:10] for e in bundle["entry"]
+            if e["resource"]["resourceType"] == "Observation"]
+    assert labs and all("2029-04-01" <= d <= "2029-05-06" for d in labs)
+    assert main(["demo", "--data-dir", str(tmp_path), "--no-imaging", "--date",
+                 "2029-05-07"]) == 2
+    assert "use a fresh --data-dir" in capsys.readouterr().err
+
+
 def test_breast_patients_have_relapse_model_inputs(demo):
     store, _ = demo
     for p in record.list_patients(store, "DEMO-BR"):
@@ -75,6 +165,14 @@ def test_breast_patients_have_relapse_model_inputs(demo):
             assert any("trastuzumab" in t.agents for t in systemic)
         if c.er == "positive":
             assert any(t.subkind == "endocrine" for t in systemic)
+        chemo = [t for t in systemic if t.subkind == "chemotherapy"]
+        if chemo:  # the pre-chemotherapy work-up the toxicity plugins read
+            for key in ("haemoglobin", "creatinine", "weight", "height", "ecog", "hearing",
+                        "falls_6m", "walk_limited", "needs_medication_help",
+                        "social_decreased"):
+                o = record.latest_by_key(store, p.id, key)
+                assert o is not None and o.effective[:10] < chemo[0].start_date[:10], key
+            assert [n.note_type for n in record.notes(store, p.id)] == ["consultation"]
 
 
 def test_lung_patients_have_labs_within_30_days_of_planned_start(demo):
