@@ -11,8 +11,9 @@ export QT_QPA_PLATFORM=offscreen ONCOBOARD_HOME=$data
 ob=.venv/bin/oncoboard
 $ob demo >/dev/null
 $ob board predict 1 >/dev/null
-$ob predict DEMO-BR-002 --date 2026-11-30 >/dev/null
-$ob predict DEMO-CH-004 --date 2026-11-30 >/dev/null
+day=$($ob board list --json | .venv/bin/python -c "import json,sys; print(json.load(sys.stdin)[0]['date'])")
+$ob predict DEMO-BR-002 --date "$day" >/dev/null
+$ob predict DEMO-CH-004 --date "$day" >/dev/null
 $ob board decide 1 DEMO-LU-001 --plan "Concurrent chemoradiotherapy 60 Gy then durvalumab" \
   --rationale "Stage IIIC unresectable, ECOG 0, PD-L1 5 %" \
   --option "Concurrent chemoradiotherapy" --option "Sequential chemoradiotherapy" >/dev/null

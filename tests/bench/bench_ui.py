@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -60,7 +59,7 @@ def _spawn(code: str, *args: str) -> tuple[float, float, str]:
     run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                          env=env, timeout=120)
     wall = time.perf_counter() - start
-    line = next(l for l in run.stdout.splitlines() if l.startswith("READY"))
+    line = next(x for x in run.stdout.splitlines() if x.startswith("READY"))
     parts = line.split()
     return wall, float(parts[1]), parts[2] if len(parts) > 2 else ""
 
