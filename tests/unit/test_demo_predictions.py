@@ -160,6 +160,21 @@ def test_ok_results_carry_curves_bands_contributions_and_evidence(demo):
     assert counts["carg-toxicity"] == counts["toxicity-hosp30"] == 21
 
 
+def test_predict_reads_ki67_and_chemotherapy_generation_from_the_record(demo):
+    _, result, docs = demo
+    ki67_code = codes.BY_KEY["ki67"].code
+    for p in result.cohort.group("breast"):
+        f = _facts(p)
+        ki67 = next(r["valueQuantity"]["value"] for r in p.resources
+                    if r["resourceType"] == "Observation"
+                    and any(c["code"] == ki67_code for c in r["code"]["coding"]))
+        inputs = docs[p.id]["predict-breast-v2.1"]["inputs"]
+        assert inputs["ki67"]["value"] == ("positive" if ki67 > 10 else "negative"), p.id
+        assert inputs["generation"]["value"] == ("second" if "epirubicin" in f["agents"]
+                                                 else "none"), p.id
+        assert inputs["ki67"]["status"] == inputs["generation"]["status"] == "measured"
+
+
 def test_a_plugin_named_explicitly_runs_outside_its_population(demo, env):
     store, _, _ = demo
     _, settings = env
