@@ -7,6 +7,7 @@ when any check fails, and ``--json`` prints the checks for IT tooling.
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata as md
 import json
 import os
@@ -148,24 +149,33 @@ def check_providers(settings: Settings) -> Check:
     return Check("inference providers", OK, detail, data)
 
 
-_GL_PROBE = """
-import os
-os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-from vtkmodules.vtkRenderingCore import vtkRenderWindow, vtkRenderer
-import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  registers the OpenGL back end
-w = vtkRenderWindow(); w.SetOffScreenRendering(1); w.SetSize(32, 32)
-w.AddRenderer(vtkRenderer()); w.Render()
-caps = w.ReportCapabilities() or ""
-line = next((l for l in caps.splitlines() if "OpenGL renderer" in l), w.GetClassName())
-print(line.split(":", 1)[-1].strip())
-"""
+def gl_probe() -> str:
+    """Render a tiny VTK scene off screen and return the OpenGL renderer's name."""
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  registers the OpenGL back end
+    from vtkmodules.vtkRenderingCore import vtkRenderer, vtkRenderWindow
+
+    window = vtkRenderWindow()
+    window.SetOffScreenRendering(1)
+    window.SetSize(32, 32)
+    window.AddRenderer(vtkRenderer())
+    window.Render()
+    caps = window.ReportCapabilities() or ""
+    line = next((x for x in caps.splitlines() if "OpenGL renderer" in x), window.GetClassName())
+    return line.split(":", 1)[-1].strip()
+
+
+def _gl_probe_command() -> list[str]:
+    # A frozen bundle's executable is oncoboard itself, not a Python interpreter.
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "doctor", "--gl-probe"]
+    return [sys.executable, "-m", "oncoboard", "doctor", "--gl-probe"]
 
 
 def check_opengl(settings: Settings) -> Check:
     """Render a tiny VTK scene off screen in a child process (a crash there cannot hurt us)."""
     try:
-        proc = subprocess.run([sys.executable, "-c", _GL_PROBE], capture_output=True,
-                              text=True, timeout=60)
+        proc = subprocess.run(_gl_probe_command(), capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Check("3D (OpenGL/VTK)", WARN, f"3D view unavailable: {exc}")
     if proc.returncode != 0:
@@ -237,10 +247,14 @@ def register(sub: Any, common: Any) -> None:
     """Register `oncoboard doctor`."""
     p = sub.add_parser("doctor", parents=[common], help="check this installation's health")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
+    p.add_argument("--gl-probe", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(handler=_doctor)
 
 
 def _doctor(args: Any, ctx: Any) -> int:
+    if args.gl_probe:  # the child process of check_opengl
+        print(gl_probe())
+        return 0
     checks = run_checks(ctx.settings)
     if args.json:
         json.dump([asdict(c) for c in checks], sys.stdout, indent=2, default=str)

@@ -93,3 +93,23 @@ def test_unreachable_pacs_fails(env):
         checks = check_pacs(load_settings(env / "data"))
     assert [c.status for c in checks] == [FAIL]
     assert "refused" in checks[0].detail
+
+
+def test_opengl_probe_failure_is_a_warning_naming_the_cause(env, monkeypatch):
+    import sys
+
+    from oncoboard import doctor
+
+    monkeypatch.setattr(doctor, "_gl_probe_command", lambda: [
+        sys.executable, "-c", "import sys; sys.exit('no EGL display found')"])
+    check = doctor.check_opengl(load_settings(env / "data"))
+    assert check.status == "warn" and "no EGL display found" in check.detail
+    assert "2D viewing still works" in check.detail
+
+
+def test_opengl_probe_runs_in_a_child_process(env):
+    from oncoboard import doctor
+
+    check = doctor.check_opengl(load_settings(env / "data"))
+    # Where Mesa/EGL is present the renderer is named; elsewhere the reason is given.
+    assert (check.status == OK and check.data["renderer"]) or "unavailable" in check.detail
