@@ -21,6 +21,7 @@ Cox-like survival, bag-of-words text) written to a temporary folder.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -165,16 +166,20 @@ def _median_us(fn: Any, n: int) -> float:
     return statistics.median(times) * 1e6
 
 
-def _ensure_demo(data_dir: Path) -> None:
+def _ensure_demo(data_dir: Path) -> str:
+    """Make the demo cohort in `data_dir` unless there; return its reference date."""
+    made = data_dir / "demo" / "cohort.json"  # the demo's dates are relative to this date
     if (data_dir / "oncoboard.db").is_file():
         s = open_store(data_dir)
         n = s.db.execute("SELECT count(*) FROM patients").fetchone()[0]
         s.close()
         if n >= 20:
-            return
+            return str(json.loads(made.read_text())["reference_date"]) if made.is_file() \
+                else REF_DATE
     print(f"creating the demo cohort in {data_dir} (oncoboard demo)...", flush=True)
-    subprocess.run([sys.executable, "-m", "oncoboard", "demo", "--data-dir", str(data_dir)],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "oncoboard", "demo", "--data-dir", str(data_dir),
+                    "--date", REF_DATE], check=True, stdout=subprocess.DEVNULL)
+    return REF_DATE
 
 
 def main() -> None:
@@ -184,7 +189,8 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-inference-"))
     data_dir = args.data_dir or tmp / "data"
-    _ensure_demo(data_dir)
+    global REF_DATE
+    REF_DATE = _ensure_demo(data_dir)
     _test_plugins(tmp / "plugins")
     os.environ["ONCOBOARD_PLUGIN_PATH"] = str(tmp / "plugins")
     settings = load_settings(data_dir)
