@@ -133,8 +133,11 @@ def code_value(spec: ClinicalInput, raw: Any, raw_unit: str | None = None
         raise InferenceError("not a finite number", where=spec.name)
     if spec.valid_range and not spec.valid_range[0] <= value <= spec.valid_range[1]:
         unit = f" {spec.unit}" if spec.unit else ""
+        # The input's description often says why the range is what it is (e.g. a model
+        # built on node-positive patients only): the user sees the reason with the refusal.
+        why = f" ({spec.description.rstrip('.')})" if spec.description else ""
         raise InferenceError(f"{value:g}{unit} is outside the valid range "
-                             f"{spec.valid_range[0]:g}-{spec.valid_range[1]:g}{unit}",
+                             f"{spec.valid_range[0]:g}-{spec.valid_range[1]:g}{unit}{why}",
                              where=spec.name)
     return value, value
 
