@@ -154,6 +154,20 @@ def test_plugin_for_a_treatment_skipped_unless_patient_has_it(store, settings, p
     assert doc["population"]["reasons"][0].startswith("no treatment matching the intended use")
 
 
+def test_refusing_plugin_skipped_outside_its_age_range_and_refused_by_name(store, settings,
+                                                                           plugin_root):
+    m = logistic_manifest("test-strict-age")
+    m["population"]["out_of_population"] = "refuse"
+    write_plugin(plugin_root, m, __import__("inference_helpers").logistic_onnx(
+        list(COEFS.values()), INTERCEPT))
+    assert [p.id for p, _ in engine.applicable_plugins(store, settings, "P1", REF)] == \
+        ["test-strict-age"]
+    assert engine.applicable_plugins(store, settings, "P7", REF) == []  # 94, above 90
+    [doc] = engine.predict_patient(store, settings, "P7", date=REF, save=False,
+                                   plugin_ids=["test-strict-age"])
+    assert doc["status"] == "refused" and "age 94 above 90" in doc["refusal"][0]
+
+
 def test_flagging_plugin_still_applies_outside_its_age_range(store, settings, plugin):
     # P7 is 94, above age_max 90: a flagging plugin still runs automatically (flagged).
     [(p, pop)] = engine.applicable_plugins(store, settings, "P7", REF)
