@@ -99,6 +99,9 @@ age_min = 18
 age_max = 100
 out_of_population = "flag"
 
+[population.treatment]
+kind = "radiotherapy"
+
 [training_data]
 source = "synthetic"
 synthetic = true
