@@ -113,14 +113,19 @@ def _run_probe(provider: str) -> tuple[bool, str]:
     import numpy as np
     import onnxruntime as ort
 
+    ort.set_default_logger_severity(4)  # the finding goes into the check, not onto the terminal
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
     try:
-        session = ort.InferenceSession(str(PROBE_MODEL), providers=[provider])
+        session = ort.InferenceSession(str(PROBE_MODEL), options, providers=[provider])
         used = session.get_providers()[0]
         out = session.run(None, {"x": np.zeros(4, dtype=np.float32)})[0]
     except Exception as exc:  # a provider failing to start is what we are looking for
         return False, f"{provider} failed: {exc}".splitlines()[0]
     if used != provider:
-        return False, f"{provider} is listed but sessions fall back to {used}"
+        hint = (" (CUDA/cuDNN libraries or the NVIDIA driver missing)"
+                if provider.startswith(("CUDA", "TensorRT")) else "")
+        return False, f"{provider} is listed but sessions fall back to {used}{hint}"
     if not np.array_equal(out, np.ones(4, dtype=np.float32)):
         return False, f"{provider} gave a wrong result"
     return True, f"{provider} runs"

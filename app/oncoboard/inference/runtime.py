@@ -64,6 +64,9 @@ def choose_providers(requested: Sequence[str]) -> tuple[list[str], list[str]]:
 def _options(model_path: Path) -> Any:
     import onnxruntime as ort
 
+    # A GPU build without CUDA libraries logs its failed provider load on stderr; the fallback is
+    # reported in each prediction's provider notes instead.
+    ort.set_default_logger_severity(4)
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     opts.use_deterministic_compute = True
