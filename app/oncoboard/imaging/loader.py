@@ -18,6 +18,7 @@ from oncoboard.imaging.index import (
     IndexReport,
     ProgressFn,
     _expand,
+    _read_all,
     get_series,
     series_records,
     update_records,
@@ -104,12 +105,8 @@ def _fresh(store: Any, records: list[InstanceRecord], where: str) -> list[Instan
 def read_records(paths: Iterable[str | Path]) -> tuple[list[InstanceRecord], list[tuple[str, str]]]:
     """Read the headers of every file under `paths`; return records and skipped files."""
     report = IndexReport()
-    records = []
-    for f in _expand(paths, Path.cwd(), report):
-        try:
-            records.append(read_record(f))
-        except DicomError as exc:
-            report.skipped.append((f, exc.reason))
+    files = list(_expand(paths, Path.cwd(), report))
+    records = _read_all(files, report, None, None) or []
     return records, report.skipped
 
 
