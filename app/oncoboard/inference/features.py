@@ -24,7 +24,7 @@ from oncoboard.inference.manifest import (
     TextInput,
     TreatmentPredicate,
 )
-from oncoboard.inference.units import convert
+from oncoboard.units import convert
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +127,8 @@ def code_value(spec: ClinicalInput, raw: Any, raw_unit: str | None = None
     if raw_unit and spec.unit:
         try:
             value = convert(value, raw_unit, spec.unit)
-        except OncoboardError as exc:
-            raise InferenceError(exc.reason, where=spec.name) from exc
+        except ValueError as exc:
+            raise InferenceError(str(exc), where=spec.name) from exc
     if value != value or value in (float("inf"), float("-inf")):
         raise InferenceError("not a finite number", where=spec.name)
     if spec.valid_range and not spec.valid_range[0] <= value <= spec.valid_range[1]:

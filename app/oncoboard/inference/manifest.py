@@ -641,12 +641,9 @@ def _check_explanation(m: Manifest) -> None:
 
 
 def _check_unit(unit: str) -> None:
-    from oncoboard.inference.units import parse_unit
+    from oncoboard.units import check_unit
 
-    try:
-        parse_unit(unit)
-    except PluginError as exc:
-        raise ValueError(exc.reason) from exc
+    check_unit(unit)  # ValueError "unknown unit ..." as pydantic expects
 
 
 def _location(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:

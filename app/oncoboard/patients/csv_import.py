@@ -17,8 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from oncoboard import units
 from oncoboard.errors import RecordImportError
-from oncoboard.patients import codes, units
+from oncoboard.patients import codes
 from oncoboard.patients.importer import Batch
 from oncoboard.store import Store
 

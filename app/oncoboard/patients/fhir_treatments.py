@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from oncoboard.patients import codes, units
+from oncoboard import units
+from oncoboard.patients import codes
 from oncoboard.patients.fhir_import import Context
 from oncoboard.patients.fhir_map import (
     _RADIOTHERAPY,

@@ -1,5 +1,8 @@
-"""Unit conversion to the canonical unit of each code, with pint.
+"""Unit conversion with pint, for record imports and plugin inputs alike.
 
+One registry and one table of spellings serve the importers (a value to the canonical unit of
+its code, :func:`to_canonical`) and the plugins (a record value to the unit a manifest declares,
+:func:`convert`; a manifest's unit checked with :func:`check_unit`).
 UCUM spellings that pint does not read (``10*9/L``, ``{cells}/uL``, ``Cel``, ``[lb_av]``) are
 rewritten into pint syntax first; the conversion itself is pint's, including mass <-> amount of
 substance through the code's molar mass (pint's ``chemistry`` context), e.g. creatinine
@@ -67,21 +70,23 @@ def to_pint(unit: str) -> str:
     return u
 
 
+def _parse(unit: str) -> Any:
+    """Return `unit` as a pint Quantity; raise ValueError when pint cannot read it."""
+    ureg = registry()
+    try:
+        q = ureg.parse_expression(to_pint(unit))
+    except Exception as exc:  # pint's parser raises unrelated types: TokenError, AssertionError..
+        raise ValueError(f"unknown unit {unit!r}") from exc
+    return q if isinstance(q, ureg.Quantity) else ureg.Quantity(q, "dimensionless")
+
+
 @functools.lru_cache(maxsize=4096)
 def _linear(from_unit: str, to_unit: str, molar_mass: float | None) -> tuple[float, float]:
     """Return (a, b) such that a value in `from_unit` is ``a*x + b`` in `to_unit`."""
     import pint
 
     ureg = registry()
-    try:
-        src = ureg.parse_expression(to_pint(from_unit))
-    except (pint.errors.PintError, AttributeError, TypeError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"unknown unit {from_unit!r}") from exc
-    dst = ureg.parse_expression(to_pint(to_unit))
-    if not isinstance(src, ureg.Quantity):
-        src = ureg.Quantity(src, "dimensionless")
-    if not isinstance(dst, ureg.Quantity):
-        dst = ureg.Quantity(dst, "dimensionless")
+    src, dst = _parse(from_unit), _parse(to_unit)
 
     def convert(x: float) -> float:
         q = ureg.Quantity(x * src.magnitude, src.units)
