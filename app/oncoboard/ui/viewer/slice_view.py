@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -312,13 +313,18 @@ class SliceView(QWidget):
         roi = pg.LineSegmentROI([[a.x(), a.y()], [b.x(), b.y()]],
                                 pen=pg.mkPen(theme.WARNING, width=2))
         text = pg.TextItem(color=theme.WARNING, anchor=(0, 1))
-        m = {"kind": "distance", "index": self.state.cursor[self.axis], "roi": roi,
+        return self._add_measurement("distance", roi, text, self._update_distance)
+
+    def _add_measurement(self, kind: str, roi: Any, text: Any,
+                         update: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Show `roi` and its label on this plane, kept up to date by `update`; return it."""
+        m = {"kind": kind, "index": self.state.cursor[self.axis], "roi": roi,
              "items": [roi, text]}
         self.vb.addItem(roi)
         self.vb.addItem(text)
-        roi.sigRegionChanged.connect(lambda _r, m=m: self._update_distance(m))
+        roi.sigRegionChanged.connect(lambda _r, m=m: update(m))
         self.measurements.append(m)
-        self._update_distance(m)
+        update(m)
         return m
 
     def _update_distance(self, m: dict[str, Any]) -> None:
@@ -336,14 +342,7 @@ class SliceView(QWidget):
         roi = pg.EllipseROI([corner.x(), corner.y()], [max(width, 1.0), max(height, 1.0)],
                             pen=pg.mkPen(theme.WARNING, width=2))
         text = pg.TextItem(color=theme.WARNING, anchor=(0, 0), fill=pg.mkBrush(27, 32, 39, 190))
-        m = {"kind": "roi", "index": self.state.cursor[self.axis], "roi": roi,
-             "items": [roi, text]}
-        self.vb.addItem(roi)
-        self.vb.addItem(text)
-        roi.sigRegionChanged.connect(lambda _r, m=m: self._update_roi(m))
-        self.measurements.append(m)
-        self._update_roi(m)
-        return m
+        return self._add_measurement("roi", roi, text, self._update_roi)
 
     def _update_roi(self, m: dict[str, Any]) -> None:
         roi, plane = m["roi"], self.plane
