@@ -137,6 +137,9 @@ def map_patient(ctx: Context, m: Any, where: str) -> None:
         (m.name[0] if m.name else None)
     tags = {t.code for t in ((m.meta.tag or []) if m.meta else [])}
     deceased = iso(m.deceasedDateTime)
+    # fhir.resources types gender as a free code; the schema allows only AdministrativeGender.
+    if m.gender not in (None, "female", "male", "other", "unknown"):
+        raise ctx.error(f"gender {m.gender!r} must be female, male, other or unknown", where)
     ctx.batch.add("patients", {
         "id": pid, "source_system": next((i.system for i in (m.identifier or [])
                                           if i.value == pid), None),

@@ -209,3 +209,10 @@ def test_other_malformed_files(store, tmp_path, name, content, fragment):
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
     _fails(store, path, fragment)
+
+
+def test_gender_outside_administrative_gender(store, write_bundle):
+    # "F" passes the FHIR model (a code) but not the database: refused with the entry, not exit 3.
+    patient = basic_patient()
+    patient["gender"] = "F"
+    _fails(store, write_bundle([patient]), "entry 0 (Patient/p1)", "gender 'F'")
