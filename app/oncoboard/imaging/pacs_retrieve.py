@@ -130,10 +130,49 @@ def _counts(status: Dataset) -> tuple[int, int, int, int | None]:
             int(remaining) if remaining not in (None, "") else None)
 
 
+def _stop(assoc: Association, model: str) -> None:
+    if assoc.is_established:
+        with contextlib.suppress(Exception):
+            assoc.send_c_cancel(1, query_model=model)
+        assoc.abort()  # do not wait for the PACS to honour the C-CANCEL
+
+
+def _watch(assoc: Association, sink: _Sink, cancel: Cancel, done: threading.Event,
+           model: str) -> None:
+    """Poll `cancel` while we wait on the PACS, which may stay silent for a long time."""
+    while not done.wait(0.1):
+        if cancel():
+            sink.cancelled.set()
+            _stop(assoc, model)
+            # Wake the caller's thread, blocked on the DIMSE queue until the time-out: pynetdicom
+            # queues the same (None, None) when a peer closes the connection.
+            assoc.dimse.msg_queue.put((None, None))
+            return
+
+
 def _consume(node: PacsNode, assoc: Association, responses: Iterator[tuple[Dataset, Any]],
              report: RetrieveReport, sink: _Sink, progress: Progress | None,
              cancel: Cancel | None, service: str, model: str) -> None:
+    done = threading.Event()
+    if cancel is not None:
+        threading.Thread(target=_watch, args=(assoc, sink, cancel, done, model),
+                         name="oncoboard-pacs-cancel", daemon=True).start()
+    try:
+        _read_responses(node, assoc, responses, report, sink, progress, cancel, service, model)
+    finally:
+        done.set()
+
+
+def _read_responses(node: PacsNode, assoc: Association,
+                    responses: Iterator[tuple[Dataset, Any]], report: RetrieveReport,
+                    sink: _Sink, progress: Progress | None, cancel: Cancel | None,
+                    service: str, model: str) -> None:
     for status, _identifier_ds in responses:
+        if sink.cancelled.is_set() or (cancel is not None and cancel()):
+            sink.cancelled.set()
+            report.cancelled = True
+            _stop(assoc, model)
+            return
         code = check_status(node, assoc, status, service)
         completed, failed, warning, remaining = _counts(status)
         if code in _PENDING:
@@ -141,12 +180,6 @@ def _consume(node: PacsNode, assoc: Association, responses: Iterator[tuple[Datas
                 total = 0 if remaining is None else completed + failed + warning + remaining
                 progress(len(sink.files), total,
                          f"received {len(sink.files)} of {total or '?'} instances")
-            if sink.cancelled.is_set() or (cancel is not None and cancel()):
-                sink.cancelled.set()
-                report.cancelled = True
-                assoc.send_c_cancel(1, query_model=model)
-                assoc.abort()  # do not wait for the PACS to honour the C-CANCEL
-                return
             continue
         report.completed, report.failed, report.warning = completed, failed, warning
         if code == 0xFE00:
@@ -157,6 +190,8 @@ def _consume(node: PacsNode, assoc: Association, responses: Iterator[tuple[Datas
             report.failures.append(f"{failed} instance(s) could not be sent by the PACS "
                                    f"({status_text(code, service)})")
         return
+    if sink.cancelled.is_set():  # the watcher aborted the association
+        report.cancelled = True
 
 
 def _c_get(node: PacsNode, report: RetrieveReport, sink: _Sink, progress: Progress | None,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from pynetdicom import AE, evt
 from oncoboard.config import PacsNode
 from oncoboard.errors import PacsError
 from oncoboard.imaging import pacs
-from oncoboard.imaging.pacs_net import STUDY_ROOT_FIND, VERIFICATION
+from oncoboard.imaging.pacs_net import STUDY_ROOT_FIND, STUDY_ROOT_GET, VERIFICATION
 
 HOST = "127.0.0.1"
 
@@ -24,11 +26,13 @@ def fake_pacs() -> Iterator[Callable[..., PacsNode]]:
     release = threading.Event()
 
     def start(find_handler: Callable[[Any], Any] | None, contexts: list[str],
-              timeout_s: float = 5) -> PacsNode:
+              timeout_s: float = 5, get_handler: Callable[[Any], Any] | None = None) -> PacsNode:
         ae = AE(ae_title="FAKEPACS")
         for uid in contexts:
             ae.add_supported_context(uid)
         handlers = [(evt.EVT_C_FIND, find_handler)] if find_handler else []
+        if get_handler:
+            handlers.append((evt.EVT_C_GET, get_handler))
         server = ae.start_server((HOST, 0), block=False, evt_handlers=handlers)
         servers.append(server)
         return PacsNode("fake", "FAKEPACS", HOST, server.server_address[1],
@@ -89,3 +93,19 @@ def test_matches_are_returned_with_snake_case_keys(fake_pacs: Callable[..., Pacs
     assert study["patient_id"] == "P9" and study["patient_name"] == "Doe^Jo"
     assert study["study_date"] == "2020-02-29" and study["modalities"] == ["MR", "SEG"]
     assert study["n_instances"] == 12 and study["description"] is None
+
+
+def test_cancel_while_the_pacs_is_silent(fake_pacs: Callable[..., PacsNode],
+                                         tmp_path: Path) -> None:
+    def handler(event: Any) -> Iterator[Any]:
+        yield 3  # three instances announced, none ever sent
+        fake_pacs.release.wait(10)  # type: ignore[attr-defined]
+        yield 0xA702, None
+
+    node = fake_pacs(None, [STUDY_ROOT_GET], timeout_s=30, get_handler=handler)
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    start = time.monotonic()
+    report = pacs.retrieve(node, dest=tmp_path, study_uid="1.2.3.4", cancel=stop.is_set)
+    assert report.cancelled and report.files == []
+    assert time.monotonic() - start < 2  # not the 30 s DIMSE time-out
