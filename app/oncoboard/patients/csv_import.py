@@ -32,6 +32,7 @@ COLUMNS = (
 KINDS = ("patient", "condition", "observation", "treatment", "note", "outcome")
 SYSTEMS = {"loinc": codes.LOINC, "snomed": codes.SNOMED, "icd-10": codes.ICD10,
            "icd10": codes.ICD10, "icd-o-3": codes.ICDO3, "local": codes.LOCAL}
+_NUMERIC = ("laboratory", "vital-signs")
 _TRUE, _FALSE = {"1", "yes", "y", "true", "oui"}, {"0", "no", "n", "false", "non"}
 
 
@@ -147,6 +148,10 @@ def _observation(line: _Line, batch: Batch) -> None:
                 row[f"reference_{bound}"], _ = _canonical(line, known, b, unit)
     elif number is not None:
         row["value_num"] = number
+    elif raw is not None and (unit or (known and known.category in _NUMERIC)):
+        # A lab typed as '1.250,5' or 'abc' would otherwise be stored as text and never found.
+        expected = f" in {known.unit}" if known and known.unit else ""
+        raise line.error(f"value {raw!r} is not a number (expected a number{expected})")
     elif raw is not None:
         key = known.key if known else None
         row["value_text"] = coded_text(key, _Text(raw)) if key in ("er", "pr", "her2") else raw
@@ -231,7 +236,8 @@ def read_csv(store: Store, path: Path, text: str, sha256: str) -> Batch:
     first = text.split("\n", 1)[0]
     # French spreadsheets save with ';' (the comma is their decimal separator)
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: an unclosed quote must not swallow the rest of the file into one field
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     header = [h.strip() for h in reader.fieldnames or []]
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
@@ -242,6 +248,7 @@ def read_csv(store: Store, path: Path, text: str, sha256: str) -> Batch:
             raise RecordImportError(f"missing column {required!r}", file=path, where="line 1")
     reader.fieldnames = header
     batch = Batch(path, "csv", sha256)
+    last = 1  # last physical line of the previous record: a malformed record starts after it
     try:
         for values in reader:
             line = _Line(path, reader.line_num, values)
@@ -251,9 +258,11 @@ def read_csv(store: Store, path: Path, text: str, sha256: str) -> Batch:
             if kind not in READERS:
                 raise line.error(f"kind {kind!r} must be one of {', '.join(KINDS)}")
             READERS[kind](line, batch)
+            last = reader.line_num
     except csv.Error as exc:
-        raise RecordImportError(f"malformed CSV: {exc}", file=path,
-                                where=f"line {reader.line_num}") from exc
+        hint = " (a quote is not closed)" if "end of data" in str(exc) else ""
+        raise RecordImportError(f"malformed CSV: {exc}{hint}", file=path,
+                                where=f"line {last + 1}") from exc
     _check_keys_and_patients(store, batch)
     patients = {r["id"]: r for r in batch.rows["patients"]}
     for row in batch.rows["outcomes"]:

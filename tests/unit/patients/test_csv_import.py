@@ -125,3 +125,25 @@ def test_semicolon_decimal_comma_and_bom(store, tmp_path):
                       "P1;observation;haemoglobin;11,5;g/dL;2021-01-01;;\n").encode("utf-8"))
     import_file(store, path)
     assert record.latest_by_key(store, "P1", "haemoglobin").value_num == 11.5
+
+
+def test_unclosed_quote_does_not_swallow_the_following_rows(store, tmp_path):
+    # Without strict parsing the two later notes became part of the first note's text.
+    body = (PATIENT + 'P1,note,consultation,,,,,2025-01-01,,,,"unclosed\n'
+            "P1,note,phone,,,,,2025-01-02,,,,second\nP1,note,phone,,,,,2025-01-03,,,,third\n")
+    _fails(store, tmp_path, body, "line 3", "quote is not closed")
+
+
+@pytest.mark.parametrize("value", ["abc", "1.250,5", "<5"])
+def test_non_numeric_lab_value_is_refused(store, tmp_path, value):
+    # Stored as text, a lab value would never be found by the plugins' numeric look-ups.
+    body = PATIENT + f'P1,observation,,,haemoglobin,"{value}",g/dL,2025-01-02,,,,\n'
+    _fails(store, tmp_path, body, "line 3", f"value {value!r} is not a number", "g/dL")
+
+
+def test_text_value_of_a_categorical_code_is_kept(store, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text(HEADER + PATIENT + "P1,observation,,,hearing,good,,2025-01-02,,,,\n",
+                    encoding="utf-8")
+    import_file(store, path)
+    assert record.latest_by_key(store, "P1", "hearing").value_text == "good"
