@@ -65,7 +65,8 @@ class VolumeCache:
         return Volume(voxels=voxels, affine=np.array(info["affine"]), modality=info["modality"],
                       series_uid=info["series_uid"], study_uid=info["study_uid"],
                       patient_id=info["patient_id"], description=info["description"],
-                      window_presets=[tuple(w) for w in info["window_presets"]],  # type: ignore[misc]
+                      window_presets=[(str(w[0]), float(w[1]), float(w[2]))
+                                      for w in info["window_presets"]],
                       warnings=info["warnings"], meta={**info["meta"], "cached": True})
 
     def put(self, name: str, volume: Volume) -> bool:

@@ -201,10 +201,11 @@ def extract_zip(path: Path, data_dir: Path) -> Path:
 
 def _dicomdir_files(path: Path, report: IndexReport) -> Iterator[str]:
     import pydicom
+    from pydicom.fileset import FileSet
 
     try:
         ds = pydicom.dcmread(path)
-        fs = pydicom.fileset.FileSet(ds)
+        fs = FileSet(ds)
         found = [str(Path(inst.path)) for inst in fs]
     except Exception as exc:
         report.skipped.append((str(path), f"unreadable DICOMDIR: {exc}"))

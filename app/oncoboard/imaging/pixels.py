@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -132,7 +133,7 @@ def _read_native(job: FrameJob, dest: NDArray[Any]) -> None:
     try:
         with open(job.path, "rb", buffering=0) as f:
             f.seek(job.offset + job.frame * nbytes)
-            view = memoryview(dest).cast("B") if dest.flags.c_contiguous else None
+            view = dest.data.cast("B") if dest.flags.c_contiguous else None
             if view is not None and dest.dtype.itemsize * 8 == job.bits_allocated:
                 got = f.readinto(view)
             else:
@@ -179,11 +180,11 @@ def decode_frame(job: FrameJob) -> NDArray[Any]:
 def _pixel_decoder_syntaxes() -> set[str]:
     from pydicom.pixels.decoders.base import _PIXEL_DATA_DECODERS
 
-    return set(_PIXEL_DATA_DECODERS) - {"1.2.840.10008.1.2.1.99"}
+    return {str(u) for u in _PIXEL_DATA_DECODERS} - {"1.2.840.10008.1.2.1.99"}
 
 
 def _decode_buffer(job: FrameJob) -> NDArray[Any]:
-    from pydicom.pixels import get_decoder
+    from pydicom.pixels.decoders.base import get_decoder
 
     assert job.offset is not None
     with open(job.path, "rb") as f:
@@ -195,18 +196,19 @@ def _decode_buffer(job: FrameJob) -> NDArray[Any]:
                          f"({'; '.join(decoder.missing_dependencies) or 'unsupported'})",
                          file=job.path)
     plugin = "pyjpegls" if "pyjpegls" in decoder.available_plugins else ""
-    arr, _ = decoder.as_array(
-        buf, index=job.frame, decoding_plugin=plugin, rows=job.rows, columns=job.columns,
-        samples_per_pixel=job.samples, bits_allocated=job.bits_allocated,
-        bits_stored=job.bits_stored, pixel_representation=int(job.signed),
-        photometric_interpretation=job.photometric, number_of_frames=job.n_frames,
-        planar_configuration=job.planar, pixel_keyword="PixelData")
+    opts: dict[str, Any] = {
+        "rows": job.rows, "columns": job.columns, "samples_per_pixel": job.samples,
+        "bits_allocated": job.bits_allocated, "bits_stored": job.bits_stored,
+        "pixel_representation": int(job.signed), "photometric_interpretation": job.photometric,
+        "number_of_frames": job.n_frames, "planar_configuration": job.planar,
+        "pixel_keyword": "PixelData"}
+    arr, _ = decoder.as_array(buf, index=job.frame, decoding_plugin=plugin, **opts)
     return _to_gray(arr, job)
 
 
 def _decode_with_dataset(job: FrameJob) -> NDArray[Any]:
     import pydicom
-    from pydicom.pixels import pixel_array
+    from pydicom.pixels.utils import pixel_array
 
     ds = pydicom.dcmread(job.path, force=True)
     if "PixelData" not in ds:
@@ -222,7 +224,7 @@ def _decode_with_dataset(job: FrameJob) -> NDArray[Any]:
 def _to_gray(arr: NDArray[Any], job: FrameJob) -> NDArray[Any]:
     if job.samples == 1:
         return arr
-    from pydicom.pixels import convert_color_space
+    from pydicom.pixels.processing import convert_color_space
 
     if job.photometric.startswith("YBR"):
         arr = convert_color_space(arr, job.photometric, "RGB")
@@ -254,22 +256,28 @@ def _decode_many(jobs: Sequence[FrameJob], indices: list[int], out: NDArray[Any]
     pool = get_pool()
     per_task = max(1, min(_FRAMES_PER_TASK, len(indices) // (workers * 4) or 1))
     chunks = [indices[i:i + per_task] for i in range(0, len(indices), per_task)]
-    futures: list[tuple[list[int], Future[list[NDArray[Any]]]]] = [
-        (c, pool.submit(decode_chunk, [jobs[k] for k in c])) for c in chunks]
+    # A deque, emptied as results arrive: a Future keeps its result (decoded frames) alive
+    # for as long as it is referenced, which would double the peak memory.
+    futures: deque[tuple[list[int], Future[list[NDArray[Any]]]]] = deque(
+        (c, pool.submit(decode_chunk, [jobs[k] for k in c])) for c in chunks)
     try:
-        for chunk, fut in futures:
+        while futures:
             if cancel is not None and cancel():
                 raise LoadCancelled("loading cancelled")
-            for k, arr in zip(chunk, fut.result(), strict=True):
+            chunk, fut = futures.popleft()
+            frames = fut.result()
+            del fut
+            for k, arr in zip(chunk, frames, strict=True):
                 out[k] = arr
                 if post is not None:
                     post(k, out[k])
+            del frames
             done += len(chunk)
             if progress is not None:
                 progress(done, total, "decoding slices")
     except BaseException:
-        for _, fut in futures:
-            fut.cancel()
+        for _, pending in futures:
+            pending.cancel()
         raise
 
 

@@ -156,7 +156,7 @@ def fill_polygon(rows: NDArray[Any], cols: NDArray[Any], n_rows: int,
 
 
 def _read_seg(ds: Any, path: str) -> list[Structure]:
-    from pydicom.pixels import pixel_array
+    from pydicom.pixels.utils import pixel_array
 
     from oncoboard.imaging.headers import _enhanced_frames, _referenced_series
 

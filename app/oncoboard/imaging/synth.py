@@ -34,7 +34,8 @@ def make_uid(*parts: object) -> str:
 
 def grid_positions(origin: Sequence[float], step: Sequence[float], n: int) -> NDArray[np.float64]:
     """Return `n` slice positions ``origin + k * step`` (step may be oblique: a tilt)."""
-    return np.asarray(origin, float) + np.arange(n)[:, None] * np.asarray(step, float)
+    out = np.asarray(origin, float) + np.arange(n)[:, None] * np.asarray(step, float)
+    return np.asarray(out, dtype=np.float64)
 
 
 def voxel_centres(positions: NDArray[Any], iop: Sequence[float], spacing: Sequence[float],
@@ -48,11 +49,11 @@ def voxel_centres(positions: NDArray[Any], iop: Sequence[float], spacing: Sequen
 
 def _base(modality: str, sop_class: str, uids: dict[str, str], header: dict[str, Any]) -> Any:
     from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian
+    from pydicom.uid import UID, ExplicitVRLittleEndian
 
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = sop_class
+    ds.file_meta.MediaStorageSOPClassUID = UID(sop_class)
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.SOPClassUID = sop_class
     ds.Modality = modality
