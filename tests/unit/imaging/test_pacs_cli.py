@@ -8,26 +8,13 @@ from pathlib import Path
 import pytest
 from orthanc import HOST, ORTHANC_AET, TEST_AET, OrthancServer, free_port, orthanc_fixture  # noqa: F401
 
-from oncoboard import cli
+from oncoboard.cli import main
 
 pytestmark = pytest.mark.orthanc
 
 
-def main(argv: list[str]) -> int:
-    """Run the CLI in this process.
-
-    oncoboard.patients.commands keeps its ``import`` sub-command hooks between parser builds, so
-    a second ``cli.main`` in one process failed with "conflicting subparser: dicom"; start each
-    run with no hooks (they are registered again while the parser is built).
-    """
-    import oncoboard.patients.commands as patient_commands
-
-    patient_commands._import_hooks.clear()
-    return cli.main(argv)
-
-
 @pytest.fixture
-def data_dir(orthanc: OrthancServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def pacs_home(orthanc: OrthancServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point the settings at a site file listing the test Orthanc and a dead node."""
     site = tmp_path / "site.toml"
     site.write_text(f"""
@@ -56,7 +43,7 @@ timeout_s = 2
     return data
 
 
-def test_echo_every_configured_node(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_echo_every_configured_node(pacs_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pacs", "echo"]) == 4  # one of the two nodes is down
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("orthanc: ok (")
@@ -67,7 +54,7 @@ def test_echo_every_configured_node(data_dir: Path, capsys: pytest.CaptureFixtur
     assert row["node"] == "orthanc" and row["ok"] is True
 
 
-def test_echo_inline_node(orthanc: OrthancServer, data_dir: Path,
+def test_echo_inline_node(orthanc: OrthancServer, pacs_home: Path,
                           capsys: pytest.CaptureFixture[str]) -> None:
     args = ["pacs", "echo", "--host", HOST, "--port", str(orthanc.dicom_port), "--aet",
             ORTHANC_AET]
@@ -77,7 +64,7 @@ def test_echo_inline_node(orthanc: OrthancServer, data_dir: Path,
     assert "Calling AE title not recognised" in capsys.readouterr().out
 
 
-def test_find_studies_json_and_table(orthanc: OrthancServer, data_dir: Path,
+def test_find_studies_json_and_table(orthanc: OrthancServer, pacs_home: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pacs", "find", "--node", "orthanc", "--level", "study", "--modality", "CT",
                  "--date", "20240101-20241231", "--json"]) == 0
@@ -94,27 +81,27 @@ def test_find_studies_json_and_table(orthanc: OrthancServer, data_dir: Path,
     assert "1 series on orthanc" in captured.err
 
 
-def test_find_with_bad_date_is_a_one_line_error(data_dir: Path,
+def test_find_with_bad_date_is_a_one_line_error(pacs_home: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pacs", "find", "--node", "orthanc", "--date", "2024"]) == 4
     assert capsys.readouterr().err.startswith("oncoboard: error: invalid study_date '2024'")
 
 
 @pytest.mark.parametrize("method", ["get", "move"])
-def test_retrieve_into_the_store(orthanc: OrthancServer, data_dir: Path, method: str,
+def test_retrieve_into_the_store(orthanc: OrthancServer, pacs_home: Path, method: str,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     study = orthanc.studies[0]
     assert main(["pacs", "retrieve", "--node", "orthanc", "--study", study.study_uid,
                  "--method", method, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    folder = data_dir / "dicom" / "pacs" / study.study_uid
+    folder = pacs_home / "dicom" / "pacs" / study.study_uid
     assert sorted(report["files"]) == sorted(
         str(folder / f"{ds.SOPInstanceUID}.dcm") for ds in study.instances)
     assert report["index"]["instances_indexed"] == 5
     assert sorted(report["index"]["series_uids"]) == sorted(study.series)
 
 
-def test_retrieve_unknown_node_and_unknown_study(data_dir: Path,
+def test_retrieve_unknown_node_and_unknown_study(pacs_home: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pacs", "retrieve", "--node", "nope", "--study", "1.2.3"]) == 2
     assert "unknown PACS node 'nope' (known: orthanc, closed)" in capsys.readouterr().err
