@@ -86,6 +86,17 @@ _FILTERS: dict[str, dict[str, str]] = {
                "modality": "Modality", "description": "SeriesDescription"},
 }
 _DATE_RANGE = re.compile(r"^(\d{8})?(-)?(\d{8})?$")
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_ISO_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})?\s*(\.\.|/)\s*(\d{4}-\d{2}-\d{2})?$")
+
+
+def _dicom_date(value: str) -> str:
+    """Accept ISO dates as find() returns them: 2024-03-15, 2024-01-01..2024-12-31 (or /)."""
+    value = value.strip()
+    m = _ISO_RANGE.match(value)
+    if m:
+        value = f"{m.group(1) or ''}-{m.group(3) or ''}"
+    return _ISO_DATE.sub(r"\1\2\3", value)
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 
@@ -167,7 +178,8 @@ def _check_filters(level: str, filters: Mapping[str, str]) -> None:
         if key in ("study_date", "birth_date") and not (
                 _DATE_RANGE.match(value) and value.strip("-")):
             raise PacsError(f"invalid {key} {value!r}: use YYYYMMDD, YYYYMMDD-YYYYMMDD, "
-                            "YYYYMMDD- or -YYYYMMDD")
+                            "YYYYMMDD- or -YYYYMMDD (or ISO: 2024-03-15, "
+                            "2024-01-01..2024-12-31)")
         if key in ("study_uid", "series_uid") and not _UID.match(value):
             raise PacsError(f"invalid {key} {value!r}: a UID is digits separated by dots")
 
@@ -214,7 +226,8 @@ def find(node: PacsNode, level: Level, filters: Mapping[str, str] | None = None,
         ``birth_date``; study level also ``study_uid``, ``study_date``, ``accession_number``,
         ``description``, ``modality``; series level ``study_uid`` (most PACS need it),
         ``series_uid``, ``modality``, ``description``. DICOM matching applies (``*`` wildcards;
-        dates ``YYYYMMDD``, ``YYYYMMDD-YYYYMMDD``, open ranges).
+        dates ``YYYYMMDD``, ``YYYYMMDD-YYYYMMDD``, open ranges; ISO ``2024-03-15`` and
+        ``2024-01-01..2024-12-31`` are accepted too).
     limit
         Stop after this many matches (the query is cancelled on the PACS); ask for one more
         than you show to know whether there were more.
@@ -229,6 +242,9 @@ def find(node: PacsNode, level: Level, filters: Mapping[str, str] | None = None,
         n_instances. Dates are ISO (``2024-03-15``). Sorted by patient, date, series number.
     """
     filters = dict(filters or {})
+    for key in ("study_date", "birth_date"):
+        if key in filters:
+            filters[key] = _dicom_date(filters[key])
     _check_filters(level, filters)
     model = (PATIENT_ROOT_FIND if level == "patient"
              else STUDY_ROOT_FIND)

@@ -78,6 +78,10 @@ def test_find_studies_by_modality_date_and_patient(orthanc: OrthancServer) -> No
     assert mr["study_uid"] == mr_study.study_uid
     assert [s["study_uid"] for s in pacs.find(node, "study", {"study_date": "20240101-"})] == [
         ct_study.study_uid]
+    iso = pacs.find(node, "study", {"study_date": "2023-01-01..2023-12-31"})
+    assert [s["study_uid"] for s in iso] == [mr_study.study_uid]
+    assert [s["study_date"] for s in pacs.find(node, "study", {"study_date": "2024-03-15"})] == [
+        "2024-03-15"]
     assert pacs.find(node, "study", {"patient_id": "ONCO-PACS-002", "modality": "CT"}) == []
     assert len(pacs.find(node, "study")) == 2
 
@@ -96,8 +100,8 @@ def test_bad_filters_are_refused_before_any_traffic() -> None:
     node = PacsNode("nowhere", "X", HOST, free_port())
     with pytest.raises(PacsError, match="cannot filter patients by modality"):
         pacs.find(node, "patient", {"modality": "CT"})
-    with pytest.raises(PacsError, match="invalid study_date '2024-01-01'"):
-        pacs.find(node, "study", {"study_date": "2024-01-01"})
+    with pytest.raises(PacsError, match="invalid study_date '2024-13'"):
+        pacs.find(node, "study", {"study_date": "2024-13"})
     with pytest.raises(PacsError, match="unknown query level"):
         pacs.find(node, "instance", {})  # type: ignore[arg-type]
     with pytest.raises(PacsError, match="invalid study UID"):
