@@ -254,6 +254,8 @@ def get_plugin(settings: Any, plugin_id: str) -> Plugin:
 def install_plugin(archive: Path, settings: Any) -> Plugin:
     """Check a plugin .zip and copy it atomically into the user plugin folder."""
     archive = Path(archive)
+    if not archive.is_file():
+        raise PluginError("no such file", file=archive)
     if not zipfile.is_zipfile(archive):
         raise PluginError("not a zip archive", file=archive)
     dest_root = Path(settings.user_plugin_dir)
@@ -268,8 +270,10 @@ def install_plugin(archive: Path, settings: Any) -> Plugin:
                               "root or in one folder)", file=archive)
         plugin = check_plugin(roots[0], settings, "candidate")
         if not plugin.enabled:
-            raise PluginError("refused: " + "; ".join(plugin.problems), file=archive,
-                              where=f"plugin {plugin.id}")
+            # name files as they are in the archive, not in the temporary staging folder
+            problems = "; ".join(plugin.problems).replace(f"{roots[0]}{os.sep}", "")
+            raise PluginError("refused: " + problems, file=archive,
+                              where=f"plugin {plugin.id}" if plugin.manifest else None)
         final = dest_root / plugin.id
         backup = Path(tmp) / "previous"
         if final.exists():

@@ -665,16 +665,26 @@ def _location(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
     return ".".join(p for p in parts if p) or "manifest"
 
 
+def _message(err: Any) -> str:
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
 def parse_manifest(raw: dict[str, Any], *, file: Path | str | None = None) -> Manifest:
     """Validate a manifest dictionary; raise PluginError naming the plugin and the field."""
     plugin = raw.get("id") if isinstance(raw.get("id"), str) else None
     try:
         return Manifest.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # An unknown field is usually a typo: name it first; show the next errors too, since
+        # a misspelt key also makes the real one "missing".
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        err = errors[0]
         where = _location(tuple(err["loc"]), raw)
-        msg = err["msg"].removeprefix("Value error, ")
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        msg = _message(err)
+        others = [f"{_location(tuple(e['loc']), raw)}: {_message(e)}" for e in errors[1:4]]
+        more = f" (also {'; '.join(others)})" if others else ""
+        if len(errors) > 4:
+            more = more[:-1] + f"; and {len(errors) - 4} more)"
         prefix = f"plugin {plugin}: " if plugin else ""
         raise PluginError(f"invalid manifest: {msg}{more}", file=file,
                           where=f"{prefix}{where}") from exc

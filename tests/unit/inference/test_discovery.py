@@ -197,6 +197,23 @@ def test_install_refuses_broken_plugin_and_leaves_nothing(settings, tmp_path):
     assert list(settings.user_plugin_dir.iterdir()) == []
 
 
+def test_install_names_a_misspelt_manifest_key_without_the_staging_path(settings, tmp_path):
+    src = logistic_plugin(tmp_path / "src")
+    text = (src / "plugin.toml").read_text(encoding="utf-8")
+    (src / "plugin.toml").write_text(text.replace("\nname =", "\nnmae =", 1), encoding="utf-8")
+    with pytest.raises(PluginError) as info:
+        install_plugin(_zip(src, tmp_path / "p.zip"), settings)
+    message = info.value.message
+    assert "nmae: invalid manifest: Extra inputs" in message and "name: Field required" in message
+    assert ".install-" not in message and "and 1 more" not in message
+    assert list(settings.user_plugin_dir.iterdir()) == []
+
+
+def test_install_of_a_missing_file_says_so(settings, tmp_path):
+    with pytest.raises(PluginError, match="no such file"):
+        install_plugin(tmp_path / "nope.zip", settings)
+
+
 def test_install_refuses_path_traversal(settings, tmp_path):
     src = logistic_plugin(tmp_path / "src")
     with pytest.raises(PluginError, match="unsafe path"):
