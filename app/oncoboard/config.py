@@ -68,6 +68,7 @@ class Settings:
     pacs: tuple[PacsNode, ...] = ()
     local_ae_title: str = "ONCOBOARD"
     local_port: int = 11113
+    local_host: str = ""     # address the C-MOVE storage SCP binds to ("" = all interfaces)
     cache_max_bytes: int = 4 * 1024**3
     sources: tuple[str, ...] = field(default=())
 
@@ -136,7 +137,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 _SCALARS = {"data_dir", "language", "providers", "site_plugin_dir", "extra_plugin_dirs",
-            "signed_plugins_only", "trusted_keys", "local_ae_title", "local_port",
+            "signed_plugins_only", "trusted_keys", "local_ae_title", "local_port", "local_host",
             "cache_max_bytes"}
 
 

@@ -100,3 +100,14 @@ def test_save_user_settings_round_trip(env, tmp_path):
     with pytest.raises(ConfigError, match="language must be one of"):
         save_user_settings({"language": "zz"})
     assert load_settings().language == "fr"
+
+
+def test_local_host_for_cmove_comes_from_the_site_file(tmp_path, monkeypatch):
+    from oncoboard.config import load_settings
+
+    site = tmp_path / "site-cmove.toml"
+    site.write_text('local_host = "127.0.0.1"\nlocal_port = 11200\n', encoding="utf-8")
+    monkeypatch.setenv("ONCOBOARD_SITE_CONFIG", str(site))
+    monkeypatch.setenv("ONCOBOARD_USER_CONFIG", str(tmp_path / "none.toml"))
+    s = load_settings(tmp_path / "data")
+    assert (s.local_host, s.local_port) == ("127.0.0.1", 11200)

@@ -352,6 +352,7 @@ def retrieve_into_store(settings: Any, store: Any, node: PacsNode, *,
     report = retrieve(node, dest=pacs_folder(settings.data_dir), study_uid=study_uid,
                       series_uid=series_uid, method=method,
                       local_ae_title=settings.local_ae_title, local_port=settings.local_port,
+                      local_host=settings.local_host,
                       progress=progress, cancel=cancel)
     if report.files and not report.cancelled:
         from oncoboard.imaging import index_paths
