@@ -63,7 +63,7 @@ def check_versions(settings: Settings) -> Check:
 def check_data_dir(settings: Settings) -> Check:
     """Check that the data folder exists (or can be created) and is writable."""
     path = settings.data_dir
-    data = {"path": str(path), "settings_from": list(settings.sources)}
+    data: dict[str, Any] = {"path": str(path), "settings_from": list(settings.sources)}
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".doctor-", delete=True):
