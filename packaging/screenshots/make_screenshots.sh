@@ -78,7 +78,7 @@ state.set_volume(volume, overlays)
 assert panel.start(), panel.reason
 panel.preset.setCurrentText("CT lung")
 app.processEvents()
-panel.render()
+panel.redraw()
 grab = vtkWindowToImageFilter()
 grab.SetInput(panel.vtk_widget.GetRenderWindow())
 writer = vtkPNGWriter()

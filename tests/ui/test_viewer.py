@@ -161,7 +161,7 @@ def test_3d_view_renders_under_xvfb(tmp_path, output_dir):  # noqa: ANN001
         state.set_volume(vol, [(s.name, s.mask, s.color) for s in structs])
         assert panel.start(), panel.reason
         app.processEvents()
-        panel.render()
+        panel.redraw()
         from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
         from vtkmodules.util.numpy_support import vtk_to_numpy
         grab = vtkWindowToImageFilter()

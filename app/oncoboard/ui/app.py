@@ -39,6 +39,8 @@ def application(argv: list[str] | None = None) -> Any:
         app = QApplication(argv or ["oncoboard"])
         app.setApplicationName("Oncoboard")
         app.setOrganizationName("Oncoboard")
+    if not isinstance(app, QApplication):
+        raise RuntimeError("a QCoreApplication without widgets is already running")
     theme.apply_theme(app)
     theme.configure_pyqtgraph()
     return app
@@ -51,9 +53,8 @@ def install_language(language: str) -> bool:
     """Load the UI translation for `language` ('en' needs none); return True if one is active."""
     from PySide6.QtCore import QCoreApplication, QTranslator
 
-    app = QCoreApplication.instance()
     for old in _translators:
-        app.removeTranslator(old)
+        QCoreApplication.removeTranslator(old)
     _translators.clear()
     if language == "en":
         return False
@@ -61,7 +62,7 @@ def install_language(language: str) -> bool:
     if not translator.load(str(I18N_DIR / f"oncoboard_{language}.qm")):
         log.warning("no UI translation for %s in %s", language, I18N_DIR)
         return False
-    app.installTranslator(translator)
+    QCoreApplication.installTranslator(translator)
     _translators.append(translator)
     return True
 

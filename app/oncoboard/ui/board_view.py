@@ -246,7 +246,8 @@ class BoardView(QWidget):
         self.refresh()
 
     def _button(self, key: str, text: str, slot: Any, primary: bool = False) -> QPushButton:
-        button = QPushButton(text, objectName="primary" if primary else f"board_{key}")
+        button: QPushButton = QPushButton(text,
+                                          objectName="primary" if primary else f"board_{key}")
         button.setProperty("key", key)
         button.clicked.connect(lambda _c=False: slot())
         self.buttons[key] = button
@@ -316,6 +317,8 @@ class BoardView(QWidget):
         from oncoboard.board.decisions import meeting_decisions
         from oncoboard.board.meetings import list_cases
 
+        if self.meeting_id is None:
+            return
         decided = meeting_decisions(self.store, self.meeting_id)
         self.cases.blockSignals(True)
         self.cases.clear()
@@ -337,7 +340,7 @@ class BoardView(QWidget):
 
     def _on_case_row_changed(self, row: int) -> None:
         item = self.cases.item(row)
-        if item is None:
+        if item is None or self.meeting_id is None:
             return
         from oncoboard.board.caseview import case_view
 
@@ -367,6 +370,8 @@ class BoardView(QWidget):
 
     def add_case(self) -> Any:
         """Ask for a patient and a question and add the case to the selected meeting."""
+        if self.meeting_id is None:
+            return None
         dialog = AddCaseDialog(self.store, self.meeting_id,
                                getattr(self, "current_patient", None), self)
         if dialog.exec() and dialog.result_value is not None:
@@ -380,7 +385,7 @@ class BoardView(QWidget):
         from oncoboard.board.meetings import get_meeting
 
         pid = patient_id or self.patient_id
-        if pid is None:
+        if pid is None or self.meeting_id is None:
             return None
         meeting = get_meeting(self.store, self.meeting_id)
         view = case_view(self.store, meeting.id, pid, with_image=False)
@@ -417,7 +422,11 @@ class BoardView(QWidget):
             self.present_task = self.present()
             if self.present_task is not None:
                 self.present_task.signals.succeeded.connect(
-                    lambda _v, i=index: self.presenter and self.presenter.show_case(i))
+                    lambda _v, i=index: self._show_presented_case(i))
+
+    def _show_presented_case(self, index: int) -> None:
+        if self.presenter is not None:
+            self.presenter.show_case(index)
 
     def export(self, kind: str, path: Path | None = None) -> workers.Task | None:
         """Export the selected meeting as PDF or JSON (asks for a file unless `path` is given)."""

@@ -117,18 +117,18 @@ class CalculatorDialog(QDialog):
 
     def _field(self, spec: Any) -> QWidget | None:
         if spec.kind == "text":
-            edit = QPlainTextEdit(objectName=f"input_{spec.name}")
-            edit.setFixedHeight(90)
-            return edit
+            text: QPlainTextEdit = QPlainTextEdit(objectName=f"input_{spec.name}")
+            text.setFixedHeight(90)
+            return text
         if spec.kind != "clinical":
             return None  # image inputs need a series: run them on a patient
         if spec.categories:
-            box = QComboBox(objectName=f"input_{spec.name}")
+            box: QComboBox = QComboBox(objectName=f"input_{spec.name}")
             box.addItem(tr("(missing)"), None)
             for c in spec.categories:
                 box.addItem(c.label, c.label)
             return box
-        edit = QLineEdit(objectName=f"input_{spec.name}")
+        edit: QLineEdit = QLineEdit(objectName=f"input_{spec.name}")
         hint = []
         if spec.valid_range:
             hint.append(f"{spec.valid_range[0]:g} – {spec.valid_range[1]:g}")
@@ -181,8 +181,9 @@ class CalculatorDialog(QDialog):
     def _clear_result(self) -> None:
         while self.result_box.count():
             item = self.result_box.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
 
     def _on_calculated(self, doc: dict[str, Any]) -> None:
         from oncoboard.board.predictions import view_from_document

@@ -168,13 +168,16 @@ class ImportDialog(QDialog):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.report.clear()
-        task.signals.progressed.connect(
-            lambda f, m: (self.progress.setValue(int(f * 1000)), self.progress.setFormat(m[:60])))
+        task.signals.progressed.connect(self._on_progress)
         task.signals.cancelled.connect(lambda: self.report.append(tr("Cancelled.")))
         task.signals.finished.connect(self._on_finished)
         workers.start(task, on_done=self._on_done,
                       on_error=lambda exc: ErrorBoundary.report(exc, self, self.windowTitle()))
         return task
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.progress.setFormat(message[:60])
 
     def _on_cancel_clicked(self) -> None:
         if self.task is not None:

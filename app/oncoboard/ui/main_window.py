@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -175,7 +176,8 @@ class MainWindow(QMainWindow):
         factories: dict[str, Callable[[], QWidget]] = {}
         for name, (module, cls) in OPTIONAL_VIEWS.items():
             def factory(module: str = module, cls: str = cls) -> QWidget:
-                return getattr(importlib.import_module(module), cls)(self.ctx, self)
+                view: QWidget = getattr(importlib.import_module(module), cls)(self.ctx, self)
+                return view
 
             factories[name] = factory
         return factories
@@ -200,7 +202,8 @@ class MainWindow(QMainWindow):
         for i, name in enumerate(VIEWS):
             if name in self.nav_buttons:
                 self._action(view_menu, tr(VIEW_TITLES[name]),
-                             lambda n=name: self.show_view(n), QKeySequence(f"Ctrl+{i + 1}"))
+                             functools.partial(self.show_view, name),
+                             QKeySequence(f"Ctrl+{i + 1}"))
         self.help_menu = self.menuBar().addMenu(tr("&Help"))
         self._action(self.help_menu, tr("About and diagnostics…"), self.open_about)
         self.file_menu = file_menu
@@ -331,7 +334,9 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.current_patient = None
         self._build()
-        self.centralWidget().setVisible(self.isVisible())
+        central = self.centralWidget()
+        if central is not None:  # _build sets it
+            central.setVisible(self.isVisible())
         self.setWindowTitle(tr("Oncoboard {v}").format(v=__version__))
         if patient:
             self.open_patient(patient)

@@ -46,7 +46,10 @@ class ProbabilityWidget(QWidget):
         value = QLabel(objectName="bigValue")
         value.setStyleSheet(f"font-size: {theme.BASE_POINT_SIZE + 16}pt; font-weight: bold;")
         as_percent = result.kind == "probability"
-        fmt = (lambda v: f"{100 * v:.0f} %") if as_percent else (lambda v: f"{v:.2f}")
+
+        def fmt(v: float) -> str:
+            return f"{100 * v:.0f} %" if as_percent else f"{v:.2f}"
+
         value.setText("—" if result.value is None else fmt(result.value))
         detail = []
         if result.lower is not None and result.upper is not None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QCoreApplication, QDate, Qt, Signal
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -158,10 +159,10 @@ class PredictionsView(QWidget):
         self.list_box.addStretch(1)
         holder = QWidget()
         holder.setLayout(self.list_box)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setWidget(holder)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setWidget(holder)
         bar = QHBoxLayout()
         bar.addWidget(QLabel(tr("Reference date")))
         bar.addWidget(self.date)
@@ -176,7 +177,7 @@ class PredictionsView(QWidget):
         lay.addLayout(head)
         lay.addLayout(bar)
         lay.addWidget(self.note)
-        lay.addWidget(self.scroll, 1)
+        lay.addWidget(self.scroll_area, 1)
         self.run_button.clicked.connect(lambda: self.run())
         self.calc_button.clicked.connect(self._on_calculator_clicked)
         self.card_button.clicked.connect(self._on_model_card_clicked)
@@ -208,8 +209,9 @@ class PredictionsView(QWidget):
             else:
                 self.plugin_box.addItem(tr("{name} (disabled: {why})").format(
                     name=name, why="; ".join(p.problems)[:80]), p.id)
-                item = self.plugin_box.model().item(self.plugin_box.count() - 1)
-                item.setEnabled(False)
+                # a QComboBox's own model is a QStandardItemModel
+                model = cast(QStandardItemModel, self.plugin_box.model())
+                model.item(self.plugin_box.count() - 1).setEnabled(False)
         self._update_buttons()
         if self.patient_id is not None:
             self.show_stored()  # input labels come from the manifests
@@ -252,7 +254,8 @@ class PredictionsView(QWidget):
             self.list_box.removeWidget(card)
             card.deleteLater()
         self.cards = []
-        views = latest_predictions(self.store, self.patient_id, self.ctx.settings)
+        views = ([] if self.patient_id is None
+                 else latest_predictions(self.store, self.patient_id, self.ctx.settings))
         # results first, refusals after them
         views.sort(key=lambda v: getattr(v, "status", "ok") != "ok")
         self.docs = {v.id: predictions.get(self.store, v.id) for v in views}
@@ -318,6 +321,8 @@ class PredictionsView(QWidget):
         """Highlight the sentences a text model relied on, in the patient's notes."""
         from oncoboard.ui import records
 
+        if self.patient_id is None:
+            return {}
         evidence = evidence_of(self.docs[prediction_id], records.notes(self.store, self.patient_id))
         if self.main is not None and evidence:
             pv = self.main.patient_view

@@ -66,7 +66,7 @@ def imaging_studies(store: Any, patient_id: str) -> list[Row]:
         series = list_series(store, patient_id)
     except Exception:  # noqa: BLE001 - no imaging index yet is not an error for the timeline
         return []
-    studies: dict[str, Row] = {}
+    studies: dict[str | None, Row] = {}
     for s in series:
         d = asdict(s) if hasattr(s, "__dataclass_fields__") else dict(vars(s))
         uid = d.get("study_uid") or d.get("series_uid")

@@ -94,7 +94,7 @@ class Task(QRunnable):
 
 
 def start(task: Task, *, on_done: Callable[[Any], None] | None = None,
-          on_error: Callable[[BaseException], None] | None = None,
+          on_error: Callable[[BaseException], object] | None = None,
           on_progress: Callable[[float, str], None] | None = None) -> Task:
     """Connect the callbacks and run `task` on the global thread pool; return it."""
     if on_done is not None:

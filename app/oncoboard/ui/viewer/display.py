@@ -34,7 +34,8 @@ def extract_plane(voxels: NDArray[Any], axis: int, index: int) -> NDArray[Any]:
     """Return the 2-D plane ``index`` across array `axis` as (screen rows, screen columns)."""
     index = int(np.clip(index, 0, voxels.shape[axis] - 1))
     if axis == 0:
-        return voxels[index]
+        plane: NDArray[Any] = voxels[index]  # an integer index types as Any in numpy's stubs
+        return plane
     if axis == 1:
         return voxels[:, index, :]
     return voxels[:, :, index]

@@ -21,7 +21,7 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("SliceView", text)
 
 
-class _SliceViewBox(pg.ViewBox):
+class _SliceViewBox(pg.ViewBox):  # type: ignore[misc]  # pyqtgraph is untyped (Any)
     """A ViewBox whose left button follows the viewer's tool and whose wheel scrolls slices."""
 
     def __init__(self, owner: SliceView):
@@ -49,7 +49,7 @@ class _SliceViewBox(pg.ViewBox):
             super().wheelEvent(ev, axis)
             return
         ev.accept()
-        self.owner.scroll(1 if ev.delta() > 0 else -1)
+        self.owner.scroll_slices(1 if ev.delta() > 0 else -1)
 
 
 class SliceView(QWidget):
@@ -141,24 +141,24 @@ class SliceView(QWidget):
         self._overlay_index = None
         nrows, ncols = vol.shape[self.row_axis], vol.shape[self.col_axis]
         self.extent = QRectF(0, 0, ncols * self.spacing[1], nrows * self.spacing[0])
-        self.render()
+        self.redraw()
         self.reset_zoom()
         self._place_labels()
 
     def _on_cursor_changed(self, k: int, r: int, c: int) -> None:
         self._place_crosshair()
         if self._shown is None or self._shown[0] != self.state.cursor[self.axis]:
-            self.render()
+            self.redraw()
 
     def _on_window_changed(self, _c: float, _w: float) -> None:
-        self.render()
+        self.redraw()
 
     def _on_overlays_changed(self) -> None:
         self._shown = None
         self._overlay_index = None
-        self.render()
+        self.redraw()
 
-    def render(self) -> None:
+    def redraw(self) -> None:
         """Draw the current plane with the current window (skipped if already on screen)."""
         if self.state.volume is None:
             return
@@ -249,7 +249,7 @@ class SliceView(QWidget):
                                                           strict=True))
         self.state.hovered.emit(idx if inside else None)
 
-    def scroll(self, delta: int) -> None:
+    def scroll_slices(self, delta: int) -> None:
         """Move `delta` planes along this view's axis."""
         self.state.step(self.axis, delta)
 
@@ -260,7 +260,7 @@ class SliceView(QWidget):
         steps = {Qt.Key.Key_Up: 1, Qt.Key.Key_Down: -1, Qt.Key.Key_PageUp: 10,
                  Qt.Key.Key_PageDown: -10}
         if event.key() in steps:
-            self.scroll(steps[event.key()])
+            self.scroll_slices(steps[event.key()])
         elif Qt.Key.Key_1 <= event.key() <= Qt.Key.Key_9:
             index = event.key() - Qt.Key.Key_1  # number keys pick the window presets in order
             if index < len(self.state.presets):

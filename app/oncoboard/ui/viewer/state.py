@@ -6,6 +6,7 @@ the cursor and the others follow (linked views).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -52,8 +53,9 @@ class ViewerState(QObject):
         #: name -> (mask shaped like the voxels, colour, visible)
         self.overlays: dict[str, tuple[NDArray[np.bool_], tuple[int, int, int], bool]] = {}
 
-    def set_volume(self, volume: Any, overlays: list[tuple[str, NDArray[np.bool_],
-                                                           tuple[int, int, int]]] = ()) -> None:
+    def set_volume(self, volume: Any, overlays: Sequence[tuple[str, NDArray[np.bool_],
+                                                               tuple[int, int, int]]] = ()
+                   ) -> None:
         """Show `volume` with its overlays; the cursor goes to the centre, window to a preset."""
         self.volume = volume
         self.overlays = {}

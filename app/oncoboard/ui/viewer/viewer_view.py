@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -200,7 +201,7 @@ class ViewerView(QWidget):
         bar.addWidget(self.preset_box)
         self.preset_box.activated.connect(self._on_preset_activated)
         clear = QPushButton(tr("Clear measurements"), objectName="clearMeasurements")
-        clear.clicked.connect(lambda: [v.clear_measurements() for v in self.views])
+        clear.clicked.connect(self._clear_measurements)
         bar.addWidget(clear)
         grid = QGridLayout()
         grid.setSpacing(4)
@@ -296,8 +297,8 @@ class ViewerView(QWidget):
         for uid, gray in thumbs.items():
             self.browser.set_thumbnail(uid, gray)
 
-    def set_volume(self, volume: Any, overlays: list[tuple[str, Any, tuple[int, int, int]]] = (),
-                   ) -> None:
+    def set_volume(self, volume: Any,
+                   overlays: Sequence[tuple[str, Any, tuple[int, int, int]]] = ()) -> None:
         """Show `volume` (a core ``Volume``) with its overlays (name, mask, colour)."""
         self.state.set_volume(volume, list(overlays))
         self.title.setText(f"{volume.modality}  {volume.description}  "
@@ -349,6 +350,10 @@ class ViewerView(QWidget):
             if (c, w) == (centre, width):
                 self.preset_box.setCurrentIndex(i)
                 return
+
+    def _clear_measurements(self) -> None:
+        for v in self.views:
+            v.clear_measurements()
 
     def _on_preset_activated(self, index: int) -> None:
         self.state.apply_preset(self.preset_box.itemData(index))

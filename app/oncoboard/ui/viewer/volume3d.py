@@ -142,7 +142,7 @@ class Volume3DPanel(QWidget):
             return
         if self.state.volume is None:
             self.renderer.RemoveAllViewProps()
-            self.render()
+            self.redraw()
             return
         from vtkmodules.vtkRenderingCore import vtkVolume, vtkVolumeProperty
         from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkSmartVolumeMapper
@@ -153,12 +153,12 @@ class Volume3DPanel(QWidget):
         voxels = vol.voxels.astype(np.float32) if vol.voxels.dtype != np.float32 else vol.voxels
         self.mapper = vtkSmartVolumeMapper()
         self.mapper.SetInputData(self._image_data(voxels, step, vol.spacing))
-        self.property = vtkVolumeProperty()
-        self.property.ShadeOn()
-        self.property.SetInterpolationTypeToLinear()
+        self.volume_property = vtkVolumeProperty()
+        self.volume_property.ShadeOn()
+        self.volume_property.SetInterpolationTypeToLinear()
         self.actor = vtkVolume()
         self.actor.SetMapper(self.mapper)
-        self.actor.SetProperty(self.property)
+        self.actor.SetProperty(self.volume_property)
         self.renderer.AddVolume(self.actor)
         for _name, (mask, colour, visible) in self.state.overlays.items():
             if visible:
@@ -216,11 +216,11 @@ class Volume3DPanel(QWidget):
         for value, r, g, b, a in points:
             colour.AddRGBPoint(value, r, g, b)
             opacity.AddPoint(value, a)
-        self.property.SetColor(colour)
-        self.property.SetScalarOpacity(opacity)
-        self.render()
+        self.volume_property.SetColor(colour)
+        self.volume_property.SetScalarOpacity(opacity)
+        self.redraw()
 
-    def render(self) -> None:
+    def redraw(self) -> None:
         """Redraw the 3D view."""
         if self.vtk_widget is not None:
             self.vtk_widget.GetRenderWindow().Render()
