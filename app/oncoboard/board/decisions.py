@@ -165,6 +165,7 @@ def amend_decision(store: Any, meeting_id: int | str, patient_id: str, *, reason
                          where="departs from model")
     departure = (previous.departure_reason if departs_from_model is False
                  else departs_from_model)
+    _require_change(previous, plan, rationale, options, attendees, prediction_ids, departure)
     return _write(store, previous.meeting_id, previous.patient_id,
                   plan=previous.plan if plan is None else plan,
                   rationale=previous.rationale if rationale is None else rationale,
@@ -174,6 +175,26 @@ def amend_decision(store: Any, meeting_id: int | str, patient_id: str, *, reason
                                   else prediction_ids),
                   departs_from_model=departure if isinstance(departure, str) else None,
                   previous=previous, reason=why)
+
+
+def _require_change(previous: Decision, plan: str | None, rationale: str | None,
+                    options: Sequence[str] | None, attendees: Sequence[Any] | None,
+                    prediction_ids: Sequence[str] | None, departure: Any) -> None:
+    """Refuse an amendment identical to the current version (e.g. --amend without --plan)."""
+    def same(new: Any, old: Any) -> bool:
+        return new is None or new == old
+
+    def strip(xs: Sequence[str] | None) -> tuple[str, ...] | None:
+        return None if xs is None else tuple(str(x).strip() for x in xs)
+
+    if (same(plan and plan.strip(), previous.plan)
+            and same(rationale and rationale.strip(), previous.rationale)
+            and same(strip(options), previous.options) and attendees is None
+            and same(strip(prediction_ids), previous.prediction_ids)
+            and (departure if isinstance(departure, str) else None) == previous.departure_reason):
+        raise BoardError(f"the amendment changes nothing in version {previous.version}: give "
+                         "the new plan, rationale, options, attendees, predictions or departure",
+                         where="decision")
 
 
 def _check_predictions(store: Any, patient_id: str, ids: Sequence[str] | None,

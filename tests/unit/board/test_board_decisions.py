@@ -118,3 +118,13 @@ def test_closed_meeting_refuses_decisions_and_decided_case_stays(store, meeting)
         decisions.amend_decision(store, meeting.id, "BRC-001", reason="late change", plan="x")
     with pytest.raises(NotFoundError, match="not on meeting"):
         decisions.decision_history(store, meeting.id, "LUN-001")
+
+
+@pytest.mark.parametrize("changes", [{}, {"plan": " EC x4 then weekly paclitaxel x12 "},
+                                     {"departs_from_model": None}])
+def test_amendment_that_changes_nothing_is_refused(store, meeting, changes):
+    # `board decide M P --amend REASON` without --plan used to store an identical version 2.
+    _decide(store, meeting)
+    with pytest.raises(BoardError, match="changes nothing in version 1"):
+        decisions.amend_decision(store, meeting.id, "BRC-001", reason="oops", **changes)
+    assert [d.version for d in decisions.decision_history(store, meeting.id, "BRC-001")] == [1]
