@@ -131,12 +131,15 @@ class SettingsDialog(QDialog):
         if folder:
             self.data_dir.setText(folder)
 
+    def _pacs_cell(self, row: int, column: int) -> str:
+        item = self.pacs.item(row, column)
+        return item.text().strip() if item is not None else ""
+
     def values(self) -> dict[str, Any]:
         """Return the settings as the user file stores them."""
         nodes = []
         for r in range(self.pacs.rowCount()):
-            cells = [(self.pacs.item(r, j).text().strip() if self.pacs.item(r, j) else "")
-                     for j in range(len(PACS_COLUMNS))]
+            cells = [self._pacs_cell(r, j) for j in range(len(PACS_COLUMNS))]
             if not any(cells):
                 continue
             node: dict[str, Any] = dict(zip(PACS_COLUMNS, cells, strict=True))
