@@ -118,3 +118,21 @@ def test_calculator_runs_a_plugin_on_typed_values(predictions, qtbot, output_dir
 
     qtbot.waitUntil(lambda: dialog.findChild(QWidget, "calculatorResult").isVisible())
     save_and_check(dialog, output_dir / "calculator.png")
+
+
+def test_long_contribution_labels_stay_visible(qtbot):  # noqa: ANN001
+    # pyqtgraph dropped the label wider than the axis (CARG's dose intensity input): a bar
+    # without a name. Every tick label must fit the axis, with its value kept.
+    from PySide6.QtGui import QFontMetrics
+
+    from oncoboard.ui.prediction_widgets import ContributionsWidget
+
+    long = "Relative dose intensity of the regimen (1 = standard dose) = 1"
+    widget = ContributionsWidget([(long, 2.0), ("Hearing = good", 0.5)])
+    qtbot.addWidget(widget)
+    left = widget.plot.getAxis("left")
+    fm = QFontMetrics(left.style["tickFont"])
+    labels = [text for _pos, text in left._tickLevels[0]]
+    assert any(t.startswith("Relative dose intensity") and t.endswith("= 1") for t in labels)
+    assert all(fm.horizontalAdvance(t) < left.fixedWidth for t in labels), (labels, left.fixedWidth)
+    assert long in widget.plot.toolTip()

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -171,6 +171,20 @@ class SurvivalWidget(QWidget):
         self.plot.setYRange(0, 1, padding=0.02)
 
 
+_AXIS_MAX_PX = 420
+
+
+def _elide(fm: QFontMetrics, label: str, width: int) -> str:
+    """Shorten an 'input = value' label to `width` pixels, keeping the value."""
+    if fm.horizontalAdvance(label) <= width:
+        return label
+    name, sep, value = label.rpartition(" = ")
+    if not sep:
+        return fm.elidedText(label, Qt.TextElideMode.ElideRight, width)
+    room = max(40, width - fm.horizontalAdvance(sep + value))
+    return fm.elidedText(name, Qt.TextElideMode.ElideRight, room) + sep + value
+
+
 class ContributionsWidget(QWidget):
     """Per-input contributions as horizontal bars: red raises the result, blue lowers it."""
 
@@ -179,6 +193,13 @@ class ContributionsWidget(QWidget):
         super().__init__(parent)
         items = sorted(contributions, key=lambda kv: abs(kv[1]))[-10:]
         self.plot = big_plot()
+        left = self.plot.getAxis("left")
+        fm = QFontMetrics(left.style.get("tickFont") or self.font())
+        # pyqtgraph silently drops a tick label wider than the axis: shorten it, keep the value
+        full = [k for k, _v in items if fm.horizontalAdvance(k) > _AXIS_MAX_PX - 16]
+        items = [(_elide(fm, k, _AXIS_MAX_PX - 16), v) for k, v in items]
+        if full:
+            self.plot.setToolTip("\n".join(full))
         self.plot.setMouseEnabled(False, False)
         self.plot.setFixedHeight(60 + 34 * max(len(items), 1))
         values = np.array([v for _k, v in items], dtype=float)
@@ -187,11 +208,10 @@ class ContributionsWidget(QWidget):
         if len(items):
             self.plot.addItem(pg.BarGraphItem(x0=np.minimum(values, 0), width=np.abs(values),
                                               y=ys, height=0.6, brushes=brushes))
-        left = self.plot.getAxis("left")
         left.setTicks([[(int(i), k) for i, (k, _v) in enumerate(items)]])
         left.setStyle(hideOverlappingLabels=False)
-        longest = max((len(k) for k, _v in items), default=4)
-        left.setWidth(min(420, 12 + int(longest * theme.BASE_POINT_SIZE * 0.62)))
+        widest = max((fm.horizontalAdvance(k) for k, _v in items), default=40)
+        left.setWidth(min(_AXIS_MAX_PX, widest + 16))
         self.plot.addLine(x=0, pen=pg.mkPen(theme.MUTED))
         self.plot.setLabel("bottom", tr("contribution") + (f" ({scale})" if scale else ""))
         lay = QVBoxLayout(self)
