@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 
 from oncoboard.inference import explain, runtime
-from oncoboard.inference.engine import _base_row, _references, format_outputs, read_output, run_rows
+from oncoboard.inference.engine import (
+    _base_row,
+    _references,
+    explained_scalar,
+    format_outputs,
+    run_rows,
+)
 from oncoboard.inference.features import assemble_given
 from oncoboard.inference.manifest import ClinicalInput, Manifest
 
@@ -41,14 +47,7 @@ def check_coefficients(manifest: Manifest, model_path: Path) -> list[str]:
             contrib = explain.linear_contributions(manifest, values, refs)
             expected.append((s.name, alt[0], sum(c["contribution"] for c in contrib)))
     outs = _cpu_outputs(manifest, model_path, rows)
-    target = explain.explained_output(manifest)
-    scale = ex.scale or explain.default_scale(target)
-    idx = explain.time_index(target, ex.at_time)
-
-    def g(i: int) -> float:
-        return explain.transform(explain.scalar_of(target, read_output(target, outs[i]), idx),
-                                 scale)
-
+    _target, scale, _idx, g = explained_scalar(manifest, outs)
     problems = []
     for i, (name, alt, want) in enumerate(expected, start=1):
         got = g(i) - g(0)

@@ -224,11 +224,14 @@ def _plan(manifest: Manifest, asm: Assembly, explain_it: bool
     return rows, plan
 
 
-def _explanation(manifest: Manifest, asm: Assembly, plan: dict[str, Any],
-                 outs: list[dict[str, np.ndarray]]) -> dict[str, Any] | None:
+def explained_scalar(manifest: Manifest, outs: list[dict[str, np.ndarray]]
+                     ) -> tuple[Output, str, int, Callable[[int], float]]:
+    """Return the explained output, its additive scale, its time index, and g(row).
+
+    g(row) is the explained output of run `row` on that scale: what explanations add up to
+    and what the coefficient check (checks.py) compares the declared coefficients with.
+    """
     ex = manifest.explanation
-    if ex.method == "none" and not plan["text"]:
-        return None
     target = explain.explained_output(manifest)
     scale = ex.scale or explain.default_scale(target)
     idx = explain.time_index(target, ex.at_time)
@@ -237,6 +240,15 @@ def _explanation(manifest: Manifest, asm: Assembly, plan: dict[str, Any],
         return explain.transform(explain.scalar_of(target, read_output(target, outs[row]), idx),
                                  scale)
 
+    return target, scale, idx, g
+
+
+def _explanation(manifest: Manifest, asm: Assembly, plan: dict[str, Any],
+                 outs: list[dict[str, np.ndarray]]) -> dict[str, Any] | None:
+    ex = manifest.explanation
+    if ex.method == "none" and not plan["text"]:
+        return None
+    target, scale, idx, g = explained_scalar(manifest, outs)
     result: dict[str, Any] = {"method": ex.method, "output": target.name, "scale": scale,
                               "at_time": target.time_grid[idx] if target.time_grid else None,
                               "value": g(0), "contributions": [], "sentences": []}
