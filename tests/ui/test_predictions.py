@@ -136,3 +136,16 @@ def test_long_contribution_labels_stay_visible(qtbot):  # noqa: ANN001
     assert any(t.startswith("Relative dose intensity") and t.endswith("= 1") for t in labels)
     assert all(fm.horizontalAdvance(t) < left.fixedWidth for t in labels), (labels, left.fixedWidth)
     assert long in widget.plot.toolTip()
+
+
+def test_contribution_axis_is_not_rescaled(qtbot):  # noqa: ANN001
+    # Logit contributions of -0.5..0.9 read as "-400 .. 800 (x0.001)" with pyqtgraph's SI prefix.
+    from oncoboard.ui.prediction_widgets import ContributionsWidget
+
+    widget = ContributionsWidget([("NLR = 4.56", -0.54), ("Entropy = 3.82", 0.94)], "logit")
+    qtbot.addWidget(widget)
+    widget.resize(900, 200)
+    widget.show()
+    qtbot.wait(50)
+    bottom = widget.plot.getAxis("bottom")
+    assert bottom.autoSIPrefixScale == 1.0 and "x0.001" not in bottom.labelString()

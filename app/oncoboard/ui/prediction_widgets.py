@@ -214,6 +214,8 @@ class ContributionsWidget(QWidget):
         left.setWidth(min(_AXIS_MAX_PX, widest + 16))
         self.plot.addLine(x=0, pen=pg.mkPen(theme.MUTED))
         self.plot.setLabel("bottom", tr("contribution") + (f" ({scale})" if scale else ""))
+        # no SI rescaling: a logit contribution of 0.4 must not read as "400 (x0.001)"
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(QLabel(tr("What moved the result (relative to the reference patient)")))
