@@ -149,3 +149,20 @@ def test_contribution_axis_is_not_rescaled(qtbot):  # noqa: ANN001
     qtbot.wait(50)
     bottom = widget.plot.getAxis("bottom")
     assert bottom.autoSIPrefixScale == 1.0 and "x0.001" not in bottom.labelString()
+
+
+@pytest.mark.parametrize(("kind", "value", "shown"), [
+    ("score", 17.0, "17"), ("score", 2.345, "2.35"), ("probability", 0.758, "76 %")])
+def test_big_value_format(qtbot, kind, value, shown):  # noqa: ANN001
+    # CARG's integer points read "17.00"; a fractional score keeps two decimals.
+    from types import SimpleNamespace
+
+    from PySide6.QtWidgets import QLabel
+
+    from oncoboard.ui.prediction_widgets import ProbabilityWidget
+
+    result = SimpleNamespace(kind=kind, value=value, lower=None, upper=None, band=None,
+                             bands=[], label="x", description="", interval_level=None)
+    widget = ProbabilityWidget(result)
+    qtbot.addWidget(widget)
+    assert widget.findChild(QLabel, "bigValue").text() == shown

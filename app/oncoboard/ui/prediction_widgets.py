@@ -48,7 +48,10 @@ class ProbabilityWidget(QWidget):
         as_percent = result.kind == "probability"
 
         def fmt(v: float) -> str:
-            return f"{100 * v:.0f} %" if as_percent else f"{v:.2f}"
+            if as_percent:
+                return f"{100 * v:.0f} %"
+            # a points score (CARG 17) is an integer: "17.00" suggests false precision
+            return f"{v:.0f}" if float(v).is_integer() else f"{v:.2f}"
 
         value.setText("—" if result.value is None else fmt(result.value))
         detail = []
