@@ -18,6 +18,7 @@ from oncoboard.board.decisions import Decision, decision_history
 from oncoboard.board.keyimage import KeyImage, key_image_for_patient
 from oncoboard.board.meetings import BoardCase, Meeting, get_case, get_meeting, list_cases
 from oncoboard.board.predictions import NO_PREDICTIONS, PredictionView, latest_predictions
+from oncoboard.patients.display import marker_text
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +88,6 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-_MARKER_LABELS = {"er": "ER", "pr": "PR", "her2": "HER2", "ki67_percent": "Ki-67 %",
-                  "grade": "grade"}
-
-
 def summary_lines(summary: Any) -> list[tuple[str, str]]:
     """Return the headline facts of a record summary as (label, value) pairs."""
     lines: list[tuple[str, str]] = []
@@ -109,7 +106,7 @@ def summary_lines(summary: Any) -> list[tuple[str, str]]:
     stage = " ".join(p for p in (summary.stage, summary.tnm and f"({summary.tnm})") if p)
     if stage:
         lines.append(("Stage", stage))
-    markers = [f"{_MARKER_LABELS.get(k, k)}: {_fmt(v)}"
+    markers = [marker_text(k, v)
                for k, v in (summary.markers or {}).items() if v not in (None, "", {})]
     if markers:
         lines.append(("Markers", ", ".join(markers)))

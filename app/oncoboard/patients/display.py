@@ -5,6 +5,21 @@ from __future__ import annotations
 from oncoboard.patients import record
 from oncoboard.store import Store
 
+#: Short clinical names and units of the summary's markers (keys of codes.py / record).
+MARKERS = {"er": ("ER", ""), "pr": ("PR", ""), "her2": ("HER2", ""),
+           "ki67_percent": ("Ki-67", " %"), "ki67": ("Ki-67", " %"), "grade": ("grade", ""),
+           "estrec": ("ER level", " fmol/mg"), "progrec": ("PR level", " fmol/mg"),
+           "positive_nodes": ("positive nodes", ""), "tumour_size": ("tumour size", " mm"),
+           "pdl1_tps": ("PD-L1 TPS", " %")}
+
+
+def marker_text(key: str, value: object) -> str:
+    """Return a marker as a clinician reads it: 'PD-L1 TPS 5 %', not 'pdl1_tps 5.0'."""
+    name, unit = MARKERS.get(key, (key.replace("_", " "), ""))
+    if isinstance(value, float):
+        value = f"{value:g}"
+    return f"{name} {value}{unit}"
+
 
 def _fmt_value(o: record.Observation) -> str:
     if o.value_num is not None:
@@ -16,8 +31,9 @@ def _fmt_value(o: record.Observation) -> str:
     if o.original_unit and o.original_unit != o.unit and o.original_value is not None:
         value += f" (as received: {o.original_value} {o.original_unit})"
     if o.reference_high is not None:
-        value += f" [ref {o.reference_low if o.reference_low is not None else ''}-" \
-                 f"{o.reference_high:g}]"
+        # "[ref -5]" read as minus five: a range with no low bound is "up to"
+        value += (f" [ref {o.reference_low:g}-{o.reference_high:g}]"
+                  if o.reference_low is not None else f" [ref <= {o.reference_high:g}]")
     return value
 
 
@@ -35,7 +51,8 @@ def record_lines(store: Store, summary: record.Summary) -> list[str]:
                      f"{', morphology ' + c.icdo3_morphology if c.icdo3_morphology else ''}")
         lines.append(f"  stage {summary.stage or '?'}  {summary.tnm or ''}")
     if summary.markers:
-        lines.append("  markers " + ", ".join(f"{k}={v}" for k, v in summary.markers.items()))
+        lines.append("  markers " + ", ".join(marker_text(k, v)
+                                              for k, v in summary.markers.items()))
     if summary.latest_ecog is not None:
         e = summary.latest_ecog
         lines.append(f"  ECOG {e.value_num:g} ({(e.effective or '')[:10]})"

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from oncoboard.patients.display import marker_text
 from oncoboard.ui import records
 from oncoboard.ui.plots import LabTrendsWidget, TimelineWidget
 
@@ -94,10 +95,7 @@ class SummaryCardWidget(QFrame):
 
 
 def _marker_text(key: str, value: Any) -> str:
-    names = {"er": "ER", "pr": "PR", "her2": "HER2", "ki67_percent": "Ki-67", "grade": "grade"}
-    unit = " %" if key == "ki67_percent" else ""
-    value = f"{value:g}" if isinstance(value, float) else value
-    return f"{names.get(key, key)} {value}{unit}"
+    return marker_text(key, value)
 
 
 def _treatment_text(t: dict[str, Any]) -> str:
