@@ -9,6 +9,8 @@ Public API (imported lazily so ``import oncoboard.imaging`` stays cheap)::
     load_files(paths, *, progress=None, cancel=None) -> list[Volume]
     load_structures(store, series_uid) -> list[Structure]
     rasterise(structure, volume) -> numpy bool mask shaped like volume.voxels
+    get_series(store, series_uid) -> SeriesInfo; relink_studies(store, rule) -> int
+    read_structures(path) -> list[Structure]; LoadCancelled (a DicomError)
 
 See `oncoboard.imaging.volume` for the axis and affine conventions.
 """
@@ -28,6 +30,10 @@ _EXPORTS = {
     "list_series": "oncoboard.imaging.index",
     "load_series": "oncoboard.imaging.loader",
     "load_files": "oncoboard.imaging.loader",
+    "get_series": "oncoboard.imaging.index",
+    "relink_studies": "oncoboard.imaging.index",
+    "LoadCancelled": "oncoboard.imaging.pixels",
+    "read_structures": "oncoboard.imaging.structures",
     "load_structures": "oncoboard.imaging.structures",
     "rasterise": "oncoboard.imaging.structures",
 }

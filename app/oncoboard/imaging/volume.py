@@ -15,6 +15,8 @@ Conventions, fixed for every consumer (viewer, plugins, PACS, CLI):
   ``affine @ [a, b, c, 1]``. Columns 0-2 are the steps along the slice, row and column axes.
   With a gantry tilt the slice step is not perpendicular to the slices (a sheared affine): the
   geometry stays exact and a warning says so; nothing is resampled.
+* A volume reopened from the cache holds a read-only memory map: copy ``voxels`` before
+  changing it.
 """
 
 from __future__ import annotations
