@@ -71,6 +71,15 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument parser whose usage errors are one line, like every other error (exit 2)."""
+
+    def error(self, message: str) -> Any:
+        command = self.prog.removeprefix("oncoboard").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"oncoboard: error: {where}{message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every registered sub-command."""
     common = argparse.ArgumentParser(add_help=False)
@@ -78,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="data folder (default: ONCOBOARD_HOME, else the per-user folder)")
     common.add_argument("--log-level", default=argparse.SUPPRESS,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log file detail")
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="oncoboard", parents=[common],
         description="Oncoboard: clinical decision support for cancer tumour boards. "
                     "Run without a command to open the desktop app.")

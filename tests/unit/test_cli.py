@@ -180,3 +180,26 @@ def test_import_a_folder_stops_at_the_first_bad_file(run, tmp_path):
     _one_line_error(err, "2.json", "not a FHIR resource")
     code, out, _ = run("patients", "list", "--json")
     assert [p["id"] for p in json.loads(out)] == ["F-1"]
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["predict"], "predict: the following arguments are required: patient_id"),
+    (["board", "status", "1", "done"], "board status: argument status: invalid choice"),
+    (["nope"], "invalid choice: 'nope'")])
+def test_usage_errors_are_one_line(run, capsys, args, fragment):
+    # argparse printed a multi-line usage block; the README promises one line and exit 2.
+    with pytest.raises(SystemExit) as info:
+        run(*args)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith("oncoboard: error: ") and fragment in err, err
+
+
+def test_usage_error_text(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "oncoboard", "--data-dir", str(tmp_path),
+                           "board", "create", "--date", "2026-12-01", "--specialty", "sein"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "oncoboard: error: board create: the following arguments are required: --title "
+        "(see `oncoboard board create --help`)"], proc.stderr
