@@ -159,3 +159,17 @@ def test_corrupt_compressed_stream_gives_a_clear_error(tmp_path: Any) -> None:
     with pytest.raises(DicomError) as info:
         load_files([path])
     assert "JPEG 2000" in info.value.message and str(path) in info.value.message
+
+
+@pytest.mark.parametrize("ts", [uid.JPEGLSLossless, uid.RLELossless, uid.JPEG2000Lossless],
+                         ids=lambda t: uid.UID(t).keyword)
+def test_compressed_enhanced_multiframe(tmp_path: Any, ts: str) -> None:
+    case = sphere_series(tmp_path / "ref", n=6, **SIZE)
+    stored = (case.expected.astype(np.int32) + 1024).astype(np.uint16)
+    ds = synth.enhanced_dataset(stored[::-1], case.positions[::-1], case.iop, case.spacing,
+                                uids={"study": "1.2.3", "series": "1.2.3.10"}, modality="CT",
+                                intercepts=-1024.0, bits_stored=12, signed=False)
+    synth.write_datasets([ds], tmp_path / "mf", ts)
+    (vol,) = load_files([tmp_path / "mf"])
+    np.testing.assert_array_equal(vol.voxels, case.expected)
+    assert_geometry(vol, case)
