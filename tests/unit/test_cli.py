@@ -203,3 +203,22 @@ def test_usage_error_text(tmp_path):
     assert proc.stderr.splitlines() == [
         "oncoboard: error: board create: the following arguments are required: --title "
         "(see `oncoboard board create --help`)"], proc.stderr
+
+
+def test_import_patients_of_a_folder_without_records_is_an_error(run, tmp_path):
+    # It printed nothing and exited 0: the user could not tell that nothing was imported.
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"\xff\xd8\xff")
+    code, _out, err = run("import", "patients", folder)
+    assert code == 2 and "no .json or .csv file in this folder" in err
+
+
+@pytest.mark.parametrize(("name", "fragment"), [("records.zip", "unzip it"),
+                                                 ("labs.xlsx", "save it as CSV")])
+def test_import_patients_names_archives_and_spreadsheets(run, tmp_path, name, fragment):
+    # An .xlsx (a zip) was refused as "not UTF-8 text (byte 0x..)".
+    path = tmp_path / name
+    path.write_bytes(b"PK\x03\x04" + bytes(range(256)))
+    code, _out, err = run("import", "patients", path)
+    assert code == 2 and err.startswith(f"oncoboard: error: {path}: ") and fragment in err

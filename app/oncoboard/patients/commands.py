@@ -122,8 +122,12 @@ def _import_patients(args: argparse.Namespace, ctx: Any) -> int:
     files: list[Path] = []
     for path in args.files:
         if path.is_dir():  # a folder: its .json and .csv files, in name order
-            files += sorted(p for p in path.iterdir()
-                            if p.suffix.lower() in (".json", ".csv") and p.is_file())
+            found = sorted(p for p in path.iterdir()
+                           if p.suffix.lower() in (".json", ".csv") and p.is_file())
+            if not found:  # else the command printed nothing and exited 0
+                raise RecordImportError("no .json or .csv file in this folder (subfolders "
+                                        "are not searched)", file=path)
+            files += found
         elif path.is_file():
             files.append(path)
         else:

@@ -300,8 +300,19 @@ def write_batch(store: Store, batch: Batch) -> ImportReport:
                         dict(batch.skipped))
 
 
+#: Files people give instead of FHIR JSON or CSV, and what to do about them.
+_NOT_RECORDS = {".zip": "a zip archive: unzip it and import the folder",
+                ".xlsx": "a spreadsheet: save it as CSV UTF-8 first",
+                ".xls": "a spreadsheet: save it as CSV UTF-8 first",
+                ".ods": "a spreadsheet: save it as CSV UTF-8 first",
+                ".pdf": "a PDF: Oncoboard imports FHIR JSON bundles and CSV files",
+                ".dcm": "a DICOM file: use `oncoboard import dicom`"}
+
+
 def read_file(store: Store, path: Path) -> Batch:
     """Read and validate one file into a Batch without writing anything."""
+    if path.suffix.lower() in _NOT_RECORDS:
+        raise RecordImportError(_NOT_RECORDS[path.suffix.lower()], file=path)
     text, sha = read_text(path)
     start = text.lstrip()[:1]
     if path.suffix.lower() == ".csv" or (path.suffix.lower() != ".json"
