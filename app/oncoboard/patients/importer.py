@@ -88,7 +88,7 @@ class ImportReport:
         """Return a few human-readable lines."""
         if self.already_imported:
             return f"{self.path}: already imported (sha256 {self.sha256[:12]}), nothing changed"
-        counts = ", ".join(f"{v} {k}" for k, v in self.counts.items() if v)
+        counts = ", ".join(f"{v} {k}" for k, v in self.counts.items() if v) or "no records"
         written = sum(self.written.values())
         lines = [f"{self.path}: {len(self.patients)} patient(s), {counts}; "
                  f"{written} row(s) written"]

@@ -216,3 +216,11 @@ def test_gender_outside_administrative_gender(store, write_bundle):
     patient = basic_patient()
     patient["gender"] = "F"
     _fails(store, write_bundle([patient]), "entry 0 (Patient/p1)", "gender 'F'")
+
+
+def test_empty_bundle_report_says_so(store, tmp_path):
+    path = tmp_path / "empty.json"
+    path.write_text('{"resourceType": "Bundle", "type": "collection", "entry": null}',
+                    encoding="utf-8")
+    assert import_file(store, path).describe().startswith(
+        f"{path}: 0 patient(s), no records; 0 row(s) written")  # was "0 patient(s), ; 0 row"
