@@ -106,6 +106,24 @@ AGENTS: dict[str, tuple[str, str]] = {
     "vinorelbine": ("chemotherapy", "L01CA04"), "leucovorin": ("chemotherapy", "V03AF03"),
 }
 
+#: Bounds (canonical unit) outside which a value cannot be right, e.g. ECOG 7 or Ki-67 140 %.
+BOUNDS: dict[str, tuple[float, float]] = {"ecog": (0, 5), "ki67": (0, 100),
+                                          "pdl1_tps": (0, 100)}
+
+
+def impossible_value(code: Code | None, value: float | None) -> str | None:
+    """Return why `value` cannot be a value of `code` (None when it can, or is unknown)."""
+    if code is None or value is None:
+        return None
+    low, high = BOUNDS.get(code.key, (0.0, float("inf")) if code.category in
+                           ("laboratory", "vital-signs", "tumor-marker", "survey") else
+                           (float("-inf"), float("inf")))
+    if low <= value <= high:
+        return None
+    span = f"between {low:g} and {high:g}" if high != float("inf") else f"at least {low:g}"
+    return f"{code.key} {value:g} is impossible (must be {span})"
+
+
 BY_CODE: dict[tuple[str, str], Code] = {(c.system, c.code): c for c in CODES}
 BY_KEY: dict[str, Code] = {c.key: c for c in CODES}
 

@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -136,8 +137,13 @@ def _observation(line: _Line, batch: Batch) -> None:
                effective=line.date("date"), extra={})
     raw, unit = line.get("value"), line.get("unit")
     row["original_value"], row["original_unit"] = raw, unit
+    # "<5" as labs send it: the number is the bound, the comparator is kept (as for FHIR)
+    comparator = re.match(r"(<=|>=|<|>)\s*", raw or "")
+    if comparator:
+        row["extra"]["comparator"] = comparator.group(1)
     try:
-        number = float(raw.replace(",", ".")) if raw is not None else None
+        number = float(raw[comparator.end() if comparator else 0:].replace(",", ".")) \
+            if raw is not None else None
     except ValueError:
         number = None
     if number is not None and (known is None or known.unit is not None or unit):
@@ -157,6 +163,9 @@ def _observation(line: _Line, batch: Batch) -> None:
         row["value_text"] = coded_text(key, _Text(raw)) if key in ("er", "pr", "her2") else raw
     else:
         raise line.error("value is required for kind observation")
+    impossible = codes.impossible_value(known, row.get("value_num"))
+    if impossible:
+        raise line.error(impossible)
     batch.add("observations", row)
 
 

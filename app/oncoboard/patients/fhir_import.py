@@ -235,6 +235,14 @@ def _validate(path: Path, where: str, res: dict[str, Any]) -> Any:
         raise RecordImportError(_validation_reason(exc), file=path, where=where) from exc
 
 
+def _entered_in_error(model: Any) -> bool:
+    if getattr(model, "status", None) == "entered-in-error":
+        return True
+    verification = getattr(model, "verificationStatus", None)  # Condition
+    return any(c.code == "entered-in-error" for c in (getattr(verification, "coding", None)
+                                                      or []))
+
+
 def read_bundle(store: Store, path: Path, text: str, sha256: str) -> Batch:
     """Validate every resource of a Bundle and return the rows to write.
 
@@ -263,6 +271,9 @@ def read_bundle(store: Store, path: Path, text: str, sha256: str) -> Batch:
         mapper = fhir_map.MAPPERS.get(kind)
         if mapper is None:
             ctx.batch.skipped[kind] += 1
+            continue
+        if _entered_in_error(model):  # the source says this resource is wrong: never use it
+            ctx.batch.skipped[f"{kind} (entered-in-error)"] += 1
             continue
         mapper(ctx, model, where)
     fhir_map.group_regimens(ctx)

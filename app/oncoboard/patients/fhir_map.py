@@ -259,6 +259,14 @@ def map_observation(ctx: Context, m: Any, where: str) -> None:
     if focus is not None and focus.get_resource_type() == "Condition":
         row["condition_id"] = f"{pid}/Condition/{focus.id}"
     fhir_values.fill_value(ctx, m, known, row, where)
+    impossible = codes.impossible_value(known, row.get("value_num"))
+    if impossible:
+        raise ctx.error(impossible, where)
+    if known is not None and known.category in ("laboratory", "vital-signs") and \
+            row.get("value_num") is None and row.get("value_text") is not None:
+        # stored as text, a lab is never found by the plugins' numeric look-ups
+        raise ctx.error(f"{known.key} {row['value_text']!r} is not a number: send a "
+                        f"valueQuantity in {known.unit}", where)
     ctx.batch.add("observations", row)
     if known is not None and known.key == "disease_status":
         status = next((c for _, c, _ in codings(m.valueCodeableConcept)), None)

@@ -134,7 +134,7 @@ def test_unclosed_quote_does_not_swallow_the_following_rows(store, tmp_path):
     _fails(store, tmp_path, body, "line 3", "quote is not closed")
 
 
-@pytest.mark.parametrize("value", ["abc", "1.250,5", "<5"])
+@pytest.mark.parametrize("value", ["abc", "1.250,5", "< five"])
 def test_non_numeric_lab_value_is_refused(store, tmp_path, value):
     # Stored as text, a lab value would never be found by the plugins' numeric look-ups.
     body = PATIENT + f'P1,observation,,,haemoglobin,"{value}",g/dL,2025-01-02,,,,\n'
@@ -147,3 +147,19 @@ def test_text_value_of_a_categorical_code_is_kept(store, tmp_path):
                     encoding="utf-8")
     import_file(store, path)
     assert record.latest_by_key(store, "P1", "hearing").value_text == "good"
+
+
+def test_comparator_value_is_kept_like_fhir(store, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text(HEADER + PATIENT + "P1,observation,,,crp,<5,mg/L,2025-01-02,,,,\n",
+                    encoding="utf-8")
+    import_file(store, path)
+    crp = record.latest_by_key(store, "P1", "crp")
+    assert crp.value_num == 5 and crp.extra["comparator"] == "<"
+
+
+@pytest.mark.parametrize(("code", "value", "unit"), [("ecog", "7", ""), ("haemoglobin", "-12",
+                                                                          "g/dL")])
+def test_impossible_values_are_refused(store, tmp_path, code, value, unit):
+    body = PATIENT + f"P1,observation,,,{code},{value},{unit},2025-01-02,,,,\n"
+    _fails(store, tmp_path, body, "line 3", "is impossible")

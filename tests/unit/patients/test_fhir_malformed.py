@@ -224,3 +224,22 @@ def test_empty_bundle_report_says_so(store, tmp_path):
                     encoding="utf-8")
     assert import_file(store, path).describe().startswith(
         f"{path}: 0 patient(s), no records; 0 row(s) written")  # was "0 patient(s), ; 0 row"
+
+
+def test_entered_in_error_resources_are_not_stored(store, write_bundle):
+    # An Observation the lab flagged entered-in-error (Hb 1.2) became the latest haemoglobin.
+    wrong = fb.observation("o-bad", "p1", "haemoglobin", "2021-01-02", value=1.2, unit="g/dL")
+    wrong["status"] = "entered-in-error"
+    good = fb.observation("o-ok", "p1", "haemoglobin", "2021-01-01", value=12.5, unit="g/dL")
+    report = import_file(store, write_bundle([basic_patient(), good, wrong]))
+    assert report.skipped == {"Observation (entered-in-error)": 1}
+    assert record.latest_by_key(store, "MRN-1", "haemoglobin").value_num == 12.5
+
+
+@pytest.mark.parametrize(("key", "kwargs", "fragment"), [
+    ("ecog", {"value": 7}, "ecog 7 is impossible (must be between 0 and 5)"),
+    ("haemoglobin", {"value": -12, "unit": "g/dL"}, "haemoglobin -12 is impossible"),
+    ("haemoglobin", {"text": "low"}, "haemoglobin 'low' is not a number")])
+def test_impossible_or_non_numeric_values(store, write_bundle, key, kwargs, fragment):
+    obs = fb.observation("o1", "p1", key, "2021-01-01", **kwargs)
+    _fails(store, write_bundle([basic_patient(), obs]), "entry 1 (Observation/o1)", fragment)
