@@ -245,6 +245,23 @@ def read_chunk(paths: list[str]) -> list[tuple[str, Any, str | None]]:
     return out
 
 
+def _pool_results(futures: list[Any], chunks: list[list[str]]) -> Iterator[Any]:
+    """Yield the pool's results; if the pool breaks, read the rest in this process."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from oncoboard.imaging.pixels import shutdown_pool
+
+    for i, fut in enumerate(futures):
+        try:
+            yield fut.result()
+        except BrokenProcessPool:
+            log.warning("header pool broke; reading the remaining files in this process")
+            shutdown_pool()
+            for chunk in chunks[i:]:
+                yield read_chunk(chunk)
+            return
+
+
 def _read_all(files: list[str], report: IndexReport, progress: ProgressFn | None,
               cancel: CancelFn | None) -> list[Any] | None:
     from oncoboard.imaging.pixels import get_pool, pool_size
@@ -254,7 +271,7 @@ def _read_all(files: list[str], report: IndexReport, progress: ProgressFn | None
     results: Iterable[list[tuple[str, Any, str | None]]]
     if use_pool:
         futures = [get_pool().submit(read_chunk, c) for c in chunks]
-        results = (f.result() for f in futures)
+        results = _pool_results(futures, chunks)
     else:
         futures = []
         results = (read_chunk(c) for c in chunks)

@@ -19,6 +19,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,12 +244,9 @@ def _decode_with_dataset(job: FrameJob) -> NDArray[Any]:
 
 
 def _to_gray(arr: NDArray[Any], job: FrameJob) -> NDArray[Any]:
+    """Return the luminance of a colour frame (pydicom's decoders already return RGB)."""
     if job.samples == 1:
         return arr
-    from pydicom.pixels.processing import convert_color_space
-
-    if job.photometric.startswith("YBR"):
-        arr = convert_color_space(arr, job.photometric, "RGB")
     rgb = arr.astype(np.float32)
     return np.asarray(rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114,
                       dtype=np.float32)
@@ -274,6 +272,25 @@ def _decode_many(jobs: Sequence[FrameJob], indices: list[int], out: NDArray[Any]
             if progress is not None:
                 progress(done, total, "decoding slices")
         return
+    try:
+        _decode_in_pool(jobs, indices, out, done, total, progress, cancel, post, workers)
+    except BrokenProcessPool:
+        # A worker died (out of memory, or a host whose main module cannot be re-imported):
+        # finish in this process rather than fail the load.
+        log.warning("decoding pool broke; decoding in the main process")
+        shutdown_pool()
+        for k in indices:
+            if cancel is not None and cancel():
+                raise LoadCancelled("loading cancelled") from None
+            out[k] = decode_frame(jobs[k])
+            if post is not None:
+                post(k, out[k])
+
+
+def _decode_in_pool(jobs: Sequence[FrameJob], indices: list[int], out: NDArray[Any], done: int,
+                    total: int, progress: Callable[[int, int, str], None] | None,
+                    cancel: Callable[[], bool] | None, post: PostFn | None,
+                    workers: int) -> None:
     pool = get_pool()
     per_task = max(1, min(_FRAMES_PER_TASK, len(indices) // (workers * 4) or 1))
     chunks = [indices[i:i + per_task] for i in range(0, len(indices), per_task)]

@@ -105,13 +105,10 @@ def test_pydicom_bundled_files_match_pydicom(name: str) -> None:
     ref = ds.pixel_array
     (vol,) = load_files([path])
     if ds.get("SamplesPerPixel", 1) == 3:
-        from pydicom.pixels import convert_color_space
-
-        rgb = ref
-        if ds.PhotometricInterpretation.startswith("YBR"):
-            rgb = convert_color_space(ref, ds.PhotometricInterpretation, "RGB")
-        rgb = rgb.astype(np.float32)
+        rgb = ref.astype(np.float32)  # pydicom returns RGB (YBR converted) by default
         ref = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    elif "PerFrameFunctionalGroupsSequence" in ds:
+        ref = _enhanced_rescale(ref, ds)
     else:
         ref = apply_modality_lut(ref, ds)
     ref = ref.reshape(-1, *ref.shape[-2:])
@@ -120,6 +117,24 @@ def test_pydicom_bundled_files_match_pydicom(name: str) -> None:
         offsets = np.asarray(ds.GridFrameOffsetVector, float)
         ref = ref[np.argsort(offsets * np.sign(offsets[-1] - offsets[0] or 1))]
     np.testing.assert_allclose(vol.voxels, ref, rtol=1e-5, atol=1e-3)
+
+
+def _enhanced_rescale(ref: np.ndarray, ds: Any) -> np.ndarray:
+    """Apply each frame's PixelValueTransformation (pydicom's modality LUT ignores them) and
+    sort the frames along the slice normal."""
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    ref = ref.reshape(-1, *ref.shape[-2:]).astype(np.float64)
+    iop = np.asarray(shared.PlaneOrientationSequence[0].ImageOrientationPatient, float)
+    normal = np.cross(iop[:3], iop[3:])
+    dist = []
+    for k, frame in enumerate(ds.PerFrameFunctionalGroupsSequence[:ref.shape[0]]):
+        pvt = frame.get("PixelValueTransformationSequence") or shared.get(
+            "PixelValueTransformationSequence")
+        if pvt:
+            ref[k] = ref[k] * float(pvt[0].RescaleSlope) + float(pvt[0].RescaleIntercept)
+        dist.append(float(np.asarray(frame.PlanePositionSequence[0].ImagePositionPatient,
+                                     float) @ normal))
+    return ref[np.argsort(dist)]
 
 
 def test_rtdose_frames_follow_grid_frame_offsets() -> None:
@@ -173,3 +188,50 @@ def test_compressed_enhanced_multiframe(tmp_path: Any, ts: str) -> None:
     (vol,) = load_files([tmp_path / "mf"])
     np.testing.assert_array_equal(vol.voxels, case.expected)
     assert_geometry(vol, case)
+
+
+def test_broken_pool_falls_back_to_this_process(tmp_path: Any, monkeypatch: Any) -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    def broken(*args: Any) -> None:
+        raise BrokenProcessPool("a worker died")
+
+    monkeypatch.setenv("ONCOBOARD_DECODE_WORKERS", "2")
+    monkeypatch.setattr(pixels, "POOL_MIN_FRAMES", 2)
+    monkeypatch.setattr(pixels, "_decode_in_pool", broken)
+    case = sphere_series(tmp_path / "s", n=5, ts=uid.RLELossless, **SIZE)
+    (vol,) = load_files([case.folder])
+    np.testing.assert_array_equal(vol.voxels, case.expected)
+
+
+# Files of the pydicom-data package (offline, made by other tools than ours).
+EXTERNAL = ["emri_small.dcm", "emri_small_RLE.dcm", "emri_small_big_endian.dcm",
+            "emri_small_jpeg_2k_lossless.dcm", "emri_small_jpeg_ls_lossless.dcm",
+            "eCT_Supplemental.dcm", "MR2_J2KR.dcm", "MR2_J2KI.dcm", "JPEG-LL.dcm",
+            "JPGLosslessP14SV1_1s_1f_8b.dcm", "MR-SIEMENS-DICOM-WithOverlays.dcm",
+            "693_J2KR.dcm", "US1_J2KR.dcm", "SC_rgb_expb_32bit_2frame.dcm",
+            "color3d_jpeg_baseline.dcm", "OBXXXX1A_rle_2frame.dcm"]
+
+
+@pytest.mark.parametrize("name", EXTERNAL)
+def test_pydicom_data_files_match_pydicom(name: str) -> None:
+    pytest.importorskip("data_store")
+    test_pydicom_bundled_files_match_pydicom(name)
+
+
+def test_enhanced_ct_geometry_from_per_frame_groups() -> None:
+    pytest.importorskip("data_store")
+    path = get_testdata_file("eCT_Supplemental.dcm")
+    ds = pydicom.dcmread(path)
+    (vol,) = load_files([path])
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    iop = np.asarray(shared.PlaneOrientationSequence[0].ImageOrientationPatient, float)
+    spacing = np.asarray(shared.PixelMeasuresSequence[0].PixelSpacing, float)
+    normal = np.cross(iop[:3], iop[3:])
+    positions = sorted((np.asarray(f.PlanePositionSequence[0].ImagePositionPatient, float)
+                        for f in ds.PerFrameFunctionalGroupsSequence),
+                       key=lambda p: float(p @ normal))
+    for k, pos in enumerate(positions):
+        np.testing.assert_allclose(vol.affine @ [k, 0, 0, 1], [*pos, 1], atol=1e-4)
+    np.testing.assert_allclose(vol.affine[:3, 2], iop[:3] * spacing[1], atol=1e-6)
+    np.testing.assert_allclose(vol.affine[:3, 1], iop[3:] * spacing[0], atol=1e-6)
