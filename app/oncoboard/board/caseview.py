@@ -88,6 +88,10 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+#: Treatment statuses (FHIR Procedure / MedicationRequest / Statement) of a treatment not begun.
+PLANNED_STATUSES = frozenset({"preparation", "draft", "planned", "intended", "not-started"})
+
+
 def summary_lines(summary: Any) -> list[tuple[str, str]]:
     """Return the headline facts of a record summary as (label, value) pairs."""
     lines: list[tuple[str, str]] = []
@@ -114,8 +118,14 @@ def summary_lines(summary: Any) -> list[tuple[str, str]]:
         ecog = summary.latest_ecog
         lines.append(("ECOG", f"{_fmt(ecog.value)} ({(ecog.effective or '')[:10]})"
                                .replace(" ()", "")))
-    current = [t.regimen or t.display or t.subkind or t.kind for t in summary.current_treatments]
-    lines.append(("Current treatment", ", ".join(c for c in current if c) or "none recorded"))
+    # a radiotherapy in preparation or a drafted prescription is not what the patient is on
+    names = {False: [], True: []}  # planned? -> names
+    for t in summary.current_treatments:
+        names[(t.status or "") in PLANNED_STATUSES].append(
+            t.regimen or t.display or t.subkind or t.kind)
+    lines.append(("Current treatment", ", ".join(c for c in names[False] if c) or "none recorded"))
+    if any(names[True]):
+        lines.append(("Planned treatment", ", ".join(c for c in names[True] if c)))
     return lines
 
 

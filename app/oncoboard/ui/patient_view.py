@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from oncoboard.board.caseview import PLANNED_STATUSES
 from oncoboard.patients.display import marker_text
 from oncoboard.ui import records
 from oncoboard.ui.plots import LabTrendsWidget, TimelineWidget
@@ -102,7 +103,8 @@ def _treatment_text(t: dict[str, Any]) -> str:
     name = t.get("regimen") or t.get("display") or t.get("kind") or ""
     if t.get("dose_gy"):
         name += f" {t['dose_gy']:g} Gy/{t.get('fractions') or '?'} fr"
-    return f"{name} ({t.get('start_date') or '?'}→{t.get('end_date') or ''})"
+    planned = f"{tr('planned')} " if (t.get("status") or "") in PLANNED_STATUSES else ""
+    return f"{name} ({planned}{t.get('start_date') or '?'}→{t.get('end_date') or ''})"
 
 
 class NotesReaderWidget(QWidget):

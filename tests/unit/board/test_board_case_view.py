@@ -160,3 +160,20 @@ def test_departure_from_a_shown_model_is_recorded_and_printed(store, thorax, tmp
     assert [h["departs_from_model"] for h in history] == [True, False]
     assert history[0]["departure_reason"] == "model does not account for FEV1 of 40 %"
     assert history[0]["prediction_ids"] == [pred["id"]]
+
+
+def test_planned_treatments_are_not_listed_as_current():
+    # A radiotherapy in preparation read "Current treatment" on the board screen and report.
+    from types import SimpleNamespace
+
+    def treatment(name, status):
+        return SimpleNamespace(regimen=None, display=name, subkind=None, kind="other",
+                               status=status)
+
+    summary = SimpleNamespace(
+        primary_cancer=None, stage=None, tnm=None, markers={}, latest_ecog=None,
+        current_treatments=[treatment("Thoracic radiotherapy", "preparation"),
+                            treatment("durvalumab", "draft"), treatment("letrozole", "active")])
+    lines = dict(caseview.summary_lines(summary))
+    assert lines["Current treatment"] == "letrozole"
+    assert lines["Planned treatment"] == "Thoracic radiotherapy, durvalumab"
