@@ -11,9 +11,11 @@ logged with its traceback and reported as an internal error.
 from __future__ import annotations
 
 import argparse
+import getpass
 import importlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from typing import Any
 
 from oncoboard import __version__
 from oncoboard.config import Settings, load_settings
-from oncoboard.errors import OncoboardError
+from oncoboard.errors import OncoboardError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class Context:
         if self._store is None:
             from oncoboard.store import open_store
 
+            _check_data_dir(self.settings.db_path.parent)
             self._store = open_store(self.settings.db_path)
         return self._store
 
@@ -63,6 +66,23 @@ class Context:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def _check_data_dir(folder: Path) -> None:
+    """Raise StorageError when `folder` cannot hold the database (IT's most common mistake)."""
+    user = getpass.getuser()
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise StorageError("this is a file, not a folder: give a folder to --data-dir "
+                               "(or ONCOBOARD_HOME)", file=folder)
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"the data folder cannot be used by user {user}: {exc.strerror}",
+                           file=folder) from exc
+    if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+        raise StorageError(f"the data folder is not writable by user {user} (the database and "
+                           "its journal are written there): fix its permissions or choose "
+                           "another with --data-dir", file=folder)
 
 
 def print_json(data: Any) -> None:

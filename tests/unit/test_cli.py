@@ -110,7 +110,8 @@ def test_storage_error_exit_3(run, tmp_path):
     code, _, err = run("patients", "list", "--data-dir", blocker)
     assert code == 3
     assert len(err.strip().splitlines()) == 1 and err.startswith("oncoboard: error: ")
-    assert "cannot open the database" in err and "Traceback" not in err
+    # it read "cannot open the database: [Errno 17] File exists"
+    assert "this is a file, not a folder" in err and "Traceback" not in err
 
 
 def test_internal_error_exit_70(run, monkeypatch):
@@ -222,3 +223,17 @@ def test_import_patients_names_archives_and_spreadsheets(run, tmp_path, name, fr
     path.write_bytes(b"PK\x03\x04" + bytes(range(256)))
     code, _out, err = run("import", "patients", path)
     assert code == 2 and err.startswith(f"oncoboard: error: {path}: ") and fragment in err
+
+
+def test_data_dir_not_writable(run, tmp_path, monkeypatch):
+    # As a user without write access it read "attempt to write a readonly database" (or an
+    # internal error when the folder could not even be looked at). Tests run as root, so the
+    # permission check is simulated.
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    real = cli.os.access
+    monkeypatch.setattr(cli.os, "access",
+                        lambda p, mode: False if str(p) == str(folder) else real(p, mode))
+    code, _out, err = run("--data-dir", folder, "patients", "list")
+    assert code == 3 and "the data folder is not writable by user" in err
+    assert not (folder / "oncoboard.db").exists()
