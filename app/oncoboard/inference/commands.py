@@ -129,12 +129,15 @@ def _parse_inputs(pairs: list[str]) -> dict[str, str]:
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise InferenceError("no such file", file=path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             sample = f.read(4096)
             f.seek(0)
             dialect = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample else csv.excel
-            return [dict(r) for r in csv.DictReader(f, dialect=dialect)]
+            # strict: an unclosed quote must not merge cells ("74,gi" read as 74 in unit ",gi")
+            return [dict(r) for r in csv.DictReader(f, dialect=dialect, strict=True)]
     except (OSError, csv.Error, UnicodeDecodeError) as exc:
         raise InferenceError(f"cannot read CSV: {exc}", file=path) from exc
 

@@ -135,3 +135,19 @@ def test_number_parsing(settings, plugin_root, raw, ok):
                             {"age": "63", "ldh": "300", "ecog": "1", **{"age": raw if ok else
                                                                          raw}}, settings)
     assert (doc["status"] == "refused") == (not ok or float(raw.replace(",", ".")) < 18)
+
+
+def test_cli_run_csv_with_an_unclosed_quote_or_missing_file(settings, plugin_root, tmp_path,
+                                                            capsys, monkeypatch):
+    # '"74,gi' was read as age 74 in unit ',gi'; a missing file showed a Python errno.
+    logistic_plugin(plugin_root)
+    monkeypatch.setenv("ONCOBOARD_PLUGIN_PATH", str(plugin_root))
+    data = ["--data-dir", str(settings.data_dir)]
+    csv = tmp_path / "rows.csv"
+    csv.write_text('age,ldh,ecog\n"63,300,2\n', encoding="utf-8")
+    code, _out, err = _cli(capsys, "plugins", "run", "test-logistic", "--csv", str(csv), *data)
+    assert code == 2 and err == f"oncoboard: error: {csv}: cannot read CSV: unexpected end of " \
+        "data\n"
+    code, _out, err = _cli(capsys, "plugins", "run", "test-logistic", "--csv",
+                           str(tmp_path / "none.csv"), *data)
+    assert code == 2 and err.endswith("none.csv: no such file\n")
