@@ -128,3 +128,20 @@ def test_decisions_go_to_the_audit_trail(board):  # noqa: ANN001
     events = [e.event_type for e in audit.entries(board.store, last=10)]
     assert any("decision" in e for e in events)
     assert audit.verify(board.store).ok
+
+
+def test_board_view_opens_the_next_open_meeting():
+    # The list is newest first: the board screen opened on a closed or far-future meeting.
+    from types import SimpleNamespace
+
+    from oncoboard.ui.board_view import default_meeting_id
+
+    def m(mid, date, status):
+        return SimpleNamespace(id=mid, date=date, status=status)
+
+    newest_first = [m(4, "2027-03-01", "planned"), m(3, "2026-11-23", "closed"),
+                    m(2, "2026-11-23", "planned"), m(1, "2026-10-01", "held")]
+    assert default_meeting_id(newest_first, "2026-11-23") == 2
+    assert default_meeting_id(newest_first[1:], "2026-12-01") == 2  # none upcoming: latest open
+    assert default_meeting_id([m(3, "2026-11-23", "closed")], "2026-12-01") == 3
+    assert default_meeting_id([], "2026-12-01") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,18 @@ class PresenterWindow(QWidget):
             super().keyPressEvent(event)
 
 
+def default_meeting_id(meetings: list[Any], today: str) -> int | None:
+    """Return the meeting to open first: the next one not closed, else the latest open one.
+
+    The list is newest first, so its first row was often a closed or far-future meeting.
+    """
+    open_ = [m for m in meetings if m.status != "closed"]
+    upcoming = [m for m in open_ if m.date >= today]
+    if upcoming:
+        return min(upcoming, key=lambda m: (m.date, m.id)).id
+    return open_[0].id if open_ else (meetings[0].id if meetings else None)
+
+
 class BoardView(QWidget):
     """Meetings, their agenda, the selected case and the actions of a board.
 
@@ -290,10 +303,13 @@ class BoardView(QWidget):
         """Reload the meetings (selecting `select`, else the current one)."""
         from oncoboard.board.meetings import list_meetings
 
+        meetings = list_meetings(self.store)
         select = select if select is not None else self.meeting_id
+        if select is None:
+            select = default_meeting_id(meetings, dt.date.today().isoformat())
         self.meetings.blockSignals(True)
         self.meetings.clear()
-        for m in list_meetings(self.store):
+        for m in meetings:
             item = QListWidgetItem(f"{m.date}  {m.specialty}\n{m.title}  ({tr(m.status)})")
             item.setData(Qt.ItemDataRole.UserRole, m.id)
             self.meetings.addItem(item)
