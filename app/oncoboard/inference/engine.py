@@ -444,8 +444,12 @@ def predict_patient(store: Any, settings: Any, patient_id: str, *,
     from oncoboard.inference.discovery import discover_plugins
     from oncoboard.patients import record
 
-    record.get_patient(store, patient_id)  # NotFoundError for an unknown id
+    patient = record.get_patient(store, patient_id)  # NotFoundError for an unknown id
     day = _as_date(date)
+    if patient.birth_date and day.isoformat() < patient.birth_date[:10]:
+        # a typo in --date (1900 for 2019) gave stored results "age -85 outside 18-120"
+        raise InferenceError(f"reference date {day} is before the birth of patient "
+                             f"{patient_id} ({patient.birth_date[:10]})", where="predict")
     view = RecordView(store, patient_id, day)
     every = list(discover_plugins(settings)) if plugins is None else list(plugins)
     if plugin_ids:

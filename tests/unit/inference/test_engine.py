@@ -50,6 +50,15 @@ def test_patient_prediction_with_inputs_from_record(store, settings, plugin):
     assert not doc["outside_intended_use"]
 
 
+def test_reference_date_before_birth_is_refused(store, settings, plugin):
+    # `predict --date 1900-01-01` (a typo) stored results saying "age -85 outside 18-120".
+    from oncoboard.errors import InferenceError
+
+    with pytest.raises(InferenceError, match="before the birth of patient P1 \\(1960-05-01\\)"):
+        engine.predict_patient(store, settings, "P1", date="1900-01-01")
+    assert predictions.list_for_patient(store, "P1") == []
+
+
 def test_linear_contributions_sum_to_logit_difference(store, settings, plugin):
     [doc] = engine.predict_patient(store, settings, "P1", date=REF, save=False)
     ex = doc["explanation"]
