@@ -5,9 +5,13 @@ imported. Every NSCLC patient (``DEMO-LU-*``) gets a planning CT (80 axial slice
 1.3 x 1.3 x 3.75 mm: body, lungs at about -820 HU, mediastinum, spine) with a spherical tumour
 of the diameter in the record, in the recorded lobe and side, and an RTSTRUCT holding its GTV.
 The first four breast patients get a post-contrast breast MR with a lesion of the recorded size
-on the recorded side. Generation is deterministic (seeded, fixed UIDs); files already written
-are reused; everything is then indexed like any DICOM import. The true tumour centre (LPS mm)
-and diameter of each patient are in the result (``oncoboard demo --json``).
+on the recorded side. Each study is dated with the patient's ``study_date`` (relative to the
+demo's date, so the CT lies inside the response plugin's look-back window) and carries the
+record's birth date and sex (so ``patient_match = "patient_id+birth_date"`` links it too).
+Generation is deterministic (seeded, fixed UIDs); files already written for the same date are
+reused (the ``.complete`` marker records the date: another date rewrites the images); everything
+is then indexed like any DICOM import. The true tumour centre (LPS mm) and diameter of each
+patient are in the result (``oncoboard demo --json``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ LUNG_CENTRES = {"right": (-75.0, 5.0, 0.0), "left": (75.0, 5.0, -5.0)}
 LUNG_AXES = {"right": (52.0, 70.0, 120.0), "left": (48.0, 68.0, 115.0)}
 LOBE_OFFSET = {"upper": (0.0, -5.0, 60.0), "middle": (5.0, -30.0, 5.0),
                "lower": (0.0, 25.0, -60.0)}
+#: Study dates for callers without a cohort date: the default cohort's (reference 2026-11-30).
+DEFAULT_CT_DATE, DEFAULT_MR_DATE = "2026-11-16", "2026-08-01"
+_SEX = {"female": "F", "male": "M", "other": "O"}
 
 
 @dataclass
@@ -71,12 +78,16 @@ def generate_demo_imaging(store: Any, settings: Any, cohort: Any) -> DemoImaging
     root = Path(settings.data_dir) / "demo" / "dicom"
     result = DemoImagingResult(root)
     for patient in cohort.group("lung"):
-        result.patients[patient.id] = _ensure(root / patient.id, result, lambda d, p=patient:
-                                              write_chest_ct(d, p.id, p.tumour))
+        header = _patient_header(patient, DEFAULT_CT_DATE)
+        result.patients[patient.id] = _ensure(
+            root / patient.id, result, header, lambda d, p=patient, h=header:
+            write_chest_ct(d, p.id, p.tumour, header=h))
     for patient in cohort.group("breast")[:4]:
         size, side = _breast_tumour(patient)
-        result.patients[patient.id] = _ensure(root / patient.id, result, lambda d, p=patient,
-                                              s=size, sd=side: write_breast_mr(d, p.id, s, sd))
+        header = _patient_header(patient, DEFAULT_MR_DATE)
+        result.patients[patient.id] = _ensure(
+            root / patient.id, result, header, lambda d, p=patient, s=size, sd=side, h=header:
+            write_breast_mr(d, p.id, s, sd, header=h))
     report = index_paths(store, [root], settings=settings)
     result.index = {"instances": report.instances_indexed, "unchanged": report.unchanged,
                     "series": len(report.series_uids), "skipped": len(report.skipped)}
@@ -85,14 +96,35 @@ def generate_demo_imaging(store: Any, settings: Any, cohort: Any) -> DemoImaging
     return result
 
 
-def _ensure(folder: Path, result: DemoImagingResult, write: Any) -> dict[str, Any]:
+def _ensure(folder: Path, result: DemoImagingResult, header: dict[str, str],
+            write: Any) -> dict[str, Any]:
+    # The marker holds the study date: a demo made for another date rewrites the images.
     marker = folder / f".complete-v{VERSION}.json"
     if marker.is_file():
-        return dict(json.loads(marker.read_text(encoding="utf-8")))
+        info = dict(json.loads(marker.read_text(encoding="utf-8")))
+        if info.get("study_date") == _iso(header["StudyDate"]):
+            return info
+        marker.unlink()
     info, n_files = write(folder)
+    info["study_date"] = _iso(header["StudyDate"])
     result.files_written += n_files
     marker.write_text(json.dumps(info), encoding="utf-8")
     return dict(info)
+
+
+def _iso(dicom_date: str) -> str:
+    return f"{dicom_date[:4]}-{dicom_date[4:6]}-{dicom_date[6:8]}"
+
+
+def _patient_header(patient: Any, default_date: str) -> dict[str, str]:
+    """Return the DICOM patient/study attributes of `patient`: study date, birth date, sex."""
+    header = {"StudyDate": (getattr(patient, "study_date", None) or default_date).replace("-", "")}
+    for res in patient.resources:
+        if res.get("resourceType") == "Patient":
+            if res.get("birthDate"):
+                header["PatientBirthDate"] = str(res["birthDate"]).replace("-", "")
+            header["PatientSex"] = _SEX.get(str(res.get("gender")), "O")
+    return header
 
 
 def _breast_tumour(patient: Any) -> tuple[float, str]:
@@ -154,18 +186,22 @@ def chest_phantom(tumour: dict[str, Any]) -> tuple[NDArray[np.int16], NDArray[An
     return hu, positions, centre
 
 
-def write_chest_ct(folder: Path, patient_id: str, tumour: dict[str, Any]) -> tuple[
-        dict[str, Any], int]:
-    """Write the planning CT and its RTSTRUCT under `folder`; return (facts, files written)."""
+def write_chest_ct(folder: Path, patient_id: str, tumour: dict[str, Any], *,
+                   header: dict[str, str] | None = None) -> tuple[dict[str, Any], int]:
+    """Write the planning CT and its RTSTRUCT under `folder`; return (facts, files written).
+
+    `header` adds or overrides DICOM attributes (``StudyDate``, ``PatientBirthDate``...).
+    """
     hu, positions, centre = chest_phantom(tumour)
     uids = {"study": synth.make_uid(patient_id, "ct-study"),
             "series": synth.make_uid(patient_id, "ct-series"),
             "frame_of_reference": synth.make_uid(patient_id, "ct-for")}
     header = {"PatientID": patient_id, "PatientName": f"Demo^{patient_id}",
-              "StudyDate": "20261116", "StudyDescription": "Thorax planning CT",
+              "StudyDate": DEFAULT_CT_DATE.replace("-", ""),
+              "StudyDescription": "Thorax planning CT",
               "SeriesDescription": "Thorax 3.75 mm", "BodyPartExamined": "CHEST",
               "WindowCenter": "-600", "WindowWidth": "1500",
-              "WindowCenterWidthExplanation": "LUNG"}
+              "WindowCenterWidthExplanation": "LUNG", **(header or {})}
     stored = (hu.astype(np.int32) + 1024).clip(0, 4095).astype(np.uint16)
     datasets = synth.slice_datasets(stored, positions, AXIAL, CT_SPACING[:2], uids=uids,
                                     modality="CT", thickness=CT_SPACING[2], header=header)
@@ -182,9 +218,12 @@ def write_chest_ct(folder: Path, patient_id: str, tumour: dict[str, Any]) -> tup
              "lobe": tumour.get("lobe")}, len(datasets) + 1)
 
 
-def write_breast_mr(folder: Path, patient_id: str, size_mm: float, side: str) -> tuple[
-        dict[str, Any], int]:
-    """Write a post-contrast breast MR with a lesion; return (facts, files written)."""
+def write_breast_mr(folder: Path, patient_id: str, size_mm: float, side: str, *,
+                    header: dict[str, str] | None = None) -> tuple[dict[str, Any], int]:
+    """Write a post-contrast breast MR with a lesion; return (facts, files written).
+
+    `header` adds or overrides DICOM attributes (``StudyDate``, ``PatientBirthDate``...).
+    """
     positions, x, y, z = _grid(MR_SHAPE, MR_SPACING, -70.0)
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(patient_id.encode()).digest()[:4],
                                                "big"))
@@ -205,9 +244,10 @@ def write_breast_mr(folder: Path, patient_id: str, size_mm: float, side: str) ->
     uids = {"study": synth.make_uid(patient_id, "mr-study"),
             "series": synth.make_uid(patient_id, "mr-series")}
     header = {"PatientID": patient_id, "PatientName": f"Demo^{patient_id}",
-              "StudyDate": "20260801", "StudyDescription": "MR breast",
+              "StudyDate": DEFAULT_MR_DATE.replace("-", ""), "StudyDescription": "MR breast",
               "SeriesDescription": "T1 post-contrast", "BodyPartExamined": "BREAST",
-              "EchoTime": "4.2", "RepetitionTime": "5.1", "MagneticFieldStrength": "1.5"}
+              "EchoTime": "4.2", "RepetitionTime": "5.1", "MagneticFieldStrength": "1.5",
+              **(header or {})}
     datasets = synth.slice_datasets(stored, positions, AXIAL, MR_SPACING[:2], uids=uids,
                                     modality="MR", intercepts=0.0, thickness=MR_SPACING[2],
                                     header=header)

@@ -1,0 +1,65 @@
+"""The imaging demo's studies: dated like the demo cohort, linked to its patients, real noise."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from oncoboard.config import load_settings
+from oncoboard.imaging.demo import generate_demo_imaging
+from oncoboard.imaging.index import list_series
+from oncoboard.patients.demo_cohort import generate
+from oncoboard.patients.importer import import_file
+from oncoboard.store import open_store
+
+
+class _Few:
+    """The imaging demo's view of a cohort: the first lung and the first breast patient."""
+
+    def __init__(self, date: str) -> None:
+        cohort = generate(date=date)
+        self.lung, self.breast = cohort.group("lung")[:1], cohort.group("breast")[:1]
+
+    def group(self, name: str) -> list[Any]:
+        return {"lung": self.lung, "breast": self.breast}.get(name, [])
+
+    def patients(self) -> list[Any]:
+        return self.lung + self.breast
+
+
+def _studies(store: Any, few: _Few) -> dict[str, set[tuple[str | None, str]]]:
+    return {p.id: {(s.patient_id, s.study_date) for s in list_series(store, p.id)}
+            for p in few.patients()}
+
+
+@pytest.mark.slow
+def test_demo_studies_carry_the_cohort_dates_and_another_date_rewrites_them(
+        data_dir: Any, tmp_path: Any) -> None:
+    store = open_store(data_dir)
+    # Linking by ID and birth date: the images must carry the record's birth date.
+    settings = replace(load_settings(data_dir), patient_match="patient_id+birth_date")
+    first = _Few("2031-03-14")
+    for p in first.patients():
+        path = tmp_path / f"{p.id}.json"
+        path.write_text(json.dumps(p.bundle()), encoding="utf-8")
+        import_file(store, path)
+    result = generate_demo_imaging(store, settings, first)
+    assert result.files_written == 81 + 48
+    lung, breast = first.lung[0], first.breast[0]
+    assert lung.study_date > "2030" and breast.study_date > "2030"  # not 2026 constants
+    # CT + RTSTRUCT, MR: linked to the patient, dated as the cohort says
+    assert _studies(store, first) == {lung.id: {(lung.id, lung.study_date)},
+                                      breast.id: {(breast.id, breast.study_date)}}
+    assert result.patients[lung.id]["study_date"] == lung.study_date
+    assert generate_demo_imaging(store, settings, first).files_written == 0  # same date: reused
+
+    later = _Few("2031-06-01")
+    again = generate_demo_imaging(store, settings, later)
+    assert again.files_written == 81 + 48  # the marker's date differs: images rewritten
+    assert _studies(store, later) == {p.id: {(p.id, p.study_date)} for p in later.patients()}
+    assert {p.study_date for p in later.patients()}.isdisjoint(
+        {p.study_date for p in first.patients()})
+    store.close()
