@@ -119,7 +119,7 @@ def summary_lines(summary: Any) -> list[tuple[str, str]]:
         lines.append(("ECOG", f"{_fmt(ecog.value)} ({(ecog.effective or '')[:10]})"
                                .replace(" ()", "")))
     # a radiotherapy in preparation or a drafted prescription is not what the patient is on
-    names = {False: [], True: []}  # planned? -> names
+    names: dict[bool, list[str]] = {False: [], True: []}  # planned? -> names
     for t in summary.current_treatments:
         names[(t.status or "") in PLANNED_STATUSES].append(
             t.regimen or t.display or t.subkind or t.kind)
