@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
@@ -29,6 +29,9 @@ from oncoboard.ui import theme, workers
 from oncoboard.ui.board_dialogs import AddCaseDialog, DecisionDialog, MeetingDialog
 from oncoboard.ui.errors import ErrorBoundary
 from oncoboard.ui.prediction_widgets import PredictionCardWidget
+
+if TYPE_CHECKING:
+    from oncoboard.board.meetings import Meeting
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +214,7 @@ class PresenterWindow(QWidget):
             super().keyPressEvent(event)
 
 
-def default_meeting_id(meetings: list[Any], today: str) -> int | None:
+def default_meeting_id(meetings: list[Meeting], today: str) -> int | None:
     """Return the meeting to open first: the next one not closed, else the latest open one.
 
     The list is newest first, so its first row was often a closed or far-future meeting.
