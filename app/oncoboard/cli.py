@@ -139,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("oncoboard %s: %s", __version__, args.command)
         return int(args.handler(args, ctx) or 0)
     except OncoboardError as exc:
-        log.warning("%s failed: %s", getattr(args, "command", "?"), exc.message)
+        if ctx is not None:  # before logging is set up, Python would print this line too
+            log.warning("%s failed: %s", getattr(args, "command", "?"), exc.message)
         print(f"oncoboard: error: {exc.message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -147,23 +147,44 @@ def _merge(raw: dict[str, Any], into: dict[str, Any], path: Path) -> None:
         if key not in known:
             raise ConfigError(f"unknown setting {key!r} (known: {', '.join(sorted(known))})",
                               file=path)
+    origin = into.setdefault("_origin", {})  # key -> file, so that errors name the file
     for key in _SCALARS & raw.keys():
         into[key] = raw[key]
+        origin[key] = path
     if "dicom" in raw:
         rule = raw["dicom"].get("patient_match")
         if rule is not None:
             into["patient_match"] = rule
+            origin["patient_match"] = path
     if "pacs" in raw:
         nodes = []
         for i, node in enumerate(raw["pacs"]):
             try:
-                nodes.append(PacsNode(**node))
-            except TypeError as exc:
+                nodes.append(_pacs_node(node))
+            except (TypeError, ValueError) as exc:
                 raise ConfigError(f"pacs node #{i + 1}: {exc}", file=path) from exc
         into["pacs"] = tuple(nodes)
 
 
+def _pacs_node(node: dict[str, Any]) -> PacsNode:
+    # TOML keeps port = "104" a string: it failed only at the first query, far from the file
+    made = PacsNode(**node)
+    try:
+        port, timeout = int(made.port), float(made.timeout_s)
+    except (TypeError, ValueError):
+        raise ValueError(f"port {made.port!r} and timeout_s {made.timeout_s!r} must be "
+                         "numbers") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"port {made.port!r} must be between 1 and 65535")
+    return replace(made, port=port, timeout_s=timeout)
+
+
 def _validated(values: dict[str, Any]) -> Settings:
+    origin = values.get("_origin", {})
+
+    def fail(key: str, reason: str) -> ConfigError:
+        return ConfigError(reason, file=origin.get(key))
+
     try:
         values["data_dir"] = Path(values["data_dir"]).expanduser()
         if values.get("site_plugin_dir"):
@@ -177,14 +198,19 @@ def _validated(values: dict[str, Any]) -> Settings:
                 values[key] = tuple(conv(v) for v in seq)
         for key in ("local_port", "cache_max_bytes"):
             if key in values:
-                values[key] = int(values[key])
+                try:
+                    values[key] = int(values[key])
+                except (TypeError, ValueError) as exc:
+                    raise fail(key, f"{key} must be a whole number, not "
+                                    f"{values[key]!r}") from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid setting: {exc}") from exc
     if values.get("language", "en") not in LANGUAGES:
-        raise ConfigError(f"language must be one of {', '.join(LANGUAGES)}, "
-                          f"not {values['language']!r}")
+        raise fail("language", f"language must be one of {', '.join(LANGUAGES)}, "
+                               f"not {values['language']!r}")
     if values.get("patient_match", "patient_id") not in PATIENT_MATCH_RULES:
-        raise ConfigError(f"dicom.patient_match must be one of {', '.join(PATIENT_MATCH_RULES)}")
+        raise fail("patient_match", "dicom.patient_match must be one of "
+                                    f"{', '.join(PATIENT_MATCH_RULES)}")
     names = {f.name for f in fields(Settings)}
     return Settings(**{k: v for k, v in values.items() if k in names})
 
@@ -214,6 +240,7 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
         sources.append("ONCOBOARD_PROVIDERS")
     if env.get("ONCOBOARD_LANGUAGE"):
         values["language"] = env["ONCOBOARD_LANGUAGE"]
+        values.setdefault("_origin", {})["language"] = "ONCOBOARD_LANGUAGE"
         sources.append("ONCOBOARD_LANGUAGE")
     if env.get("ONCOBOARD_PLUGIN_PATH"):
         values["extra_plugin_dirs"] = [p for p in env["ONCOBOARD_PLUGIN_PATH"].split(os.pathsep)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -237,3 +238,18 @@ def test_data_dir_not_writable(run, tmp_path, monkeypatch):
     code, _out, err = run("--data-dir", folder, "patients", "list")
     assert code == 3 and "the data folder is not writable by user" in err
     assert not (folder / "oncoboard.db").exists()
+
+
+def test_config_error_is_printed_once(tmp_path):
+    # Before logging was set up, the warning went to Python's last-resort handler too:
+    # "patients failed: ..." above the "oncoboard: error: ..." line.
+    site = tmp_path / "site.toml"
+    site.write_text('language = "de"\n', encoding="utf-8")
+    env = {**os.environ, "ONCOBOARD_SITE_CONFIG": str(site),
+           "ONCOBOARD_USER_CONFIG": str(tmp_path / "user.toml")}
+    env.pop("ONCOBOARD_LANGUAGE", None)
+    proc = subprocess.run([sys.executable, "-m", "oncoboard", "--data-dir", str(tmp_path),
+                           "patients", "list"], capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"oncoboard: error: {site}: language must be one of en, fr, not 'de'"], proc.stderr

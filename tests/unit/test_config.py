@@ -68,9 +68,13 @@ def test_plugin_path_and_pacs_nodes(env, tmp_path):
     ("language = ", "invalid TOML"),
     ('colour = "blue"\n', "unknown setting 'colour'"),
     ('language = "de"\n', "language must be one of en, fr, not 'de'"),
-    ('local_port = "eleven"\n', "invalid setting"),
+    ('local_port = "eleven"\n', "local_port must be a whole number, not 'eleven'"),
     ('[dicom]\npatient_match = "name"\n', "dicom.patient_match must be one of"),
     ('[[pacs]]\nname = "x"\n', "pacs node #1"),
+    ('[[pacs]]\nname = "x"\nae_title = "A"\nhost = "h"\nport = "1o4"\n',
+     "pacs node #1: port '1o4' and timeout_s 10.0 must be numbers"),
+    ('[[pacs]]\nname = "x"\nae_title = "A"\nhost = "h"\nport = 70000\n',
+     "port 70000 must be between 1 and 65535"),
 ])
 def test_bad_site_file_messages(env, text, message):
     site, _, _ = env
@@ -78,14 +82,21 @@ def test_bad_site_file_messages(env, text, message):
     with pytest.raises(ConfigError) as info:
         load_settings()
     assert message in info.value.message
-    if message in ("invalid TOML", "unknown setting 'colour'", "pacs node #1"):
-        assert info.value.message.startswith(str(site))
+    # every message names the file IT has to fix (language and local_port did not)
+    assert info.value.message.startswith(str(site))
+
+
+def test_pacs_port_given_as_text_is_read_as_a_number(env):
+    site, _, _ = env
+    site.write_text('[[pacs]]\nname = "x"\nae_title = "A"\nhost = "h"\nport = "104"\n',
+                    encoding="utf-8")
+    assert load_settings().pacs_node("x").port == 104
 
 
 def test_bad_environment_value(env):
     _, _, mp = env
     mp.setenv("ONCOBOARD_LANGUAGE", "xx")
-    with pytest.raises(ConfigError, match="language must be one of"):
+    with pytest.raises(ConfigError, match="^ONCOBOARD_LANGUAGE: language must be one of"):
         load_settings()
 
 
