@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 
 from oncoboard.config import load_settings
@@ -63,3 +64,22 @@ def test_demo_studies_carry_the_cohort_dates_and_another_date_rewrites_them(
     assert {p.study_date for p in later.patients()}.isdisjoint(
         {p.study_date for p in first.patients()})
     store.close()
+
+
+def test_demo_ct_noise_differs_from_slice_to_slice_and_is_reproducible() -> None:
+    from oncoboard.imaging.demo import chest_phantom
+
+    tumour = generate().group("lung")[0].tumour
+    hu, _, _ = chest_phantom(tumour)
+    # Air in front of the body (anterior rows): -1000 HU plus noise only.
+    air = hu[:, :24, :].astype(np.float64) + 1000
+    assert 10 < air.std() < 14 and abs(air.mean()) < 0.5
+    # The same 2-D pattern on every slice reads as vertical stripes in coronal and sagittal
+    # views: consecutive slices must be uncorrelated (it was 1.0).
+    flat = air.reshape(len(air), -1)
+    r = [np.corrcoef(flat[k], flat[k + 1])[0, 1] for k in range(len(flat) - 1)]
+    assert max(abs(x) for x in r) < 0.1
+    # ... and within a slice too (a pattern tiled along rows or columns)
+    assert abs(np.corrcoef(air[:, :, :-1].ravel(), air[:, :, 1:].ravel())[0, 1]) < 0.05
+    assert abs(np.corrcoef(air[:, :-1].ravel(), air[:, 1:].ravel())[0, 1]) < 0.05
+    np.testing.assert_array_equal(chest_phantom(tumour)[0], hu)  # seeded: same CT every time
