@@ -420,10 +420,17 @@ def get_series(store: Any, series_uid: str) -> SeriesInfo:
 def relink_studies(store: Any, rule: str = "patient_id") -> int:
     """Link unlinked studies to clinical patients that now exist; return how many were linked.
 
-    The patient importer may call this after importing records.
+    ``oncoboard import patients`` and the UI's record import call it after importing records
+    (DICOM indexed before its patients' records). Only unlinked studies whose PatientID is a
+    patient's ID are read, so it costs one indexed query when there is nothing to link.
     """
-    rows = store.db.execute("SELECT study_uid, dicom_patient_id, birth_date FROM dicom_studies "
-                            "WHERE patient_id IS NULL").fetchall()
+    if "patients" not in store.db.table_names():
+        return 0
+    rows = store.db.execute(
+        "SELECT st.study_uid, st.dicom_patient_id, st.birth_date FROM dicom_studies st "
+        "JOIN patients p ON p.id = st.dicom_patient_id WHERE st.patient_id IS NULL").fetchall()
+    if not rows:
+        return 0
     linked = 0
     with store.transaction():
         for study_uid, pid, birth in rows:
@@ -432,4 +439,6 @@ def relink_studies(store: Any, rule: str = "patient_id") -> int:
                 store.db.execute("UPDATE dicom_studies SET patient_id = ? WHERE study_uid = ?",
                                  [match, study_uid])
                 linked += 1
+    if linked:
+        log.info("linked %d DICOM studies to their patients", linked)
     return linked

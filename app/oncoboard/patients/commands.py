@@ -139,6 +139,12 @@ def _import_patients(args: argparse.Namespace, ctx: Any) -> int:
         reports.append(report)
         if not args.json:
             print(report.describe(), flush=True)
+    # DICOM indexed before these records could not be linked to their patients then
+    from oncoboard.imaging.index import relink_studies
+
+    linked = relink_studies(ctx.store, ctx.settings.patient_match)
+    if linked and not args.json:
+        print(f"linked {linked} DICOM stud{'y' if linked == 1 else 'ies'} to their patients")
     if args.json:
         print_json([r.to_dict() for r in reports])
     return 0

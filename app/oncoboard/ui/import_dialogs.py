@@ -38,8 +38,13 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("ImportDialog", text)
 
 
-def import_records_job(task: workers.Task, db_path: Any, paths: list[Path]) -> list[str]:
-    """Import FHIR/CSV files one by one (each all-or-nothing); return one line per file."""
+def import_records_job(task: workers.Task, db_path: Any, paths: list[Path],
+                       patient_match: str | None = None) -> list[str]:
+    """Import FHIR/CSV files one by one (each all-or-nothing); return one line per file.
+
+    With `patient_match` (the settings' rule), DICOM studies indexed before their patients'
+    records are then linked to them.
+    """
     from oncoboard.errors import OncoboardError
     from oncoboard.patients.importer import import_file
     from oncoboard.store import open_store
@@ -53,6 +58,11 @@ def import_records_job(task: workers.Task, db_path: Any, paths: list[Path]) -> l
                 lines.append(import_file(store, path).describe())
             except OncoboardError as exc:  # one bad file must not stop the others
                 lines.append(tr("NOT IMPORTED: {m}").format(m=exc.message))
+        if patient_match:
+            from oncoboard.imaging.index import relink_studies
+
+            if linked := relink_studies(store, patient_match):
+                lines.append(tr("DICOM studies linked to their patients: {n}").format(n=linked))
     finally:
         store.close()
     return lines
@@ -160,7 +170,7 @@ class ImportDialog(QDialog):
             return None
         if self.kind == "records":
             task = workers.Task(import_records_job, self.ctx.settings.db_path, paths,
-                                name="import records")
+                                self.ctx.settings.patient_match, name="import records")
         else:
             task = workers.Task(import_dicom_job, self.ctx.settings.db_path, self.ctx.settings,
                                 paths, name="import dicom")

@@ -94,3 +94,26 @@ def test_demo_imaging_puts_the_tumour_where_the_record_says(data_dir: Any) -> No
         lung_side = -1 if patient.tumour["side"] == "right" else 1
         assert np.sign(facts["tumour_centre_lps"][0]) == lung_side  # LPS: +x is the left
     store.close()
+
+
+def test_patients_imported_after_their_dicom_get_their_studies(tmp_path: Any, data_dir: Any,
+                                                                capsys: Any) -> None:
+    from oncoboard.imaging.index import list_series
+    from oncoboard.patients import fhir_build as fb
+    from oncoboard.store import open_store
+
+    case = sphere_series(tmp_path / "ct", n=3, patient_id="LATE-7")  # birth date 1960-01-01
+    assert main(["--data-dir", str(data_dir), "import", "dicom", str(tmp_path / "ct")]) == 0
+    bundle = tmp_path / "late.json"
+    bundle.write_text(json.dumps(fb.bundle([fb.patient("p1", "LATE-7", "Tard", "Test",
+                                                       "1960-01-01", "female")])))
+    capsys.readouterr()
+    assert main(["--data-dir", str(data_dir), "import", "patients", str(bundle)]) == 0
+    assert "linked 1 DICOM study to their patients" in capsys.readouterr().out
+    store = open_store(data_dir)
+    [series] = list_series(store, "LATE-7")
+    assert (series.series_uid, series.patient_id) == (case.series_uid, "LATE-7")
+    store.close()
+    # importing again: nothing left to link, nothing printed about it
+    assert main(["--data-dir", str(data_dir), "import", "patients", str(bundle)]) == 0
+    assert "linked" not in capsys.readouterr().out

@@ -129,6 +129,18 @@ def test_relink_after_patients_arrive(tmp_path: Any, store: Any, settings: Any) 
     _add_patient(store, "LATE-1")
     assert relink_studies(store) == 1
     assert list_series(store)[0].patient_id == "LATE-1"
+    assert relink_studies(store) == 0  # nothing left to link
+
+
+def test_relink_follows_the_birth_date_rule(tmp_path: Any, store: Any, settings: Any) -> None:
+    sphere_series(tmp_path / "a", n=3, patient_id="LATE-2", series="a")  # born 1960-01-01
+    sphere_series(tmp_path / "b", n=3, patient_id="LATE-3", series="b")
+    index_paths(store, [tmp_path], settings=settings)
+    _add_patient(store, "LATE-2", birth="1960-01-01")
+    _add_patient(store, "LATE-3", birth="1971-05-04")  # same ID, another person
+    assert relink_studies(store, "patient_id+birth_date") == 1
+    assert {s.dicom_patient_id: s.patient_id for s in list_series(store)} == {
+        "LATE-2": "LATE-2", "LATE-3": None}
 
 
 def test_cancel_before_writing_leaves_nothing(tmp_path: Any, store: Any, settings: Any) -> None:
