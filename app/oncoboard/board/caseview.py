@@ -88,6 +88,16 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def local_time(stamp: str | None) -> str:
+    """Return a stored UTC ISO timestamp as local 'YYYY-MM-DD HH:MM' for the screen."""
+    if not stamp:
+        return ""
+    try:
+        return dt.datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return stamp
+
+
 #: Treatment statuses (FHIR Procedure / MedicationRequest / Statement) of a treatment not begun.
 PLANNED_STATUSES = frozenset({"preparation", "draft", "planned", "intended", "not-started"})
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from oncoboard.board.caseview import local_time
 from oncoboard.ui import theme, workers
 from oncoboard.ui.board_dialogs import AddCaseDialog, DecisionDialog, MeetingDialog
 from oncoboard.ui.errors import ErrorBoundary
@@ -496,5 +497,6 @@ def case_html(view: Any) -> str:
             parts.append(f"<p style='color:{theme.WARNING}'>{tr('Departs from model')}: "
                          f"{d.departure_reason}</p>")
         parts.append(f"<p style='color:{theme.MUTED}'>"
-                     f"{', '.join(a.label() for a in d.attendees)} · {d.decided_at}</p>")
+                     f"{', '.join(a.label() for a in d.attendees)} · "
+                     f"{local_time(d.decided_at)}</p>")
     return "".join(parts)

@@ -177,3 +177,17 @@ def test_planned_treatments_are_not_listed_as_current():
     lines = dict(caseview.summary_lines(summary))
     assert lines["Current treatment"] == "letrozole"
     assert lines["Planned treatment"] == "Thoracic radiotherapy, durvalumab"
+
+
+def test_local_time_for_the_screen(monkeypatch):
+    # The board screen showed '2026-11-23T10:52:56+00:00' under each decision.
+    import time
+
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    time.tzset()
+    try:
+        assert caseview.local_time("2026-11-23T10:52:56+00:00") == "2026-11-23 11:52"
+        assert caseview.local_time(None) == "" and caseview.local_time("garbage") == "garbage"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
