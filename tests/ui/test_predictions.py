@@ -149,6 +149,10 @@ def test_contribution_axis_is_not_rescaled(qtbot):  # noqa: ANN001
     qtbot.wait(50)
     bottom = widget.plot.getAxis("bottom")
     assert bottom.autoSIPrefixScale == 1.0 and "x0.001" not in bottom.labelString()
+    assert "(logit)" in bottom.labelString()
+    points = ContributionsWidget([("Age = 78", 2.0)], "identity")
+    qtbot.addWidget(points)
+    assert "identity" not in points.plot.getAxis("bottom").labelString()  # CARG read "(identity)"
 
 
 @pytest.mark.parametrize(("kind", "value", "shown"), [

@@ -216,7 +216,9 @@ class ContributionsWidget(QWidget):
         widest = max((fm.horizontalAdvance(k) for k, _v in items), default=40)
         left.setWidth(min(_AXIS_MAX_PX, widest + 16))
         self.plot.addLine(x=0, pen=pg.mkPen(theme.MUTED))
-        self.plot.setLabel("bottom", tr("contribution") + (f" ({scale})" if scale else ""))
+        # "identity" means the result's own units (CARG points): nothing to add for a reader
+        shown = "" if scale in ("", "identity") else f" ({scale})"
+        self.plot.setLabel("bottom", tr("contribution") + shown)
         # no SI rescaling: a logit contribution of 0.4 must not read as "400 (x0.001)"
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         lay = QVBoxLayout(self)
