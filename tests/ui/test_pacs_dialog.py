@@ -10,12 +10,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "imaging"))
 
-from orthanc import orthanc_fixture  # noqa: E402, F401 - the session fixture `orthanc`
+from orthanc import HOST, TEST_AET, orthanc_fixture  # noqa: E402, F401 - fixture `orthanc`
 
 
 @pytest.mark.orthanc
 def test_echo_find_and_retrieve_from_orthanc(window, qtbot, orthanc):  # noqa: ANN001
-    window.ctx.settings = dataclasses.replace(window.ctx.settings, pacs=(orthanc.node(),))
+    window.ctx.settings = dataclasses.replace(
+        window.ctx.settings, pacs=(orthanc.node(),), local_ae_title=TEST_AET,
+        local_port=orthanc.move_port, local_host=HOST)  # the C-MOVE destination Orthanc knows
     dialog = window.open_pacs()
     qtbot.addWidget(dialog)
     assert dialog.find_button.isEnabled()
@@ -34,19 +36,65 @@ def test_echo_find_and_retrieve_from_orthanc(window, qtbot, orthanc):  # noqa: A
     from oncoboard.imaging import list_series
 
     assert any(s.dicom_patient_id == "ONCO-PACS-002" for s in list_series(window.store))
+    dialog.method.setCurrentIndex(dialog.method.findText("C-MOVE"))
+    with qtbot.waitSignal(dialog.retrieved, timeout=60000) as blocker:
+        dialog.retrieve()
+    assert blocker.args[0] == [f"{dialog.studies[0]['study_uid']}: 3 files"]
 
 
-def test_refused_connection_is_a_readable_message(window, qtbot):  # noqa: ANN001
-    from oncoboard.config import PacsNode
-    from oncoboard.ui.errors import ErrorBoundary
+def _dialog_with_fake_pacs(tmp_path, qtbot, monkeypatch, cancel_at,
+                           by_user=False):  # noqa: ANN001, ANN202
+    """Return (dialog, calls): three studies found; retrieving `cancel_at` ends cancelled."""
+    import time
 
-    dead = PacsNode(name="nowhere", ae_title="NOPE", host="127.0.0.1", port=1, timeout_s=2)
-    window.ctx.settings = dataclasses.replace(window.ctx.settings, pacs=(dead,))
-    dialog = window.open_pacs()
+    from oncoboard.config import PacsNode, Settings
+    from oncoboard.imaging import pacs
+    from oncoboard.ui.import_dialogs import PacsQueryDialog
+
+    calls = []
+
+    def fake_retrieve(settings, store, node, *, study_uid, method, cancel,
+                      **_kw):  # noqa: ANN001, ANN202
+        calls.append((study_uid, method))
+        report = pacs.RetrieveReport(node.name, method, study_uid, None, tmp_path)
+        report.files = [tmp_path / "a.dcm", tmp_path / "b.dcm"]
+        if study_uid == cancel_at:  # cancelled: by the user (Cancel), else by the PACS
+            deadline = time.monotonic() + 5
+            while by_user and not cancel() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            report.files, report.cancelled = [], True
+        return report
+
+    monkeypatch.setattr(pacs, "retrieve_into_store", fake_retrieve)
+    node = PacsNode(name="pacs", ae_title="PACS", host="127.0.0.1", port=1)
+
+    class Ctx:
+        settings = Settings(data_dir=tmp_path, pacs=(node,))
+
+    dialog = PacsQueryDialog(Ctx())
     qtbot.addWidget(dialog)
-    with qtbot.waitSignal(dialog.echo().signals.failed, timeout=30000):
-        pass
-    assert "nowhere" in dialog.status.text() or "127.0.0.1" in dialog.status.text()
-    assert "Traceback" not in dialog.status.text()
-    for box in list(ErrorBoundary.dialogs):
-        box.close()
+    dialog._on_found([{"study_uid": u, "patient_id": "P"} for u in ("1.2.1", "1.2.2", "1.2.3")])
+    dialog.table.selectAll()
+    return dialog, calls
+
+
+def test_a_retrieval_the_pacs_cancels_says_so(tmp_path, qtbot, monkeypatch):  # noqa: ANN001
+    dialog, calls = _dialog_with_fake_pacs(tmp_path, qtbot, monkeypatch, "1.2.2")
+    dialog.method.setCurrentIndex(dialog.method.findData("move"))
+    with qtbot.waitSignal(dialog.retrieved, timeout=10000) as blocker:
+        dialog.retrieve()
+    assert blocker.args[0] == ["1.2.1: 2 files", "1.2.2: cancelled"]  # not "0 files"
+    assert calls == [("1.2.1", "move"), ("1.2.2", "move")]  # nothing after the cancel
+    assert dialog.status.text() == "1.2.1: 2 files\n1.2.2: cancelled"
+
+
+def test_cancel_keeps_the_report_of_the_studies_before_it(tmp_path, qtbot,
+                                                          monkeypatch):  # noqa: ANN001
+    dialog, calls = _dialog_with_fake_pacs(tmp_path, qtbot, monkeypatch, "1.2.2", by_user=True)
+    assert dialog.method.currentText() == "C-GET"  # the default
+    with qtbot.waitSignal(dialog.retrieved, timeout=10000) as blocker:
+        dialog.retrieve()
+        qtbot.waitUntil(lambda: len(calls) == 2, timeout=5000)
+        dialog.cancel_button.click()
+    assert blocker.args[0] == ["1.2.1: 2 files", "1.2.2: cancelled", "Cancelled."]
+    assert calls == [("1.2.1", "get"), ("1.2.2", "get")]

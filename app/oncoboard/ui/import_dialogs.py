@@ -236,6 +236,10 @@ class PacsQueryDialog(QDialog):
         self.study_date = QLineEdit(objectName="pacsStudyDate")
         self.study_date.setPlaceholderText("YYYYMMDD or YYYYMMDD-YYYYMMDD")
         self.modality = QLineEdit(objectName="pacsModality")
+        # C-GET needs nothing from the PACS; C-MOVE needs our AE title (Settings) known there.
+        self.method = QComboBox(objectName="pacsRetrieveMethod")
+        self.method.addItem("C-GET", "get")
+        self.method.addItem("C-MOVE", "move")
         self.echo_button = QPushButton(tr("Test connection"))
         self.find_button = QPushButton(tr("Search"), objectName="primary")
         self.retrieve_button = QPushButton(tr("Retrieve selected"))
@@ -255,6 +259,7 @@ class PacsQueryDialog(QDialog):
         form.addRow(tr("Patient name"), self.patient_name)
         form.addRow(tr("Study date"), self.study_date)
         form.addRow(tr("Modality"), self.modality)
+        form.addRow(tr("Retrieve by"), self.method)
         row = QHBoxLayout()
         for b in (self.echo_button, self.find_button, self.retrieve_button, self.cancel_button):
             row.addWidget(b)
@@ -279,12 +284,13 @@ class PacsQueryDialog(QDialog):
     def _selected_node(self) -> Any:
         return self.ctx.settings.pacs_node(self.node.currentData())
 
-    def _run(self, task: workers.Task, on_done: Any) -> workers.Task:
+    def _run(self, task: workers.Task, on_done: Any, on_cancelled: Any = None) -> workers.Task:
         self.task = task
         self.cancel_button.setEnabled(True)
         task.signals.progressed.connect(lambda f, m: self.progress.setValue(int(f * 1000)))
         task.signals.finished.connect(lambda: self.cancel_button.setEnabled(False))
-        task.signals.cancelled.connect(lambda: self.status.setText(tr("Cancelled.")))
+        task.signals.cancelled.connect(
+            on_cancelled or (lambda: self.status.setText(tr("Cancelled."))))
         return workers.start(task, on_done=on_done,
                              on_error=lambda exc: self._on_failed(exc))
 
@@ -326,33 +332,43 @@ class PacsQueryDialog(QDialog):
         self.found.emit(len(studies))
 
     def retrieve(self) -> workers.Task | None:
-        """Retrieve the selected studies into the store (C-GET), with progress and cancel."""
+        """Retrieve the selected studies into the store (C-GET or C-MOVE), with progress and cancel.
+
+        A cancelled retrieval keeps the studies retrieved before it and says which was
+        cancelled (the PACS may cancel too).
+        """
         rows = sorted({i.row() for i in self.table.selectedIndexes()})
         uids = [self.studies[r]["study_uid"] for r in rows]
         if not uids:
             return None
         node, settings = self._selected_node(), self.ctx.settings
-        db_path = settings.db_path
+        db_path, method = settings.db_path, str(self.method.currentData())
+        lines: list[str] = []  # filled as studies arrive: shown even if the task is cancelled
 
         def job(task: workers.Task) -> list[str]:
             from oncoboard.imaging import pacs
             from oncoboard.store import open_store
 
             store = open_store(db_path)
-            lines = []
             try:
                 for uid in uids:
                     report = pacs.retrieve_into_store(
-                        settings, store, node, study_uid=uid,
+                        settings, store, node, study_uid=uid, method=method,
                         progress=lambda d, t, m: task.progress(d / max(t, 1), m),
                         cancel=task.cancel_event.is_set)
+                    if report.cancelled:
+                        lines.append(tr("{uid}: cancelled").format(uid=uid))
+                        break
                     lines.append(tr("{uid}: {n} files").format(uid=uid, n=len(report.files)))
-                    lines += report.failures
+                    lines.extend(report.failures)
             finally:
                 store.close()
             return lines
 
-        return self._run(workers.Task(job, name="retrieve"), self._on_retrieved)
+        def cancelled() -> None:
+            self._on_retrieved([*lines, tr("Cancelled.")])
+
+        return self._run(workers.Task(job, name="retrieve"), self._on_retrieved, cancelled)
 
     def _on_retrieved(self, lines: list[str]) -> None:
         self.status.setText("\n".join(lines))
