@@ -128,7 +128,9 @@ def run_demo(store: Store, settings: Settings, seed: int | None = None,
     seed = SEED if seed is None else seed
     cohort = generate(seed, date=demo_date(settings.data_dir, date, seed))
     folder = settings.data_dir / "demo" / "fhir"
-    reports = [import_file(store, path) for path in write_bundles(cohort, folder)]
+    # the demo's import day is its board date (a later --date would put facts "in the future")
+    day = dt.date.fromisoformat(cohort.reference_date)
+    reports = [import_file(store, path, day) for path in write_bundles(cohort, folder)]
     seconds = time.perf_counter() - started
     images = generate_demo_imaging(store, settings, cohort) if imaging else None
     from oncoboard.board.demo import create_demo_meeting  # a planned meeting to hold (board)

@@ -79,6 +79,7 @@ class ImportReport:
     written: dict[str, int]         # rows inserted or changed per table (0 on re-import)
     unknown_codes: list[dict[str, str]]
     skipped: dict[str, int]         # resources read but not stored (e.g. Practitioner)
+    undated: int = 0                # observations without a date (models never use them)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as a JSON-ready dict."""
@@ -98,6 +99,9 @@ class ImportReport:
             more = len(self.unknown_codes) - 8
             lines.append(f"  kept {len(self.unknown_codes)} unknown code(s): {shown}"
                          + (f" and {more} more" if more > 0 else ""))
+        if self.undated:
+            lines.append(f"  warning: {self.undated} fact(s) without a date: models will not "
+                         "use them")
         if self.skipped:
             lines.append("  not stored: " + ", ".join(f"{v} {k}"
                                                       for k, v in self.skipped.items()))
@@ -121,15 +125,18 @@ def read_text(path: Path) -> tuple[str, str]:
     return text, hashlib.sha256(data).hexdigest()
 
 
-def import_file(store: Store, path: str | Path) -> ImportReport:
+def import_file(store: Store, path: str | Path, today: dt.date | None = None) -> ImportReport:
     """Import one FHIR R4 Bundle (JSON) or CSV file, all or nothing.
+
+    `today` is the import day that no clinical fact may follow (default: today; the demo
+    passes its board date).
 
     Raises
     ------
     RecordImportError
         The file or one of its resources/lines cannot be imported; nothing was written.
     """
-    return write_batch(store, read_file(store, Path(path)))
+    return write_batch(store, read_file(store, Path(path)), today)
 
 
 _NOT_DONE = {"cancelled", "entered-in-error", "not-done", "not-taken", "draft", "stopped"}
@@ -146,19 +153,42 @@ def _life_dates(store: Store, batch: Batch) -> dict[str, tuple[str | None, str |
     return dates
 
 
-def _check_dates(store: Store, batch: Batch) -> None:
+#: Facts that cannot lie in the future: {table: date column}. Treatments only when done
+#: (a planned treatment has a future start), hospital stays not at all (planned admissions).
+_PAST_FACTS = {"patients": "deceased_date", "conditions": "diagnosis_date",
+               "observations": "effective", "notes": "date", "outcomes": "date",
+               "treatments": "start_date"}
+
+
+def _check_future(batch: Batch, today: dt.date) -> None:
+    """Refuse a clinical fact dated after the import day (one day of margin: time zones)."""
+    limit = (today + dt.timedelta(days=1)).isoformat()
+    for table, key in _PAST_FACTS.items():
+        for row in batch.rows[table]:
+            date = (row.get(key) or "")[:10]
+            if date <= limit or (table == "treatments" and row.get("status") != "completed"
+                                 or table == "outcomes" and row.get("kind") == "hospitalisation"):
+                continue
+            raise RecordImportError(f"{key.replace('_', ' ')} {date} is in the future (import "
+                                    f"day {today.isoformat()})", file=batch.path,
+                                    where=row.get("_where"))
+
+
+def _check_dates(store: Store, batch: Batch, today: dt.date | None = None) -> None:
     """Refuse dates that contradict each other.
 
-    Refused: a birth date in the future; death, diagnosis or any event before birth; an end
-    before its start; a treatment given or a hospital stay begun after death.
+    Refused: a birth date or a clinical fact after the import day `today` (default: today);
+    death, diagnosis or any event before birth; an end before its start; a treatment given or a
+    hospital stay begun after death.
     """
     def fail(reason: str, row: dict[str, Any]) -> RecordImportError:
         return RecordImportError(reason, file=batch.path, where=row.get("_where"))
 
     life = _life_dates(store, batch)
-    today = dt.date.today().isoformat()
+    today = today or dt.date.today()
+    _check_future(batch, today)
     for row in batch.rows["patients"]:
-        if row.get("birth_date") and row["birth_date"][:10] > today:
+        if row.get("birth_date") and row["birth_date"][:10] > today.isoformat():
             raise fail(f"birth date {row['birth_date'][:10]} is in the future", row)
     checks = {"patients": ("deceased_date", None), "conditions": ("diagnosis_date", None),
               "observations": ("effective", None), "treatments": ("start_date", "end_date"),
@@ -273,9 +303,9 @@ def _upsert(store: Store, table: str, rows: list[dict[str, Any]]) -> int:
     return max(cursor.rowcount, 0)  # rows inserted or updated, not counting trigger writes
 
 
-def write_batch(store: Store, batch: Batch) -> ImportReport:
+def write_batch(store: Store, batch: Batch, today: dt.date | None = None) -> ImportReport:
     """Check cross-row consistency, then write the batch in one transaction."""
-    _check_dates(store, batch)
+    _check_dates(store, batch, today)
     _fold_into_conditions(store, batch)
     counts = {t: len(batch.rows[t]) for t in TABLES}
     written = dict.fromkeys(TABLES, 0)
@@ -297,7 +327,8 @@ def write_batch(store: Store, batch: Batch) -> ImportReport:
              " (already imported)" if already else "")
     return ImportReport(str(batch.path), batch.format, batch.sha256, already,
                         batch.patient_ids(), counts, written, batch.unknown_codes,
-                        dict(batch.skipped))
+                        dict(batch.skipped),
+                        sum(not r.get("effective") for r in batch.rows["observations"]))
 
 
 #: Files people give instead of FHIR JSON or CSV, and what to do about them.

@@ -354,7 +354,8 @@ def latest_observation(store: Store, patient_id: str, system: str, code: str,
         assert start is not None
         floor = (dt.date.fromisoformat(start[:10]) - dt.timedelta(days=within_days)).isoformat()
         found = [o for o in found if o.effective is not None and o.effective[:10] >= floor]
-    found = [o for o in found if o.effective is not None] or found
+    # an undated value has no place in time: never "the latest" (the import report warns)
+    found = [o for o in found if o.effective is not None]
     return found[-1] if found else None
 
 

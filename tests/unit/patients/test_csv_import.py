@@ -163,3 +163,8 @@ def test_comparator_value_is_kept_like_fhir(store, tmp_path):
 def test_impossible_values_are_refused(store, tmp_path, code, value, unit):
     body = PATIENT + f"P1,observation,,,{code},{value},{unit},2025-01-02,,,,\n"
     _fails(store, tmp_path, body, "line 3", "is impossible")
+
+
+def test_fact_in_the_future(store, tmp_path):
+    _fails(store, tmp_path, PATIENT + "P1,observation,,loinc,718-7,12,g/dL,2099-01-01,,,,\n",
+           "line 3", "effective 2099-01-01 is in the future")

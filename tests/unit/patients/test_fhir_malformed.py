@@ -243,3 +243,33 @@ def test_entered_in_error_resources_are_not_stored(store, write_bundle):
 def test_impossible_or_non_numeric_values(store, write_bundle, key, kwargs, fragment):
     obs = fb.observation("o1", "p1", key, "2021-01-01", **kwargs)
     _fails(store, write_bundle([basic_patient(), obs]), "entry 1 (Observation/o1)", fragment)
+
+
+def test_fact_in_the_future(store, write_bundle):
+    import datetime as dt
+
+    obs = fb.observation("o1", "p1", "haemoglobin", "2099-01-05", value=12, unit="g/dL")
+    msg = _fails(store, write_bundle([basic_patient(), obs]), "Observation/o1",
+                 "effective 2099-01-05 is in the future")
+    assert "\n" not in msg
+    done = fb.medication("m1", "p1", "letrozole", "2099-01-01", status="completed",
+                         kind="MedicationAdministration")
+    _fails(store, write_bundle([basic_patient(), done], "done.json"), "m1",
+           "start date 2099-01-01 is in the future")
+    # one day of margin (time zones); a planned treatment may start later
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    ok = [basic_patient(), fb.observation("o2", "p1", "haemoglobin", tomorrow, value=12,
+                                          unit="g/dL"),
+          fb.medication("m2", "p1", "letrozole", "2099-01-01", status="active")]
+    assert import_file(store, write_bundle(ok, "ok.json")).counts["observations"] == 1
+
+
+def test_undated_facts_are_kept_and_reported(store, write_bundle):
+    obs = fb.observation("o1", "p1", "haemoglobin", "2020-01-05", value=12, unit="g/dL")
+    del obs["effectiveDateTime"]
+    report = import_file(store, write_bundle([basic_patient(), obs]))
+    assert report.counts["observations"] == 1 and report.undated == 1
+    assert "1 fact(s) without a date: models will not use them" in report.describe()
+    # not picked as the latest value, with or without a reference date
+    assert record.latest_by_key(store, "MRN-1", "haemoglobin") is None
+    assert record.latest_by_key(store, "MRN-1", "haemoglobin", before="2030-01-01") is None
