@@ -28,8 +28,9 @@ _SPECIALTY = (("C50", "sein"), ("C34", "thorax"), ("C33", "thorax"), ("C15", "di
               ("C20", "digestif"), ("C25", "digestif"))
 QUESTIONS = {
     "sein": "Adjuvant chemotherapy after surgery, or endocrine therapy alone?",
-    "thorax": "Concurrent chemoradiotherapy then consolidation immunotherapy: expected "
-              "response and toxicity?",
+    # the demo lung records plan radiotherapy then immunotherapy, no concurrent chemotherapy:
+    # no toxicity model applies, so the question does not ask for one
+    "thorax": "Thoracic radiotherapy then consolidation immunotherapy: expected response?",
     "digestif": "Adjuvant chemotherapy after resection?",
 }
 MAX_CASES = 6

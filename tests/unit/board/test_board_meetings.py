@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from board_helpers import count
 
@@ -137,3 +139,30 @@ def test_demo_meeting_from_chosen_patients(store):
     m = create_demo_meeting(store, ["LUN-001"], date="2026-11-23")
     assert m.specialty == "thorax"
     assert [c.patient_id for c in meetings.list_cases(store, m.id)] == ["LUN-001"]
+
+
+def test_demo_lung_question_matches_the_demo_lung_records(tmp_path):
+    """The thorax question asks only for what the demo lung records hold (no chemotherapy)."""
+    from oncoboard.board.demo import create_demo_meeting
+    from oncoboard.demo import write_bundles
+    from oncoboard.patients import record
+    from oncoboard.patients.demo_cohort import generate
+    from oncoboard.patients.importer import import_file
+    from oncoboard.store import open_store
+
+    cohort = generate(date="2026-11-23")
+    lung = {p.id for p in cohort.group("lung")}
+    s = open_store(tmp_path / "lung")
+    for path in write_bundles(cohort, tmp_path / "fhir"):
+        if path.stem in lung:
+            import_file(s, path, dt.date(2026, 11, 23))
+    m = create_demo_meeting(s, sorted(lung), date="2026-11-23")
+    assert m.specialty == "thorax"
+    for case in meetings.list_cases(s, m.id):
+        subkinds = {t.subkind or "" for t in record.treatments(s, case.patient_id)}
+        kinds = {t.kind for t in record.treatments(s, case.patient_id)}
+        has_chemo = any("chemo" in k for k in subkinds)
+        assert has_chemo or ("chemo" not in case.question.lower()
+                             and "toxicity" not in case.question), (case.question, subkinds)
+        assert "radiotherapy" in kinds and "radiotherapy" in case.question.lower()
+    s.close()
