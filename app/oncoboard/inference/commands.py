@@ -215,9 +215,10 @@ def _print_doc(d: dict[str, Any]) -> None:
         print(f"{head}: {d['status'].upper()}: " + "; ".join(d["refusal"]))
         return
     parts = []
-    for name, o in d["outputs"].items():
+    for key, o in d["outputs"].items():
         if not o.get("display", True):
             continue
+        name = o.get("label") or key  # the manifest's label, not the internal name (br_...)
         if o["kind"] == "survival":
             parts.append(f"{name} {o['values'][-1]:.3f} at {o['times'][-1]:g} {o['time_unit']}")
         elif o["kind"] != "image":

@@ -151,3 +151,24 @@ def test_cli_run_csv_with_an_unclosed_quote_or_missing_file(settings, plugin_roo
     code, _out, err = _cli(capsys, "plugins", "run", "test-logistic", "--csv",
                            str(tmp_path / "none.csv"), *data)
     assert code == 2 and err.endswith("none.csv: no such file\n")
+
+
+def test_predict_text_output_uses_the_output_labels(capsys):
+    from oncoboard.inference.commands import _print_doc
+
+    doc = {"plugin": {"id": "lung-os", "version": "1.0.0"}, "status": "ok", "provider": "cpu",
+           "warnings": [],
+           "outputs": {"br_mortality": {"kind": "probability", "label": "Risk of death at 1 year",
+                                        "display": True, "value": 0.25, "band": "low"},
+                       "os": {"kind": "survival", "label": "Overall survival",
+                              "display": True, "values": [0.9, 0.8], "times": [6, 12],
+                              "time_unit": "months"},
+                       "lo": {"kind": "probability", "label": "Lower bound", "display": False,
+                              "value": 0.1},
+                       "raw": {"kind": "score", "display": True, "value": 3.0}}}
+    _print_doc(doc)
+    out = capsys.readouterr().out
+    assert "Risk of death at 1 year 0.25 (low)" in out
+    assert "Overall survival 0.800 at 12 months" in out
+    assert "br_mortality" not in out and " os " not in out and "Lower bound" not in out
+    assert "raw 3" in out  # no label: the name is all there is
