@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -49,12 +53,23 @@ def _configure_import_dicom(parser: argparse.ArgumentParser) -> None:
 
 def _import_dicom(args: argparse.Namespace, ctx: Any) -> int:
     from oncoboard.cli import print_json
+    from oncoboard.errors import DicomError
     from oncoboard.imaging.index import index_paths
 
+    # Checked before anything is read or extracted: a typo must not half-import the others.
+    for path in args.paths:
+        if not path.expanduser().exists():
+            raise DicomError("no such file or folder", file=path)
     report = index_paths(ctx.store, args.paths, settings=ctx.settings)
+    for path, reason in report.skipped:
+        log.info("skipped %s: %s", path, reason)
     if args.json:
         print_json(report.as_dict())
-    else:
+    if not (report.instances_indexed or report.unchanged or report.cancelled):
+        raise DicomError(f"no DICOM file found ({_skip_summary(report.skipped)}; "
+                         "--json or the log lists them)",
+                         file=", ".join(str(p) for p in args.paths))
+    if not args.json:
         print(f"{report.instances_indexed} files indexed in {len(report.series_uids)} series "
               f"({len(report.study_uids)} studies), {report.unchanged} unchanged, "
               f"{len(report.skipped)} skipped")
@@ -64,7 +79,17 @@ def _import_dicom(args: argparse.Namespace, ctx: Any) -> int:
             print(f"  ... and {len(report.skipped) - 50} more")
         if report.unlinked_patient_ids:
             print("  no clinical patient for PatientID " + ", ".join(report.unlinked_patient_ids))
-    return 0 if report.instances_indexed or report.unchanged else 1
+    # README "Exit codes": 1 = done with problems, here files skipped.
+    return 1 if report.skipped else 0
+
+
+def _skip_summary(skipped: list[tuple[str, str]]) -> str:
+    """Return e.g. ``12 files skipped: 11 not a DICOM file, 1 truncated file``."""
+    if not skipped:
+        return "no files"
+    counts = Counter(reason.split(" (")[0].split(": ")[0] for _, reason in skipped)
+    kinds = ", ".join(f"{n} {r}" if len(counts) > 1 else r for r, n in counts.most_common())
+    return f"{len(skipped)} file{'s' if len(skipped) > 1 else ''} skipped: {kinds}"
 
 
 def _volume(args: argparse.Namespace, ctx: Any) -> int:

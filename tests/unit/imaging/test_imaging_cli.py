@@ -15,8 +15,9 @@ from oncoboard.cli import main
 def test_import_then_volume_npz(tmp_path: Any, data_dir: Any, capsys: Any) -> None:
     case = sphere_series(tmp_path / "ct", n=7, iop=oblique_iop(15, 30), step=(0.3, 0.4, 2.0))
     (tmp_path / "ct" / "junk.bin").write_bytes(b"junk")
+    # Exit 1 (README "Exit codes"): imported, but a file was skipped.
     assert main(["--data-dir", str(data_dir), "import", "dicom", str(tmp_path / "ct"),
-                 "--json"]) == 0
+                 "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["instances_indexed"] == 7
     assert report["skipped"] == [{"path": str(tmp_path / "ct" / "junk.bin"),
@@ -58,6 +59,52 @@ def test_errors_are_one_line(tmp_path: Any, data_dir: Any, capsys: Any) -> None:
                  str(tmp_path / "x.npz")]) != 0
     err = capsys.readouterr().err.strip()
     assert err.startswith("oncoboard: error:") and "9.9.9" in err and "\n" not in err
+
+
+def test_import_of_a_missing_path_is_one_line(tmp_path: Any, data_dir: Any,
+                                             capsys: Any) -> None:
+    sphere_series(tmp_path / "ct", n=3)
+    missing = tmp_path / "nonexistent"
+    assert main(["--data-dir", str(data_dir), "import", "dicom", str(tmp_path / "ct"),
+                 str(missing)]) == 2
+    out, err = capsys.readouterr()
+    assert err == f"oncoboard: error: {missing}: no such file or folder\n" and out == ""
+    # Checked before indexing: the good folder given with it is not half-imported.
+    assert main(["--data-dir", str(data_dir), "series", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_import_of_a_folder_without_dicom_is_one_line(tmp_path: Any, data_dir: Any,
+                                                      capsys: Any) -> None:
+    jpegs = tmp_path / "jpegs"
+    jpegs.mkdir()
+    for i in range(12):
+        (jpegs / f"{i}.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(200))
+    assert main(["--data-dir", str(data_dir), "import", "dicom", str(jpegs)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == (f"oncoboard: error: {jpegs}: no DICOM file found (12 files "
+                                 "skipped: not a DICOM file; --json or the log lists them)\n")
+    # --json still lists every skipped file (and the one-line error follows on stderr).
+    assert main(["--data-dir", str(data_dir), "import", "dicom", str(jpegs), "--json"]) == 2
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert len(report["skipped"]) == 12 and report["instances_indexed"] == 0
+    assert err.count("\n") == 1 and "no DICOM file found" in err
+    log_text = (data_dir / "logs" / "oncoboard.log").read_text(encoding="utf-8")
+    assert f"skipped {jpegs / '0.jpg'}: not a DICOM file" in log_text
+
+
+def test_import_of_a_mixed_folder_exits_1(tmp_path: Any, data_dir: Any, capsys: Any) -> None:
+    sphere_series(tmp_path / "in" / "ct", n=3)
+    (tmp_path / "in" / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(200))
+    assert main(["--data-dir", str(data_dir), "import", "dicom", str(tmp_path / "in")]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("3 files indexed in 1 series") and "skipped" in out and err == ""
+    photo = tmp_path / "in" / "photo.jpg"
+    assert f"  skipped {photo}: not a DICOM file" in out.splitlines()
+    # Nothing skipped (unchanged files): 0.
+    (tmp_path / "in" / "photo.jpg").unlink()
+    assert main(["--data-dir", str(data_dir), "import", "dicom", str(tmp_path / "in")]) == 0
 
 
 @pytest.mark.slow
