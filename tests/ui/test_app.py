@@ -24,6 +24,7 @@ def test_gui_screenshot_exits_zero(demo_dir, tmp_path):  # noqa: ANN001
                           "DEMO-LU-001" if "DEMO" in _first_id(demo_dir) else "TEST-LU-002"],
                          env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
+    assert "propagateSizeHints" not in run.stderr, run.stderr[-3000:]
     from PySide6.QtGui import QImage
 
     image = QImage(str(out))
@@ -201,3 +202,21 @@ def test_pacs_dialog_without_nodes_says_so(window, qtbot):  # noqa: ANN001
     qtbot.addWidget(dialog)
     assert "No PACS node is configured" in visible_texts(dialog)
     assert not dialog.find_button.isEnabled()
+
+
+@pytest.mark.qt_log_ignore("a real warning")
+def test_message_filter_drops_only_the_harmless_qt_message(app, qtlog):  # noqa: ANN001
+    """propagateSizeHints() is dropped; any other warning still reaches the handler."""
+    from PySide6.QtCore import qInstallMessageHandler, qWarning
+
+    from oncoboard.ui.app import install_message_filter
+
+    previous = install_message_filter()
+    try:
+        qWarning("This plugin does not support propagateSizeHints()")
+        qWarning("a real warning")
+    finally:
+        qInstallMessageHandler(previous)
+    messages = [r.message for r in qtlog.records]
+    assert "a real warning" in messages
+    assert not any("propagateSizeHints" in m for m in messages)

@@ -28,6 +28,29 @@ def _ensure_platform(headless: bool) -> None:
                               "session, or use `oncoboard gui --screenshot FILE.png`")
 
 
+#: Harmless Qt messages dropped (exact text): offscreen and some X11 platform plugins print this
+#: for every top-level window shown, which reads like an error on the terminal.
+QUIET_QT_MESSAGES = frozenset({"This plugin does not support propagateSizeHints()"})
+
+
+def install_message_filter() -> Any:
+    """Drop :data:`QUIET_QT_MESSAGES`, pass every other Qt message on; return the old handler."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    previous: Any = None
+
+    def handler(mode: Any, context: Any, message: str) -> None:
+        if message in QUIET_QT_MESSAGES:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:  # Qt's default handler prints the bare message on stderr
+            sys.stderr.write(message + "\n")
+
+    previous = qInstallMessageHandler(handler)
+    return previous
+
+
 def application(argv: list[str] | None = None) -> Any:
     """Return the QApplication (created once), themed."""
     from PySide6.QtWidgets import QApplication
@@ -117,6 +140,7 @@ def run_gui(ctx: Any, *, screenshot: Path | None = None, view: str | None = None
             patient: str | None = None, size: str = "1600x1000") -> int:
     """Run the app until its window closes (or save one screenshot); return the exit code."""
     _ensure_platform(headless=screenshot is not None)
+    install_message_filter()
     app = application()
     window = create_window(ctx)
     try:
