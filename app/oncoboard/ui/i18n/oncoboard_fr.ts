@@ -344,6 +344,10 @@
       <translation>Modalité</translation>
     </message>
     <message>
+      <source>Retrieve by</source>
+      <translation>Récupérer par</translation>
+    </message>
+    <message>
       <source>{n} images indexed in {s} series ({f} files seen)</source>
       <translation>{n} images indexées dans {s} séries ({f} fichiers lus)</translation>
     </message>
@@ -376,6 +380,10 @@
       <translation>{n} examens trouvés</translation>
     </message>
     <message>
+      <source>DICOM studies linked to their patients: {n}</source>
+      <translation>Examens DICOM rattachés à leurs patients : {n}</translation>
+    </message>
+    <message>
       <source>{n} answered in {s:.2f} s</source>
       <translation>{n} a répondu en {s:.2f} s</translation>
     </message>
@@ -386,6 +394,10 @@
     <message>
       <source>{uid}: {n} files</source>
       <translation>{uid} : {n} fichiers</translation>
+    </message>
+    <message>
+      <source>{uid}: cancelled</source>
+      <translation>{uid} : annulé</translation>
     </message>
   </context>
   <context>
@@ -549,6 +561,10 @@
       <translation>Notes</translation>
     </message>
     <message>
+      <source>planned</source>
+      <translation>prévu</translation>
+    </message>
+    <message>
       <source>born</source>
       <translation>né(e) le</translation>
     </message>
@@ -591,6 +607,54 @@
   </context>
   <context>
     <name>Plots</name>
+    <message>
+      <source>Jan</source>
+      <translation>janv.</translation>
+    </message>
+    <message>
+      <source>Feb</source>
+      <translation>févr.</translation>
+    </message>
+    <message>
+      <source>Mar</source>
+      <translation>mars</translation>
+    </message>
+    <message>
+      <source>Apr</source>
+      <translation>avr.</translation>
+    </message>
+    <message>
+      <source>May</source>
+      <translation>mai</translation>
+    </message>
+    <message>
+      <source>Jun</source>
+      <translation>juin</translation>
+    </message>
+    <message>
+      <source>Jul</source>
+      <translation>juil.</translation>
+    </message>
+    <message>
+      <source>Aug</source>
+      <translation>août</translation>
+    </message>
+    <message>
+      <source>Sep</source>
+      <translation>sept.</translation>
+    </message>
+    <message>
+      <source>Oct</source>
+      <translation>oct.</translation>
+    </message>
+    <message>
+      <source>Nov</source>
+      <translation>nov.</translation>
+    </message>
+    <message>
+      <source>Dec</source>
+      <translation>déc.</translation>
+    </message>
     <message>
       <source>No laboratory values in the record.</source>
       <translation>Aucune valeur biologique dans le dossier.</translation>
