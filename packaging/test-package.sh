@@ -36,6 +36,11 @@ step "predict $patient"; run predict "$patient" --json > "$work/pred.json" || fa
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d, 'no prediction'" "$work/pred.json" \
   || fail "predict printed no prediction"
 run audit verify >/dev/null || fail "audit verify"
+step "desktop app from the bundle (offscreen screenshot of the patient list)"
+(cd "$work" && env -i HOME="$work" PATH=/usr/bin:/bin QT_QPA_PLATFORM=offscreen \
+   ONCOBOARD_HOME="$ONCOBOARD_HOME" ONCOBOARD_USER_CONFIG="$ONCOBOARD_USER_CONFIG" \
+   oncoboard gui --screenshot "$work/patients.png" --view patients) || fail "gui --screenshot"
+[[ $(stat -c %s "$work/patients.png") -gt 20000 ]] || fail "the screenshot is (nearly) empty"
 patients_before=$(run patients list --json | python3 -c "import json,sys; print(len(json.load(sys.stdin)))")
 
 step "doctor sees a broken install: unwritable data folder, tampered plugin"
