@@ -49,6 +49,78 @@ def big_plot(**kwargs: Any) -> pg.PlotWidget:
     return widget
 
 
+_DAY = 86400.0
+#: Tick steps from fine to coarse: (unit, count, rough seconds). The axis takes the finest step
+#: whose labels all fit (day steps only over 45 days or less).
+_STEPS = [("day", n, n * _DAY) for n in (1, 2, 7, 14)] + \
+    [("month", n, n * 30.44 * _DAY) for n in (1, 2, 3, 6)] + \
+    [("year", n, n * 365.25 * _DAY) for n in (1, 2, 5, 10, 20, 50, 100)]
+
+
+def _month_name(month: int) -> str:
+    names = (tr("Jan"), tr("Feb"), tr("Mar"), tr("Apr"), tr("May"), tr("Jun"), tr("Jul"),
+             tr("Aug"), tr("Sep"), tr("Oct"), tr("Nov"), tr("Dec"))
+    return names[month - 1]
+
+
+def _date_ticks(unit: str, n: int, lo: dt.date, hi: dt.date) -> list[dt.date]:
+    """Return the dates from `lo` to `hi` on an `n`-`unit` grid (days, month or year starts)."""
+    if unit == "day":
+        first = lo.toordinal() + (-lo.toordinal()) % n
+        return [dt.date.fromordinal(d) for d in range(first, hi.toordinal() + 1, n)]
+    if unit == "month":
+        months = range(lo.year * 12 + lo.month - 1 + (lo.day > 1), hi.year * 12 + hi.month)
+        return [dt.date(m // 12, m % 12 + 1, 1) for m in months if (m % 12) % n == 0]
+    years = range(lo.year + (lo.timetuple().tm_yday > 1), hi.year + 1)
+    return [dt.date(y, 1, 1) for y in years if y % n == 0]
+
+
+class DateAxis(pg.AxisItem):
+    """A date axis (UTC POSIX seconds) with one level of labels that never overlap.
+
+    pyqtgraph's DateAxisItem draws day labels such as "Dec03" and "Jan02" next to each other
+    at month boundaries. Here a single step is chosen for the visible range (days, months or
+    years) so that every label has `label_px` pixels: "3 Dec 2025" when zoomed in to weeks,
+    "Dec 2025" over months, "2025" over years.
+    """
+
+    label_px = 110
+
+    def __init__(self, orientation: str = "bottom", **kwargs: Any):
+        super().__init__(orientation, **kwargs)
+        self.enableAutoSIPrefix(False)
+        self.unit = "month"
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[Any]:  # noqa: N802
+        """Return one level of ticks on day, month or year starts."""
+        lo_s, hi_s = max(minVal, -6.2e10), min(maxVal, 2.5e11)  # datetime's year range
+        if size <= 0 or hi_s <= lo_s:
+            return []
+        room = max(int(size // self.label_px), 1)
+        lo = dt.datetime.fromtimestamp(lo_s, dt.UTC).date()
+        hi = dt.datetime.fromtimestamp(hi_s, dt.UTC).date()
+        for unit, n, seconds in _STEPS:
+            # day ticks only zoomed in to about a month; above that, months read better
+            if (hi_s - lo_s) / seconds > room + 1 or unit == "day" and hi_s - lo_s > 45 * _DAY:
+                continue
+            dates = _date_ticks(unit, n, lo, hi)
+            if len(dates) <= room:
+                self.unit = unit
+                return [(seconds, [to_epoch(d.isoformat()) for d in dates])]
+        return []
+
+    def tickStrings(self, values: list[float], scale: float,  # noqa: N802
+                    spacing: float) -> list[str]:
+        """Return "3 Dec 2025", "Dec 2025" or "2025" for the current step."""
+        out = []
+        for v in values:
+            d = dt.datetime.fromtimestamp(v, dt.UTC).date()
+            out.append(str(d.year) if self.unit == "year" else
+                       f"{_month_name(d.month)} {d.year}" if self.unit == "month" else
+                       f"{d.day} {_month_name(d.month)} {d.year}")
+        return out
+
+
 ROWS = ("Treatments", "Hospitalisations", "Events", "Imaging", "Predictions")
 
 
@@ -57,7 +129,7 @@ class TimelineWidget(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.plot = big_plot(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
+        self.plot = big_plot(axisItems={"bottom": DateAxis()})
         self.plot.setMouseEnabled(x=True, y=False)
         self.plot.getAxis("left").setTicks([[(i, tr(r)) for i, r in enumerate(ROWS)]])
         self.plot.getAxis("left").setWidth(170)  # room for the row names in any language
@@ -135,7 +207,7 @@ class LabTrendsWidget(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.selector = QComboBox(objectName="labSelector")
-        self.plot = big_plot(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
+        self.plot = big_plot(axisItems={"bottom": DateAxis()})
         self.series: dict[str, dict[str, Any]] = {}
         self.empty = QLabel(tr("No laboratory values in the record."), objectName="muted")
         lay = QVBoxLayout(self)
