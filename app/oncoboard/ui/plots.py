@@ -75,7 +75,7 @@ def _date_ticks(unit: str, n: int, lo: dt.date, hi: dt.date) -> list[dt.date]:
     return [dt.date(y, 1, 1) for y in years if y % n == 0]
 
 
-class DateAxis(pg.AxisItem):
+class DateAxis(pg.AxisItem):  # type: ignore[misc]  # pyqtgraph is untyped
     """A date axis (UTC POSIX seconds) with one level of labels that never overlap.
 
     pyqtgraph's DateAxisItem draws day labels such as "Dec03" and "Jan02" next to each other
