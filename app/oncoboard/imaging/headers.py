@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from oncoboard.errors import DicomError
+from oncoboard.imaging.integrity import find_truncation, short_pixel_data
 
 log = logging.getLogger(__name__)
 
@@ -341,13 +342,19 @@ def read_record(path: str | Path) -> InstanceRecord:
                 ds = _read_bare(fp, path)
             ts = _transfer_syntax(ds)
             offset, length = _pixel_location(fp, ts)
+            truncated = find_truncation(fp, ts, st.st_size)
     except (NotDicomError, DicomError):
         raise
     except OSError as exc:
         raise DicomError(f"cannot read: {exc.strerror or exc}", file=path) from exc
     except Exception as exc:  # pydicom raises many types on damaged files
         raise DicomError(f"damaged DICOM header ({type(exc).__name__}: {exc})", file=path) from exc
-    return _record_from_dataset(ds, path, st, str(ts or ""), offset, length)
+    if truncated:
+        raise DicomError(truncated, file=path)
+    rec = _record_from_dataset(ds, path, st, str(ts or ""), offset, length)
+    if short := short_pixel_data(rec):
+        raise DicomError(short, file=path)
+    return rec
 
 
 def _record_from_dataset(ds: Any, path: str, st: os.stat_result, ts: str, offset: int | None,
@@ -364,7 +371,7 @@ def _record_from_dataset(ds: Any, path: str, st: os.stat_result, ts: str, offset
     if rows and cols and offset is None and ts != DEFLATED:
         raise DicomError("no pixel data (file truncated or incomplete)", file=path)
     if offset is not None and length is not None and offset + length > st.st_size:
-        raise DicomError(f"pixel data truncated ({st.st_size - offset} of {length} bytes)",
+        raise DicomError(f"truncated file (pixel data: {st.st_size - offset} of {length} bytes)",
                          file=path)
     if "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds:
         frames = _enhanced_frames(ds, n_frames)

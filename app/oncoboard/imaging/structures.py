@@ -71,13 +71,24 @@ def read_structures(path: str) -> list[Structure]:
     """Read the ROIs of an RTSTRUCT file or the segments of a SEG file."""
     import pydicom
 
+    from oncoboard.imaging.headers import read_record
+
+    # pydicom reads a truncated file without complaint (shorter or no contours): the header
+    # check walks every element length first, so a damaged file is an error, not an empty ROI.
+    read_record(path)
     try:
         ds = pydicom.dcmread(path, force=True)
     except Exception as exc:
         raise DicomError(f"cannot read structure file: {exc}", file=path) from exc
     sop = str(ds.get("SOPClassUID", ""))
     if sop == RTSTRUCT_SOP or ds.get("Modality") == "RTSTRUCT":
-        return _read_rtstruct(ds)
+        try:
+            return _read_rtstruct(ds)
+        except DicomError as exc:
+            raise DicomError(exc.reason, file=path, where=exc.where) from exc
+        except Exception as exc:  # pydicom parses sequences lazily: damage shows up here
+            raise DicomError(f"cannot read the contour data ({type(exc).__name__}: {exc})",
+                             file=path) from exc
     if sop == SEG_SOP or ds.get("Modality") == "SEG":
         return _read_seg(ds, path)
     raise DicomError("not an RTSTRUCT or SEG object", file=path)
@@ -101,7 +112,7 @@ def _read_rtstruct(ds: Any) -> list[Structure]:
             if "ROIDisplayColor" in item:
                 color = tuple(int(v) for v in item.ROIDisplayColor)[:3]  # type: ignore[assignment]
             for c in item.get("ContourSequence") or []:
-                data = np.asarray([float(v) for v in c.ContourData], dtype=np.float64)
+                data = _contour_points(c, roi)
                 if data.size >= 9 and c.get("ContourGeometricType", "CLOSED_PLANAR") in (
                         "CLOSED_PLANAR", "CLOSEDPLANAR_XOR"):
                     contours.append(data.reshape(-1, 3))
@@ -112,6 +123,20 @@ def _read_rtstruct(ds: Any) -> list[Structure]:
             frame_of_reference_uid=str(roi.get("ReferencedFrameOfReferenceUID", "")),
             contours=contours, interpreted_type=types.get(number, "")))
     return out
+
+
+def _contour_points(contour: Any, roi: Any) -> NDArray[np.float64]:
+    """Return a contour's ContourData as floats; raise DicomError if it cannot be read."""
+    where = f"ROI {roi.get('ROIName', roi.ROINumber)}"
+    try:
+        data = np.asarray([float(v) for v in contour.get("ContourData") or []], np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DicomError(f"unreadable contour data ({exc})", where=where) from exc
+    expected = contour.get("NumberOfContourPoints")
+    if data.size % 3 or (expected not in (None, "") and int(expected) * 3 != data.size):
+        raise DicomError(f"contour data holds {data.size} values, not 3 per point "
+                         f"(NumberOfContourPoints {expected})", where=where)
+    return data
 
 
 def rasterise(structure: Structure, volume: Volume) -> NDArray[np.bool_]:

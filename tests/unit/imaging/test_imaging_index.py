@@ -228,3 +228,53 @@ def test_large_import_uses_the_pool(tmp_path: Any, store: Any, settings: Any,
     info = list_series(store)[0]
     assert info.n_frames == 10 and info.stacks[0]["orientation"] == "axial"
     assert info.series_uid == case.series_uid
+
+
+def test_truncated_images_are_skipped(tmp_path: Any, store: Any, settings: Any) -> None:
+    from pydicom import uid
+
+    native = sphere_series(tmp_path / "in" / "native", n=3, series="native")
+    rle = sphere_series(tmp_path / "in" / "rle", n=3, ts=uid.RLELossless, series="rle")
+    # Encapsulated pixel data has an undefined length: only its fragments tell the cut.
+    rle.paths[0].write_bytes(rle.paths[0].read_bytes()[:-20])
+    # Native pixel data whose element is whole but shorter than rows x columns x bits.
+    ds = pydicom.dcmread(native.paths[0])
+    ds.PixelData = ds.PixelData[:-100]
+    ds.save_as(native.paths[0])
+    native.paths[1].write_bytes(native.paths[1].read_bytes()[:-300])
+    report = index_paths(store, [tmp_path / "in"], settings=settings)
+    reasons = {p: r for p, r in report.skipped}
+    assert set(reasons) == {str(rle.paths[0]), str(native.paths[0]), str(native.paths[1])}
+    assert all(r.startswith("truncated file (") for r in reasons.values())
+    assert "1244 of the 1344 bytes" in reasons[str(native.paths[0])]
+    assert report.instances_indexed == 3
+
+
+def test_truncated_seg_is_skipped(tmp_path: Any, store: Any, settings: Any) -> None:
+    hd = pytest.importorskip("highdicom")
+    from pydicom.sr.codedict import codes
+
+    case = sphere_series(tmp_path / "ct", n=6, thickness=2.0)
+    sources = [pydicom.dcmread(p) for p in case.paths]
+    desc = hd.seg.SegmentDescription(
+        segment_number=1, segment_label="Tumour",
+        segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segmented_property_type=codes.SCT.Neoplasm,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL)
+    order = np.argsort([float(d.ImagePositionPatient[2]) for d in sources])
+    seg = hd.seg.Segmentation(
+        source_images=[sources[i] for i in order],
+        pixel_array=np.ones((6, 24, 28), np.uint8),
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=[desc],
+        series_instance_uid=hd.UID(), series_number=50, sop_instance_uid=hd.UID(),
+        instance_number=1, manufacturer="test", manufacturer_model_name="test",
+        software_versions="1", device_serial_number="1")
+    path = tmp_path / "seg" / "seg.dcm"
+    path.parent.mkdir()
+    seg.save_as(path)
+    whole = path.read_bytes()
+    for cut in (len(whole) - 10, len(whole) // 2):
+        path.write_bytes(whole[:cut])
+        report = index_paths(store, [path], settings=settings)
+        assert [r.split(" (")[0] for _, r in report.skipped] == ["truncated file"], cut
+    assert _count(store, "dicom_series") == 0

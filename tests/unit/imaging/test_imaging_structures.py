@@ -110,3 +110,58 @@ def test_highdicom_seg_is_aligned(tmp_path: Any, store: Any, settings: Any) -> N
     assert structure.kind == "seg" and structure.name == "Tumour"
     vol = load_series(store, case.series_uid, settings=settings)
     np.testing.assert_array_equal(rasterise(structure, vol), truth)
+
+
+def _rtstruct_on_sphere(tmp_path: Any, n: int = 8) -> tuple[Any, Any]:
+    case = sphere_series(tmp_path / "ct", n=n)
+    contours = synth.circle_contours(case.centre, case.radius, case.positions, case.iop)
+    rs = synth.rtstruct_dataset(case.datasets, [{"name": "GTV", "number": 1, "type": "GTV",
+                                                 "contours": contours}], series_uid="1.2.3.77")
+    (path,) = synth.write_datasets([rs], tmp_path / "rs", names=["RS.dcm"])
+    return case, path
+
+
+def test_truncated_rtstruct_is_skipped_at_index_time(tmp_path: Any, store: Any,
+                                                     settings: Any) -> None:
+    case, path = _rtstruct_on_sphere(tmp_path)
+    whole = path.read_bytes()
+    # QA's cuts were 20000 and 3000 bytes of a larger file; these cut this one inside the
+    # contour data, inside the ROI sequence header, and 2 bytes short of the end.
+    for cut in (len(whole) // 2, 1000, len(whole) - 2):
+        path.write_bytes(whole[:cut])
+        report = index_paths(store, [tmp_path / "ct", path], settings=settings)
+        assert [(p, r.split(" (")[0]) for p, r in report.skipped] == [
+            (str(path), "truncated file")], cut
+        assert store.db.execute("SELECT count(*) FROM dicom_series WHERE modality = "
+                                "'RTSTRUCT'").fetchone()[0] == 0
+        assert load_structures(store, case.series_uid) == []
+
+
+def test_structures_of_a_file_truncated_after_indexing_raise(tmp_path: Any, store: Any,
+                                                             settings: Any) -> None:
+    from oncoboard.errors import DicomError
+
+    case, path = _rtstruct_on_sphere(tmp_path)
+    index_paths(store, [tmp_path / "ct", path], settings=settings)
+    path.write_bytes(path.read_bytes()[:3000])
+    with pytest.raises(DicomError, match="truncated file") as info:
+        load_structures(store, case.series_uid)
+    assert info.value.file == str(path)
+
+
+def test_unreadable_contour_data_raises_naming_file_and_roi(tmp_path: Any, capsys: Any,
+                                                           data_dir: Any) -> None:
+    from oncoboard.cli import main
+
+    case, path = _rtstruct_on_sphere(tmp_path)
+    ds = pydicom.dcmread(path)
+    contour = ds.ROIContourSequence[0].ContourSequence[0]
+    contour.ContourData = contour.ContourData[:-2]  # a whole file, but 2 values short
+    ds.save_as(path)
+    assert main(["--data-dir", str(data_dir), "import", "dicom", str(tmp_path / "ct"),
+                 str(path)]) == 0
+    capsys.readouterr()
+    assert main(["--data-dir", str(data_dir), "structures", case.series_uid]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"oncoboard: error: {path}: ROI GTV: contour data ")
+    assert err.count("\n") == 1
