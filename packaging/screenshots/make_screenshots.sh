@@ -14,9 +14,9 @@ $ob board predict 1 >/dev/null
 day=$($ob board list --json | .venv/bin/python -c "import json,sys; print(json.load(sys.stdin)[0]['date'])")
 $ob predict DEMO-BR-002 --date "$day" >/dev/null
 $ob predict DEMO-CH-004 --date "$day" >/dev/null
-$ob board decide 1 DEMO-LU-001 --plan "Concurrent chemoradiotherapy 60 Gy then durvalumab" \
+$ob board decide 1 DEMO-LU-001 --plan "Thoracic radiotherapy 60 Gy / 30 fractions then consolidation durvalumab" \
   --rationale "Stage IIIC unresectable, ECOG 0, PD-L1 5 %" \
-  --option "Concurrent chemoradiotherapy" --option "Sequential chemoradiotherapy" >/dev/null
+  --option "Radiotherapy then durvalumab" --option "Concurrent chemoradiotherapy" >/dev/null
 shot() { $ob gui --screenshot "$out/$1.png" "${@:2}" 2>/dev/null; }
 shot patient --view patient --patient DEMO-CH-004
 shot viewer --view viewer --patient DEMO-LU-001
