@@ -5,7 +5,8 @@ pool for large imports), then writes each series in its own transaction: a cance
 import leaves whole series or nothing. Files already indexed with the same size and
 modification time are not parsed again, so indexing twice changes nothing. Zip files are
 extracted once under ``DATA_DIR/dicom/zip/<hash>/`` (the index must point at real files that
-the loader can read by offset); DICOMDIR files are followed to the files they list.
+the loader can read by offset), and that folder is removed again when the zip held no DICOM file
+or its extraction failed or was cancelled; DICOMDIR files are followed to the files they list.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -48,6 +50,8 @@ class IndexReport:
     linked_patients: list[str] = field(default_factory=list)
     unlinked_patient_ids: list[str] = field(default_factory=list)
     cancelled: bool = False
+    # Folders extracted from zip files in this call (folder -> zip file); not in as_dict.
+    zip_folders: dict[str, str] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable summary."""
@@ -111,13 +115,18 @@ def index_paths(store: Any, paths: Iterable[str | Path], *, progress: ProgressFn
     data_dir = Path(settings.data_dir) if settings is not None else (
         Path(store.path).parent if store.path else Path.cwd())
     rule = getattr(settings, "patient_match", "patient_id")
-    files = list(_expand(paths, data_dir, report))
+    files = list(_expand(paths, data_dir, report, cancel))
     report.files_seen = len(files)
+    if _cancelled(cancel):
+        report.cancelled = True
+        return report
     todo = _changed_files(store, files, report)
     records = _read_all(todo, report, progress, cancel)
     if records is None:
         report.cancelled = True
         return report
+    kept = {r.path for r in records} | (set(files) - set(todo))
+    _drop_zips_without_dicom(report, kept)
     by_series: dict[str, list[Any]] = defaultdict(list)
     for rec in records:
         by_series[rec.series_uid].append(rec)
@@ -137,55 +146,83 @@ def index_paths(store: Any, paths: Iterable[str | Path], *, progress: ProgressFn
     return report
 
 
-def _expand(paths: Iterable[str | Path], data_dir: Path, report: IndexReport) -> Iterator[str]:
+def _expand(paths: Iterable[str | Path], data_dir: Path, report: IndexReport,
+            cancel: CancelFn | None = None) -> Iterator[str]:
     seen: set[str] = set()
     for p in paths:
         path = Path(p).expanduser()
         if not path.exists():
             report.skipped.append((str(path), "does not exist"))
             continue
-        for f in _expand_one(path.resolve(), data_dir, report):
+        for f in _expand_one(path.resolve(), data_dir, report, cancel):
             if f not in seen:
                 seen.add(f)
                 yield f
 
 
-def _expand_one(path: Path, data_dir: Path, report: IndexReport) -> Iterator[str]:
+def _expand_one(path: Path, data_dir: Path, report: IndexReport,
+                cancel: CancelFn | None = None) -> Iterator[str]:
     if path.is_dir():
         for root, dirs, names in os.walk(path):
             dirs.sort()
             for name in sorted(names):
-                yield from _expand_file(Path(root) / name, data_dir, report)
+                yield from _expand_file(Path(root) / name, data_dir, report, cancel)
     else:
-        yield from _expand_file(path, data_dir, report)
+        yield from _expand_file(path, data_dir, report, cancel)
 
 
-def _expand_file(path: Path, data_dir: Path, report: IndexReport) -> Iterator[str]:
+def _expand_file(path: Path, data_dir: Path, report: IndexReport,
+                 cancel: CancelFn | None = None) -> Iterator[str]:
     if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
         try:
-            target = extract_zip(path, data_dir)
+            target = extract_zip(path, data_dir, cancel)
         except (OSError, zipfile.BadZipFile, DicomError) as exc:
             report.skipped.append((str(path), f"cannot extract zip file: {exc}"))
             return
-        yield from _expand_one(target, data_dir, report)
+        if target is None:  # cancelled; nothing of it is left behind
+            return
+        # Resolved: the index must hold absolute paths even with a relative data folder.
+        target = target.resolve()
+        report.zip_folders[str(target)] = str(path)
+        yield from _expand_one(target, data_dir, report, cancel)
     elif path.name.upper() == "DICOMDIR":
         yield from _dicomdir_files(path, report)
     else:
         yield str(path)
 
 
-def extract_zip(path: Path, data_dir: Path) -> Path:
-    """Extract `path` once under ``data_dir/dicom/zip/<hash>/`` and return that folder."""
+def extract_zip(path: Path, data_dir: Path, cancel: CancelFn | None = None) -> Path | None:
+    """Extract `path` once under ``data_dir/dicom/zip/<hash>/`` and return that folder.
+
+    A failed or cancelled extraction removes what it wrote (and returns None when cancelled);
+    only a complete one gets the ``<hash>.complete`` marker that later calls reuse.
+    """
     st = path.stat()
     key = hashlib.sha1(f"{path}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
     target = data_dir / "dicom" / "zip" / key
     done = target.with_suffix(".complete")
     if done.exists():
         return target
+    shutil.rmtree(target, ignore_errors=True)  # left by a crash: start from nothing
     target.mkdir(parents=True, exist_ok=True)
+    try:
+        if not _extract_members(path, target, cancel):
+            shutil.rmtree(target, ignore_errors=True)
+            return None
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    done.write_text(str(path), encoding="utf-8")
+    return target
+
+
+def _extract_members(path: Path, target: Path, cancel: CancelFn | None) -> bool:
+    """Write the members of zip file `path` under `target`; return False if cancelled."""
     root = target.resolve()
     with zipfile.ZipFile(path) as zf:
         for member in zf.infolist():
+            if _cancelled(cancel):
+                return False
             dest = (target / member.filename).resolve()
             if not dest.is_relative_to(root):
                 raise DicomError(f"zip member escapes the folder: {member.filename}", file=path)
@@ -195,8 +232,24 @@ def extract_zip(path: Path, data_dir: Path) -> Path:
             with zf.open(member) as src, open(dest, "wb") as out:
                 while chunk := src.read(1 << 20):
                     out.write(chunk)
-    done.write_text(str(path), encoding="utf-8")
-    return target
+    return True
+
+
+def _drop_zips_without_dicom(report: IndexReport, kept: set[str]) -> None:
+    """Remove the folders of zip files that held no DICOM file the index keeps.
+
+    Their skipped files are then listed inside the zip file (``junk.zip/a.txt``): the
+    extracted copies no longer exist.
+    """
+    for folder, zip_path in report.zip_folders.items():
+        prefix = folder + os.sep
+        if any(p.startswith(prefix) for p in kept):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        Path(folder).with_suffix(".complete").unlink(missing_ok=True)
+        report.skipped = [(f"{zip_path}/{p[len(prefix):]}" if p.startswith(prefix) else p, r)
+                          for p, r in report.skipped]
+        log.info("zip file held no DICOM file; removed its extracted copy %s", folder)
 
 
 def _dicomdir_files(path: Path, report: IndexReport) -> Iterator[str]:

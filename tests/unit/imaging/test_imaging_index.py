@@ -102,6 +102,7 @@ def test_zip_slip_is_refused(tmp_path: Any, store: Any, settings: Any) -> None:
     report = index_paths(store, [archive], settings=settings)
     assert "escapes" in report.skipped[0][1]
     assert not (settings.data_dir / "dicom" / "escape.dcm").exists()
+    assert _zip_folder_entries(settings) == []  # the failed extraction is removed
 
 
 @pytest.mark.parametrize(("rule", "birth", "linked"), [
@@ -278,3 +279,61 @@ def test_truncated_seg_is_skipped(tmp_path: Any, store: Any, settings: Any) -> N
         report = index_paths(store, [path], settings=settings)
         assert [r.split(" (")[0] for _, r in report.skipped] == ["truncated file"], cut
     assert _count(store, "dicom_series") == 0
+
+
+def _zip_folder_entries(settings: Any) -> list[str]:
+    root = settings.data_dir / "dicom" / "zip"
+    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+
+
+def test_zip_without_dicom_leaves_nothing_extracted(tmp_path: Any, store: Any,
+                                                    settings: Any) -> None:
+    archive = tmp_path / "junk.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a.txt", "hello")
+        zf.writestr("photos/b.jpg", b"\xff\xd8\xff\xe0" + bytes(100))
+    report = index_paths(store, [archive], settings=settings)
+    assert report.instances_indexed == 0
+    assert _zip_folder_entries(settings) == []  # neither the folder nor its .complete marker
+    # The skipped files are named inside the zip file, since their copies are gone.
+    assert report.skipped == [(f"{archive}/a.txt", "not a DICOM file"),
+                              (f"{archive}/photos/b.jpg", "not a DICOM file")]
+    # A zip with DICOM keeps its folder (the index points into it) and marker.
+    case = sphere_series(tmp_path / "src", n=3)
+    good = tmp_path / "good.zip"
+    with zipfile.ZipFile(good, "w") as zf:
+        for p in case.paths:
+            zf.write(p, p.name)
+    assert index_paths(store, [good, archive], settings=settings).instances_indexed == 3
+    (entry, marker) = _zip_folder_entries(settings)
+    assert marker == f"{entry}.complete"
+
+
+def test_failed_or_cancelled_zip_extraction_leaves_nothing(tmp_path: Any, store: Any,
+                                                          settings: Any) -> None:
+    case = sphere_series(tmp_path / "src", n=3)
+    archive = tmp_path / "study.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        for p in case.paths:
+            zf.write(p, p.name)
+    # Corrupt the last member's data: extraction fails after writing the first two (bad CRC).
+    data = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        last = zf.infolist()[-1]
+    start = last.header_offset + 30 + len(last.filename.encode()) + len(last.extra)
+    data[start + 200:start + 210] = bytes(10)
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(bytes(data))
+    report = index_paths(store, [broken], settings=settings)
+    assert report.skipped[0][0] == str(broken) and "cannot extract" in report.skipped[0][1]
+    assert _zip_folder_entries(settings) == []
+    calls = []
+
+    def cancel_after_first_member() -> bool:
+        calls.append(1)
+        return len(calls) > 1
+
+    report = index_paths(store, [archive], settings=settings, cancel=cancel_after_first_member)
+    assert report.cancelled and report.instances_indexed == 0
+    assert _zip_folder_entries(settings) == []
+    assert index_paths(store, [archive], settings=settings).instances_indexed == 3
