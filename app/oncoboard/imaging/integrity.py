@@ -63,8 +63,10 @@ def short_pixel_data(rec: Any) -> str | None:
     """Return why the native pixel data of `rec` (an InstanceRecord) is too short, or None."""
     if rec.pixel_length is None or not rec.has_pixels or not rec.bits_allocated:
         return None  # encapsulated (checked by find_truncation) or no pixels
-    bits = (rec.rows * rec.columns * rec.n_frames * max(rec.samples_per_pixel, 1)
-            * rec.bits_allocated)
+    samples = max(rec.samples_per_pixel, 1)
+    if rec.photometric == "YBR_FULL_422":
+        samples = 2  # chroma shared by two pixels: 2 values per pixel, not 3 (PS3.3 C.7.6.3)
+    bits = rec.rows * rec.columns * rec.n_frames * samples * rec.bits_allocated
     need = (bits + 7) // 8
     if rec.pixel_length < need:
         return (f"truncated file (pixel data: {rec.pixel_length} of the {need} bytes of "

@@ -337,3 +337,17 @@ def test_failed_or_cancelled_zip_extraction_leaves_nothing(tmp_path: Any, store:
     assert report.cancelled and report.instances_indexed == 0
     assert _zip_folder_entries(settings) == []
     assert index_paths(store, [archive], settings=settings).instances_indexed == 3
+
+
+def test_whole_files_are_not_called_truncated() -> None:
+    from pydicom.data import get_testdata_file
+
+    from oncoboard.imaging.headers import read_record
+
+    # YBR_FULL_422 holds 2 values per pixel, not 3; pydicom's own cut files are caught.
+    rec = read_record(get_testdata_file("SC_ybr_full_422_uncompressed.dcm"))
+    assert rec.photometric == "YBR_FULL_422" and rec.has_pixels
+    for name in ("MR_truncated.dcm", "rtplan_truncated.dcm"):
+        with pytest.raises(DicomError, match="truncated file"):
+            read_record(get_testdata_file(name))
+    assert read_record(get_testdata_file("rtplan.dcm")).modality == "RTPLAN"
