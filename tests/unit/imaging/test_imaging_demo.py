@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import replace
 from typing import Any
@@ -46,7 +47,7 @@ def test_demo_studies_carry_the_cohort_dates_and_another_date_rewrites_them(
     for p in first.patients():
         path = tmp_path / f"{p.id}.json"
         path.write_text(json.dumps(p.bundle()), encoding="utf-8")
-        import_file(store, path)
+        import_file(store, path, today=dt.date(2031, 3, 14))  # the records are that day's
     result = generate_demo_imaging(store, settings, first)
     assert result.files_written == 81 + 48
     lung, breast = first.lung[0], first.breast[0]
