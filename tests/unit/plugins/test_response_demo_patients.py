@@ -7,6 +7,7 @@ radiomics (resampled, rasterised) and runs the bundled response plugin, as `onco
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def results(tmp_path_factory):
         if p.id in PATIENTS:
             path = folder / f"{p.id}.json"
             path.write_text(json.dumps(p.bundle()), encoding="utf-8")
-            import_file(store, path)
+            # The cohort's records are dated up to its reference date: import them on that day.
+            import_file(store, path, today=dt.date.fromisoformat(cohort.reference_date))
             facts[p.id], _ = write_chest_ct(folder / "dicom" / p.id, p.id, p.tumour)
     index_paths(store, [folder / "dicom"], settings=settings)
     out = {pid: predict_patient(store, settings, pid, date=cohort.reference_date,

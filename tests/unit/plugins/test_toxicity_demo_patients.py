@@ -7,6 +7,7 @@ board date, as `oncoboard predict` does.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -36,7 +37,8 @@ def results(tmp_path_factory):
         if p.id in PATIENTS:
             path = folder / f"{p.id}.json"
             path.write_text(json.dumps(p.bundle()), encoding="utf-8")
-            import_file(store, path)
+            # The cohort's records are dated up to its reference date: import them on that day.
+            import_file(store, path, today=dt.date.fromisoformat(cohort.reference_date))
     settings = Settings(data_dir=folder / "data", providers=("CPUExecutionProvider",))
     out = {pid: {r["plugin"]["id"]: r for r in predict_patient(
         store, settings, pid, date=cohort.reference_date,
