@@ -1,6 +1,6 @@
 """Rebuilding a plugin reproduces the committed ONNX file byte for byte (same seed, same bytes).
 
-These retrain, so they take 10 s to 3 min each: they run only when ONCOBOARD_REBUILD_TESTS=1::
+These retrain, so they take 2 s to 5 min each: they run only when ONCOBOARD_REBUILD_TESTS=1::
 
     ONCOBOARD_REBUILD_TESTS=1 .venv/bin/python -m pytest tests/unit/plugins/test_rebuild_plugins.py
 
@@ -28,7 +28,8 @@ pytestmark = [
 ]
 
 
-@pytest.mark.parametrize("plugin_id", ["carg-toxicity", "toxicity-hosp30", "response-nsclc-rtio"])
+@pytest.mark.parametrize("plugin_id", ["carg-toxicity", "toxicity-hosp30", "response-nsclc-rtio",
+                                       "predict-breast-v2.1", "relapse-gbsg2"])
 def test_rebuild_gives_the_committed_model(tmp_path, plugin_id):
     committed = load_manifest(ROOT / "plugins" / plugin_id)
     script = ROOT / "models" / plugin_id / "build.py"
