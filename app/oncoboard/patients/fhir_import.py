@@ -26,21 +26,11 @@ STORED = ("Patient", "Condition", "Observation", "Procedure", "MedicationRequest
           "MedicationAdministration", "MedicationStatement", "DocumentReference",
           "Composition", "Encounter")
 
-_model_cache: dict[str, Any] = {}
-
-
 def model_class(resource_type: str) -> Any:
     """Return the fhir.resources (R4B) model class of a resource type, or None."""
-    cls = _model_cache.get(resource_type)
-    if cls is None:
-        from fhir.resources.R4B import get_fhir_model_class
+    from oncoboard.patients.fhir_models import model_class as planned_class
 
-        try:
-            cls = get_fhir_model_class(resource_type)
-        except (KeyError, ValueError, ImportError, AttributeError):
-            return None
-        _model_cache[resource_type] = cls
-    return cls
+    return planned_class(resource_type)
 
 
 def _validation_reason(exc: pydantic.ValidationError) -> str:
@@ -154,26 +144,31 @@ _MEMO_KEYS = ("meta", "code", "category", "subject", "class", "type", "clinicalS
               "author", "referenceRange", "bodySite", "extension", "priority")
 _MEMO_SIZE = 4096
 _memo: OrderedDict[tuple[Any, str], Any] = OrderedDict()
-_element_classes: dict[tuple[Any, str], Any] = {}
+_memo_plans: dict[Any, tuple[tuple[str, Any], ...]] = {}
 
 
 def _element_class(cls: Any, key: str) -> Any:
     """Return the fhir.resources class of the complex element `key` of `cls`, or None."""
-    found = _element_classes.get((cls, key), False)
-    if found is not False:
-        return found
-    found = None
     for name, info in cls.model_fields.items():
         if (info.alias or name) != key:
             continue
         stack = [info.annotation]
-        while stack and found is None:
+        while stack:
             annotation = stack.pop()
             if hasattr(annotation, "get_model_klass"):
-                found = annotation.get_model_klass()
+                return annotation.get_model_klass()
             stack.extend(typing.get_args(annotation))
-    _element_classes[(cls, key)] = found
-    return found
+    return None
+
+
+def _memo_plan(cls: Any) -> tuple[tuple[str, Any], ...]:
+    """Return (key, element class) of the memoised elements that `cls` has."""
+    plan = _memo_plans.get(cls)
+    if plan is None:
+        plan = tuple((key, klass) for key in _MEMO_KEYS
+                     if (klass := _element_class(cls, key)) is not None)
+        _memo_plans[cls] = plan
+    return plan
 
 
 def _validated_element(klass: Any, value: dict[str, Any]) -> Any:
@@ -203,12 +198,9 @@ def _with_validated_elements(cls: Any, res: dict[str, Any]) -> dict[str, Any]:
     bundle. The cache is bounded (LRU), so memory does not grow with the number of files.
     """
     out = None
-    for key in _MEMO_KEYS:
+    for key, klass in _memo_plan(cls):
         value = res.get(key)
-        if not isinstance(value, (dict, list)) or not value:
-            continue
-        klass = _element_class(cls, key)
-        if klass is None:
+        if not value or not isinstance(value, (dict, list)):
             continue
         if isinstance(value, dict):
             model: Any = _validated_element(klass, value)
