@@ -122,7 +122,8 @@ def _planned(base: Any) -> Any:
         "__module__": base.__module__,
         "__qualname__": base.__qualname__,
         "__doc__": base.__doc__,
-        _BEFORE: model_validator(mode="before")(classmethod(reject_null_complex_elements)),
+        _BEFORE: model_validator(mode="before")(
+            classmethod(reject_null_complex_elements)),  # type: ignore[arg-type]
         _AFTER: model_validator(mode="after")(validate_after_model_construction),
     }
     planned: Any = type(base.__name__, (base,), namespace)
