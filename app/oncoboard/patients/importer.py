@@ -259,47 +259,66 @@ def _stored_primary(store: Store, patient_id: str) -> dict[str, Any] | None:
     return row
 
 
-_column_cache: weakref.WeakKeyDictionary[Store, dict[str, list[str]]] = \
-    weakref.WeakKeyDictionary()
+@dataclass(frozen=True)
+class _UpsertPlan:
+    """How rows of one table are written: the statement and where its special columns are."""
+
+    sql: str
+    columns: tuple[str, ...]
+    defaults: tuple[tuple[int, str], ...]  # (index, value) for NULLs: JSON columns
+    imported_at: int | None
+    synthetic: int | None
 
 
-def _columns(store: Store, table: str) -> list[str]:
-    cache = _column_cache.setdefault(store, {})
-    if table not in cache:
-        cache[table] = [r[1] for r in store.db.execute(f"PRAGMA table_info({table})")]
-    return cache[table]
+_plans: weakref.WeakKeyDictionary[Store, dict[str, _UpsertPlan]] = weakref.WeakKeyDictionary()
+_encode_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+_CONTAINERS = (dict, list)
+
+
+def _upsert_plan(store: Store, table: str) -> _UpsertPlan:
+    plans = _plans.setdefault(store, {})
+    plan = plans.get(table)
+    if plan is None:
+        cols = tuple(r[1] for r in store.db.execute(f"PRAGMA table_info({table})"))
+        keep = [c for c in cols if c not in ("id", "imported_at")]
+        # the file a row came from is provenance, not content: the same row in another file
+        # (e.g. a re-export) leaves the stored row alone
+        changed = " OR ".join(f"{table}.{c} IS NOT excluded.{c}" for c in keep
+                              if c != "source_file")
+        sets = ", ".join(f"{c} = excluded.{c}" for c in keep)
+        sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+               f"ON CONFLICT(id) DO UPDATE SET {sets} WHERE {changed}")
+        plan = _UpsertPlan(
+            sql, cols, tuple((i, _JSON_DEFAULTS[c]) for i, c in enumerate(cols)
+                             if c in _JSON_DEFAULTS),
+            cols.index("imported_at") if "imported_at" in cols else None,
+            cols.index("synthetic") if "synthetic" in cols else None)
+        plans[table] = plan
+    return plan
 
 
 def _upsert(store: Store, table: str, rows: list[dict[str, Any]]) -> int:
     """Insert rows or update those whose content changed; return how many were written."""
     if not rows:
         return 0
-    cols = _columns(store, table)
-    keep = [c for c in cols if c not in ("id", "imported_at")]
-    # the file a row came from is provenance, not content: the same row in another file
-    # (e.g. a re-export) leaves the stored row alone
-    changed = " OR ".join(f"{table}.{c} IS NOT excluded.{c}" for c in keep
-                          if c != "source_file")
-    sets = ", ".join(f"{c} = excluded.{c}" for c in keep)
-    sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-           f"ON CONFLICT(id) DO UPDATE SET {sets} WHERE {changed}")
+    plan = _upsert_plan(store, table)
+    cols, defaults = plan.columns, plan.defaults
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     values = []
     for row in rows:
-        out = []
-        for c in cols:
-            v = row.get(c)
-            if v is None and c in _JSON_DEFAULTS:
-                v = _JSON_DEFAULTS[c]
-            elif isinstance(v, (dict, list)):
-                v = json.dumps(v, ensure_ascii=False, sort_keys=True)
-            elif v is None and c == "imported_at":
-                v = now
-            elif v is None and c == "synthetic":
-                v = 0
-            out.append(v)
+        out = [row.get(c) for c in cols]
+        for i, v in enumerate(out):
+            if isinstance(v, _CONTAINERS):
+                out[i] = _encode_json(v)
+        for i, default in defaults:
+            if out[i] is None:
+                out[i] = default
+        if plan.imported_at is not None and out[plan.imported_at] is None:
+            out[plan.imported_at] = now
+        if plan.synthetic is not None and out[plan.synthetic] is None:
+            out[plan.synthetic] = 0
         values.append(out)
-    cursor = store.conn.executemany(sql, values)
+    cursor = store.conn.executemany(plan.sql, values)
     return max(cursor.rowcount, 0)  # rows inserted or updated, not counting trigger writes
 
 
