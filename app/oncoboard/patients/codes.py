@@ -124,12 +124,44 @@ def impossible_value(code: Code | None, value: float | None) -> str | None:
     return f"{code.key} {value:g} is impossible (must be {span})"
 
 
-BY_CODE: dict[tuple[str, str], Code] = {(c.system, c.code): c for c in CODES}
+#: Other LOINC codes of the same quantity (another method, or the mCODE/Synthea choice):
+#: their values are stored under the code of :data:`CODES` named here (the key), the code as
+#: received kept with the row. Same property and scale only: 770-8 (neutrophils in %) is not
+#: an alias of 751-8 (count per volume).
+ALIASES: dict[tuple[str, str], str] = {
+    (LOINC, "6690-2"): "leukocytes",    # Leukocytes [#/volume] in Blood by Automated count
+    (LOINC, "26499-4"): "neutrophils",  # Neutrophils [#/volume] in Blood
+    (LOINC, "753-4"): "neutrophils",    # Neutrophils [#/volume] in Blood by Manual count
+    (LOINC, "26474-7"): "lymphocytes",  # Lymphocytes [#/volume] in Blood
+    (LOINC, "26515-7"): "platelets",    # Platelets [#/volume] in Blood
+    (LOINC, "14682-9"): "creatinine",   # Creatinine [Moles/volume] in Serum or Plasma
+    (LOINC, "3141-9"): "weight",        # Body weight Measured
+    (LOINC, "85337-4"): "er",    # Estrogen receptor Ag [Presence] in Breast cancer specimen (IHC)
+    (LOINC, "85339-0"): "pr",    # Progesterone receptor Ag [Presence] ... (IHC)
+    (LOINC, "85319-2"): "her2",  # HER2 [Presence] in Breast cancer specimen by Immune stain
+    (LOINC, "85318-4"): "her2",  # HER2 [Presence] in Breast cancer specimen by FISH
+}
+
+#: Code systems that are ICD-10 (WHO and national editions, as URL or OID).
+ICD10_SYSTEMS = frozenset({ICD10, "http://hl7.org/fhir/sid/icd-10-cm",
+                           "urn:oid:2.16.840.1.113883.6.3", "urn:oid:2.16.840.1.113883.6.90"})
+
 BY_KEY: dict[str, Code] = {c.key: c for c in CODES}
+BY_CODE: dict[tuple[str, str], Code] = {
+    **{alias: BY_KEY[key] for alias, key in ALIASES.items()},
+    **{(c.system, c.code): c for c in CODES}}
+
+
+def is_icd10(system: str | None) -> bool:
+    """Return whether a code system is ICD-10 (any edition: icd-10, icd-10-cm, icd-10-fr...)."""
+    return bool(system) and (system in ICD10_SYSTEMS or "icd-10" in str(system).lower())
 
 
 def lookup(system: str | None, code: str | None) -> Code | None:
-    """Return the known code for (system, code), or None when Oncoboard does not know it."""
+    """Return the known code for (system, code), or None when Oncoboard does not know it.
+
+    An alias (:data:`ALIASES`) returns the Code it stands for, whose ``code`` differs.
+    """
     if code is None:
         return None
     return BY_CODE.get((system or "", code))

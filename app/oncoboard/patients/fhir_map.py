@@ -114,14 +114,33 @@ def _row(ctx: Context, pid: str, source_id: str, where: str, **values: Any) -> d
             "source_file": str(ctx.path), "_where": where, **values}
 
 
+# v2-0203 identifier types: the hospital's record number first (MR, then PI, e.g. the French
+# IPP); national health or social-security numbers (SS, NI, NH, JHN, INS-NIR...) last: they are
+# not the hospital's key and should not become the ID shown on every screen.
+_NATIONAL_ID_TYPES = {"SS", "NI", "NH", "NNxxx", "JHN", "NIIP", "INS-NIR", "INS-NIA", "INS-C"}
+
+
+def _identifier_rank(ident: Any) -> int:
+    types = {c for _, c, _ in codings(ident.type) if c}
+    if "MR" in types:
+        return 0
+    if "PI" in types:
+        return 1
+    if types & _NATIONAL_ID_TYPES or types and all(t.startswith("NN") for t in types):
+        return 3
+    return 2
+
+
 def patient_id(model: Any) -> str:
-    """Return the patient ID shown to users for a Patient resource."""
-    idents = [i for i in (model.identifier or []) if i.value]
-    for ident in idents:
-        if any(c == "MR" for _, c, _ in codings(ident.type)):
-            return str(ident.value)
+    """Return the patient ID shown to users for a Patient resource.
+
+    The identifier of type MR, else PI, else the first other identifier, a national number
+    only when nothing else is there, else the resource id.
+    """
+    with_value = [i for i in (model.identifier or []) if i.value]
+    idents = [i for i in with_value if i.use != "old"] or with_value
     if idents:
-        return str(idents[0].value)
+        return str(min(idents, key=_identifier_rank).value)  # min is stable: first of a rank
     return str(model.id)
 
 
@@ -161,15 +180,15 @@ def _is_primary(m: Any, system: str | None, code: str | None) -> bool:
         return False
     if "primary-cancer" in profiles:
         return True
-    if code and system and "icd-10" in system and re.match(r"C\d\d", code):
-        return not ("C77" <= code[:3] <= "C79")
+    if code and codes.is_icd10(system) and re.match(r"C\d\d", code.upper()):
+        return not ("C77" <= code[:3].upper() <= "C79")
     return False
 
 
 def map_condition(ctx: Context, m: Any, where: str) -> None:
     """Condition -> conditions row (site, morphology, laterality, stage)."""
     pid = ctx.patient_for(m.subject, where)
-    icd10 = next(((s, c, d) for s, c, d in codings(m.code) if s and "icd-10" in s), None)
+    icd10 = next(((s, c, d) for s, c, d in codings(m.code) if codes.is_icd10(s)), None)
     system, code, display, _ = pick_code(m.code)
     if icd10:
         system, code, display = icd10[0], icd10[1], icd10[2] or display
@@ -179,8 +198,14 @@ def map_condition(ctx: Context, m: Any, where: str) -> None:
                       None)
     ext = extension(m, "mcode-histology-morphology-behavior") or extension(m, "morphology")
     value = ext_value(ext)
+    other_morphology = []
     if value is not None and hasattr(value, "coding"):
-        morphology = next((c for _, c, _ in codings(value)), morphology)
+        # the column holds ICD-O-3 (8500/3); mCODE's SNOMED morphology codes go to extra
+        for s, c, d in codings(value):
+            if c and re.fullmatch(r"\d{4}/\d", c):
+                morphology = c
+            elif c:
+                other_morphology.append([s, c, d])
     site, laterality = None, None
     for body in m.bodySite or []:
         site = next((c for s, c, _ in codings(body) if s == codes.ICDO3), site)
@@ -188,8 +213,11 @@ def map_condition(ctx: Context, m: Any, where: str) -> None:
                         or extension(body, "laterality"))
         for _, c, d in codings(lat) if lat is not None else []:
             laterality = _LATERALITY.get(c or "", d)
+        # laterality sent as a bodySite (or a coding of one) rather than as its extension
+        laterality = laterality or next((_LATERALITY[c] for _, c, _ in codings(body)
+                                         if c in _LATERALITY), None)
     primary = _is_primary(m, system, code)
-    if site is None and primary and code:
+    if site is None and primary and code and codes.is_icd10(system):
         site = code  # ICD-O-3 topography shares the ICD-10 C00-C80 codes
     onset, _ = _period(m, "onset")
     row = _row(ctx, pid, f"Condition/{m.id}", where, is_primary_cancer=int(primary),
@@ -199,6 +227,8 @@ def map_condition(ctx: Context, m: Any, where: str) -> None:
                diagnosis_date=onset or iso(m.recordedDate),
                status=next((c for _, c, _ in codings(m.clinicalStatus)), None),
                markers={}, extra={"codings": codings(m.code)})
+    if other_morphology:
+        row["extra"]["morphology_codings"] = other_morphology
     for stage in m.stage or []:
         kind = "pathological" if "path" in " ".join(
             str(x) for x in [getattr(stage.type, "text", ""), *codings(stage.type)]).lower() \
@@ -252,9 +282,14 @@ def map_observation(ctx: Context, m: Any, where: str) -> None:
     category = known.category if known else next(
         (c for cc in (m.category or []) for _, c, _ in codings(cc) if c), "other")
     start, _ = _period(m, "effective")
+    extra: dict[str, Any] = {}
+    if known is not None and (system, code) != (known.system, known.code):
+        # an alias (e.g. mCODE's ER LOINC 85337-4): stored under the code plugins look up
+        extra["code_as_received"] = [system, code]
+        system, code = known.system, known.code
     row = _row(ctx, pid, f"Observation/{m.id}", where, category=category, code_system=system,
                code=code, display=display, effective=start or iso(m.effectiveInstant)
-               or iso(m.issued), extra={})
+               or iso(m.issued), extra=extra)
     focus = next((ctx.resolve(f) for f in (m.focus or []) if ctx.resolve(f) is not None), None)
     if focus is not None and focus.get_resource_type() == "Condition":
         row["condition_id"] = f"{pid}/Condition/{focus.id}"
@@ -301,31 +336,66 @@ def _narrative(model: Any) -> str | None:
     div = getattr(getattr(model, "text", None), "div", None)
     if not div:
         return None
-    text = re.sub(r"<br\s*/?>|</p>", "\n", str(div))
-    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip() or None
+    return _html_text(str(div)) or None
+
+
+def _html_text(markup: str) -> str:
+    """Return the text of an HTML document or XHTML fragment (no head, style or script)."""
+    markup = re.sub(r"(?is)<(head|style|script)\b.*?</\1\s*>", "", markup)
+    text = re.sub(r"(?i)<br\s*/?>|</(p|div|li|tr|h\d)>", "\n", markup)
+    text = html.unescape(re.sub(r"<[^>]+>", "", text)).replace("\xa0", " ")
+    return re.sub(r"\n\s*\n+", "\n", text).strip()
+
+
+def _attachment_text(ctx: Context, att: Any, where: str) -> str | None:
+    """Return the text of an attachment's inline data; None when it is not text.
+
+    The charset comes from contentType (``text/plain; charset=ISO-8859-1``), default UTF-8;
+    text/html is reduced to its text. PDF, images and attachments with only a url carry no
+    text Oncoboard can read.
+    """
+    mime, _, params = (att.contentType or "text/plain").partition(";")
+    mime = mime.strip().lower()
+    if att.data is None or not (mime.startswith("text/") or mime in ("application/xhtml+xml",)):
+        return None
+    found = re.search(r"charset\s*=\s*\"?([\w.:-]+)", params, re.I)
+    charset = found.group(1) if found else "utf-8"
+    try:
+        # fhir.resources decodes base64Binary to bytes already
+        decoded = att.data if isinstance(att.data, bytes) else \
+            base64.b64decode(str(att.data), validate=True)
+        text = decoded.decode("utf-8-sig" if charset.lower() in ("utf-8", "utf8") else charset)
+    except LookupError as exc:
+        raise ctx.error(f"attachment charset {charset!r} is unknown", where) from exc
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ctx.error(f"attachment data is not base64 {charset.upper()} text ({exc}); "
+                        "declare the charset in contentType", where) from exc
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _html_text(text) if "html" in mime else text
 
 
 def map_document(ctx: Context, m: Any, where: str) -> None:
-    """DocumentReference (attachment data or narrative) -> notes row."""
+    """DocumentReference (text attachment or narrative) -> notes row.
+
+    A document whose attachments hold no text (a PDF, a scan, a url only) and that has no
+    narrative is counted as not stored, not refused: the rest of the file is still imported.
+    """
     pid = ctx.patient_for(m.subject, where)
     text, title, language = None, m.description, m.language
+    kinds = []
     for content in m.content or []:
         att = content.attachment
         title = title or att.title
         language = att.language or language
-        if att.data is not None:
-            try:
-                # fhir.resources decodes base64Binary to bytes already
-                decoded = att.data if isinstance(att.data, bytes) else \
-                    base64.b64decode(str(att.data), validate=True)
-                text = decoded.decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError) as exc:
-                raise ctx.error(f"attachment data is not base64 UTF-8 text ({exc})",
-                                where) from exc
+        text = _attachment_text(ctx, att, where)
+        if text:
             break
+        kinds.append("url only" if att.data is None else (att.contentType or "data"))
     text = text or _narrative(m)
     if not text:
-        raise ctx.error("no note text (attachment.data or narrative)", where)
+        ctx.batch.skipped[f"DocumentReference (no text: {', '.join(kinds) or 'no content'})"] \
+            += 1
+        return
     context_start = iso(m.context.period.start) if m.context and m.context.period else None
     ctx.batch.add("notes", _row(ctx, pid, f"DocumentReference/{m.id}", where,
                                 note_type=_note_type(m.type), author_role=_author_role(ctx,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from oncoboard import units
@@ -82,12 +83,24 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _agent(ctx: Context, m: Any) -> tuple[str | None, str | None, str | None]:
+def _medication(ctx: Context, m: Any) -> Any:
+    """Return the Medication a medicationReference points to (bundle or contained), or None."""
+    reference = getattr(m.medicationReference, "reference", None) or ""
+    if reference.startswith("#"):
+        return next((c for c in m.contained or [] if c.id == reference[1:]
+                     and c.get_resource_type() == "Medication"), None)
+    return ctx.resolve(m.medicationReference)
+
+
+def _agent(ctx: Context, m: Any, where: str) -> tuple[str | None, str | None, str | None]:
     cc = m.medicationCodeableConcept
     if cc is None and m.medicationReference is not None:
-        target = ctx.resolve(m.medicationReference)
+        target = _medication(ctx, m)
         cc = target.code if target is not None else None
         if cc is None:
+            if target is None:  # kept, and said: the agent of this treatment is not known
+                ctx.batch.unknown("medicationReference", m.medicationReference.reference,
+                                  m.medicationReference.display, where)
             return None, None, m.medicationReference.display
     if cc is None:
         return None, None, None
@@ -95,6 +108,16 @@ def _agent(ctx: Context, m: Any) -> tuple[str | None, str | None, str | None]:
     name = getattr(cc, "text", None) or next((d for _, _, d in found if d), None)
     system, code = (found[0][0], found[0][1]) if found else (None, None)
     return system, code, name
+
+
+def _known_agents(name: str) -> list[str]:
+    """Return the agents of :data:`codes.AGENTS` named as words in a product name or text.
+
+    RxNorm and hospital systems name products, not agents: "cisplatin 50 MG Injection",
+    "Doxorubicin Hydrochloride", "pembrolizumab 25 MG/ML [Keytruda]".
+    """
+    words = set(re.findall(r"[a-z0-9]+", name.lower()))
+    return sorted(agent for agent in codes.AGENTS if agent in words)
 
 
 def _dates(m: Any) -> tuple[str | None, str | None]:
@@ -112,11 +135,15 @@ def _dates(m: Any) -> tuple[str | None, str | None]:
 def map_medication(ctx: Context, m: Any, where: str) -> None:
     """Medication{Request,Administration,Statement} -> systemic treatments row."""
     pid = ctx.patient_for(m.subject, where)
-    system, code, name = _agent(ctx, m)
+    system, code, name = _agent(ctx, m, where)
     agent = (name or code or "unknown agent").lower()
-    known = codes.AGENTS.get(agent)
-    subkind = _text(ext_value(extension(m, "subkind"))) or (known[0] if known else None)
-    if known is None:
+    named = [] if agent in codes.AGENTS else _known_agents(agent)
+    agents = named or [agent]
+    known = all(a in codes.AGENTS for a in agents)
+    kinds = {codes.AGENTS[a][0] for a in agents} if known else set()
+    subkind = _text(ext_value(extension(m, "subkind"))) or \
+        (next(iter(kinds)) if len(kinds) == 1 else "+".join(sorted(kinds)) or None)
+    if not known and (system or code or name):
         ctx.batch.unknown(system, code, name, where)
     start, end = _dates(m)
     group = getattr(getattr(m, "groupIdentifier", None), "value", None) or \
@@ -126,7 +153,7 @@ def map_medication(ctx: Context, m: Any, where: str) -> None:
     ctx.batch.add("treatments", _row(
         ctx, pid, f"{m.get_resource_type()}/{m.id}", where, kind="systemic", subkind=subkind,
         code_system=system, code=code, display=name,
-        regimen=_text(ext_value(extension(m, "regimen"))), agents=[agent],
+        regimen=_text(ext_value(extension(m, "regimen"))), agents=agents,
         start_date=start, end_date=end, status=m.status,
         dose_intensity=float(intensity) if intensity is not None else None,
         cycles=int(cycles) if cycles is not None else None,
