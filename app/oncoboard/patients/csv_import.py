@@ -4,7 +4,10 @@ The layout is documented in README ("CSV layout") and exemplified by
 ``tests/data/patients/example.csv``. Required columns: ``patient_id`` and ``kind`` (patient,
 condition, observation, treatment, note, outcome); the other columns are optional and only those
 that make sense for a row's kind are read. Errors name the file and the line. Files saved by
-French spreadsheets (``;`` separator, decimal comma, UTF-8 with BOM) are read too.
+French spreadsheets (``;`` separator, decimal comma, UTF-8 with BOM, dates dd/mm/yyyy, rows of
+empty cells) are read too; so are tab-separated files and headers in any letter case. Dates
+written dd/mm/yyyy are read only in ``;`` files: in a ``,`` file 03/04/2024 may be US month-first,
+so it is refused.
 """
 
 from __future__ import annotations
@@ -35,13 +38,17 @@ SYSTEMS = {"loinc": codes.LOINC, "snomed": codes.SNOMED, "icd-10": codes.ICD10,
            "icd10": codes.ICD10, "icd-o-3": codes.ICDO3, "local": codes.LOCAL}
 _NUMERIC = ("laboratory", "vital-signs")
 _TRUE, _FALSE = {"1", "yes", "y", "true", "oui"}, {"0", "no", "n", "false", "non"}
+# dd/mm/yyyy [hh:mm[:ss]], as European spreadsheets (those that save with ';') write dates
+_DAY_FIRST = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}:\d{2}(?::\d{2})?))?")
 
 
 class _Line:
     """One CSV row with typed accessors that raise errors naming the line."""
 
-    def __init__(self, path: Path, number: int, values: dict[str, str]):
+    def __init__(self, path: Path, number: int, values: dict[str, str],
+                 day_first: bool = False):
         self.path, self.number, self.values = path, number, values
+        self.day_first = day_first  # dates may be dd/mm/yyyy (files saved with ';')
         self.where = f"line {number}"
 
     def error(self, reason: str) -> RecordImportError:
@@ -70,6 +77,14 @@ class _Line:
         value = self.get(key)
         if value is None:
             return None
+        day_first = _DAY_FIRST.fullmatch(value)
+        if day_first and self.day_first:
+            day, month, year, time = day_first.groups()
+            value = f"{year}-{month.zfill(2)}-{day.zfill(2)}" + (f"T{time.zfill(5)}"
+                                                                  if time else "")
+        elif day_first:
+            raise self.error(f"{key} {value!r} is not an ISO date (YYYY-MM-DD): in a "
+                             "comma-separated file 03/04/2024 may be 3 April or 4 March")
         try:
             (dt.date if len(value) == 10 else dt.datetime).fromisoformat(value)
         except ValueError as exc:
@@ -111,7 +126,7 @@ def _condition(line: _Line, batch: Batch) -> None:
     primary = system == codes.ICD10 and code[:1] == "C" and not "C77" <= code[:3] <= "C79"
     if system != codes.ICD10:
         batch.unknown(system, code, line.get("display"), line.where)
-    row = _base(line, batch, "condition", f"{code}/{line.get('date')}")
+    row = _base(line, batch, "condition", f"{code}/{line.date('date')}")
     row.update(is_primary_cancer=int(primary), code_system=system, code=code,
                display=line.get("display"), icdo3_site=code if primary else None,
                icdo3_morphology=line.get("morphology"), laterality=line.get("laterality"),
@@ -131,7 +146,7 @@ def _observation(line: _Line, batch: Batch) -> None:
         system, code = known.system, known.code
     else:
         batch.unknown(system, code, line.get("display"), line.where)
-    row = _base(line, batch, "observation", f"{system}|{code}/{line.get('date')}")
+    row = _base(line, batch, "observation", f"{system}|{code}/{line.date('date')}")
     row.update(category=known.category if known else "other", code_system=system, code=code,
                display=line.get("display") or (known.display if known else None),
                effective=line.date("date"), extra={})
@@ -192,7 +207,7 @@ def _treatment(line: _Line, batch: Batch) -> None:
     subkind = line.get("subkind") or next((codes.AGENTS[a][0] for a in agents
                                            if a in codes.AGENTS), None)
     label = line.get("regimen") or line.get("display") or line.get("code") or "+".join(agents)
-    row = _base(line, batch, "treatment", f"{kind}/{label}/{line.get('date')}")
+    row = _base(line, batch, "treatment", f"{kind}/{label}/{line.date('date')}")
     row.update(kind=kind, subkind=subkind, code_system=line.get("code_system"),
                code=line.get("code"), display=line.get("display") or label,
                regimen=line.get("regimen"), agents=agents, start_date=line.date("date"),
@@ -208,9 +223,9 @@ def _treatment(line: _Line, batch: Batch) -> None:
 
 
 def _note(line: _Line, batch: Batch) -> None:
-    text = line.need("text")
+    text = line.need("text").replace("\r\n", "\n")
     digest = hashlib.sha1(text.encode()).hexdigest()[:12]
-    row = _base(line, batch, "note", f"{line.get('date')}/{digest}")
+    row = _base(line, batch, "note", f"{line.date('date')}/{digest}")
     row.update(note_type=line.get("type"), author_role=line.get("author_role"),
                date=line.date("date"), language=line.get("language"),
                title=line.get("display"), text=text)
@@ -223,7 +238,7 @@ def _outcome(line: _Line, batch: Batch) -> None:
                "other")
     if kind not in allowed:
         raise line.error(f"type {kind!r} of an outcome must be one of {', '.join(allowed)}")
-    row = _base(line, batch, "outcome", f"{kind}/{line.get('date')}")
+    row = _base(line, batch, "outcome", f"{kind}/{line.date('date')}")
     row.update(kind=kind, date=line.date("date"), end_date=line.date("end_date"),
                unplanned=line.flag("unplanned"), detail=line.get("display"), extra={})
     batch.add("outcomes", row)
@@ -243,11 +258,12 @@ def read_csv(store: Store, path: Path, text: str, sha256: str) -> Batch:
         Naming the file, the line and the reason.
     """
     first = text.split("\n", 1)[0]
-    # French spreadsheets save with ';' (the comma is their decimal separator)
-    delimiter = ";" if first.count(";") > first.count(",") else ","
+    # French spreadsheets save with ';' (the comma is their decimal separator), some tools
+    # with tabs: the header's most frequent of the three is the separator
+    delimiter = max((",", ";", "\t"), key=first.count)
     # strict: an unclosed quote must not swallow the rest of the file into one field
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    header = [h.strip() for h in reader.fieldnames or []]
+    header = [h.strip().lower() for h in reader.fieldnames or []]
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
         raise RecordImportError(f"unknown column(s) {', '.join(map(repr, unknown))} (known: "
@@ -260,9 +276,12 @@ def read_csv(store: Store, path: Path, text: str, sha256: str) -> Batch:
     last = 1  # last physical line of the previous record: a malformed record starts after it
     try:
         for values in reader:
-            line = _Line(path, reader.line_num, values)
+            line = _Line(path, reader.line_num, values, day_first=delimiter == ";")
             if None in values:
                 raise line.error("more fields than columns in the header")
+            if not any((v or "").strip() for v in values.values()):
+                last = reader.line_num  # a row of empty cells (';;;;' from a spreadsheet)
+                continue
             kind = (line.get("kind") or "").lower()
             if kind not in READERS:
                 raise line.error(f"kind {kind!r} must be one of {', '.join(KINDS)}")

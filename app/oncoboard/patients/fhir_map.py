@@ -44,7 +44,10 @@ _POSITIVE = {"10828004", "LA6576-8", "positive", "pos", "+", "detected"}
 _NEGATIVE = {"260385009", "LA6577-6", "negative", "neg", "-", "not detected"}
 _EQUIVOCAL = {"42425007", "equivocal", "indeterminate"}
 _ECOG_ANSWERS = {"LA9622-7": 0, "LA9623-5": 1, "LA9624-3": 2, "LA9625-0": 3,
-                 "LA9626-8": 4, "LA9627-6": 5}
+                 "LA9626-8": 4, "LA9627-6": 5,
+                 # SNOMED CT "ECOG performance status - grade N (finding)"
+                 "425389002": 0, "422512005": 1, "422894000": 2, "423053003": 3,
+                 "423237006": 4, "423409001": 5}
 _YES = {"Y", "yes", "373066001", "true"}
 _NO = {"N", "no", "373067005", "false"}
 _NOTE_TYPES = {"11488-4": "consultation", "34746-8": "nursing", "34748-4": "phone",

@@ -55,8 +55,11 @@ def fill_value(ctx: Context, m: Any, known: codes.Code | None, row: dict[str, An
         row["original_value"] = "|".join(f"{s or ''}#{c or ''}" for s, c, _ in codings(cc)) \
             or getattr(cc, "text", None)
     elif m.valueInteger is not None:
-        row["value_num"], row["original_value"] = float(m.valueInteger), str(m.valueInteger)
-        row["unit"] = known.unit if known else None
+        row["original_value"] = str(m.valueInteger)
+        # an integer has no unit: for a code measured in a unit (creatinine 88: umol/L or
+        # mg/dL?) it is refused as a Quantity without unit is; scores (ECOG) are unitless
+        row["value_num"], row["unit"] = _canonical(ctx, known, float(m.valueInteger), None,
+                                                   where)
     elif m.valueBoolean is not None:
         row["value_text"] = "yes" if m.valueBoolean else "no"
         row["original_value"] = str(m.valueBoolean).lower()
@@ -71,15 +74,60 @@ def fill_value(ctx: Context, m: Any, known: codes.Code | None, row: dict[str, An
             pass
     elif m.valueDateTime is not None:
         row["value_text"] = row["original_value"] = str(m.valueDateTime)
+    elif _other_value(m) is not None:  # range, ratio (a titre 1:160), period, time
+        row["value_text"] = row["original_value"] = _other_value(m)
     elif m.dataAbsentReason is None and not m.component:
         raise ctx.error("no value (value[x], component or dataAbsentReason)", where)
+    if m.dataAbsentReason is not None:  # why there is no value: kept, e.g. "not-performed"
+        row["extra"]["data_absent_reason"] = next(
+            (c for _, c, _ in codings(m.dataAbsentReason) if c), m.dataAbsentReason.text)
     if m.component:
-        row["extra"]["components"] = [
-            {"code": codings(c.code), "value": float(c.valueQuantity.value)
-             if c.valueQuantity is not None and c.valueQuantity.value is not None else
-             coded_text(None, c.valueCodeableConcept) if c.valueCodeableConcept else None,
-             "unit": quantity_unit(c.valueQuantity)} for c in m.component]
+        row["extra"]["components"] = [_component(c) for c in m.component]
     _reference_range(ctx, m, known, row, unit, where)
+
+
+def _component(c: Any) -> dict[str, Any]:
+    """Return one Observation.component as stored in ``extra.components``."""
+    q = c.valueQuantity
+    if q is not None and q.value is not None:
+        value: Any = float(q.value)
+    elif c.valueCodeableConcept is not None:
+        value = coded_text(None, c.valueCodeableConcept)
+    elif c.valueInteger is not None:
+        value = float(c.valueInteger)
+    elif c.valueBoolean is not None:
+        value = "yes" if c.valueBoolean else "no"
+    else:
+        value = c.valueString or _other_value(c) or (str(c.valueDateTime)
+                                                    if c.valueDateTime is not None else None)
+    out = {"code": codings(c.code) or [(None, None, getattr(c.code, "text", None))],
+           "value": value, "unit": quantity_unit(q)}
+    if value is None and c.dataAbsentReason is not None:
+        out["data_absent_reason"] = next((code for _, code, _ in codings(c.dataAbsentReason)
+                                          if code), None)
+    return out
+
+
+def _quantity_text(q: Any) -> str:
+    if q is None or q.value is None:
+        return ""
+    unit = quantity_unit(q)
+    return f"{q.comparator or ''}{q.value:g}" + (f" {unit}" if unit and unit != "1" else "")
+
+
+def _other_value(m: Any) -> str | None:
+    """Return a valueRange, valueRatio, valuePeriod or valueTime as text, else None."""
+    if getattr(m, "valueRange", None) is not None:
+        low, high = _quantity_text(m.valueRange.low), _quantity_text(m.valueRange.high)
+        return f"{low}-{high}" if low and high else (f">={low}" if low else f"<={high}")
+    if getattr(m, "valueRatio", None) is not None:
+        return f"{_quantity_text(m.valueRatio.numerator)}:" \
+               f"{_quantity_text(m.valueRatio.denominator)}"
+    if getattr(m, "valuePeriod", None) is not None:
+        return f"{m.valuePeriod.start or ''}/{m.valuePeriod.end or ''}"
+    if getattr(m, "valueTime", None) is not None:
+        return str(m.valueTime)
+    return None
 
 
 class _Text:
