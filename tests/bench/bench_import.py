@@ -2,7 +2,7 @@
 
 Prints figures, not pass/fail. Usage::
 
-    .venv/bin/python tests/bench/bench_import.py [--patients 1000] [--workers 0]
+    .venv/bin/python tests/bench/bench_import.py [--patients 1000] [--workers N] [--rounds 3]
 
 Both paths read the same files (one Bundle per patient, about 50 resources each) into a fresh
 database with the same schema, one transaction per file. The baseline only does ``json.load``
@@ -18,8 +18,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -223,10 +225,17 @@ def memory_profile(paths: list[Path], db_path: Path, first: int) -> tuple[int, i
     return peak_small, peak_large
 
 
-def _report(label: str, total: int, times: tuple[float, float],
-            base: tuple[float, float] | None, cpu: bool = True) -> None:
-    wall, cpu_s = times
-    line = f"{label:<40} wall {wall:6.2f} s {total / wall:7.0f} res/s"
+def _median(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+
+
+def _report(label: str, total: int, runs: list[tuple[float, float]],
+            base: tuple[float, float] | None, cpu: bool = True) -> tuple[float, float]:
+    """Print the median of `runs` (and its ratio to `base`); return the median."""
+    wall, cpu_s = _median(runs)
+    spread = f" [{min(r[0] for r in runs):.2f}-{max(r[0] for r in runs):.2f}]" \
+        if len(runs) > 1 else ""
+    line = f"{label:<40} wall {wall:6.2f} s{spread} {total / wall:7.0f} res/s"
     if base is not None:
         line += f" = {base[0] / wall:5.1%} of baseline"
     if cpu:
@@ -234,6 +243,7 @@ def _report(label: str, total: int, times: tuple[float, float],
         if base is not None:
             line += f" = {base[1] / cpu_s:5.1%} of baseline"
     print(line)
+    return wall, cpu_s
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,8 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=0,
                         help="also run the process-pool importer with this many workers")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of baseline and imports, interleaved; medians are shown")
     parser.add_argument("--memory-files", type=int, default=50)
     args = parser.parse_args(argv)
+    print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {args.rounds} rounds "
+          "(medians, [min-max] wall)")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         started = time.perf_counter()
@@ -251,19 +265,29 @@ def main(argv: list[str] | None = None) -> int:
               f"({sum(p.stat().st_size for p in paths) / 1e6:.1f} MB) in "
               f"{time.perf_counter() - started:.1f} s")
         import_file(open_store(root / "warm.db"), paths[0])  # library imports, pint registry
-        base = run_baseline(paths, root / "baseline.db")
-        _report("baseline: json.load + executemany", total, base, None)
-        ours, rss = run_oncoboard(paths, root / "oncoboard.db", 0)
-        _report("oncoboard import_file", total, ours, base)
+        base_runs: list[tuple[float, float]] = []
+        seq_runs: list[tuple[float, float]] = []
+        par_runs: list[tuple[float, float]] = []
+        rss: list[int] = []
+        for k in range(args.rounds):  # interleaved, so that a busy spell hits all of them
+            base_runs.append(run_baseline(paths, root / f"baseline-{k}.db"))
+            times, rss = run_oncoboard(paths, root / f"oncoboard-{k}.db", 0)
+            seq_runs.append(times)
+            if args.workers:
+                par_runs.append(run_oncoboard(paths, root / f"parallel-{k}.db",
+                                              args.workers)[0])
+            for db in root.glob(f"*-{k}.db*"):
+                db.unlink()
+        base = _report("baseline: json.load + executemany", total, base_runs, None)
+        ours = _report("oncoboard import_file", total, seq_runs, base)
         print(f"  RSS after 10 % of files {rss[0] / 2**20:.0f} MiB, after 100 % "
               f"{rss[1] / 2**20:.0f} MiB")
-        valid = run_validation_only(paths)
-        _report("  of which json.load + FHIR validation", total, valid, None)
+        valid = _report("  of which json.load + FHIR validation", total,
+                        [run_validation_only(paths)], None)
         print(f"  validation share of the import: wall {valid[0] / ours[0]:.0%}, "
               f"CPU {valid[1] / ours[1]:.0%}")
         if args.workers:
-            par, rss = run_oncoboard(paths, root / "oncoboard-par.db", args.workers)
-            _report(f"oncoboard import_files, {args.workers} workers", total, par, base,
+            _report(f"oncoboard import_files, {args.workers} workers", total, par_runs, base,
                     cpu=False)
         n = min(args.memory_files, (len(paths) - 1) // 5)
         small, large = memory_profile(paths, root / "memory.db", n)

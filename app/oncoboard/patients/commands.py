@@ -110,8 +110,9 @@ def _configure_import_patients(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
                         help="FHIR bundle (.json) or CSV file, or a folder of them")
     parser.add_argument("--json", action="store_true", help="print the import report as JSON")
-    parser.add_argument("--workers", type=int, default=0, metavar="N",
-                        help="read and validate files in N processes (many files)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="read and validate files in N processes (default: one per CPU "
+                             "from 100 files on; 0: in this process only)")
     parser.set_defaults(handler=_import_patients)
 
 

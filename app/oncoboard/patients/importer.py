@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import weakref
 from collections import Counter
 from collections.abc import Iterator
@@ -392,7 +393,26 @@ def _read_in_worker(db_path: str, path: str) -> Batch | None:
         return None
 
 
-def import_files(store: Store, paths: list[Path], workers: int = 0) -> Iterator[ImportReport]:
+#: Below this many files a pool costs more than it saves: starting its processes takes about
+#: as long as reading 100 typical bundles (tests/bench/bench_import.py measures both).
+AUTO_WORKERS_MIN_FILES = 100
+#: Modules the pool's processes start with (imported once, in the fork server).
+_WORKER_PRELOAD = ["oncoboard.patients.import_worker"]
+
+
+def auto_workers(n_files: int) -> int:
+    """Return the number of reading processes worth starting for `n_files` files (0: none)."""
+    if n_files < AUTO_WORKERS_MIN_FILES:
+        return 0
+    try:
+        cpus = len(os.sched_getaffinity(0))  # the CPUs this process may use (containers)
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8)) if cpus > 1 else 0
+
+
+def import_files(store: Store, paths: list[Path],
+                 workers: int | None = None) -> Iterator[ImportReport]:
     """Import files in order, each in its own transaction; yield one report per file.
 
     Parameters
@@ -403,6 +423,7 @@ def import_files(store: Store, paths: list[Path], workers: int = 0) -> Iterator[
         in flight, so memory does not grow with the number of files. A file that fails in a
         worker is read again here, after the files before it are written, so errors and
         references to patients of earlier files behave exactly as in the sequential case.
+        None (the default) chooses with :func:`auto_workers`; 0 reads in this process.
 
     Raises
     ------
@@ -410,6 +431,8 @@ def import_files(store: Store, paths: list[Path], workers: int = 0) -> Iterator[
         At the first file that cannot be imported (the files before it stay imported).
     """
     paths = [Path(p) for p in paths]
+    if workers is None:
+        workers = auto_workers(len(paths))
     if workers <= 0 or store.path is None or len(paths) < 2:
         for path in paths:
             yield import_file(store, path)
@@ -418,9 +441,14 @@ def import_files(store: Store, paths: list[Path], workers: int = 0) -> Iterator[
     import multiprocessing as mp
     from collections import deque
 
-    # forkserver: the workers do not inherit this process's open SQLite connection
-    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context(method)) as pool:
+    # forkserver: the workers do not inherit this process's open SQLite connection (nor, in
+    # the app, Qt's threads); they start from a server that has imported the readers once
+    methods = mp.get_all_start_methods()
+    context = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if context.get_start_method() == "forkserver":
+        context.set_forkserver_preload(_WORKER_PRELOAD)  # no effect once a server runs
+    log.info("reading %d files in %d processes", len(paths), workers)
+    with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
         pending: deque[tuple[Path, cf.Future[Batch | None]]] = deque()
         queue = iter(paths)
         for path in queue:

@@ -7,6 +7,7 @@ import json
 import pytest
 from patient_helpers import basic_patient, full_record
 
+from oncoboard.errors import RecordImportError
 from oncoboard.patients import codes, record
 from oncoboard.patients import fhir_build as fb
 from oncoboard.patients.importer import import_file
@@ -159,6 +160,41 @@ def test_import_files_with_workers_matches_sequential(store, write_bundle):
     assert [r.patients for r in reports] == [["W-0"], ["W-1"], ["W-2"], ["W-3"], ["W-0"]]
     assert [o.value_num for o in record.observations(store, "W-3")] == [203]
     assert record.latest_by_key(store, "W-0", "crp").value_num == 7
+
+
+def test_import_files_with_workers_stops_at_a_bad_file(store, write_bundle, tmp_path):
+    from oncoboard.patients.importer import import_files
+
+    good = [write_bundle([fb.patient(f"p{i}", f"G-{i}", "G", "X", "1960-01-01", "female")],
+                         f"g{i}.json") for i in range(3)]
+    bad = tmp_path / "h-bad.json"
+    bad.write_text('{"resourceType": "Bundle", "type": "collection", "entry": [', "utf-8")
+    after = write_bundle([fb.patient("p9", "G-9", "G", "X", "1960-01-01", "female")], "z.json")
+    reports = []
+    with pytest.raises(RecordImportError, match="invalid JSON") as info:
+        for report in import_files(store, [*good, bad, after], workers=2):
+            reports.append(report)
+    assert str(bad) in info.value.message
+    assert [r.patients for r in reports] == [["G-0"], ["G-1"], ["G-2"]]
+    assert store.db["patients"].count == 3  # the files before it stay; none after it
+
+
+def test_auto_workers_only_for_many_files(monkeypatch):
+    from oncoboard.patients import importer
+
+    monkeypatch.setattr(importer.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3},
+                        raising=False)
+    assert importer.auto_workers(importer.AUTO_WORKERS_MIN_FILES - 1) == 0
+    assert importer.auto_workers(importer.AUTO_WORKERS_MIN_FILES) == 4
+    monkeypatch.setattr(importer.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert importer.auto_workers(10_000) == 0  # one CPU: a pool only adds work
+
+
+def test_the_reading_processes_start_module_loads_the_readers():
+    import importlib
+
+    worker = importlib.import_module("oncoboard.patients.import_worker")
+    assert worker.fhir_import.model_class("Observation") is not None
 
 
 def test_foreign_transaction_bundle_with_urn_references(store, write_bundle):
