@@ -220,8 +220,11 @@ def map_condition(ctx: Context, m: Any, where: str) -> None:
         laterality = laterality or next((_LATERALITY[c] for _, c, _ in codings(body)
                                          if c in _LATERALITY), None)
     primary = _is_primary(m, system, code)
-    if site is None and primary and code and codes.is_icd10(system):
-        site = code  # ICD-O-3 topography shares the ICD-10 C00-C80 codes
+    topography = re.match(r"(C\d\d)\.?(\d)?", code.upper()) if code else None
+    if site is None and primary and topography and codes.is_icd10(system):
+        # ICD-O-3 topography shares the ICD-10 C00-C80 codes, at 4 characters (ICD-10-CM
+        # C50.912 is site C50.9)
+        site = ".".join(filter(None, topography.groups()))
     onset, _ = _period(m, "onset")
     row = _row(ctx, pid, f"Condition/{m.id}", where, is_primary_cancer=int(primary),
                code_system=system, code=code, display=display or (m.code.text if m.code else
