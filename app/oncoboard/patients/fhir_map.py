@@ -112,6 +112,30 @@ def _period(model: Any, prefix: str) -> tuple[str | None, str | None]:
     return iso(getattr(model, f"{prefix}DateTime", None)), None
 
 
+def source_key(ctx: Context, m: Any, where: str) -> str:
+    """Return the key a resource's rows are stored under: ``Type/id``, else its fullUrl.
+
+    A transaction bundle's POST entries often carry no id, only a ``urn:uuid:`` fullUrl; with
+    neither, an identifier is used. A resource with none of the three is refused: importing the
+    file again could not find its rows, and several such resources would overwrite each other.
+    """
+    kind = m.get_resource_type()
+    if m.id:
+        return f"{kind}/{m.id}"
+    urls: dict[int, str] | None = getattr(ctx, "_full_urls", None)
+    if urls is None:  # built once per file: resources without id are keyed by fullUrl only
+        urls = {id(model): key for key, model in ctx.resources.items()}
+        setattr(ctx, "_full_urls", urls)  # noqa: B010 (Context belongs to fhir_import)
+    if id(m) in urls:
+        return urls[id(m)]
+    idents = getattr(m, "identifier", None)
+    for ident in idents if isinstance(idents, list) else [idents] if idents else []:
+        if ident.value:
+            return f"{kind}?identifier={ident.system or ''}|{ident.value}"
+    raise ctx.error("the resource has no id, no fullUrl and no identifier: nothing would "
+                    "tell its rows apart, or find them when the file is imported again", where)
+
+
 def _row(ctx: Context, pid: str, source_id: str, where: str, **values: Any) -> dict[str, Any]:
     return {"id": f"{pid}/{source_id}", "patient_id": pid, "source_id": source_id,
             "source_file": str(ctx.path), "_where": where, **values}
@@ -173,8 +197,8 @@ def map_patient(ctx: Context, m: Any, where: str) -> None:
         "extra": {"identifiers": [{"system": i.system, "value": i.value}
                                   for i in (m.identifier or [])]}})
     if deceased or m.deceasedBoolean:
-        ctx.batch.add("outcomes", _row(ctx, pid, f"Patient/{m.id}#death", where, kind="death",
-                                       date=deceased, detail="deceased"))
+        ctx.batch.add("outcomes", _row(ctx, pid, f"{source_key(ctx, m, where)}#death", where,
+                                       kind="death", date=deceased, detail="deceased"))
 
 
 def _is_primary(m: Any, system: str | None, code: str | None) -> bool:
@@ -226,7 +250,7 @@ def map_condition(ctx: Context, m: Any, where: str) -> None:
         # C50.912 is site C50.9)
         site = ".".join(filter(None, topography.groups()))
     onset, _ = _period(m, "onset")
-    row = _row(ctx, pid, f"Condition/{m.id}", where, is_primary_cancer=int(primary),
+    row = _row(ctx, pid, source_key(ctx, m, where), where, is_primary_cancer=int(primary),
                code_system=system, code=code, display=display or (m.code.text if m.code else
                                                                   None),
                icdo3_site=site, icdo3_morphology=morphology, laterality=laterality,
@@ -293,12 +317,12 @@ def map_observation(ctx: Context, m: Any, where: str) -> None:
         # an alias (e.g. mCODE's ER LOINC 85337-4): stored under the code plugins look up
         extra["code_as_received"] = [system, code]
         system, code = known.system, known.code
-    row = _row(ctx, pid, f"Observation/{m.id}", where, category=category, code_system=system,
+    row = _row(ctx, pid, source_key(ctx, m, where), where, category=category, code_system=system,
                code=code, display=display, effective=start or iso(m.effectiveInstant)
                or iso(m.issued), extra=extra)
     focus = next((ctx.resolve(f) for f in (m.focus or []) if ctx.resolve(f) is not None), None)
     if focus is not None and focus.get_resource_type() == "Condition":
-        row["condition_id"] = f"{pid}/Condition/{focus.id}"
+        row["condition_id"] = f"{pid}/{source_key(ctx, focus, where)}"
     fhir_values.fill_value(ctx, m, known, row, where)
     impossible = codes.impossible_value(known, row.get("value_num"))
     if impossible:
@@ -312,7 +336,7 @@ def map_observation(ctx: Context, m: Any, where: str) -> None:
     if known is not None and known.key == "disease_status":
         status = next((c for _, c, _ in codings(m.valueCodeableConcept)), None)
         kind = codes.DISEASE_STATUS.get(status or "", "other")
-        ctx.batch.add("outcomes", _row(ctx, pid, f"Observation/{m.id}#status", where,
+        ctx.batch.add("outcomes", _row(ctx, pid, f"{source_key(ctx, m, where)}#status", where,
                                        kind=kind, date=row["effective"],
                                        detail=row.get("value_text")))
 
@@ -403,7 +427,7 @@ def map_document(ctx: Context, m: Any, where: str) -> None:
             += 1
         return
     context_start = iso(m.context.period.start) if m.context and m.context.period else None
-    ctx.batch.add("notes", _row(ctx, pid, f"DocumentReference/{m.id}", where,
+    ctx.batch.add("notes", _row(ctx, pid, source_key(ctx, m, where), where,
                                 note_type=_note_type(m.type), author_role=_author_role(ctx,
                                                                                      m.author),
                                 date=iso(m.date) or context_start, language=language,
@@ -420,7 +444,7 @@ def map_composition(ctx: Context, m: Any, where: str) -> None:
             parts.append(f"{section.title}\n{body}" if section.title else body)
     if not parts:
         raise ctx.error("no section text", where)
-    ctx.batch.add("notes", _row(ctx, pid, f"Composition/{m.id}", where,
+    ctx.batch.add("notes", _row(ctx, pid, source_key(ctx, m, where), where,
                                 note_type=_note_type(m.type),
                                 author_role=_author_role(ctx, m.author), date=iso(m.date),
                                 language=m.language, title=m.title, text="\n\n".join(parts)))
@@ -442,9 +466,10 @@ def map_encounter(ctx: Context, m: Any, where: str) -> None:
     start, end = (iso(m.period.start), iso(m.period.end)) if m.period else (None, None)
     reason = "; ".join(filter(None, (getattr(r, "text", None) or next(
         (d for _, _, d in codings(r) if d), None) for r in m.reasonCode or [])))
-    ctx.batch.add("outcomes", _row(ctx, pid, f"Encounter/{m.id}", where, kind="hospitalisation",
-                                   date=start, end_date=end, unplanned=int(unplanned),
-                                   detail=reason or None, extra={"class": cls}))
+    ctx.batch.add("outcomes", _row(ctx, pid, source_key(ctx, m, where), where,
+                                   kind="hospitalisation", date=start, end_date=end,
+                                   unplanned=int(unplanned), detail=reason or None,
+                                   extra={"class": cls}))
 
 
 def _treatments() -> dict[str, Callable[[Context, Any, str], None]]:
@@ -480,7 +505,7 @@ def link_stage_assessments(ctx: Context) -> None:
         for reference in row.get("extra", {}).get("assessments", []):
             target = ctx.resources.get(reference)
             if target is not None and target.get_resource_type() == "Observation":
-                owner[f"Observation/{target.id}"] = row["id"]
+                owner[source_key(ctx, target, row["_where"])] = row["id"]
     if owner:
         for obs in ctx.batch.rows["observations"]:
             if obs["source_id"] in owner and not obs.get("condition_id"):

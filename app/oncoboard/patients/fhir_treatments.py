@@ -18,6 +18,7 @@ from oncoboard.patients.fhir_map import (
     extension,
     iso,
     pick_code,
+    source_key,
 )
 from oncoboard.patients.importer import Batch
 
@@ -67,7 +68,7 @@ def map_procedure(ctx: Context, m: Any, where: str) -> None:
     body = next((getattr(b, "text", None) or next((d for _, _, d in codings(b) if d), None)
                  for b in m.bodySite or []), None)
     ctx.batch.add("treatments", _row(
-        ctx, pid, f"Procedure/{m.id}", where, kind=kind, code_system=system, code=code,
+        ctx, pid, source_key(ctx, m, where), where, kind=kind, code_system=system, code=code,
         display=display or getattr(m.code, "text", None), start_date=start, end_date=end,
         dose_gy=dose, fractions=fractions, status=m.status, body_site=body,
         intent=_text(ext_value(extension(m, "intent")) or ext_value(
@@ -151,7 +152,7 @@ def map_medication(ctx: Context, m: Any, where: str) -> None:
     intensity = ext_value(extension(m, "dose-intensity"))
     cycles, line = ext_value(extension(m, "cycles")), ext_value(extension(m, "line"))
     ctx.batch.add("treatments", _row(
-        ctx, pid, f"{m.get_resource_type()}/{m.id}", where, kind="systemic", subkind=subkind,
+        ctx, pid, source_key(ctx, m, where), where, kind="systemic", subkind=subkind,
         code_system=system, code=code, display=name,
         regimen=_text(ext_value(extension(m, "regimen"))), agents=agents,
         start_date=start, end_date=end, status=m.status,

@@ -132,6 +132,42 @@ def test_synthea_bundle_reimported_changes_nothing(store, tmp_path):
     assert {t: rows(store, f"SELECT * FROM {t} ORDER BY id") for t in TABLES[:-1]} == before
 
 
+def _without_id(resource: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in resource.items() if k != "id"}
+
+
+def test_transaction_entries_without_ids_are_kept_apart(store, tmp_path):
+    # a client-built transaction: POST entries with urn:uuid fullUrls and no resource ids
+    patient_url = "urn:uuid:11111111-1111-4111-8111-111111111111"
+    entries = [{"fullUrl": patient_url, "resource": _without_id(PATIENT),
+                "request": {"method": "POST", "url": "Patient"}}]
+    for i, value in enumerate([12, 11, 10]):
+        lab = obs("x", "718-7", valueQuantity={"value": value, "code": "g/dL"},
+                  effectiveDateTime=f"2021-0{i + 1}-01", subject={"reference": patient_url})
+        entries.append({"fullUrl": f"urn:uuid:22222222-2222-4222-8222-00000000000{i}",
+                        "resource": _without_id(lab),
+                        "request": {"method": "POST", "url": "Observation"}})
+    lab = obs("x", "718-7", valueQuantity={"value": 9, "code": "g/dL"},
+              effectiveDateTime="2021-04-01", subject={"reference": patient_url},
+              identifier=[{"system": "urn:lab:order", "value": "A-77"}])
+    entries.append({"resource": _without_id(lab)})
+    path = write(tmp_path, {"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    import_file(store, path)
+    assert [o.value_num for o in record.observations(store, "RW-1")] == [12.0, 11.0, 10.0, 9.0]
+    assert rows(store, "SELECT source_id FROM observations ORDER BY effective")[3] == \
+        {"source_id": "Observation?identifier=urn:lab:order|A-77"}
+    copy = tmp_path / "again.json"
+    copy.write_text(json.dumps(json.loads(path.read_text())), encoding="utf-8")
+    assert sum(import_file(store, copy).written.values()) == 0
+
+
+def test_resource_without_any_key_is_refused(store, tmp_path):
+    labs = [_without_id(obs("x", "718-7", valueQuantity={"value": v, "code": "g/dL"},
+                            effectiveDateTime=f"2021-0{v - 9}-01")) for v in (11, 12)]
+    fails(store, write(tmp_path, [PATIENT, *labs]), "entry 1 (Observation)",
+          "no id, no fullUrl and no identifier")
+
+
 # --- mCODE ------------------------------------------------------------------------------------
 
 def test_mcode_breast_bundle(store):
