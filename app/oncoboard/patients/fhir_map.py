@@ -213,8 +213,16 @@ def _is_primary(m: Any, system: str | None, code: str | None) -> bool:
 
 
 def map_condition(ctx: Context, m: Any, where: str) -> None:
-    """Condition -> conditions row (site, morphology, laterality, stage)."""
+    """Condition -> conditions row (site, morphology, laterality, stage).
+
+    A refuted diagnosis is not stored (counted); a differential one is stored but is never the
+    primary cancer. The verification status is kept in ``extra``.
+    """
     pid = ctx.patient_for(m.subject, where)
+    verification = next((c for _, c, _ in codings(m.verificationStatus) if c), None)
+    if verification == "refuted":  # ruled out: must never become the patient's cancer
+        ctx.batch.skipped["Condition (refuted)"] += 1
+        return
     icd10 = next(((s, c, d) for s, c, d in codings(m.code) if codes.is_icd10(s)), None)
     system, code, display, _ = pick_code(m.code)
     if icd10:
@@ -243,7 +251,7 @@ def map_condition(ctx: Context, m: Any, where: str) -> None:
         # laterality sent as a bodySite (or a coding of one) rather than as its extension
         laterality = laterality or next((_LATERALITY[c] for _, c, _ in codings(body)
                                          if c in _LATERALITY), None)
-    primary = _is_primary(m, system, code)
+    primary = _is_primary(m, system, code) and verification != "differential"
     topography = re.match(r"(C\d\d)\.?(\d)?", code.upper()) if code else None
     if site is None and primary and topography and codes.is_icd10(system):
         # ICD-O-3 topography shares the ICD-10 C00-C80 codes, at 4 characters (ICD-10-CM
@@ -257,6 +265,8 @@ def map_condition(ctx: Context, m: Any, where: str) -> None:
                diagnosis_date=onset or iso(m.recordedDate),
                status=next((c for _, c, _ in codings(m.clinicalStatus)), None),
                markers={}, extra={"codings": codings(m.code)})
+    if verification is not None:
+        row["extra"]["verification"] = verification
     if other_morphology:
         row["extra"]["morphology_codings"] = other_morphology
     for stage in m.stage or []:
@@ -306,6 +316,9 @@ def map_observation(ctx: Context, m: Any, where: str) -> None:
     from oncoboard.patients import fhir_values
 
     pid = ctx.patient_for(m.subject, where)
+    if m.status == "cancelled":  # never done: no result to store (and often no value)
+        ctx.batch.skipped["Observation (cancelled)"] += 1
+        return
     system, code, display, known = pick_code(m.code)
     if known is None:
         ctx.batch.unknown(system, code, display, where)
@@ -411,6 +424,9 @@ def map_document(ctx: Context, m: Any, where: str) -> None:
     narrative is counted as not stored, not refused: the rest of the file is still imported.
     """
     pid = ctx.patient_for(m.subject, where)
+    if m.status == "superseded":  # an older version: its replacement is the note to keep
+        ctx.batch.skipped["DocumentReference (superseded)"] += 1
+        return
     text, title, language = None, m.description, m.language
     kinds = []
     for content in m.content or []:
@@ -455,6 +471,9 @@ def map_encounter(ctx: Context, m: Any, where: str) -> None:
     cls = m.class_fhir.code if m.class_fhir else None
     if cls not in _HOSPITAL_CLASSES:
         ctx.batch.skipped[f"Encounter (class {cls})"] += 1
+        return
+    if m.status == "cancelled":  # an admission that did not happen is no hospitalisation
+        ctx.batch.skipped["Encounter (cancelled)"] += 1
         return
     pid = ctx.patient_for(m.subject, where)
     flag = ext_value(extension(m, "unplanned"))

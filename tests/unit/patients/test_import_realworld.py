@@ -279,6 +279,36 @@ def test_text_value_of_a_lab_is_refused(store, tmp_path):
           "entry 1 (Observation/h)", "haemoglobin '12.5' is not a number")
 
 
+def _verified(status: str) -> dict[str, Any]:
+    return {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                        "code": status}]}
+
+
+def test_statuses_that_mean_it_did_not_happen(store, tmp_path):
+    icd = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "C50.9"}]}
+    resources = [
+        PATIENT,
+        _condition(id="refuted", meta=None, code=icd, verificationStatus=_verified("refuted")),
+        _condition(id="ddx", meta=None, code=icd, verificationStatus=_verified("differential")),
+        _condition(id="prov", meta=None, code=icd, verificationStatus=_verified("provisional")),
+        obs("cancelled", "718-7", status="cancelled"),
+        {"resourceType": "Encounter", "id": "e1", "status": "cancelled", "subject": SUBJECT,
+         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                   "code": "IMP"}, "period": {"start": "2020-01-01"}},
+        dict(_document([{"contentType": "text/plain", "data": _b64(b"v1")}], "old"),
+             status="superseded"),
+        _document([{"contentType": "text/plain", "data": _b64(b"v2")}], "new")]
+    report = import_file(store, write(tmp_path, resources))
+    assert report.skipped == {"Condition (refuted)": 1, "Observation (cancelled)": 1,
+                              "Encounter (cancelled)": 1, "DocumentReference (superseded)": 1}
+    found = {r["source_id"]: r for r in rows(store, "SELECT * FROM conditions")}
+    assert {k: v["is_primary_cancer"] for k, v in found.items()} == \
+        {"Condition/ddx": 0, "Condition/prov": 1}
+    assert json.loads(found["Condition/prov"]["extra"])["verification"] == "provisional"
+    assert store.db["outcomes"].count == 0 and store.db["observations"].count == 0
+    assert [r["text"] for r in rows(store, "SELECT text FROM notes")] == ["v2"]
+
+
 # --- dates ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("when", "stored"), [
