@@ -40,9 +40,10 @@ MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
 _LATERALITY = {"7771000": "left", "24028007": "right", "51440002": "bilateral"}
 _RADIOTHERAPY = {"108290001", "1217123003", "33195004", "399315003", "169317000"}
 _SURGERY = {"387713003"}
-_POSITIVE = {"10828004", "LA6576-8", "positive", "pos", "+", "detected"}
-_NEGATIVE = {"260385009", "LA6577-6", "negative", "neg", "-", "not detected"}
-_EQUIVOCAL = {"42425007", "equivocal", "indeterminate"}
+_POSITIVE = {"10828004", "LA6576-8", "positive", "pos", "+", "detected", "positif"}
+_NEGATIVE = {"260385009", "LA6577-6", "negative", "neg", "-", "not detected", "négatif",
+             "negatif", "négative"}
+_EQUIVOCAL = {"42425007", "equivocal", "indeterminate", "équivoque", "equivoque"}
 _ECOG_ANSWERS = {"LA9622-7": 0, "LA9623-5": 1, "LA9624-3": 2, "LA9625-0": 3,
                  "LA9626-8": 4, "LA9627-6": 5,
                  # SNOMED CT "ECOG performance status - grade N (finding)"
@@ -288,7 +289,9 @@ def coded_text(key: str | None, cc: Any) -> str | None:
         ([text] if text else [])
     lowered = [c.lower() for c in candidates]
     if key in ("er", "pr", "her2"):
-        for c in candidates + lowered:
+        # free text as pathology systems send it: "Positive (90 %)", "négatif, score 0"
+        first_words = [w.group(0) for w in (re.match(r"[^\W\d_]+", c) for c in lowered) if w]
+        for c in candidates + lowered + first_words:
             if c in _POSITIVE:
                 return "positive"
             if c in _NEGATIVE:

@@ -9,10 +9,21 @@ from oncoboard.patients import codes
 from oncoboard.patients.fhir_import import Context
 from oncoboard.patients.fhir_map import _ECOG_ANSWERS, coded_text, codings
 
+_UCUM = "http://unitsofmeasure.org"
+
 
 def quantity_unit(q: Any) -> str | None:
-    """Return the unit of a Quantity: the UCUM code, else the human-readable unit."""
-    return (q.code or q.unit) if q is not None else None
+    """Return the unit of a Quantity: the UCUM code, else the human-readable unit.
+
+    A code of another system (a laboratory's own unit codes, e.g. ``GPL``) is not a unit pint
+    can read: the human-readable unit is used then, and the code only when there is no unit.
+    """
+    if q is None:
+        return None
+    if q.system not in (None, _UCUM) and q.unit:
+        return str(q.unit)
+    unit = q.code or q.unit
+    return str(unit) if unit else None
 
 
 def _canonical(ctx: Context, known: codes.Code | None, value: float, unit: str | None,

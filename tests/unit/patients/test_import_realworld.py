@@ -274,6 +274,17 @@ def test_non_numeric_values_of_unknown_codes_are_kept_as_text(store, tmp_path, v
     assert report.unknown_codes[0]["code"] == "LOCAL-9"
 
 
+@pytest.mark.parametrize(("text", "status"), [
+    ("Positive (90 %)", "positive"), ("positif", "positive"), ("Négatif, score 0", "negative"),
+    ("Equivocal (2+)", "equivocal"), ("Weakly positive", "unknown"), ("3+", "unknown")])
+def test_receptor_status_in_free_text(store, tmp_path, text, status):
+    cond = _condition(meta=None, code={"coding": [{"system": "http://hl7.org/fhir/sid/icd-10",
+                                                   "code": "C50.9"}]})
+    import_file(store, write(tmp_path, [PATIENT, cond, obs("er", "16112-5", valueString=text)]))
+    assert one(store, "SELECT er FROM conditions")["er"] == status
+    assert one(store, "SELECT original_value FROM observations")["original_value"] == text
+
+
 def test_text_value_of_a_lab_is_refused(store, tmp_path):
     fails(store, write(tmp_path, [PATIENT, obs("h", "718-7", valueString="12.5")]),
           "entry 1 (Observation/h)", "haemoglobin '12.5' is not a number")
@@ -382,6 +393,14 @@ def test_lab_units_are_converted(store, tmp_path, code, quantity, value, unit):
     assert row["value_num"] == pytest.approx(value, rel=1e-3)
     assert row["unit"] == unit
     assert row["original_unit"] == quantity.get("code") or quantity.get("unit")
+
+
+def test_unit_code_of_a_local_system_falls_back_to_the_unit(store, tmp_path):
+    hb = obs("h", "718-7", valueQuantity={"value": 120, "unit": "g/L",
+                                          "system": "http://lab.example.org/units", "code": "GPL"})
+    import_file(store, write(tmp_path, [PATIENT, hb]))
+    row = one(store, "SELECT * FROM observations")
+    assert (row["value_num"], row["unit"], row["original_unit"]) == (12.0, "g/dL", "g/L")
 
 
 def test_comparator_keeps_the_bound(store, tmp_path):
