@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import typing
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,7 +142,7 @@ _MEMO_KEYS = ("meta", "code", "category", "subject", "class", "type", "clinicalS
               "verificationStatus", "valueCodeableConcept", "medicationCodeableConcept",
               "author", "referenceRange", "bodySite", "extension", "priority")
 _MEMO_SIZE = 4096
-_memo: OrderedDict[tuple[Any, str], Any] = OrderedDict()
+_memo: dict[tuple[Any, str], Any] = {}
 _memo_plans: dict[Any, tuple[tuple[str, Any], ...]] = {}
 
 
@@ -177,15 +176,14 @@ def _validated_element(klass: Any, value: dict[str, Any]) -> Any:
     key = (klass, repr(value))
     model = _memo.get(key)
     if model is not None:
-        _memo.move_to_end(key)
         return model
     try:
         model = klass.model_validate(value)
     except pydantic.ValidationError:
         return None  # left as it is: the resource's validation reports it with its full path
+    if len(_memo) >= _MEMO_SIZE:  # bounded: start again rather than track recency
+        _memo.clear()
     _memo[key] = model
-    if len(_memo) > _MEMO_SIZE:
-        _memo.popitem(last=False)
     return model
 
 
@@ -195,7 +193,8 @@ def _with_validated_elements(cls: Any, res: dict[str, Any]) -> dict[str, Any]:
     fhir.resources accepts an already validated element model as is, so an element that
     occurs in many resources (the same LOINC code, category, subject) is validated once by
     its own class instead of once per resource: about half the validation time of a typical
-    bundle. The cache is bounded (LRU), so memory does not grow with the number of files.
+    bundle. The cache is bounded (emptied when full), so memory does not grow with the
+    number of files.
     """
     out = None
     for key, klass in _memo_plan(cls):

@@ -90,15 +90,19 @@ def _planned(base: Any) -> Any:
     """Return a subclass of `base` whose fhir_core checks run from a per-class plan."""
     from pydantic import model_validator
 
-    null_keys = _null_list_keys(base)
+    # every key the library may look at (alias and name): finding a null under one of them
+    # more than the library would only hands the decision to the library
+    null_keys = tuple(dict.fromkeys(key for alias, name in _null_list_keys(base)
+                                    for key in (alias, name) if key))
     after_plan: list[Any] = []  # filled by the first instance: the generated methods need one
 
     def reject_null_complex_elements(cls: Any, data: Any) -> Any:
         if isinstance(data, dict):
-            for alias, name in null_keys:
-                value = data.get(alias if alias and alias in data else name)
-                if isinstance(value, list) and any(item is None for item in value):
-                    return getattr(super(planned, cls), _BEFORE)(data)  # fhir_core's error
+            get = data.get
+            for key in null_keys:
+                value = get(key)
+                if value.__class__ is list and None in value:
+                    return getattr(super(planned, cls), _BEFORE)(data)  # fhir_core decides
         return data
 
     def validate_after_model_construction(self: Any) -> Any:

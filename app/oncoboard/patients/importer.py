@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import weakref
 from collections import Counter
 from collections.abc import Iterator
@@ -379,15 +380,37 @@ def read_file(store: Store, path: Path) -> Batch:
 _worker_store: Store | None = None
 
 
-def _read_in_worker(db_path: str, path: str) -> Batch | None:
-    """Read one file in a pool process; None means "read it again in the writer"."""
+#: Files read ahead of the writer, per reading process (bounds memory, absorbs jitter).
+_IN_FLIGHT_PER_WORKER = 4
+
+
+def _store_in_worker(db_path: str) -> Store:
     global _worker_store
     if _worker_store is None:
         from oncoboard.store import open_store
 
         _worker_store = open_store(db_path, migrate=False)
+    return _worker_store
+
+
+def _worker_ready(db_path: str) -> bool:
+    """Open the store in a pool process; its result means the pool has started."""
+    return _store_in_worker(db_path) is not None
+
+
+def _start_pool(pool: Any, db_path: str, ready: Any) -> None:
+    """Start the pool's processes; set `ready` when one has opened the store."""
     try:
-        return read_file(_worker_store, Path(path))
+        ready.set_result(pool.submit(_worker_ready, db_path).result())
+    except Exception as exc:  # noqa: BLE001 - handed to the importing thread
+        ready.set_exception(exc)
+
+
+def _read_in_worker(db_path: str, path: str) -> Batch | None:
+    """Read one file in a pool process; None means "read it again in the writer"."""
+    store = _store_in_worker(db_path)
+    try:
+        return read_file(store, Path(path))
     except RecordImportError:
         # may depend on a patient an earlier file of this run has not committed yet
         return None
@@ -419,8 +442,10 @@ def import_files(store: Store, paths: list[Path],
     ----------
     workers
         With ``workers > 0`` (and a store on disk), files are read and validated in that many
-        processes while this process writes them, in order. At most ``2 * workers`` files are
-        in flight, so memory does not grow with the number of files. A file that fails in a
+        processes while this process writes them, in order (while the processes start, this
+        one reads the first files itself). At most ``4 * workers`` files are in flight, so
+        memory does not grow with the number of files; if the processes die, the remaining
+        files are read here. A file that fails in a
         worker is read again here, after the files before it are written, so errors and
         references to patients of earlier files behave exactly as in the sequential case.
         None (the default) chooses with :func:`auto_workers`; 0 reads in this process.
@@ -448,17 +473,34 @@ def import_files(store: Store, paths: list[Path],
     if context.get_start_method() == "forkserver":
         context.set_forkserver_preload(_WORKER_PRELOAD)  # no effect once a server runs
     log.info("reading %d files in %d processes", len(paths), workers)
+    queue, pending = deque(paths), deque[tuple[Path, cf.Future[Batch | None]]]()
     with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: deque[tuple[Path, cf.Future[Batch | None]]] = deque()
-        queue = iter(paths)
-        for path in queue:
-            pending.append((path, pool.submit(_read_in_worker, str(store.path), str(path))))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            path, future = pending.popleft()
-            nxt = next(queue, None)
-            if nxt is not None:
+        # starting the processes takes about a second, and submit() waits for it: a thread
+        # starts them while this one imports the first files itself
+        ready: cf.Future[bool] = cf.Future()
+        starter = threading.Thread(target=_start_pool, args=(pool, str(store.path), ready),
+                                   name="import-pool-start", daemon=True)
+        starter.start()
+        while queue and not ready.done():
+            yield import_file(store, queue.popleft())
+        starter.join()
+        if ready.exception() is not None:
+            log.warning("the reading processes did not start (%s); reading here",
+                        ready.exception())
+            pool.shutdown(cancel_futures=True)
+        while ready.exception() is None and (queue or pending):
+            while queue and len(pending) < _IN_FLIGHT_PER_WORKER * workers:
+                nxt = queue.popleft()
                 pending.append((nxt, pool.submit(_read_in_worker, str(store.path), str(nxt))))
-            batch = future.result()
+            path, future = pending.popleft()
+            try:
+                batch = future.result()
+            except cf.process.BrokenProcessPool:  # a reading process was killed (memory?)
+                log.warning("the reading processes stopped; reading the other %d files here",
+                            1 + len(pending) + len(queue))
+                queue.extendleft(reversed([path, *(p for p, _ in pending)]))
+                pending.clear()
+                break
             yield write_batch(store, batch) if batch is not None else import_file(store, path)
+    for path in queue:  # left by a broken pool
+        yield import_file(store, path)
