@@ -38,6 +38,9 @@ SYSTEMS = {"loinc": codes.LOINC, "snomed": codes.SNOMED, "icd-10": codes.ICD10,
            "icd10": codes.ICD10, "icd-o-3": codes.ICDO3, "local": codes.LOCAL}
 _NUMERIC = ("laboratory", "vital-signs")
 _TRUE, _FALSE = {"1", "yes", "y", "true", "oui"}, {"0", "no", "n", "false", "non"}
+_VALUE_WITH_UNIT = re.compile(r"\s*([-+]?\d+(?:[.,]\d+)?)\s*(%|[^\W\d_][\w*/^.\[\]{}µ]*"
+                              r"(?:/[\w*^.\[\]{}µ]+)?)\s*")
+_SEP_LINE = re.compile(r"\ufeff?sep=(.)\r?\n")  # Excel's "sep=;" first line
 # dd/mm/yyyy [hh:mm[:ss]], as European spreadsheets (those that save with ';') write dates
 _DAY_FIRST = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}:\d{2}(?::\d{2})?))?")
 
@@ -161,6 +164,14 @@ def _observation(line: _Line, batch: Batch) -> None:
             if raw is not None else None
     except ValueError:
         number = None
+        # "30 %" or "12,5 g/dL" typed in the value cell of a code measured in a unit, the
+        # unit column left empty (not for other codes: stage "2A" is no 2 amperes)
+        measured = known is not None and known.unit not in (None, "1")
+        with_unit = _VALUE_WITH_UNIT.fullmatch(raw[comparator.end() if comparator else 0:]) \
+            if raw is not None and unit is None and measured else None
+        if with_unit:
+            number, unit = float(with_unit.group(1).replace(",", ".")), with_unit.group(2)
+            row["original_unit"] = unit
     if number is not None and (known is None or known.unit is not None or unit):
         row["value_num"], row["unit"] = _canonical(line, known, number, unit)
         for bound in ("low", "high"):
@@ -169,7 +180,8 @@ def _observation(line: _Line, batch: Batch) -> None:
                 row[f"reference_{bound}"], _ = _canonical(line, known, b, unit)
     elif number is not None:
         row["value_num"] = number
-    elif raw is not None and (unit or (known and known.category in _NUMERIC)):
+    elif raw is not None and (unit or (known and (known.category in _NUMERIC
+                                                  or known.unit not in (None, "1")))):
         # A lab typed as '1.250,5' or 'abc' would otherwise be stored as text and never found.
         expected = f" in {known.unit}" if known and known.unit else ""
         raise line.error(f"value {raw!r} is not a number (expected a number{expected})")
@@ -261,32 +273,40 @@ def read_csv(store: Store, path: Path, text: str, sha256: str) -> Batch:
     # French spreadsheets save with ';' (the comma is their decimal separator), some tools
     # with tabs: the header's most frequent of the three is the separator
     delimiter = max((",", ";", "\t"), key=first.count)
+    sep_line = _SEP_LINE.match(text)
+    offset = 0  # physical lines before the header
+    if sep_line:
+        delimiter, text, offset = sep_line.group(1), text[sep_line.end():], 1
     # strict: an unclosed quote must not swallow the rest of the file into one field
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     header = [h.strip().lower() for h in reader.fieldnames or []]
-    unknown = [h for h in header if h not in COLUMNS]
+    # an empty name: a separator at the end of each line (cells under it must stay empty)
+    unknown = [h for h in header if h not in COLUMNS and h]
     if unknown:
         raise RecordImportError(f"unknown column(s) {', '.join(map(repr, unknown))} (known: "
-                                f"{', '.join(COLUMNS)})", file=path, where="line 1")
+                                f"{', '.join(COLUMNS)})", file=path, where=f"line {1 + offset}")
     for required in ("patient_id", "kind"):
         if required not in header:
-            raise RecordImportError(f"missing column {required!r}", file=path, where="line 1")
+            raise RecordImportError(f"missing column {required!r}", file=path,
+                                    where=f"line {1 + offset}")
     reader.fieldnames = header
     batch = Batch(path, "csv", sha256)
-    last = 1  # last physical line of the previous record: a malformed record starts after it
+    last = 1 + offset  # last physical line of the previous record: a malformed one follows it
     try:
         for values in reader:
-            line = _Line(path, reader.line_num, values, day_first=delimiter == ";")
+            line = _Line(path, reader.line_num + offset, values, day_first=delimiter == ";")
             if None in values:
                 raise line.error("more fields than columns in the header")
+            if (values.pop("", None) or "").strip():
+                raise line.error("a value in a column that has no name in the header")
             if not any((v or "").strip() for v in values.values()):
-                last = reader.line_num  # a row of empty cells (';;;;' from a spreadsheet)
+                last = reader.line_num + offset  # a row of empty cells (';;;;')
                 continue
             kind = (line.get("kind") or "").lower()
             if kind not in READERS:
                 raise line.error(f"kind {kind!r} must be one of {', '.join(KINDS)}")
             READERS[kind](line, batch)
-            last = reader.line_num
+            last = reader.line_num + offset
     except csv.Error as exc:
         hint = " (a quote is not closed)" if "end of data" in str(exc) else ""
         raise RecordImportError(f"malformed CSV: {exc}{hint}", file=path,

@@ -743,6 +743,45 @@ def test_day_first_date_with_invalid_month_is_refused(store, tmp_path):
     fails(store, path, "line 2", "birth_date", "not an ISO date")
 
 
+@pytest.mark.parametrize(("content", "value", "unit"), [
+    (b"sep=;\r\npatient_id;kind;code;value;unit;date\r\nP1;patient;;;;\r\n"
+     b"P1;observation;haemoglobin;12,5;g/dL;2024-01-15\r\n", 12.5, "g/dL"),
+    (b"patient_id;kind;code;value;unit;date;\r\nP1;patient;;;;;\r\n"
+     b"P1;observation;haemoglobin;12,5;g/dL;2024-01-15;\r\n", 12.5, "g/dL"),
+    (b"patient_id;kind;code;value;date\nP1;patient;;;\nP1;observation;ki67;30 %;2024-01-15\n",
+     30.0, "%"),
+    (b"patient_id;kind;code;value;date\nP1;patient;;;\n"
+     b"P1;observation;haemoglobin;125 g/L;2024-01-15\n", 12.5, "g/dL")])
+def test_spreadsheet_habits(store, tmp_path, content, value, unit):
+    # Excel's "sep=;" first line, a separator closing every line, the unit typed in the value
+    path = tmp_path / "sheet.csv"
+    path.write_bytes(content)
+    import_file(store, path)
+    row = one(store, "SELECT * FROM observations")
+    assert (row["value_num"], row["unit"]) == (pytest.approx(value), unit)
+
+
+@pytest.mark.parametrize(("content", "fragments"), [
+    (b"patient_id,kind,code,value,date\nP1,patient,,,\nP1,observation,ki67,high,2024-01-15\n",
+     ("line 3", "value 'high' is not a number (expected a number in %)")),
+    (b"patient_id;kind;birth_date;\r\nP1;patient;1950-01-01;oops\r\n",
+     ("line 2", "a value in a column that has no name")),
+    (b"sep=;\r\npatient_id;kind\r\nP1;patx\r\n", ("line 3", "kind 'patx' must be one of"))])
+def test_spreadsheet_mistakes_are_refused(store, tmp_path, content, fragments):
+    path = tmp_path / "sheet.csv"
+    path.write_bytes(content)
+    fails(store, path, *fragments)
+
+
+def test_stage_2a_in_csv_stays_text(store, tmp_path):
+    path = tmp_path / "stage.csv"
+    path.write_bytes(b"patient_id,kind,code,value,date\nP1,patient,,,\n"
+                     b"P1,observation,clinical_stage,2A,2024-01-15\n")
+    import_file(store, path)
+    row = one(store, "SELECT * FROM observations")
+    assert (row["value_num"], row["value_text"], row["unit"]) == (None, "2A", None)
+
+
 # --- the command line -------------------------------------------------------------------------
 
 @pytest.fixture
