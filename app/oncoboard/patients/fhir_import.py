@@ -9,6 +9,7 @@ Organization, Medication...) are validated too, used to resolve references, and 
 from __future__ import annotations
 
 import json
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,10 @@ def _validation_reason(exc: pydantic.ValidationError) -> str:
     return "invalid FHIR: " + "; ".join(parts) + more
 
 
+#: 'Patient/<id>', a bare id, or an absolute URL ending in 'Patient/<id>' (maybe versioned).
+_PATIENT_REFERENCE = re.compile(r"^(?:(?:.*/)?Patient/)?([^/]+)(?:/_history/[^/]+)?$")
+
+
 @dataclass
 class Context:
     """What resource mappers need: the batch, references, the store, the file."""
@@ -58,24 +63,71 @@ class Context:
         return RecordImportError(reason, file=self.path, where=where)
 
     def patient_for(self, ref: Any, where: str, what: str = "subject") -> str:
-        """Return the patient ID a Reference points to; raise if missing or dangling."""
+        """Return the patient ID a Reference points to; raise if missing, dangling or ambiguous.
+
+        A literal reference is looked up in the bundle (resource type/id or fullUrl), then as
+        'Patient/<id>' (also written as a bare id, versioned, or an absolute URL ending in
+        'Patient/<id>') in the bundle and in the database.
+        A logical reference (``identifier`` only, as IHE exports send) is matched against the
+        identifiers of the bundle's patients, then of the stored ones.
+        """
         reference = getattr(ref, "reference", None) if ref is not None else None
-        if not reference:
+        identifier = getattr(ref, "identifier", None) if ref is not None else None
+        if identifier is not None and not identifier.value:
+            identifier = None
+        if not reference and identifier is None:
             raise self.error(f"no {what} reference: every clinical resource must name its "
                              "patient", where)
-        pid = self.patient_ids.get(reference)
+        if reference:
+            pid = self.patient_ids.get(reference)
+            if pid is None:
+                match = _PATIENT_REFERENCE.search(reference)
+                rid = match.group(1) if match else None
+                if rid:  # this bundle's Patient/<id> first (a versioned or absolute form)
+                    pid = self.patient_ids.get(f"Patient/{rid}") or self._stored_patient(
+                        "source_id = ? OR id = ?", [rid, rid], reference, where)
+            if pid is not None:
+                self.patient_ids[reference] = pid
+                return pid
+            if identifier is None:
+                raise self.error(f"{what} {reference} is not a Patient in this bundle or the "
+                                 "database", where)
+        return self._patient_by_identifier(identifier, where, what)
+
+    def _patient_by_identifier(self, identifier: Any, where: str, what: str) -> str:
+        system, value = identifier.system, str(identifier.value)
+        key = f"identifier|{system or ''}|{value}"
+        pid = self.patient_ids.get(key)
         if pid is not None:
             return pid
-        rid = reference.rsplit("/", 1)[-1]
-        if reference.startswith("Patient/") or "/" not in reference:
-            row = self.store.db.execute(
-                "SELECT id FROM patients WHERE source_id = ? OR id = ? LIMIT 1",
-                [rid, rid]).fetchone()
-            if row:
-                self.patient_ids[reference] = row[0]
-                return str(row[0])
-        raise self.error(f"{what} {reference} is not a Patient in this bundle or the database",
-                         where)
+        found = {self.patient_ids[ref] for ref, model in self.resources.items()
+                 if ref in self.patient_ids and any(
+                     i.value == value and (system is None or i.system in (None, system))
+                     for i in (model.identifier or []))}
+        if len(found) > 1:
+            raise self.error(f"{what} identifier {value} matches several patients of this "
+                             f"bundle ({', '.join(sorted(found))})", where)
+        pid = found.pop() if found else self._stored_patient(
+            "EXISTS (SELECT 1 FROM json_each(patients.extra, '$.identifiers') AS i WHERE "
+            "json_extract(i.value, '$.value') = ? AND (? IS NULL OR json_extract(i.value, "
+            "'$.system') IS NULL OR json_extract(i.value, '$.system') = ?))",
+            [value, system, system], f"identifier {value}", where)
+        if pid is None:
+            label = f"{system}|{value}" if system else value
+            raise self.error(f"{what} identifier {label} is not a Patient in this bundle or "
+                             "the database", where)
+        self.patient_ids[key] = pid
+        return pid
+
+    def _stored_patient(self, condition: str, params: list[Any], label: str,
+                        where: str) -> str | None:
+        """Return the one stored patient matching `condition`; refuse several."""
+        rows = self.store.db.execute(
+            f"SELECT id FROM patients WHERE {condition} LIMIT 2", params).fetchall()
+        if len(rows) > 1:
+            raise self.error(f"{label} matches several stored patients ({rows[0][0]}, "
+                             f"{rows[1][0]}): put the Patient in the bundle", where)
+        return str(rows[0][0]) if rows else None
 
     def resolve(self, ref: Any) -> Any:
         """Return the resource a Reference points to inside the bundle, or None."""

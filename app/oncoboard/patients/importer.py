@@ -10,6 +10,7 @@ nothing. A file whose SHA-256 is already in ``record_sources`` is skipped outrig
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import hashlib
 import json
@@ -162,14 +163,33 @@ _PAST_FACTS = {"patients": "deceased_date", "conditions": "diagnosis_date",
                "treatments": "start_date"}
 
 
+def _earliest(date: str) -> str:
+    """Return the first day a date may mean: '2021' -> '2021-01-01', '2021-03' -> '2021-03-01'."""
+    date = date[:10]
+    return date + ("-01-01" if len(date) == 4 else "-01" if len(date) == 7 else "")
+
+
+def _latest(date: str) -> str:
+    """Return the last day a date may mean: '2021' -> '2021-12-31', '2021-02' -> '2021-02-28'."""
+    date = date[:10]
+    if len(date) == 4:
+        return date + "-12-31"
+    if len(date) == 7:
+        year, month = int(date[:4]), int(date[5:7])
+        if 1 <= month <= 12:
+            return f"{date}-{calendar.monthrange(year, month)[1]:02d}"
+    return date
+
+
 def _check_future(batch: Batch, today: dt.date) -> None:
     """Refuse a clinical fact dated after the import day (one day of margin: time zones)."""
     limit = (today + dt.timedelta(days=1)).isoformat()
     for table, key in _PAST_FACTS.items():
         for row in batch.rows[table]:
             date = (row.get(key) or "")[:10]
-            if date <= limit or (table == "treatments" and row.get("status") != "completed"
-                                 or table == "outcomes" and row.get("kind") == "hospitalisation"):
+            if _earliest(date) <= limit or (
+                    table == "treatments" and row.get("status") != "completed"
+                    or table == "outcomes" and row.get("kind") == "hospitalisation"):
                 continue
             raise RecordImportError(f"{key.replace('_', ' ')} {date} is in the future (import "
                                     f"day {today.isoformat()})", file=batch.path,
@@ -190,7 +210,7 @@ def _check_dates(store: Store, batch: Batch, today: dt.date | None = None) -> No
     today = today or dt.date.today()
     _check_future(batch, today)
     for row in batch.rows["patients"]:
-        if row.get("birth_date") and row["birth_date"][:10] > today.isoformat():
+        if row.get("birth_date") and _earliest(row["birth_date"]) > today.isoformat():
             raise fail(f"birth date {row['birth_date'][:10]} is in the future", row)
     checks = {"patients": ("deceased_date", None), "conditions": ("diagnosis_date", None),
               "observations": ("effective", None), "treatments": ("start_date", "end_date"),
@@ -200,12 +220,13 @@ def _check_dates(store: Store, batch: Batch, today: dt.date | None = None) -> No
             pid = row["id"] if table == "patients" else row["patient_id"]
             (birth, death), start = life.get(pid, (None, None)), row.get(start_key)
             end = row.get(end_key) if end_key else None
-            if birth and start and start[:10] < birth[:10]:
+            # dates may be partial ('2021', '2021-03'): only a certain contradiction counts
+            if birth and start and _latest(start) < _earliest(birth):
                 raise fail(f"{start_key.replace('_', ' ')} {start[:10]} is before the birth "
                            f"date {birth[:10]} of patient {pid}", row)
-            if start and end and end[:10] < start[:10]:
+            if start and end and _latest(end) < _earliest(start):
                 raise fail(f"ends ({end[:10]}) before it starts ({start[:10]})", row)
-            if not (death and start and start[:10] > death[:10]):
+            if not (death and start and _earliest(start) > _latest(death)):
                 continue
             if (table == "treatments" and row.get("status") not in _NOT_DONE
                     or table == "outcomes" and row.get("kind") == "hospitalisation"):

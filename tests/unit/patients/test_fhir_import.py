@@ -314,3 +314,35 @@ def test_failure_while_writing_rolls_the_whole_file_back(store, write_bundle, mo
         assert store.db[table].count == 0, table
     monkeypatch.setattr(importer, "_upsert", real)
     assert not import_file(store, path).already_imported  # nothing was recorded as imported
+
+
+def test_a_reference_matching_two_stored_patients_is_refused(store, write_bundle):
+    # two hospitals' exports both call their patient "Patient/1"
+    import_file(store, write_bundle([fb.patient("1", "MRN-A", "A", "X", "1950-01-01", "male")],
+                                    "a.json"))
+    import_file(store, write_bundle([fb.patient("1", "MRN-B", "B", "Y", "1951-01-01", "male")],
+                                    "b.json"))
+    lab = fb.observation("o1", "1", "crp", "2021-01-01", value=5, unit="mg/L")
+    path = write_bundle({"resourceType": "Bundle", "type": "collection",
+                         "entry": [{"resource": lab}]}, "c.json")
+    with pytest.raises(RecordImportError, match="matches several stored patients") as info:
+        import_file(store, path)
+    assert "MRN-A" in info.value.message and "MRN-B" in info.value.message
+    assert store.db["observations"].count == 0
+
+
+def test_a_logical_reference_finds_a_stored_patient_by_any_identifier(store, write_bundle):
+    person = fb.patient("p7", "MRN-7", "S", "T", "1950-01-01", "female")
+    person["identifier"].append({"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "INS-77"})
+    import_file(store, write_bundle([person], "a.json"))
+    lab = fb.observation("o1", "p7", "crp", "2021-01-01", value=5, unit="mg/L")
+    lab["subject"] = {"identifier": {"system": "urn:oid:1.2.250.1.213.1.4.8",
+                                     "value": "INS-77"}}
+    import_file(store, write_bundle({"resourceType": "Bundle", "type": "collection",
+                                     "entry": [{"resource": lab}]}, "b.json"))
+    assert record.latest_by_key(store, "MRN-7", "crp").value_num == 5
+    lab["id"], lab["subject"]["identifier"]["value"] = "o2", "INS-99"
+    path = write_bundle({"resourceType": "Bundle", "type": "collection",
+                         "entry": [{"resource": lab}]}, "c.json")
+    with pytest.raises(RecordImportError, match="identifier .*INS-99 is not a Patient"):
+        import_file(store, path)
