@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from oncoboard import units
@@ -90,7 +91,12 @@ def _medication(ctx: Context, m: Any) -> Any:
     if reference.startswith("#"):
         return next((c for c in m.contained or [] if c.id == reference[1:]
                      and c.get_resource_type() == "Medication"), None)
-    return ctx.resolve(m.medicationReference)
+    found = ctx.resolve(m.medicationReference)
+    if found is None:
+        # versioned ("Medication/1/_history/2") or absolute ("http://h/fhir/Medication/1")
+        parts = re.sub(r"/_history/[^/]+$", "", reference).split("/")
+        found = ctx.resources.get("/".join(parts[-2:])) if len(parts) >= 2 else None
+    return found
 
 
 def _agent(ctx: Context, m: Any, where: str) -> tuple[str | None, str | None, str | None]:
@@ -115,10 +121,12 @@ def _known_agents(name: str) -> list[str]:
     """Return the agents of :data:`codes.AGENTS` named as words in a product name or text.
 
     RxNorm and hospital systems name products, not agents: "cisplatin 50 MG Injection",
-    "Doxorubicin Hydrochloride", "pembrolizumab 25 MG/ML [Keytruda]".
+    "Doxorubicin Hydrochloride", "pembrolizumab 25 MG/ML [Keytruda]", "CISPLATINE 1 mg/ml".
     """
-    words = set(re.findall(r"[a-z0-9]+", name.lower()))
-    return sorted(agent for agent in codes.AGENTS if agent in words)
+    plain = unicodedata.normalize("NFKD", name.lower()).encode("ascii", "ignore").decode()
+    words = set(re.findall(r"[a-z0-9]+", plain))
+    # French INNs add an 'e' (cisplatine, doxorubicine, tamoxifène, fluorouracile)
+    return sorted(agent for agent in codes.AGENTS if agent in words or agent + "e" in words)
 
 
 def _dates(m: Any) -> tuple[str | None, str | None]:
