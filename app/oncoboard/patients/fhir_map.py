@@ -180,6 +180,13 @@ def map_patient(ctx: Context, m: Any, where: str) -> None:
     other = next((r["_where"] for r in ctx.batch.rows["patients"] if r["id"] == pid), None)
     if other is not None:
         raise ctx.error(f"patient ID {pid} is also used by {other}", where)
+    system = next((i.system for i in (m.identifier or []) if i.value == pid), None)
+    stored = ctx.store.db.execute("SELECT source_system FROM patients WHERE id = ?",
+                                  [pid]).fetchone()
+    if system and stored and stored[0] not in (None, "csv", system):
+        # the same number in two hospitals' systems is two people: never merge them silently
+        raise ctx.error(f"patient ID {pid} of {system} is already the ID of a patient from "
+                        f"{stored[0]}: two identifier systems give the same number", where)
     name = next((n for n in (m.name or []) if n.use == "official"), None) or \
         (m.name[0] if m.name else None)
     tags = {t.code for t in ((m.meta.tag or []) if m.meta else [])}
@@ -188,8 +195,7 @@ def map_patient(ctx: Context, m: Any, where: str) -> None:
     if m.gender not in (None, "female", "male", "other", "unknown"):
         raise ctx.error(f"gender {m.gender!r} must be female, male, other or unknown", where)
     ctx.batch.add("patients", {
-        "id": pid, "source_system": next((i.system for i in (m.identifier or [])
-                                          if i.value == pid), None),
+        "id": pid, "source_system": system,
         "source_id": m.id, "family_name": name.family if name else None,
         "given_name": " ".join(name.given or []) if name else None,
         "birth_date": iso(m.birthDate), "sex": m.gender or "unknown",

@@ -696,6 +696,27 @@ def test_same_patient_in_two_files(store, tmp_path):
     assert [o.value_num for o in record.observations(store, "RW-1")] == [12.0, 11.0, 10.0]
 
 
+def test_same_number_in_two_hospitals_is_not_merged(store, tmp_path):
+    first = dict(PATIENT, identifier=[{"system": "urn:hospital-a:mrn", "value": "123"}],
+                 name=[{"family": "Alpha"}])
+    import_file(store, write(tmp_path, [first, obs("h", "718-7", valueQuantity={
+        "value": 12, "code": "g/dL"})], "a.json"))
+    second = dict(PATIENT, id="other", birthDate="1980-02-02", name=[{"family": "Beta"}],
+                  identifier=[{"system": "urn:hospital-b:mrn", "value": "123"}])
+    path = write(tmp_path, [second], "b.json")
+    with pytest.raises(RecordImportError) as info:
+        import_file(store, path)
+    assert info.value.message == (
+        f"{path}: entry 0 (Patient/other): patient ID 123 of urn:hospital-b:mrn is already the "
+        "ID of a patient from urn:hospital-a:mrn: two identifier systems give the same number")
+    assert rows(store, "SELECT id, family_name, birth_date FROM patients") == [
+        {"id": "123", "family_name": "Alpha", "birth_date": "1960-01-01"}]
+    # the same hospital's re-export (new resource id, same MRN system) still updates it
+    import_file(store, write(tmp_path, [dict(first, id="new-id", name=[{"family": "Alpha-B"}])],
+                             "a2.json"))
+    assert one(store, "SELECT family_name FROM patients")["family_name"] == "Alpha-B"
+
+
 def test_absolute_reference_to_a_patient_of_an_earlier_file(store, tmp_path):
     import_file(store, write(tmp_path, [PATIENT], "1.json"))
     lab = obs("h", "718-7", valueQuantity={"value": 12, "code": "g/dL"},
