@@ -340,6 +340,18 @@ def test_observation_dates(store, tmp_path, when, stored):
     assert one(store, "SELECT effective FROM observations")["effective"] == stored
 
 
+@pytest.mark.parametrize(("when", "fragment"), [
+    ("2021-03-04T10:00:00", "effectiveDateTime: DateTime value string does not match"),
+    ("2021-03-04 10:00:00", "effectiveDateTime: DateTime value string does not match"),
+    ("04/03/2021", "effectiveDateTime: DateTime value string does not match"),
+    ("2021-02-29", "day value is outside expected range")])
+def test_dates_fhir_does_not_allow_are_refused(store, tmp_path, when, fragment):
+    # a time without a time zone is not a FHIR dateTime: refused, not guessed
+    lab = obs("h", "718-7", valueQuantity={"value": 12, "code": "g/dL"}, effectiveDateTime=when)
+    fails(store, write(tmp_path, [PATIENT, lab]), "entry 1 (Observation/h)", "invalid FHIR",
+          fragment)
+
+
 def test_undated_observation_is_kept_and_counted(store, tmp_path):
     lab = obs("h", "718-7", valueQuantity={"value": 12, "code": "g/dL"}, effectiveDateTime=None)
     report = import_file(store, write(tmp_path, [PATIENT, lab]))
