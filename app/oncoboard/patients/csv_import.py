@@ -333,7 +333,7 @@ def _check_keys_and_patients(store: Store, batch: Batch) -> None:
             seen[key] = row["_where"]
             pid = row.get("patient_id")
             if pid is not None and pid not in in_file:
-                if not store.db.execute("SELECT 1 FROM patients WHERE id = ?", [pid]).fetchone():
+                if not batch.query(store, "SELECT 1 FROM patients WHERE id = ?", [pid]):
                     raise RecordImportError(f"patient {pid} is not in this file (kind patient) "
                                             "or the database", file=batch.path,
                                             where=row["_where"])

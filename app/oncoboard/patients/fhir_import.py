@@ -122,8 +122,8 @@ class Context:
     def _stored_patient(self, condition: str, params: list[Any], label: str,
                         where: str) -> str | None:
         """Return the one stored patient matching `condition`; refuse several."""
-        rows = self.store.db.execute(
-            f"SELECT id FROM patients WHERE {condition} LIMIT 2", params).fetchall()
+        rows = self.batch.query(self.store, f"SELECT id FROM patients WHERE {condition} "
+                                "ORDER BY id LIMIT 2", params)
         if len(rows) > 1:
             raise self.error(f"{label} matches several stored patients ({rows[0][0]}, "
                              f"{rows[1][0]}): put the Patient in the bundle", where)

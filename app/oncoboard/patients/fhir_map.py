@@ -181,8 +181,8 @@ def map_patient(ctx: Context, m: Any, where: str) -> None:
     if other is not None:
         raise ctx.error(f"patient ID {pid} is also used by {other}", where)
     system = next((i.system for i in (m.identifier or []) if i.value == pid), None)
-    stored = ctx.store.db.execute("SELECT source_system FROM patients WHERE id = ?",
-                                  [pid]).fetchone()
+    stored = next(iter(ctx.batch.query(ctx.store, "SELECT source_system FROM patients "
+                                       "WHERE id = ?", [pid])), None)
     if system and stored and stored[0] not in (None, "csv", system):
         # the same number in two hospitals' systems is two people: never merge them silently
         raise ctx.error(f"patient ID {pid} of {system} is already the ID of a patient from "

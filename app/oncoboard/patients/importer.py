@@ -51,6 +51,25 @@ class Batch:
         default_factory=lambda: {t: [] for t in TABLES})
     unknown_codes: list[dict[str, str]] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    #: the database reads the rows depend on: (statement, parameters, rows returned)
+    reads: list[tuple[str, tuple[Any, ...], list[tuple[Any, ...]]]] = field(default_factory=list)
+
+    def query(self, store: Store, sql: str, params: list[Any] | tuple[Any, ...]
+              ) -> list[tuple[Any, ...]]:
+        """Run a read of the stored record that this file's rows depend on, and remember it.
+
+        Files read in parallel are read before the files ahead of them are written; the
+        writer repeats these reads (:meth:`reads_still_hold`) and reads the file again when
+        an answer changed, so the result is always that of reading the files one by one.
+        """
+        rows = [tuple(r) for r in store.db.execute(sql, list(params)).fetchall()]
+        self.reads.append((sql, tuple(params), rows))
+        return rows
+
+    def reads_still_hold(self, store: Store) -> bool:
+        """Return True if every read of :meth:`query` gives the same answer now."""
+        return all([tuple(r) for r in store.db.execute(sql, list(params)).fetchall()] == rows
+                   for sql, params, rows in self.reads)
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         """Add one row (``_where`` names its resource or line for error messages)."""
@@ -522,6 +541,8 @@ def import_files(store: Store, paths: list[Path],
                 queue.extendleft(reversed([path, *(p for p, _ in pending)]))
                 pending.clear()
                 break
-            yield write_batch(store, batch) if batch is not None else import_file(store, path)
+            if batch is None or not batch.reads_still_hold(store):  # see Batch.query
+                batch = read_file(store, path)
+            yield write_batch(store, batch)
     for path in queue:  # left by a broken pool
         yield import_file(store, path)

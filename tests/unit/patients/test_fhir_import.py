@@ -346,3 +346,38 @@ def test_a_logical_reference_finds_a_stored_patient_by_any_identifier(store, wri
                          "entry": [{"resource": lab}]}, "c.json")
     with pytest.raises(RecordImportError, match="identifier .*INS-99 is not a Patient"):
         import_file(store, path)
+
+
+def test_parallel_reading_sees_the_patients_of_earlier_files_of_the_run(store, write_bundle):
+    """A file read ahead in a worker is read again when what it read of the store changed."""
+    from oncoboard.patients.importer import import_files
+
+    first = fb.patient("a1", "123", "A", "X", "1950-01-01", "male")
+    first["identifier"][0]["system"] = "urn:hospital:a"
+    second = fb.patient("b1", "123", "B", "Y", "1960-01-01", "female")
+    second["identifier"][0]["system"] = "urn:hospital:b"
+    paths = [write_bundle([first], "1.json"), write_bundle([second], "2.json")]
+    reports = []
+    with pytest.raises(RecordImportError, match="two identifier systems") as info:
+        for report in import_files(store, paths, workers=2):
+            reports.append(report)
+    assert "2.json" in info.value.message and len(reports) == 1
+    assert [(p.family_name, p.birth_date) for p in record.list_patients(store)] == \
+        [("A", "1950-01-01")]
+
+
+def test_a_batch_read_is_repeated_when_the_store_changed(store, write_bundle):
+    from oncoboard.patients.importer import read_file
+
+    lab = fb.observation("o1", "p1", "crp", "2021-01-01", value=5, unit="mg/L")
+    path = write_bundle({"resourceType": "Bundle", "type": "collection",
+                         "entry": [{"resource": lab}]}, "lab.json")
+    import_file(store, write_bundle([fb.patient("p1", "MRN-1", "A", "X", "1950-01-01",
+                                                "male")], "a.json"))
+    batch = read_file(store, path)
+    assert batch.reads and batch.reads_still_hold(store)
+    import_file(store, write_bundle([fb.patient("p1", "MRN-2", "B", "Y", "1951-01-01",
+                                                "male")], "b.json"))
+    assert not batch.reads_still_hold(store)  # "Patient/p1" now names two patients
+    with pytest.raises(RecordImportError, match="several stored patients"):
+        read_file(store, path)
