@@ -136,7 +136,7 @@ def read_text(path: Path) -> tuple[str, str]:
         data = path.read_bytes()
     except OSError as exc:
         raise RecordImportError(f"cannot read: {exc.strerror}", file=path) from exc
-    if not data.strip():
+    if not data.removeprefix(b"\xef\xbb\xbf").strip():  # nothing, or only a BOM and blanks
         raise RecordImportError("the file is empty", file=path)
     try:
         text = data.decode("utf-8-sig")

@@ -114,9 +114,10 @@ def test_end_before_start(store, write_bundle):
            "ends (2021-02-01) before it starts (2021-03-01)")
 
 
-def test_empty_file(store, tmp_path):
+@pytest.mark.parametrize("content", [b"  \n", b"\xef\xbb\xbf", b"\xef\xbb\xbf\r\n"])
+def test_empty_file(store, tmp_path, content):
     path = tmp_path / "empty.json"
-    path.write_bytes(b"  \n")
+    path.write_bytes(content)  # also a spreadsheet's UTF-8 export of nothing: a BOM alone
     _fails(store, path, "empty")
 
 
