@@ -190,39 +190,44 @@ def _entries(path: Path, data: dict[str, Any]) -> list[tuple[str, dict[str, Any]
 
 
 # Complex elements that repeat across resources (codes, categories, subject references...).
-_MEMO_KEYS = ("meta", "code", "category", "subject", "class", "type", "clinicalStatus",
-              "verificationStatus", "valueCodeableConcept", "medicationCodeableConcept",
-              "author", "referenceRange", "bodySite", "extension", "priority")
+_MEMO_KEYS = frozenset(("meta", "code", "category", "subject", "class", "type",
+                        "clinicalStatus", "verificationStatus", "valueCodeableConcept",
+                        "medicationCodeableConcept", "author", "referenceRange", "bodySite",
+                        "extension", "priority"))
 _MEMO_SIZE = 4096
 _memo: dict[tuple[Any, str], Any] = {}
-_memo_plans: dict[Any, tuple[tuple[str, Any], ...]] = {}
+#: Element types that stand for any of several (a contained resource, any element): the
+#: resource's own validation chooses their class from the data.
+_POLYMORPHIC = frozenset(("Resource", "DomainResource", "Element", "BackboneElement"))
+_element_plans: dict[Any, dict[str, tuple[Any, bool]]] = {}
 
 
-def _element_class(cls: Any, key: str) -> Any:
-    """Return the fhir.resources class of the complex element `key` of `cls`, or None."""
-    for name, info in cls.model_fields.items():
-        if (info.alias or name) != key:
-            continue
-        stack = [info.annotation]
-        while stack:
-            annotation = stack.pop()
-            if hasattr(annotation, "get_model_klass"):
-                return annotation.get_model_klass()
-            stack.extend(typing.get_args(annotation))
-    return None
-
-
-def _memo_plan(cls: Any) -> tuple[tuple[str, Any], ...]:
-    """Return (key, element class) of the memoised elements that `cls` has."""
-    plan = _memo_plans.get(cls)
+def _element_plan(cls: Any) -> dict[str, tuple[Any, bool]]:
+    """Return {JSON key: (planned element class, memoised)} of the complex elements of `cls`."""
+    plan = _element_plans.get(cls)
     if plan is None:
-        plan = tuple((key, klass) for key in _MEMO_KEYS
-                     if (klass := _element_class(cls, key)) is not None)
-        _memo_plans[cls] = plan
+        from oncoboard.patients.fhir_models import planned_class
+
+        plan = {}
+        for name, info in cls.model_fields.items():
+            key, klass, stack = info.alias or name, None, [info.annotation]
+            while stack and klass is None:
+                annotation = stack.pop()
+                if hasattr(annotation, "get_model_klass"):
+                    klass = annotation.get_model_klass()
+                stack.extend(typing.get_args(annotation))
+            if klass is not None and klass.__name__ not in _POLYMORPHIC:
+                plan[key] = (planned_class(klass), key in _MEMO_KEYS)
+        _element_plans[cls] = plan
     return plan
 
 
-def _validated_element(klass: Any, value: dict[str, Any]) -> Any:
+def _validated_element(klass: Any, value: dict[str, Any], memo: bool) -> Any:
+    if not memo:
+        try:
+            return klass.model_validate(value)
+        except pydantic.ValidationError:
+            return None  # left as it is: the resource's validation reports it with its path
     # repr of JSON-decoded data is exact (str, int, float, bool, None, list, dict) and 10x
     # cheaper than json.dumps; the same element with its keys in another order just misses
     key = (klass, repr(value))
@@ -232,7 +237,7 @@ def _validated_element(klass: Any, value: dict[str, Any]) -> Any:
     try:
         model = klass.model_validate(value)
     except pydantic.ValidationError:
-        return None  # left as it is: the resource's validation reports it with its full path
+        return None
     if len(_memo) >= _MEMO_SIZE:  # bounded: start again rather than track recency
         _memo.clear()
     _memo[key] = model
@@ -240,23 +245,27 @@ def _validated_element(klass: Any, value: dict[str, Any]) -> Any:
 
 
 def _with_validated_elements(cls: Any, res: dict[str, Any]) -> dict[str, Any]:
-    """Return `res` with repeated complex elements replaced by models validated earlier.
+    """Return `res` with its complex elements replaced by models of their own classes.
 
-    fhir.resources accepts an already validated element model as is, so an element that
-    occurs in many resources (the same LOINC code, category, subject) is validated once by
-    its own class instead of once per resource: about half the validation time of a typical
-    bundle. The cache is bounded (emptied when full), so memory does not grow with the
-    number of files.
+    fhir.resources accepts an already validated element model as is. Elements are validated
+    by the planned classes (:mod:`.fhir_models`), and an element that occurs in many
+    resources (the same LOINC code, category, subject) is validated once instead of once per
+    resource: about half the validation time of a typical bundle. An element that does not
+    validate is left as it was, for the resource's validation to report with its full path.
+    The cache is bounded (emptied when full), so memory does not grow with the number of
+    files.
     """
+    plan = _element_plan(cls)
     out = None
-    for key, klass in _memo_plan(cls):
-        value = res.get(key)
-        if not value or not isinstance(value, (dict, list)):
+    for key, value in res.items():
+        found = plan.get(key)
+        if found is None or not value or not isinstance(value, (dict, list)):
             continue
+        klass, memo = found
         if isinstance(value, dict):
-            model: Any = _validated_element(klass, value)
+            model: Any = _validated_element(klass, value, memo)
         else:
-            items = [_validated_element(klass, v) if isinstance(v, dict) else None
+            items = [_validated_element(klass, v, memo) if isinstance(v, dict) else None
                      for v in value]
             model = None if any(m is None for m in items) else items
         if model is None:
@@ -273,7 +282,7 @@ def _validate(path: Path, where: str, res: dict[str, Any]) -> Any:
         raise RecordImportError(f"unknown resource type {res.get('resourceType')!r}",
                                 file=path, where=where)
     try:
-        return cls.model_validate(_with_validated_elements(cls, res))
+        return cls(**_with_validated_elements(cls, res))
     except pydantic.ValidationError as exc:
         raise RecordImportError(_validation_reason(exc), file=path, where=where) from exc
 

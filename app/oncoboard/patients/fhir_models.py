@@ -72,9 +72,21 @@ def model_class(resource_type: str) -> Any:
         base = library_class(resource_type)
         if base is None:
             return None
-        cls = _planned(base) if planned_checks_enabled() else base
+        cls = planned_class(base)
         _classes[resource_type] = cls
     return cls
+
+
+def planned_class(base: Any) -> Any:
+    """Return the planned subclass of a fhir.resources class (an element's, too), or `base`."""
+    cls = _planned_by_base.get(base)
+    if cls is None:
+        cls = _planned(base) if planned_checks_enabled() else base
+        _planned_by_base[base] = cls
+    return cls
+
+
+_planned_by_base: dict[Any, Any] = {}
 
 
 def _null_list_keys(cls: Any) -> list[tuple[str | None, str]]:

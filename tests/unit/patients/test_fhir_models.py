@@ -23,18 +23,22 @@ def cohort_resources() -> list[dict[str, Any]]:
     return [res for p in demo_cohort.generate().patients for res in p.resources]
 
 
-def _outcome(cls: Any, res: dict[str, Any]) -> Any:
+def _outcome(make: Any, res: dict[str, Any]) -> Any:
     """Return the dumped model, or the validation errors (without pydantic's doc URLs)."""
     try:
-        return cls.model_validate(copy.deepcopy(res)).model_dump()
+        return make(copy.deepcopy(res)).model_dump()
     except pydantic.ValidationError as exc:
         return [(e["type"], e["loc"], e["msg"]) for e in exc.errors()]
 
 
 def _both(res: dict[str, Any]) -> tuple[Any, Any]:
+    """Return what the import does (planned class, called with the elements as keywords) and
+    what the library does (its class's model_validate)."""
     kind = res["resourceType"]
     planned, library = fhir_models.model_class(kind), fhir_models.library_class(kind)
-    return _outcome(planned, res), _outcome(library, res)
+    ours = _outcome(lambda r: planned(**r), res)
+    assert ours == _outcome(planned.model_validate, res)
+    return ours, _outcome(library.model_validate, res)
 
 
 def test_planned_classes_are_the_library_classes_with_planned_checks():
@@ -118,7 +122,26 @@ def test_a_required_element_given_only_as_an_extension_is_accepted_by_both():
 
 def test_an_unchecked_fhir_core_version_gets_the_library_classes(monkeypatch):
     monkeypatch.setattr(fhir_models, "_classes", {})
+    monkeypatch.setattr(fhir_models, "_planned_by_base", {})
     monkeypatch.setattr(fhir_models, "_enabled", None)
     monkeypatch.setattr(fhir_models.importlib.metadata, "version", lambda name: "2.0.0")
     assert not fhir_models.planned_checks_enabled()
     assert fhir_models.model_class("Observation") is fhir_models.library_class("Observation")
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_the_import_reports_the_library_error(case, tmp_path):
+    """The import validates elements first (planned classes, memo): same message in the end."""
+    from pathlib import Path
+
+    from oncoboard.errors import RecordImportError
+    from oncoboard.patients import fhir_import
+
+    make, breaks = BROKEN[case]
+    res = make()
+    breaks(res)
+    with pytest.raises(pydantic.ValidationError) as library:
+        fhir_models.library_class(res["resourceType"]).model_validate(copy.deepcopy(res))
+    with pytest.raises(RecordImportError) as ours:
+        fhir_import._validate(Path("b.json"), "entry 0", copy.deepcopy(res))
+    assert ours.value.reason == fhir_import._validation_reason(library.value)

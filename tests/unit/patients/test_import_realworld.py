@@ -891,7 +891,7 @@ def test_cli_good_files_before_a_bad_one_stay_imported(run, tmp_path):
     (b"", ("the file is empty",)),
     # a file holding only a byte order mark: refused (importer.read_text tests emptiness
     # before removing the BOM, so it is called invalid JSON rather than empty)
-    (b"\xef\xbb\xbf", ("invalid JSON",)),
+    (b"\xef\xbb\xbf", ("empty",)),  # a BOM and nothing else
     (b"<Bundle xmlns='http://hl7.org/fhir'/>", ("looks like XML",)),
     (b'{"resourceType": "Bundle", "type": "collection", "entry": {"resource": {}}}',
      ("Bundle.entry is not a list",)),
