@@ -339,11 +339,8 @@ def _upsert_plan(store: Store, table: str) -> _UpsertPlan:
     return plan
 
 
-def _upsert(store: Store, table: str, rows: list[dict[str, Any]]) -> int:
-    """Insert rows or update those whose content changed; return how many were written."""
-    if not rows:
-        return 0
-    plan = _upsert_plan(store, table)
+def _values(plan: _UpsertPlan, rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """Return the statement parameters of `rows`, in the plan's column order."""
     cols, defaults = plan.columns, plan.defaults
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     values = []
@@ -360,7 +357,15 @@ def _upsert(store: Store, table: str, rows: list[dict[str, Any]]) -> int:
         if plan.synthetic is not None and out[plan.synthetic] is None:
             out[plan.synthetic] = 0
         values.append(out)
-    cursor = store.conn.executemany(plan.sql, values)
+    return values
+
+
+def _upsert(store: Store, table: str, rows: list[dict[str, Any]]) -> int:
+    """Insert rows or update those whose content changed; return how many were written."""
+    if not rows:
+        return 0
+    plan = _upsert_plan(store, table)
+    cursor = store.conn.executemany(plan.sql, _values(plan, rows))
     return max(cursor.rowcount, 0)  # rows inserted or updated, not counting trigger writes
 
 
