@@ -19,13 +19,15 @@ import io
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard import units
 from oncoboard.errors import RecordImportError
 from oncoboard.patients import codes
 from oncoboard.patients.importer import Batch
-from oncoboard.store import Store
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 COLUMNS = (
     "patient_id", "kind", "source_id", "type", "code_system", "code", "display", "value", "unit",

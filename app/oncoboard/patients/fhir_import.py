@@ -13,13 +13,15 @@ import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
 from oncoboard.errors import RecordImportError
 from oncoboard.patients.importer import Batch
-from oncoboard.store import Store
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 #: Resource types mapped to rows.
 STORED = ("Patient", "Condition", "Observation", "Procedure", "MedicationRequest",

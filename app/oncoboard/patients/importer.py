@@ -22,11 +22,13 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.errors import RecordImportError
 from oncoboard.patients import codes
-from oncoboard.store import Store
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -425,6 +427,8 @@ def read_file(store: Store, path: Path) -> Batch:
 _worker_store: Store | None = None
 
 
+#: Import files here while the pool starts (tests turn it off to exercise the pool).
+_READ_WHILE_STARTING = True
 #: Files read ahead of the writer, per reading process (bounds memory, absorbs jitter).
 _IN_FLIGHT_PER_WORKER = 4
 
@@ -432,9 +436,13 @@ _IN_FLIGHT_PER_WORKER = 4
 def _store_in_worker(db_path: str) -> Store:
     global _worker_store
     if _worker_store is None:
-        from oncoboard.store import open_store
+        from typing import cast
 
-        _worker_store = open_store(db_path, migrate=False)
+        from oncoboard.patients.import_worker import ReadOnlyRecord
+
+        # reading needs a few SELECTs, never a write: a read-only connection, without the
+        # store's library (its imports cost each process half a second)
+        _worker_store = cast("Store", ReadOnlyRecord(db_path))
     return _worker_store
 
 
@@ -476,7 +484,8 @@ def auto_workers(n_files: int) -> int:
         cpus = len(os.sched_getaffinity(0))  # the CPUs this process may use (containers)
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 8)) if cpus > 1 else 0
+    # this process reads too, between the writes: one other process per other CPU
+    return min(cpus - 1, 8)
 
 
 def import_files(store: Store, paths: list[Path],
@@ -517,8 +526,9 @@ def import_files(store: Store, paths: list[Path],
     context = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
     if context.get_start_method() == "forkserver":
         context.set_forkserver_preload(_WORKER_PRELOAD)  # no effect once a server runs
-    log.info("reading %d files in %d processes", len(paths), workers)
-    queue, pending = deque(paths), deque[tuple[Path, cf.Future[Batch | None]]]()
+    log.info("reading %d files in this process and %d others", len(paths), workers)
+    queue, slots = deque(paths), deque[_Slot]()
+    window = _IN_FLIGHT_PER_WORKER * (workers + 1)
     with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
         # starting the processes takes about a second, and submit() waits for it: a thread
         # starts them while this one imports the first files itself
@@ -526,28 +536,56 @@ def import_files(store: Store, paths: list[Path],
         starter = threading.Thread(target=_start_pool, args=(pool, str(store.path), ready),
                                    name="import-pool-start", daemon=True)
         starter.start()
-        while queue and not ready.done():
+        while _READ_WHILE_STARTING and queue and not ready.done():
             yield import_file(store, queue.popleft())
         starter.join()
         if ready.exception() is not None:
             log.warning("the reading processes did not start (%s); reading here",
                         ready.exception())
             pool.shutdown(cancel_futures=True)
-        while ready.exception() is None and (queue or pending):
-            while queue and len(pending) < _IN_FLIGHT_PER_WORKER * workers:
+        while ready.exception() is None and (queue or slots):
+            # keep every process busy, with one file waiting for each
+            busy = sum(1 for slot in slots if slot.future is not None and not slot.future.done())
+            while queue and busy < 2 * workers and len(slots) < window:
                 nxt = queue.popleft()
-                pending.append((nxt, pool.submit(_read_in_worker, str(store.path), str(nxt))))
-            path, future = pending.popleft()
+                slots.append(_Slot(nxt, pool.submit(_read_in_worker, str(store.path),
+                                                    str(nxt))))
+                busy += 1
+            head = slots[0]
+            if (head.future is not None and not head.future.done() and queue
+                    and len(slots) < window):
+                # rather than wait for the next file to write, read one more here
+                nxt = queue.popleft()
+                slots.append(_Slot(nxt, None, _read_here(store, nxt)))
+                continue
+            slots.popleft()
             try:
-                batch = future.result()
+                batch = head.batch if head.future is None else head.future.result()
             except cf.process.BrokenProcessPool:  # a reading process was killed (memory?)
                 log.warning("the reading processes stopped; reading the other %d files here",
-                            1 + len(pending) + len(queue))
-                queue.extendleft(reversed([path, *(p for p, _ in pending)]))
-                pending.clear()
+                            1 + len(slots) + len(queue))
+                queue.extendleft(reversed([head.path, *(slot.path for slot in slots)]))
+                slots.clear()
                 break
             if batch is None or not batch.reads_still_hold(store):  # see Batch.query
-                batch = read_file(store, path)
+                batch = read_file(store, head.path)
             yield write_batch(store, batch)
     for path in queue:  # left by a broken pool
         yield import_file(store, path)
+
+
+@dataclass
+class _Slot:
+    """A file of a parallel import: read by a pool process (`future`) or here (`batch`)."""
+
+    path: Path
+    future: Any = None
+    batch: Batch | None = None
+
+
+def _read_here(store: Store, path: Path) -> Batch | None:
+    """Read a file ahead of its turn in the writing process; None: read it again then."""
+    try:
+        return read_file(store, path)
+    except RecordImportError:  # may depend on a file before it: decided at its turn
+        return None

@@ -146,7 +146,15 @@ def test_later_bundle_may_reference_a_stored_patient(store, write_bundle):
     assert record.latest_by_key(store, "MRN-1", "crp").value_num == 12
 
 
-def test_import_files_with_workers_matches_sequential(store, write_bundle):
+@pytest.fixture
+def pool_from_the_start(monkeypatch):
+    """Parallel imports wait for their pool instead of importing while it starts."""
+    from oncoboard.patients import importer
+
+    monkeypatch.setattr(importer, "_READ_WHILE_STARTING", False)
+
+
+def test_import_files_with_workers_matches_sequential(store, write_bundle, pool_from_the_start):
     from oncoboard.patients.importer import import_files
 
     paths = [write_bundle([fb.patient(f"p{i}", f"W-{i}", "W", "X", "1960-01-01", "male"),
@@ -162,7 +170,8 @@ def test_import_files_with_workers_matches_sequential(store, write_bundle):
     assert record.latest_by_key(store, "W-0", "crp").value_num == 7
 
 
-def test_import_files_with_workers_stops_at_a_bad_file(store, write_bundle, tmp_path):
+def test_import_files_with_workers_stops_at_a_bad_file(store, write_bundle, tmp_path,
+                                                      pool_from_the_start):
     from oncoboard.patients.importer import import_files
 
     good = [write_bundle([fb.patient(f"p{i}", f"G-{i}", "G", "X", "1960-01-01", "female")],
@@ -185,7 +194,8 @@ def test_auto_workers_only_for_many_files(monkeypatch):
     monkeypatch.setattr(importer.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3},
                         raising=False)
     assert importer.auto_workers(importer.AUTO_WORKERS_MIN_FILES - 1) == 0
-    assert importer.auto_workers(importer.AUTO_WORKERS_MIN_FILES) == 4
+    # this process reads between its writes: one more process per other CPU
+    assert importer.auto_workers(importer.AUTO_WORKERS_MIN_FILES) == 3
     monkeypatch.setattr(importer.os, "sched_getaffinity", lambda pid: {0}, raising=False)
     assert importer.auto_workers(10_000) == 0  # one CPU: a pool only adds work
 
@@ -348,7 +358,8 @@ def test_a_logical_reference_finds_a_stored_patient_by_any_identifier(store, wri
         import_file(store, path)
 
 
-def test_parallel_reading_sees_the_patients_of_earlier_files_of_the_run(store, write_bundle):
+def test_parallel_reading_sees_the_patients_of_earlier_files_of_the_run(store, write_bundle,
+                                                                        pool_from_the_start):
     """A file read ahead in a worker is read again when what it read of the store changed."""
     from oncoboard.patients.importer import import_files
 
@@ -381,3 +392,37 @@ def test_a_batch_read_is_repeated_when_the_store_changed(store, write_bundle):
     assert not batch.reads_still_hold(store)  # "Patient/p1" now names two patients
     with pytest.raises(RecordImportError, match="several stored patients"):
         read_file(store, path)
+
+
+def test_reading_processes_cannot_write_the_record(store):
+    import sqlite3
+
+    from oncoboard.patients.import_worker import ReadOnlyRecord
+
+    reader = ReadOnlyRecord(store.path)
+    try:
+        assert reader.db.execute("SELECT count(*) FROM patients").fetchone() == (0,)
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.db.execute("INSERT INTO patients (id) VALUES ('x')")
+    finally:
+        reader.close()
+
+
+def test_parallel_import_of_many_files_reads_in_both_processes(store, write_bundle,
+                                                               pool_from_the_start,
+                                                               monkeypatch):
+    """Files are read by the pool and, between writes, by the writing process; same result."""
+    from oncoboard.patients import importer
+
+    read_here = []
+    real = importer._read_here
+    monkeypatch.setattr(importer, "_read_here",
+                        lambda s, p: read_here.append(p.name) or real(s, p))
+    paths = [write_bundle([fb.patient(f"p{i}", f"M-{i:02d}", "M", "X", "1960-01-01", "male"),
+                           *[fb.observation(f"o{i}-{k}", f"p{i}", "ldh", f"2021-01-{k + 1:02d}",
+                                            value=200 + k, unit="U/L") for k in range(20)]],
+                          f"m{i:02d}.json") for i in range(40)]
+    reports = list(importer.import_files(store, paths, workers=1))
+    assert [r.patients for r in reports] == [[f"M-{i:02d}"] for i in range(40)]
+    assert store.db["observations"].count == 40 * 20
+    assert 0 < len(read_here) < 40  # both processes read

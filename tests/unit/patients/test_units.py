@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from oncoboard import units
 from oncoboard.errors import RecordImportError
 from oncoboard.patients import codes
 from oncoboard.units import convert, to_canonical, to_pint
@@ -71,3 +72,26 @@ def test_to_canonical_names_file_and_resource():
     with pytest.raises(RecordImportError) as info:
         to_canonical(1, "bananas", "g/dL", file="x.json", where="entry 3 (Observation/o)")
     assert info.value.message == "x.json: entry 3 (Observation/o): unknown unit 'bananas'"
+
+
+def test_unit_registry_cache_is_written_then_used_and_survives_damage(tmp_path, monkeypatch):
+    folder = tmp_path / "units-cache"
+    monkeypatch.setenv("ONCOBOARD_UNIT_CACHE", str(folder))
+    first = units.registry.__wrapped__()
+    cached = sorted(folder.iterdir())
+    assert cached, "pint wrote no cache"
+    assert first.Quantity(88, "micromole / liter").to("mmol/L").magnitude == pytest.approx(0.088)
+    again = units.registry.__wrapped__()  # read from the cache
+    assert again.Quantity(1, "U/L").to("IU/L").magnitude == pytest.approx(1)
+    for path in cached:  # a damaged cache (disk full, two versions of pint...)
+        path.write_bytes(b"\x00garbage")
+    damaged = units.registry.__wrapped__()
+    assert damaged.Quantity(37, "degC").to("degF").magnitude == pytest.approx(98.6)
+
+
+def test_unit_registry_without_a_writable_cache_folder(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("ONCOBOARD_UNIT_CACHE", str(blocker / "units"))
+    assert units._cache_folder() is None
+    assert units.registry.__wrapped__().Quantity(1, "g/dL").to("g/L").magnitude == 10
