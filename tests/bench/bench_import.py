@@ -292,6 +292,30 @@ def _report(label: str, total: int, runs: list[tuple[float, float]],
     return wall, cpu_s
 
 
+def breakeven(workers: int, rounds: int) -> int:
+    """Print the import time of N files without and with `workers` pool processes."""
+    print(f"{os.cpu_count()} CPUs; pool of {workers} + this process; medians of {rounds} "
+          f"rounds; automatic from {importer.AUTO_WORKERS_MIN_FILES} files")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        paths, _ = write_files(root / "fhir", 800)
+        import_file(open_store(root / "warm.db"), paths[0])
+        for n in (50, 100, 200, 400, 800):
+            times: dict[int, list[float]] = {0: [], workers: []}
+            for k in range(rounds):
+                for w in times:
+                    store = open_store(root / f"b-{n}-{w}-{k}.db")
+                    started = time.perf_counter()
+                    for _ in import_files(store, paths[:n], workers=w):
+                        pass
+                    times[w].append(time.perf_counter() - started)
+                    store.close()
+            seq, par = (statistics.median(times[w]) for w in times)
+            print(f"{n:4d} files: {seq:6.2f} s without the pool, {par:6.2f} s with it "
+                  f"({seq / par:.2f}x)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=1000)
@@ -300,7 +324,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds of baseline and imports, interleaved; medians are shown")
     parser.add_argument("--memory-files", type=int, default=50)
+    parser.add_argument("--breakeven", action="store_true",
+                        help="only compare the import of 50 to 800 files with and without "
+                             "the pool (where the automatic choice switches)")
     args = parser.parse_args(argv)
+    if args.breakeven:
+        return breakeven(args.workers or importer.auto_workers(10**6), args.rounds)
     print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {args.rounds} rounds "
           "(medians, [min-max] wall)")
     with tempfile.TemporaryDirectory() as tmp:

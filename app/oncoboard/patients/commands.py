@@ -112,7 +112,7 @@ def _configure_import_patients(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the import report as JSON")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="read and validate files in N processes (default: one per CPU "
-                             "from 100 files on; 0: in this process only)")
+                             "from 200 files on; 0: in this process only)")
     parser.set_defaults(handler=_import_patients)
 
 

@@ -469,9 +469,10 @@ def _read_in_worker(db_path: str, path: str) -> Batch | None:
         return None
 
 
-#: Below this many files a pool costs more than it saves: starting its processes takes about
-#: as long as reading 100 typical bundles (tests/bench/bench_import.py measures both).
-AUTO_WORKERS_MIN_FILES = 100
+#: Below this many files a pool costs more than it saves (its start-up and shut-down). Measured
+#: on 2 CPUs with bundles of 50 resources (tests/bench/bench_import.py --breakeven): 100 files
+#: 0.92x the speed without it, 200 files 1.36x (one busy run: 0.95x), 800 files 1.59x.
+AUTO_WORKERS_MIN_FILES = 200
 #: Modules the pool's processes start with (imported once, in the fork server).
 _WORKER_PRELOAD = ["oncoboard.patients.import_worker"]
 
@@ -485,7 +486,7 @@ def auto_workers(n_files: int) -> int:
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
     # this process reads too, between the writes: one other process per other CPU
-    return min(cpus - 1, 8)
+    return max(0, min(cpus - 1, 8))
 
 
 def import_files(store: Store, paths: list[Path],
