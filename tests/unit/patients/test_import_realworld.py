@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from oncoboard import cli
 from oncoboard.errors import RecordImportError
 from oncoboard.patients import record
 from oncoboard.patients.importer import import_file
@@ -840,23 +839,6 @@ def test_stage_2a_in_csv_stays_text(store, tmp_path):
 
 
 # --- the command line -------------------------------------------------------------------------
-
-@pytest.fixture
-def run(tmp_path, monkeypatch, capsys):
-    """Run ``oncoboard ARGS`` in-process on a fresh data folder; return (code, out, err)."""
-    for name in ("ONCOBOARD_PROVIDERS", "ONCOBOARD_LANGUAGE", "ONCOBOARD_PLUGIN_PATH"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ONCOBOARD_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("ONCOBOARD_SITE_CONFIG", str(tmp_path / "site.toml"))
-    monkeypatch.setenv("ONCOBOARD_USER_CONFIG", str(tmp_path / "user.toml"))
-
-    def call(*args: Any) -> tuple[int, str, str]:
-        code = cli.main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return call
-
 
 def _one_line_error(err: str, *fragments: str) -> None:
     lines = err.strip().splitlines()
