@@ -19,12 +19,13 @@ import os
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oncoboard.errors import RecordImportError
+from oncoboard.errors import OncoboardError, RecordImportError
 from oncoboard.patients import codes
 
 if TYPE_CHECKING:
@@ -489,33 +490,58 @@ def auto_workers(n_files: int) -> int:
     return max(0, min(cpus - 1, 8))
 
 
-def import_files(store: Store, paths: list[Path],
-                 workers: int | None = None) -> Iterator[ImportReport]:
+def import_files(store: Store, paths: list[Path], workers: int | None = None,
+                 on_error: Callable[[Path, OncoboardError], None] | None = None
+                 ) -> Iterator[ImportReport]:
     """Import files in order, each in its own transaction; yield one report per file.
 
     Parameters
     ----------
     workers
         With ``workers > 0`` (and a store on disk), files are read and validated in that many
-        processes while this process writes them, in order (while the processes start, this
-        one reads the first files itself). At most ``4 * workers`` files are in flight, so
-        memory does not grow with the number of files; if the processes die, the remaining
-        files are read here. A file that fails in a
-        worker is read again here, after the files before it are written, so errors and
-        references to patients of earlier files behave exactly as in the sequential case.
-        None (the default) chooses with :func:`auto_workers`; 0 reads in this process.
+        processes while this process writes them, in order (and reads files too, between its
+        writes). At most ``4 * (workers + 1)`` files are in flight, so memory does not grow
+        with the number of files; if the processes die, the remaining files are read here. A
+        file that fails in a worker, or whose reads of the stored record changed since
+        (:meth:`Batch.query`), is read again here after the files before it are written, so
+        the result is exactly that of the sequential case. None (the default) chooses with
+        :func:`auto_workers`; 0 reads in this process.
+    on_error
+        Called with the file and the error of each file that cannot be imported, and the
+        import goes on with the next file (the app's import dialog). Without it, the first
+        such file raises.
 
     Raises
     ------
     RecordImportError
-        At the first file that cannot be imported (the files before it stay imported).
+        At the first file that cannot be imported (the files before it stay imported), when
+        there is no `on_error`.
     """
     paths = [Path(p) for p in paths]
     if workers is None:
         workers = auto_workers(len(paths))
+    for path, report in _import_files(store, paths, workers):
+        if isinstance(report, ImportReport):
+            yield report
+        elif on_error is None:
+            raise report
+        else:
+            on_error(path, report)
+
+
+def _import_files(store: Store, paths: list[Path], workers: int
+                  ) -> Iterator[tuple[Path, ImportReport | OncoboardError]]:
+    """Import files in order; yield (file, its report or the error that refused it)."""
+    def attempt(path: Path, work: Callable[[], ImportReport]
+                ) -> tuple[Path, ImportReport | OncoboardError]:
+        try:
+            return path, work()
+        except OncoboardError as exc:
+            return path, exc
+
     if workers <= 0 or store.path is None or len(paths) < 2:
         for path in paths:
-            yield import_file(store, path)
+            yield attempt(path, partial(import_file, store, path))
         return
     import concurrent.futures as cf
     import multiprocessing as mp
@@ -538,7 +564,8 @@ def import_files(store: Store, paths: list[Path],
                                    name="import-pool-start", daemon=True)
         starter.start()
         while _READ_WHILE_STARTING and queue and not ready.done():
-            yield import_file(store, queue.popleft())
+            path = queue.popleft()
+            yield attempt(path, partial(import_file, store, path))
         starter.join()
         if ready.exception() is not None:
             log.warning("the reading processes did not start (%s); reading here",
@@ -568,11 +595,16 @@ def import_files(store: Store, paths: list[Path],
                 queue.extendleft(reversed([head.path, *(slot.path for slot in slots)]))
                 slots.clear()
                 break
-            if batch is None or not batch.reads_still_hold(store):  # see Batch.query
-                batch = read_file(store, head.path)
-            yield write_batch(store, batch)
+            yield attempt(head.path, partial(_write_in_turn, store, head.path, batch))
     for path in queue:  # left by a broken pool
-        yield import_file(store, path)
+        yield attempt(path, partial(import_file, store, path))
+
+
+def _write_in_turn(store: Store, path: Path, batch: Batch | None) -> ImportReport:
+    """Write a file read ahead of its turn, reading it again if that read is out of date."""
+    if batch is None or not batch.reads_still_hold(store):  # see Batch.query
+        batch = read_file(store, path)
+    return write_batch(store, batch)
 
 
 @dataclass

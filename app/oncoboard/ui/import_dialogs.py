@@ -40,24 +40,27 @@ def tr(text: str) -> str:
 
 def import_records_job(task: workers.Task, db_path: Any, paths: list[Path],
                        patient_match: str | None = None) -> list[str]:
-    """Import FHIR/CSV files one by one (each all-or-nothing); return one line per file.
+    """Import FHIR/CSV files in order (each all-or-nothing); return one line per file.
 
-    With `patient_match` (the settings' rule), DICOM studies indexed before their patients'
-    records are then linked to them.
+    A bad file does not stop the others. Many files are read on every CPU, as the command
+    line does (``import_files``). With `patient_match` (the settings' rule), DICOM studies
+    indexed before their patients' records are then linked to them.
     """
     from oncoboard.errors import OncoboardError
-    from oncoboard.patients.importer import import_file
+    from oncoboard.patients.importer import import_files
     from oncoboard.store import open_store
 
     store = open_store(db_path)
     lines = []
+
+    def refused(path: Path, exc: OncoboardError) -> None:
+        lines.append(tr("NOT IMPORTED: {m}").format(m=exc.message))
+        task.progress(len(lines) / len(paths), path.name)
+
     try:
-        for i, path in enumerate(paths):
-            task.progress(i / len(paths), path.name)
-            try:
-                lines.append(import_file(store, path).describe())
-            except OncoboardError as exc:  # one bad file must not stop the others
-                lines.append(tr("NOT IMPORTED: {m}").format(m=exc.message))
+        for report in import_files(store, paths, on_error=refused):
+            lines.append(report.describe())
+            task.progress(len(lines) / len(paths), Path(report.path).name)
         if patient_match:
             from oncoboard.imaging.index import relink_studies
 

@@ -426,3 +426,20 @@ def test_parallel_import_of_many_files_reads_in_both_processes(store, write_bund
     assert [r.patients for r in reports] == [[f"M-{i:02d}"] for i in range(40)]
     assert store.db["observations"].count == 40 * 20
     assert 0 < len(read_here) < 40  # both processes read
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_import_files_can_go_on_after_a_bad_file(store, write_bundle, tmp_path, workers,
+                                                 pool_from_the_start):
+    from oncoboard.patients.importer import import_files
+
+    bad = tmp_path / "b-bad.json"
+    bad.write_text("{", "utf-8")
+    paths = [write_bundle([fb.patient("p1", "K-1", "K", "X", "1960-01-01", "male")], "a.json"),
+             bad,
+             write_bundle([fb.patient("p2", "K-2", "K", "Y", "1961-01-01", "male")], "c.json")]
+    refused = []
+    reports = list(import_files(store, paths, workers=workers,
+                                on_error=lambda path, exc: refused.append((path, exc.message))))
+    assert [r.patients for r in reports] == [["K-1"], ["K-2"]]
+    assert [(p, "invalid JSON" in m) for p, m in refused] == [(bad, True)]
