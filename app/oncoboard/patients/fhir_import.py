@@ -290,9 +290,10 @@ def _validate(path: Path, where: str, res: dict[str, Any]) -> Any:
 
 
 def _entered_in_error(model: Any) -> bool:
-    if getattr(model, "status", None) == "entered-in-error":
+    fields = model.__dict__  # a missing field through getattr costs an exception in pydantic
+    if fields.get("status") == "entered-in-error":
         return True
-    verification = getattr(model, "verificationStatus", None)  # Condition
+    verification = fields.get("verificationStatus")  # Condition
     return any(c.code == "entered-in-error" for c in (getattr(verification, "coding", None)
                                                       or []))
 
