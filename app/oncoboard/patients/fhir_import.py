@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 
 from oncoboard.errors import RecordImportError
+from oncoboard.patients import fhir_models
 from oncoboard.patients.importer import Batch
 
 if TYPE_CHECKING:
@@ -28,11 +29,10 @@ STORED = ("Patient", "Condition", "Observation", "Procedure", "MedicationRequest
           "MedicationAdministration", "MedicationStatement", "DocumentReference",
           "Composition", "Encounter")
 
-def model_class(resource_type: str) -> Any:
-    """Return the fhir.resources (R4B) model class of a resource type, or None."""
-    from oncoboard.patients.fhir_models import model_class as planned_class
 
-    return planned_class(resource_type)
+#: The fhir.resources (R4B) class that validates a resource type (None: not a type), see
+#: :mod:`.fhir_models`.
+model_class = fhir_models.model_class
 
 
 def _validation_reason(exc: pydantic.ValidationError) -> str:
@@ -208,8 +208,6 @@ def _element_plan(cls: Any) -> dict[str, tuple[Any, bool]]:
     """Return {JSON key: (planned element class, memoised)} of the complex elements of `cls`."""
     plan = _element_plans.get(cls)
     if plan is None:
-        from oncoboard.patients.fhir_models import planned_class
-
         plan = {}
         for name, info in cls.model_fields.items():
             key, klass, stack = info.alias or name, None, [info.annotation]
@@ -219,7 +217,7 @@ def _element_plan(cls: Any) -> dict[str, tuple[Any, bool]]:
                     klass = annotation.get_model_klass()
                 stack.extend(typing.get_args(annotation))
             if klass is not None and klass.__name__ not in _POLYMORPHIC:
-                plan[key] = (planned_class(klass), key in _MEMO_KEYS)
+                plan[key] = (fhir_models.planned_class(klass), key in _MEMO_KEYS)
         _element_plans[cls] = plan
     return plan
 
