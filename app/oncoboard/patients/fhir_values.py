@@ -150,9 +150,51 @@ class _Text:
         self.text = text
 
 
+#: appliesTo codes and words that name a sex (SNOMED, HL7 administrative gender, FR/EN text).
+_SEXES = {"248153007": "male", "248152002": "female", "male": "male", "female": "female",
+          "m": "male", "f": "female", "men": "male", "women": "female", "man": "male",
+          "woman": "female", "homme": "male", "femme": "female", "hommes": "male",
+          "femmes": "female"}
+
+
+def _range_sexes(rr: Any) -> set[str]:
+    """Return the sexes a referenceRange applies to (empty: it does not say)."""
+    found = set()
+    for cc in rr.appliesTo or []:
+        words = [code for _, code, _ in codings(cc)] + [d for _, _, d in codings(cc)]
+        words.append(getattr(cc, "text", None))
+        found |= {_SEXES[w.strip().lower()] for w in words
+                  if w and w.strip().lower() in _SEXES}
+    return found
+
+
+def _patient_sex(ctx: Context, pid: str) -> str | None:
+    """Return the sex of patient `pid`: from this bundle's Patient, else the stored one."""
+    for ref, found in ctx.patient_ids.items():
+        if found == pid and ref in ctx.resources:
+            return getattr(ctx.resources[ref], "gender", None)
+    rows = ctx.batch.query(ctx.store, "SELECT sex FROM patients WHERE id = ?", [pid])
+    return str(rows[0][0]) if rows and rows[0][0] else None
+
+
+def _pick_range(ctx: Context, ranges: list[Any], row: dict[str, Any]) -> Any:
+    """Return the referenceRange for this patient: for their sex, else one for everybody.
+
+    A laboratory often sends one range per sex (creatinine, haemoglobin): the first is not
+    necessarily the patient's. None when no range fits (the ULN is then unknown, not wrong).
+    """
+    sexes = [_range_sexes(rr) for rr in ranges]
+    if not any(sexes):
+        return ranges[0] if ranges else None
+    sex = _patient_sex(ctx, row["patient_id"])
+    return next((rr for rr, s in zip(ranges, sexes, strict=True) if sex in s), None) or \
+        next((rr for rr, s in zip(ranges, sexes, strict=True) if not s), None)
+
+
 def _reference_range(ctx: Context, m: Any, known: codes.Code | None, row: dict[str, Any],
                      value_unit: str | None, where: str) -> None:
-    for rr in (m.referenceRange or [])[:1]:
+    rr = _pick_range(ctx, list(m.referenceRange or []), row)
+    if rr is not None:
         for bound in ("low", "high"):
             q = getattr(rr, bound)
             if q is None or q.value is None:

@@ -443,3 +443,41 @@ def test_import_files_can_go_on_after_a_bad_file(store, write_bundle, tmp_path, 
                                 on_error=lambda path, exc: refused.append((path, exc.message))))
     assert [r.patients for r in reports] == [["K-1"], ["K-2"]]
     assert [(p, "invalid JSON" in m) for p, m in refused] == [(bad, True)]
+
+
+def _ranged_lab(pid: str, rid: str, ranges: list[tuple[str | None, float]]) -> dict:
+    """A creatinine with one reference range per (sex or None, upper limit in umol/L)."""
+    lab = fb.observation(rid, pid, "creatinine", "2021-01-01", value=90, unit="umol/L")
+    lab["referenceRange"] = [
+        {"high": {"value": high, "unit": "umol/L", "system": "http://unitsofmeasure.org",
+                  "code": "umol/L"},
+         **({"appliesTo": [{"coding": [{"system": "http://snomed.info/sct",
+                                        "code": {"male": "248153007",
+                                                 "female": "248152002"}[sex]}],
+                            "text": sex}]} if sex else {})}
+        for sex, high in ranges]
+    return lab
+
+
+@pytest.mark.parametrize(("sex", "ranges", "uln_umol"), [
+    ("female", [("male", 104), ("female", 84)], 84),    # not the first: the patient's
+    ("male", [("male", 104), ("female", 84)], 104),
+    ("female", [("male", 104), (None, 100)], 100),       # else the range for everybody
+    ("female", [("male", 104)], None),                    # only the other sex's: none
+    ("male", [(None, 100), ("male", 104)], 104),
+])
+def test_the_reference_range_of_the_patients_sex(store, write_bundle, sex, ranges, uln_umol):
+    person = fb.patient("p1", "R-1", "R", "X", "1960-01-01", sex)
+    import_file(store, write_bundle([person, _ranged_lab("p1", "o1", ranges)]))
+    uln = record.latest_by_key(store, "R-1", "creatinine").reference_high
+    assert (uln is None and uln_umol is None) or uln == pytest.approx(uln_umol / 88.42, 1e-3)
+
+
+def test_the_reference_range_of_a_stored_patients_sex(store, write_bundle):
+    import_file(store, write_bundle([fb.patient("p1", "R-1", "R", "X", "1960-01-01",
+                                                "female")], "a.json"))
+    lab = _ranged_lab("p1", "o1", [("male", 104), ("female", 84)])
+    import_file(store, write_bundle({"resourceType": "Bundle", "type": "collection",
+                                     "entry": [{"resource": lab}]}, "b.json"))
+    uln = record.latest_by_key(store, "R-1", "creatinine").reference_high
+    assert uln == pytest.approx(84 / 88.42, 1e-3)
