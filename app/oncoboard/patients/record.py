@@ -331,7 +331,10 @@ def observations(store: Store, patient_id: str, code: str | None = None,
     if before is not None:
         sql += " AND effective <= ?"
         params.append(_end_of(before))
-    sql += " ORDER BY effective, id"
+    # in time, not as text: '2021-01-01T23:00-05:00' is after '2021-01-02T01:00Z'; a partial
+    # date ('2021-03') counts from its first day
+    sql += (" ORDER BY coalesce(julianday(effective), "
+            "julianday(substr(effective || '-01-01', 1, 10))), id")
     return [_build(Observation, _loads(r, "extra")) for r in store.db.query(sql, params)]
 
 

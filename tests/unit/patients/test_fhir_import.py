@@ -481,3 +481,15 @@ def test_the_reference_range_of_a_stored_patients_sex(store, write_bundle):
                                      "entry": [{"resource": lab}]}, "b.json"))
     uln = record.latest_by_key(store, "R-1", "creatinine").reference_high
     assert uln == pytest.approx(84 / 88.42, 1e-3)
+
+
+def test_observations_are_ordered_in_time_across_time_zones(store, write_bundle):
+    labs = [fb.observation(f"o{i}", "p1", "crp", when, value=value, unit="mg/L")
+            for i, (when, value) in enumerate([
+                ("2021-01-01T23:00:00-05:00", 30),   # 04:00 UTC on 2 January: the latest
+                ("2021-01-02T01:00:00+00:00", 20),
+                ("2021-01-01", 10)])]
+    import_file(store, write_bundle([basic_patient(), *labs]))
+    assert [o.value_num for o in record.observations(store, "MRN-1", code="1988-5")] == \
+        [10, 20, 30]
+    assert record.latest_by_key(store, "MRN-1", "crp").value_num == 30
