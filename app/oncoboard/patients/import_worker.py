@@ -9,7 +9,6 @@ earlier files): it gets a read-only connection (:class:`ReadOnlyRecord`), never 
 from __future__ import annotations
 
 import sqlite3
-import urllib.parse
 from pathlib import Path
 
 from oncoboard import units
@@ -25,8 +24,8 @@ class ReadOnlyRecord:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.db = sqlite3.connect(f"file:{urllib.parse.quote(str(self.path))}?mode=ro",
-                                  uri=True)
+        # file:///C:/... on Windows, file:///home/... elsewhere; spaces and '#' encoded
+        self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
         self.db.execute("PRAGMA busy_timeout = 10000")  # the writer holds the lock briefly
 
     def close(self) -> None:

@@ -394,11 +394,13 @@ def test_a_batch_read_is_repeated_when_the_store_changed(store, write_bundle):
         read_file(store, path)
 
 
-def test_reading_processes_cannot_write_the_record(store):
+def test_reading_processes_cannot_write_the_record(tmp_path):
     import sqlite3
 
     from oncoboard.patients.import_worker import ReadOnlyRecord
+    from oncoboard.store import open_store
 
+    store = open_store(tmp_path / "a folder #1 (copy)")  # characters a URI must encode
     reader = ReadOnlyRecord(store.path)
     try:
         assert reader.db.execute("SELECT count(*) FROM patients").fetchone() == (0,)
