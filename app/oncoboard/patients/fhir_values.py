@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from oncoboard import units
@@ -168,27 +169,73 @@ def _range_sexes(rr: Any) -> set[str]:
     return found
 
 
-def _patient_sex(ctx: Context, pid: str) -> str | None:
-    """Return the sex of patient `pid`: from this bundle's Patient, else the stored one."""
+def _patient(ctx: Context, pid: str) -> tuple[str | None, str | None]:
+    """Return (sex, birth date) of patient `pid`: from this bundle's Patient, else stored."""
     for ref, found in ctx.patient_ids.items():
         if found == pid and ref in ctx.resources:
-            return getattr(ctx.resources[ref], "gender", None)
-    rows = ctx.batch.query(ctx.store, "SELECT sex FROM patients WHERE id = ?", [pid])
-    return str(rows[0][0]) if rows and rows[0][0] else None
+            model = ctx.resources[ref]
+            birth = getattr(model, "birthDate", None)
+            return getattr(model, "gender", None), str(birth) if birth else None
+    rows = ctx.batch.query(ctx.store, "SELECT sex, birth_date FROM patients WHERE id = ?",
+                           [pid])
+    return (rows[0][0], rows[0][1]) if rows else (None, None)
+
+
+def _age_years(birth: str | None, on: str | None) -> float | None:
+    """Return the age in years on a day, or None when either date is missing or partial."""
+    try:
+        born = dt.date.fromisoformat((birth or "")[:10])
+        day = dt.date.fromisoformat((on or "")[:10])
+    except ValueError:
+        return None
+    return (day - born).days / 365.25
+
+
+def _in_years(q: Any) -> float | None:
+    """Return an Age quantity in years (None when it has no value or an unknown unit)."""
+    if q is None or q.value is None:
+        return None
+    unit = quantity_unit(q) or "a"
+    try:
+        return units.convert(float(q.value), unit, "a")
+    except ValueError:
+        return None
+
+
+def _fits(rr: Any, sexes: set[str], sex: str | None, age: float | None) -> int | None:
+    """Return how specific a range is if it fits the patient (0: for everybody), else None."""
+    specific = 0
+    if sexes:
+        if sex not in sexes:
+            return None
+        specific += 1
+    if rr.age is not None and (rr.age.low is not None or rr.age.high is not None):
+        low, high = _in_years(rr.age.low), _in_years(rr.age.high)
+        if age is None or (rr.age.low is not None and (low is None or age < low)) or \
+                (rr.age.high is not None and (high is None or age > high)):
+            return None
+        specific += 1
+    return specific
 
 
 def _pick_range(ctx: Context, ranges: list[Any], row: dict[str, Any]) -> Any:
-    """Return the referenceRange for this patient: for their sex, else one for everybody.
+    """Return the referenceRange for this patient: the most specific one that fits them.
 
-    A laboratory often sends one range per sex (creatinine, haemoglobin): the first is not
-    necessarily the patient's. None when no range fits (the ULN is then unknown, not wrong).
+    A laboratory often sends one range per sex (creatinine, haemoglobin) or per age group: the
+    first is not necessarily the patient's. A range for a sex or ages fits only when the
+    patient's sex or age (at the observation) is known and matches. None when no range fits:
+    the ULN is then unknown rather than someone else's.
     """
-    sexes = [_range_sexes(rr) for rr in ranges]
-    if not any(sexes):
+    if len(ranges) <= 1 and not any(_range_sexes(rr) or rr.age is not None for rr in ranges):
         return ranges[0] if ranges else None
-    sex = _patient_sex(ctx, row["patient_id"])
-    return next((rr for rr, s in zip(ranges, sexes, strict=True) if sex in s), None) or \
-        next((rr for rr, s in zip(ranges, sexes, strict=True) if not s), None)
+    sex, birth = _patient(ctx, row["patient_id"])
+    age = _age_years(birth, row.get("effective"))
+    best, best_score = None, -1
+    for rr in ranges:
+        score = _fits(rr, _range_sexes(rr), sex, age)
+        if score is not None and score > best_score:
+            best, best_score = rr, score
+    return best
 
 
 def _reference_range(ctx: Context, m: Any, known: codes.Code | None, row: dict[str, Any],

@@ -495,3 +495,32 @@ def test_observations_are_ordered_in_time_across_time_zones(store, write_bundle)
     assert [o.value_num for o in record.observations(store, "MRN-1", code="1988-5")] == \
         [10, 20, 30]
     assert record.latest_by_key(store, "MRN-1", "crp").value_num == 30
+
+
+def _age(low: float | None, high: float | None) -> dict:
+    years = {"unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}
+    return {k: {"value": v, **years} for k, v in (("low", low), ("high", high)) if v is not None}
+
+
+@pytest.mark.parametrize(("birth", "ages", "uln_umol"), [
+    ("1950-06-01", [((0, 17), 60), ((18, 64), 90), ((65, None), 110)], 110),  # 70 on the day
+    ("2010-06-01", [((0, 17), 60), ((18, 64), 90), ((65, None), 110)], 60),   # 10
+    ("1950-06-01", [((0, 17), 60)], None),                # no range for the patient's age
+])
+def test_the_reference_range_of_the_patients_age(store, write_bundle, birth, ages, uln_umol):
+    lab = _ranged_lab("p1", "o1", [(None, high) for _, high in ages])
+    for rr, ((low, high), _) in zip(lab["referenceRange"], ages, strict=True):
+        rr["age"] = _age(low, high)
+    person = fb.patient("p1", "R-1", "R", "X", birth, "male")
+    import_file(store, write_bundle([person, lab]))
+    uln = record.latest_by_key(store, "R-1", "creatinine").reference_high
+    assert (uln is None and uln_umol is None) or uln == pytest.approx(uln_umol / 88.42, 1e-3)
+
+
+def test_the_most_specific_reference_range_wins(store, write_bundle):
+    lab = _ranged_lab("p1", "o1", [(None, 100), ("female", 84), ("female", 70)])
+    lab["referenceRange"][2]["age"] = _age(65, None)  # women over 65
+    person = fb.patient("p1", "R-1", "R", "X", "1940-01-01", "female")
+    import_file(store, write_bundle([person, lab]))
+    uln = record.latest_by_key(store, "R-1", "creatinine").reference_high
+    assert uln == pytest.approx(70 / 88.42, 1e-3)
