@@ -572,9 +572,11 @@ def _import_files(store: Store, paths: list[Path], workers: int
                         ready.exception())
             pool.shutdown(cancel_futures=True)
         while ready.exception() is None and (queue or slots):
-            # keep every process busy, with one file waiting for each
+            # keep every pool process busy with a few files queued: this process, between its
+            # writes, only reads what the pool has not started (2 queued per process left the
+            # pool idle while this one read: 20 % slower)
             busy = sum(1 for slot in slots if slot.future is not None and not slot.future.done())
-            while queue and busy < 2 * workers and len(slots) < window:
+            while queue and busy < 4 * workers and len(slots) < window:
                 nxt = queue.popleft()
                 slots.append(_Slot(nxt, pool.submit(_read_in_worker, str(store.path),
                                                     str(nxt))))
