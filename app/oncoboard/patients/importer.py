@@ -471,8 +471,8 @@ def _read_in_worker(db_path: str, path: str) -> Batch | None:
 
 
 #: Below this many files a pool costs more than it saves (its start-up and shut-down). Measured
-#: on 2 CPUs with bundles of 50 resources (tests/bench/bench_import.py --breakeven): 100 files
-#: 0.92x the speed without it, 200 files 1.36x (one busy run: 0.95x), 800 files 1.59x.
+#: on 2 CPUs with bundles of 50 resources (tests/bench/bench_import.py --breakeven): 50 files
+#: 0.40x the speed without it, 100 files 0.92-1.04x, 200 files 1.21-1.36x, 800 files 1.6-1.95x.
 AUTO_WORKERS_MIN_FILES = 200
 #: Modules the pool's processes start with (imported once, in the fork server).
 _WORKER_PRELOAD = ["oncoboard.patients.import_worker"]
