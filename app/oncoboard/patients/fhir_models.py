@@ -9,10 +9,12 @@ element ``x[x]``". For a typical Observation these walks are about a third of it
 :func:`model_class` returns a subclass of the fhir.resources class whose two checks do the
 same thing from a plan computed once per class (the fields to look at, the choice groups).
 When the plan finds a problem, or cannot decide, it calls fhir_core's own check, so the
-error a user sees is fhir_core's, word for word. Nested elements (Quantity, CodeableConcept,
-...) keep the library's classes. The plan is only used with the fhir_core versions it was
-checked against (:data:`CHECKED_FHIR_CORE`); with any other version, or if fhir_core's checks
-are not where this module expects them, the library classes are returned unchanged.
+error a user sees is fhir_core's, word for word. :func:`planned_class` does the same for
+element classes (Quantity, CodeableConcept...), which the import uses to validate a
+resource's elements first (``fhir_import._with_validated_elements``). The plans are only
+used with the fhir_core versions they were checked against (:data:`CHECKED_FHIR_CORE`); with
+any other version, or if fhir_core's checks are not where this module expects them, the
+library classes are returned unchanged.
 Equivalence (same acceptances, same errors) is tested in tests/unit/patients.
 """
 
@@ -77,6 +79,9 @@ def model_class(resource_type: str) -> Any:
     return cls
 
 
+_planned_by_base: dict[Any, Any] = {}
+
+
 def planned_class(base: Any) -> Any:
     """Return the planned subclass of a fhir.resources class (an element's, too), or `base`."""
     cls = _planned_by_base.get(base)
@@ -84,9 +89,6 @@ def planned_class(base: Any) -> Any:
         cls = _planned(base) if planned_checks_enabled() else base
         _planned_by_base[base] = cls
     return cls
-
-
-_planned_by_base: dict[Any, Any] = {}
 
 
 def _null_list_keys(cls: Any) -> list[tuple[str | None, str]]:

@@ -160,13 +160,10 @@ _SEXES = {"248153007": "male", "248152002": "female", "male": "male", "female": 
 
 def _range_sexes(rr: Any) -> set[str]:
     """Return the sexes a referenceRange applies to (empty: it does not say)."""
-    found = set()
-    for cc in rr.appliesTo or []:
-        words = [code for _, code, _ in codings(cc)] + [d for _, _, d in codings(cc)]
-        words.append(getattr(cc, "text", None))
-        found |= {_SEXES[w.strip().lower()] for w in words
-                  if w and w.strip().lower() in _SEXES}
-    return found
+    words = [word for cc in rr.appliesTo or []
+             for word in (getattr(cc, "text", None),
+                          *(w for _, code, display in codings(cc) for w in (code, display)))]
+    return {_SEXES[key] for key in (w.strip().lower() for w in words if w) if key in _SEXES}
 
 
 def _patient(ctx: Context, pid: str) -> tuple[str | None, str | None]:
@@ -202,9 +199,10 @@ def _in_years(q: Any) -> float | None:
         return None
 
 
-def _fits(rr: Any, sexes: set[str], sex: str | None, age: float | None) -> int | None:
+def _fits(rr: Any, sex: str | None, age: float | None) -> int | None:
     """Return how specific a range is if it fits the patient (0: for everybody), else None."""
     specific = 0
+    sexes = _range_sexes(rr)
     if sexes:
         if sex not in sexes:
             return None
@@ -232,7 +230,7 @@ def _pick_range(ctx: Context, ranges: list[Any], row: dict[str, Any]) -> Any:
     age = _age_years(birth, row.get("effective"))
     best, best_score = None, -1
     for rr in ranges:
-        score = _fits(rr, _range_sexes(rr), sex, age)
+        score = _fits(rr, sex, age)
         if score is not None and score > best_score:
             best, best_score = rr, score
     return best

@@ -65,14 +65,13 @@ class Batch:
         writer repeats these reads (:meth:`reads_still_hold`) and reads the file again when
         an answer changed, so the result is always that of reading the files one by one.
         """
-        rows = [tuple(r) for r in store.db.execute(sql, list(params)).fetchall()]
+        rows = _fetch(store, sql, params)
         self.reads.append((sql, tuple(params), rows))
         return rows
 
     def reads_still_hold(self, store: Store) -> bool:
         """Return True if every read of :meth:`query` gives the same answer now."""
-        return all([tuple(r) for r in store.db.execute(sql, list(params)).fetchall()] == rows
-                   for sql, params, rows in self.reads)
+        return all(_fetch(store, sql, params) == rows for sql, params, rows in self.reads)
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         """Add one row (``_where`` names its resource or line for error messages)."""
@@ -89,6 +88,11 @@ class Batch:
         ids = {r["patient_id"] for t in TABLES[1:] for r in self.rows[t]}
         ids |= {r["id"] for r in self.rows["patients"]}
         return sorted(ids)
+
+
+def _fetch(store: Store, sql: str, params: list[Any] | tuple[Any, ...]
+           ) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in store.db.execute(sql, list(params)).fetchall()]
 
 
 @dataclass
@@ -432,6 +436,9 @@ _worker_store: Store | None = None
 _READ_WHILE_STARTING = True
 #: Files read ahead of the writer, per reading process (bounds memory, absorbs jitter).
 _IN_FLIGHT_PER_WORKER = 4
+#: Files queued per pool process: this process, between its writes, only reads what the pool
+#: has not started (2 queued per process left the pool idle while this one read: 20 % slower).
+_QUEUED_PER_WORKER = 4
 
 
 def _store_in_worker(db_path: str) -> Store:
@@ -462,12 +469,7 @@ def _start_pool(pool: Any, db_path: str, ready: Any) -> None:
 
 def _read_in_worker(db_path: str, path: str) -> Batch | None:
     """Read one file in a pool process; None means "read it again in the writer"."""
-    store = _store_in_worker(db_path)
-    try:
-        return read_file(store, Path(path))
-    except RecordImportError:
-        # may depend on a patient an earlier file of this run has not committed yet
-        return None
+    return _read_here(_store_in_worker(db_path), Path(path))
 
 
 #: Below this many files a pool costs more than it saves (its start-up and shut-down). Measured
@@ -572,11 +574,9 @@ def _import_files(store: Store, paths: list[Path], workers: int
                         ready.exception())
             pool.shutdown(cancel_futures=True)
         while ready.exception() is None and (queue or slots):
-            # keep every pool process busy with a few files queued: this process, between its
-            # writes, only reads what the pool has not started (2 queued per process left the
-            # pool idle while this one read: 20 % slower)
+            # keep every pool process busy with a few files queued
             busy = sum(1 for slot in slots if slot.future is not None and not slot.future.done())
-            while queue and busy < 4 * workers and len(slots) < window:
+            while queue and busy < _QUEUED_PER_WORKER * workers and len(slots) < window:
                 nxt = queue.popleft()
                 slots.append(_Slot(nxt, pool.submit(_read_in_worker, str(store.path),
                                                     str(nxt))))
@@ -619,7 +619,7 @@ class _Slot:
 
 
 def _read_here(store: Store, path: Path) -> Batch | None:
-    """Read a file ahead of its turn in the writing process; None: read it again then."""
+    """Read a file ahead of its turn (here or in a pool process); None: read it again then."""
     try:
         return read_file(store, path)
     except RecordImportError:  # may depend on a file before it: decided at its turn
