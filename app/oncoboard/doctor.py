@@ -7,16 +7,14 @@ when any check fails, and ``--json`` prints the checks for IT tooling.
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata as md
-import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -154,22 +152,6 @@ def check_providers(settings: Settings) -> Check:
     return Check("inference providers", OK, detail, data)
 
 
-def gl_probe() -> str:
-    """Render a tiny VTK scene off screen and return the OpenGL renderer's name."""
-    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-    import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  registers the OpenGL back end
-    from vtkmodules.vtkRenderingCore import vtkRenderer, vtkRenderWindow
-
-    window = vtkRenderWindow()
-    window.SetOffScreenRendering(1)
-    window.SetSize(32, 32)
-    window.AddRenderer(vtkRenderer())
-    window.Render()
-    caps = window.ReportCapabilities() or ""
-    line = next((x for x in caps.splitlines() if "OpenGL renderer" in x), window.GetClassName())
-    return line.split(":", 1)[-1].strip()
-
-
 def _gl_probe_command() -> list[str]:
     # A frozen bundle's executable is oncoboard itself, not a Python interpreter.
     if getattr(sys, "frozen", False):
@@ -246,28 +228,3 @@ def run_checks(settings: Settings) -> list[Check]:
             out = Check(name, FAIL, f"check crashed: {type(exc).__name__}: {exc}")
         results.extend(out if isinstance(out, list) else [out])
     return results
-
-
-def register(sub: Any, common: Any) -> None:
-    """Register `oncoboard doctor`."""
-    p = sub.add_parser("doctor", parents=[common], help="check this installation's health")
-    p.add_argument("--json", action="store_true", help="print the checks as JSON")
-    p.add_argument("--gl-probe", action="store_true", help=argparse.SUPPRESS)
-    p.set_defaults(handler=_doctor)
-
-
-def _doctor(args: Any, ctx: Any) -> int:
-    if args.gl_probe:  # the child process of check_opengl
-        print(gl_probe())
-        return 0
-    checks = run_checks(ctx.settings)
-    if args.json:
-        json.dump([asdict(c) for c in checks], sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        marks = {OK: "ok  ", WARN: "WARN", FAIL: "FAIL"}
-        for c in checks:
-            print(f"[{marks[c.status]}] {c.name}: {c.detail}")
-        if ctx.log_file:
-            print(f"log file: {ctx.log_file}")
-    return 1 if any(c.status == FAIL for c in checks) else 0

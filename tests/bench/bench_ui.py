@@ -98,8 +98,8 @@ def bench_scrolling_and_memory() -> None:
     import psutil
     import pyqtgraph as pg
 
+    from oncoboard.imaging import display
     from oncoboard.ui.app import application
-    from oncoboard.ui.viewer import display
     from oncoboard.ui.viewer.viewer_view import ViewerView
 
     proc = psutil.Process()

@@ -7,8 +7,10 @@ import sqlite3
 
 import pytest
 
-from oncoboard.board import audit
+from oncoboard import audit
+from oncoboard.board.trail import verify_trail
 from oncoboard.cli import main
+from oncoboard.errors import AuditError
 from oncoboard.store import open_store
 
 
@@ -36,7 +38,7 @@ def test_append_chains_entries_and_verify_passes(store):
     assert rows[0].prev_hash == audit.GENESIS
     assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
     assert rows[0].actor == audit.os_user()
-    report = audit.verify(store)
+    report = verify_trail(store)
     assert report.ok and report.entries == 6 and report.head_hash == rows[-1].hash
 
 
@@ -63,28 +65,28 @@ def test_edited_entry_detected(store):
     _drop_triggers(store)
     store.conn.execute("UPDATE audit_log SET payload = '{\"i\":99,\"patient_id\":\"P2\"}' "
                        "WHERE seq = 3")
-    report = audit.verify(store)
+    report = verify_trail(store)
     assert not report.ok and (3, "edited") in _kinds(report)
 
 
 def test_deleted_entry_detected(store):
     _drop_triggers(store)
     store.conn.execute("DELETE FROM audit_log WHERE seq = 3")
-    assert (4, "deleted") in _kinds(audit.verify(store))
+    assert (4, "deleted") in _kinds(verify_trail(store))
 
 
 def test_deleted_and_renumbered_detected(store):
     _drop_triggers(store)
     store.conn.execute("DELETE FROM audit_log WHERE seq = 3")
     store.conn.execute("UPDATE audit_log SET seq = seq - 1 WHERE seq > 3")
-    report = audit.verify(store)
+    report = verify_trail(store)
     assert not report.ok and (3, "deleted") in _kinds(report)
 
 
 def test_truncated_tail_detected_via_head_file(store):
     _drop_triggers(store)
     store.conn.execute("DELETE FROM audit_log WHERE seq = 6")
-    assert (6, "truncated") in _kinds(audit.verify(store))
+    assert (6, "truncated") in _kinds(verify_trail(store))
 
 
 def test_reordered_entries_detected(store):
@@ -93,7 +95,7 @@ def test_reordered_entries_detected(store):
     c.execute("UPDATE audit_log SET seq = 100 WHERE seq = 3")
     c.execute("UPDATE audit_log SET seq = 3 WHERE seq = 4")
     c.execute("UPDATE audit_log SET seq = 4 WHERE seq = 100")
-    kinds = {k for _, k in _kinds(audit.verify(store))}
+    kinds = {k for _, k in _kinds(verify_trail(store))}
     assert kinds == {"reordered"}
 
 
@@ -106,18 +108,18 @@ def test_inserted_entry_detected(store):
     forged = audit.entry_hash("2026-01-01T00:00:00+00:00", "x", "mallory", "0", {}, prev.hash)
     c.execute("INSERT INTO audit_log VALUES (3, '2026-01-01T00:00:00+00:00', 'x', 'mallory', "
               "'0', '{}', ?, ?)", [prev.hash, forged])
-    assert (3, "inserted") in _kinds(audit.verify(store))
+    assert (3, "inserted") in _kinds(verify_trail(store))
 
 
 def test_append_inside_rolled_back_transaction_leaves_nothing(store):
     with pytest.raises(RuntimeError), store.transaction():
         audit.append(store, "test.event", {"i": "rolled back"})
         raise RuntimeError
-    assert len(audit.entries(store)) == 6 and audit.verify(store).ok
+    assert len(audit.entries(store)) == 6 and verify_trail(store).ok
 
 
 def test_payload_must_be_json(store):
-    with pytest.raises(audit.AuditError):
+    with pytest.raises(AuditError):
         audit.append(store, "test.event", {"x": float("nan")})
 
 

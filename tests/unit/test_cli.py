@@ -122,7 +122,7 @@ def test_demo_records_only(run):
 
 
 def test_import_subcommand_hook(run, tmp_path):
-    from oncoboard.patients import commands
+    from oncoboard.cli import patients as commands
 
     seen = {}
 

@@ -1,5 +1,5 @@
-"""Tumour boards: meetings, case lists, decisions, report export, and the audit trail.
+"""Tumour boards: meetings, case lists, decisions, report export.
 
-:mod:`oncoboard.board.audit` is the append-only, hash-chained audit log that every prediction and
-board decision is written to (``append``, ``verify``, ``entries``).
+Every board change and decision is written to the audit trail (:mod:`oncoboard.audit`);
+:func:`oncoboard.board.trail.verify_trail` checks the chain and the rows stored beside it.
 """

@@ -9,7 +9,6 @@ note instead of failing, so a case can always be presented.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,8 @@ from oncoboard.board.decisions import Decision, decision_history
 from oncoboard.board.keyimage import KeyImage, key_image_for_patient
 from oncoboard.board.meetings import BoardCase, Meeting, get_case, get_meeting, list_cases
 from oncoboard.board.predictions import NO_PREDICTIONS, PredictionView, latest_predictions
-from oncoboard.patients.display import marker_text
+from oncoboard.dates import age_at
+from oncoboard.patients.summary_text import summary_lines
 
 log = logging.getLogger(__name__)
 
@@ -63,80 +63,11 @@ class CaseView:
         return bool(self.identity.get("synthetic")) or any(p.synthetic for p in self.predictions)
 
 
-def age_at(birth_date: str | None, on: str) -> int | None:
-    """Return the age in whole years on the date `on` (None without a birth date)."""
-    if not birth_date:
-        return None
-    try:
-        born, day = dt.date.fromisoformat(birth_date[:10]), dt.date.fromisoformat(on[:10])
-    except ValueError:
-        return None
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
-
-
 def _summary(store: Any, patient_id: str, on: str) -> tuple[Any, list[tuple[str, str]]]:
     from oncoboard.patients import record
 
     summary = record.get_summary(store, patient_id, at=on)
     return summary, summary_lines(summary)
-
-
-def _fmt(value: Any) -> str:
-    """Return a value as text, whole floats without their '.0' (ECOG 1, not 1.0)."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def local_time(stamp: str | None) -> str:
-    """Return a stored UTC ISO timestamp as local 'YYYY-MM-DD HH:MM' for the screen."""
-    if not stamp:
-        return ""
-    try:
-        return dt.datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return stamp
-
-
-#: Treatment statuses (FHIR Procedure / MedicationRequest / Statement) of a treatment not begun.
-PLANNED_STATUSES = frozenset({"preparation", "draft", "planned", "intended", "not-started"})
-
-
-def summary_lines(summary: Any) -> list[tuple[str, str]]:
-    """Return the headline facts of a record summary as (label, value) pairs."""
-    lines: list[tuple[str, str]] = []
-    cancer = summary.primary_cancer
-    if cancer is not None:
-        diagnosis = " ".join(p for p in (cancer.code, cancer.display) if p)
-        if cancer.laterality:
-            diagnosis += f", {cancer.laterality}"
-        if cancer.diagnosis_date:
-            diagnosis += f" (diagnosed {cancer.diagnosis_date[:10]})"
-        lines.append(("Diagnosis", diagnosis or "recorded without a code"))
-        if cancer.icdo3_morphology:
-            lines.append(("Morphology", cancer.icdo3_morphology))
-    else:
-        lines.append(("Diagnosis", "no primary cancer recorded"))
-    stage = " ".join(p for p in (summary.stage, summary.tnm and f"({summary.tnm})") if p)
-    if stage:
-        lines.append(("Stage", stage))
-    markers = [marker_text(k, v)
-               for k, v in (summary.markers or {}).items() if v not in (None, "", {})]
-    if markers:
-        lines.append(("Markers", ", ".join(markers)))
-    if summary.latest_ecog is not None:
-        ecog = summary.latest_ecog
-        lines.append(("ECOG", f"{_fmt(ecog.value)} ({(ecog.effective or '')[:10]})"
-                               .replace(" ()", "")))
-    # a radiotherapy in preparation or a drafted prescription is not what the patient is on
-    names: dict[bool, list[str]] = {False: [], True: []}  # planned? -> names
-    for t in summary.current_treatments:
-        names[(t.status or "") in PLANNED_STATUSES].append(
-            t.regimen or t.display or t.subkind or t.kind)
-    lines.append(("Current treatment", ", ".join(c for c in names[False] if c) or "none recorded"))
-    if any(names[True]):
-        lines.append(("Planned treatment", ", ".join(c for c in names[True] if c)))
-    return lines
 
 
 def _identity(summary: Any, on: str) -> dict[str, Any]:

@@ -265,7 +265,7 @@ _CONTENT = ("case_id", "version", "supersedes", "amendment_reason", "options", "
 
 def content_hash(row: dict[str, Any]) -> str:
     """Return the sha256 of a decision row's content (what its audit entry vouches for)."""
-    from oncoboard.board.audit import canonical_json, sha256_text
+    from oncoboard.audit import canonical_json, sha256_text
 
     return sha256_text(canonical_json({k: row[k] for k in _CONTENT}))
 
@@ -277,7 +277,7 @@ def verify_decisions(store: Any) -> list[Any]:
     one its entry was written for, so a row edited behind the triggers' back is found. Same
     shape as `oncoboard.inference.predictions.verify_predictions`, for `audit.verify`.
     """
-    from oncoboard.board import audit
+    from oncoboard import audit
 
     by_hash = {e.hash: e for e in audit.entries(store) if e.event_type.startswith("board.decision")}
     problems = []

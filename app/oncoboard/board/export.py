@@ -54,7 +54,7 @@ def atomic_write(path: str | Path, data: bytes) -> Path:
 
 def audit_head(store: Any) -> str | None:
     """Return the hash of the latest audit-log entry (None when the log is empty)."""
-    from oncoboard.board import audit
+    from oncoboard import audit
 
     last = audit.entries(store, last=1)
     return last[0].hash if last else None

@@ -126,7 +126,7 @@ def os_user() -> str:
 
 
 def _audit(store: Any, event_type: str, payload: dict[str, Any]) -> Any:
-    from oncoboard.board import audit
+    from oncoboard import audit
 
     return audit.append(store, event_type, payload, actor=os_user())
 
@@ -141,7 +141,7 @@ def audited(store: Any) -> Iterator[Any]:
     with store.transaction() as db:
         yield db
     if not store.conn.in_transaction:
-        from oncoboard.board import audit
+        from oncoboard import audit
 
         audit.checkpoint(store)
 

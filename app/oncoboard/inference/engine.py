@@ -327,7 +327,7 @@ def make_result(plugin: Any, asm: Assembly, providers: Sequence[str], *,
                 patient_id: str | None, reference_date: dt.date | None,
                 explain_it: bool = True, job: runtime.Job | None = None) -> dict[str, Any]:
     """Run an assembled case (unless refused) and return the prediction document (not stored)."""
-    from oncoboard.board.audit import canonical_json, os_user, sha256_text
+    from oncoboard.audit import canonical_json, os_user, sha256_text
 
     m: Manifest = plugin.manifest
     started = time.perf_counter()

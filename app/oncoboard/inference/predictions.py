@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from oncoboard.board import audit
+from oncoboard import audit
 from oncoboard.errors import NotFoundError
 
 JSON_COLUMNS = ("plugin", "population", "inputs", "outputs", "scenarios", "explanation",

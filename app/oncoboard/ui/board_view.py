@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from oncoboard.board.caseview import local_time
+from oncoboard.dates import local_time
 from oncoboard.ui import theme, workers
 from oncoboard.ui.board_dialogs import AddCaseDialog, DecisionDialog, MeetingDialog
 from oncoboard.ui.errors import ErrorBoundary

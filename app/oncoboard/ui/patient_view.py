@@ -21,8 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from oncoboard.board.caseview import PLANNED_STATUSES
-from oncoboard.patients.display import marker_text
+from oncoboard.patients.summary_text import PLANNED_STATUSES, marker_text
 from oncoboard.ui import records
 from oncoboard.ui.plots import LabTrendsWidget, TimelineWidget
 

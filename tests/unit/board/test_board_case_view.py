@@ -6,9 +6,11 @@ import numpy as np
 import pypdf
 import pytest
 
+from oncoboard import dates
 from oncoboard.board import caseview, decisions, export, meetings, report
 from oncoboard.board.predictions import NO_PREDICTIONS, prediction_ids_for_patient
 from oncoboard.errors import BoardError
+from oncoboard.patients import summary_text
 
 
 def _store_prediction(store, pid, plugin_id="relapse-demo", *, synthetic=True, outside=False,
@@ -174,7 +176,7 @@ def test_planned_treatments_are_not_listed_as_current():
         primary_cancer=None, stage=None, tnm=None, markers={}, latest_ecog=None,
         current_treatments=[treatment("Thoracic radiotherapy", "preparation"),
                             treatment("durvalumab", "draft"), treatment("letrozole", "active")])
-    lines = dict(caseview.summary_lines(summary))
+    lines = dict(summary_text.summary_lines(summary))
     assert lines["Current treatment"] == "letrozole"
     assert lines["Planned treatment"] == "Thoracic radiotherapy, durvalumab"
 
@@ -186,8 +188,8 @@ def test_local_time_for_the_screen(monkeypatch):
     monkeypatch.setenv("TZ", "Europe/Paris")
     time.tzset()
     try:
-        assert caseview.local_time("2026-11-23T10:52:56+00:00") == "2026-11-23 11:52"
-        assert caseview.local_time(None) == "" and caseview.local_time("garbage") == "garbage"
+        assert dates.local_time("2026-11-23T10:52:56+00:00") == "2026-11-23 11:52"
+        assert dates.local_time(None) == "" and dates.local_time("garbage") == "garbage"
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()

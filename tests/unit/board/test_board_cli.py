@@ -9,7 +9,7 @@ import pytest
 from board_helpers import PATIENTS, add_patient, count
 
 from oncoboard import cli
-from oncoboard.board import audit
+from oncoboard.board.trail import verify_trail
 from oncoboard.store import open_store
 
 
@@ -85,5 +85,5 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(data_dir, capsys, ar
     store = open_store(data_dir)
     after = (count(store, "board_meetings"), count(store, "board_cases"),
              count(store, "board_decisions"), count(store, "audit_log"))
-    assert after == before and audit.verify(store).ok
+    assert after == before and verify_trail(store).ok
     store.close()

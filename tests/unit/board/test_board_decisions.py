@@ -7,7 +7,9 @@ import sqlite3
 import pytest
 from board_helpers import count
 
-from oncoboard.board import audit, decisions, meetings
+from oncoboard import audit
+from oncoboard.board import decisions, meetings
+from oncoboard.board.trail import verify_trail
 from oncoboard.errors import BoardError, NotFoundError
 
 
@@ -45,7 +47,7 @@ def test_decisions_are_in_the_audit_log_and_verify(store, meeting):
     assert [e.hash for e in recorded] == [first.audit_hash]
     assert [e.hash for e in amended] == [second.audit_hash]
     assert amended[0].payload["version"] == 2 and amended[0].payload["patient_id"] == "BRC-001"
-    report = audit.verify(store)
+    report = verify_trail(store)
     assert report.ok, report.problems
     assert decisions.verify_decisions(store) == []
 
@@ -65,7 +67,7 @@ def test_a_decision_edited_behind_the_triggers_is_found(store, meeting):
     entry = audit.entries(store, event_type="board.decision.recorded")[0]
     assert decisions.verify_decisions(store) == [
         audit.Problem(entry.seq, "edited", f"decision {d.id} differs from its audit entry")]
-    report = audit.verify(store)
+    report = verify_trail(store)
     assert not report.ok and any(p.kind == "edited" for p in report.problems)
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pypdf
 import pytest
 
-from oncoboard.board import audit, caseview, decisions, export, keyimage, report
+from oncoboard import audit
+from oncoboard.board import caseview, decisions, export, keyimage, report
 from oncoboard.board.predictions import Curve, PredictionView, ResultView
 from oncoboard.errors import BoardError
 from oncoboard.imaging.volume import Volume

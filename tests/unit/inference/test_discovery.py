@@ -17,6 +17,7 @@ from inference_helpers import (
     write_plugin,
 )
 
+from oncoboard.board.trail import verify_trail
 from oncoboard.errors import PluginError
 from oncoboard.inference import discovery, integrity
 from oncoboard.inference.discovery import check_plugin, discover_plugins, install_plugin
@@ -261,7 +262,7 @@ def test_sign_command_then_strict_policy_accepts(settings, plugin_root, tmp_path
 def test_install_command_audits(settings, tmp_path, capsys):
     import json
 
-    from oncoboard.board import audit
+    from oncoboard import audit
     from oncoboard.cli import main
     from oncoboard.store import open_store
 
@@ -271,7 +272,7 @@ def test_install_command_audits(settings, tmp_path, capsys):
     assert code == 0 and json.loads(capsys.readouterr().out)["enabled"]
     s = open_store(settings.data_dir)
     [entry] = audit.entries(s, event_type="plugin.installed")
-    assert entry.payload["plugin_id"] == "test-logistic" and audit.verify(s).ok
+    assert entry.payload["plugin_id"] == "test-logistic" and verify_trail(s).ok
     s.close()
 
 

@@ -19,7 +19,8 @@ from inference_helpers import (
     write_plugin,
 )
 
-from oncoboard.board import audit
+from oncoboard import audit
+from oncoboard.board.trail import verify_trail
 from oncoboard.errors import PluginError
 from oncoboard.inference import engine, predictions, runtime
 from oncoboard.inference.discovery import discover_plugins, get_plugin
@@ -247,12 +248,12 @@ def test_prediction_stored_audited_and_tampering_found(store, settings, plugin):
     entry = audit.entries(store, event_type="prediction.created")[-1]
     assert entry.payload["record_sha256"] == doc["audit"]["record_sha256"]
     assert entry.payload["input_sha256"] == doc["input_sha256"]
-    assert audit.verify(store).ok
+    assert verify_trail(store).ok
     with pytest.raises(Exception, match="append-only"):
         store.conn.execute("UPDATE predictions SET outputs = '{}'")
     store.conn.execute("DROP TRIGGER predictions_no_update")
     store.conn.execute("UPDATE predictions SET outputs = '{\"risk\": 0.01}'")
-    report = audit.verify(store)
+    report = verify_trail(store)
     assert not report.ok and "differs from its hash" in report.problems[0].detail
 
 
@@ -281,7 +282,7 @@ def test_board_prediction_job(store, settings, plugin):
     job = engine.predict_patients(store.path, settings, ["P1", "P2", "P3"], date=REF)
     results = job.result(timeout=30)
     assert [len(r) for r in results] == [1, 1, 1] and job.done == 3
-    assert audit.verify(store).ok
+    assert verify_trail(store).ok
 
 
 def test_disabled_plugin_cannot_run(settings, plugin_root):

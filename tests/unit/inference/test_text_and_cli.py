@@ -154,7 +154,7 @@ def test_cli_run_csv_with_an_unclosed_quote_or_missing_file(settings, plugin_roo
 
 
 def test_predict_text_output_uses_the_output_labels(capsys):
-    from oncoboard.inference.commands import _print_doc
+    from oncoboard.cli.plugins import _print_doc
 
     doc = {"plugin": {"id": "lung-os", "version": "1.0.0"}, "status": "ok", "provider": "cpu",
            "warnings": [],

@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit log (see oncoboard.board.audit).
+"""The append-only, hash-chained audit log (see oncoboard.audit).
 
 Each entry's ``hash`` is the sha256 of the canonical JSON of the entry and its predecessor's hash
 (``prev_hash``), so an edited, deleted, reordered or inserted entry breaks the chain. Triggers make

@@ -48,9 +48,9 @@ def extract() -> dict[str, list[str]]:
                 if node.args[0].value not in strings:
                     strings.append(node.args[0].value)
     # view names and other strings passed through tr() as variables
+    from oncoboard.imaging.display import CT_PRESETS, PLANE_NAMES
     from oncoboard.ui.main_window import VIEW_TITLES
     from oncoboard.ui.plots import ROWS
-    from oncoboard.ui.viewer.display import CT_PRESETS, PLANE_NAMES
 
     extra = {"MainWindow": list(VIEW_TITLES.values()), "Plots": list(ROWS),
              "ViewerView": [p[0] for p in CT_PRESETS] + ["Header", "Auto"],

@@ -11,8 +11,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from oncoboard.imaging import display
 from oncoboard.ui import theme
-from oncoboard.ui.viewer import display
 from oncoboard.ui.viewer.state import ViewerState
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PySide6.QtCore import QObject, Signal
 
-from oncoboard.ui.viewer import display
+from oncoboard.imaging import display
 
 
 class ViewerState(QObject):

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from oncoboard.imaging import display
 from oncoboard.ui import workers
 from oncoboard.ui.errors import ErrorBoundary
-from oncoboard.ui.viewer import display
 from oncoboard.ui.viewer.slice_view import SliceView
 from oncoboard.ui.viewer.state import ViewerState
 from oncoboard.ui.viewer.volume3d import Volume3DPanel

@@ -101,7 +101,7 @@ def _verify(args: Any, ctx: Any) -> int:
 
 
 def _install(args: Any, ctx: Any) -> int:
-    from oncoboard.board import audit
+    from oncoboard import audit
     from oncoboard.cli import print_json
     from oncoboard.inference.discovery import install_plugin
 

@@ -7,7 +7,7 @@ and ``oncoboard demo``.
 :func:`register_import_subcommand` from their own ``register(sub, common)`` (any order: a
 sub-command registered before this module's ``register`` runs is kept until the group exists)::
 
-    from oncoboard.patients.commands import register_import_subcommand
+    from oncoboard.cli.patients import register_import_subcommand
 
     def register(sub, common):
         register_import_subcommand("dicom", _configure_dicom)
@@ -184,9 +184,9 @@ def _patients_show(args: argparse.Namespace, ctx: Any) -> int:
             "outcomes": [o.__dict__ for o in record.outcomes(ctx.store, pid)],
         })
         return 0
-    from oncoboard.patients.display import print_record
+    from oncoboard.patients.summary_text import record_lines
 
-    print_record(ctx.store, summary)
+    print("\n".join(record_lines(ctx.store, summary)))
     return 0
 
 

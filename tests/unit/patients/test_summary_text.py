@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from patient_helpers import basic_patient
 
-from oncoboard.patients import display, record
 from oncoboard.patients import fhir_build as fb
+from oncoboard.patients import record, summary_text
 from oncoboard.patients.importer import import_file
 
 
@@ -16,7 +16,7 @@ from oncoboard.patients.importer import import_file
     ("er", "positive", "ER positive"), ("some_marker", "x", "some marker x")])
 def test_marker_text(key, value, text):
     # 'pdl1_tps 5.0' / 'estrec: 260' were shown on the patient card and the board report.
-    assert display.marker_text(key, value) == text
+    assert summary_text.marker_text(key, value) == text
 
 
 def test_reference_range_without_low_bound_is_not_a_negative_number(store, write_bundle):
@@ -25,6 +25,6 @@ def test_reference_range_without_low_bound_is_not_a_negative_number(store, write
         fb.observation("o1", "p1", "crp", "2021-01-01", value=36.6, unit="mg/L", ref_high=5),
         fb.observation("o2", "p1", "haemoglobin", "2021-01-01", value=15.3, unit="g/dL",
                        ref_low=12.0, ref_high=16)]))
-    text = "\n".join(display.record_lines(store, record.get_summary(store, "MRN-1")))
+    text = "\n".join(summary_text.record_lines(store, record.get_summary(store, "MRN-1")))
     assert "36.6 mg/L [ref <= 5]" in text and "[ref -5]" not in text
     assert "15.3 g/dL [ref 12-16]" in text

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register the imaging commands."""
-    from oncoboard.patients.commands import register_import_subcommand
+    from oncoboard.cli.patients import register_import_subcommand
 
     register_import_subcommand("dicom", _configure_import_dicom,
                                help="index DICOM folders, files, zip files or DICOMDIR")

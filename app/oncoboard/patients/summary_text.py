@@ -1,6 +1,9 @@
-"""Plain-text rendering of a patient's record for ``oncoboard patients show``."""
+"""A patient's record as text: the headline lines the board, the app and the CLI show, and the
+full listing of ``oncoboard patients show``."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from oncoboard.patients import record
 from oncoboard.store import Store
@@ -85,6 +88,49 @@ def record_lines(store: Store, summary: record.Summary) -> list[str]:
     return lines
 
 
-def print_record(store: Store, summary: record.Summary) -> None:
-    """Print one patient's record."""
-    print("\n".join(record_lines(store, summary)))
+def _fmt(value: Any) -> str:
+    """Return a value as text, whole floats without their '.0' (ECOG 1, not 1.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+#: Treatment statuses (FHIR Procedure / MedicationRequest / Statement) of a treatment not begun.
+PLANNED_STATUSES = frozenset({"preparation", "draft", "planned", "intended", "not-started"})
+
+
+def summary_lines(summary: Any) -> list[tuple[str, str]]:
+    """Return the headline facts of a record summary as (label, value) pairs."""
+    lines: list[tuple[str, str]] = []
+    cancer = summary.primary_cancer
+    if cancer is not None:
+        diagnosis = " ".join(p for p in (cancer.code, cancer.display) if p)
+        if cancer.laterality:
+            diagnosis += f", {cancer.laterality}"
+        if cancer.diagnosis_date:
+            diagnosis += f" (diagnosed {cancer.diagnosis_date[:10]})"
+        lines.append(("Diagnosis", diagnosis or "recorded without a code"))
+        if cancer.icdo3_morphology:
+            lines.append(("Morphology", cancer.icdo3_morphology))
+    else:
+        lines.append(("Diagnosis", "no primary cancer recorded"))
+    stage = " ".join(p for p in (summary.stage, summary.tnm and f"({summary.tnm})") if p)
+    if stage:
+        lines.append(("Stage", stage))
+    markers = [marker_text(k, v)
+               for k, v in (summary.markers or {}).items() if v not in (None, "", {})]
+    if markers:
+        lines.append(("Markers", ", ".join(markers)))
+    if summary.latest_ecog is not None:
+        ecog = summary.latest_ecog
+        lines.append(("ECOG", f"{_fmt(ecog.value)} ({(ecog.effective or '')[:10]})"
+                               .replace(" ()", "")))
+    # a radiotherapy in preparation or a drafted prescription is not what the patient is on
+    names: dict[bool, list[str]] = {False: [], True: []}  # planned? -> names
+    for t in summary.current_treatments:
+        names[(t.status or "") in PLANNED_STATUSES].append(
+            t.regimen or t.display or t.subkind or t.kind)
+    lines.append(("Current treatment", ", ".join(c for c in names[False] if c) or "none recorded"))
+    if any(names[True]):
+        lines.append(("Planned treatment", ", ".join(c for c in names[True] if c)))
+    return lines

@@ -30,14 +30,14 @@ log = logging.getLogger(__name__)
 
 #: Modules exposing ``register(subparsers)``, in the order their commands appear in --help.
 COMMAND_MODULES = [
-    "oncoboard.patients.commands",
-    "oncoboard.doctor",
-    "oncoboard.board.audit",
-    "oncoboard.inference.commands",
-    "oncoboard.board.commands",
-    "oncoboard.imaging.commands",
-    "oncoboard.imaging.pacs_commands",
-    "oncoboard.ui.commands",
+    "oncoboard.cli.patients",
+    "oncoboard.cli.doctor",
+    "oncoboard.cli.audit",
+    "oncoboard.cli.plugins",
+    "oncoboard.cli.board",
+    "oncoboard.cli.imaging",
+    "oncoboard.cli.pacs",
+    "oncoboard.cli.gui",
 ]
 
 INTERNAL_ERROR_EXIT = 70
@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "command", None) is None:
-        if "oncoboard.ui.commands" in COMMAND_MODULES:
+        if "oncoboard.cli.gui" in COMMAND_MODULES:
             args = parser.parse_args([*argv, "gui"])
         else:
             parser.print_help()

@@ -12,7 +12,7 @@ The table is append-only at the SQL level too (migration 200: UPDATE and DELETE 
 must continue the chain). Deleting the last entries leaves a valid shorter chain; to catch that,
 every append made outside a caller's transaction also writes the head (last seq and hash) to a
 small file beside the database (``oncoboard.audit-head.json``), which :func:`verify` compares.
-``oncoboard audit verify`` exits with code 5 when the trail is broken.
+``oncoboard audit verify`` (`oncoboard.cli.audit`) exits with code 5 when the trail is broken.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,15 +224,20 @@ class VerifyReport:
         return asdict(self)
 
 
-def verify(store: Any) -> VerifyReport:
+#: Compares stored rows of one kind (predictions, decisions...) with their audit entries.
+RowCheck = Callable[[Any], list["Problem"]]
+
+
+def verify(store: Any, row_checks: Sequence[RowCheck] = ()) -> VerifyReport:
     """Check the whole chain; return a report listing every break found.
 
     An entry whose hash does not match its content was edited; an entry whose ``prev_hash``
     names another entry of the log was moved (reordered), or, when its predecessor in the log
     also points to the same entry, the predecessor was inserted; a ``prev_hash`` naming no
     entry means entries before it were deleted (or the one before was rewritten with a
-    recomputed hash). The head file catches deleted last entries. Stored predictions are
-    checked against their audit entries too.
+    recomputed hash). The head file catches deleted last entries. Each of `row_checks`
+    (the layers that store audited rows pass theirs: see `oncoboard.board.trail.verify_trail`)
+    compares those rows with their audit entries.
     """
     rows = [_entry(r) for r in store.conn.execute(
         f"SELECT {_FIELDS} FROM audit_log ORDER BY seq").fetchall()]
@@ -257,11 +263,8 @@ def verify(store: Any) -> VerifyReport:
                                                       f"entry {e.seq - 1} rewritten)"))
     head = head_file(store)
     _check_head(head, rows, problems)
-    from oncoboard.board.decisions import verify_decisions
-    from oncoboard.inference.predictions import verify_predictions
-
-    problems += verify_predictions(store)
-    problems += verify_decisions(store)
+    for check in row_checks:
+        problems += check(store)
     return VerifyReport(not problems, len(rows), rows[-1].hash if rows else None, problems,
                         str(head) if head else None)
 
@@ -281,51 +284,3 @@ def _check_head(head: Path | None, rows: list[AuditEntry], problems: list[Proble
                                                   f" but entry {seq} was written"))
     elif match[0].hash != digest:
         problems.append(Problem(seq, "edited", f"entry {seq} differs from the recorded head"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line: oncoboard audit verify|list
-# ---------------------------------------------------------------------------------------------
-
-
-def register(sub: Any, common: Any) -> None:
-    """Add ``oncoboard audit verify|list``."""
-    p = sub.add_parser("audit", parents=[common], help="check or list the audit trail")
-    asub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    v = asub.add_parser("verify", parents=[common], help="verify the hash chain (exit 5 if "
-                                                         "broken)")
-    v.add_argument("--json", action="store_true", help="print the report as JSON")
-    v.set_defaults(handler=_verify_cmd)
-    ls = asub.add_parser("list", parents=[common], help="list audit entries")
-    ls.add_argument("--json", action="store_true", help="print JSON")
-    ls.add_argument("--event", help="only this event type")
-    ls.add_argument("--last", type=int, default=50, help="how many of the latest (default 50)")
-    ls.set_defaults(handler=_list_cmd)
-
-
-def _verify_cmd(args: Any, ctx: Any) -> int:
-    from oncoboard.cli import print_json
-
-    report = verify(ctx.store)
-    if args.json:
-        print_json(report.to_dict())
-    elif report.ok:
-        print(f"audit trail intact: {report.entries} entries, head {report.head_hash}")
-    else:
-        print(f"audit trail BROKEN: {len(report.problems)} problem(s) in {report.entries} "
-              f"entries")
-        for p in report.problems:
-            print(f"  entry {p.seq}: {p.kind}: {p.detail}")
-    return 0 if report.ok else AuditError.exit_code
-
-
-def _list_cmd(args: Any, ctx: Any) -> int:
-    from oncoboard.cli import print_json
-
-    rows = entries(ctx.store, event_type=args.event, last=args.last)
-    if args.json:
-        print_json([e.to_dict() for e in rows])
-    else:
-        for e in rows:
-            print(f"{e.seq:6d} {e.time} {e.event_type:28s} {e.actor or '-':12s} {e.hash[:16]}")
-    return 0

@@ -1,0 +1,49 @@
+"""`oncoboard audit verify|list`: check the whole trail (chain, predictions, decisions), list it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oncoboard.audit import entries
+from oncoboard.board.trail import verify_trail
+from oncoboard.cli import print_json
+from oncoboard.errors import AuditError
+
+
+def register(sub: Any, common: Any) -> None:
+    """Add ``oncoboard audit verify|list``."""
+    p = sub.add_parser("audit", parents=[common], help="check or list the audit trail")
+    asub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    v = asub.add_parser("verify", parents=[common], help="verify the hash chain (exit 5 if "
+                                                         "broken)")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.set_defaults(handler=_verify_cmd)
+    ls = asub.add_parser("list", parents=[common], help="list audit entries")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.add_argument("--event", help="only this event type")
+    ls.add_argument("--last", type=int, default=50, help="how many of the latest (default 50)")
+    ls.set_defaults(handler=_list_cmd)
+
+
+def _verify_cmd(args: Any, ctx: Any) -> int:
+    report = verify_trail(ctx.store)
+    if args.json:
+        print_json(report.to_dict())
+    elif report.ok:
+        print(f"audit trail intact: {report.entries} entries, head {report.head_hash}")
+    else:
+        print(f"audit trail BROKEN: {len(report.problems)} problem(s) in {report.entries} "
+              f"entries")
+        for p in report.problems:
+            print(f"  entry {p.seq}: {p.kind}: {p.detail}")
+    return 0 if report.ok else AuditError.exit_code
+
+
+def _list_cmd(args: Any, ctx: Any) -> int:
+    rows = entries(ctx.store, event_type=args.event, last=args.last)
+    if args.json:
+        print_json([e.to_dict() for e in rows])
+    else:
+        for e in rows:
+            print(f"{e.seq:6d} {e.time} {e.event_type:28s} {e.actor or '-':12s} {e.hash[:16]}")
+    return 0
