@@ -8,15 +8,30 @@ from __future__ import annotations
 import datetime as dt
 
 
-def age_at(birth_date: str | None, on: str) -> int | None:
-    """Return the age in whole years on the date `on` (None without a birth date)."""
-    if not birth_date:
-        return None
+def _day(value: str | dt.date | None) -> dt.date | None:
+    """Return the calendar day of an ISO date or timestamp (None when missing or partial)."""
+    if value is None or isinstance(value, dt.date):
+        return value.date() if isinstance(value, dt.datetime) else value
     try:
-        born, day = dt.date.fromisoformat(birth_date[:10]), dt.date.fromisoformat(on[:10])
+        return dt.date.fromisoformat(value[:10])
     except ValueError:
         return None
+
+
+def age_at(birth_date: str | None, on: str | dt.date | None) -> int | None:
+    """Return the age in whole years on the day `on` (None when either date is missing)."""
+    born, day = _day(birth_date or None), _day(on or None)
+    if born is None or day is None:
+        return None
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def age_in_years(birth_date: str | None, on: str | dt.date | None) -> float | None:
+    """Return the exact age in years (days / 365.25) on the day `on`, e.g. to fit age ranges."""
+    born, day = _day(birth_date or None), _day(on or None)
+    if born is None or day is None:
+        return None
+    return (day - born).days / 365.25
 
 
 def local_time(stamp: str | None) -> str:

@@ -17,10 +17,10 @@ from oncoboard.audit.trail import (
     entries,
     entry_hash,
     head_file,
-    os_user,
     sha256_text,
     verify,
 )
+from oncoboard.identity import os_user
 
 __all__ = [
     "GENESIS", "HEAD_SUFFIX", "AuditEntry", "Problem", "RowCheck", "VerifyReport", "append",

@@ -18,11 +18,9 @@ small file beside the database (``oncoboard.audit-head.json``), which :func:`ver
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
 import json
 import logging
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +30,7 @@ from typing import Any
 
 from oncoboard import __version__
 from oncoboard.errors import AuditError
+from oncoboard.identity import os_user
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +48,6 @@ def canonical_json(data: Any) -> str:
 def sha256_text(text: str) -> str:
     """Return the hex sha256 of `text` encoded as UTF-8."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def os_user() -> str:
-    """Return the login name of the user running Oncoboard."""
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (some containers): fall back to the uid
-        return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
 @dataclass(frozen=True)

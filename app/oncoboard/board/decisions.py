@@ -26,11 +26,11 @@ from oncoboard.board.meetings import (
     get_case,
     get_meeting,
     now_utc,
-    os_user,
     set_status,
 )
 from oncoboard.board.predictions import prediction_ids_for_patient
 from oncoboard.errors import BoardError, NotFoundError
+from oncoboard.identity import os_user
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,9 @@ from typing import Any
 
 from oncoboard import __version__
 from oncoboard.board.caseview import CaseView, meeting_case_views
-from oncoboard.board.meetings import get_meeting, now_utc, os_user
+from oncoboard.board.meetings import get_meeting, now_utc
 from oncoboard.errors import BoardError
+from oncoboard.identity import os_user
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from oncoboard.errors import OncoboardError
+from oncoboard.imaging.display import auto_window, window_to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +70,6 @@ class KeyImage:
         return ", ".join(parts)
 
 
-def apply_window(plane: NDArray[Any], centre: float, width: float) -> NDArray[np.uint8]:
-    """Map values to 0-255 with a linear window (DICOM-style centre and width)."""
-    width = max(float(width), 1e-6)
-    low = float(centre) - width / 2.0
-    scaled = (plane.astype(np.float32) - low) * (255.0 / width)
-    return np.asarray(np.clip(scaled, 0, 255), dtype=np.uint8)
-
-
 def contour_of(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """Return the boundary pixels of a 2-D mask (inside pixels with an outside 4-neighbour)."""
     m = np.asarray(mask, dtype=bool)
@@ -97,8 +90,7 @@ def choose_window(volume: Any, plane: NDArray[Any]) -> tuple[str, float, float]:
     if presets:
         name, centre, width = presets[0]
         return (name, float(centre), float(width))
-    low, high = np.percentile(plane, [1, 99])
-    return ("auto", float((low + high) / 2), float(max(high - low, 1.0)))
+    return ("auto", *auto_window(plane))
 
 
 def render_slice(volume: Any, mask: NDArray[np.bool_] | None, *, structure: str = "",
@@ -119,7 +111,7 @@ def render_slice(volume: Any, mask: NDArray[np.bool_] | None, *, structure: str 
         structure = "" if mask is None else structure
     plane = np.asarray(volume.voxels[index])
     window = choose_window(volume, plane)
-    grey = apply_window(plane, window[1], window[2])
+    grey = window_to_uint8(plane, window[1], window[2])
     rgb = np.repeat(grey[:, :, None], 3, axis=2)
     if mask is not None and mask[index].any():
         edge = contour_of(mask[index])

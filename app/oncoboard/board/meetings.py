@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import getpass
 import json
 import logging
 import uuid
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from oncoboard.errors import BoardError, NotFoundError
+from oncoboard.identity import os_user
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +115,6 @@ class BoardCase:
 def now_utc() -> str:
     """Return the current UTC time as an ISO string (seconds)."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def os_user() -> str:
-    """Return the operating-system user recording an action."""
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (some containers): still record something honest
-        return "unknown"
 
 
 def _audit(store: Any, event_type: str, payload: dict[str, Any]) -> Any:

@@ -11,7 +11,6 @@ logged with its traceback and reported as an internal error.
 from __future__ import annotations
 
 import argparse
-import getpass
 import importlib
 import json
 import logging
@@ -25,6 +24,7 @@ from typing import Any
 from oncoboard import __version__
 from oncoboard.config import Settings, load_settings
 from oncoboard.errors import OncoboardError, StorageError
+from oncoboard.identity import os_user
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class Context:
 
 def _check_data_dir(folder: Path) -> None:
     """Raise StorageError when `folder` cannot hold the database (IT's most common mistake)."""
-    user = getpass.getuser()
+    user = os_user()
     try:
         if folder.exists() and not folder.is_dir():
             raise StorageError("this is a file, not a folder: give a folder to --data-dir "

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from oncoboard import units
+from oncoboard.dates import age_in_years
 from oncoboard.patients import codes
 from oncoboard.patients.fhir_import import Context
 from oncoboard.patients.fhir_map import _ECOG_ANSWERS, coded_text, codings
@@ -178,16 +178,6 @@ def _patient(ctx: Context, pid: str) -> tuple[str | None, str | None]:
     return (rows[0][0], rows[0][1]) if rows else (None, None)
 
 
-def _age_years(birth: str | None, on: str | None) -> float | None:
-    """Return the age in years on a day, or None when either date is missing or partial."""
-    try:
-        born = dt.date.fromisoformat((birth or "")[:10])
-        day = dt.date.fromisoformat((on or "")[:10])
-    except ValueError:
-        return None
-    return (day - born).days / 365.25
-
-
 def _in_years(q: Any) -> float | None:
     """Return an Age quantity in years (None when it has no value or an unknown unit)."""
     if q is None or q.value is None:
@@ -227,7 +217,7 @@ def _pick_range(ctx: Context, ranges: list[Any], row: dict[str, Any]) -> Any:
     if len(ranges) <= 1 and not any(_range_sexes(rr) or rr.age is not None for rr in ranges):
         return ranges[0] if ranges else None
     sex, birth = _patient(ctx, row["patient_id"])
-    age = _age_years(birth, row.get("effective"))
+    age = age_in_years(birth, row.get("effective"))
     best, best_score = None, -1
     for rr in ranges:
         score = _fits(rr, sex, age)

@@ -21,6 +21,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from oncoboard.dates import age_at
 from oncoboard.errors import NotFoundError
 from oncoboard.patients import codes
 from oncoboard.store import Store
@@ -454,13 +455,6 @@ def search_notes(store: Store, text: str, limit: int = 20, patient_id: str | Non
             for r in store.db.query(sql, params)]
 
 
-def _age(birth: str | None, at: str | None) -> int | None:
-    if not birth or not at:
-        return None
-    b, a = dt.date.fromisoformat(birth[:10]), dt.date.fromisoformat(at[:10])
-    return a.year - b.year - ((a.month, a.day) < (b.month, b.day))
-
-
 _ENDED = {"completed", "stopped", "cancelled", "entered-in-error", "not-done"}
 
 
@@ -497,8 +491,8 @@ def get_summary(store: Store, patient_id: str, at: DateLike = None) -> Summary:
         for table in ("conditions", "observations", "treatments", "notes", "outcomes")}
     return Summary(
         patient=patient,
-        age=_age(patient.birth_date, patient.deceased_date or when),
-        age_at_diagnosis=_age(patient.birth_date, cancer.diagnosis_date if cancer else None),
+        age=age_at(patient.birth_date, patient.deceased_date or when),
+        age_at_diagnosis=age_at(patient.birth_date, cancer.diagnosis_date if cancer else None),
         primary_cancer=cancer,
         stage=(cancer.pathological_stage or cancer.clinical_stage) if cancer else None,
         tnm=_tnm(cancer) if cancer else None,

@@ -12,6 +12,7 @@ import html
 from dataclasses import asdict
 from typing import Any
 
+from oncoboard.dates import age_at
 from oncoboard.patients import codes, record
 
 Row = dict[str, Any]
@@ -23,14 +24,7 @@ def _dicts(items: list[Any]) -> list[Row]:
 
 def age_years(birth_date: str | None, on: dt.date | None = None) -> int | None:
     """Return the age in whole years on `on` (today by default), or None."""
-    if not birth_date:
-        return None
-    try:
-        born = dt.date.fromisoformat(birth_date[:10])
-    except ValueError:
-        return None
-    on = on or dt.date.today()
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    return age_at(birth_date, on or dt.date.today())
 
 
 def list_patients(store: Any, query: str = "") -> list[Row]:

@@ -12,6 +12,7 @@ from oncoboard import audit
 from oncoboard.board import caseview, decisions, export, keyimage, report
 from oncoboard.board.predictions import Curve, PredictionView, ResultView
 from oncoboard.errors import BoardError
+from oncoboard.imaging.display import window_to_uint8
 from oncoboard.imaging.volume import Volume
 
 
@@ -72,7 +73,7 @@ def test_key_slice_goes_through_the_tumour_with_its_contour():
 
 def test_window_is_linear_and_clipped():
     values = np.array([[-200, -160, 40, 240, 1000]])
-    assert keyimage.apply_window(values, 40, 400).tolist() == [[0, 0, 127, 255, 255]]
+    assert window_to_uint8(values, 40, 400).tolist() == [[0, 0, 127, 255, 255]]
 
 
 def _views(store, meeting):
