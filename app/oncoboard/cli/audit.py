@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from oncoboard.audit import entries
-from oncoboard.board.trail import verify_trail
 from oncoboard.cli import print_json
 from oncoboard.errors import AuditError
 
@@ -26,6 +24,8 @@ def register(sub: Any, common: Any) -> None:
 
 
 def _verify_cmd(args: Any, ctx: Any) -> int:
+    from oncoboard.board.trail import verify_trail
+
     report = verify_trail(ctx.store)
     if args.json:
         print_json(report.to_dict())
@@ -40,6 +40,8 @@ def _verify_cmd(args: Any, ctx: Any) -> int:
 
 
 def _list_cmd(args: Any, ctx: Any) -> int:
+    from oncoboard.audit import entries
+
     rows = entries(ctx.store, event_type=args.event, last=args.last)
     if args.json:
         print_json([e.to_dict() for e in rows])

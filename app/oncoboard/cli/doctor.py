@@ -8,8 +8,6 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from oncoboard.doctor import FAIL, OK, WARN, run_checks
-
 
 def register(sub: Any, common: Any) -> None:
     """Register `oncoboard doctor`."""
@@ -25,6 +23,8 @@ def _doctor(args: Any, ctx: Any) -> int:
 
         print(gl_probe())
         return 0
+    from oncoboard.doctor import FAIL, OK, WARN, run_checks
+
     checks = run_checks(ctx.settings)
     if args.json:
         json.dump([asdict(c) for c in checks], sys.stdout, indent=2, default=str)

@@ -15,14 +15,25 @@ import importlib
 import logging
 import pkgutil
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-import sqlite_utils
+# sqlite-utils imports pandas when it is installed (0.2-0.3 s and ~40 MiB at every start), only
+# to map DataFrame timestamps to TEXT columns; Oncoboard never passes DataFrames. Importing it
+# while `import pandas` fails skips that; pandas stays importable by anything else afterwards.
+_hide_pandas = "pandas" not in sys.modules and "sqlite_utils" not in sys.modules
+if _hide_pandas:
+    sys.modules["pandas"] = None  # type: ignore[assignment]
+try:
+    import sqlite_utils
+finally:
+    if _hide_pandas:
+        del sys.modules["pandas"]
 
-from oncoboard.errors import StorageError
+from oncoboard.errors import StorageError  # noqa: E402
 
 log = logging.getLogger(__name__)
 
