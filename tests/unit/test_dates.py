@@ -1,4 +1,4 @@
-"""One helper per fact: ages and local times used by the record, the import, the board and the UI."""
+"""Ages at a date: one helper used by the record, the import, the board and the UI."""
 
 from __future__ import annotations
 
