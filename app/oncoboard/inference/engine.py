@@ -271,6 +271,8 @@ def _explanation(manifest: Manifest, asm: Assembly, plan: dict[str, Any],
         where = explain.locate(span, asm.values[name].segments)
         moved.append({"input": name, **where, "delta": g(0) - g(row)})
     moved.sort(key=lambda m: -abs(m["delta"]))
+    # a sentence whose removal changes nothing did not move the result: it is not evidence
+    moved = [m for m in moved if abs(m["delta"]) > explain.UNMOVED]
     result["sentences"] = moved[: ex.max_sentences]
     return result
 

@@ -19,9 +19,17 @@ from typing import Any
 
 from oncoboard.inference.manifest import ClinicalInput, Manifest, Output
 
-_SENTENCE = re.compile(r"[^.!?;\n]+[.!?;]*")
+# A sentence ends at a line break, or at . ! ? ; followed by a blank or the end of the text: a
+# decimal point ("ANC 0.2, temperature 39.1") or a dotted code is inside a sentence.
+_END = re.compile(r"[.!?;]+(?=\s|$)|\n")
+_LAST_WORD = re.compile(r"([^\W\d_][\w.]*)$")
+#: Words whose full stop is not the end of a sentence (English and French notes).
+ABBREVIATIONS = frozenset({"dr", "drs", "mr", "mrs", "ms", "pr", "prof", "vs", "cf", "env",
+                           "approx", "e.g", "i.e", "fig", "no", "mme", "mlle", "st", "ste",
+                           "resp", "réf", "ref", "inj", "cp"})
 MAX_SENTENCES = 120
 EPS = 1e-12
+UNMOVED = 1e-6  # a sentence moving the output less than this (float32 noise) moved nothing
 
 
 def default_scale(output: Output) -> str:
@@ -87,16 +95,26 @@ def linear_contributions(manifest: Manifest, values: dict[str, Any],
 
 def sentences(text: str) -> list[tuple[int, int]]:
     """Return (start, end) character spans of the sentences of `text` (blank ones skipped)."""
-    spans = []
-    for m in _SENTENCE.finditer(text):
-        start, end = m.start(), m.end()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if end - start >= 3:
-            spans.append((start, end))
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _END.finditer(text):
+        if m.group() == ".":
+            word = _LAST_WORD.search(text, start, m.start())
+            if word and (len(word.group(1)) == 1 or word.group(1).lower() in ABBREVIATIONS):
+                continue  # "Dr. Martin", "J. Smith", "e.g. fever": the sentence goes on
+        _add_span(spans, text, start, m.end())
+        start = m.end()
+    _add_span(spans, text, start, len(text))
     return spans
+
+
+def _add_span(spans: list[tuple[int, int]], text: str, start: int, end: int) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end - start >= 3:
+        spans.append((start, end))
 
 
 def without(text: str, span: tuple[int, int]) -> str:

@@ -24,6 +24,7 @@ from oncoboard.inference.manifest import (
     TextInput,
     TreatmentPredicate,
 )
+from oncoboard.patients.language import NAMES, guess_language
 from oncoboard.units import convert
 
 log = logging.getLogger(__name__)
@@ -217,10 +218,16 @@ def assemble_given(manifest: Manifest, given: dict[str, Any]) -> Assembly:
                 apply_missing(spec, asm, "no text given")
             else:
                 text = str(raw)[: spec.max_chars]
+                guess = guess_language(text)
+                if guess.language and guess.language not in spec.languages:
+                    reads = " and ".join(NAMES.get(x, x) for x in spec.languages)
+                    asm.refuse(f"{spec.name}: the text is written in {guess.name}; the model "
+                               f"reads {reads} only", spec.name)
+                    continue
                 asm.values[spec.name] = InputValue(
                     spec.name, "given", None, text, None, {"chars": len(text)}, text=text,
                     segments=[{"note_id": None, "start": 0, "end": len(text), "offset": 0,
-                               "date": None, "note_type": None, "language": None,
+                               "date": None, "note_type": None, "language": guess.language,
                                "chars": len(text)}])
             continue
         if blank:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from oncoboard.inference.features import (
 )
 from oncoboard.inference.manifest import ClinicalInput, ImageInput, Manifest, TextInput
 from oncoboard.patients import codes
+from oncoboard.patients.language import NAMES, reading_language
 
 log = logging.getLogger(__name__)
 
@@ -149,11 +151,21 @@ def text(rv: RecordView, spec: TextInput, asm: Assembly) -> None:
     notes = [n for n in rv.notes() if n.date and floor <= n.date[:10] <= day
              and (not spec.note_types or (n.note_type or "") in spec.note_types)]
     langs = set(spec.languages)
-    skipped = [n for n in notes if n.language and n.language not in langs]
+    read, skipped, language = [], Counter[str](), {}
+    for n in notes:  # the note's own words decide its language when they tell
+        lang, disagreement = reading_language(n.text, n.language)
+        if lang and lang not in langs:
+            skipped[NAMES.get(lang, lang)] += 1
+            continue
+        if disagreement:
+            asm.warn("language", f"{spec.name}: note {n.id} {disagreement}", spec.name)
+        language[n.id] = lang
+        read.append(n)
     if skipped:
-        asm.warn("language", f"{spec.name}: {len(skipped)} note(s) in a language the model does "
-                             f"not read were left out", spec.name)
-    notes = [n for n in notes if not n.language or n.language in langs]
+        which = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items()))
+        asm.warn("language", f"{spec.name}: {sum(skipped.values())} note(s) in a language the "
+                             f"model does not read were left out ({which})", spec.name)
+    notes = read
     if not notes:
         apply_missing(spec, asm, f"no note {_window_text(spec.window_days, rv.date)}")
         return
@@ -171,7 +183,7 @@ def text(rv: RecordView, spec: TextInput, asm: Assembly) -> None:
     for n in kept:
         segments.append({"note_id": n.id, "start": offset, "end": offset + len(n.text),
                          "offset": 0, "date": n.date, "note_type": n.note_type,
-                         "language": n.language, "chars": len(n.text)})
+                         "language": language.get(n.id), "chars": len(n.text)})
         parts.append(n.text)
         offset += len(n.text) + 1
     joined = "\n".join(parts)
