@@ -186,3 +186,20 @@ def test_mesh_of_simple_shapes():
     ring[:, 2, 2] = False
     assert area_and_volume(ring)[1] == pytest.approx(area_and_volume(ring.T)[1], rel=1e-3)
     assert area_and_volume(ring)[1] == pytest.approx(area_and_volume(ring[::-1, ::-1])[1])
+
+
+def test_image_inputs_name_the_feature_definition_computed_here():
+    import tomllib
+    from pathlib import Path
+
+    from oncoboard.errors import PluginError
+    from oncoboard.inference.manifest import load_manifest, parse_manifest
+    from oncoboard.inference.radiomics import FEATURE_DEFINITION
+
+    folder = Path(__file__).parents[3] / "plugins" / "response-nsclc-rtio"
+    image = next(i for i in load_manifest(folder).inputs if i.kind == "image")
+    assert image.mode == "features" and image.feature_definition == FEATURE_DEFINITION
+    raw = tomllib.loads((folder / "plugin.toml").read_text(encoding="utf-8"))
+    next(i for i in raw["inputs"] if i["kind"] == "image")["feature_definition"] = "pyradiomics"
+    with pytest.raises(PluginError, match="feature_definition"):
+        parse_manifest(raw, file="plugin.toml")
