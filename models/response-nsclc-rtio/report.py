@@ -56,6 +56,7 @@ def _inputs() -> str:
     parts.append(
         '[[inputs]]\nkind = "image"\nname = "planning_ct"\nlabel = "Planning CT with GTV"\n'
         'modality = "CT"\nwindow_days = 120\nspacing_mm = [2.0, 1.5, 1.5]\nmode = "features"\n'
+        'feature_definition = "IBSI 1"\n'
         'mask = {source = "RTSTRUCT", roi_names = ["GTV", "GTVp", "GTV_T", "GTV-1"]}\n'
         'preprocessing = {resample = true, crop = "mask_bbox", margin_mm = 10.0}\n')
     return "\n".join(parts)

@@ -374,6 +374,12 @@ class ImageInput(_TensorSlot):
     mode: Literal["tensor", "features"] = Field(
         "features", description="'features': radiomics inputs reference this image; 'tensor': "
                                 "the volume is fed to graph input `tensor`.")
+    feature_definition: Literal["IBSI 1"] | None = Field(
+        None, description="Definition of the radiomics features the model was trained with "
+                          "(mode 'features'): 'IBSI 1', the Image Biomarker Standardisation "
+                          "Initiative's, which oncoboard.inference.radiomics computes. A "
+                          "plugin trained with a tool that follows IBSI 1 names it; another "
+                          "definition is refused rather than fed different numbers.")
     required: bool = Field(True, description="No series or mask follows the inputs' policy.")
 
     @model_validator(mode="after")

@@ -5,15 +5,24 @@ The engine calls :func:`compute_features` for plugin inputs whose source is
 function on their training volumes, so a model sees the same numbers at training and at the
 tumour board.
 
-Definitions follow the Image Biomarker Standardisation Initiative (IBSI) / pyradiomics where a
-feature has a standard meaning; differences are stated in :data:`FEATURES`:
+Every feature is defined as in the Image Biomarker Standardisation Initiative, IBSI 1
+(Zwanenburg et al., Radiology 2020; its four-letter code is in :data:`FEATURES`), so a plugin
+trained with another IBSI-compliant tool (pyradiomics, MIRP...) on the same image processing
+gets the same inputs; a manifest says so with ``feature_definition = "IBSI 1"`` on the image
+input (:data:`FEATURE_DEFINITION`). The configuration IBSI asks to report:
 
-* shape features use the voxel grid and the volume's affine (millimetres), so they are correct for
-  anisotropic spacing;
-* first-order features use the voxel values (Hounsfield units for CT);
-* GLCM texture features use a fixed bin width (values between :data:`GLCM_RANGE` in
-  :data:`GLCM_LEVELS` grey levels, outside values clipped to the end bins), the 13 directions of
-  the 26-neighbourhood at distance 1 voxel, symmetric matrices, and the mean over directions.
+* no resampling here (the image input's preprocessing does it, if any); positions in
+  millimetres from the volume's affine, so anisotropic spacing and oblique orientations count;
+* morphology on the mask as given: the mesh features (volume, surface area, sphericity) on the
+  marching-cubes mesh of the padded mask at 0.5 (:mod:`.mask_mesh`), the axis lengths from the
+  principal components of the voxel centres;
+* intensity statistics on every voxel of the mask (no re-segmentation, no discretisation);
+* GLCM texture: re-segmentation to :data:`GLCM_RANGE` (voxels outside are left out of the
+  texture matrices), fixed bin size discretisation (:data:`GLCM_BIN_WIDTH` wide bins from the
+  range's lower bound), Chebyshev distance 1, symmetric matrices, 3D, features computed per
+  direction (13) and averaged (IBSI aggregation ITBB).
+
+The IBSI digital phantom reproduces the reference values (tests/unit/plugins/test_radiomics.py).
 """
 
 from __future__ import annotations
@@ -26,36 +35,45 @@ from numpy.typing import NDArray
 
 from oncoboard.errors import InferenceError
 from oncoboard.imaging.volume import Volume
+from oncoboard.inference.mask_mesh import area_and_volume
 
+#: The feature definition a manifest names on an image input whose features this module
+#: computes (``feature_definition``).
+FEATURE_DEFINITION = "IBSI 1"
+#: Texture re-segmentation range (HU for CT) and fixed bin width: 32 bins of 12.5 HU.
 GLCM_RANGE = (-150.0, 250.0)
-GLCM_LEVELS = 32
+GLCM_BIN_WIDTH = 12.5
 
 FEATURES: dict[str, str] = {
-    "volume_cc": "Mask volume in cm3 (voxel count x voxel volume).",
+    "volume_cc": "Volume by voxel counting in cm3: voxel count x voxel volume (IBSI YEKZ).",
+    "mesh_volume_cc": "Volume enclosed by the mask's mesh in cm3 (IBSI RNU0).",
     "voxel_count": "Number of voxels in the mask.",
-    "major_axis_mm": "Major axis length, 4 sqrt(largest eigenvalue of the voxel-position "
-                     "covariance) (IBSI).",
-    "elongation": "sqrt(second / largest eigenvalue of the position covariance); 1 = round.",
-    "flatness": "sqrt(smallest / largest eigenvalue of the position covariance); 1 = round.",
-    "surface_mm2": "Surface area estimated from the exposed voxel faces x 2/3 (the mean "
-                   "projection factor of an isotropic surface on three axes).",
-    "sphericity": "pi^(1/3) (6 V)^(2/3) / surface; 1 for a sphere (uses surface_mm2).",
-    "hu_mean": "Mean voxel value (HU for CT).",
-    "hu_sd": "Standard deviation of voxel values (population).",
-    "hu_min": "Minimum voxel value.",
-    "hu_max": "Maximum voxel value.",
-    "hu_p10": "10th percentile of voxel values.",
-    "hu_p25": "25th percentile of voxel values.",
-    "hu_median": "Median voxel value.",
-    "hu_p75": "75th percentile of voxel values.",
-    "hu_p90": "90th percentile of voxel values.",
-    "hu_skewness": "Skewness of voxel values.",
-    "hu_kurtosis": "Excess kurtosis of voxel values.",
-    "glcm_contrast": "GLCM contrast, sum P(i,j) (i-j)^2.",
-    "glcm_homogeneity": "GLCM homogeneity (inverse difference moment), sum P/(1+(i-j)^2).",
-    "glcm_energy": "GLCM energy (angular second moment), sum P^2.",
-    "glcm_correlation": "GLCM correlation; 1 for a uniform region (IBSI convention).",
-    "glcm_entropy": "GLCM joint entropy, -sum P log2 P.",
+    "surface_mm2": "Surface area of the mask's mesh in mm2 (IBSI C0JK).",
+    "sphericity": "(36 pi V^2)^(1/3) / A, mesh volume V and area A; 1 for a sphere "
+                  "(IBSI QCFX).",
+    "major_axis_mm": "Major axis length, 4 sqrt(largest eigenvalue of the covariance, n - 1 "
+                     "denominator, of the voxel centres) (IBSI TDIC).",
+    "minor_axis_mm": "Minor axis length, 4 sqrt(second eigenvalue) (IBSI P9VJ).",
+    "least_axis_mm": "Least axis length, 4 sqrt(smallest eigenvalue) (IBSI 7J51).",
+    "elongation": "sqrt(second / largest eigenvalue); 1 = round (IBSI Q3CK).",
+    "flatness": "sqrt(smallest / largest eigenvalue); 1 = round (IBSI N17B).",
+    "hu_mean": "Mean voxel value, HU for CT (IBSI Q4LE).",
+    "hu_sd": "Standard deviation of voxel values: square root of the intensity variance "
+             "(IBSI ECT3, population variance).",
+    "hu_min": "Minimum voxel value (IBSI 1GSF).",
+    "hu_max": "Maximum voxel value (IBSI 84IY).",
+    "hu_p10": "10th percentile of voxel values (IBSI QG58; linear interpolation).",
+    "hu_p25": "25th percentile of voxel values (lower bound of the IBSI SALO range).",
+    "hu_median": "Median voxel value (IBSI Y12H).",
+    "hu_p75": "75th percentile of voxel values (upper bound of the IBSI SALO range).",
+    "hu_p90": "90th percentile of voxel values (IBSI 8DWT; linear interpolation).",
+    "hu_skewness": "Skewness of voxel values (IBSI KE2A); 0 for a uniform region.",
+    "hu_kurtosis": "Excess kurtosis of voxel values (IBSI IPH6); 0 for a uniform region.",
+    "glcm_contrast": "GLCM contrast, sum p(i,j) (i-j)^2 (IBSI ACUI).",
+    "glcm_homogeneity": "GLCM inverse difference moment, sum p/(1+(i-j)^2) (IBSI WF0Z).",
+    "glcm_energy": "GLCM angular second moment, sum p^2 (IBSI 8ZQL).",
+    "glcm_correlation": "GLCM correlation (IBSI NI2N); 1 for a uniform region.",
+    "glcm_entropy": "GLCM joint entropy, -sum p log2 p (IBSI TU9B).",
 }
 
 # The 13 unique directions of the 26-neighbourhood (the other 13 are their opposites).
@@ -70,7 +88,9 @@ def feature_names() -> list[str]:
 
 def compute_features(volume: Volume | NDArray[Any], mask: NDArray[Any],
                      names: Iterable[str] | None = None,
-                     affine: NDArray[Any] | None = None) -> dict[str, float]:
+                     affine: NDArray[Any] | None = None, *,
+                     texture_range: tuple[float, float] = GLCM_RANGE,
+                     bin_width: float = GLCM_BIN_WIDTH) -> dict[str, float]:
     """Compute the named features of the voxels of `volume` inside `mask`.
 
     Parameters
@@ -84,11 +104,15 @@ def compute_features(volume: Volume | NDArray[Any], mask: NDArray[Any],
         Features wanted (see :data:`FEATURES`); all when None.
     affine
         4x4 index-to-mm matrix for a bare array.
+    texture_range, bin_width
+        GLCM re-segmentation range (inclusive) and fixed bin width; the defaults are the
+        configuration the plugins are trained with.
 
     Returns
     -------
     dict
-        Feature name -> value (float).
+        Feature name -> value (float). GLCM features are NaN when no two neighbouring voxels
+        of the mask lie in the texture range.
 
     Raises
     ------
@@ -113,7 +137,7 @@ def compute_features(volume: Volume | NDArray[Any], mask: NDArray[Any],
         raise InferenceError("the mask is empty: no voxel to compute features on",
                              where="radiomics")
     box = _bbox(roi)
-    ctx = _Context(voxels[box].astype(np.float64), roi[box], geom)
+    ctx = _Context(voxels[box].astype(np.float64), roi[box], geom, texture_range, bin_width)
     return {name: float(_COMPUTE[name](ctx)) for name in wanted}
 
 
@@ -131,11 +155,13 @@ class _Context:
     """Cached intermediate results shared by the features of one call."""
 
     def __init__(self, values: NDArray[np.float64], roi: NDArray[np.bool_],
-                 affine: NDArray[np.float64]):
+                 affine: NDArray[np.float64], texture_range: tuple[float, float],
+                 bin_width: float):
         self.values = values
         self.roi = roi
-        self.affine = affine
+        self.linear = np.asarray(affine, dtype=np.float64)[:3, :3]
         self.inside = values[roi]
+        self.texture = (float(texture_range[0]), float(texture_range[1]), float(bin_width))
         self._cache: dict[str, Any] = {}
 
     def cached(self, key: str, fn: Callable[[], Any]) -> Any:
@@ -145,42 +171,40 @@ class _Context:
 
     @property
     def voxel_mm3(self) -> float:
-        return float(abs(np.linalg.det(self.affine[:3, :3])))
+        return float(abs(np.linalg.det(self.linear)))
 
     def eigen(self) -> NDArray[np.float64]:
-        """Return eigenvalues (descending) of the covariance of voxel positions in mm."""
+        """Return the eigenvalues (descending) of the covariance of the voxel centres (mm)."""
         def fn() -> NDArray[np.float64]:
             idx = np.argwhere(self.roi).astype(np.float64)
             if len(idx) < 2:
                 return np.zeros(3)
-            pts = idx @ self.affine[:3, :3].T
+            pts = idx @ self.linear.T
             ev = np.linalg.eigvalsh(np.cov(pts, rowvar=False))
             return np.asarray(np.clip(ev[::-1], 0.0, None), dtype=np.float64)
         return np.asarray(self.cached("eigen", fn))
 
-    def surface(self) -> float:
-        def fn() -> float:
-            padded = np.pad(self.roi, 1)
-            steps = self.affine[:3, :3]
-            total = 0.0
-            for axis in range(3):
-                faces = np.count_nonzero(np.diff(padded.astype(np.int8), axis=axis))
-                others = [a for a in range(3) if a != axis]
-                # Area of one face: |step_a x step_b| for the two other axes.
-                area = float(np.linalg.norm(np.cross(steps[:, others[0]], steps[:, others[1]])))
-                total += faces * area
-            return total * 2.0 / 3.0
-        return float(self.cached("surface", fn))
+    def mesh(self) -> tuple[float, float]:
+        """Return the (area mm2, volume mm3) of the mask's marching-cubes mesh."""
+        return tuple(self.cached("mesh", lambda: area_and_volume(self.roi, self.linear)))
 
     def glcm(self) -> list[NDArray[np.float64]]:
-        return list(self.cached("glcm", lambda: _glcm_matrices(self.values, self.roi)))
+        return list(self.cached("glcm", lambda: _glcm_matrices(self.values, self.roi,
+                                                               *self.texture)))
 
 
-def _glcm_matrices(values: NDArray[np.float64], roi: NDArray[np.bool_]) -> list[NDArray[Any]]:
-    """Return one normalised symmetric GLCM per direction that has at least one voxel pair."""
-    lo, hi = GLCM_RANGE
-    levels = np.clip(((values - lo) / (hi - lo) * GLCM_LEVELS).astype(np.int64), 0,
-                     GLCM_LEVELS - 1)
+def _glcm_matrices(values: NDArray[np.float64], roi: NDArray[np.bool_], lo: float, hi: float,
+                   width: float) -> list[NDArray[Any]]:
+    """Return one normalised symmetric GLCM per direction that has at least one voxel pair.
+
+    Voxels outside [lo, hi] leave the texture mask (IBSI re-segmentation); the others get the
+    fixed-bin-size grey level floor((x - lo) / width) (IBSI: that + 1; the features used here
+    do not depend on where the levels start).
+    """
+    roi = roi & (values >= lo) & (values <= hi)
+    levels = np.zeros(values.shape, dtype=np.int64)
+    levels[roi] = np.floor((values[roi] - lo) / width).astype(np.int64)
+    n_levels = int(levels.max()) + 1
     mats = []
     n = values.shape
     for d in _DIRECTIONS:
@@ -190,9 +214,9 @@ def _glcm_matrices(values: NDArray[np.float64], roi: NDArray[np.bool_]) -> list[
         if not both.any():
             continue
         i, j = levels[src][both], levels[dst][both]
-        counts = np.bincount(i * GLCM_LEVELS + j, minlength=GLCM_LEVELS ** 2)
-        counts = counts + np.bincount(j * GLCM_LEVELS + i, minlength=GLCM_LEVELS ** 2)
-        m = counts.reshape(GLCM_LEVELS, GLCM_LEVELS).astype(np.float64)
+        counts = np.bincount(i * n_levels + j, minlength=n_levels ** 2)
+        counts = counts + np.bincount(j * n_levels + i, minlength=n_levels ** 2)
+        m = counts.reshape(n_levels, n_levels).astype(np.float64)
         mats.append(m / m.sum())
     return mats
 
@@ -204,17 +228,35 @@ def _glcm_feature(ctx: _Context, fn: Callable[[NDArray[np.float64]], float]) -> 
     return float(np.mean([fn(p) for p in mats]))
 
 
-_I, _J = np.meshgrid(np.arange(GLCM_LEVELS, dtype=np.float64) + 1,
-                     np.arange(GLCM_LEVELS, dtype=np.float64) + 1, indexing="ij")
+def _grid(p: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Return the grey levels i, j (from 1) of each cell of a GLCM."""
+    levels = np.arange(p.shape[0], dtype=np.float64) + 1
+    return levels[:, None], levels[None, :]
+
+
+def _contrast(p: NDArray[np.float64]) -> float:
+    i, j = _grid(p)
+    return float((p * (i - j) ** 2).sum())
+
+
+def _inverse_difference_moment(p: NDArray[np.float64]) -> float:
+    i, j = _grid(p)
+    return float((p / (1.0 + (i - j) ** 2)).sum())
 
 
 def _correlation(p: NDArray[np.float64]) -> float:
-    mu_i, mu_j = float((p * _I).sum()), float((p * _J).sum())
-    sd_i = float(np.sqrt((p * (_I - mu_i) ** 2).sum()))
-    sd_j = float(np.sqrt((p * (_J - mu_j) ** 2).sum()))
+    i, j = _grid(p)
+    mu_i, mu_j = float((p * i).sum()), float((p * j).sum())
+    sd_i = float(np.sqrt((p * (i - mu_i) ** 2).sum()))
+    sd_j = float(np.sqrt((p * (j - mu_j) ** 2).sum()))
     if sd_i * sd_j < 1e-12:
         return 1.0
-    return float((p * (_I - mu_i) * (_J - mu_j)).sum() / (sd_i * sd_j))
+    return float((p * (i - mu_i) * (j - mu_j)).sum() / (sd_i * sd_j))
+
+
+def _joint_entropy(p: NDArray[np.float64]) -> float:
+    q = p[p > 0]
+    return float(-(q * np.log2(q)).sum())
 
 
 def _moment(ctx: _Context, k: int) -> float:
@@ -226,8 +268,12 @@ def _moment(ctx: _Context, k: int) -> float:
 
 
 def _sphericity(ctx: _Context) -> float:
-    v = ctx.roi.sum() * ctx.voxel_mm3
-    return float(np.pi ** (1 / 3) * (6 * v) ** (2 / 3) / ctx.surface())
+    area, volume = ctx.mesh()
+    return float((36.0 * np.pi * volume ** 2) ** (1 / 3) / area)
+
+
+def _axis(ctx: _Context, k: int) -> float:
+    return 4.0 * float(np.sqrt(ctx.eigen()[k]))
 
 
 def _axis_ratio(ctx: _Context, k: int) -> float:
@@ -237,12 +283,15 @@ def _axis_ratio(ctx: _Context, k: int) -> float:
 
 _COMPUTE: dict[str, Callable[[_Context], float]] = {
     "volume_cc": lambda c: c.roi.sum() * c.voxel_mm3 / 1000.0,
+    "mesh_volume_cc": lambda c: c.mesh()[1] / 1000.0,
     "voxel_count": lambda c: float(c.roi.sum()),
-    "major_axis_mm": lambda c: 4.0 * float(np.sqrt(c.eigen()[0])),
+    "surface_mm2": lambda c: c.mesh()[0],
+    "sphericity": _sphericity,
+    "major_axis_mm": lambda c: _axis(c, 0),
+    "minor_axis_mm": lambda c: _axis(c, 1),
+    "least_axis_mm": lambda c: _axis(c, 2),
     "elongation": lambda c: _axis_ratio(c, 1),
     "flatness": lambda c: _axis_ratio(c, 2),
-    "surface_mm2": lambda c: c.surface(),
-    "sphericity": _sphericity,
     "hu_mean": lambda c: float(c.inside.mean()),
     "hu_sd": lambda c: float(c.inside.std()),
     "hu_min": lambda c: float(c.inside.min()),
@@ -254,11 +303,9 @@ _COMPUTE: dict[str, Callable[[_Context], float]] = {
     "hu_p90": lambda c: float(np.percentile(c.inside, 90)),
     "hu_skewness": lambda c: _moment(c, 3),
     "hu_kurtosis": lambda c: _moment(c, 4) - 3.0 if c.inside.std() > 1e-12 else 0.0,
-    "glcm_contrast": lambda c: _glcm_feature(c, lambda p: float((p * (_I - _J) ** 2).sum())),
-    "glcm_homogeneity": lambda c: _glcm_feature(
-        c, lambda p: float((p / (1.0 + (_I - _J) ** 2)).sum())),
+    "glcm_contrast": lambda c: _glcm_feature(c, _contrast),
+    "glcm_homogeneity": lambda c: _glcm_feature(c, _inverse_difference_moment),
     "glcm_energy": lambda c: _glcm_feature(c, lambda p: float((p ** 2).sum())),
     "glcm_correlation": lambda c: _glcm_feature(c, _correlation),
-    "glcm_entropy": lambda c: _glcm_feature(
-        c, lambda p: float(-(p[p > 0] * np.log2(p[p > 0])).sum())),
+    "glcm_entropy": lambda c: _glcm_feature(c, _joint_entropy),
 }

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 
 from oncoboard.errors import RecordImportError
-from oncoboard.patients import fhir_models
+from oncoboard.patients import fhir_validation
 from oncoboard.patients.importer import Batch
 
 if TYPE_CHECKING:
@@ -31,8 +31,8 @@ STORED = ("Patient", "Condition", "Observation", "Procedure", "MedicationRequest
 
 
 #: The fhir.resources (R4B) class that validates a resource type (None: not a type), see
-#: :mod:`.fhir_models`.
-model_class = fhir_models.model_class
+#: :mod:`.fhir_validation`.
+model_class = fhir_validation.model_class
 
 
 def _validation_reason(exc: pydantic.ValidationError) -> str:
@@ -217,7 +217,7 @@ def _element_plan(cls: Any) -> dict[str, tuple[Any, bool]]:
                     klass = annotation.get_model_klass()
                 stack.extend(typing.get_args(annotation))
             if klass is not None and klass.__name__ not in _POLYMORPHIC:
-                plan[key] = (fhir_models.planned_class(klass), key in _MEMO_KEYS)
+                plan[key] = (fhir_validation.planned_class(klass), key in _MEMO_KEYS)
         _element_plans[cls] = plan
     return plan
 
@@ -248,7 +248,7 @@ def _with_validated_elements(cls: Any, res: dict[str, Any]) -> dict[str, Any]:
     """Return `res` with its complex elements replaced by models of their own classes.
 
     fhir.resources accepts an already validated element model as is. Elements are validated
-    by the planned classes (:mod:`.fhir_models`), and an element that occurs in many
+    by the planned classes (:mod:`.fhir_validation`), and an element that occurs in many
     resources (the same LOINC code, category, subject) is validated once instead of once per
     resource: about half the validation time of a typical bundle. An element that does not
     validate is left as it was, for the resource's validation to report with its full path.

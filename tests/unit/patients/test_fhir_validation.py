@@ -1,6 +1,6 @@
 """The planned resource classes accept and refuse exactly what fhir.resources does.
 
-:mod:`oncoboard.patients.fhir_models` replaces two of fhir_core's per-resource checks by
+:mod:`oncoboard.patients.fhir_validation` runs two of fhir_core's per-resource checks from
 plans computed once per class. These tests compare it with the library classes on the whole
 demo cohort (valid) and on resources broken in the ways those checks exist for (invalid):
 same models, same errors, word for word.
@@ -14,7 +14,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from oncoboard.patients import demo_cohort, fhir_models
+from oncoboard.patients import demo_cohort, fhir_validation
 from oncoboard.patients import fhir_build as fb
 
 
@@ -35,23 +35,23 @@ def _both(res: dict[str, Any]) -> tuple[Any, Any]:
     """Return what the import does (planned class, called with the elements as keywords) and
     what the library does (its class's model_validate)."""
     kind = res["resourceType"]
-    planned, library = fhir_models.model_class(kind), fhir_models.library_class(kind)
+    planned, library = fhir_validation.model_class(kind), fhir_validation.library_class(kind)
     ours = _outcome(lambda r: planned(**r), res)
     assert ours == _outcome(planned.model_validate, res)
     return ours, _outcome(library.model_validate, res)
 
 
 def test_planned_classes_are_the_library_classes_with_planned_checks():
-    assert fhir_models.planned_checks_enabled()
+    assert fhir_validation.planned_checks_enabled()
     for kind in ("Patient", "Observation", "Condition", "Procedure", "MedicationStatement",
                  "MedicationRequest", "MedicationAdministration", "DocumentReference",
                  "Composition", "Encounter", "Bundle", "Practitioner", "Organization"):
-        planned, library = fhir_models.model_class(kind), fhir_models.library_class(kind)
+        planned, library = fhir_validation.model_class(kind), fhir_validation.library_class(kind)
         assert planned is not library and issubclass(planned, library), kind
         assert planned.__name__ == library.__name__
         assert planned.get_resource_type() == kind
         assert planned.model_fields.keys() == library.model_fields.keys()
-    assert fhir_models.model_class("NotAResource") is None
+    assert fhir_validation.model_class("NotAResource") is None
 
 
 def test_the_demo_cohort_validates_to_the_same_models(cohort_resources):
@@ -121,12 +121,13 @@ def test_a_required_element_given_only_as_an_extension_is_accepted_by_both():
 
 
 def test_an_unchecked_fhir_core_version_gets_the_library_classes(monkeypatch):
-    monkeypatch.setattr(fhir_models, "_classes", {})
-    monkeypatch.setattr(fhir_models, "_planned_by_base", {})
-    monkeypatch.setattr(fhir_models, "_enabled", None)
-    monkeypatch.setattr(fhir_models.importlib.metadata, "version", lambda name: "2.0.0")
-    assert not fhir_models.planned_checks_enabled()
-    assert fhir_models.model_class("Observation") is fhir_models.library_class("Observation")
+    monkeypatch.setattr(fhir_validation, "_classes", {})
+    monkeypatch.setattr(fhir_validation, "_planned_by_base", {})
+    monkeypatch.setattr(fhir_validation, "_enabled", None)
+    monkeypatch.setattr(fhir_validation.importlib.metadata, "version", lambda name: "2.0.0")
+    assert not fhir_validation.planned_checks_enabled()
+    assert (fhir_validation.model_class("Observation")
+            is fhir_validation.library_class("Observation"))
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
@@ -141,7 +142,17 @@ def test_the_import_reports_the_library_error(case, tmp_path):
     res = make()
     breaks(res)
     with pytest.raises(pydantic.ValidationError) as library:
-        fhir_models.library_class(res["resourceType"]).model_validate(copy.deepcopy(res))
+        fhir_validation.library_class(res["resourceType"]).model_validate(copy.deepcopy(res))
     with pytest.raises(RecordImportError) as ours:
         fhir_import._validate(Path("b.json"), "entry 0", copy.deepcopy(res))
     assert ours.value.reason == fhir_import._validation_reason(library.value)
+
+
+def test_a_fhir_core_without_the_expected_checks_gets_the_library_classes(monkeypatch):
+    """A fhir_core whose validators were renamed (same version series): library classes."""
+    monkeypatch.setattr(fhir_validation, "_classes", {})
+    monkeypatch.setattr(fhir_validation, "_planned_by_base", {})
+    monkeypatch.setattr(fhir_validation, "_enabled", None)
+    monkeypatch.setattr(fhir_validation, "_BEFORE", "renamed_null_check")
+    assert not fhir_validation.planned_checks_enabled()
+    assert fhir_validation.model_class("Patient") is fhir_validation.library_class("Patient")
