@@ -267,17 +267,14 @@ def list_patients(store: Store, query: str | None = None) -> list[Patient]:
     Parameters
     ----------
     query
-        Case-insensitive text matched against the ID, family and given names and the primary
-        cancer's ICD-10 code or label (``"C50"`` lists breast cancers, ``"dupont"`` a name).
+        Case-insensitive text: from three characters, any part of the ID, the given and family
+        names, or a primary cancer's ICD-10 code or label (``"C50"`` lists breast cancers,
+        ``"dupont"`` a name); shorter, the start of one of them (`oncoboard.patients.browse`).
     """
-    sql, params = _LIST_SQL, []
-    if query:
-        like = f"%{query.strip()}%"
-        sql += (" WHERE p.id LIKE ? OR p.family_name LIKE ? OR p.given_name LIKE ? "
-                "OR c.code LIKE ? OR c.display LIKE ? "
-                "OR (p.given_name || ' ' || p.family_name) LIKE ?")
-        params = [like] * 6
-    sql += " ORDER BY p.id"
+    from oncoboard.patients.browse import where_clause
+
+    where, params = where_clause(query)
+    sql = _LIST_SQL + f" WHERE {where} ORDER BY p.id"
     return [_patient(r) for r in store.db.query(sql, params)]
 
 
