@@ -6,6 +6,12 @@ user file (``config.toml`` in the per-user config folder, or ``ONCOBOARD_USER_CO
 variables (``ONCOBOARD_HOME``, ``ONCOBOARD_PROVIDERS``, ``ONCOBOARD_PLUGIN_PATH``,
 ``ONCOBOARD_LANGUAGE``) and finally the command line (``--data-dir``).
 
+Security settings (:data:`SECURITY_SETTINGS`: plugin trust, plugin folders, the audit anchor)
+that the site file sets are locked: a user file or environment variable that would change them
+is ignored, and the attempt is kept in ``Settings.refused`` (logged by the command line, shown by
+``oncoboard doctor``). The one change allowed is a stricter one: ``signed_plugins_only = true``.
+Setting ``extra_plugin_dirs`` in the site file (even to ``[]``) locks ``ONCOBOARD_PLUGIN_PATH``.
+
 Example site file::
 
     data_dir = "/srv/oncoboard"
@@ -14,6 +20,10 @@ Example site file::
     site_plugin_dir = "/opt/oncoboard-site/plugins"
     signed_plugins_only = true
     trusted_keys = ["/etc/oncoboard/keys/cancer-centre.pub"]
+    extra_plugin_dirs = []                   # locks ONCOBOARD_PLUGIN_PATH
+    audit_key_file = "/etc/oncoboard/audit.key"   # HMAC key of the audit checkpoints
+    audit_checkpoint_file = "/mnt/audit-share/oncoboard-checkpoints.jsonl"
+    audit_syslog = "/dev/log"                # or "host:port" (UDP)
 
     [dicom]
     patient_match = "patient_id"        # or "patient_id+birth_date"
@@ -37,6 +47,10 @@ from typing import Any
 from oncoboard.errors import ConfigError
 
 SITE_CONFIG = Path("/etc/oncoboard/config.toml")
+#: Settings a site file locks: user files and environment variables cannot change them.
+SECURITY_SETTINGS = frozenset({
+    "signed_plugins_only", "trusted_keys", "site_plugin_dir", "extra_plugin_dirs",
+    "audit_key_file", "audit_keyring", "audit_checkpoint_file", "audit_syslog"})
 LANGUAGES = ("en", "fr")
 PATIENT_MATCH_RULES = ("patient_id", "patient_id+birth_date")
 
@@ -70,7 +84,13 @@ class Settings:
     local_port: int = 11113
     local_host: str = ""     # address the C-MOVE storage SCP binds to ("" = all interfaces)
     cache_max_bytes: int = 4 * 1024**3
+    audit_key_file: Path | None = None          # HMAC key of the audit checkpoints (site)
+    audit_keyring: bool = False                 # or keep that key in the OS keyring
+    audit_checkpoint_file: Path | None = None   # append-only copy of the checkpoints (a share)
+    audit_syslog: str | None = None             # send checkpoints to syslog ("/dev/log", h:p)
     sources: tuple[str, ...] = field(default=())
+    locked: frozenset[str] = frozenset()        # security settings the site file set
+    refused: tuple[str, ...] = ()               # attempts to change them, as messages
 
     @property
     def db_path(self) -> Path:
@@ -138,19 +158,27 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 _SCALARS = {"data_dir", "language", "providers", "site_plugin_dir", "extra_plugin_dirs",
             "signed_plugins_only", "trusted_keys", "local_ae_title", "local_port", "local_host",
-            "cache_max_bytes"}
+            "cache_max_bytes", "audit_key_file", "audit_keyring", "audit_checkpoint_file",
+            "audit_syslog"}
 
 
-def _merge(raw: dict[str, Any], into: dict[str, Any], path: Path) -> None:
+def _merge(raw: dict[str, Any], into: dict[str, Any], path: Path, *,
+           site: bool = False) -> None:
     known = _SCALARS | {"dicom", "pacs"}
     for key in raw:
         if key not in known:
             raise ConfigError(f"unknown setting {key!r} (known: {', '.join(sorted(known))})",
                               file=path)
     origin = into.setdefault("_origin", {})  # key -> file, so that errors name the file
-    for key in _SCALARS & raw.keys():
+    locked = into.setdefault("_locked", set())
+    for key in sorted(_SCALARS & raw.keys()):
+        if not site and key in locked and not _stricter(key, raw[key]):
+            _refuse(into, key, str(path))
+            continue
         into[key] = raw[key]
         origin[key] = path
+        if site and key in SECURITY_SETTINGS:
+            locked.add(key)
     if "dicom" in raw:
         rule = raw["dicom"].get("patient_match")
         if rule is not None:
@@ -164,6 +192,16 @@ def _merge(raw: dict[str, Any], into: dict[str, Any], path: Path) -> None:
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"pacs node #{i + 1}: {exc}", file=path) from exc
         into["pacs"] = tuple(nodes)
+
+
+def _stricter(key: str, value: Any) -> bool:
+    """Return whether changing a locked `key` to `value` only tightens the site's policy."""
+    return key == "signed_plugins_only" and value is True
+
+
+def _refuse(values: dict[str, Any], key: str, source: str) -> None:
+    values.setdefault("_refused", []).append(
+        f"{source} tried to change {key}, which the site configuration locks: ignored")
 
 
 def _pacs_node(node: dict[str, Any]) -> PacsNode:
@@ -187,8 +225,16 @@ def _validated(values: dict[str, Any]) -> Settings:
 
     try:
         values["data_dir"] = Path(values["data_dir"]).expanduser()
-        if values.get("site_plugin_dir"):
-            values["site_plugin_dir"] = Path(values["site_plugin_dir"]).expanduser()
+        for key in ("site_plugin_dir", "audit_key_file", "audit_checkpoint_file"):
+            if values.get(key):
+                values[key] = Path(values[key]).expanduser()
+            else:
+                values.pop(key, None)
+        if "audit_syslog" in values:
+            values["audit_syslog"] = str(values["audit_syslog"]) or None
+        for key in ("signed_plugins_only", "audit_keyring"):
+            if key in values and not isinstance(values[key], bool):
+                raise fail(key, f"{key} must be true or false, not {values[key]!r}")
         for key in ("providers", "extra_plugin_dirs", "trusted_keys", "sources"):
             if key in values:
                 seq = values[key]
@@ -211,6 +257,8 @@ def _validated(values: dict[str, Any]) -> Settings:
     if values.get("patient_match", "patient_id") not in PATIENT_MATCH_RULES:
         raise fail("patient_match", "dicom.patient_match must be one of "
                                     f"{', '.join(PATIENT_MATCH_RULES)}")
+    values["locked"] = frozenset(values.get("_locked", ()))
+    values["refused"] = tuple(values.get("_refused", ()))
     names = {f.name for f in fields(Settings)}
     return Settings(**{k: v for k, v in values.items() if k in names})
 
@@ -225,10 +273,10 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
     """
     values: dict[str, Any] = {"data_dir": default_data_dir()}
     sources = ["defaults"]
-    for path in (site_config_path(), user_config_path()):
+    for path, site in ((site_config_path(), True), (user_config_path(), False)):
         raw = _read_toml(path)
         if raw:
-            _merge(raw, values, path)
+            _merge(raw, values, path, site=site)
             sources.append(str(path))
     env = os.environ
     if env.get("ONCOBOARD_HOME"):
@@ -243,9 +291,12 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
         values.setdefault("_origin", {})["language"] = "ONCOBOARD_LANGUAGE"
         sources.append("ONCOBOARD_LANGUAGE")
     if env.get("ONCOBOARD_PLUGIN_PATH"):
-        values["extra_plugin_dirs"] = [p for p in env["ONCOBOARD_PLUGIN_PATH"].split(os.pathsep)
-                                       if p]
-        sources.append("ONCOBOARD_PLUGIN_PATH")
+        if "extra_plugin_dirs" in values.get("_locked", ()):
+            _refuse(values, "extra_plugin_dirs", "ONCOBOARD_PLUGIN_PATH")
+        else:
+            values["extra_plugin_dirs"] = [p for p in
+                                           env["ONCOBOARD_PLUGIN_PATH"].split(os.pathsep) if p]
+            sources.append("ONCOBOARD_PLUGIN_PATH")
     if data_dir is not None:
         values["data_dir"] = data_dir
         sources.append("--data-dir")

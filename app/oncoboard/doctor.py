@@ -181,13 +181,27 @@ def check_plugins(settings: Settings) -> Check:
     data = {"plugins": [p.to_dict() for p in plugins]}
     if not plugins:
         return Check("plugins", FAIL, "no plugin found (the bundled plugins are missing)", data)
-    broken = [p for p in plugins if not p.enabled and "shadowed" not in " ".join(p.problems)]
+    broken = [p for p in plugins if not p.enabled and not p.superseded]
     enabled = [p for p in plugins if p.enabled]
     detail = f"{len(enabled)} enabled: " + ", ".join(p.id for p in enabled)
     if broken:
         why = "; ".join(f"{p.id}: {p.problems[0] if p.problems else 'disabled'}" for p in broken)
         return Check("plugins", FAIL, f"{len(broken)} refused ({why}); {detail}", data)
     return Check("plugins", OK, detail, data)
+
+
+def check_security(settings: Settings) -> Check:
+    """Report the security settings the site locks and any attempt to change them."""
+    locked = sorted(settings.locked)
+    data = {"locked": locked, "refused": list(settings.refused),
+            "signed_plugins_only": settings.signed_plugins_only,
+            "trusted_keys": [str(k) for k in settings.trusted_keys]}
+    if settings.refused:
+        return Check("security settings", WARN, "; ".join(settings.refused), data)
+    if not locked:
+        return Check("security settings", OK, "none set by the site (no site configuration "
+                                              "locks plugin trust or the audit anchor)", data)
+    return Check("security settings", OK, "locked by the site: " + ", ".join(locked), data)
 
 
 def check_pacs(settings: Settings) -> list[Check]:
@@ -212,8 +226,8 @@ def check_pacs(settings: Settings) -> list[Check]:
 
 
 CHECKS: list[Callable[[Settings], Check | list[Check]]] = [
-    check_versions, check_data_dir, check_database, check_plugins, check_providers, check_opengl,
-    check_pacs,
+    check_versions, check_data_dir, check_database, check_security, check_plugins,
+    check_providers, check_opengl, check_pacs,
 ]
 
 

@@ -122,3 +122,54 @@ def test_local_host_for_cmove_comes_from_the_site_file(tmp_path, monkeypatch):
     monkeypatch.setenv("ONCOBOARD_USER_CONFIG", str(tmp_path / "none.toml"))
     s = load_settings(tmp_path / "data")
     assert (s.local_host, s.local_port) == ("127.0.0.1", 11200)
+
+
+# --- security settings locked by the site -----------------------------------------------------
+
+
+def test_site_security_settings_are_locked_against_user_file_and_env(env, tmp_path, caplog):
+    site, user, mp = env
+    site.write_text('signed_plugins_only = true\ntrusted_keys = ["/etc/oncoboard/site.pub"]\n'
+                    'extra_plugin_dirs = []\naudit_key_file = "/etc/oncoboard/audit.key"\n',
+                    encoding="utf-8")
+    user.write_text('signed_plugins_only = false\ntrusted_keys = ["/home/u/mine.pub"]\n'
+                    'extra_plugin_dirs = ["/home/u/plugins"]\naudit_key_file = "/tmp/k"\n'
+                    'language = "fr"\n', encoding="utf-8")
+    mp.setenv("ONCOBOARD_PLUGIN_PATH", str(tmp_path / "rogue"))
+    s = load_settings()
+    assert s.signed_plugins_only is True
+    assert s.trusted_keys == (Path("/etc/oncoboard/site.pub"),)
+    assert s.extra_plugin_dirs == ()
+    assert s.audit_key_file == Path("/etc/oncoboard/audit.key")
+    assert s.language == "fr"  # not a security setting: the user may change it
+    refused = " ".join(s.refused)
+    for key in ("signed_plugins_only", "trusted_keys", "extra_plugin_dirs", "audit_key_file"):
+        assert f"tried to change {key}" in refused
+    assert "ONCOBOARD_PLUGIN_PATH tried to change extra_plugin_dirs" in refused
+    assert {"signed_plugins_only", "trusted_keys", "extra_plugin_dirs"} <= s.locked
+
+
+def test_user_may_tighten_but_not_loosen_and_unset_site_keys_stay_free(env, tmp_path):
+    site, user, mp = env
+    site.write_text("signed_plugins_only = false\n", encoding="utf-8")
+    user.write_text('signed_plugins_only = true\ntrusted_keys = ["/home/u/k.pub"]\n',
+                    encoding="utf-8")
+    mp.setenv("ONCOBOARD_PLUGIN_PATH", str(tmp_path / "p"))
+    s = load_settings()
+    assert s.signed_plugins_only and s.trusted_keys == (Path("/home/u/k.pub"),)
+    assert s.extra_plugin_dirs == (tmp_path / "p",) and s.refused == ()
+
+
+def test_refused_override_is_logged_and_shown_by_doctor(env, tmp_path, capsys):
+    from oncoboard import cli
+    from oncoboard.doctor import WARN, check_security
+
+    site, user, mp = env
+    site.write_text("signed_plugins_only = true\n", encoding="utf-8")
+    user.write_text("signed_plugins_only = false\n", encoding="utf-8")
+    mp.setenv("ONCOBOARD_BUNDLED_PLUGINS", str(tmp_path / "none"))
+    check = check_security(load_settings(tmp_path / "data"))
+    assert check.status == WARN and "tried to change signed_plugins_only" in check.detail
+    assert cli.main(["plugins", "list", "--data-dir", str(tmp_path / "data")]) == 0
+    log = (tmp_path / "data" / "logs" / "oncoboard.log").read_text(encoding="utf-8")
+    assert "tried to change signed_plugins_only, which the site configuration locks" in log

@@ -12,7 +12,10 @@ The table is append-only at the SQL level too (migration 200: UPDATE and DELETE 
 must continue the chain). Deleting the last entries leaves a valid shorter chain; to catch that,
 every append made outside a caller's transaction also writes the head (last seq and hash) to a
 small file beside the database (``oncoboard.audit-head.json``), which :func:`verify` compares.
-``oncoboard audit verify`` (`oncoboard.cli.audit`) exits with code 5 when the trail is broken.
+Whoever can write the data folder can still rewrite the whole chain, or wipe it with the head
+file: keyed checkpoints kept outside the database (:mod:`oncoboard.audit.anchor`) catch that,
+and :func:`verify` says what they prove. ``oncoboard audit verify`` (`oncoboard.cli.audit`)
+exits with code 5 when the trail is broken.
 """
 
 from __future__ import annotations
@@ -153,6 +156,11 @@ def _write_head(store: Any, entry: AuditEntry) -> None:
     path = head_file(store)
     if path is None:
         return
+    from oncoboard.audit import anchor
+
+    if getattr(store, "audit_checkpointed", None) != entry.hash:
+        anchor.write(store, entry.seq, entry.hash, entry.time)
+        store.audit_checkpointed = entry.hash
     try:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"seq": entry.seq, "hash": entry.hash, "time": entry.time}),
@@ -196,7 +204,7 @@ class Problem:
     """One break in the chain."""
 
     seq: int
-    kind: str      # edited | deleted | reordered | inserted | truncated
+    kind: str      # edited | deleted | reordered | inserted | truncated | rewritten | forged
     detail: str
 
 
@@ -209,6 +217,8 @@ class VerifyReport:
     head_hash: str | None
     problems: list[Problem] = field(default_factory=list)
     head_file: str | None = None
+    anchor: str = ""                      # what the keyed checkpoints prove
+    notes: list[str] = field(default_factory=list)  # what cannot be proven, and why
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as a JSON-ready dictionary."""
@@ -253,11 +263,24 @@ def verify(store: Any, row_checks: Sequence[RowCheck] = ()) -> VerifyReport:
             problems.append(Problem(e.seq, "deleted", f"entries missing before {e.seq} (or "
                                                       f"entry {e.seq - 1} rewritten)"))
     head = head_file(store)
+    notes: list[str] = []
+    if head is not None and not head.is_file() and rows:
+        notes.append(f"no head file {head.name}: deleted last entries are found only by the "
+                     "checkpoints")
     _check_head(head, rows, problems)
+    from oncoboard.audit import anchor
+
+    anchored = anchor.check(store, {e.seq: e.hash for e in rows})
+    broken_from = min((p.seq for p in problems if p.seq), default=None)
+    for seq, kind, detail in anchored.problems:
+        # a checkpoint disagreeing where the chain already shows the break adds nothing
+        if kind != "rewritten" or broken_from is None or seq < broken_from:
+            problems.append(Problem(seq, kind, detail))
+    notes += anchored.notes
     for check in row_checks:
         problems += check(store)
     return VerifyReport(not problems, len(rows), rows[-1].hash if rows else None, problems,
-                        str(head) if head else None)
+                        str(head) if head else None, anchored.summary, notes)
 
 
 def _check_head(head: Path | None, rows: list[AuditEntry], problems: list[Problem]) -> None:

@@ -274,14 +274,17 @@ def verify_decisions(store: Any) -> list[Any]:
     """Return `audit.Problem` for each decision that no longer matches its audit entry.
 
     The audit chain proves its own entries intact; this proves each decision row is still the
-    one its entry was written for, so a row edited behind the triggers' back is found. Same
+    one its entry was written for, so a row edited behind the triggers' back is found, and that
+    every decision the trail recorded still exists (a deleted amendment is found). Same
     shape as `oncoboard.inference.predictions.verify_predictions`, for `audit.verify`.
     """
     from oncoboard import audit
 
     by_hash = {e.hash: e for e in audit.entries(store) if e.event_type.startswith("board.decision")}
     problems = []
+    seen: set[str] = set()
     for row in store.db.query("SELECT * FROM board_decisions ORDER BY id"):
+        seen.add(row["audit_hash"] or "")
         entry = by_hash.get(row["audit_hash"] or "")
         if entry is None:
             problems.append(audit.Problem(0, "deleted",
@@ -289,4 +292,10 @@ def verify_decisions(store: Any) -> list[Any]:
         elif entry.payload.get("content_sha256") != content_hash(row):
             problems.append(audit.Problem(entry.seq, "edited", f"decision {row['id']} differs "
                                                                f"from its audit entry"))
+    for digest, entry in by_hash.items():  # a decision (often the amendment) deleted
+        if digest not in seen:
+            p = entry.payload
+            problems.append(audit.Problem(entry.seq, "deleted", f"decision version "
+                                          f"{p.get('version')} of case {p.get('case_id')} "
+                                          f"(entry {entry.seq}) is missing from the database"))
     return problems

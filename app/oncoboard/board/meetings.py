@@ -4,7 +4,9 @@ A meeting (date, specialty, title, location) goes ``planned -> held -> closed``.
 patients presented in order, each with the question asked of the board and the presenting
 physician. A closed meeting is frozen: no case is added, moved or removed and no decision is
 recorded. Status changes are written to the audit log; so are case-list changes, so that the
-report's trail says who put which patient on the agenda.
+report's trail says who put which patient on the agenda. Each entry carries the sha256 of the
+meeting or case row as it was written (``content_sha256``) and the agenda's order, so
+:func:`verify_board` finds a row edited, deleted or added behind the application's back.
 """
 
 from __future__ import annotations
@@ -138,6 +140,34 @@ def audited(store: Any) -> Iterator[Any]:
         audit.checkpoint(store)
 
 
+_MEETING_CONTENT = ("id", "uid", "date", "specialty", "title", "location", "status",
+                    "attendees", "created_at", "created_by", "updated_at")
+_CASE_CONTENT = ("id", "meeting_id", "patient_id", "question", "presenter", "added_at",
+                 "added_by")  # not the position: the order is checked per meeting
+
+
+def _content_sha256(row: dict[str, Any], columns: Sequence[str]) -> str:
+    from oncoboard.audit import canonical_json, sha256_text
+
+    return sha256_text(canonical_json({k: row[k] for k in columns}))
+
+
+def _meeting_sha256(store: Any, meeting_id: int) -> str:
+    row = next(iter(store.db.query("SELECT * FROM board_meetings WHERE id = ?", [meeting_id])))
+    return _content_sha256(row, _MEETING_CONTENT)
+
+
+def _case_sha256(store: Any, case_id: int) -> str:
+    row = next(iter(store.db.query("SELECT * FROM board_cases WHERE id = ?", [case_id])))
+    return _content_sha256(row, _CASE_CONTENT)
+
+
+def _order(store: Any, meeting_id: int) -> list[str]:
+    return [r["patient_id"] for r in store.db.query(
+        "SELECT patient_id FROM board_cases WHERE meeting_id = ? ORDER BY position, id",
+        [meeting_id])]
+
+
 def _meeting(row: dict[str, Any]) -> Meeting:
     attendees = tuple(Attendee(a.get("name", ""), a.get("role", ""))
                       for a in json.loads(row["attendees"] or "[]"))
@@ -200,7 +230,9 @@ def create_meeting(store: Any, *, date: str, specialty: str, title: str, locatio
         _audit(store, "board.meeting.created", {"meeting_id": meeting_id, "uid": row["uid"],
                                                  "date": row["date"],
                                                  "specialty": row["specialty"],
-                                                 "title": row["title"]})
+                                                 "title": row["title"],
+                                                 "content_sha256": _meeting_sha256(store,
+                                                                                   meeting_id)})
     log.info("created board meeting %s (%s, %s)", meeting_id, row["date"], row["specialty"])
     return get_meeting(store, meeting_id)
 
@@ -247,7 +279,9 @@ def set_status(store: Any, meeting_id: int | str, status: str) -> Meeting:
         db.execute("UPDATE board_meetings SET status = ?, updated_at = ? WHERE id = ?",
                    [status, now_utc(), meeting.id])
         _audit(store, "board.meeting.status", {"meeting_id": meeting.id, "uid": meeting.uid,
-                                                "from": meeting.status, "to": status})
+                                                "from": meeting.status, "to": status,
+                                                "content_sha256": _meeting_sha256(store,
+                                                                                  meeting.id)})
     return get_meeting(store, meeting.id)
 
 
@@ -260,7 +294,9 @@ def set_attendees(store: Any, meeting_id: int | str,
         db.execute("UPDATE board_meetings SET attendees = ?, updated_at = ? WHERE id = ?",
                    [json.dumps([a.as_dict() for a in people]), now_utc(), meeting.id])
         _audit(store, "board.meeting.attendees", {"meeting_id": meeting.id,
-                                                   "attendees": [a.label() for a in people]})
+                                                   "attendees": [a.label() for a in people],
+                                                   "content_sha256": _meeting_sha256(
+                                                       store, meeting.id)})
     return get_meeting(store, meeting.id)
 
 
@@ -316,7 +352,9 @@ def add_case(store: Any, meeting_id: int | str, patient_id: str, *, question: st
         case_id = int(table.last_pk)
         _audit(store, "board.case.added", {"meeting_id": meeting.id, "case_id": case_id,
                                             "patient_id": pid, "position": place,
-                                            "question": text})
+                                            "question": text,
+                                            "content_sha256": _case_sha256(store, case_id),
+                                            "order": _order(store, meeting.id)})
     return get_case(store, meeting.id, pid)
 
 
@@ -385,5 +423,65 @@ def remove_case(store: Any, meeting_id: int | str, patient_id: str) -> list[Boar
         db.execute("UPDATE board_cases SET position = position - 1 "
                    "WHERE meeting_id = ? AND position > ?", [meeting.id, case.position])
         _audit(store, "board.case.removed", {"meeting_id": meeting.id, "case_id": case.id,
-                                              "patient_id": case.patient_id})
+                                              "patient_id": case.patient_id,
+                                              "order": _order(store, meeting.id)})
     return list_cases(store, meeting.id)
+
+
+def verify_board(store: Any) -> list[Any]:
+    """Return `audit.Problem` for each meeting or case that no longer matches the audit trail.
+
+    Every meeting and case row must be the one its latest audit entry was written for (an
+    edited question, title or status is found); every meeting or case the trail created and did
+    not remove must still exist; each meeting's agenda order must be the last one audited. Rows
+    written before these hashes were recorded are checked for existence only.
+    """
+    from oncoboard import audit
+
+    if "board_meetings" not in store.db.table_names():
+        return []
+    meetings: dict[int, audit.AuditEntry] = {}
+    cases: dict[int, audit.AuditEntry] = {}
+    orders: dict[int, audit.AuditEntry] = {}
+    removed: set[int] = set()
+    for e in audit.entries(store):
+        pay = e.payload
+        if e.event_type.startswith("board.meeting.") and "meeting_id" in pay:
+            meetings[int(pay["meeting_id"])] = e
+        if e.event_type in ("board.case.added", "board.case.removed") and "case_id" in pay:
+            cases[int(pay["case_id"])] = e
+            if e.event_type == "board.case.removed":
+                removed.add(int(pay["case_id"]))
+        if e.event_type.startswith("board.case.") and "order" in pay:
+            orders[int(pay["meeting_id"])] = e
+    problems = []
+    rows = {r["id"]: r for r in store.db.query("SELECT * FROM board_meetings")}
+    problems += _compare(audit, "meeting", rows, meetings, _MEETING_CONTENT, set())
+    case_rows = {r["id"]: r for r in store.db.query("SELECT * FROM board_cases")}
+    problems += _compare(audit, "case", case_rows, cases, _CASE_CONTENT, removed)
+    for meeting_id, e in orders.items():
+        if meeting_id in rows and _order(store, meeting_id) != e.payload["order"]:
+            problems.append(audit.Problem(e.seq, "edited", f"meeting {meeting_id}'s agenda "
+                                                           "order differs from its audit entry"))
+    return problems
+
+
+def _compare(audit: Any, what: str, rows: dict[int, dict[str, Any]], latest: dict[int, Any],
+             columns: Sequence[str], removed: set[int]) -> list[Any]:
+    problems = []
+    for row_id, row in rows.items():
+        e = latest.get(row_id)
+        if e is None:
+            problems.append(audit.Problem(0, "inserted", f"{what} {row_id} has no audit entry"))
+        elif row_id in removed:
+            problems.append(audit.Problem(e.seq, "inserted", f"{what} {row_id} was removed "
+                                                             f"(entry {e.seq}) but is back"))
+        elif "content_sha256" in e.payload and \
+                e.payload["content_sha256"] != _content_sha256(row, columns):
+            problems.append(audit.Problem(e.seq, "edited", f"{what} {row_id} differs from its "
+                                                           f"audit entry {e.seq}"))
+    for row_id, e in latest.items():
+        if row_id not in rows and row_id not in removed:
+            problems.append(audit.Problem(e.seq, "deleted", f"{what} {row_id} (entry {e.seq}) "
+                                                            "is missing from the database"))
+    return problems

@@ -11,9 +11,23 @@ from typing import Any
 
 from oncoboard import audit
 from oncoboard.board.decisions import verify_decisions
+from oncoboard.board.meetings import verify_board
 from oncoboard.inference.predictions import verify_predictions
 
 
+def verify_prediction_rows(store: Any) -> list[audit.Problem]:
+    """Return a problem for each audited prediction whose row is missing (deleted)."""
+    if "predictions" not in store.db.table_names():
+        return []
+    stored = {r[0] for r in store.conn.execute("SELECT audit_seq FROM predictions")}
+    return [audit.Problem(e.seq, "deleted", f"prediction {e.payload.get('prediction_id')} "
+                                            f"(entry {e.seq}) is missing from the database")
+            for e in audit.entries(store, event_type="prediction.created")
+            if e.seq not in stored]
+
+
 def verify_trail(store: Any) -> audit.VerifyReport:
-    """Verify the hash chain, the stored predictions and the board decisions against it."""
-    return audit.verify(store, row_checks=(verify_predictions, verify_decisions))
+    """Verify the chain, its checkpoints and every audited row: predictions, meetings, cases,
+    decisions (edited, deleted or unaudited rows are problems)."""
+    return audit.verify(store, row_checks=(verify_predictions, verify_prediction_rows,
+                                           verify_board, verify_decisions))

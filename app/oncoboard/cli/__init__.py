@@ -137,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_file = setup_logging(settings.log_dir, getattr(args, "log_level", "INFO"))
         ctx = Context(settings, log_file)
         log.info("oncoboard %s: %s", __version__, args.command)
+        for refused in settings.refused:  # a user file or variable tried to weaken site policy
+            log.warning("%s", refused)
         return int(args.handler(args, ctx) or 0)
     except OncoboardError as exc:
         if ctx is not None:  # before logging is set up, Python would print this line too

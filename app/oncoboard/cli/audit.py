@@ -31,11 +31,15 @@ def _verify_cmd(args: Any, ctx: Any) -> int:
         print_json(report.to_dict())
     elif report.ok:
         print(f"audit trail intact: {report.entries} entries, head {report.head_hash}")
+        print(f"  chain intact; {report.anchor}")
     else:
         print(f"audit trail BROKEN: {len(report.problems)} problem(s) in {report.entries} "
               f"entries")
         for p in report.problems:
             print(f"  entry {p.seq}: {p.kind}: {p.detail}")
+        print(f"  checkpoints: {report.anchor}")
+    for note in report.notes:
+        print(f"  note: {note}")
     return 0 if report.ok else AuditError.exit_code
 
 

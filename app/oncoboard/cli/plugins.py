@@ -38,9 +38,11 @@ def register(sub: Any, common: Any) -> None:
     r.set_defaults(handler=_run)
     s = psub.add_parser("schema", parents=[common], help="print the plugin.toml JSON schema")
     s.set_defaults(handler=_schema)
-    g = psub.add_parser("sign", parents=[common], help="sign a plugin folder's plugin.toml with "
+    g = psub.add_parser("sign", parents=[common], help="sign plugin folders' plugin.toml with "
                                                        "an ed25519 private key (PEM)")
-    g.add_argument("folder", type=Path, help="plugin folder")
+    g.add_argument("folders", type=Path, nargs="*", metavar="FOLDER", help="plugin folder(s)")
+    g.add_argument("--bundled", action="store_true", help="sign every bundled plugin (after a "
+                                                          "rebuild of plugins/)")
     g.add_argument("--key", type=Path, required=True, help="ed25519 private key, PEM, "
                                                            "unencrypted")
     g.set_defaults(handler=_sign)
@@ -79,11 +81,11 @@ def _list(args: Any, ctx: Any) -> int:
 
 def _verify(args: Any, ctx: Any) -> int:
     from oncoboard.cli import print_json
-    from oncoboard.inference.discovery import check_plugin, discover_plugins
+    from oncoboard.inference.discovery import discover_plugins, verify_folder
 
     target = args.target
     if target and Path(target).is_dir():
-        plugins = [check_plugin(Path(target), ctx.settings, "candidate")]
+        plugins = [verify_folder(Path(target), ctx.settings)]
     else:
         plugins = [p for p in discover_plugins(ctx.settings) if not target or p.id == target]
         if target and not plugins:
@@ -169,18 +171,30 @@ def _run(args: Any, ctx: Any) -> int:
 
 
 def _sign(args: Any, ctx: Any) -> int:
-    from oncoboard.inference.integrity import sign_plugin
+    from oncoboard.inference import integrity
+    from oncoboard.inference.discovery import _candidates, bundled_plugin_dir
     from oncoboard.inference.manifest import load_manifest
 
-    m = load_manifest(args.folder)
-    if not m.model.signature:
-        raise PluginError("add `signature = \"plugin.toml.sig\"` to [model] first (the "
-                          "signature covers the manifest's exact bytes)", file=args.folder)
+    folders = list(args.folders)
+    if args.bundled:
+        root = bundled_plugin_dir()
+        if root is None:
+            raise NotFoundError("no bundled plugin folder", where="plugins sign")
+        folders += _candidates("bundled", root)
+    if not folders:
+        raise PluginError("name plugin folders, or --bundled", where="plugins sign")
     try:
-        out = sign_plugin(args.folder, args.key.read_bytes(), m.model.signature)
-    except (OSError, ValueError, TypeError) as exc:
-        raise PluginError(f"cannot sign with this key: {exc}", file=args.key) from exc
-    print(f"signed {m.id} {m.version}: {out}")
+        key = args.key.read_bytes()
+    except OSError as exc:
+        raise PluginError(f"cannot read the key: {exc.strerror}", file=args.key) from exc
+    for folder in folders:
+        m = load_manifest(folder)
+        try:
+            out = integrity.sign_plugin(folder, key, m.model.signature or
+                                        integrity.SIGNATURE_NAME)
+        except (OSError, ValueError, TypeError) as exc:
+            raise PluginError(f"cannot sign with this key: {exc}", file=args.key) from exc
+        print(f"signed {m.id} {m.version}: {out}")
     return 0
 
 

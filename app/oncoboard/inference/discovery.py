@@ -1,17 +1,34 @@
 """Find plugins, check each one, and install new ones.
 
-Plugins are folders holding a ``plugin.toml``; they are looked for in, in order of precedence
-when two folders hold the same plugin id at the same version: the site folder set by IT
+Plugins are folders holding a ``plugin.toml``; they are looked for in the site folder set by IT
 (``settings.site_plugin_dir``), the user folder (``settings.user_plugin_dir``, where
 ``oncoboard plugins install`` puts them), the folders of ``ONCOBOARD_PLUGIN_PATH``
 (``settings.extra_plugin_dirs``) and the plugins bundled with the application
-(:func:`bundled_plugin_dir`). A higher version wins over precedence; the others are listed as
-disabled ("shadowed").
+(:func:`bundled_plugin_dir`).
 
 Every plugin is checked: valid manifest, model file present with the declared sha256, signature
 (required when ``settings.signed_plugins_only``), the manifest's tensors against the ONNX graph,
 the explanation coefficients against the model, and the golden case. A plugin that fails a check
 is listed as disabled with its reasons; it never stops the others from loading.
+
+Trust. The signature covers the exact bytes of ``plugin.toml`` (which holds the model's
+sha256), so an edited manifest (a threshold, a ``valid_range``) no longer verifies. The bundled
+plugins are pinned: each must carry a valid signature by the project key shipped in the package
+(:func:`oncoboard.inference.integrity.project_public_key`), which is trusted for that folder
+only; a bundled plugin that is unsigned or edited after signing is refused. When the site sets
+``signed_plugins_only``, ``ONCOBOARD_BUNDLED_PLUGINS`` cannot move the bundled folder.
+
+Same id in several folders (:func:`_resolve`, shown by ``plugins list`` and ``plugins verify``):
+
+1. an unsigned plugin never overrides a signed one: while a signed plugin with its id is usable,
+   the unsigned one is refused ("not used: unsigned");
+2. among the rest, the highest version wins; the others are disabled ("shadowed by version");
+3. equal versions with identical manifest and model: the first of site, user, extra, bundled
+   wins (the others are "duplicate"); equal versions that differ are ambiguous: none of them is
+   used until one is removed or given a higher version.
+
+So only a signed, higher version overrides a bundled plugin, and the winner says what it
+overrides in its warnings.
 """
 
 from __future__ import annotations
@@ -32,7 +49,9 @@ from oncoboard.inference.manifest import MANIFEST_NAME, Manifest, load_manifest
 
 log = logging.getLogger(__name__)
 
-ORIGINS = ("site", "user", "extra", "bundled")
+ORIGINS = ("site", "user", "extra", "bundled", "candidate")
+#: Reasons a plugin is disabled that mean "another copy is used", not "refused".
+SUPERSEDED = ("shadowed by", "duplicate of")
 
 
 @dataclass
@@ -49,6 +68,12 @@ class Plugin:
     signed: bool = False
     signer: str | None = None
     manifest_sha256: str | None = None
+
+    @property
+    def superseded(self) -> bool:
+        """Return whether the plugin is disabled only because another copy of it is used."""
+        return (not self.enabled and bool(self.problems)
+                and all(p.startswith(SUPERSEDED) for p in self.problems))
 
     @property
     def model_path(self) -> Path:
@@ -79,14 +104,14 @@ class Plugin:
         }
 
 
-def bundled_plugin_dir() -> Path | None:
+def bundled_plugin_dir(*, use_env: bool = True) -> Path | None:
     """Return the folder of the plugins shipped with the application, or None.
 
-    Looked for, in order: ``ONCOBOARD_BUNDLED_PLUGINS``; the PyInstaller bundle
-    (``sys._MEIPASS/plugins``); ``plugins`` inside the installed package; the data prefix
-    (``<prefix>/share/oncoboard/plugins``); the repository root of a source checkout.
+    Looked for, in order: ``ONCOBOARD_BUNDLED_PLUGINS`` (unless `use_env` is False); the
+    PyInstaller bundle (``sys._MEIPASS/plugins``); ``plugins`` inside the installed package; the
+    data prefix (``<prefix>/share/oncoboard/plugins``); the repository root of a source checkout.
     """
-    env = os.environ.get("ONCOBOARD_BUNDLED_PLUGINS")
+    env = os.environ.get("ONCOBOARD_BUNDLED_PLUGINS") if use_env else None
     if env is not None:  # set (even to a missing folder): it alone decides
         return Path(env) if env and Path(env).is_dir() else None
     here = Path(__file__).resolve()
@@ -108,7 +133,11 @@ def plugin_dirs(settings: Any) -> list[tuple[str, Path]]:
         out.append(("site", Path(settings.site_plugin_dir)))
     out.append(("user", Path(settings.user_plugin_dir)))
     out += [("extra", Path(p)) for p in settings.extra_plugin_dirs]
-    bundled = bundled_plugin_dir()
+    locked = "signed_plugins_only" in getattr(settings, "locked", ()) and \
+        settings.signed_plugins_only
+    if locked and os.environ.get("ONCOBOARD_BUNDLED_PLUGINS") is not None:
+        log.warning("ONCOBOARD_BUNDLED_PLUGINS ignored: the site requires signed plugins")
+    bundled = bundled_plugin_dir(use_env=not locked)
     if bundled is not None:
         out.append(("bundled", bundled))
     return out
@@ -155,9 +184,18 @@ def _check_files(plugin: Plugin, settings: Any) -> None:
                                f"file is {actual[:16]}...")
     if not (plugin.folder / m.model_card).is_file():
         plugin.warnings.append(f"model card {m.model_card} is missing")
-    sig = integrity.check_signature(plugin.folder, m, settings.trusted_keys)
+    keys = list(settings.trusted_keys)
+    project = integrity.project_public_key()
+    if plugin.origin == "bundled" and project is not None:
+        keys.append(project)  # the project key vouches for the files it shipped, nowhere else
+    sig = integrity.check_signature(plugin.folder, m, keys)
     plugin.signed, plugin.signer = sig.valid, sig.key
-    if sig.signed and not sig.valid and sig.problem and "no trusted key" not in sig.problem:
+    if plugin.origin == "bundled" and project is not None and not sig.valid:
+        plugin.problems.append("bundled plugin without a valid project signature ("
+                               + (sig.problem or "not signed")
+                               + "): its plugin.toml was changed after the build signed it; "
+                               "re-sign it (README, Plugins) or reinstall")
+    elif sig.signed and not sig.valid and sig.problem and "no trusted key" not in sig.problem:
         plugin.problems.append(sig.problem)
     elif settings.signed_plugins_only and not sig.valid:
         plugin.problems.append("site policy allows signed plugins only: "
@@ -214,7 +252,7 @@ def _cached_check(folder: Path, settings: Any, origin: str) -> Plugin:
 
 
 def discover_plugins(settings: Any) -> list[Plugin]:
-    """Return every plugin found, checked; duplicates of an id are disabled as shadowed."""
+    """Return every plugin found, checked; one plugin per id is enabled (see :func:`_resolve`)."""
     found: list[Plugin] = []
     for origin, root in plugin_dirs(settings):
         for folder in _candidates(origin, root):
@@ -223,16 +261,67 @@ def discover_plugins(settings: Any) -> list[Plugin]:
     for p in found:
         by_id.setdefault(p.id, []).append(p)
     for group in by_id.values():
-        usable = [p for p in group if p.enabled]
-        if not usable:
-            continue
-        best = max(usable, key=lambda p: (_version_key(p), -ORIGINS.index(p.origin)))
-        for p in group:
-            if p is not best and p.enabled:
-                p.enabled = False
-                version = best.manifest.version if best.manifest else "?"
-                p.problems.append(f"shadowed by version {version} in {best.folder}")
+        _resolve(group)
     return sorted(found, key=lambda p: (p.id, not p.enabled, ORIGINS.index(p.origin)))
+
+
+def _resolve(group: list[Plugin]) -> None:
+    """Leave at most one plugin of `group` (same id) enabled, by the rules of the module doc."""
+    usable = [p for p in group if p.enabled]
+    if len(usable) < 2:
+        return
+    signed = [p for p in usable if p.signed]
+    pool = signed or usable
+    top = max(_version_key(p) for p in pool)
+    tops = sorted((p for p in pool if _version_key(p) == top),
+                  key=lambda p: ORIGINS.index(p.origin))
+    best = tops[0]
+    version = best.manifest.version if best.manifest else "?"
+    ambiguous = len({(p.manifest_sha256, p.manifest.model.sha256 if p.manifest else None)
+                     for p in tops}) > 1
+    for p in usable:
+        if p is best and not ambiguous:
+            continue
+        p.enabled = False
+        if p not in pool:
+            p.problems.append(f"not used: unsigned, while {signed[0].folder} holds a signed "
+                              f"plugin {p.id} (an unsigned plugin never overrides a signed one)")
+        elif p in tops and ambiguous:
+            others = ", ".join(str(o.folder) for o in tops if o is not p)
+            p.problems.append(f"ambiguous: {others} holds another {p.id} {version} with a "
+                              "different manifest or model; none is used until one is removed "
+                              "or given a higher version")
+        elif p in tops:
+            p.problems.append(f"duplicate of {best.folder} (identical files)")
+        else:
+            p.problems.append(f"shadowed by version {version} in {best.folder}")
+    if not ambiguous:
+        for p in usable:
+            if p is not best and p.superseded and p.manifest is not None:
+                best.warnings.append(f"overrides {p.id} {p.manifest.version} in {p.folder} "
+                                     f"({p.origin})")
+
+
+def verify_folder(folder: Path, settings: Any) -> Plugin:
+    """Check the plugin in `folder` and how it stands against the plugins found with its id.
+
+    A folder that discovery finds anyway is reported as discovery sees it; another one (a copy
+    about to be installed or put on the plugin path) is also refused when it could not be used
+    beside them, e.g. an unsigned edited copy of a signed plugin.
+    """
+    folder = Path(folder)
+    found = discover_plugins(settings)
+    for p in found:
+        if p.folder.resolve() == folder.resolve():
+            return p
+    candidate = check_plugin(folder, settings, "candidate")
+    same = [p for p in found if p.id == candidate.id and p.enabled]
+    if candidate.enabled and same:
+        _resolve([candidate, *same])
+        if candidate.superseded:  # an older or identical copy is not a broken plugin
+            candidate.warnings += candidate.problems
+            candidate.problems, candidate.enabled = [], True
+    return candidate
 
 
 def _version_key(p: Plugin) -> tuple[int, ...]:

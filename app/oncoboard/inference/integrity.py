@@ -1,9 +1,11 @@
 """Plugin integrity: model hash, ed25519 signature, and the manifest against the ONNX graph.
 
 The signature (optional, required when ``settings.signed_plugins_only``) is an ed25519 signature
-of the exact bytes of ``plugin.toml``, stored base64-encoded in the file the manifest names
-(``model.signature``). Since the manifest holds the model's sha256, the signature covers the model
-too. Trusted keys are PEM public key files listed in ``settings.trusted_keys``.
+of the exact bytes of ``plugin.toml``, stored base64-encoded in ``plugin.toml.sig`` beside it (or
+in the file the manifest names in ``model.signature``). Since the manifest holds the model's
+sha256, the signature covers the model too. Trusted keys are PEM public key files listed in
+``settings.trusted_keys``; the project's own key (:func:`project_public_key`, shipped in the
+package) is trusted for the bundled plugins only, see :mod:`oncoboard.inference.discovery`.
 
 The graph check opens the model with onnxruntime on CPU (the ``onnx`` package is a development
 dependency only) and compares every declared tensor's name, element type and shape with the
@@ -23,6 +25,36 @@ from typing import Any
 from oncoboard.inference.manifest import MANIFEST_NAME, Manifest, TensorSpec
 
 log = logging.getLogger(__name__)
+
+#: The detached signature's file name when the manifest does not name one.
+SIGNATURE_NAME = "plugin.toml.sig"
+_PROJECT_KEY = Path(__file__).resolve().parents[1] / "resources" / "keys" / "plugins-project.pub"
+
+
+def project_public_key() -> Path | None:
+    """Return the project's plugin-signing public key shipped in the package, or None."""
+    return _PROJECT_KEY if _PROJECT_KEY.is_file() else None
+
+
+def key_fingerprint(path: Path) -> str:
+    """Return the first 16 hex digits of the sha256 of a PEM public key file's raw key."""
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        PublicFormat,
+        load_pem_public_key,
+    )
+
+    raw = load_pem_public_key(Path(path).read_bytes()).public_bytes(Encoding.Raw,
+                                                                     PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def signature_path(folder: Path, manifest: Manifest) -> Path | None:
+    """Return the plugin's signature file: the one the manifest names, else plugin.toml.sig."""
+    if manifest.model.signature is not None:
+        return folder / manifest.model.signature
+    default = folder / SIGNATURE_NAME
+    return default if default.is_file() else None
 
 # onnxruntime's type strings -> manifest dtypes
 ORT_TYPES = {
@@ -75,9 +107,9 @@ def check_signature(folder: Path, manifest: Manifest, trusted_keys: Iterable[Pat
     """Check the plugin's signature of plugin.toml against the trusted keys."""
     from cryptography.exceptions import InvalidSignature
 
-    if manifest.model.signature is None:
+    sig_path = signature_path(folder, manifest)
+    if sig_path is None:
         return SignatureStatus(False, False, None, None)
-    sig_path = folder / manifest.model.signature
     try:
         signature = base64.b64decode(sig_path.read_text(encoding="ascii").strip(), validate=True)
     except (OSError, ValueError) as exc:
@@ -96,10 +128,11 @@ def check_signature(folder: Path, manifest: Manifest, trusted_keys: Iterable[Pat
     return SignatureStatus(True, False, None, "signature does not verify with any trusted key")
 
 
-def sign_plugin(folder: Path, private_key_pem: bytes, sig_name: str = "plugin.toml.sig") -> Path:
+def sign_plugin(folder: Path, private_key_pem: bytes, sig_name: str = SIGNATURE_NAME) -> Path:
     """Sign a plugin's plugin.toml with an ed25519 private key (PEM); return the signature file.
 
-    The manifest must already name `sig_name` in ``model.signature``.
+    The signature goes to `sig_name` (the name the manifest gives in ``model.signature``, if
+    any; else ``plugin.toml.sig``, so signing never changes the manifest it signs).
     """
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key

@@ -1,0 +1,1 @@
+8i9kxajbM150WkIbRB+AM4WUnEuWAmh+7kayCa90h0Wqn4dU5g/B65+veanXcMqaDW/flId1GHchycoKKtyMCw==

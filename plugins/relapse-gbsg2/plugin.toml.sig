@@ -1,0 +1,1 @@
+XWh2vH/OxcAYaDTT0tMSFi/FmvLCcX9k5ObPFYW9cnbAx+BNs99vsS+zoU9vG/TmOSqShoYXpByI9zlgnZ9eCQ==

@@ -1,0 +1,1 @@
+fijEcNkaD/fc3h+pVkFPD4VoLoHsvWSlCuSjUOgMkMCUOx6gZE0QPHsGnSsmOfxeYrk9F2wp+cG6YPIxSlORDQ==
