@@ -131,6 +131,8 @@ def code_value(spec: ClinicalInput, raw: Any, raw_unit: str | None = None
             raise InferenceError(str(exc), where=spec.name) from exc
     if value != value or value in (float("inf"), float("-inf")):
         raise InferenceError("not a finite number", where=spec.name)
+    if spec.integer and not value.is_integer():
+        raise InferenceError(f"{value:g} is not a whole number (a count)", where=spec.name)
     if spec.valid_range and not spec.valid_range[0] <= value <= spec.valid_range[1]:
         unit = f" {spec.unit}" if spec.unit else ""
         # The input's description often says why the range is what it is (e.g. a model

@@ -285,6 +285,8 @@ class ClinicalInput(_TensorSlot):
     reference: float | int | str | None = Field(
         None, description="Reference value for explanations (contributions are relative to "
                           "it); default: `default`, else the middle of `valid_range`.")
+    integer: bool = Field(False, description="A count: a value that is not a whole number "
+                                             "refuses the prediction.")
 
     @model_validator(mode="after")
     def _consistent(self) -> ClinicalInput:
