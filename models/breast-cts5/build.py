@@ -179,7 +179,7 @@ model_card = "MODEL_CARD.md"
 
 [intended_use]
 summary = "Shown when a board discusses stopping or extending endocrine therapy at 5 years for ER-positive early breast cancer without distant recurrence: the late distant recurrence group and what was observed in that group, beside PREDICT and relapse-gbsg2, which do not answer beyond year 5."
-not_for = ["deciding extension alone (CTS5 is prognostic, not predictive of benefit)", "ER-negative disease", "patients with a distant recurrence", "tumours over 30 mm (refused)"]
+not_for = ["deciding extension alone (CTS5 is prognostic, not predictive of benefit)", "ER-negative disease", "patients with a distant recurrence", "tumours over 30 mm (refused)", "patients less than 4.5 years into endocrine therapy (flagged: the score is for the 5-year decision)"]
 
 [population]
 description = "Women, postmenopausal in the derivation trials, with ER-positive early breast cancer, free of distant recurrence after 5 years of endocrine therapy (ATAC, BIG 1-98)."
@@ -189,6 +189,7 @@ out_of_population = "flag"
 [population.treatment]
 kind = "systemic"
 subkind = "endocrine"
+min_days = 1644                      # started at least 4.5 years before the board
 
 [training_data]
 source = "published score (Dowsett et al., J Clin Oncol 2018; developed in ATAC n = 4,735, validated in BIG 1-98 n = 6,711, refitted on both)"

@@ -315,6 +315,9 @@ def treatment_matches(t: Any, pred: TreatmentPredicate, day: dt.date) -> bool:
         return False
     if pred.line_max is not None and (t.line is None or t.line > pred.line_max):
         return False
+    if pred.min_days is not None and (not t.start_date or dt.date.fromisoformat(
+            t.start_date[:10]) > day - dt.timedelta(days=pred.min_days)):
+        return False
     if pred.window_days is not None and t.start_date:
         start = dt.date.fromisoformat(t.start_date[:10])
         if start < day - dt.timedelta(days=pred.window_days):

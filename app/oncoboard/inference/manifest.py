@@ -58,6 +58,9 @@ class TreatmentPredicate(_Strict):
         None, ge=0,
         description="The treatment started at most this many days before the reference date "
                     "(or is planned after it); None means any time before or after.")
+    min_days: int | None = Field(
+        None, ge=0, description="The treatment started at least this many days before the "
+                                "reference date (e.g. 5 years of endocrine therapy).")
 
 
 class Population(_Strict):

@@ -58,3 +58,21 @@ def test_age_at_diagnosis(store):
     assert got.value == 62.0 and got.used[0]["diagnosis_date"] == "2023-06-01"
     add_patient(store, "A2", icd=None)
     assert _derive(store, "A2", "age_at_diagnosis") is None
+
+
+def test_treatment_started_at_least_min_days_before():
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from oncoboard.inference.features import treatment_matches
+    from oncoboard.inference.manifest import TreatmentPredicate
+
+    pred = TreatmentPredicate(kind="systemic", subkind="endocrine", min_days=1644)
+    day = dt.date(2026, 1, 1)
+
+    def t(start):
+        return SimpleNamespace(kind="systemic", subkind="endocrine", agents=["letrozole"],
+                               line=1, start_date=start)
+    assert treatment_matches(t("2021-01-01"), pred, day)
+    assert not treatment_matches(t("2025-06-01"), pred, day)
+    assert not treatment_matches(t(None), pred, day)
