@@ -123,6 +123,50 @@ def _ldh_uln(rv: RecordView, window: int) -> Derived | None:
     return Derived(ldh.value_num / float(uln), "1", [used(ldh)], notes)
 
 
+def _dnlr(rv: RecordView, window: int) -> Derived | None:
+    """Derived NLR (LIPI): neutrophils / (white cells - neutrophils), same canonical unit."""
+    n, w = rv.latest("neutrophils", window), rv.latest("leukocytes", window)
+    if n is None or w is None or n.value_num is None or w.value_num is None:
+        return None
+    src, notes = [used(n), used(w)], []
+    if (n.effective or "")[:10] != (w.effective or "")[:10]:
+        notes.append(f"neutrophils ({(n.effective or '?')[:10]}) and white cells "
+                     f"({(w.effective or '?')[:10]}) are from different days")
+    other = w.value_num - n.value_num
+    if other <= 0:  # a refusal (not a finite number), with the reason as a warning
+        return Derived(float("nan"), "1", src, [*notes, f"white cells {w.value_num:g} not above "
+                                                     f"neutrophils {n.value_num:g}: dNLR "
+                                                     f"undefined"])
+    return Derived(n.value_num / other, "1", src, notes)
+
+
+def _ldh_uln_lab(rv: RecordView, window: int) -> Derived | None:
+    """LDH / the upper limit of normal stored with that very observation (no fallback)."""
+    ldh = rv.latest("ldh", window)
+    if ldh is None or ldh.value_num is None:
+        return None
+    src = [{**used(ldh), "reference_high": ldh.reference_high}]
+    if not ldh.reference_high:
+        return Derived(float("nan"), "1", src, [
+            "LDH has no upper limit of normal stored with it (the lab's reference range): the "
+            "score compares LDH with the reporting lab's own limit and uses no default"])
+    return Derived(ldh.value_num / float(ldh.reference_high), "1", src)
+
+
+def _age_at_diagnosis(rv: RecordView, window: int) -> Derived | None:
+    """Age in whole years on the diagnosis date of the primary cancer."""
+    from oncoboard.dates import age_at
+
+    cancer = rv.primary_cancer()
+    if cancer is None or not cancer.diagnosis_date:
+        return None
+    age = age_at(rv.patient.birth_date, cancer.diagnosis_date)
+    if age is None:
+        return None
+    return Derived(float(age), "a", [{"condition_id": cancer.id,
+                                      "diagnosis_date": cancer.diagnosis_date[:10]}])
+
+
 def _crcl_jelliffe(rv: RecordView, window: int) -> Derived | None:
     scr, age, sex = rv.latest("creatinine", window), rv.age(), rv.patient.sex
     if scr is None or not scr.value_num or age is None or sex not in ("female", "male"):
@@ -238,6 +282,14 @@ DERIVATIONS: dict[str, tuple[DerivationFn, str]] = {
     "nlr": (_nlr, "Neutrophil-to-lymphocyte ratio (latest counts in the window)."),
     "ldh_uln_ratio": (_ldh_uln, "LDH divided by its upper limit of normal (the lab's reference "
                                 "high, else the code table's)."),
+    "dnlr": (_dnlr, "Derived neutrophil-to-lymphocyte ratio (LIPI): neutrophils / (white cells - "
+                    "neutrophils), latest counts in the window; refused when white cells do not "
+                    "exceed neutrophils."),
+    "ldh_uln_ratio_lab": (_ldh_uln_lab, "LDH divided by the upper limit of normal stored with "
+                                        "that observation (the reporting lab's); refused when "
+                                        "none is stored (no default)."),
+    "age_at_diagnosis": (_age_at_diagnosis, "Age in whole years on the diagnosis date of the "
+                                            "primary cancer."),
     "crcl_jelliffe": (_crcl_jelliffe, "Creatinine clearance, Jelliffe formula (mL/min/1.73 m2, "
                                       "x0.9 for women)."),
     "bmi": (_bmi, "Body-mass index, kg/m2 (weight in the window, latest height)."),

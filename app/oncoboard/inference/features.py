@@ -132,6 +132,8 @@ def code_value(spec: ClinicalInput, raw: Any, raw_unit: str | None = None
             raise InferenceError(str(exc), where=spec.name) from exc
     if value != value or value in (float("inf"), float("-inf")):
         raise InferenceError("not a finite number", where=spec.name)
+    if spec.integer and not value.is_integer():
+        raise InferenceError(f"{value:g} is not a whole number (a count)", where=spec.name)
     if spec.valid_range and not spec.valid_range[0] <= value <= spec.valid_range[1]:
         unit = f" {spec.unit}" if spec.unit else ""
         # The input's description often says why the range is what it is (e.g. a model
@@ -319,6 +321,9 @@ def treatment_matches(t: Any, pred: TreatmentPredicate, day: dt.date) -> bool:
     if pred.line_min is not None and (t.line is None or t.line < pred.line_min):
         return False
     if pred.line_max is not None and (t.line is None or t.line > pred.line_max):
+        return False
+    if pred.min_days is not None and (not t.start_date or dt.date.fromisoformat(
+            t.start_date[:10]) > day - dt.timedelta(days=pred.min_days)):
         return False
     if pred.window_days is not None and t.start_date:
         start = dt.date.fromisoformat(t.start_date[:10])

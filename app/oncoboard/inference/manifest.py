@@ -58,6 +58,9 @@ class TreatmentPredicate(_Strict):
         None, ge=0,
         description="The treatment started at most this many days before the reference date "
                     "(or is planned after it); None means any time before or after.")
+    min_days: int | None = Field(
+        None, ge=0, description="The treatment started at least this many days before the "
+                                "reference date (e.g. 5 years of endocrine therapy).")
 
 
 class Population(_Strict):
@@ -285,6 +288,8 @@ class ClinicalInput(_TensorSlot):
     reference: float | int | str | None = Field(
         None, description="Reference value for explanations (contributions are relative to "
                           "it); default: `default`, else the middle of `valid_range`.")
+    integer: bool = Field(False, description="A count: a value that is not a whole number "
+                                             "refuses the prediction.")
 
     @model_validator(mode="after")
     def _consistent(self) -> ClinicalInput:
