@@ -1,1 +1,1 @@
-fijEcNkaD/fc3h+pVkFPD4VoLoHsvWSlCuSjUOgMkMCUOx6gZE0QPHsGnSsmOfxeYrk9F2wp+cG6YPIxSlORDQ==
+cF6wSH6NBhtVvwZu8GFXIJ5fi+zT9phplFGnpiVzZ4st2j2seSRrzCoAilfgUZkuVjABc3v4zejrsLz+iVyUBw==

@@ -1,0 +1,1 @@
+uCeoBq0BdSFcy3Vt1Ts8znYwEoZApP0vwDmUjsUopN46ZkBIuSfhRBNRnt+vUG+ABJhwrWIb1JY5jRa+zEsUAQ==
