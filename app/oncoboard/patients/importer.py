@@ -16,7 +16,11 @@ import hashlib
 import json
 import logging
 import os
+import select
+import signal
+import sys
 import threading
+import time
 import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -459,6 +463,50 @@ def _worker_ready(db_path: str) -> bool:
     return _store_in_worker(db_path) is not None
 
 
+def _die_with_parent(parent: int) -> None:
+    """Make this pool process exit when the importing process `parent` ends, even by kill -9.
+
+    The pool's processes are forked by the fork server, not by `parent`, and each keeps the
+    fork server and the resource tracker alive: without this, all of them outlived a killed
+    import. Once the readers exit, the fork server and the tracker see their pipes close and
+    exit too (the tracker removing the semaphores left in /dev/shm).
+    """
+    if sys.platform == "win32":  # no fork server there; the pool's own checks apply
+        return
+    try:  # SIGKILL from the kernel when the fork server dies (Linux)
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    try:
+        fd: int | None = os.pidfd_open(parent)  # readable once `parent` has ended
+    except ProcessLookupError:
+        os._exit(0)
+    except (AttributeError, OSError):  # not Linux 5.3+: poll
+        fd = None
+
+    def watch() -> None:
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while _alive(parent):
+                time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="watch-importer", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process now holds the number
+        return False
+    return True
+
+
 def _start_pool(pool: Any, db_path: str, ready: Any) -> None:
     """Start the pool's processes; set `ready` when one has opened the store."""
     try:
@@ -558,7 +606,8 @@ def _import_files(store: Store, paths: list[Path], workers: int
     log.info("reading %d files in this process and %d others", len(paths), workers)
     queue, slots = deque(paths), deque[_Slot]()
     window = _IN_FLIGHT_PER_WORKER * (workers + 1)
-    with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent,
+                                initargs=(os.getpid(),)) as pool:
         # starting the processes takes about a second, and submit() waits for it: a thread
         # starts them while this one imports the first files itself
         ready: cf.Future[bool] = cf.Future()

@@ -5,10 +5,12 @@ worker writes. Several processes may write to one folder (two imports, an import
 prediction runs): a write transaction starts with ``BEGIN IMMEDIATE`` and waits up to
 :data:`BUSY_TIMEOUT_MS` for the other writer to finish, rather than failing with "database is
 locked" when a read inside it turns into a write. Migrations run the same way, each one
-re-checking under the write lock whether another process applied it meanwhile. The schema is versioned by numbered migrations (``store/migrations/mNNNN_*.py``),
-each applied once, in order, inside its own transaction, and recorded in ``_migrations``;
-``PRAGMA user_version`` mirrors the highest number applied. Number ranges by area: 1-99
-foundation (patients), 100-199 imaging, 200-299 inference and audit, 300-399 board.
+re-checking under the write lock whether another process applied it meanwhile.
+
+The schema is versioned by numbered migrations (``store/migrations/mNNNN_*.py``), each applied
+once, in order, inside its own transaction, and recorded in ``_migrations``; ``PRAGMA
+user_version`` mirrors the highest number applied. Number ranges by area: 1-99 foundation
+(patients), 100-199 imaging, 200-299 inference and audit, 300-399 board.
 """
 
 from __future__ import annotations
