@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from oncoboard.errors import OncoboardError, RecordImportError
 from oncoboard.patients import codes
+from oncoboard.patients.limits import MAX_FILE_BYTES, check_batch
 
 if TYPE_CHECKING:
     from oncoboard.store import Store
@@ -144,6 +145,10 @@ class ImportReport:
 def read_text(path: Path) -> tuple[str, str]:
     """Return (text, sha256) of a file; refuse empty and non-UTF-8 files."""
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise RecordImportError(f"the file is {size / 2**20:,.0f} MiB (limit "
+                                    f"{MAX_FILE_BYTES // 2**20} MiB): split it", file=path)
         data = path.read_bytes()
     except OSError as exc:
         raise RecordImportError(f"cannot read: {exc.strerror}", file=path) from exc
@@ -382,6 +387,7 @@ def _upsert(store: Store, table: str, rows: list[dict[str, Any]]) -> int:
 
 def write_batch(store: Store, batch: Batch, today: dt.date | None = None) -> ImportReport:
     """Check cross-row consistency, then write the batch in one transaction."""
+    check_batch(batch)
     _check_dates(store, batch, today)
     _fold_into_conditions(store, batch)
     counts = {t: len(batch.rows[t]) for t in TABLES}
