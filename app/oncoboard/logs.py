@@ -39,6 +39,6 @@ def setup_logging(log_dir: Path | None, level: str = "INFO") -> Path | None:
         handler = logging.StreamHandler()  # stderr: internal errors only
         handler.setLevel(logging.ERROR)
     handler.setFormatter(logging.Formatter(_FORMAT))
-    handler._oncoboard = True  # type: ignore[attr-defined]
+    setattr(handler, "_oncoboard", True)  # noqa: B010 - marks the handlers this module owns
     root.addHandler(handler)
     return path
