@@ -75,6 +75,29 @@ def check_data_dir(settings: Settings) -> Check:
     return Check("data folder", status, f"{path} writable, {free_gb:.1f} GB free", data)
 
 
+def check_permissions(settings: Settings) -> Check:
+    """Check that the data folder and its patient files are readable by their owner only."""
+    if os.name != "posix":
+        return Check("file permissions", OK, "not checked on this system (use folder ACLs)")
+    folder = settings.data_dir
+    if not folder.exists():
+        return Check("file permissions", OK, f"{folder} not created yet (created owner-only)")
+    loose = []
+    for path in [folder, *(folder / n for n in ("oncoboard.db", "oncoboard.db-wal", "logs")),
+                 *(folder / "logs").glob("*.log*")]:
+        try:
+            mode = path.stat().st_mode & 0o777
+        except OSError:
+            continue
+        if mode & 0o077:
+            loose.append(f"{path.name or path} {mode:o}")
+    if loose:
+        return Check("file permissions", WARN,
+                     f"readable by other users: {', '.join(loose[:5])} (run chmod -R go-rwx "
+                     f"{folder})", {"loose": loose})
+    return Check("file permissions", OK, f"{folder}: owner only")
+
+
 def check_database(settings: Settings) -> Check:
     """Check the database's integrity and schema version against this version's migrations."""
     from oncoboard.store import open_store
@@ -109,7 +132,10 @@ def check_database(settings: Settings) -> Check:
 
 def _run_probe(provider: str) -> tuple[bool, str]:
     import numpy as np
-    import onnxruntime as ort
+
+    from oncoboard.inference.runtime import load_onnxruntime
+
+    ort = load_onnxruntime()
 
     ort.set_default_logger_severity(4)  # the finding goes into the check, not onto the terminal
     options = ort.SessionOptions()
@@ -152,17 +178,20 @@ def check_providers(settings: Settings) -> Check:
     return Check("inference providers", OK, detail, data)
 
 
-def _gl_probe_command() -> list[str]:
+def _gl_probe_command(settings: Settings) -> list[str]:
+    # The child logs into the same data folder (else it would write to the default one).
+    tail = ["doctor", "--gl-probe", "--data-dir", str(settings.data_dir)]
     # A frozen bundle's executable is oncoboard itself, not a Python interpreter.
     if getattr(sys, "frozen", False):
-        return [sys.executable, "doctor", "--gl-probe"]
-    return [sys.executable, "-m", "oncoboard", "doctor", "--gl-probe"]
+        return [sys.executable, *tail]
+    return [sys.executable, "-m", "oncoboard", *tail]
 
 
 def check_opengl(settings: Settings) -> Check:
     """Render a tiny VTK scene off screen in a child process (a crash there cannot hurt us)."""
     try:
-        proc = subprocess.run(_gl_probe_command(), capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(_gl_probe_command(settings), capture_output=True, text=True,
+                              timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Check("3D (OpenGL/VTK)", WARN, f"3D view unavailable: {exc}")
     if proc.returncode != 0:
@@ -226,7 +255,8 @@ def check_pacs(settings: Settings) -> list[Check]:
 
 
 CHECKS: list[Callable[[Settings], Check | list[Check]]] = [
-    check_versions, check_data_dir, check_database, check_security, check_plugins,
+    check_versions, check_data_dir, check_permissions, check_database, check_security,
+    check_plugins,
     check_providers, check_opengl, check_pacs,
 ]
 

@@ -34,9 +34,20 @@ class OncoboardError(Exception):
 
     @property
     def message(self) -> str:
-        """Return the one-line message: ``file: where: reason``."""
-        parts = [p for p in (self.file, self.where) if p]
-        return ": ".join([*parts, self.reason])
+        """Return the one-line message: ``file: where: reason``.
+
+        Each part is cut to a few hundred characters: a place or reason built from a hostile
+        file (a 10 MB identifier) must not become a 10 MB line on screen and in the log.
+        """
+        parts = [_cut(p, _MAX_PART) for p in (self.file, self.where) if p]
+        return ": ".join([*parts, _cut(self.reason, _MAX_REASON)])
+
+
+_MAX_PART, _MAX_REASON = 200, 600
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 class ConfigError(OncoboardError):

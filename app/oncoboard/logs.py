@@ -5,27 +5,19 @@ Logs carry identifiers (patient ID, series UID, plugin id), never names or note 
 
 from __future__ import annotations
 
-import getpass
 import logging
 import logging.handlers
-import os
-import tempfile
 from pathlib import Path
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (some containers)
-        return str(os.getuid()) if hasattr(os, "getuid") else "user"
-
-
 def setup_logging(log_dir: Path | None, level: str = "INFO") -> Path | None:
     """Send log records to ``log_dir/oncoboard.log`` (rotating, 5 x 5 MB); return its path.
 
-    When the folder cannot be written, records go to ``$TMPDIR/oncoboard-<user>/`` instead.
+    Logs hold patient identifiers, so they are written in the data folder only: when it cannot
+    be written, no log file is kept (None is returned) and only errors reach stderr, rather
+    than a log in a shared temporary folder.
     """
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -34,22 +26,19 @@ def setup_logging(log_dir: Path | None, level: str = "INFO") -> Path | None:
             old.close()
     root.setLevel(level.upper())
     path: Path | None = None
-    handler: logging.Handler | None = None
-    # When the data folder cannot hold logs (e.g. it is not writable), log to the temp folder
-    # rather than to the terminal: users get one-line messages, tracebacks stay in a file.
-    fallback = Path(tempfile.gettempdir()) / f"oncoboard-{_user()}"
-    for folder in ([log_dir] if log_dir is not None else []) + [fallback]:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / "oncoboard.log"
-            handler = logging.handlers.RotatingFileHandler(
-                path, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8")
-            break
-        except OSError:
-            path = None
-    if handler is None:
-        handler = logging.NullHandler()
+    handler: logging.Handler
+    try:
+        if log_dir is None:
+            raise OSError("no data folder")
+        log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = log_dir / "oncoboard.log"
+        handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8")
+    except OSError:
+        path = None
+        handler = logging.StreamHandler()  # stderr: internal errors only
+        handler.setLevel(logging.ERROR)
     handler.setFormatter(logging.Formatter(_FORMAT))
-    handler._oncoboard = True  # type: ignore[attr-defined]
+    setattr(handler, "_oncoboard", True)  # noqa: B010 - marks the handlers this module owns
     root.addHandler(handler)
     return path

@@ -100,7 +100,7 @@ def test_opengl_probe_failure_is_a_warning_naming_the_cause(env, monkeypatch):
 
     from oncoboard import doctor
 
-    monkeypatch.setattr(doctor, "_gl_probe_command", lambda: [
+    monkeypatch.setattr(doctor, "_gl_probe_command", lambda settings: [
         sys.executable, "-c", "import sys; sys.exit('no EGL display found')"])
     check = doctor.check_opengl(load_settings(env / "data"))
     assert check.status == "warn" and "no EGL display found" in check.detail

@@ -75,7 +75,7 @@ def _check_data_dir(folder: Path) -> None:
         if folder.exists() and not folder.is_dir():
             raise StorageError("this is a file, not a folder: give a folder to --data-dir "
                                "(or ONCOBOARD_HOME)", file=folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(f"the data folder cannot be used by user {user}: {exc.strerror}",
                            file=folder) from exc
@@ -131,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
     from oncoboard.logs import setup_logging
 
+    if os.name == "posix":
+        # patient data (database, logs, audit, exports) is readable by its owner only,
+        # whatever the umask of the session (README "Files and permissions")
+        os.umask(0o077)
     ctx: Context | None = None
     try:
         settings = load_settings(getattr(args, "data_dir", None))

@@ -9,6 +9,7 @@ and shared functional groups; legacy multi-frame RT dose from GridFrameOffsetVec
 from __future__ import annotations
 
 import logging
+import math
 import os
 import struct
 from dataclasses import asdict, dataclass, field
@@ -328,33 +329,79 @@ def read_record(path: str | Path) -> InstanceRecord:
     DicomError
         The file is DICOM but broken (truncated header, missing UIDs).
     """
+    import warnings
+
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     path = str(path)
-    try:
-        st = os.stat(path)
-        with open(path, "rb") as fp:
-            try:
-                ds = pydicom.dcmread(fp, stop_before_pixels=True)
-            except InvalidDicomError:
-                # No preamble or meta: a bare dataset is still DICOM if it parses with UIDs.
-                ds = _read_bare(fp, path)
-            ts = _transfer_syntax(ds)
-            offset, length = _pixel_location(fp, ts)
-            truncated = find_truncation(fp, ts, st.st_size)
-    except (NotDicomError, DicomError):
-        raise
-    except OSError as exc:
-        raise DicomError(f"cannot read: {exc.strerror or exc}", file=path) from exc
-    except Exception as exc:  # pydicom raises many types on damaged files
-        raise DicomError(f"damaged DICOM header ({type(exc).__name__}: {exc})", file=path) from exc
-    if truncated:
-        raise DicomError(truncated, file=path)
-    rec = _record_from_dataset(ds, path, st, str(ts or ""), offset, length)
+    # pydicom and numpy warn about damaged files on stderr, with their own paths: those go to
+    # the log, with the file they are about
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            st = os.stat(path)
+            with open(path, "rb") as fp:
+                try:
+                    ds = pydicom.dcmread(fp, stop_before_pixels=True)
+                except InvalidDicomError:
+                    # No preamble or meta: a bare dataset is still DICOM if it parses with UIDs.
+                    ds = _read_bare(fp, path)
+                ts = _transfer_syntax(ds)
+                offset, length = _pixel_location(fp, ts)
+                truncated = find_truncation(fp, ts, st.st_size)
+            if truncated:
+                raise DicomError(truncated, file=path)
+            # values are decoded here, lazily: a flipped bit (an unknown VR, a length that
+            # does not fit the VR) raises now, and only this file is skipped
+            rec = _record_from_dataset(ds, path, st, str(ts or ""), offset, length)
+        except (NotDicomError, DicomError):
+            raise
+        except OSError as exc:
+            raise DicomError(f"cannot read: {exc.strerror or exc}", file=path) from exc
+        except Exception as exc:  # pydicom raises many types on damaged files
+            raise DicomError(f"damaged DICOM header ({type(exc).__name__}: "
+                             f"{str(exc)[:160]})", file=path) from exc
+        finally:
+            for w in caught[:5]:
+                log.warning("%s: %s: %s", path, w.category.__name__, str(w.message)[:300])
     if short := short_pixel_data(rec):
         raise DicomError(short, file=path)
+    if bad := geometry_problem(rec.frames):
+        raise DicomError(f"invalid geometry: {bad}", file=path)
     return rec
+
+
+def geometry_problem(frames: list[FrameGeometry]) -> str | None:
+    """Return why these frames cannot be placed or measured, or None.
+
+    Missing values are allowed (a secondary capture has no position); values present must be
+    usable: spacing finite and positive, orientation two finite, non-zero, perpendicular
+    directions, position and rescale finite (a NaN or infinite slope makes every voxel NaN).
+    """
+    for frame in frames:
+        if frame.spacing is not None and not all(
+                math.isfinite(v) and v > 0 for v in frame.spacing):
+            return f"PixelSpacing {_show(frame.spacing)} (must be positive)"
+        if frame.iop is not None:
+            row, col = frame.iop[:3], frame.iop[3:]
+            norms = [math.sqrt(sum(v * v for v in d)) for d in (row, col)]
+            if not all(math.isfinite(v) for v in frame.iop) or min(norms) < 1e-3:
+                return f"ImageOrientationPatient {_show(frame.iop)} (no direction)"
+            if abs(sum(a * b for a, b in zip(row, col, strict=True))) / (
+                    norms[0] * norms[1]) > 0.01:
+                return f"ImageOrientationPatient {_show(frame.iop)} (not perpendicular)"
+        if frame.ipp is not None and not all(math.isfinite(v) for v in frame.ipp):
+            return f"ImagePositionPatient {_show(frame.ipp)} (not finite)"
+        if not (math.isfinite(frame.slope) and frame.slope != 0):
+            return f"RescaleSlope {frame.slope:g} (must be finite and not zero)"
+        if not math.isfinite(frame.intercept):
+            return f"RescaleIntercept {frame.intercept:g} (not finite)"
+    return None
+
+
+def _show(values: list[float]) -> str:
+    return "\\".join(f"{v:g}" for v in values[:6])
 
 
 def _record_from_dataset(ds: Any, path: str, st: os.stat_result, ts: str, offset: int | None,

@@ -165,7 +165,10 @@ def _expand_one(path: Path, data_dir: Path, report: IndexReport,
     if path.is_dir():
         for root, dirs, names in os.walk(path):
             dirs.sort()
-            for name in sorted(names):
+            # hidden files (.DS_Store, the demo's .complete marker) are not DICOM, nor
+            # anything a user asked to import: not listed as skipped
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in sorted(n for n in names if not n.startswith(".")):
                 yield from _expand_file(Path(root) / name, data_dir, report, cancel)
     else:
         yield from _expand_file(path, data_dir, report, cancel)

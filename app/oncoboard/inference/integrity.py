@@ -148,7 +148,9 @@ def sign_plugin(folder: Path, private_key_pem: bytes, sig_name: str = SIGNATURE_
 
 def open_check_session(model_path: Path) -> Any:
     """Open the model on CPU for checks; raise ValueError with onnxruntime's reason if invalid."""
-    import onnxruntime as ort
+    from oncoboard.inference.runtime import load_onnxruntime
+
+    ort = load_onnxruntime()  # telemetry off
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3

@@ -44,9 +44,31 @@ class ModelSession:
     notes: list[str] = field(default_factory=list)      # requested but not installed
 
 
+def load_onnxruntime() -> Any:
+    """Import onnxruntime with its telemetry off; every session must be made through this.
+
+    onnxruntime can queue usage events (model names, error texts, a device id) for Microsoft;
+    no data leaves the machine, so they are disabled before the first session (and by
+    ``ORT_DISABLE_TELEMETRY``, set when oncoboard is imported, before onnxruntime's import).
+    """
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime as ort
+
+    global _telemetry_off
+    if not _telemetry_off:
+        disable = getattr(ort, "disable_telemetry_events", None)
+        if disable is not None:
+            disable()
+        _telemetry_off = True
+    return ort
+
+
+_telemetry_off = False
+
+
 def available_providers() -> list[str]:
     """Return the providers the installed onnxruntime offers."""
-    import onnxruntime as ort
+    ort = load_onnxruntime()
 
     return list(ort.get_available_providers())
 
@@ -62,7 +84,7 @@ def choose_providers(requested: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def _options(model_path: Path) -> Any:
-    import onnxruntime as ort
+    ort = load_onnxruntime()
 
     # A GPU build without CUDA libraries logs its failed provider load on stderr; the fallback is
     # reported in each prediction's provider notes instead.
@@ -79,7 +101,7 @@ def _options(model_path: Path) -> Any:
 
 def create_session(model_path: Path, providers: Sequence[str]) -> ModelSession:
     """Open `model_path` on the first working provider of `providers` (CPU as the fallback)."""
-    import onnxruntime as ort
+    ort = load_onnxruntime()
 
     use, notes = choose_providers(providers)
     warnings: list[str] = []

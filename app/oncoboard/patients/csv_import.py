@@ -284,6 +284,12 @@ def read_csv(store: Store, path: Path, text: str, sha256: str) -> Batch:
     header = [h.strip().lower() for h in reader.fieldnames or []]
     # an empty name: a separator at the end of each line (cells under it must stay empty)
     unknown = [h for h in header if h not in COLUMNS and h]
+    if header and not set(header) & set(COLUMNS):
+        # most likely a file without a header line: its first line is patient data, never
+        # repeated in a message or the log
+        raise RecordImportError(f"the first line is not a header: none of its {len(header)} "
+                                f"cell(s) is a known column name (known: {', '.join(COLUMNS)}); "
+                                "add a header line", file=path, where=f"line {1 + offset}")
     if unknown:
         raise RecordImportError(f"unknown column(s) {', '.join(map(repr, unknown))} (known: "
                                 f"{', '.join(COLUMNS)})", file=path, where=f"line {1 + offset}")

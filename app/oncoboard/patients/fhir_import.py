@@ -20,6 +20,7 @@ import pydantic
 from oncoboard.errors import RecordImportError
 from oncoboard.patients import fhir_validation
 from oncoboard.patients.importer import Batch
+from oncoboard.patients.limits import MAX_JSON_DEPTH, json_depth_problem
 
 if TYPE_CHECKING:
     from oncoboard.store import Store
@@ -146,11 +147,16 @@ def _load_json(path: Path, text: str) -> dict[str, Any]:
         raise RecordImportError("this looks like XML: FHIR bundles must be JSON", file=path)
     try:
         data = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise RecordImportError(f"JSON nested too deeply (limit {MAX_JSON_DEPTH} levels)",
+                                file=path) from exc
     except ValueError as exc:
         if not isinstance(exc, json.JSONDecodeError):
             raise RecordImportError(f"invalid JSON: {exc}", file=path) from exc
         raise RecordImportError(f"invalid JSON: {exc.msg} at line {exc.lineno} column "
                                 f"{exc.colno}", file=path) from exc
+    if reason := json_depth_problem(data):
+        raise RecordImportError(reason, file=path)
     if not isinstance(data, dict):
         raise RecordImportError(f"not a FHIR resource (JSON {type(data).__name__})", file=path)
     kind = data.get("resourceType")

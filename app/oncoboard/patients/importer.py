@@ -16,7 +16,11 @@ import hashlib
 import json
 import logging
 import os
+import select
+import signal
+import sys
 import threading
+import time
 import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from oncoboard.errors import OncoboardError, RecordImportError
 from oncoboard.patients import codes
+from oncoboard.patients.limits import MAX_FILE_BYTES, check_batch
 
 if TYPE_CHECKING:
     from oncoboard.store import Store
@@ -140,6 +145,10 @@ class ImportReport:
 def read_text(path: Path) -> tuple[str, str]:
     """Return (text, sha256) of a file; refuse empty and non-UTF-8 files."""
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise RecordImportError(f"the file is {size / 2**20:,.0f} MiB (limit "
+                                    f"{MAX_FILE_BYTES // 2**20} MiB): split it", file=path)
         data = path.read_bytes()
     except OSError as exc:
         raise RecordImportError(f"cannot read: {exc.strerror}", file=path) from exc
@@ -378,6 +387,7 @@ def _upsert(store: Store, table: str, rows: list[dict[str, Any]]) -> int:
 
 def write_batch(store: Store, batch: Batch, today: dt.date | None = None) -> ImportReport:
     """Check cross-row consistency, then write the batch in one transaction."""
+    check_batch(batch)
     _check_dates(store, batch, today)
     _fold_into_conditions(store, batch)
     counts = {t: len(batch.rows[t]) for t in TABLES}
@@ -457,6 +467,50 @@ def _store_in_worker(db_path: str) -> Store:
 def _worker_ready(db_path: str) -> bool:
     """Open the store in a pool process; its result means the pool has started."""
     return _store_in_worker(db_path) is not None
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this pool process exit when the importing process `parent` ends, even by kill -9.
+
+    The pool's processes are forked by the fork server, not by `parent`, and each keeps the
+    fork server and the resource tracker alive: without this, all of them outlived a killed
+    import. Once the readers exit, the fork server and the tracker see their pipes close and
+    exit too (the tracker removing the semaphores left in /dev/shm).
+    """
+    if sys.platform == "win32":  # no fork server there; the pool's own checks apply
+        return
+    try:  # SIGKILL from the kernel when the fork server dies (Linux)
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    try:
+        fd: int | None = os.pidfd_open(parent)  # readable once `parent` has ended
+    except ProcessLookupError:
+        os._exit(0)
+    except (AttributeError, OSError):  # not Linux 5.3+: poll
+        fd = None
+
+    def watch() -> None:
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while _alive(parent):
+                time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="watch-importer", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process now holds the number
+        return False
+    return True
 
 
 def _start_pool(pool: Any, db_path: str, ready: Any) -> None:
@@ -558,7 +612,8 @@ def _import_files(store: Store, paths: list[Path], workers: int
     log.info("reading %d files in this process and %d others", len(paths), workers)
     queue, slots = deque(paths), deque[_Slot]()
     window = _IN_FLIGHT_PER_WORKER * (workers + 1)
-    with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_die_with_parent,
+                                initargs=(os.getpid(),)) as pool:
         # starting the processes takes about a second, and submit() waits for it: a thread
         # starts them while this one imports the first files itself
         ready: cf.Future[bool] = cf.Future()

@@ -1,10 +1,16 @@
 """Open the database, apply migrations, run transactions.
 
 One SQLite file (``oncoboard.db``) in the data folder, in WAL mode so the GUI can read while a
-worker writes. The schema is versioned by numbered migrations (``store/migrations/mNNNN_*.py``),
-each applied once, in order, inside its own transaction, and recorded in ``_migrations``;
-``PRAGMA user_version`` mirrors the highest number applied. Number ranges by area: 1-99
-foundation (patients), 100-199 imaging, 200-299 inference and audit, 300-399 board.
+worker writes. Several processes may write to one folder (two imports, an import while a
+prediction runs): a write transaction starts with ``BEGIN IMMEDIATE`` and waits up to
+:data:`BUSY_TIMEOUT_MS` for the other writer to finish, rather than failing with "database is
+locked" when a read inside it turns into a write. Migrations run the same way, each one
+re-checking under the write lock whether another process applied it meanwhile.
+
+The schema is versioned by numbered migrations (``store/migrations/mNNNN_*.py``), each applied
+once, in order, inside its own transaction, and recorded in ``_migrations``; ``PRAGMA
+user_version`` mirrors the highest number applied. Number ranges by area: 1-99 foundation
+(patients), 100-199 imaging, 200-299 inference and audit, 300-399 board.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ finally:
 from oncoboard.errors import StorageError  # noqa: E402
 
 log = logging.getLogger(__name__)
+
+#: How long a writer waits for another process's write transaction to end.
+BUSY_TIMEOUT_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -86,12 +95,37 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """Run the block in one transaction: all of it or nothing (a savepoint when nested)."""
+        """Run the block in one transaction: all of it or nothing (a savepoint when nested).
+
+        The outermost block takes the write lock at its start (``BEGIN IMMEDIATE``), waiting
+        for another process's write to end: a deferred transaction that reads and then writes
+        would fail at once instead of waiting.
+        """
         try:
-            with self.db.atomic():
+            if self.conn.in_transaction:
+                with self.db.atomic():
+                    yield self.db
+                return
+            with self._immediate():
                 yield self.db
         except sqlite3.Error as exc:
             raise StorageError(f"database write failed: {exc}", file=self.path) from exc
+
+    @contextlib.contextmanager
+    def _immediate(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
 
     def schema_version(self) -> int:
         """Return the highest migration number applied."""
@@ -116,7 +150,10 @@ class Store:
             if migration.name in done:
                 continue
             try:
-                with self.db.atomic():
+                with self._immediate():
+                    # another process may have applied it since we looked: check under the lock
+                    if migration.name in self.applied_migrations():
+                        continue
                     migration.apply(self.db)
                     self.db.execute(
                         "INSERT INTO _migrations (number, name, applied_at) VALUES (?, ?, ?)",
@@ -164,7 +201,7 @@ def open_store(path: str | Path | None, *, migrate: bool = True) -> Store:
         try:
             file.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite_utils.Database(file)
-            db.execute("PRAGMA busy_timeout = 10000")
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             db.enable_wal()
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open the database: {exc}", file=file) from exc

@@ -1,0 +1,61 @@
+"""A parallel import killed with kill -9 leaves no process and no semaphore behind."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from oncoboard.patients import fhir_build as fb
+from oncoboard.patients.importer import AUTO_WORKERS_MIN_FILES
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="kill -9 and /dev/shm: Linux")
+
+
+def _semaphores() -> set[str]:
+    return set(glob.glob("/dev/shm/sem.mp-*"))
+
+
+def test_pool_processes_die_with_a_killed_import(tmp_path):
+    files = []
+    for i in range(AUTO_WORKERS_MIN_FILES + 40):
+        pid = f"k{i}"
+        resources = [fb.patient(pid, f"MRN-{pid}", "Test", "Anna", "1950-02-03", "female")]
+        resources += [fb.observation(f"{pid}-hb{j}", pid, "haemoglobin", f"2020-01-{j + 1:02d}",
+                                     value=120 + j, unit="g/L") for j in range(20)]
+        path = tmp_path / f"{pid}.json"
+        path.write_text(json.dumps(fb.bundle(resources)), encoding="utf-8")
+        files.append(str(path))
+    env = dict(os.environ, ONCOBOARD_HOME=str(tmp_path / "data"),
+               ONCOBOARD_SITE_CONFIG=str(tmp_path / "site.toml"),
+               ONCOBOARD_USER_CONFIG=str(tmp_path / "user.toml"))
+    before = _semaphores()
+    proc = subprocess.Popen([sys.executable, "-m", "oncoboard", "import", "patients",
+                             "--workers", "2", *files], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    children: list[psutil.Process] = []
+    # the fork server, the resource tracker and 2 readers
+    while time.monotonic() < deadline and proc.poll() is None:
+        children = parent.children(recursive=True)
+        if len(children) >= 4:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None and len(children) >= 4, "the pool did not start in time"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    gone, alive = psutil.wait_procs(children, timeout=5)
+    left = [(p.pid, p.cmdline()) for p in alive if p.is_running()]
+    for p in alive:  # do not leave them to other tests
+        p.kill()
+    assert not left, f"{len(left)} process(es) outlived the killed import: {left}"
+    new = _semaphores() - before
+    assert not new, f"semaphores left in /dev/shm: {sorted(new)}"
