@@ -122,7 +122,7 @@ def test_worker_cancel_and_failure(app, qtbot):  # noqa: ANN001
 
 
 def test_french_interface(window, qtbot, output_dir):  # noqa: ANN001
-    window.open_patient(window.patients_view.table.item(0, 0).text())
+    window.open_patient(window.patients_view.model.patient_id(0))
     window.apply_language("fr")
     try:
         assert window.nav_buttons["board"].text() == "RCP"

@@ -7,9 +7,9 @@ from ui_helpers import save_and_check, visible_texts
 
 
 def _first_patient(window, prefix: str) -> str:  # noqa: ANN001
-    table = window.patients_view.table
-    for row in range(table.rowCount()):
-        pid = table.item(row, 0).text()
+    model = window.patients_view.model
+    for row in range(model.rowCount()):
+        pid = model.patient_id(row)
         if pid.startswith(prefix):
             return pid
     raise AssertionError(f"no patient starting with {prefix}")
@@ -17,15 +17,15 @@ def _first_patient(window, prefix: str) -> str:  # noqa: ANN001
 
 def test_search_filters_by_id_name_and_diagnosis(window, qtbot, output_dir):  # noqa: ANN001
     view = window.patients_view
-    total = view.table.rowCount()
+    total = view.model.rowCount()
     assert total >= 3
     save_and_check(window, output_dir / "patients.png")
     view.search_edit.setText("C34")
-    qtbot.waitUntil(lambda: 0 < view.table.rowCount() < total)
-    diagnoses = [view.table.item(r, 4).text() for r in range(view.table.rowCount())]
+    qtbot.waitUntil(lambda: 0 < view.model.rowCount() < total)
+    diagnoses = [view.model.text(r, 4) for r in range(view.model.rowCount())]
     assert all(d.startswith("C34") for d in diagnoses)
     view.search_edit.setText("no-such-patient-xyz")
-    qtbot.waitUntil(lambda: view.table.rowCount() == 0)
+    qtbot.waitUntil(lambda: view.model.rowCount() == 0)
     assert "0" in view.count_label.text()
 
 
@@ -45,10 +45,10 @@ def test_note_search_highlights_and_opens_the_note(window, qtbot, output_dir):  
 
 
 def test_patient_view_shows_summary_timeline_labs(window, qtbot, output_dir):  # noqa: ANN001
-    pid = _first_patient(window, "DEMO-LU") if window.patients_view.table.rowCount() > 5 \
+    pid = _first_patient(window, "DEMO-LU") if window.patients_view.model.rowCount() > 5 \
         else "TEST-LU-002"
-    row = next(r for r in range(window.patients_view.table.rowCount())
-               if window.patients_view.table.item(r, 0).text() == pid)
+    row = next(r for r in range(window.patients_view.model.rowCount())
+               if window.patients_view.model.patient_id(r) == pid)
     with qtbot.waitSignal(window.patient_view.patient_loaded, timeout=5000):
         window.patients_view._on_row_activated(row, 0)
     pv = window.patient_view

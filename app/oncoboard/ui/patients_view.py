@@ -14,14 +14,14 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from oncoboard.ui import records
 from oncoboard.ui.errors import ErrorBoundary
+from oncoboard.ui.patient_table import PatientTableModel
 
 
 def tr(text: str) -> str:
@@ -39,7 +39,6 @@ class PatientBrowserView(QWidget):
     """
 
     patient_selected = Signal(str, str)
-    COLUMNS = ("ID", "Name", "Sex", "Age", "Diagnosis")
 
     def __init__(self, store: Any, parent: QWidget | None = None):
         super().__init__(parent)
@@ -50,25 +49,34 @@ class PatientBrowserView(QWidget):
         self.notes_edit = QLineEdit(objectName="noteSearch")
         self.notes_edit.setPlaceholderText(tr("Search the notes (full text)"))
         self.notes_edit.setClearButtonEnabled(True)
-        self.table = QTableWidget(0, len(self.COLUMNS), objectName="patientTable")
-        self.table.setHorizontalHeaderLabels([tr(c) for c in self.COLUMNS])
+        self.model = PatientTableModel(store, self)
+        self.table = QTableView(objectName="patientTable")
+        self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setDefaultSectionSize(
+            self.table.fontMetrics().height() + 8)  # fixed heights: no per-row measuring
+        header = self.table.horizontalHeader()
+        for column, chars in enumerate((14, 24, 4, 5)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(column, self.table.fontMetrics().averageCharWidth() * chars + 16)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         self.table.setAlternatingRowColors(False)
         self.count_label = QLabel(objectName="muted")
         self.hits = QListWidget(objectName="noteHits")
         self.hits.setWordWrap(True)
         self.hits.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.hits_label = QLabel(tr("Type words to search every note."), objectName="muted")
-        self._debounce = QTimer(self, singleShot=True, interval=150)
+        self._debounce = QTimer(self, singleShot=True, interval=60)
         self._build()
         self.search_edit.textChanged.connect(lambda _t: self._debounce.start())
-        self._debounce.timeout.connect(self.refresh)
+        self._debounce.timeout.connect(self._on_filter_changed)
+        self.model.total_changed.connect(self._on_total_changed)
+        self.model.query_failed.connect(self._on_query_failed)
         self.notes_edit.returnPressed.connect(self._on_notes_search_requested)
-        self.table.cellDoubleClicked.connect(self._on_row_activated)
+        self.table.doubleClicked.connect(lambda index: self._on_row_activated(index.row(), 0))
         self.hits.itemActivated.connect(self._on_hit_activated)
         self.hits.itemDoubleClicked.connect(self._on_hit_activated)
 
@@ -99,25 +107,22 @@ class PatientBrowserView(QWidget):
         outer.addWidget(split, 1)
 
     def refresh(self) -> None:
-        """Run the patient search again with the current text."""
+        """Read the list again for the current text (after an import), on this thread."""
+        self.model.query = self.search_edit.text()
         try:
-            rows = records.list_patients(self.store, self.search_edit.text())
+            self.model.reload()
         except Exception as exc:  # noqa: BLE001 - the error boundary decides how to show it
             ErrorBoundary.report(exc, self, tr("Patient search"))
-            return
-        self.table.setRowCount(len(rows))
-        for i, row in enumerate(rows):
-            age = records.age_years(row.get("birth_date"))
-            diag = " ".join(p for p in (row.get("diagnosis"), row.get("diagnosis_display")) if p)
-            values = (row["id"], row.get("name") or "", (row.get("sex") or "")[:1].upper(),
-                      "" if age is None else str(age), diag)
-            for j, value in enumerate(values):
-                item = QTableWidgetItem(value)
-                item.setData(Qt.ItemDataRole.UserRole, row["id"])
-                self.table.setItem(i, j, item)
-        self.table.resizeColumnsToContents()
-        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
-        self.count_label.setText(tr("{n} patients").format(n=len(rows)))
+
+    def _on_filter_changed(self) -> None:
+        self.model.set_query(self.search_edit.text())
+
+    def _on_total_changed(self, total: int) -> None:
+        self.count_label.setText(tr("{n} patients").format(n=total))
+
+    def _on_query_failed(self, exc: object) -> None:
+        ErrorBoundary.report(exc if isinstance(exc, Exception) else RuntimeError(str(exc)), self,
+                             tr("Patient search"))
 
     def search_notes(self, text: str) -> int:
         """Show the notes matching `text` with highlighted snippets; return the hit count."""
@@ -148,9 +153,8 @@ class PatientBrowserView(QWidget):
         self.search_notes(self.notes_edit.text())
 
     def _on_row_activated(self, row: int, _column: int) -> None:
-        item = self.table.item(row, 0)
-        if item is not None:
-            self.patient_selected.emit(item.data(Qt.ItemDataRole.UserRole), "")
+        if 0 <= row < self.model.rowCount():
+            self.patient_selected.emit(self.model.patient_id(row), "")
 
     def _on_hit_activated(self, item: QListWidgetItem) -> None:
         patient_id, note_id = item.data(Qt.ItemDataRole.UserRole)
@@ -158,6 +162,6 @@ class PatientBrowserView(QWidget):
 
     def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.table.hasFocus():
-            self._on_row_activated(self.table.currentRow(), 0)
+            self._on_row_activated(self.table.currentIndex().row(), 0)
             return
         super().keyPressEvent(event)

@@ -1,0 +1,199 @@
+"""The patient list as a virtual Qt model: rows are read page by page as the user scrolls.
+
+A hospital record holds tens of thousands of patients; the browser must open at once and answer
+each keystroke in the filter without freezing. The model holds only the pages read so far
+(`oncoboard.patients.browse`: counts and pages from indexes), asks for the next page when the
+view scrolls near the end (``fetchMore``), and runs the query of a new filter text on a worker
+thread with its own read-only connection. Each query carries a generation number: the answer to
+an older keystroke that arrives after a newer one is dropped, so the list always shows the
+latest text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QCoreApplication,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRunnable,
+    Qt,
+    QThreadPool,
+    Signal,
+)
+
+from oncoboard.dates import age_at
+from oncoboard.patients.browse import PAGE, PatientRow, count_patients, patient_page
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def tr(text: str) -> str:
+    """Translate `text` in the patient browser's context."""
+    return QCoreApplication.translate("PatientBrowserView", text)
+
+
+class _Answer(QObject):
+    """Carries a worker's answer back to the screen's thread."""
+
+    answered = Signal(int, str, int, list)   # generation, query, total, first page
+    failed = Signal(int, object)             # generation, exception
+
+
+class _Query(QRunnable):
+    """Count the patients matching a filter and read the first page, off the screen's thread."""
+
+    _local = threading.local()
+
+    def __init__(self, db_path: Path, generation: int, query: str, answer: _Answer):
+        super().__init__()
+        self.db_path, self.generation, self.query, self.answer = (db_path, generation, query,
+                                                                  answer)
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "path", None) != self.db_path:
+            conn = sqlite3.connect(f"{self.db_path.resolve().as_uri()}?mode=ro", uri=True)
+            self._local.conn, self._local.path = conn, self.db_path
+        return conn
+
+    def run(self) -> None:
+        try:
+            conn = self._connection()
+            total = count_patients(conn, self.query)
+            rows = patient_page(conn, self.query, limit=PAGE)
+        except Exception as exc:  # noqa: BLE001 - shown by the view's error boundary
+            self.answer.failed.emit(self.generation, exc)
+            return
+        self.answer.answered.emit(self.generation, self.query, total, rows)
+
+
+class PatientTableModel(QAbstractTableModel):
+    """Patients matching the filter, by ID, read a page at a time.
+
+    Signals
+    -------
+    total_changed(int)
+        The number of patients matching the current filter.
+    query_failed(object)
+        The query of the current filter raised (the exception).
+    """
+
+    COLUMNS = ("ID", "Name", "Sex", "Age", "Diagnosis")
+    total_changed = Signal(int)
+    query_failed = Signal(object)
+
+    def __init__(self, store: Any, parent: QObject | None = None):
+        super().__init__(parent)
+        self.store = store
+        self.query = ""
+        self.total = 0
+        self._rows: list[PatientRow] = []
+        self._generation = 0
+        self._today = dt.date.today()
+        self._answer = _Answer(self)
+        self._answer.answered.connect(self._on_answered)
+        self._answer.failed.connect(self._on_failed)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)  # queries queue; only the latest answer is shown
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the current filter's count and first page now, on this thread."""
+        self._generation += 1
+        self._today = dt.date.today()
+        total = count_patients(self.store, self.query)
+        self._replace(self.query, total, patient_page(self.store, self.query, limit=PAGE))
+
+    def set_query(self, text: str) -> None:
+        """Filter by `text` (ID, name, diagnosis) in the background; the latest text wins."""
+        self._generation += 1
+        path = getattr(self.store, "path", None)
+        if path is None:  # an in-memory store has no second connection: answer here
+            self.query = text
+            self.reload()
+            return
+        self._pool.start(_Query(Path(path), self._generation, text, self._answer))
+
+    def wait_idle(self, msecs: int = 5000) -> bool:
+        """Wait until queued queries have run (tests and shutdown)."""
+        return self._pool.waitForDone(msecs)
+
+    def _on_answered(self, generation: int, query: str, total: int,
+                     rows: list[PatientRow]) -> None:
+        if generation == self._generation:
+            self._replace(query, total, rows)
+
+    def _on_failed(self, generation: int, exc: object) -> None:
+        if generation == self._generation:
+            self.query_failed.emit(exc)
+
+    def _replace(self, query: str, total: int, rows: list[PatientRow]) -> None:
+        self.beginResetModel()
+        self.query, self.total, self._rows = query, total, rows
+        self.endResetModel()
+        self.total_changed.emit(total)
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802
+        return not parent.isValid() and len(self._rows) < self.total
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008, N802
+        if parent.isValid() or not self._rows:
+            return
+        more = patient_page(self.store, self.query, after=self._rows[-1].id, limit=PAGE)
+        if not more:  # patients removed since the count: stop asking
+            self.total = len(self._rows)
+            return
+        self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows) + len(more) - 1)
+        self._rows.extend(more)
+        self.endInsertRows()
+
+    # -- Qt model ---------------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return tr(self.COLUMNS[section])
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        if role == Qt.ItemDataRole.UserRole:
+            return row.id
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return self.text(index.row(), index.column())
+        return None
+
+    def text(self, row: int, column: int) -> str:
+        """Return the text shown in a cell."""
+        p = self._rows[row]
+        if column == 0:
+            return p.id
+        if column == 1:
+            return p.name
+        if column == 2:
+            return (p.sex or "")[:1].upper()
+        if column == 3:
+            age = age_at(p.birth_date, self._today)
+            return "" if age is None else str(age)
+        return " ".join(x for x in (p.diagnosis, p.diagnosis_display) if x)
+
+    def patient_id(self, row: int) -> str:
+        """Return the ID of the patient on `row`."""
+        return self._rows[row].id
