@@ -29,7 +29,7 @@ from oncoboard.board.meetings import (
     os_user,
     set_status,
 )
-from oncoboard.board.predictions import prediction_ids_for_patient
+from oncoboard.board.prediction_view import prediction_ids_for_patient
 from oncoboard.errors import BoardError, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -275,7 +275,7 @@ def verify_decisions(store: Any) -> list[Any]:
 
     The audit chain proves its own entries intact; this proves each decision row is still the
     one its entry was written for, so a row edited behind the triggers' back is found. Same
-    shape as `oncoboard.inference.predictions.verify_predictions`, for `audit.verify`.
+    shape as `oncoboard.inference.prediction_store.verify_predictions`, for `audit.verify`.
     """
     from oncoboard import audit
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from oncoboard import audit
 from oncoboard.board.decisions import verify_decisions
-from oncoboard.inference.predictions import verify_predictions
+from oncoboard.inference.prediction_store import verify_predictions
 
 
 def verify_trail(store: Any) -> audit.VerifyReport:
