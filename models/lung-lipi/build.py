@@ -59,7 +59,7 @@ GRID = {"dnlr": [0.0, *around(DNLR_CUT), 40.0], "ldh_uln_ratio": [0.1, *around(L
 
 
 def dnlr(anc: float, wbc: float) -> float:
-    """dNLR = ANC / (WBC - ANC), as oncoboard.inference.derived computes it."""
+    """dNLR = ANC / (WBC - ANC), as oncoboard.inference.record_access computes it."""
     if wbc <= anc:
         raise ValueError("WBC must exceed ANC")
     return anc / (wbc - anc)

@@ -46,8 +46,8 @@ from inference_helpers import (  # noqa: E402
 )
 
 from oncoboard.config import load_settings  # noqa: E402
-from oncoboard.inference import discovery, engine, predictions, runtime  # noqa: E402
-from oncoboard.inference.features import Assembly, assemble_record  # noqa: E402
+from oncoboard.inference import discovery, engine, prediction_store, runtime  # noqa: E402
+from oncoboard.inference.inputs import Assembly, assemble_record  # noqa: E402
 from oncoboard.store import open_store  # noqa: E402
 
 REF_DATE = "2026-11-30"
@@ -94,7 +94,7 @@ def _run_board(store: Any, settings: Any, board: list[str], plugins: list[Any]
     Mirrors engine.predict_patient (one record view and one transaction per patient) with
     timers around each step.
     """
-    from oncoboard.inference.derived import RecordView
+    from oncoboard.inference.record_access import RecordView
 
     t = {"assembly": 0.0, "model": 0.0, "storage": 0.0, "runs": 0, "ok": 0}
     per_plugin: dict[str, list[float]] = {}
@@ -121,10 +121,10 @@ def _run_board(store: Any, settings: Any, board: list[str], plugins: list[Any]
             t["model"] += t3 - t2
             per_plugin.setdefault(plugin.id, []).append(t3 - t1)
         t4 = time.perf_counter()
-        predictions.save_many(store, docs, settings=settings)
+        prediction_store.save_many(store, docs, settings=settings)
         t["storage"] += time.perf_counter() - t4
         t["runs"] += len(docs)
-        t["ok"] += sum(d["status"] == "ok" for d in docs)
+        t["ok"] += sum(p.ok for p in docs)
     t["total"] = time.perf_counter() - start
     t["per_plugin"] = per_plugin
     return t

@@ -59,8 +59,8 @@ def test_run_all_models_shows_results_warnings_and_contributions(predictions, wi
 def test_evidence_sentences_are_highlighted_in_the_notes(predictions, window, qtbot):  # noqa: ANN001
     with qtbot.waitSignal(predictions.predictions_finished, timeout=60000):
         predictions.run()
-    with_evidence = [pid for pid, d in predictions.docs.items()
-                     if (d.get("explanation") or {}).get("sentences")]
+    with_evidence = [pid for pid, p in predictions.shown.items()
+                     if p.explanation and p.explanation.sentences]
     if not with_evidence:
         pytest.skip("no text model gave sentence evidence for this patient")
     evidence = predictions.show_evidence(with_evidence[0])
@@ -107,9 +107,9 @@ def test_calculator_runs_a_plugin_on_typed_values(predictions, qtbot, output_dir
                        if k in dialog.fields})
     with qtbot.waitSignal(dialog.calculated, timeout=30000) as blocker:
         dialog.calculate()
-    doc = blocker.args[0]
+    prediction = blocker.args[0]
     for name, expected in plugin.manifest.golden.expected.items():
-        got = (doc["outputs"].get(name) or {}).get("value")
+        got = prediction.outputs[name].value if name in prediction.outputs else None
         if got is not None and not isinstance(expected, list):
             assert got == pytest.approx(expected, abs=max(1e-4, plugin.manifest.golden.tolerance))
     dialog.show()

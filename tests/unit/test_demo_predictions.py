@@ -17,9 +17,14 @@ import pytest
 
 from oncoboard.config import Settings
 from oncoboard.demo import run_demo
-from oncoboard.inference.engine import predict_patient
+from oncoboard.inference import engine
 from oncoboard.patients import codes
 from oncoboard.store import open_store
+
+
+def predict_patient(*args, **kwargs):
+    """Return the engine's predictions as documents (README, "Predictions JSON schema")."""
+    return [p.to_dict() for p in engine.predict_patient(*args, **kwargs)]
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 RELAPSE = {"relapse-gbsg2", "predict-breast-v2.1"}

@@ -16,7 +16,7 @@ from typing import Any
 from oncoboard.board.decisions import Decision, decision_history
 from oncoboard.board.keyimage import KeyImage, key_image_for_patient
 from oncoboard.board.meetings import BoardCase, Meeting, get_case, get_meeting, list_cases
-from oncoboard.board.predictions import NO_PREDICTIONS, PredictionView, latest_predictions
+from oncoboard.board.prediction_view import NO_PREDICTIONS, PredictionView, latest_predictions
 from oncoboard.dates import age_at
 from oncoboard.patients.summary_text import summary_lines
 
@@ -86,13 +86,13 @@ def case_view(store: Any, meeting_id: int | str, patient_id: str, *, with_image:
     with_image
         Load the key image (reads the series from disk: the slow part; False for lists).
     settings
-        Settings: the imaging cache, and the installed plugins (for their risk bands).
+        Settings: the imaging cache.
     """
     meeting = get_meeting(store, meeting_id)
     case = get_case(store, meeting.id, patient_id)
     summary, lines = _summary(store, case.patient_id, meeting.date)
     identity = _identity(summary, meeting.date)
-    predictions = latest_predictions(store, case.patient_id, settings)
+    predictions = latest_predictions(store, case.patient_id)
     for p in predictions:
         if p.reference_date and p.reference_date[:10] != meeting.date:
             # Inputs are taken as of the reference date: a result for another day may be stale.

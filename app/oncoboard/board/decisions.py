@@ -28,7 +28,7 @@ from oncoboard.board.meetings import (
     now_utc,
     set_status,
 )
-from oncoboard.board.predictions import prediction_ids_for_patient
+from oncoboard.board.prediction_view import prediction_ids_for_patient
 from oncoboard.errors import BoardError, NotFoundError
 from oncoboard.identity import os_user
 
@@ -276,7 +276,7 @@ def verify_decisions(store: Any) -> list[Any]:
     The audit chain proves its own entries intact; this proves each decision row is still the
     one its entry was written for, so a row edited behind the triggers' back is found, and that
     every decision the trail recorded still exists (a deleted amendment is found). Same
-    shape as `oncoboard.inference.predictions.verify_predictions`, for `audit.verify`.
+    shape as `oncoboard.inference.prediction_store.verify_predictions`, for `audit.verify`.
     """
     from oncoboard import audit
 

@@ -13,7 +13,7 @@ from typing import Any
 from reportlab.graphics.shapes import Drawing, Line, Polygon, PolyLine, Rect, String
 from reportlab.lib import colors
 
-from oncoboard.board.predictions import Curve, ResultView
+from oncoboard.board.prediction_view import Curve, ResultView
 
 CURVE_COLOURS = [colors.HexColor(c) for c in
                  ("#1f4e9c", "#c0392b", "#1e8449", "#8e44ad", "#b9770e", "#117a8b")]

@@ -16,6 +16,7 @@ from typing import Any
 
 from oncoboard.board.meetings import get_meeting, list_cases
 from oncoboard.errors import OncoboardError
+from oncoboard.inference.prediction import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ class CaseRun:
     """What running the models did for one case."""
 
     patient_id: str
-    predictions: list[dict[str, Any]] = field(default_factory=list)
+    predictions: list[Prediction] = field(default_factory=list)
     error: str | None = None
 
     def describe(self) -> str:
@@ -34,10 +35,7 @@ class CaseRun:
             return f"{self.patient_id}: error: {self.error}"
         if not self.predictions:
             return f"{self.patient_id}: no applicable plugin"
-        parts = []
-        for doc in self.predictions:
-            plugin = doc.get("plugin") or {}
-            parts.append(f"{plugin.get('id')} {doc.get('status')} ({doc.get('id')})")
+        parts = [f"{p.plugin.id} {p.status} ({p.id})" for p in self.predictions]
         return f"{self.patient_id}: " + ", ".join(parts)
 
 

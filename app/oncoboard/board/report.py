@@ -40,8 +40,9 @@ from oncoboard.board.export import all_attendees, atomic_write, audit_head
 from oncoboard.board.figures import probability_drawing, survival_drawing
 from oncoboard.board.keyimage import KeyImage
 from oncoboard.board.meetings import KNOWN_SPECIALTIES, Meeting, get_meeting, now_utc
-from oncoboard.board.predictions import SYNTHETIC_LABEL, PredictionView, ResultView
+from oncoboard.board.prediction_view import PredictionView, ResultView
 from oncoboard.identity import os_user
+from oncoboard.inference.prediction import SYNTHETIC_LABEL
 
 log = logging.getLogger(__name__)
 

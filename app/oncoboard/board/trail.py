@@ -12,7 +12,7 @@ from typing import Any
 from oncoboard import audit
 from oncoboard.board.decisions import verify_decisions
 from oncoboard.board.meetings import verify_board
-from oncoboard.inference.predictions import verify_predictions
+from oncoboard.inference.prediction_store import verify_predictions
 
 
 def verify_prediction_rows(store: Any) -> list[audit.Problem]:

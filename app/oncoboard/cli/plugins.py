@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.errors import InferenceError, NotFoundError, PluginError
+
+if TYPE_CHECKING:
+    from oncoboard.inference.prediction import Prediction
 
 
 def register(sub: Any, common: Any) -> None:
@@ -152,22 +155,22 @@ def _run(args: Any, ctx: Any) -> int:
     plugin = get_plugin(ctx.settings, args.plugin)
     if args.csv and args.input:
         raise InferenceError("give --input values or --csv, not both")
+    rows: list[int | None]
     if args.csv:
-        rows = _read_csv(args.csv)
-        docs = run_table(plugin, rows, ctx.settings).result()
-        for i, d in enumerate(docs, start=1):
-            d["row"] = i
-        result: Any = docs
+        preds: list[Prediction] = run_table(plugin, _read_csv(args.csv), ctx.settings).result()
+        rows = list(range(1, len(preds) + 1))
+        result: Any = [{**p.to_dict(), "row": i} for i, p in zip(rows, preds, strict=True)]
     else:
-        docs = [run_plugin(plugin, _parse_inputs(args.input), ctx.settings,
-                           explain_it=not args.no_explain)]
-        result = docs[0]
+        preds = [run_plugin(plugin, _parse_inputs(args.input), ctx.settings,
+                            explain_it=not args.no_explain)]
+        rows = [None]
+        result = preds[0].to_dict()
     if args.json:
         print_json(result)
     else:
-        for d in docs:
-            _print_doc(d)
-    return 0 if all(d["status"] == "ok" for d in docs) else InferenceError.exit_code
+        for p, row in zip(preds, rows, strict=True):
+            _print_prediction(p, row)
+    return 0 if all(p.ok for p in preds) else InferenceError.exit_code
 
 
 def _sign(args: Any, ctx: Any) -> int:
@@ -209,35 +212,35 @@ def _predict(args: Any, ctx: Any) -> int:
     from oncoboard.cli import print_json
     from oncoboard.inference.engine import predict_patient
 
-    docs = predict_patient(ctx.store, ctx.settings, args.patient_id, date=args.date,
-                           plugin_ids=args.plugin or None, save=not args.no_save)
+    preds = predict_patient(ctx.store, ctx.settings, args.patient_id, date=args.date,
+                            plugin_ids=args.plugin or None, save=not args.no_save)
     if args.json:
-        print_json(docs)
+        print_json([p.to_dict() for p in preds])
     else:
-        if not docs:
+        if not preds:
             print(f"no applicable plugin for {args.patient_id}")
-        for d in docs:
-            _print_doc(d)
+        for p in preds:
+            _print_prediction(p)
     return 0
 
 
-def _print_doc(d: dict[str, Any]) -> None:
-    head = f"{d['plugin']['id']} {d['plugin']['version']}"
-    if "row" in d:
-        head = f"row {d['row']}: {head}"
-    if d["status"] != "ok":
-        print(f"{head}: {d['status'].upper()}: " + "; ".join(d["refusal"]))
+def _print_prediction(p: Prediction, row: int | None = None) -> None:
+    head = f"{p.plugin.id} {p.plugin.version}"
+    if row is not None:
+        head = f"row {row}: {head}"
+    if not p.ok:
+        print(f"{head}: {p.status.upper()}: " + "; ".join(p.refusal))
         return
     parts = []
-    for key, o in d["outputs"].items():
-        if not o.get("display", True):
+    for o in p.outputs.values():
+        if not o.display:
             continue
-        name = o.get("label") or key  # the manifest's label, not the internal name (br_...)
-        if o["kind"] == "survival":
-            parts.append(f"{name} {o['values'][-1]:.3f} at {o['times'][-1]:g} {o['time_unit']}")
-        elif o["kind"] != "image":
-            band = f" ({o['band']})" if o.get("band") else ""
-            parts.append(f"{name} {o['value']:.4g}{band}")
-    print(f"{head} [{d['provider']}]: " + ", ".join(parts))
-    for w in d["warnings"]:
-        print(f"  warning: {w['message']}")
+        name = o.label  # the manifest's label, not the internal name (br_...)
+        if o.kind == "survival":
+            parts.append(f"{name} {o.values[-1]:.3f} at {o.times[-1]:g} {o.time_unit}")
+        elif o.kind != "image" and o.value is not None:
+            band = f" ({o.band})" if o.band else ""
+            parts.append(f"{name} {o.value:.4g}{band}")
+    print(f"{head} [{p.provider}]: " + ", ".join(parts))
+    for w in p.warnings:
+        print(f"  warning: {w.message}")

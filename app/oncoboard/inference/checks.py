@@ -13,15 +13,10 @@ from typing import Any
 import numpy as np
 
 from oncoboard.inference import explain, runtime
-from oncoboard.inference.engine import (
-    _base_row,
-    _references,
-    explained_scalar,
-    format_outputs,
-    run_rows,
-)
-from oncoboard.inference.features import assemble_given
+from oncoboard.inference.engine import _base_row, _references, explained_scalar
+from oncoboard.inference.inputs import assemble_given
 from oncoboard.inference.manifest import ClinicalInput, Manifest
+from oncoboard.inference.model_io import format_outputs, run_rows
 
 
 def _cpu_outputs(manifest: Manifest, model_path: Path, rows: list[dict[str, Any]]
@@ -105,7 +100,7 @@ def _short(v: Any) -> str:
 def check_scenarios(manifest: Manifest) -> list[str]:
     """Return the scenario overrides that are not valid values of their inputs."""
     from oncoboard.errors import InferenceError
-    from oncoboard.inference.features import code_value
+    from oncoboard.inference.inputs import code_value
 
     problems = []
     for sc in manifest.scenarios:

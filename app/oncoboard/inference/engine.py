@@ -1,10 +1,11 @@
 """Run plugins: on a patient (``predict_patient``) or on given values (``run_plugin``).
 
-One call assembles and checks the inputs (:mod:`oncoboard.inference.features`), builds one batch
+One call assembles and checks the inputs (:mod:`oncoboard.inference.inputs`), builds one batch
 holding the patient, the what-if scenarios, the reference case and the explanation variants, runs
-it once on the cached onnxruntime session, and formats the result as the prediction document
-described in README, "Predictions JSON schema". :func:`predict_patient` also stores each result
-with its provenance and appends it to the audit trail (:mod:`oncoboard.inference.predictions`).
+it once on the cached onnxruntime session (:mod:`oncoboard.inference.model_io`), and returns the
+result as a :class:`~oncoboard.inference.prediction.Prediction`. :func:`predict_patient` also
+stores each one with its provenance and appends it to the audit trail
+(:mod:`oncoboard.inference.prediction_store`) and returns them as stored.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,146 +23,29 @@ import numpy as np
 from oncoboard import __version__
 from oncoboard.errors import InferenceError, OncoboardError
 from oncoboard.inference import explain, runtime
-from oncoboard.inference.features import (
+from oncoboard.inference.inputs import (
     Assembly,
     assemble_given,
     assemble_record,
     code_value,
     reference_of,
 )
-from oncoboard.inference.manifest import ClinicalInput, Manifest, Output, TextInput, tensor_of
+from oncoboard.inference.manifest import ClinicalInput, Manifest, Output, TextInput
+from oncoboard.inference.model_io import format_outputs, image_outputs, read_output, run_rows
+from oncoboard.inference.prediction import (
+    SYNTHETIC_LABEL,
+    Explanation,
+    Flag,
+    InputRecord,
+    OutputResult,
+    PluginIdentity,
+    Prediction,
+    Scenario,
+)
 
 log = logging.getLogger(__name__)
-
-SYNTHETIC_LABEL = "synthetic - demonstration only"
 #: Population criteria that keep a plugin out of the automatic selection even when it flags.
 AUTO_SKIP_CRITERIA = frozenset({"diagnosis", "treatment"})
-NP_DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64,
-             "int32": np.int32, "bool": np.bool_, "string": object, "uint8": np.uint8,
-             "int16": np.int16}
-
-
-# ---------------------------------------------------------------------------------------------
-# Feeding the graph and reading it back
-# ---------------------------------------------------------------------------------------------
-
-
-def build_feeds(manifest: Manifest, rows: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Return the graph feeds for a batch of rows (input name -> coded value, text or array)."""
-    feeds: dict[str, np.ndarray] = {}
-    n = len(rows)
-    for spec in manifest.model.inputs:
-        dtype = NP_DTYPES[spec.dtype]
-        users = [i for i in manifest.inputs if tensor_of(i) == spec.name
-                 and not (i.kind == "image" and i.mode == "features")]
-        if any(u.column is not None for u in users):
-            width = max(u.column for u in users if u.column is not None) + 1
-            arr = np.zeros((n, width), dtype=dtype) if dtype is not object else \
-                np.empty((n, width), dtype=object)
-            for u in users:
-                arr[:, u.column] = [row[u.name] for row in rows]
-            feeds[spec.name] = arr
-            continue
-        name = users[0].name
-        if users[0].kind == "image":
-            stacked: np.ndarray = np.stack([np.asarray(row[name]) for row in rows]).astype(dtype)
-            rest = [d if isinstance(d, int) and d >= 0 else -1 for d in spec.shape[1:]]
-            feeds[spec.name] = stacked.reshape([n, *rest])
-            continue
-        values = [row[name] for row in rows]
-        arr = np.array(values, dtype=dtype)
-        feeds[spec.name] = arr.reshape([n] + [1] * (len(spec.shape) - 1))
-    return feeds
-
-
-def _batch_dynamic(manifest: Manifest) -> bool:
-    return all(t.shape and not (isinstance(t.shape[0], int) and t.shape[0] >= 0)
-               for t in manifest.model.inputs)
-
-
-def run_rows(manifest: Manifest, model_path: Path, providers: Sequence[str],
-             rows: list[dict[str, Any]], job: runtime.Job | None = None,
-             ) -> tuple[list[dict[str, np.ndarray]], runtime.ModelSession]:
-    """Run the model on rows; return per-row outputs {tensor: array} and the session used."""
-    names = sorted({t.name for t in manifest.model.outputs})
-    opts = job.run_options() if job is not None else None
-    batches = [rows] if _batch_dynamic(manifest) else [[r] for r in rows]
-    per_row: list[dict[str, np.ndarray]] = []
-    ms = None
-    for batch in batches:
-        out, ms = runtime.run_model(model_path, manifest.model.sha256, providers,
-                                    build_feeds(manifest, batch), names, opts)
-        for i in range(len(batch)):
-            per_row.append({k: np.asarray(v)[i] for k, v in out.items()})
-    assert ms is not None
-    return per_row, ms
-
-
-def _finite(values: np.ndarray, what: str) -> None:
-    if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
-        raise InferenceError(f"the model returned a non-finite {what}")
-
-
-def read_output(out: Output, row: dict[str, np.ndarray]) -> Any:
-    """Return an output's value for one row: float, list of floats (curve) or array (image)."""
-    arr = np.asarray(row[tensor_of(out)])
-    if out.column is not None:
-        arr = arr[..., out.column]
-    if out.kind == "image":
-        return arr
-    _finite(arr, out.name)
-    if out.kind in ("survival", "probability") and arr.size and (
-            float(arr.min()) < -1e-6 or float(arr.max()) > 1 + 1e-6):
-        raise InferenceError(f"the model returned {out.name} outside [0, 1] "
-                             f"({float(arr.min()):.4g}..{float(arr.max()):.4g})")
-    if out.kind == "survival":
-        return [float(v) for v in np.ravel(arr)]
-    flat = np.ravel(arr)
-    if flat.size != 1:
-        raise InferenceError(f"output {out.name}: expected one value, got {flat.size}")
-    return float(flat[0])
-
-
-def band_of(out: Output, value: float) -> str | None:
-    """Return the risk band label a value falls in."""
-    for i, band in enumerate(out.risk_bands):
-        last = i == len(out.risk_bands) - 1
-        if value < band.upper or (last and value <= band.upper):
-            return band.label
-    return None
-
-
-def format_outputs(manifest: Manifest, row: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Return the JSON outputs of one row (bounds folded into the outputs they bound)."""
-    raw = {o.name: read_output(o, row) for o in manifest.outputs}
-    shown: dict[str, Any] = {}
-    for o in manifest.outputs:
-        v = raw[o.name]
-        item: dict[str, Any] = {"kind": o.kind, "label": o.label or o.name, "display": o.display}
-        if o.kind == "image":
-            a = np.asarray(v)
-            item.update(shape=list(a.shape), dtype=str(a.dtype),
-                        min=float(a.min()) if a.size else None,
-                        max=float(a.max()) if a.size else None)
-        elif o.kind == "survival":
-            item.update(times=o.time_grid, time_unit=o.time_unit, quantity=o.quantity, values=v)
-            if len(v) != len(o.time_grid):
-                raise InferenceError(f"output {o.name}: {len(v)} values for a time grid of "
-                                     f"{len(o.time_grid)}")
-        else:
-            item.update(value=v, unit=o.unit, band=band_of(o, v) if o.risk_bands else None,
-                        bands=[{"label": b.label, "upper": b.upper} for b in o.risk_bands])
-        if o.lower or o.upper:
-            item.update(lower=raw[o.lower] if o.lower else None,
-                        upper=raw[o.upper] if o.upper else None, interval_level=o.interval_level)
-        shown[o.name] = item
-    return shown
-
-
-def image_outputs(manifest: Manifest, row: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Return the image outputs' arrays of one row."""
-    return {o.name: np.asarray(read_output(o, row)) for o in manifest.outputs
-            if o.kind == "image"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,17 +163,17 @@ def _explanation(manifest: Manifest, asm: Assembly, plan: dict[str, Any],
 
 
 def _scenarios(manifest: Manifest, plan: dict[str, Any], outs: list[dict[str, np.ndarray]],
-               actual: dict[str, Any]) -> list[dict[str, Any]]:
+               actual: dict[str, Any]) -> list[Scenario]:
     done = []
     for sc, row in plan["scenarios"]:
-        done.append({"name": sc.name, "baseline": sc.baseline, "overrides": sc.overrides,
-                     "description": sc.description,
-                     "outputs": {k: v for k, v in format_outputs(manifest, outs[row]).items()
-                                 if v["kind"] != "image"}})
-    base = next((s["outputs"] for s in done if s["baseline"]), actual)
-    for s in done:
-        s["benefit"] = {k: _diff(v, base[k]) for k, v in s["outputs"].items()}
-    return done
+        done.append((sc, {k: v for k, v in format_outputs(manifest, outs[row]).items()
+                          if v["kind"] != "image"}))
+    base = next((o for sc, o in done if sc.baseline), actual)
+    return [Scenario(name=sc.name, baseline=sc.baseline, overrides=dict(sc.overrides),
+                     description=sc.description,
+                     outputs={k: OutputResult.from_dict(k, v) for k, v in o.items()},
+                     benefit={k: _diff(v, base[k]) for k, v in o.items()})
+            for sc, o in done]
 
 
 def _diff(a: dict[str, Any], b: dict[str, Any]) -> Any:
@@ -305,10 +190,12 @@ def evaluate(manifest: Manifest, model_path: Path, providers: Sequence[str], asm
     for w in ms.warnings:
         asm.warn("provider", w)
     outputs = format_outputs(manifest, outs[0])
-    return {"outputs": outputs, "scenarios": _scenarios(manifest, plan, outs, outputs),
-            "explanation": _explanation(manifest, asm, plan, outs) if explain_it else None,
-            "provider": ms.provider, "providers_requested": list(ms.requested),
-            "provider_notes": list(ms.notes), "images": image_outputs(manifest, outs[0])}
+    explanation = _explanation(manifest, asm, plan, outs) if explain_it else None
+    return {"outputs": {k: OutputResult.from_dict(k, v) for k, v in outputs.items()},
+            "scenarios": tuple(_scenarios(manifest, plan, outs, outputs)),
+            "explanation": Explanation.from_dict(explanation) if explanation else None,
+            "provider": ms.provider, "providers_requested": tuple(ms.requested),
+            "provider_notes": tuple(ms.notes), "images": image_outputs(manifest, outs[0])}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,75 +203,71 @@ def evaluate(manifest: Manifest, model_path: Path, providers: Sequence[str], asm
 # ---------------------------------------------------------------------------------------------
 
 
-def plugin_block(plugin: Any) -> dict[str, Any]:
+def plugin_identity(plugin: Any) -> PluginIdentity:
     """Return the plugin's identity as recorded in a prediction."""
     m = plugin.manifest
-    return {"id": m.id, "name": m.name, "version": m.version, "task": m.task,
-            "model_sha256": m.model.sha256, "manifest_sha256": plugin.manifest_sha256,
-            "origin": plugin.origin, "signed": plugin.signed, "synthetic": m.synthetic,
-            "training_data": m.training_data.source}
+    return PluginIdentity(id=m.id, name=m.name, version=m.version, task=m.task,
+                          model_sha256=m.model.sha256, manifest_sha256=plugin.manifest_sha256,
+                          origin=plugin.origin, signed=plugin.signed, synthetic=m.synthetic,
+                          training_data=m.training_data.source)
 
 
 def make_result(plugin: Any, asm: Assembly, providers: Sequence[str], *,
                 patient_id: str | None, reference_date: dt.date | None,
-                explain_it: bool = True, job: runtime.Job | None = None) -> dict[str, Any]:
-    """Run an assembled case (unless refused) and return the prediction document (not stored)."""
+                explain_it: bool = True, job: runtime.Job | None = None) -> Prediction:
+    """Run an assembled case (unless refused) and return its prediction (not stored)."""
     from oncoboard.audit import canonical_json, os_user, sha256_text
 
     m: Manifest = plugin.manifest
     started = time.perf_counter()
+    created_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     snapshot = {k: v.snapshot() for k, v in sorted(asm.values.items())}
-    doc: dict[str, Any] = {
-        "id": None, "patient_id": patient_id, "plugin": plugin_block(plugin),
-        "reference_date": reference_date.isoformat() if reference_date else None,
-        "status": "ok", "refusal": [], "synthetic_label": SYNTHETIC_LABEL if m.synthetic else None,
-        "outside_intended_use": asm.population.get("in_population") is False,
-        "population": asm.population, "inputs": snapshot,
-        "input_sha256": sha256_text(canonical_json(snapshot)), "outputs": {}, "scenarios": [],
-        "explanation": None, "warnings": asm.warnings, "provider": None,
-        "providers_requested": list(providers), "provider_notes": [],
-        "app_version": __version__, "os_user": os_user(),
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-    }
+    input_sha256 = sha256_text(canonical_json(snapshot))
     if m.synthetic:
         asm.warnings.insert(0, {"code": "synthetic", "message": SYNTHETIC_LABEL, "input": None})
-    if asm.refusals:
-        doc.update(status="refused", refusal=list(asm.refusals))
+    status, refusal = "ok", list(asm.refusals)
+    got: dict[str, Any] = {"providers_requested": tuple(providers)}
+    if refusal:
+        status = "refused"
     else:
         try:
             got = evaluate(m, plugin.model_path, providers, asm, explain_it=explain_it, job=job)
         except OncoboardError as exc:
-            doc.update(status="refused" if exc.reason != "cancelled" else "cancelled",
-                       refusal=[exc.message])
+            status = "refused" if exc.reason != "cancelled" else "cancelled"
+            refusal = [exc.message]
             asm.warn("runtime", exc.message)
-        else:
-            images = got.pop("images")
-            doc.update(got)
-            doc["_images"] = images
-    doc["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-    return doc
+    return Prediction(
+        plugin=plugin_identity(plugin), patient_id=patient_id,
+        reference_date=reference_date.isoformat() if reference_date else None,
+        status=status, refusal=tuple(refusal),
+        synthetic_label=SYNTHETIC_LABEL if m.synthetic else None,
+        outside_intended_use=asm.population.get("in_population") is False,
+        population=asm.population,
+        inputs={k: InputRecord.from_dict(k, v) for k, v in snapshot.items()},
+        input_sha256=input_sha256, warnings=tuple(Flag.from_dict(w) for w in asm.warnings),
+        app_version=__version__, os_user=os_user(), created_at=created_at,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3), **got)
 
 
 def run_plugin(plugin: Any, given: dict[str, Any], settings: Any, *, explain_it: bool = True,
-               job: runtime.Job | None = None) -> dict[str, Any]:
+               job: runtime.Job | None = None) -> Prediction:
     """Run one plugin on values typed by a user (calculator mode); nothing is stored.
 
     Values are checked exactly as record values are (units, ranges, categories, missing policy).
     """
     m = plugin.require()
     asm = assemble_given(m, given)
-    doc = make_result(plugin, asm, settings.providers, patient_id=None, reference_date=None,
-                      explain_it=explain_it, job=job)
-    doc.pop("_images", None)
-    return doc
+    pred = make_result(plugin, asm, settings.providers, patient_id=None, reference_date=None,
+                       explain_it=explain_it, job=job)
+    return replace(pred, images={})
 
 
 def run_table(plugin: Any, rows: list[dict[str, Any]], settings: Any, *,
               progress: Callable[[int, int], None] | None = None) -> runtime.Job:
-    """Run a plugin on many rows off the caller's thread; the Job's result is the documents."""
+    """Run a plugin on many rows off the caller's thread; the Job's result is the predictions."""
     plugin.require()
 
-    def work(row: dict[str, Any], job: runtime.Job) -> dict[str, Any]:
+    def work(row: dict[str, Any], job: runtime.Job) -> Prediction:
         return run_plugin(plugin, row, settings, job=job)
 
     return runtime.submit(rows, work, progress=progress)
@@ -404,9 +287,9 @@ def applicable_plugins(store: Any, settings: Any, patient_id: str, reference_dat
     explicitly (``predict_patient(plugin_ids=...)``), a plugin runs whatever the population,
     flagged or refused as its manifest says.
     """
-    from oncoboard.inference.derived import RecordView
     from oncoboard.inference.discovery import discover_plugins
-    from oncoboard.inference.features import check_population
+    from oncoboard.inference.inputs import check_population
+    from oncoboard.inference.record_access import RecordView
 
     plugins = discover_plugins(settings) if plugins is None else plugins
     rv = view if view is not None else RecordView(store, patient_id, reference_date)
@@ -428,7 +311,7 @@ def predict_patient(store: Any, settings: Any, patient_id: str, *,
                     date: dt.date | str | None = None, plugin_ids: Sequence[str] | None = None,
                     save: bool = True, explain_it: bool = True,
                     plugins: Sequence[Any] | None = None,
-                    job: runtime.Job | None = None) -> list[dict[str, Any]]:
+                    job: runtime.Job | None = None) -> list[Prediction]:
     """Run the applicable plugins (or those named) on a patient; store and audit each result.
 
     Parameters
@@ -441,9 +324,9 @@ def predict_patient(store: Any, settings: Any, patient_id: str, *,
     save
         Store each result in the predictions table and the audit trail.
     """
-    from oncoboard.inference import predictions
-    from oncoboard.inference.derived import RecordView
+    from oncoboard.inference import prediction_store
     from oncoboard.inference.discovery import discover_plugins
+    from oncoboard.inference.record_access import RecordView
     from oncoboard.patients import record
 
     patient = record.get_patient(store, patient_id)  # NotFoundError for an unknown id
@@ -476,14 +359,11 @@ def predict_patient(store: Any, settings: Any, patient_id: str, *,
             asm = Assembly()
             asm.refuse(f"internal error while assembling the inputs ({type(exc).__name__}); "
                        f"see the log")
-        doc = make_result(plugin, asm, settings.providers, patient_id=patient_id,
-                          reference_date=day, explain_it=explain_it, job=job)
-        results.append(doc)
+        results.append(make_result(plugin, asm, settings.providers, patient_id=patient_id,
+                                   reference_date=day, explain_it=explain_it, job=job))
     if save:  # one transaction for the patient: one commit instead of one per plugin
-        results = predictions.save_many(store, results, settings=settings)
-    for doc in results:
-        doc.pop("_images", None)
-    return results
+        return prediction_store.save_many(store, results, settings=settings)
+    return [replace(p, images={}) for p in results]
 
 
 def predict_patients(store_path: Any, settings: Any, patient_ids: Sequence[str], *,
@@ -492,7 +372,7 @@ def predict_patients(store_path: Any, settings: Any, patient_ids: Sequence[str],
     """Predict for several patients (a board) off the caller's thread; cancellable.
 
     The worker opens its own connection to the database at `store_path` (SQLite connections
-    must not cross threads). The Job's result is a list (one list of documents per patient).
+    must not cross threads). The Job's result is a list (one list of predictions per patient).
     """
     from oncoboard.store import open_store
 
@@ -500,7 +380,7 @@ def predict_patients(store_path: Any, settings: Any, patient_ids: Sequence[str],
         raise InferenceError("background predictions need a database file, not an in-memory "
                              "store")
 
-    def work(pid: str, job: runtime.Job) -> list[dict[str, Any]]:
+    def work(pid: str, job: runtime.Job) -> list[Prediction]:
         s = open_store(store_path)
         try:
             return predict_patient(s, settings, pid, date=date, job=job)

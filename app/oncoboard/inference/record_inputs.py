@@ -1,8 +1,8 @@
-"""Find each kind of plugin input in the patient record (used by features.assemble_record).
+"""Find each kind of plugin input in the patient record (used by inputs.assemble_record).
 
 Clinical values come from :mod:`oncoboard.patients.record` (observations in their canonical unit,
-conditions, treatments, demographics) and :mod:`oncoboard.inference.derived`; text from the notes;
-images from :mod:`oncoboard.imaging` (series, RTSTRUCT/SEG masks) and
+conditions, treatments, demographics) and :mod:`oncoboard.inference.record_access`; text from the
+notes; images from :mod:`oncoboard.imaging` (series, RTSTRUCT/SEG masks) and
 :mod:`oncoboard.inference.radiomics`.
 """
 
@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from oncoboard.errors import OncoboardError
-from oncoboard.inference.derived import DERIVATIONS, RecordView, used
-from oncoboard.inference.features import (
+from oncoboard.inference.inputs import (
     Assembly,
     InputValue,
     apply_missing,
@@ -25,6 +24,7 @@ from oncoboard.inference.features import (
     treatment_matches,
 )
 from oncoboard.inference.manifest import ClinicalInput, ImageInput, Manifest, TextInput
+from oncoboard.inference.record_access import DERIVATIONS, RecordView, used
 from oncoboard.patients import codes
 from oncoboard.patients.language import NAMES, reading_language
 

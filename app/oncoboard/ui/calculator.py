@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
@@ -25,6 +25,9 @@ from oncoboard.ui import workers
 from oncoboard.ui.errors import ErrorBoundary
 from oncoboard.ui.prediction_widgets import PredictionCardWidget
 
+if TYPE_CHECKING:
+    from oncoboard.inference.prediction import Prediction
+
 
 def tr(text: str) -> str:
     """Translate `text` in the calculator's context."""
@@ -32,7 +35,7 @@ def tr(text: str) -> str:
 
 
 def calculate_job(task: workers.Task, plugin: Any, given: dict[str, Any], settings: Any
-                  ) -> dict[str, Any]:
+                  ) -> Prediction:
     """Run `plugin` on typed values (pool thread)."""
     from oncoboard.inference import runtime
     from oncoboard.inference.engine import run_plugin
@@ -47,11 +50,11 @@ class CalculatorDialog(QDialog):
 
     Signals
     -------
-    calculated(dict)
-        A result came back (the engine's prediction document, not stored).
+    calculated(Prediction)
+        A result came back (the engine's prediction, not stored).
     """
 
-    calculated = Signal(dict)
+    calculated = Signal(object)
 
     def __init__(self, plugins: list[Any], settings: Any, parent: QWidget | None = None):
         super().__init__(parent)
@@ -185,17 +188,16 @@ class CalculatorDialog(QDialog):
             if widget is not None:
                 widget.deleteLater()
 
-    def _on_calculated(self, doc: dict[str, Any]) -> None:
-        from oncoboard.board.predictions import view_from_document
+    def _on_calculated(self, prediction: Prediction) -> None:
+        from dataclasses import replace
+
+        from oncoboard.board.prediction_view import view_of
         from oncoboard.ui.predictions_view import contributions_of
 
         self._clear_result()
-        bands = {o.name: [(b.label, b.upper) for b in o.risk_bands]
-                 for o in self.plugin.manifest.outputs}
-        doc = {**doc, "id": doc.get("id") or "calculator",
-               "created_at": doc.get("created_at") or ""}
-        pairs, scale = contributions_of(doc, self.plugin.manifest)
-        card = PredictionCardWidget(view_from_document(doc, bands), pairs, scale, compact=False)
+        pairs, scale = contributions_of(prediction, self.plugin.manifest)
+        view = view_of(replace(prediction, id=prediction.id or "calculator"))
+        card = PredictionCardWidget(view, pairs, scale, compact=False)
         card.setObjectName("calculatorResult")
         self.result_box.insertWidget(0, card)
-        self.calculated.emit(doc)
+        self.calculated.emit(prediction)

@@ -1,6 +1,6 @@
 """Widgets that draw one stored prediction: results with uncertainty, warnings, contributions.
 
-They take the board core's display objects (``oncoboard.board.predictions.PredictionView`` and
+They take the board core's display objects (``oncoboard.board.prediction_view.PredictionView`` and
 ``ResultView``), so the predictions view, the presenter screen and the PDF show the same thing.
 """
 

@@ -1,10 +1,14 @@
-"""The predictions view: run the plugins on the patient, read each result, open its model card."""
+"""The predictions view: run the plugins on the patient, read each result, open its model card.
+
+A run's predictions come back from the engine as stored and are shown as they are; opening a
+patient reads the latest prediction of each plugin in one query.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QCoreApplication, QDate, Qt, Signal
 from PySide6.QtGui import QStandardItemModel
@@ -26,6 +30,9 @@ from oncoboard.ui import workers
 from oncoboard.ui.errors import ErrorBoundary
 from oncoboard.ui.prediction_widgets import PredictionCardWidget
 
+if TYPE_CHECKING:
+    from oncoboard.inference.prediction import Prediction
+
 log = logging.getLogger(__name__)
 
 
@@ -35,7 +42,7 @@ def tr(text: str) -> str:
 
 
 def predict_job(task: workers.Task, db_path: Any, settings: Any, patient_id: str, day: str,
-                plugin_ids: list[str] | None) -> list[dict[str, Any]]:
+                plugin_ids: list[str] | None) -> list[Prediction]:
     """Run the plugins on the patient and store the results (pool thread, own store)."""
     from oncoboard.inference import runtime
     from oncoboard.inference.engine import predict_patient
@@ -52,28 +59,29 @@ def predict_job(task: workers.Task, db_path: Any, settings: Any, patient_id: str
         store.close()
 
 
-def contributions_of(doc: dict[str, Any], manifest: Any = None
+def contributions_of(prediction: Prediction, manifest: Any = None
                      ) -> tuple[list[tuple[str, float]], str]:
-    """Return (label, contribution) pairs of a prediction document and their scale."""
-    expl = doc.get("explanation") or {}
+    """Return (label, contribution) pairs of a prediction and their scale."""
+    expl = prediction.explanation
+    if expl is None:
+        return [], ""
     labels = {}
     if manifest is not None:
         labels = {i.name: (i.label or i.name) for i in manifest.inputs}
-    pairs = [(f"{labels.get(c['input'], c['input'])} = {_short(c.get('value'))}",
-              float(c["contribution"])) for c in expl.get("contributions") or []
-             if c.get("contribution") is not None]
-    return pairs, str(expl.get("scale") or "")
+    pairs = [(f"{labels.get(c.input, c.input)} = {_short(c.value)}", float(c.contribution))
+             for c in expl.contributions if c.contribution is not None]
+    return pairs, expl.scale
 
 
-def evidence_of(doc: dict[str, Any], notes: list[dict[str, Any]]) -> dict[str, list[str]]:
+def evidence_of(prediction: Prediction, notes: list[dict[str, Any]]) -> dict[str, list[str]]:
     """Return the sentences a text model relied on, by note id (from note-relative offsets)."""
     texts = {n["id"]: n.get("text") or "" for n in notes}
     out: dict[str, list[str]] = {}
-    for s in (doc.get("explanation") or {}).get("sentences") or []:
-        text = texts.get(s.get("note_id"))
-        if text is None:
+    for s in prediction.explanation.sentences if prediction.explanation else ():
+        text = texts.get(s.note_id)
+        if text is None or s.note_id is None:
             continue
-        out.setdefault(s["note_id"], []).append(text[int(s["start"]):int(s["end"])])
+        out.setdefault(s.note_id, []).append(text[s.start:s.end])
     return out
 
 
@@ -142,7 +150,7 @@ class PredictionsView(QWidget):
         self.patient_id: str | None = None
         self.plugins: list[Any] = []
         self.cards: list[PredictionCardWidget] = []
-        self.docs: dict[str, dict[str, Any]] = {}
+        self.shown: dict[str, Prediction] = {}  # by prediction id
         self.title = QLabel(tr("Predictions"), objectName="title")
         self.patient_label = QLabel(tr("Open a patient first."), objectName="subtitle")
         self.date = QDateEdit(QDate.currentDate(), objectName="referenceDate")
@@ -247,33 +255,35 @@ class PredictionsView(QWidget):
 
     def show_stored(self) -> int:
         """Show the latest stored prediction of each plugin for the patient; return the count."""
-        from oncoboard.board.predictions import latest_predictions
-        from oncoboard.inference import predictions
+        from oncoboard.inference.prediction_store import latest_for_patient
+
+        return self._show([] if self.patient_id is None
+                          else latest_for_patient(self.store, self.patient_id))
+
+    def _show(self, predictions: list[Prediction]) -> int:
+        """Show one card per prediction (ordered by plugin id, refusals last)."""
+        from oncoboard.board.prediction_view import view_of
 
         for card in self.cards:
             self.list_box.removeWidget(card)
             card.deleteLater()
         self.cards = []
-        views = ([] if self.patient_id is None
-                 else latest_predictions(self.store, self.patient_id, self.ctx.settings))
         # results first, refusals after them
-        views.sort(key=lambda v: getattr(v, "status", "ok") != "ok")
-        self.docs = {v.id: predictions.get(self.store, v.id) for v in views}
-        for view in views:
-            doc = self.docs[view.id]
-            manifest = self._manifest(view.plugin_id)
-            pairs, scale = contributions_of(doc, manifest)
+        shown = sorted(predictions, key=lambda p: (not p.ok, p.plugin.id))
+        self.shown = {str(p.id): p for p in shown}
+        for prediction in shown:
+            pairs, scale = contributions_of(prediction, self._manifest(prediction.plugin.id))
             card = PredictionCardWidget(
-                view, pairs, scale,
-                has_evidence=bool((doc.get("explanation") or {}).get("sentences")))
+                view_of(prediction), pairs, scale,
+                has_evidence=bool(prediction.explanation and prediction.explanation.sentences))
             card.model_card_requested.connect(self.show_model_card)
             card.evidence_requested.connect(self.show_evidence)
             self.list_box.insertWidget(self.list_box.count() - 1, card)
             self.cards.append(card)
-        self.note.setText("" if views else tr("No prediction stored for this patient yet: "
+        self.note.setText("" if shown else tr("No prediction stored for this patient yet: "
                                               "choose a reference date and run the models."))
-        self.predictions_shown.emit(len(views))
-        return len(views)
+        self.predictions_shown.emit(len(shown))
+        return len(shown)
 
     def _manifest(self, plugin_id: str) -> Any:
         try:
@@ -299,11 +309,17 @@ class PredictionsView(QWidget):
                           on_error=lambda exc: ErrorBoundary.report(exc, self, tr("Predictions")))
         return task
 
-    def _on_predicted(self, docs: list[dict[str, Any]]) -> None:
-        self.show_stored()
-        if not docs:
+    def _on_predicted(self, predictions: list[Prediction]) -> None:
+        if predictions and all(p.patient_id == self.patient_id for p in predictions):
+            # the run's own results replace their plugins' cards: nothing is read again
+            latest = {p.plugin.id: p for p in self.shown.values()}
+            latest.update({p.plugin.id: p for p in predictions})
+            self._show(list(latest.values()))
+        else:
+            self.show_stored()
+        if not predictions:
             self.note.setText(tr("No model applies to this patient on this date."))
-        self.predictions_finished.emit(len(docs))
+        self.predictions_finished.emit(len(predictions))
         if self.main is not None:
             self.main.refresh_patient_timeline()
 
@@ -323,7 +339,8 @@ class PredictionsView(QWidget):
 
         if self.patient_id is None:
             return {}
-        evidence = evidence_of(self.docs[prediction_id], records.notes(self.store, self.patient_id))
+        evidence = evidence_of(self.shown[prediction_id],
+                               records.notes(self.store, self.patient_id))
         if self.main is not None and evidence:
             pv = self.main.patient_view
             pv.notes.set_highlights(evidence)

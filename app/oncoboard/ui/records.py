@@ -132,9 +132,9 @@ def highlight_markers(snippet: str) -> str:
 def prediction_events(store: Any, patient_id: str) -> list[Row]:
     """Return the patient's stored predictions (id, plugin, date) for the timeline."""
     try:
-        from oncoboard.inference import predictions
-        docs = predictions.list_for_patient(store, patient_id)
+        from oncoboard.inference.prediction_store import list_for_patient
+        stored = list_for_patient(store, patient_id)
     except Exception:  # noqa: BLE001 - no predictions table yet: nothing to draw
         return []
-    return [{"id": d["id"], "plugin_id": d["plugin"]["id"], "created_at": d.get("created_at"),
-             "date": d.get("reference_date"), "status": d.get("status")} for d in docs]
+    return [{"id": p.id, "plugin_id": p.plugin.id, "created_at": p.created_at,
+             "date": p.reference_date, "status": p.status} for p in stored]

@@ -8,7 +8,7 @@ import pytest
 
 from oncoboard import dates
 from oncoboard.board import caseview, decisions, export, meetings, report
-from oncoboard.board.predictions import NO_PREDICTIONS, prediction_ids_for_patient
+from oncoboard.board.prediction_view import NO_PREDICTIONS, prediction_ids_for_patient
 from oncoboard.errors import BoardError
 from oncoboard.patients import summary_text
 
@@ -16,7 +16,8 @@ from oncoboard.patients import summary_text
 def _store_prediction(store, pid, plugin_id="relapse-demo", *, synthetic=True, outside=False,
                       created="2026-11-22T10:00:00.000+00:00"):
     """Store a prediction document in the engine's format through the engine's own API."""
-    from oncoboard.inference import predictions
+    from oncoboard.inference import prediction_store
+    from oncoboard.inference.prediction import Prediction
 
     warnings = [{"code": "imputed", "message": "ki67: missing; default 20 % used (imputed)",
                  "input": "ki67"}]
@@ -58,7 +59,7 @@ def _store_prediction(store, pid, plugin_id="relapse-demo", *, synthetic=True, o
         "explanation": None, "warnings": warnings, "provider": "CPUExecutionProvider",
         "app_version": "0.1.0", "os_user": "tester", "created_at": created,
         "duration_ms": 1.0}
-    return predictions.save(store, doc)
+    return prediction_store.save(store, Prediction.from_dict(doc)).to_dict()
 
 
 def _ct_with_gtv(tmp_path, patient_id):

@@ -10,7 +10,7 @@ import pytest
 
 from oncoboard import audit
 from oncoboard.board import caseview, decisions, export, keyimage, report
-from oncoboard.board.predictions import Curve, PredictionView, ResultView
+from oncoboard.board.prediction_view import Curve, PredictionView, ResultView
 from oncoboard.errors import BoardError
 from oncoboard.imaging.display import window_to_uint8
 from oncoboard.imaging.volume import Volume

@@ -16,12 +16,12 @@ def test_models_run_for_every_case_at_the_meeting_date(store, meeting, tmp_path)
     assert [r.patient_id for r in runs] == ["BRC-001", "BRC-002"]
     for run in runs:
         assert run.error is None and len(run.predictions) == 1
-        doc = run.predictions[0]
+        pred = run.predictions[0]
         # The test patients lack most inputs: the engine stores a refusal, never a guess.
-        assert doc["reference_date"] == "2026-11-23" and doc["status"] in ("ok", "refused")
+        assert pred.reference_date == "2026-11-23" and pred.status in ("ok", "refused")
         view = caseview.case_view(store, meeting.id, run.patient_id, with_image=False)
-        assert [p.id for p in view.predictions] == [doc["id"]]
-        assert run.describe().startswith(f"{run.patient_id}: relapse-gbsg2 {doc['status']}")
+        assert [p.id for p in view.predictions] == [pred.id]
+        assert run.describe().startswith(f"{run.patient_id}: relapse-gbsg2 {pred.status}")
 
 
 def test_a_failing_case_does_not_stop_the_others(store, meeting, tmp_path):

@@ -12,7 +12,8 @@ REF = "2024-06-01"
 
 def _predict(store, settings, plugin_root):
     logistic_plugin(plugin_root)
-    return engine.predict_patient(store, settings, "P1", date=REF, plugin_ids=["test-logistic"])
+    return [p.to_dict() for p in engine.predict_patient(store, settings, "P1", date=REF,
+                                                        plugin_ids=["test-logistic"])]
 
 
 def _details(report):

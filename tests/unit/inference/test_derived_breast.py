@@ -7,7 +7,7 @@ import json
 import pytest
 from inference_helpers import REF, add_patient
 
-from oncoboard.inference.derived import DERIVATIONS, RecordView
+from oncoboard.inference.record_access import DERIVATIONS, RecordView
 from oncoboard.store import open_store
 
 

@@ -22,8 +22,18 @@ from inference_helpers import (
 from oncoboard import audit
 from oncoboard.board.trail import verify_trail
 from oncoboard.errors import PluginError
-from oncoboard.inference import engine, predictions, runtime
+from oncoboard.inference import engine, model_io, prediction_store, runtime
 from oncoboard.inference.discovery import discover_plugins, get_plugin
+
+
+def predict_patient(*args, **kwargs):
+    """Return the engine's predictions as documents (README, "Predictions JSON schema")."""
+    return [p.to_dict() for p in engine.predict_patient(*args, **kwargs)]
+
+
+def run_plugin(*args, **kwargs):
+    """Return the engine's calculator-mode prediction as a document."""
+    return engine.run_plugin(*args, **kwargs).to_dict()
 
 
 def _codes(doc):
@@ -37,7 +47,7 @@ def plugin(settings, plugin_root):
 
 
 def test_patient_prediction_with_inputs_from_record(store, settings, plugin):
-    [doc] = engine.predict_patient(store, settings, "P1", date=REF, plugin_ids=["test-logistic"])
+    [doc] = predict_patient(store, settings, "P1", date=REF, plugin_ids=["test-logistic"])
     assert doc["status"] == "ok" and doc["provider"] == "CPUExecutionProvider"
     inputs = doc["inputs"]
     assert inputs["age"]["value"] == 63 and inputs["ldh"]["value"] == 300.0
@@ -56,12 +66,12 @@ def test_reference_date_before_birth_is_refused(store, settings, plugin):
     from oncoboard.errors import InferenceError
 
     with pytest.raises(InferenceError, match="before the birth of patient P1 \\(1960-05-01\\)"):
-        engine.predict_patient(store, settings, "P1", date="1900-01-01")
-    assert predictions.list_for_patient(store, "P1") == []
+        predict_patient(store, settings, "P1", date="1900-01-01")
+    assert prediction_store.list_for_patient(store, "P1") == []
 
 
 def test_linear_contributions_sum_to_logit_difference(store, settings, plugin):
-    [doc] = engine.predict_patient(store, settings, "P1", date=REF, save=False)
+    [doc] = predict_patient(store, settings, "P1", date=REF, save=False)
     ex = doc["explanation"]
     p, total = doc["outputs"]["risk"]["value"], sum(c["contribution"] for c in ex["contributions"])
     p_ref = sigmoid(INTERCEPT + 60 * COEFS["age"] + 200 * COEFS["ldh"] + 0)
@@ -77,7 +87,7 @@ def test_occlusion_explanation_matches_linear_for_logistic(store, settings, plug
     m["explanation"] = {"method": "occlusion", "output": "risk"}
     write_plugin(plugin_root, m, __import__("inference_helpers").logistic_onnx(list(COEFS.values()),
                                                                      INTERCEPT))
-    [doc] = engine.predict_patient(store, settings, "P1", date=REF,
+    [doc] = predict_patient(store, settings, "P1", date=REF,
                                    plugin_ids=["test-occlusion"], save=False)
     by = {c["input"]: c["contribution"] for c in doc["explanation"]["contributions"]}
     assert by["age"] == pytest.approx(0.09, abs=1e-5)
@@ -85,7 +95,7 @@ def test_occlusion_explanation_matches_linear_for_logistic(store, settings, plug
 
 
 def test_missing_optional_input_imputed_with_warning(store, settings, plugin):
-    [doc] = engine.predict_patient(store, settings, "P2", date=REF, save=False)
+    [doc] = predict_patient(store, settings, "P2", date=REF, save=False)
     assert doc["status"] == "ok"
     assert doc["inputs"]["ecog"]["status"] == "imputed" and doc["inputs"]["ecog"]["value"] == "1"
     msg = [w["message"] for w in doc["warnings"] if w["code"] == "imputed"]
@@ -93,33 +103,33 @@ def test_missing_optional_input_imputed_with_warning(store, settings, plugin):
 
 
 def test_missing_required_input_refuses(store, settings, plugin):
-    [doc] = engine.predict_patient(store, settings, "P3", date=REF)
+    [doc] = predict_patient(store, settings, "P3", date=REF)
     assert doc["status"] == "refused" and doc["outputs"] == {}
     assert "ldh: no ldh in the 30 days before 2024-03-01" in doc["refusal"][0]
     assert doc["audit"]["seq"] >= 1  # refusals are recorded too
 
 
 def test_value_outside_window_is_missing(store, settings, plugin):
-    [doc] = engine.predict_patient(store, settings, "P6", date=REF, save=False)
+    [doc] = predict_patient(store, settings, "P6", date=REF, save=False)
     assert doc["status"] == "refused" and "no ldh" in doc["refusal"][0]
 
 
 def test_out_of_range_input_refuses(store, settings, plugin):
-    [doc] = engine.predict_patient(store, settings, "P5", date=REF, save=False)
+    [doc] = predict_patient(store, settings, "P5", date=REF, save=False)
     assert doc["status"] == "refused"
     assert "9000 U/L is outside the valid range 50-5000 U/L" in doc["refusal"][0]
 
 
 def test_out_of_population_flagged(store, settings, plugin):
-    [doc] = engine.predict_patient(store, settings, "P7", date=REF, save=False)
+    [doc] = predict_patient(store, settings, "P7", date=REF, save=False)
     assert doc["status"] == "ok" and doc["outside_intended_use"]
     assert "outside_intended_use" in _codes(doc)
     assert doc["population"]["reasons"] == ["age 94 above 90"]
 
 
 def test_other_cancer_not_applicable_unless_named(store, settings, plugin):
-    assert engine.predict_patient(store, settings, "P4", date=REF, save=False) == []
-    [doc] = engine.predict_patient(store, settings, "P4", date=REF, save=False,
+    assert predict_patient(store, settings, "P4", date=REF, save=False) == []
+    [doc] = predict_patient(store, settings, "P4", date=REF, save=False,
                                    plugin_ids=["test-logistic"])
     assert doc["status"] == "ok" and doc["outside_intended_use"]
     assert "diagnosis C50.4 not in C34" in doc["population"]["reasons"][0]
@@ -130,8 +140,8 @@ def test_out_of_population_refused_and_not_applicable(store, settings, plugin_ro
     m["population"]["out_of_population"] = "refuse"
     write_plugin(plugin_root, m, __import__("inference_helpers").logistic_onnx(list(COEFS.values()),
                                                                      INTERCEPT))
-    assert engine.predict_patient(store, settings, "P4", date=REF, save=False) == []
-    [doc] = engine.predict_patient(store, settings, "P4", date=REF, plugin_ids=["test-strict"],
+    assert predict_patient(store, settings, "P4", date=REF, save=False) == []
+    [doc] = predict_patient(store, settings, "P4", date=REF, plugin_ids=["test-strict"],
                                    save=False)
     assert doc["status"] == "refused" and "outside intended use" in doc["refusal"][0]
 
@@ -153,11 +163,11 @@ def test_plugin_for_a_treatment_skipped_unless_patient_has_it(store, settings, p
     _chemo(store, "P5", "2024-03-08")                           # planned after the date: applies
     for pid in ("P1", "P2", "P6"):
         assert engine.applicable_plugins(store, settings, pid, REF) == [], pid
-        assert engine.predict_patient(store, settings, pid, date=REF, save=False) == []
+        assert predict_patient(store, settings, pid, date=REF, save=False) == []
     [(p, pop)] = engine.applicable_plugins(store, settings, "P5", REF)
     assert p.id == "test-on-chemo" and pop["in_population"]
     # Named explicitly, it runs, flagged as outside its intended use with the reason.
-    [doc] = engine.predict_patient(store, settings, "P1", date=REF, save=False,
+    [doc] = predict_patient(store, settings, "P1", date=REF, save=False,
                                    plugin_ids=["test-on-chemo"])
     assert doc["status"] == "ok" and doc["outside_intended_use"]
     assert doc["population"]["failed"] == ["treatment"]
@@ -173,7 +183,7 @@ def test_refusing_plugin_skipped_outside_its_age_range_and_refused_by_name(store
     assert [p.id for p, _ in engine.applicable_plugins(store, settings, "P1", REF)] == \
         ["test-strict-age"]
     assert engine.applicable_plugins(store, settings, "P7", REF) == []  # 94, above 90
-    [doc] = engine.predict_patient(store, settings, "P7", date=REF, save=False,
+    [doc] = predict_patient(store, settings, "P7", date=REF, save=False,
                                    plugin_ids=["test-strict-age"])
     assert doc["status"] == "refused" and "age 94 above 90" in doc["refusal"][0]
 
@@ -185,7 +195,7 @@ def test_flagging_plugin_still_applies_outside_its_age_range(store, settings, pl
 
 
 def test_scenarios_give_what_if_and_benefit(store, settings, plugin):
-    [doc] = engine.predict_patient(store, settings, "P1", date=REF, save=False)
+    [doc] = predict_patient(store, settings, "P1", date=REF, save=False)
     [sc] = doc["scenarios"]
     assert sc["name"] == "ECOG 0" and sc["outputs"]["risk"]["value"] < doc["outputs"]["risk"][
         "value"]
@@ -195,11 +205,11 @@ def test_scenarios_give_what_if_and_benefit(store, settings, plugin):
 
 def test_cpu_outputs_are_bit_identical(store, settings, plugin):
     runtime.SESSIONS.clear()
-    a = engine.predict_patient(store, settings, "P1", date=REF, save=False)[0]
+    a = predict_patient(store, settings, "P1", date=REF, save=False)[0]
     runtime.SESSIONS.clear()
-    b = engine.predict_patient(store, settings, "P1", date=REF, save=False)[0]
+    b = predict_patient(store, settings, "P1", date=REF, save=False)[0]
     assert json.dumps(a["outputs"]) == json.dumps(b["outputs"])
-    feeds = engine.build_feeds(plugin.manifest, [{"age": 70.1, "ldh": 333.3, "ecog": 3}] * 64)
+    feeds = model_io.build_feeds(plugin.manifest, [{"age": 70.1, "ldh": 333.3, "ecog": 3}] * 64)
     ms = runtime.create_session(plugin.model_path, ["CPUExecutionProvider"])
     outs = [ms.session.run(None, feeds)[0] for _ in range(5)]
     assert all(np.array_equal(outs[0], o) for o in outs)
@@ -210,7 +220,7 @@ def test_cuda_requested_falls_back_to_cpu(store, settings, plugin):
     runtime.SESSIONS.clear()
     s = dataclasses.replace(settings, providers=("CUDAExecutionProvider",
                                                  "CPUExecutionProvider"))
-    [doc] = engine.predict_patient(store, s, "P1", date=REF, save=False)
+    [doc] = predict_patient(store, s, "P1", date=REF, save=False)
     assert doc["status"] == "ok" and doc["provider"] == "CPUExecutionProvider"
     assert doc["providers_requested"][0] == "CUDAExecutionProvider"
     assert "CUDAExecutionProvider is not available" in doc["provider_notes"][0]
@@ -233,7 +243,7 @@ def test_gpu_run_failure_falls_back_to_cpu_with_warning(store, settings, plugin,
     monkeypatch.setattr(runtime, "create_session", fake)
     s = dataclasses.replace(settings, providers=("CUDAExecutionProvider",
                                                  "CPUExecutionProvider"))
-    [doc] = engine.predict_patient(store, s, "P1", date=REF, save=False)
+    [doc] = predict_patient(store, s, "P1", date=REF, save=False)
     assert doc["status"] == "ok" and doc["provider"] == "CPUExecutionProvider"
     assert any("CUDAExecutionProvider failed during the run" in w["message"]
                for w in doc["warnings"])
@@ -241,10 +251,10 @@ def test_gpu_run_failure_falls_back_to_cpu_with_warning(store, settings, plugin,
 
 
 def test_prediction_stored_audited_and_tampering_found(store, settings, plugin):
-    [doc] = engine.predict_patient(store, settings, "P1", date=REF)
-    stored = predictions.get(store, doc["id"])
-    assert stored == doc
-    assert predictions.list_for_patient(store, "P1", latest_only=True)[0]["id"] == doc["id"]
+    [doc] = predict_patient(store, settings, "P1", date=REF)
+    stored = prediction_store.get(store, doc["id"])
+    assert stored.to_dict() == doc  # what is returned is what is stored
+    assert prediction_store.latest_for_patient(store, "P1")[0].id == doc["id"]
     entry = audit.entries(store, event_type="prediction.created")[-1]
     assert entry.payload["record_sha256"] == doc["audit"]["record_sha256"]
     assert entry.payload["input_sha256"] == doc["input_sha256"]
@@ -258,11 +268,11 @@ def test_prediction_stored_audited_and_tampering_found(store, settings, plugin):
 
 
 def test_calculator_mode_checks_like_record(settings, plugin):
-    ok = engine.run_plugin(plugin, {"age": "63", "ldh": "5 ukat/L", "ecog": "ECOG 2"}, settings)
+    ok = run_plugin(plugin, {"age": "63", "ldh": "5 ukat/L", "ecog": "ECOG 2"}, settings)
     assert ok["status"] == "ok" and ok["inputs"]["ldh"]["value"] == pytest.approx(300.0)
-    bad = engine.run_plugin(plugin, {"age": "63", "ldh": "9000", "ecog": "7"}, settings)
+    bad = run_plugin(plugin, {"age": "63", "ldh": "9000", "ecog": "7"}, settings)
     assert bad["status"] == "refused" and len(bad["refusal"]) == 2
-    missing = engine.run_plugin(plugin, {"age": "63"}, settings)
+    missing = run_plugin(plugin, {"age": "63"}, settings)
     assert missing["refusal"] == ["ldh: not given"]
     assert missing["inputs"]["ecog"]["status"] == "imputed"
 
@@ -290,7 +300,7 @@ def test_disabled_plugin_cannot_run(settings, plugin_root):
     (folder / "model.onnx").write_bytes(b"x")
     [p] = [p for p in discover_plugins(settings) if p.id == "test-logistic"]
     with pytest.raises(PluginError, match="disabled"):
-        engine.run_plugin(p, {}, settings)
+        run_plugin(p, {}, settings)
 
 
 def test_cox_survival_curve_and_exact_contributions(store, settings, plugin_root):
@@ -303,7 +313,7 @@ def test_cox_survival_curve_and_exact_contributions(store, settings, plugin_root
                      "time_grid": grid, "time_unit": "months"}]
     m["explanation"] = {"method": "cox", "coefficients": dict(COEFS), "at_time": 60}
     write_plugin(plugin_root, m, cox_onnx(list(COEFS.values()), cumhaz))
-    [doc] = engine.predict_patient(store, settings, "P1", date=REF, plugin_ids=["test-cox"],
+    [doc] = predict_patient(store, settings, "P1", date=REF, plugin_ids=["test-cox"],
                                    save=False)
     curve = doc["outputs"]["rfs"]
     lp = 63 * 0.03 + 300 * 0.004 + 2 * 0.5
@@ -325,7 +335,7 @@ def test_probability_outside_unit_interval_refused(settings, plugin_root):
     m["explanation"] = {"method": "none"}
     m["scenarios"] = []
     write_plugin(plugin_root, m, cox_onnx([0.0, 0.0, 0.0], [-1.0, 0.5]))  # exp(+1) > 1
-    doc = engine.run_plugin(get_plugin(settings, "test-badprob"),
+    doc = run_plugin(get_plugin(settings, "test-badprob"),
                             {"age": 60, "ldh": 200, "ecog": 1}, settings)
     assert doc["status"] == "refused" and "outside [0, 1]" in doc["refusal"][0]
 
@@ -346,13 +356,13 @@ def test_gpu_session_failure_falls_back_to_cpu(store, settings, plugin, monkeypa
     monkeypatch.setattr(ort, "InferenceSession", session)
     s = dataclasses.replace(settings, providers=("CUDAExecutionProvider",
                                                  "CPUExecutionProvider"))
-    [doc] = engine.predict_patient(store, s, "P1", date=REF, save=False)
+    [doc] = predict_patient(store, s, "P1", date=REF, save=False)
     assert doc["status"] == "ok" and doc["provider"] == "CPUExecutionProvider"
     assert any("CUDAExecutionProvider failed to start" in w["message"] for w in doc["warnings"])
     runtime.SESSIONS.clear()
 
 
 def test_calculator_flags_given_age_outside_population(settings, plugin):
-    doc = engine.run_plugin(plugin, {"age": "95", "ldh": "300", "ecog": "1"}, settings)
+    doc = run_plugin(plugin, {"age": "95", "ldh": "300", "ecog": "1"}, settings)
     assert doc["status"] == "ok" and doc["outside_intended_use"]
     assert doc["population"]["reasons"][0] == "age 95 above 90"

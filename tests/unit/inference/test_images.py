@@ -21,6 +21,11 @@ from oncoboard.inference import engine
 from oncoboard.inference.radiomics import compute_features
 
 
+def predict_patient(*args, **kwargs):
+    """Return the engine's predictions as documents (README, "Predictions JSON schema")."""
+    return [p.to_dict() for p in engine.predict_patient(*args, **kwargs)]
+
+
 def _volume():
     z, y, x = np.mgrid[:24, :32, :32]
     inside = (z - 12) ** 2 + (y - 16) ** 2 + (x - 16) ** 2 <= 36
@@ -91,7 +96,7 @@ def test_radiomics_features_from_latest_series_and_named_roi(store, settings, pl
     write_plugin(plugin_root, _base("img-features", inputs,
                                     [{"name": "features", "dtype": "float32",
                                       "shape": [-1, len(feats)]}]), _identity_graph(len(feats)))
-    [doc] = engine.predict_patient(store, settings, "P1", date=REF, plugin_ids=["img-features"],
+    [doc] = predict_patient(store, settings, "P1", date=REF, plugin_ids=["img-features"],
                                    save=False)
     assert doc["status"] == "ok", doc["refusal"]
     want = compute_features(vol, mask, feats)
@@ -100,7 +105,7 @@ def test_radiomics_features_from_latest_series_and_named_roi(store, settings, pl
         assert doc["inputs"][f]["source"] == {"type": "radiomics", "series_uid": "1.2.3.4",
                                               "roi": "GTV", "feature": f}
     assert doc["inputs"]["volume_cc"]["value"] == pytest.approx(mask.sum() * 2.0 / 1000)
-    engine.predict_patient(store, settings, "P1", date=REF, plugin_ids=["img-features"],
+    predict_patient(store, settings, "P1", date=REF, plugin_ids=["img-features"],
                            save=False)
     assert calls["load"] == 1  # the second run reused the features of the same series + mask
 
@@ -121,7 +126,7 @@ def test_image_tensor_preprocessed_and_fed(store, settings, plugin_root, fake_im
     write_plugin(plugin_root, _base("img-tensor", inputs,
                                     [{"name": "volume", "type": "image", "dtype": "float32",
                                       "shape": [-1, 1, 8, 8, 8]}]), model.SerializeToString())
-    [doc] = engine.predict_patient(store, settings, "P1", date=REF, plugin_ids=["img-tensor"],
+    [doc] = predict_patient(store, settings, "P1", date=REF, plugin_ids=["img-tensor"],
                                    save=False)
     assert doc["status"] == "ok", doc["refusal"]
     assert doc["inputs"]["ct"]["source"]["shape"] == [8, 8, 8]
@@ -138,7 +143,7 @@ def test_no_series_in_window_refuses(store, settings, plugin_root, fake_imaging,
     write_plugin(plugin_root, _base("img-missing", inputs,
                                     [{"name": "features", "dtype": "float32", "shape": [-1, 1]}]),
                  _identity_graph(1))
-    [doc] = engine.predict_patient(store, settings, "P1", date=REF, plugin_ids=["img-missing"],
+    [doc] = predict_patient(store, settings, "P1", date=REF, plugin_ids=["img-missing"],
                                    save=False)
     assert doc["status"] == "refused"
     assert any("no CT series in the 90 days" in r for r in doc["refusal"])

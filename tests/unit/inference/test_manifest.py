@@ -166,6 +166,6 @@ def test_documented_example_runs_as_a_plugin(tmp_path, settings):
     plugin = check_plugin(folder, settings)
     assert plugin.enabled, plugin.problems
     doc = run_plugin(plugin, {"age": 70, "nlr": "5,5", "ldh_ratio": 2, "ecog": "ECOG 1"},
-                     settings)
+                     settings).to_dict()
     assert doc["status"] == "ok" and doc["inputs"]["pdl1"]["status"] == "imputed"
     assert doc["outputs"]["response"]["band"] in ("low", "intermediate", "high")

@@ -7,7 +7,7 @@ import math
 
 from inference_helpers import REF, add_patient
 
-from oncoboard.inference.derived import DERIVATIONS, RecordView
+from oncoboard.inference.record_access import DERIVATIONS, RecordView
 from oncoboard.patients import codes
 
 
@@ -64,7 +64,7 @@ def test_treatment_started_at_least_min_days_before():
     import datetime as dt
     from types import SimpleNamespace
 
-    from oncoboard.inference.features import treatment_matches
+    from oncoboard.inference.inputs import treatment_matches
     from oncoboard.inference.manifest import TreatmentPredicate
 
     pred = TreatmentPredicate(kind="systemic", subkind="endocrine", min_days=1644)

@@ -11,6 +11,16 @@ from oncoboard.cli import main
 from oncoboard.inference import engine
 
 
+def predict_patient(*args, **kwargs):
+    """Return the engine's predictions as documents (README, "Predictions JSON schema")."""
+    return [p.to_dict() for p in engine.predict_patient(*args, **kwargs)]
+
+
+def run_plugin(*args, **kwargs):
+    """Return the engine's calculator-mode prediction as a document."""
+    return engine.run_plugin(*args, **kwargs).to_dict()
+
+
 def _text_manifest():
     return {
         "schema_version": 1, "id": "test-text", "name": "Test text model", "version": "0.1.0",
@@ -47,7 +57,7 @@ def _add_notes(store):
 def test_text_sentences_that_moved_the_result(store, settings, plugin_root):
     write_plugin(plugin_root, _text_manifest(), text_onnx())
     _add_notes(store)
-    [doc] = engine.predict_patient(store, settings, "P1", date=REF, plugin_ids=["test-text"])
+    [doc] = predict_patient(store, settings, "P1", date=REF, plugin_ids=["test-text"])
     assert doc["status"] == "ok"
     used = [n["note_id"] for n in doc["inputs"]["notes"]["notes"]]
     assert used == ["n1", "n2"]
@@ -64,7 +74,7 @@ def test_text_sentences_that_moved_the_result(store, settings, plugin_root):
 
 def test_text_missing_refuses(store, settings, plugin_root):
     write_plugin(plugin_root, _text_manifest(), text_onnx())
-    [doc] = engine.predict_patient(store, settings, "P2", date=REF, plugin_ids=["test-text"],
+    [doc] = predict_patient(store, settings, "P2", date=REF, plugin_ids=["test-text"],
                                    save=False)
     assert doc["status"] == "refused" and "no note in the 30 days" in doc["refusal"][0]
 
@@ -131,7 +141,7 @@ def test_number_parsing(settings, plugin_root, raw, ok):
     logistic_plugin(plugin_root)
     from oncoboard.inference.discovery import get_plugin
 
-    doc = engine.run_plugin(get_plugin(settings, "test-logistic"),
+    doc = run_plugin(get_plugin(settings, "test-logistic"),
                             {"age": "63", "ldh": "300", "ecog": "1", **{"age": raw if ok else
                                                                          raw}}, settings)
     assert (doc["status"] == "refused") == (not ok or float(raw.replace(",", ".")) < 18)
@@ -154,7 +164,8 @@ def test_cli_run_csv_with_an_unclosed_quote_or_missing_file(settings, plugin_roo
 
 
 def test_predict_text_output_uses_the_output_labels(capsys):
-    from oncoboard.cli.plugins import _print_doc
+    from oncoboard.cli.plugins import _print_prediction
+    from oncoboard.inference.prediction import Prediction
 
     doc = {"plugin": {"id": "lung-os", "version": "1.0.0"}, "status": "ok", "provider": "cpu",
            "warnings": [],
@@ -166,7 +177,7 @@ def test_predict_text_output_uses_the_output_labels(capsys):
                        "lo": {"kind": "probability", "label": "Lower bound", "display": False,
                               "value": 0.1},
                        "raw": {"kind": "score", "display": True, "value": 3.0}}}
-    _print_doc(doc)
+    _print_prediction(Prediction.from_dict(doc))
     out = capsys.readouterr().out
     assert "Risk of death at 1 year 0.25 (low)" in out
     assert "Overall survival 0.800 at 12 months" in out

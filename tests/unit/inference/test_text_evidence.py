@@ -54,8 +54,8 @@ def test_a_note_written_in_german_is_left_out_whatever_its_metadata(store, setti
     _note(store, "en1", "en", ENGLISH)
     _note(store, "de-as-fr", "fr", GERMAN)   # filed as French, written in German
     _note(store, "de-unfiled", None, GERMAN)
-    [doc] = engine.predict_patient(store, settings, "P1", date=REF, plugin_ids=["test-text"],
-                                   save=False)
+    [doc] = [p.to_dict() for p in engine.predict_patient(
+        store, settings, "P1", date=REF, plugin_ids=["test-text"], save=False)]
     assert [n["note_id"] for n in doc["inputs"]["notes"]["notes"]] == ["en1"]
     messages = [w["message"] for w in doc["warnings"] if w["code"] == "language"]
     assert any("2 note(s)" in m and "German 2" in m for m in messages), messages
@@ -67,8 +67,8 @@ def test_only_sentences_that_moved_the_result_are_evidence(store, settings, plug
     manifest["explanation"]["max_sentences"] = 10
     write_plugin(plugin_root, manifest, text_onnx())
     _note(store, "en1", "en", ENGLISH)
-    [doc] = engine.predict_patient(store, settings, "P1", date=REF, plugin_ids=["test-text"],
-                                   save=False)
+    [doc] = [p.to_dict() for p in engine.predict_patient(
+        store, settings, "P1", date=REF, plugin_ids=["test-text"], save=False)]
     quoted = [ENGLISH[s["start"]:s["end"]] for s in doc["explanation"]["sentences"]]
     assert "Fever since yesterday!" in quoted
     assert "Seen today with his wife." not in quoted  # no word of the model: moved nothing
@@ -79,8 +79,7 @@ def test_only_sentences_that_moved_the_result_are_evidence(store, settings, plug
 def test_calculator_refuses_text_in_a_language_the_model_does_not_read(settings, plugin_root):
     write_plugin(plugin_root, _text_manifest(), text_onnx())
     plugin = get_plugin(settings, "test-text")
-    doc = engine.run_plugin(plugin, {"notes": GERMAN}, settings)
+    doc = engine.run_plugin(plugin, {"notes": GERMAN}, settings).to_dict()
     assert doc["status"] == "refused"
     assert any("written in German" in r and "English and French" in r for r in doc["refusal"])
-    ok = engine.run_plugin(plugin, {"notes": ENGLISH}, settings)
-    assert ok["status"] == "ok"
+    assert engine.run_plugin(plugin, {"notes": ENGLISH}, settings).status == "ok"

@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from oncoboard.inference.features import assemble_given
+from oncoboard.inference.inputs import assemble_given
 from oncoboard.inference.manifest import load_manifest
 
 PLUGIN = Path(__file__).resolve().parents[3] / "plugins" / "breast-cts5"

@@ -163,7 +163,7 @@ def test_engine_calculator_runs_scenarios_with_benefits(tmp_path):
     given = {"age": 65, "size_mm": 19, "nodes": 1, "grade": "II", "er": "ER+", "her2": "neg",
              "ki67": "negative", "screen": "clinical", "generation": "none", "horm": "no",
              "traz": "no", "bis": "no"}
-    doc = run_plugin(plugin, given, settings, explain_it=False)
+    doc = run_plugin(plugin, given, settings, explain_it=False).to_dict()
     assert doc["status"] == "ok", doc["refusal"]
     assert doc["outputs"]["os"]["values"][9] == pytest.approx(0.743, abs=0.005)
     scen = {s["name"]: s for s in doc["scenarios"]}
@@ -171,5 +171,5 @@ def test_engine_calculator_runs_scenarios_with_benefits(tmp_path):
     assert scen["Chemotherapy (3rd gen)"]["benefit"]["os"][9] > 0
     assert scen["Trastuzumab"]["benefit"]["os"][9] == 0  # HER2-negative: no effect
     unknown = run_plugin(plugin, {k: v for k, v in given.items() if k != "ki67"}, settings,
-                         explain_it=False)
+                         explain_it=False).to_dict()
     assert unknown["inputs"]["ki67"]["status"] == "imputed"

@@ -133,7 +133,7 @@ def test_engine_calculator_accepts_documented_codings_and_refuses_node_negative(
     plugin = check_plugin(PLUGIN, settings, "bundled")
     given = {"age": 45, "menostat": "pre", "tsize": "2.5 cm", "tgrade": "3", "pnodes": 4,
              "progrec": 10, "estrec": 20, "horth": "0"}
-    doc = run_plugin(plugin, given, settings, explain_it=False)
+    doc = run_plugin(plugin, given, settings, explain_it=False).to_dict()
     assert doc["status"] == "ok", doc["refusal"]
     assert doc["inputs"]["tsize"]["coded"] == pytest.approx(25.0)  # converted to mm
     assert doc["inputs"]["tgrade"]["value"] == "III"
@@ -141,5 +141,5 @@ def test_engine_calculator_accepts_documented_codings_and_refuses_node_negative(
     assert len(rfs["values"]) == 84 and rfs["lower"][59] <= rfs["values"][59] <= rfs["upper"][59]
     with_ht = {s["name"]: s for s in doc["scenarios"]}["With hormonal therapy"]
     assert with_ht["benefit"]["rfs"][59] > 0
-    refused = run_plugin(plugin, {**given, "pnodes": 0}, settings, explain_it=False)
+    refused = run_plugin(plugin, {**given, "pnodes": 0}, settings, explain_it=False).to_dict()
     assert refused["status"] == "refused"

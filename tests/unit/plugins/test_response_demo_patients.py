@@ -17,10 +17,15 @@ import pytest
 from oncoboard.config import Settings
 from oncoboard.imaging.demo import write_chest_ct
 from oncoboard.imaging.index import index_paths
-from oncoboard.inference.engine import predict_patient
+from oncoboard.inference import engine
 from oncoboard.patients import demo_cohort
 from oncoboard.patients.importer import import_file
 from oncoboard.store import open_store
+
+
+def predict_patient(*args, **kwargs):
+    """Return the engine's predictions as documents (README, "Predictions JSON schema")."""
+    return [p.to_dict() for p in engine.predict_patient(*args, **kwargs)]
 
 PLUGINS = Path(__file__).resolve().parents[3] / "plugins"
 PATIENTS = ["DEMO-LU-001", "DEMO-LU-004"]

@@ -1,4 +1,4 @@
-"""Stored predictions with their provenance (see oncoboard.inference.predictions).
+"""Stored predictions with their provenance (see oncoboard.inference.prediction_store).
 
 One row per run of a plugin on a patient: plugin id, version and model sha256, app version,
 execution provider, reference date, the input snapshot and its sha256, outputs, scenarios,

@@ -1,4 +1,10 @@
-"""Named derivations: values computed from several items of the record.
+"""Record access for the inputs: a patient's record as of a date, and named derivations.
+
+:class:`RecordView` is how input assembly reads the record (the patient's observations,
+conditions and treatments as they stood on the reference date, each query made once per patient
+and shared by every plugin); :data:`DERIVATIONS` are the values computed from several of its
+items. (The module was ``derived.py``: it holds the access the derivations are built on, not only
+derivations.)
 
 A manifest input with ``source = {type = "derived", derivation = "nlr"}`` gets its value from
 :data:`DERIVATIONS`. Each derivation takes a :class:`RecordView` (patient, reference date, look-back

@@ -1,5 +1,9 @@
 """Assemble and check a plugin's inputs: from the patient record, or from values typed by a user.
 
+(The module was ``features.py``; "features" also names radiomics features, which
+:mod:`oncoboard.inference.radiomics` computes. Where each kind of input is found in the record is
+:mod:`oncoboard.inference.record_inputs`.)
+
 For each declared input the value is found (the latest lab in the window, a demographic field,
 the primary cancer's marker, a treatment, a derivation, radiomics features, notes), converted to
 the declared unit, coded (categories), and checked against the valid range. A missing value
@@ -277,11 +281,11 @@ def assemble_record(store: Any, manifest: Manifest, patient_id: str,
                     reference_date: dt.date, view: Any = None) -> Assembly:
     """Find, convert and check every input of `manifest` for a patient on a date.
 
-    `view` (a derived.RecordView of the same patient and date) shares record queries between
+    `view` (a record_access.RecordView of the same patient and date) shares record queries between
     the plugins run on one patient.
     """
     from oncoboard.inference import record_inputs
-    from oncoboard.inference.derived import RecordView
+    from oncoboard.inference.record_access import RecordView
 
     rv = view if view is not None else RecordView(store, patient_id, reference_date)
     asm = Assembly()

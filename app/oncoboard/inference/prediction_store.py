@@ -1,0 +1,167 @@
+"""Store predictions and read them back (table ``predictions``, migration 201).
+
+The storage side of :class:`~oncoboard.inference.prediction.Prediction` (the type is in
+:mod:`oncoboard.inference.prediction`, the engine that makes it in
+:mod:`oncoboard.inference.engine`). :func:`save_many` writes each prediction's document and its
+audit entry (``prediction.created``, payload: ids, hashes, status) in one transaction and returns
+the predictions as stored; image outputs go to ``<data>/outputs/<prediction id>/<output>.npy``
+with their sha256 in the document. :func:`latest_for_patient` reads the latest prediction of each
+plugin in one query. :func:`verify_predictions` recomputes each row's document hash (sha256 of the
+canonical JSON document, as written by every version) and compares it with its audit entry;
+`oncoboard audit verify` runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oncoboard import audit
+from oncoboard.errors import NotFoundError
+from oncoboard.inference.prediction import AuditRef, OutputResult, Prediction
+
+JSON_COLUMNS = ("plugin", "population", "inputs", "outputs", "scenarios", "explanation",
+                "warnings", "refusal", "providers_requested", "provider_notes")
+SCALARS = ("id", "patient_id", "reference_date", "status", "outside_intended_use",
+           "synthetic_label", "input_sha256", "provider", "app_version", "os_user",
+           "created_at", "duration_ms")
+DOC_KEYS = SCALARS + JSON_COLUMNS
+
+
+def document_sha256(doc: Mapping[str, Any]) -> str:
+    """Return the sha256 of the canonical JSON of a prediction document (audit block excluded)."""
+    return audit.sha256_text(audit.canonical_json({k: doc.get(k) for k in DOC_KEYS}))
+
+
+def _texts_sha256(texts: dict[str, str]) -> str:
+    # canonical JSON is compositional: the object's text is its sorted members' texts joined
+    body = ",".join(f"{json.dumps(k)}:{texts[k]}" for k in sorted(texts))
+    return audit.sha256_text("{" + body + "}")
+
+
+def _save_images(prediction_id: str, pred: Prediction, settings: Any
+                 ) -> dict[str, OutputResult]:
+    """Write the image outputs' arrays; return the outputs with their files and hashes."""
+    outputs = dict(pred.outputs)
+    if not pred.images or settings is None:
+        return outputs
+    from oncoboard.inference.integrity import sha256_file
+
+    folder = Path(settings.data_dir) / "outputs" / prediction_id
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, array in pred.images.items():
+        path = folder / f"{name}.npy"
+        np.save(path, np.asarray(array))
+        out = outputs[name]
+        keys = out.keys + tuple(k for k in ("file", "sha256") if k not in out.keys)
+        outputs[name] = replace(out, file=str(path), sha256=sha256_file(path), keys=keys)
+    return outputs
+
+
+def save(store: Any, prediction: Prediction, *, settings: Any = None) -> Prediction:
+    """Store a prediction and audit it; return it as stored (with ``id`` and ``audit``)."""
+    return save_many(store, [prediction], settings=settings)[0]
+
+
+def save_many(store: Any, predictions: Sequence[Prediction], *, settings: Any = None
+              ) -> list[Prediction]:
+    """Store and audit several predictions in one transaction (all or none)."""
+    with store.transaction():
+        saved = [_save_one(store, p, settings) for p in predictions]
+    audit.checkpoint(store)
+    return saved
+
+
+def _save_one(store: Any, pred: Prediction, settings: Any) -> Prediction:
+    prediction_id = f"pred-{uuid.uuid4().hex[:20]}"
+    outputs = _save_images(prediction_id, pred, settings)
+    doc = replace(pred, id=prediction_id, outputs=outputs).to_dict(audit=False)
+    texts = {k: audit.canonical_json(doc.get(k)) for k in DOC_KEYS}
+    digest = _texts_sha256(texts)
+    plugin = pred.plugin
+    with store.transaction():
+        entry = audit.append(store, "prediction.created", {
+            "prediction_id": prediction_id, "patient_id": pred.patient_id,
+            "plugin_id": plugin.id, "plugin_version": plugin.version,
+            "model_sha256": plugin.model_sha256, "input_sha256": pred.input_sha256,
+            "record_sha256": digest, "status": pred.status, "provider": pred.provider,
+            "reference_date": pred.reference_date}, actor=pred.os_user)
+        row = {k: doc.get(k) for k in SCALARS}
+        row.update({k: texts[k] for k in JSON_COLUMNS})
+        row.update(plugin_id=plugin.id, plugin_version=plugin.version,
+                   model_sha256=plugin.model_sha256, synthetic=int(plugin.synthetic),
+                   outside_intended_use=int(bool(pred.outside_intended_use)),
+                   record_sha256=digest, audit_seq=entry.seq, audit_hash=entry.hash)
+        store.db["predictions"].insert(row)
+    return pred.stored(prediction_id, AuditRef(entry.seq, entry.hash, digest), outputs)
+
+
+def _document(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the stored document of a row (exactly what was hashed, plus ``audit``)."""
+    doc = {k: row[k] for k in SCALARS}
+    doc["outside_intended_use"] = bool(row["outside_intended_use"])
+    for k in JSON_COLUMNS:
+        doc[k] = json.loads(row[k]) if row[k] is not None else None
+    doc["audit"] = {"seq": row["audit_seq"], "hash": row["audit_hash"],
+                    "record_sha256": row["record_sha256"]}
+    return doc
+
+
+def get(store: Any, prediction_id: str) -> Prediction:
+    """Return one stored prediction; raise NotFoundError."""
+    rows = list(store.db.query("SELECT * FROM predictions WHERE id = ?", [prediction_id]))
+    if not rows:
+        raise NotFoundError(f"no prediction {prediction_id!r}")
+    return Prediction.from_dict(_document(rows[0]))
+
+
+def list_for_patient(store: Any, patient_id: str, *, plugin_id: str | None = None
+                     ) -> list[Prediction]:
+    """Return the patient's stored predictions, newest first."""
+    sql = "SELECT * FROM predictions WHERE patient_id = ?"
+    params: list[Any] = [patient_id]
+    if plugin_id:
+        sql += " AND plugin_id = ?"
+        params.append(plugin_id)
+    return [Prediction.from_dict(_document(r))
+            for r in store.db.query(sql + " ORDER BY created_at DESC, rowid DESC", params)]
+
+
+def latest_for_patient(store: Any, patient_id: str) -> list[Prediction]:
+    """Return the latest stored prediction of each plugin for the patient, by plugin id."""
+    sql = """
+        SELECT * FROM (
+            SELECT *, ROW_NUMBER() OVER (PARTITION BY plugin_id
+                                         ORDER BY created_at DESC, rowid DESC) AS newest
+            FROM predictions WHERE patient_id = ?)
+        WHERE newest = 1 ORDER BY plugin_id"""
+    return [Prediction.from_dict(_document(r)) for r in store.db.query(sql, [patient_id])]
+
+
+def verify_predictions(store: Any) -> list[audit.Problem]:
+    """Check every stored prediction against its hash and its audit entry."""
+    if "predictions" not in store.db.table_names():
+        return []
+    problems = []
+    entries = {e.seq: e for e in audit.entries(store, event_type="prediction.created")}
+    for row in store.db.query("SELECT * FROM predictions ORDER BY rowid"):
+        doc = _document(row)
+        entry = entries.get(row["audit_seq"])
+        if document_sha256(doc) != row["record_sha256"]:
+            problems.append(audit.Problem(row["audit_seq"], "edited",
+                                          f"prediction {row['id']} differs from its hash"))
+        elif entry is None or entry.hash != row["audit_hash"]:
+            problems.append(audit.Problem(row["audit_seq"], "deleted",
+                                          f"prediction {row['id']} has no audit entry"))
+        elif entry.payload.get("record_sha256") != row["record_sha256"] or \
+                entry.payload.get("prediction_id") != row["id"]:
+            problems.append(audit.Problem(row["audit_seq"], "edited",
+                                          f"prediction {row['id']} does not match its audit "
+                                          f"entry"))
+    return problems
