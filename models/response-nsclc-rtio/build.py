@@ -27,9 +27,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path[:0] = [str(HERE)]
+sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-import binary_metrics as bm  # noqa: E402
+import common.binary_metrics as bm  # noqa: E402
 import generate as gen  # noqa: E402
 import onnx_graph  # noqa: E402
 import report  # noqa: E402

@@ -26,10 +26,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-# binary_metrics is shared with the response plugin's build (same author, same metrics).
-sys.path[:0] = [str(HERE), str(ROOT / "models" / "response-nsclc-rtio")]
+sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-import binary_metrics as bm  # noqa: E402
+import common.binary_metrics as bm  # noqa: E402
 import corpus  # noqa: E402
 import text_model as tm  # noqa: E402
 import tox_report  # noqa: E402
