@@ -259,6 +259,50 @@ class _TensorSlot(_Strict):
                                                        "several inputs share one tensor.")
 
 
+class Support(_Strict):
+    """Where the training data has support for a continuous input (written by the build script).
+
+    The model's transforms are held constant outside [lower, upper] (clamped, as PREDICT's
+    authors clamp at the 1st/99th percentiles): a value outside gets the estimate at the edge,
+    and is flagged as extrapolated.
+    """
+
+    lower: float = Field(..., description="Lowest value the transforms use (e.g. 1st percentile).")
+    upper: float = Field(..., description="Highest value the transforms use (99th percentile).")
+    n_training: int = Field(..., ge=1, description="Training patients with this input.")
+    n_at_or_below_lower: int = Field(..., ge=0, description="Training patients <= lower.")
+    n_at_or_above_upper: int = Field(..., ge=0, description="Training patients >= upper.")
+    observed_min: float = Field(..., description="Lowest value in the training data.")
+    observed_max: float = Field(..., description="Highest value in the training data.")
+    clamped: bool = Field(True, description="The model holds the value at lower/upper outside.")
+    method: str = Field("", description="How lower/upper were chosen, in words.")
+
+    @model_validator(mode="after")
+    def _order(self) -> Support:
+        if not self.observed_min <= self.lower <= self.upper <= self.observed_max:
+            raise ValueError("support needs observed_min <= lower <= upper <= observed_max")
+        return self
+
+
+class Caution(_Strict):
+    """A value range where the model is known to perform less well: flagged, not refused."""
+
+    below: float | None = Field(None, description="Flag values below this.")
+    above: float | None = Field(None, description="Flag values above this.")
+    message: str = Field(..., min_length=3, description="Why, in plain words.")
+
+
+class ConsistencyRule(_Strict):
+    """Two inputs that contradict each other clinically (e.g. postmenopausal at 30): flagged."""
+
+    input: str = Field(..., description="Categorical input, e.g. 'menostat'.")
+    equals: str = Field(..., description="Its category label that triggers the rule.")
+    other: str = Field(..., description="Numeric input checked, e.g. 'age'.")
+    below: float | None = Field(None, description="Flag when `other` is below this.")
+    above: float | None = Field(None, description="Flag when `other` is above this.")
+    message: str = Field(..., min_length=3, description="Plain-words flag.")
+
+
 class ClinicalInput(_TensorSlot):
     """A scalar feature from the record: a coded value with unit, range and missing policy."""
 
@@ -285,6 +329,12 @@ class ClinicalInput(_TensorSlot):
     reference: float | int | str | None = Field(
         None, description="Reference value for explanations (contributions are relative to "
                           "it); default: `default`, else the middle of `valid_range`.")
+    integer: bool = Field(False, description="A count (nodes, agents, falls): a fractional "
+                                             "value is refused.")
+    support: Support | None = Field(None, description="Trained models: where the training data "
+                                                      "has support (build-script written).")
+    cautions: list[Caution] = Field(default_factory=list, description="Ranges flagged as "
+                                                                      "weaker performance.")
 
     @model_validator(mode="after")
     def _consistent(self) -> ClinicalInput:
@@ -423,6 +473,13 @@ class Output(_TensorSlot):
     geometry_from: str | None = Field(None, description="Image output: the image input whose "
                                                         "geometry it shares.")
     display: bool = Field(True, description="False for helper outputs (bounds) not shown alone.")
+    interval_method: str | None = Field(
+        None, description="How `lower`/`upper` were computed, in words (e.g. 'bootstrap: 2.5th-"
+                          "97.5th percentiles of 200 refits'); shown as 'point [low-high] "
+                          "(method)'.")
+    uncertainty: str | None = Field(
+        None, description="Where no interval exists: the published error of the model, stated "
+                          "as such (e.g. PREDICT's validation calibration).")
 
     @model_validator(mode="after")
     def _kind(self) -> Output:
@@ -504,6 +561,8 @@ class Manifest(_Strict):
                                      description="Explanations.")
     metrics: Metrics | None = Field(None, description="Measured performance (script-written).")
     golden: Golden | None = Field(None, description="Golden case checked by verify.")
+    consistency: list[ConsistencyRule] = Field(default_factory=list, description="Input pairs "
+                                               "that contradict each other clinically: flagged.")
 
     @property
     def synthetic(self) -> bool:
@@ -531,6 +590,7 @@ class Manifest(_Strict):
         _check_outputs(self)
         _check_scenarios(self)
         _check_explanation(self)
+        _check_consistency(self)
         return self
 
 
@@ -589,6 +649,24 @@ def _check_tensor_slots(m: Manifest) -> None:
         if None not in cols and width is not None and cols != set(range(width)):
             raise ValueError(f"tensor {name!r}: columns {sorted(c for c in cols if c is not None)}"
                              f" fed, {width} expected")
+
+
+def _check_consistency(m: Manifest) -> None:
+    for rule in m.consistency:
+        spec, other = _named(m, rule.input), _named(m, rule.other)
+        if spec is None or not spec.categories:
+            raise ValueError(f"consistency rule: {rule.input!r} is not a categorical input")
+        if rule.equals not in {c.label for c in spec.categories}:
+            raise ValueError(f"consistency rule: {rule.equals!r} is not a label of {rule.input}")
+        if other is None or other.categories:
+            raise ValueError(f"consistency rule: {rule.other!r} is not a numeric input")
+
+
+def _named(m: Manifest, name: str) -> ClinicalInput | None:
+    for item in m.inputs:
+        if item.name == name and isinstance(item, ClinicalInput):
+            return item
+    return None
 
 
 def _check_outputs(m: Manifest) -> None:
