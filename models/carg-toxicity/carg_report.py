@@ -8,7 +8,7 @@ from typing import Any
 
 import carg_graph as cg
 
-from common.manifest_io import Raw, render_golden, render_metrics, table, write_text
+from common.manifest_io import Raw, q, render_golden, render_metrics, table, write_text
 
 CAVEAT = ("External validations vary widely (AUC 0.52 to 0.68 in Australian, German and French "
           "cohorts): show the score with that caveat, beside the record-based toxicity model "
@@ -43,7 +43,8 @@ def _inputs() -> str:
                '{type = "derived", derivation = "dose_intensity", window_days = 180}', 2, "0.8",
                {"unit": "1", "valid_range": [0.05, 2.0]}),
         _input("n_agents", "Number of chemotherapy agents", '{type = "derived", derivation = '
-               '"n_agents", window_days = 180}', 3, "1", {"valid_range": [1.0, 10.0]}),
+               '"n_agents", window_days = 180}', 3, "1", {"valid_range": [1.0, 10.0],
+                                                          "integer": True}),
         _input("haemoglobin", "Haemoglobin", obs.format(s="http://loinc.org", c="718-7", w=60),
                4, "13.0", {"unit": "g/dL", "valid_range": [3.0, 25.0]}),
         _input("sex", "Sex (haemoglobin threshold)", '{type = "patient", field = "sex"}', 5,
@@ -55,7 +56,8 @@ def _inputs() -> str:
         _input("hearing", "Hearing", obs.format(s=LOCAL, c="hearing", w=365), 7, '"good"',
                {"categories": Raw(f"[{hearing}]")}),
         _input("falls_6m", "Falls in the last 6 months", obs.format(s=LOCAL, c="falls-6m",
-               w=365), 8, "0", {"unit": "1", "valid_range": [0.0, 100.0]}),
+               w=365), 8, "0", {"unit": "1", "valid_range": [0.0, 100.0],
+                                "integer": True}),
         _input("walk_limited", "Limited in walking one block", obs.format(
             s=LOCAL, c="walk-one-block", w=365), 9, '"no"', {"categories": Raw(YES_NO)}),
         _input("needs_medication_help", "Needs help taking medications", obs.format(
@@ -173,6 +175,7 @@ description = "Points of the CARG score. {CAVEAT}"
 unit = "points"
 tensor = "score"
 column = 0
+uncertainty = {q(info['uncertainty']['text'])}
 risk_bands = [{{label = "low", upper = 6.0}}, {{label = "intermediate", upper = 10.0}}, {{label = "high", upper = 23.0}}]
 
 [[outputs]]
@@ -182,6 +185,7 @@ label = "Grade 3-5 toxicity observed in the development cohort for this risk gro
 description = "Observed rate in Hurria 2011 for the patient's group ({rates}); not a calibrated individual probability."
 tensor = "observed_rate"
 column = 0
+uncertainty = {q(info['uncertainty']['text'])}
 
 [explanation]
 method = "occlusion"
@@ -237,6 +241,12 @@ table: points, risk group, observed rate and per-item points agreed in
 {int(check['agreeing'])} of {int(check['cases'])} cases (fraction {check['fraction']:.6f}); scores
 ranged {check['min_score']:.0f}-{check['max_score']:.0f}.
 
+## How sure it is
+{info['uncertainty']['text']} The app shows this sentence beside the score and the rate
+(manifest `outputs.uncertainty`). The score is a published points table applied exactly: it has
+no training data of its own here, so no supported range; ages under 65 are flagged as outside
+the intended population, and counts (agents, falls) must be whole numbers.
+
 ## Limitations
 - Discrimination in external cohorts is modest and variable (AUC 0.52-0.68 in Australian,
   German and French cohorts); the observed rates are those of the development cohort, not
@@ -250,6 +260,8 @@ ranged {check['min_score']:.0f}-{check['max_score']:.0f}.
   excess as a residual). The graph's `item_points` output gives the exact per-item points.
 
 ## Version history
+- 1.1.0: whole numbers of agents and falls only; the uncertainty of the published rates stated
+  with every result.
 - 1.0.0: first version (exact table, 11 items).
 
 ## Rebuild

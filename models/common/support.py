@@ -39,13 +39,14 @@ def clamp(values: np.ndarray, sup: dict[str, Any]) -> np.ndarray:
     return np.clip(np.asarray(values, dtype=float), sup["lower"], sup["upper"])
 
 
-def card_rows(names_labels: list[tuple[str, str]], supports: dict[str, dict[str, Any]]) -> str:
+def card_rows(names_labels: list[tuple[str, str]], supports: dict[str, dict[str, Any]],
+              units: str = "patients") -> str:
     """Return a Markdown table of the supported ranges for a model card."""
-    rows = ["| input | range the model uses | training patients at or beyond each edge | "
+    rows = [f"| input | range the model uses | training {units} at or beyond each edge | "
             "observed in training |", "|---|---|---|---|"]
     for name, label in names_labels:
         s = supports[name]
-        rows.append(f"| {label} | {s['lower']:g} to {s['upper']:g} | {s['n_at_or_below_lower']}"
-                    f" / {s['n_at_or_above_upper']} of {s['n_training']} | "
-                    f"{s['observed_min']:g} to {s['observed_max']:g} |")
+        rows.append(f"| {label} | {s['lower']:.4g} to {s['upper']:.4g} | "
+                    f"{s['n_at_or_below_lower']} / {s['n_at_or_above_upper']} of "
+                    f"{s['n_training']} | {s['observed_min']:.4g} to {s['observed_max']:.4g} |")
     return "\n".join(rows)

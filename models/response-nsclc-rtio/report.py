@@ -27,7 +27,10 @@ def _clinical(name: str, label: str, source: str, col: int, rng: tuple[float, fl
         "kind": "clinical", "name": name, "label": label, "source": Raw(source), "unit": unit,
         "valid_range": None if rng is None else list(rng), "tensor": "features", "column": col,
         "reference": Raw(repr(reference)) if isinstance(reference, float) else reference,
-        **(extra or {})})
+        **(extra or {}), "support": SUPPORT.get(name)})
+
+
+SUPPORT: dict[str, dict[str, Any]] = {}   # set by write_manifest from the build's measurements
 
 
 def _inputs() -> str:
@@ -76,6 +79,8 @@ def _metrics(info: dict[str, Any], m: dict[str, Any]) -> str:
 
 def write_manifest(path: Path, info: dict[str, Any], m: dict[str, Any]) -> None:
     """Write plugin.toml for this build."""
+    SUPPORT.clear()
+    SUPPORT.update(info["support"])
     raw = info["raw_inputs"]
     golden = dict(zip(raw, info["golden_x"], strict=True))
     golden_txt = ", ".join(f'{k} = {q(str(int(v)))}' if k == "ecog" else f"{k} = {v!r}"
@@ -144,6 +149,20 @@ dtype = "float32"
 shape = [-1, 1]
 value_range = [0.0, 1.0]
 
+[[model.outputs]]
+name = "probability_lower"
+type = "probability"
+dtype = "float32"
+shape = [-1, 1]
+value_range = [0.0, 1.0]
+
+[[model.outputs]]
+name = "probability_upper"
+type = "probability"
+dtype = "float32"
+shape = [-1, 1]
+value_range = [0.0, 1.0]
+
 {_inputs()}
 [[outputs]]
 name = "response"
@@ -153,6 +172,28 @@ description = "RECIST 1.1 complete or partial response 3 months after radiothera
 tensor = "probability"
 column = 0
 risk_bands = [{{label = "low", upper = 0.3}}, {{label = "intermediate", upper = 0.6}}, {{label = "high", upper = 1.0}}]
+lower = "response_lower"
+upper = "response_upper"
+interval_level = 0.95
+interval_method = {q(info['interval_method'])}
+
+[[outputs]]
+name = "response_lower"
+kind = "probability"
+label = "Objective response, lower 95 % bound"
+description = "2.5th percentile over the bootstrap refits."
+tensor = "probability_lower"
+column = 0
+display = false
+
+[[outputs]]
+name = "response_upper"
+kind = "probability"
+label = "Objective response, upper 95 % bound"
+description = "97.5th percentile over the bootstrap refits."
+tensor = "probability_upper"
+column = 0
+display = false
 
 [explanation]
 method = "occlusion"
@@ -165,6 +206,34 @@ scale = "logit"
                Raw("1e-4"), header="[golden]")}
 """
     write_text(path, text)
+
+
+LABELS = {"nlr": "NLR", "ldh_ratio": "LDH / ULN", "albumin": "albumin (g/L)",
+          "crp": "CRP (mg/L)", "pdl1_tps": "PD-L1 TPS (%)", "volume_cc": "GTV volume (cm3)",
+          "glcm_entropy": "GLCM entropy (bits)"}
+
+
+def _extrapolation(info: dict[str, Any], m: dict[str, Any]) -> str:
+    from common.support import card_rows
+
+    sup, band = info["support"], m["band"]
+    n = next(iter(sup.values()))["n_training"]
+    rows = "\n".join(
+        f"| {LABELS[k]} | " + "; ".join(f"{r['value']:.3g}: {r['p']:.2f} [{r['lower']:.2f}-"
+                                         f"{r['upper']:.2f}]" for r in v) + " |"
+        for k, v in band["sweep"].items())
+    return (f"Each continuous input is held inside the range where the {n} training patients "
+            f"give support ({next(iter(sup.values()))['method']}); a value outside gets the "
+            "estimate at the edge and a flag saying it is extrapolated.\n\n"
+            + card_rows([(k, LABELS[k]) for k in sup], sup) + "\n\n"
+            f"**Interval:** {info['interval_method']}. On the held-out patients the median "
+            f"width of the band is {band['median_width']:.3f} and it contains the point "
+            f"estimate for {100 * band['contains_point']:.1f} % of them (ONNX band vs NumPy "
+            f"{m['onnx_vs_numpy_band_max_abs']:.1e}). The band reflects the sampling "
+            "uncertainty of the fitted model, not the gap between a virtual cohort and real "
+            "patients. A typical patient (training medians) as one input moves from its lowest "
+            "to its highest training value (probability [band], measured by the build):\n\n"
+            "| input | value: probability [band] |\n|---|---|\n" + rows)
 
 
 def write_model_card(path: Path, info: dict[str, Any], m: dict[str, Any]) -> None:
@@ -263,6 +332,9 @@ Calibration by decile of predicted probability:
 |---|---|---|---|
 {bins}
 
+## Where the model extrapolates, and how sure it is
+{_extrapolation(info, m)}
+
 ## Limitations
 - Synthetic: real effect sizes, correlations, missingness, scanners and contouring differ; the
   published directions were used, not published effect sizes. Never use for patients.
@@ -272,6 +344,8 @@ Calibration by decile of predicted probability:
 - PD-L1 missing is imputed at 10 % (shown as imputed).
 
 ## Version history
+- 1.1.0: inputs held inside the training support (values outside flagged as extrapolated); a
+  bootstrap 95 % band for every probability.
 - 1.0.0: first version (logistic regression on blood + clinical + 2 radiomics features).
 
 ## Rebuild

@@ -29,7 +29,12 @@ def _derived(name: str) -> dict[str, Any]:
     return {"type": "derived", "derivation": name, "window_days": 180}
 
 
-INPUTS = "\n".join([
+def _inputs(sup: dict[str, dict[str, Any]]) -> str:
+    return "\n".join(_input_tables(sup))
+
+
+def _input_tables(sup: dict[str, dict[str, Any]]) -> list[str]:
+    return [
     table("[[inputs]]", {
         "kind": "text", "name": "note",
         "label": "Clinical notes of the last 45 days (French or English)",
@@ -40,7 +45,8 @@ INPUTS = "\n".join([
     table("[[inputs]]", {
         "kind": "clinical", "name": "age", "label": "Age (years)",
         "source": {"type": "patient", "field": "age"}, "unit": "a",
-        "valid_range": [18.0, 110.0], "tensor": "features", "column": 0, "reference": 65.0}),
+        "valid_range": [18.0, 110.0], "tensor": "features", "column": 0, "reference": 65.0,
+        "support": sup["age"]}),
     table("[[inputs]]", {
         "kind": "clinical", "name": "ecog", "label": "ECOG performance status",
         "source": _obs("89247-1", 90), "tensor": "features", "column": 1, "reference": "1",
@@ -48,17 +54,18 @@ INPUTS = "\n".join([
     table("[[inputs]]", {
         "kind": "clinical", "name": "haemoglobin", "label": "Haemoglobin",
         "source": _obs("718-7", 60), "unit": "g/dL", "valid_range": [3.0, 25.0],
-        "tensor": "features", "column": 2, "reference": 12.0}),
+        "tensor": "features", "column": 2, "reference": 12.0, "support": sup["haemoglobin"]}),
     table("[[inputs]]", {
         "kind": "clinical", "name": "n_agents", "label": "Number of agents in the regimen",
-        "source": _derived("n_agents"), "valid_range": [1.0, 10.0], "tensor": "features",
-        "column": 3, "reference": 1.0}),
+        "source": _derived("n_agents"), "valid_range": [1.0, 10.0], "integer": True,
+        "tensor": "features", "column": 3, "reference": 1.0, "support": sup["n_agents"]}),
     table("[[inputs]]", {
         "kind": "clinical", "name": "dose_intensity",
         "label": "Relative dose intensity (1 = standard dose)",
         "source": _derived("dose_intensity"), "unit": "1", "valid_range": [0.05, 2.0],
-        "tensor": "features", "column": 4, "reference": 1.0}),
-])
+        "tensor": "features", "column": 4, "reference": 1.0,
+        "support": sup["dose_intensity"]}),
+    ]
 
 
 def _metrics(info: dict[str, Any], m: dict[str, Any]) -> str:
@@ -148,7 +155,21 @@ dtype = "float32"
 shape = [-1, 1]
 value_range = [0.0, 1.0]
 
-{INPUTS}
+[[model.outputs]]
+name = "probability_lower"
+type = "probability"
+dtype = "float32"
+shape = [-1, 1]
+value_range = [0.0, 1.0]
+
+[[model.outputs]]
+name = "probability_upper"
+type = "probability"
+dtype = "float32"
+shape = [-1, 1]
+value_range = [0.0, 1.0]
+
+{_inputs(info['support'])}
 [[outputs]]
 name = "hospitalisation_30d"
 kind = "probability"
@@ -157,6 +178,28 @@ description = "Probability of an unplanned hospitalisation within 30 days after 
 tensor = "probability"
 column = 0
 risk_bands = [{{label = "low", upper = 0.2}}, {{label = "intermediate", upper = 0.4}}, {{label = "high", upper = 1.0}}]
+lower = "hospitalisation_30d_lower"
+upper = "hospitalisation_30d_upper"
+interval_level = 0.95
+interval_method = {q(info['interval_method'])}
+
+[[outputs]]
+name = "hospitalisation_30d_lower"
+kind = "probability"
+label = "Unplanned hospitalisation within 30 days, lower 95 % bound"
+description = "2.5th percentile over the bootstrap refits."
+tensor = "probability_lower"
+column = 0
+display = false
+
+[[outputs]]
+name = "hospitalisation_30d_upper"
+kind = "probability"
+label = "Unplanned hospitalisation within 30 days, upper 95 % bound"
+description = "97.5th percentile over the bootstrap refits."
+tensor = "probability_upper"
+column = 0
+display = false
 
 [explanation]
 method = "occlusion"
@@ -180,6 +223,34 @@ def _metric_rows(name: str, r: dict[str, Any]) -> str:
             f"{r['calibration_intercept']:.2f} ({ci['intercept'][0]:.2f} to "
             f"{ci['intercept'][1]:.2f})"
             f" | {r['brier']:.3f} |")
+
+
+LABELS = {"age": "age (years)", "haemoglobin": "haemoglobin (g/dL)",
+          "n_agents": "number of agents", "dose_intensity": "relative dose intensity"}
+
+
+def _extrapolation(info: dict[str, Any], m: dict[str, Any]) -> str:
+    from common.support import card_rows
+
+    sup, band = info["support"], m["band"]
+    n = next(iter(sup.values()))["n_training"]
+    rows = "\n".join(
+        f"| {LABELS[k]} | " + "; ".join(f"{r['value']:.3g}: {r['p']:.2f} [{r['lower']:.2f}-"
+                                         f"{r['upper']:.2f}]" for r in v) + " |"
+        for k, v in band["sweep"].items())
+    return (f"Each structured item is held inside the range where the {n} training cycles give "
+            f"support ({next(iter(sup.values()))['method']}); a value outside gets the estimate "
+            "at the edge and a flag saying it is extrapolated. The text part has no such range: "
+            "words never seen in training get no weight (see Limitations).\n\n"
+            + card_rows([(k, LABELS[k]) for k in sup], sup, units="cycles") + "\n\n"
+            f"**Interval:** {info['interval_method']}. On the new cycles written with training "
+            f"phrasings the median width of the band is {band['median_width']:.3f} and it "
+            f"contains the point estimate for {100 * band['contains_point']:.1f} % of them. The "
+            "band reflects the sampling uncertainty of the fitted model, not the gap between "
+            "generated notes and real ones. The reference cycle (first test note; age 65, ECOG "
+            "1, Hb 12 g/dL, 2 agents, full dose) as one item moves from its lowest to its "
+            "highest training value (probability [band], measured by the build):\n\n"
+            "| item | value: probability [band] |\n|---|---|\n" + rows)
 
 
 def write_model_card(path: Path, info: dict[str, Any], m: dict[str, Any]) -> None:
@@ -251,6 +322,9 @@ the notes lack {s['bayes_auc']['value'] - s['note_oracle_auc']:.3f} and
 ## Negation check (reference patient: age 65, ECOG 1, Hb 12 g/dL, 2 agents, full dose)
 {chr(10).join(neg_lines)}
 
+## Where the model extrapolates, and how sure it is
+{_extrapolation(info, m)}
+
 ## Limitations
 - Synthetic notes are far more regular than real ones; real notes have copy-paste, templates,
   lists, lab tables, and negation scopes longer than one word ("pas de fièvre ni frissons": only
@@ -261,6 +335,8 @@ the notes lack {s['bayes_auc']['value'] - s['note_oracle_auc']:.3f} and
   comorbidities and social factors not modelled here.
 
 ## Version history
+- 1.1.0: structured items held inside the training support (values outside flagged as
+  extrapolated), whole numbers of agents only; a bootstrap 95 % band for every probability.
 - 1.0.0: first version (negation-aware n-grams + 5 structured items, logistic regression).
 
 ## Rebuild
