@@ -28,7 +28,6 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import carg_graph as cg  # noqa: E402
 import carg_report  # noqa: E402
-
 from common.binomial import wilson  # noqa: E402
 
 PLUGIN_ID = "carg-toxicity"

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import carg_graph as cg
-
 from common.manifest_io import Raw, q, render_golden, render_metrics, table, write_text
 
 CAVEAT = ("External validations vary widely (AUC 0.52 to 0.68 in Australian, German and French "

@@ -67,8 +67,8 @@ def _key(key: str) -> str:
     return key if key.replace("_", "").replace("-", "").isalnum() else json.dumps(key)
 
 
-METRICS_HEADER = "[metrics]                              # written by the build script, never by hand"
-GOLDEN_HEADER = "[golden]                               # written by the build script, checked by verify"
+METRICS_HEADER = "[metrics]" + " " * 30 + "# written by the build script, never by hand"
+GOLDEN_HEADER = "[golden]" + " " * 31 + "# written by the build script, checked by verify"
 
 
 def render_metrics(generated_by: str, generated_at: str, dataset: str,

@@ -30,10 +30,10 @@ ROOT = HERE.parents[1]
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import common.binary_metrics as bm  # noqa: E402
-from common.support import support_of  # noqa: E402
 import generate as gen  # noqa: E402
 import onnx_graph  # noqa: E402
 import report  # noqa: E402
+from common.support import support_of  # noqa: E402
 
 from oncoboard.inference.radiomics import compute_features  # noqa: E402
 

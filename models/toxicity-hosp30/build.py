@@ -29,10 +29,10 @@ ROOT = HERE.parents[1]
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import common.binary_metrics as bm  # noqa: E402
-from common.support import support_of  # noqa: E402
 import corpus  # noqa: E402
 import text_model as tm  # noqa: E402
 import tox_report  # noqa: E402
+from common.support import support_of  # noqa: E402
 
 PLUGIN_ID = "toxicity-hosp30"
 VERSION = "1.1.0"
