@@ -165,19 +165,29 @@ def support_flag(spec: ClinicalInput, value: Any) -> str | None:
     sup = spec.support
     if sup is None or isinstance(value, str):
         return None
-    v, u, what = float(value), _unit(spec), spec.label or spec.name
+    v, u, what = float(value), _unit(spec), (spec.label or spec.name).lower()
     held = " (the model holds it at {edge}{u})" if sup.clamped else ""
+    n = sup.n_training
     if v < sup.lower:
-        return (f"{spec.name} {_fmt(v)}{u}: only {sup.n_at_or_below_lower} of {sup.n_training} "
-                f"training patients had {what.lower()} {_fmt(sup.lower)}{u} or less (lowest "
-                f"{_fmt(sup.observed_min)}{u}); the estimate is extrapolated"
-                + held.format(edge=_fmt(sup.lower), u=u))
-    if v > sup.upper:
-        return (f"{spec.name} {_fmt(v)}{u}: only {sup.n_at_or_above_upper} of {sup.n_training} "
-                f"training patients had {what.lower()} {_fmt(sup.upper)}{u} or more (highest "
-                f"{_fmt(sup.observed_max)}{u}); the estimate is extrapolated"
-                + held.format(edge=_fmt(sup.upper), u=u))
-    return None
+        if v < sup.observed_min:
+            why = (f"below every one of the {n} training patients (lowest "
+                   f"{_fmt(sup.observed_min)}{u})")
+        else:
+            why = (f"only {sup.n_at_or_below_lower} of {n} training patients had {what} "
+                   f"{_fmt(sup.lower)}{u} or less (lowest {_fmt(sup.observed_min)}{u})")
+        edge = sup.lower
+    elif v > sup.upper:
+        if v > sup.observed_max:
+            why = (f"above every one of the {n} training patients (highest "
+                   f"{_fmt(sup.observed_max)}{u})")
+        else:
+            why = (f"only {sup.n_at_or_above_upper} of {n} training patients had {what} "
+                   f"{_fmt(sup.upper)}{u} or more (highest {_fmt(sup.observed_max)}{u})")
+        edge = sup.upper
+    else:
+        return None
+    return (f"{spec.name} {_fmt(v)}{u}: {why}; the estimate is extrapolated"
+            + held.format(edge=_fmt(edge), u=u))
 
 
 def caution_flags(spec: ClinicalInput, value: Any) -> list[str]:
