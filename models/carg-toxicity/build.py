@@ -24,13 +24,14 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path[:0] = [str(HERE)]
+sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import carg_graph as cg  # noqa: E402
 import carg_report  # noqa: E402
+from common.binomial import wilson  # noqa: E402
 
 PLUGIN_ID = "carg-toxicity"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 # Values on both sides of (and at) every threshold; float32-exact where it matters.
 GRID: dict[str, list[float]] = {
     "age": [65.0, 71.0, 71.5, 72.0, 88.0],
@@ -66,6 +67,28 @@ def exhaustive_check(model_path: Path) -> dict[str, float]:
             "min_score": float(score.min())}
 
 
+def rate_uncertainty() -> dict:
+    """Return the interval of each group's published rate (Wilson, from published counts), or,
+    without counts, the statement shown instead."""
+    if cg.GROUP_COUNTS is None:
+        return {"intervals": None, "text": (
+            "No confidence interval: the per-group patient counts of the development cohort "
+            "are not in the reference used to build this plugin (it gives the rounded rates "
+            "30 %, 52 % and 83 % of 500 patients), so none is computed. External validations "
+            "vary widely (AUC 0.52-0.68).")}
+    intervals = []
+    for label, (k, n) in zip(cg.GROUP_LABELS, cg.GROUP_COUNTS, strict=True):
+        lo, hi = wilson(k, n)
+        intervals.append({"group": label, "k": k, "n": n, "value": k / n, "lower": lo,
+                          "upper": hi})
+    text = ("Observed grade 3-5 toxicity in the development cohort, Wilson 95 % interval from "
+            "the published counts: " + "; ".join(
+                f"{i['group']} {i['k']}/{i['n']} = {i['value']:.0%} ({i['lower']:.0%}-"
+                f"{i['upper']:.0%})" for i in intervals) + ". External validations vary widely "
+            "(AUC 0.52-0.68).")
+    return {"intervals": intervals, "text": text}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=ROOT / "plugins" / PLUGIN_ID)
@@ -81,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     info = {"plugin_id": PLUGIN_ID, "version": VERSION,
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-            "seconds": round(time.perf_counter() - t0, 1)}
+            "seconds": round(time.perf_counter() - t0, 1), "uncertainty": rate_uncertainty()}
     carg_report.write_manifest(args.out / "plugin.toml", info, check)
     carg_report.write_model_card(args.out / "MODEL_CARD.md", info, check)
     print(f"carg-toxicity: {int(check['agreeing'])}/{int(check['cases'])} cases agree; "

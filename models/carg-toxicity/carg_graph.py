@@ -40,6 +40,11 @@ HB_MEN, HB_WOMEN = 11.0, 10.0
 GROUP_CUTS = (6.0, 10.0)                   # score >= 6 intermediate, >= 10 high
 GROUP_LABELS = ("low", "intermediate", "high")
 OBSERVED_RATES = (0.30, 0.52, 0.83)        # development cohort, grade 3-5 toxicity
+# (patients with grade 3-5 toxicity, patients) per group in the development cohort, from which
+# the build computes each rate's Wilson 95 % interval. The reference sheet this plugin is built
+# from gives only the rounded rates (of 500 patients), not the group sizes: no interval is
+# computed until the published counts are added here.
+GROUP_COUNTS: tuple[tuple[int, int], ...] | None = None
 
 
 def _c(name: str, value: Any, dtype: Any = np.float32) -> onnx.TensorProto:

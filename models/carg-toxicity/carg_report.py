@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import carg_graph as cg
+from common.manifest_io import Raw, q, render_golden, render_metrics, table, write_text
 
 CAVEAT = ("External validations vary widely (AUC 0.52 to 0.68 in Australian, German and French "
           "cohorts): show the score with that caveat, beside the record-based toxicity model "
@@ -17,10 +18,10 @@ LOCAL = "urn:oncoboard:code"
 
 
 def _input(name: str, label: str, source: str, col: int, reference: str,
-           extra: str = "") -> str:
-    return (f'[[inputs]]\nkind = "clinical"\nname = "{name}"\nlabel = "{label}"\n'
-            f'source = {source}\ntensor = "features"\ncolumn = {col}\nreference = {reference}\n'
-            f"{extra}")
+           extra: dict[str, Any] | None = None) -> str:
+    return table("[[inputs]]", {"kind": "clinical", "name": name, "label": label,
+                                "source": Raw(source), "tensor": "features", "column": col,
+                                "reference": Raw(reference), **(extra or {})})
 
 
 def _inputs() -> str:
@@ -34,34 +35,55 @@ def _inputs() -> str:
     obs = '{{type = "observation", system = "{s}", code = "{c}", window_days = {w}}}'
     parts = [
         _input("age", "Age (years)", '{type = "patient", field = "age"}', 0, "65",
-               'unit = "a"\nvalid_range = [18.0, 120.0]\n'),
+               {"unit": "a", "valid_range": [18.0, 120.0]}),
         _input("cancer_site", "Cancer site group", '{type = "derived", derivation = '
-               '"cancer_site_group", window_days = 3650}', 1, '"other"', f"categories = {site}\n"),
+               '"cancer_site_group", window_days = 3650}', 1, '"other"', {"categories": Raw(site)}),
         _input("dose_intensity", "Relative dose intensity of the regimen (1 = standard dose)",
                '{type = "derived", derivation = "dose_intensity", window_days = 180}', 2, "0.8",
-               'unit = "1"\nvalid_range = [0.05, 2.0]\n'),
+               {"unit": "1", "valid_range": [0.05, 2.0]}),
         _input("n_agents", "Number of chemotherapy agents", '{type = "derived", derivation = '
-               '"n_agents", window_days = 180}', 3, "1", 'valid_range = [1.0, 10.0]\n'),
+               '"n_agents", window_days = 180}', 3, "1", {"valid_range": [1.0, 10.0],
+                                                          "integer": True}),
         _input("haemoglobin", "Haemoglobin", obs.format(s="http://loinc.org", c="718-7", w=60),
-               4, "13.0", 'unit = "g/dL"\nvalid_range = [3.0, 25.0]\n'),
+               4, "13.0", {"unit": "g/dL", "valid_range": [3.0, 25.0]}),
         _input("sex", "Sex (haemoglobin threshold)", '{type = "patient", field = "sex"}', 5,
-               '"female"', 'categories = [{label = "male", value = 1}, '
-               '{label = "female", value = 0}]\n'),
+               '"female"', {"categories": Raw('[{label = "male", value = 1}, '
+                                         '{label = "female", value = 0}]')}),
         _input("crcl", "Creatinine clearance (Jelliffe)", '{type = "derived", derivation = '
                '"crcl_jelliffe", window_days = 60}', 6, "80.0",
-               'unit = "mL/min"\nvalid_range = [1.0, 300.0]\n'),
+               {"unit": "mL/min", "valid_range": [1.0, 300.0]}),
         _input("hearing", "Hearing", obs.format(s=LOCAL, c="hearing", w=365), 7, '"good"',
-               f"categories = [{hearing}]\n"),
+               {"categories": Raw(f"[{hearing}]")}),
         _input("falls_6m", "Falls in the last 6 months", obs.format(s=LOCAL, c="falls-6m",
-               w=365), 8, "0", 'unit = "1"\nvalid_range = [0.0, 100.0]\n'),
+               w=365), 8, "0", {"unit": "1", "valid_range": [0.0, 100.0],
+                                "integer": True}),
         _input("walk_limited", "Limited in walking one block", obs.format(
-            s=LOCAL, c="walk-one-block", w=365), 9, '"no"', f"categories = {YES_NO}\n"),
+            s=LOCAL, c="walk-one-block", w=365), 9, '"no"', {"categories": Raw(YES_NO)}),
         _input("needs_medication_help", "Needs help taking medications", obs.format(
-            s=LOCAL, c="medication-help", w=365), 10, '"no"', f"categories = {YES_NO}\n"),
+            s=LOCAL, c="medication-help", w=365), 10, '"no"', {"categories": Raw(YES_NO)}),
         _input("social_decreased", "Social activities decreased because of health", obs.format(
-            s=LOCAL, c="social-decrease", w=365), 11, '"no"', f"categories = {YES_NO}\n"),
+            s=LOCAL, c="social-decrease", w=365), 11, '"no"', {"categories": Raw(YES_NO)}),
     ]
     return "\n".join(parts)
+
+
+GOLDEN_INPUTS = ('{age = 74, cancer_site = "gi", dose_intensity = 1.0, n_agents = 2, '
+                 'haemoglobin = 10.5, sex = "male", crcl = 30.0, hearing = "fair", falls_6m = 0, '
+                 'walk_limited = "no", needs_medication_help = "no", social_decreased = "yes"}')
+
+
+GOLDEN_EXPECTED = "{carg_score = 17.0, development_cohort_toxicity_rate = 0.83}"
+
+
+def _metrics(info: dict[str, Any], check: dict[str, float]) -> str:
+    agreement = (f"{{value = {check['fraction']!r}, description = \"fraction of "
+                 f"{int(check['cases'])} input combinations where the ONNX points, group and "
+                 "rate equal the reference table's\"}")
+    return render_metrics(
+        "models/carg-toxicity/build.py", info["generated_at"],
+        "every combination of values at and on both sides of each item's threshold",
+        {"agreement_with_reference_table": Raw(agreement), "cases_checked": check["cases"]},
+        header="[metrics]", spaced=False)
 
 
 def write_manifest(path: Path, info: dict[str, Any], check: dict[str, float]) -> None:
@@ -152,6 +174,7 @@ description = "Points of the CARG score. {CAVEAT}"
 unit = "points"
 tensor = "score"
 column = 0
+uncertainty = {q(info['uncertainty']['text'])}
 risk_bands = [{{label = "low", upper = 6.0}}, {{label = "intermediate", upper = 10.0}}, {{label = "high", upper = 23.0}}]
 
 [[outputs]]
@@ -161,26 +184,18 @@ label = "Grade 3-5 toxicity observed in the development cohort for this risk gro
 description = "Observed rate in Hurria 2011 for the patient's group ({rates}); not a calibrated individual probability."
 tensor = "observed_rate"
 column = 0
+uncertainty = {q(info['uncertainty']['text'])}
 
 [explanation]
 method = "occlusion"
 output = "carg_score"
 scale = "identity"
 
-[metrics]
-generated_by = "models/carg-toxicity/build.py"
-generated_at = "{info['generated_at']}"
-dataset = "every combination of values at and on both sides of each item's threshold"
-[metrics.values]
-agreement_with_reference_table = {{value = {check['fraction']!r}, description = "fraction of {int(check['cases'])} input combinations where the ONNX points, group and rate equal the reference table's"}}
-cases_checked = {check['cases']!r}
+{_metrics(info, check)}
 
-[golden]
-inputs = {{age = 74, cancer_site = "gi", dose_intensity = 1.0, n_agents = 2, haemoglobin = 10.5, sex = "male", crcl = 30.0, hearing = "fair", falls_6m = 0, walk_limited = "no", needs_medication_help = "no", social_decreased = "yes"}}
-expected = {{carg_score = 17.0, development_cohort_toxicity_rate = 0.83}}
-tolerance = 1e-6
+{render_golden(Raw(GOLDEN_INPUTS), Raw(GOLDEN_EXPECTED), Raw("1e-6"), header="[golden]")}
 """
-    path.write_text(text, encoding="utf-8")
+    write_text(path, text)
 
 
 def write_model_card(path: Path, info: dict[str, Any], check: dict[str, float]) -> None:
@@ -225,6 +240,12 @@ table: points, risk group, observed rate and per-item points agreed in
 {int(check['agreeing'])} of {int(check['cases'])} cases (fraction {check['fraction']:.6f}); scores
 ranged {check['min_score']:.0f}-{check['max_score']:.0f}.
 
+## How sure it is
+{info['uncertainty']['text']} The app shows this sentence beside the score and the rate
+(manifest `outputs.uncertainty`). The score is a published points table applied exactly: it has
+no training data of its own here, so no supported range; ages under 65 are flagged as outside
+the intended population, and counts (agents, falls) must be whole numbers.
+
 ## Limitations
 - Discrimination in external cohorts is modest and variable (AUC 0.52-0.68 in Australian,
   German and French cohorts); the observed rates are those of the development cohort, not
@@ -238,9 +259,11 @@ ranged {check['min_score']:.0f}-{check['max_score']:.0f}.
   excess as a residual). The graph's `item_points` output gives the exact per-item points.
 
 ## Version history
+- 1.1.0: whole numbers of agents and falls only; the uncertainty of the published rates stated
+  with every result.
 - 1.0.0: first version (exact table, 11 items).
 
 ## Rebuild
 `.venv/bin/python models/carg-toxicity/build.py` ({info['seconds']} s in this run).
 """
-    path.write_text(text, encoding="utf-8")
+    write_text(path, text)

@@ -38,6 +38,21 @@ PLUGIN = ROOT / "plugins" / "predict-breast-v2.1"
 SEED = 20261123
 TOLERANCE_PP = 0.01  # required agreement with the equations, percentage points
 NOISE_PP = 1e-9  # double-precision noise of 1 - sum(...) where survival is ~0
+# No individual interval exists for PREDICT: the published external validation is shown instead,
+# stated as such (reference sheet: van Maaren et al., Eur J Cancer 2017).
+UNCERTAINTY = ("No confidence interval: PREDICT publishes none for an individual estimate. "
+               "Published external validation (van Maaren et al., Eur J Cancer 2017, Dutch "
+               "population): AUC about 0.78-0.80 for 10-year overall survival; calibration and "
+               "discrimination weaker under 40 and over 75.")
+AGE_CAUTIONS = [
+    {"below": 40.0, "message": "PREDICT's calibration and discrimination are weaker under 40 "
+                               "(published validation); read the estimate with caution"},
+    {"above": 75.0, "message": "PREDICT's calibration and discrimination are weaker over 75 "
+                               "(published validation); read the estimate with caution"},
+]
+# Published code: unknown grade is 2.13 in the ER-positive index and 0 in the ER-negative one.
+ER_NEG_UNKNOWN_GRADE = {"age": 50, "size_mm": 20, "nodes": 1, "grade": 9, "er": 0, "her2": 0,
+                        "ki67": 9, "screen": 0, "generation": 0, "horm": 0, "traz": 0, "bis": 0}
 KI67_SOURCE = {"type": "derived", "derivation": "ki67_status", "window_days": 3650}
 EXAMPLE_LABELS = {"age": 65, "size_mm": 19, "nodes": 1, "grade": "2", "er": "positive",
                   "her2": "negative", "ki67": "negative", "screen": "clinical",
@@ -143,6 +158,12 @@ def validate(path: Path, n_random: int) -> dict[str, dict[str, float | str]]:
         "description": "published example (65 y, 19 mm, 1 node, grade 2, ER+, HER2-, Ki67-, "
                        "clinically detected), 10-year OS after surgery only, % (published: "
                        "about 74 %)"}
+    neg = run_onnx(path, {k: np.array([float(v)]) for k, v in ER_NEG_UNKNOWN_GRADE.items()})
+    values["example_os10_er_negative_grade_unknown_pct"] = {
+        "value": 100 * float(neg["os"][0, 9]),
+        "description": "50 y, 20 mm, 1 node, grade unknown, ER-, HER2-, surgery only: 10-year "
+                       "OS, % (unknown grade scores 0 in the ER-negative index, as in the "
+                       "published code)"}
     values["example_os10_surgery_screen_unknown_pct"] = {
         "value": 100 * float(ex_unknown["os"][0, 9]),
         "description": "same, detection unknown (code 2), %"}
@@ -188,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         "KI67_SOURCE": toml_value(KI67_SOURCE),
         "TIME_GRID": toml_value([int(y) for y in pe.YEARS]),
         "SCENARIOS": scenarios_toml(),
+        "UNCERTAINTY": toml_value(UNCERTAINTY),
+        "AGE_CAUTIONS": toml_value(AGE_CAUTIONS),
         "GOLDEN": render_golden(EXAMPLE_LABELS, {k: [round(float(v), 6) for v in golden[k][0]]
                                                  for k in ("os", "br_mortality")}, 1e-5),
         "METRICS": render_metrics("models/predict-breast-v2.1/build.py", now,
@@ -197,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - t0
     write_card(out / "MODEL_CARD.md", {"sha256": sha, "generated_at": now, "seconds": elapsed,
                                           "n_random": args.n_random, "seed": SEED,
+                                          "uncertainty": UNCERTAINTY,
                                           "size": (out / "model.onnx").stat().st_size},
                values)
     print(f"predict-breast-v2.1: max diff OS {values['max_abs_diff_os_pp']['value']:.2e} pp; "

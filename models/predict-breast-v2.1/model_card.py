@@ -35,6 +35,8 @@ def write_card(path: Path, info: dict[str, Any], values: dict[str, Any]) -> None
         "EX_OS10": f"{v['example_os10_surgery_pct']:.1f}",
         "EX_OS10_UNKNOWN": f"{v['example_os10_surgery_screen_unknown_pct']:.1f}",
         "BENEFITS": _benefit_table(values),
+        "EX_OS10_ER_NEG_UNKNOWN": f"{v['example_os10_er_negative_grade_unknown_pct']:.1f}",
+        "UNCERTAINTY": info["uncertainty"],
         "SHA256": info["sha256"],
         "SIZE_KB": f"{info['size'] / 1024:.0f}",
         "SECONDS": f"{info['seconds']:.1f}",

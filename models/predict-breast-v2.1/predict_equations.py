@@ -70,11 +70,12 @@ def breast_index(p: dict[str, np.ndarray]) -> np.ndarray:
            + 0.7530729 * (np.log(size / 100.0) + 1.545233938)
            + 0.7060723 * (np.log((nodes + 1) / 10.0) + 1.387566896)
            + 0.746655 * grade - 0.22763366 * screen + her2 + ki67)
-    # ER-negative: grade enters as 'grade 2 or 3' (an unknown grade, 2.13, counts as such).
+    # ER-negative: grade enters as 'grade 2 or 3'; the published code scores an unknown grade 0
+    # there (only the ER-positive index uses the 2.13 substitute).
     neg = (0.0089827 * (age - 56.3254902)
            + 2.093446 * ((size / 100.0) ** 0.5 - 0.5090456276)
            + 0.6260541 * (np.log((nodes + 1) / 10.0) + 1.086916249)
-           + 1.129091 * (grade >= 2).astype(float) + her2)
+           + 1.129091 * np.isin(p["grade"], (2, 3)).astype(float) + her2)
     return np.where(p["er"] == 1, pos, neg)
 
 

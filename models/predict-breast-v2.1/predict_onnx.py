@@ -75,7 +75,8 @@ def _breast_index(g: _G, x: dict[str, str]) -> tuple[str, str]:
         g.mul(g.c(0.7530729), g.add(g.op("Log", size), g.c(1.545233938))),
         g.mul(g.c(0.7060723), g.add(log_nodes, g.c(1.387566896))),
         g.mul(g.c(0.746655), grade), g.mul(g.c(-0.22763366), screen), her2, ki67)
-    grade_2_3 = g.op("Cast", g.op("GreaterOrEqual", grade, g.c(2.0)), to=TensorProto.DOUBLE)
+    # Published code: 'grade 2 or 3' from the recorded grade; unknown (9) scores 0 here.
+    grade_2_3 = g.add(g.is_(x["grade"], 2), g.is_(x["grade"], 3))
     neg = g.add(
         g.mul(g.c(0.0089827), g.sub(x["age"], g.c(56.3254902))),
         g.mul(g.c(2.093446), g.sub(g.op("Sqrt", size), g.c(0.5090456276))),

@@ -28,7 +28,7 @@ from candidates import fit_cox, fit_gbm, tune_and_fit  # noqa: E402
 from common.onnx_graph import save  # noqa: E402
 from cv import choose, run_cv, summarise  # noqa: E402
 from export_onnx import build_graph, ensemble_from, numpy_forward  # noqa: E402
-from gbsg2_data import FEATURES, SEED, Cohort, load_gbsg2  # noqa: E402
+from gbsg2_data import FEATURES, SEED, Cohort, load_gbsg2, supports  # noqa: E402
 from model_card import cohort_text, write_card, write_manifest  # noqa: E402
 from validate import PLUGIN, apparent_metrics, run_onnx  # noqa: E402
 
@@ -38,6 +38,24 @@ DEFAULT_BOOT = {"cox-fp": 200, "cox-linear": 200, "gbm": 50}
 GOLDEN_INPUTS = {"age": 53, "menostat": "Post", "tsize": 25, "tgrade": "II", "pnodes": 3,
                  "progrec": 32, "estrec": 36, "horth": "no"}
 GOLDEN_ROW = [53, 1, 25, 2, 3, 32, 36, 0]
+LABELS = {"age": "age (years)", "tsize": "tumour size (mm)", "pnodes": "positive nodes",
+          "progrec": "progesterone receptor (fmol/mg)", "estrec": "oestrogen receptor (fmol/mg)"}
+
+
+def consistency_rules(d: Cohort) -> list[dict]:
+    """Menopausal status against age, from the ages seen in the cohort for each status."""
+    age, post = d.x[:, 0], d.x[:, 1] == 1
+    youngest_post, oldest_pre = float(age[post].min()), float(age[~post].max())
+    return [
+        {"input": "menostat", "equals": "Post", "other": "age", "below": youngest_post,
+         "message": f"postmenopausal below age {youngest_post:g} is unusual (no "
+                    f"postmenopausal patient of the {int(post.sum())} in the training data was "
+                    f"younger); check the recorded status"},
+        {"input": "menostat", "equals": "Pre", "other": "age", "above": oldest_pre,
+         "message": f"premenopausal above age {oldest_pre:g} is unusual (no premenopausal "
+                    f"patient of the {int((~post).sum())} in the training data was older); "
+                    f"check the recorded status"},
+    ]
 
 
 def fit_final(kind: str, d: Cohort, n_boot: int) -> list:
@@ -101,7 +119,11 @@ def main(argv: list[str] | None = None) -> int:
             "repeats": args.repeats, "seed": SEED, "seconds": elapsed, "cv_seconds": t_cv,
             "export_error": worst, "jobs": args.jobs,
             "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-            "cohort": cohort_text(d), "size": (out / "model.onnx").stat().st_size}
+            "cohort": cohort_text(d), "size": (out / "model.onnx").stat().st_size,
+            "support": supports(d), "labels": LABELS, "consistency": consistency_rules(d),
+            "interval_method": (
+                f"bootstrap: pointwise 2.5th-97.5th percentiles of {n_boot} refits on patient "
+                "resamples (same hyper-parameters); inputs held inside the training support")}
     write_manifest(out / "plugin.toml", info, summary, apparent, GOLDEN_INPUTS,
                    {k: [round(float(v), 6) for v in golden[k][0]] for k in ("rfs",)})
     write_card(out / "MODEL_CARD.md", info, summary, apparent, ens, d)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import common.survival_metrics as sm
 import numpy as np
-from gbsg2_data import GRID_MONTHS, structured_y
+from gbsg2_data import CONTINUOUS, GRID_MONTHS, load_gbsg2, structured_y, supports
 from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -35,15 +35,28 @@ GBM_STAGE_STEP = 10
 INNER_FOLDS = 3
 
 
+# The Cox designs hold every continuous input inside its supported range (1st-99th percentile
+# of the 686 patients, common.support): no transform extrapolates (a^-2 at age 21 did).
+SUPPORT = supports(load_gbsg2())
+
+
+def clamp_continuous(x: np.ndarray) -> np.ndarray:
+    """Return a copy of ``x`` with each continuous column clamped to its supported range."""
+    x = np.array(x, dtype=float)
+    for name, i in CONTINUOUS.items():
+        x[:, i] = np.clip(x[:, i], SUPPORT[name]["lower"], SUPPORT[name]["upper"])
+    return x
+
+
 def design_linear(x: np.ndarray) -> np.ndarray:
     """Return the raw design: 8 columns with grade as dummies for II and III."""
-    age, meno, tsize, grade, nodes, pr, er, horth = x.T
+    age, meno, tsize, grade, nodes, pr, er, horth = clamp_continuous(x).T
     return np.column_stack([age, meno, tsize, grade == 2, grade == 3, nodes, pr, er, horth])
 
 
 def design_fp(x: np.ndarray) -> np.ndarray:
     """Return the transformed design (a priori, after Sauerbrei & Royston 1999)."""
-    age, meno, tsize, grade, nodes, pr, er, horth = x.T
+    age, meno, tsize, grade, nodes, pr, er, horth = clamp_continuous(x).T
     a = age / 50.0
     return np.column_stack([a ** -2, a ** -0.5, meno, tsize / 10.0, grade >= 2, grade == 3,
                             np.exp(-0.12 * nodes), np.log1p(pr), np.log1p(er), horth])

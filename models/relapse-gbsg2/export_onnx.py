@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from candidates import DESIGNS, PHModel
+from candidates import DESIGNS, SUPPORT, PHModel
 from common.onnx_graph import GraphBuilder
 from gbsg2_data import FEATURES, GRID_MONTHS
 from onnx import TensorProto
@@ -116,6 +116,9 @@ def _design_graph(g: GraphBuilder, kind: str, x: str) -> list[str]:
 
     def c(v: float) -> str:
         return g.const(v)
+
+    for name, sup in SUPPORT.items():  # hold continuous inputs inside the training support
+        col[name] = g.op("Clip", col[name], c(sup["lower"]), c(sup["upper"]))
 
     def flag(cond: str) -> str:
         return g.op("Cast", cond, to=TensorProto.DOUBLE)

@@ -48,6 +48,18 @@ def load_gbsg2() -> Cohort:
     return Cohort(x=x, time=y["time"] / DAYS_PER_MONTH, event=y["cens"].astype(bool))
 
 
+CONTINUOUS: dict[str, int] = {"age": 0, "tsize": 2, "pnodes": 4, "progrec": 5, "estrec": 6}
+INTEGER = ("pnodes",)
+
+
+def supports(d: Cohort) -> dict[str, dict]:
+    """Return the supported range of every continuous input (common.support), by name."""
+    from common.support import support_of
+
+    return {name: support_of(d.x[:, i], integer=name in INTEGER)
+            for name, i in CONTINUOUS.items()}
+
+
 def structured_y(time: np.ndarray, event: np.ndarray) -> np.ndarray:
     """Return the structured array scikit-survival estimators expect."""
     out = np.empty(len(time), dtype=[("event", bool), ("time", float)])

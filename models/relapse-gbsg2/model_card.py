@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common.manifest_io import fill_template, fmt_estimate, render_golden, render_metrics
+from common.manifest_io import (
+    fill_template,
+    fmt_estimate,
+    render_golden,
+    render_metrics,
+    table,
+    toml_value,
+)
 from cv import CALIBRATION_MONTH, COMPARATORS, PH_CANDIDATES
 from export_onnx import PHEnsemble, numpy_forward
 from gbsg2_data import GRID_MONTHS, Cohort
@@ -86,6 +93,10 @@ def write_manifest(path: Path, info: dict[str, Any], summary: dict[str, Any],
         "GOLDEN": render_golden(golden_inputs, golden_expected, 1e-5),
         "METRICS": render_metrics("models/relapse-gbsg2/build.py", info["generated_at"],
                                   dataset, values),
+        "INTERVAL_METHOD": toml_value(info["interval_method"]),
+        "CONSISTENCY": "\n".join(table("[[consistency]]", rule) for rule in info["consistency"]),
+        **{f"SUPPORT_{name.upper()}": f"support = {toml_value(sup)}"
+           for name, sup in info["support"].items()},
     })
 
 
@@ -154,6 +165,52 @@ def _horth_by_meno(d: Cohort) -> str:
     return "; ".join(parts)
 
 
+def band_sweep(ens: PHEnsemble, info: dict[str, Any]) -> dict[str, list[dict[str, float]]]:
+    """Return, per continuous input, 5-year RFS and band of the reference patient swept from
+    below the observed minimum to above the observed maximum (the rest held at reference)."""
+    from gbsg2_data import CONTINUOUS
+
+    ref = np.array([53, 1, 25, 2, 3, 32, 36, 0], float)
+    i60 = int(CALIBRATION_MONTH) - 1
+    out: dict[str, list[dict[str, float]]] = {}
+    for name, col in CONTINUOUS.items():
+        sup = info["support"][name]
+        pts = sorted({sup["observed_min"], sup["lower"], float(ref[col]), sup["upper"],
+                      sup["observed_max"]})
+        rows = np.tile(ref, (len(pts), 1))
+        rows[:, col] = pts
+        f = numpy_forward(ens, rows)
+        out[name] = [{"value": float(v), "rfs": float(f["rfs"][k, i60]),
+                      "lower": float(f["rfs_lower"][k, i60]),
+                      "upper": float(f["rfs_upper"][k, i60])} for k, v in enumerate(pts)]
+    return out
+
+
+def extrapolation_text(ens: PHEnsemble, info: dict[str, Any]) -> str:
+    """The card's section for clinicians: where the model extrapolates, how sure it is."""
+    from common.support import card_rows
+
+    sweep = band_sweep(ens, info)
+    lines = [
+        "Each continuous input is held inside the range where the 686 training patients give "
+        "support (" + info["support"]["age"]["method"] + "). A value outside that range gets "
+        "the estimate at the edge and a flag in plain words (for example \"age 21: only "
+        f"{info['support']['age']['n_at_or_below_lower']} of 686 training patients had age "
+        f"{info['support']['age']['lower']:g} or less; the estimate is extrapolated\").", "",
+        card_rows(list(info["labels"].items()), info["support"]),
+        "", "Menopausal status is checked against age: " + "; ".join(
+            r["message"] for r in info["consistency"]) + ".", "",
+        f"**Interval:** {info['interval_method']}. The band is narrowest near typical values "
+        "and wider at the edges of the data; below, the reference patient's 5-year RFS "
+        "[95 % band] as one input moves from its lowest to its highest training value (measured "
+        "by the build):", "", "| input | value: 5-year RFS [band] |", "|---|---|"]
+    for name, rows in sweep.items():
+        lines.append(f"| {info['labels'][name]} | " + "; ".join(
+            f"{r['value']:g}: {r['rfs']:.2f} [{r['lower']:.2f}-{r['upper']:.2f}]"
+            for r in rows) + " |")
+    return "\n".join(lines)
+
+
 def write_card(path: Path, info: dict[str, Any], summary: dict[str, Any],
                apparent: dict[str, Any], ens: PHEnsemble, d: Cohort) -> None:
     """Fill MODEL_CARD.md.in."""
@@ -186,4 +243,5 @@ def write_card(path: Path, info: dict[str, Any], summary: dict[str, Any],
         "CV_SECONDS": f"{info['cv_seconds']:.0f}",
         "JOBS": str(info["jobs"]),
         "EXPORT_ERROR": f"{info['export_error']:.1e}",
+        "EXTRAPOLATION": extrapolation_text(ens, info),
     })

@@ -27,17 +27,18 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path[:0] = [str(HERE)]
+sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-import binary_metrics as bm  # noqa: E402
+import common.binary_metrics as bm  # noqa: E402
 import generate as gen  # noqa: E402
 import onnx_graph  # noqa: E402
 import report  # noqa: E402
+from common.support import support_of  # noqa: E402
 
 from oncoboard.inference.radiomics import compute_features  # noqa: E402
 
 PLUGIN_ID = "response-nsclc-rtio"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 # One texture feature only: hu_sd, GLCM entropy, homogeneity and contrast all measure the same
 # heterogeneity here (|r| > 0.9); several of them gave opposite-signed, offsetting coefficients
 # (and confusing explanations) for no gain in cross-validated AUC.
@@ -45,6 +46,52 @@ RADIOMICS = ["volume_cc", "glcm_entropy"]
 OTHER_TEXTURE = ["hu_sd", "glcm_homogeneity", "glcm_contrast"]   # measured, compared, not used
 RAW = ["nlr", "ldh_ratio", "albumin", "crp", "ecog", "pdl1_tps", *RADIOMICS]
 C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 10.0)
+N_BOOT = 200
+CATEGORICAL = {"ecog": (0.0, 3.0)}     # held at its category range, no support table
+
+
+def supports(x_train: np.ndarray) -> tuple[dict[str, dict], np.ndarray, np.ndarray]:
+    """Return the support of each continuous input (training patients) and the clamp bounds."""
+    sup, lo, hi = {}, np.empty(len(RAW)), np.empty(len(RAW))
+    for j, name in enumerate(RAW):
+        if name in CATEGORICAL:
+            lo[j], hi[j] = CATEGORICAL[name]
+            continue
+        sup[name] = support_of(x_train[:, j])
+        lo[j], hi[j] = sup[name]["lower"], sup[name]["upper"]
+    return sup, lo, hi
+
+
+def fit_bootstrap(design: np.ndarray, y: np.ndarray, params: dict, seed: int,
+                  n_boot: int = N_BOOT) -> None:
+    """Refit the chosen model (same C, same standardisation) on patient resamples."""
+    from sklearn.linear_model import LogisticRegression
+
+    z = (design - params["mean"]) / params["sd"]
+    rng = np.random.default_rng(seed)
+    coefs, icepts = [], []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        m = LogisticRegression(C=params["C"], max_iter=2000).fit(z[idx], y[idx])
+        coefs.append(m.coef_[0])
+        icepts.append(float(m.intercept_[0]))
+    params["boot_coef"], params["boot_intercept"] = np.array(coefs), np.array(icepts)
+
+
+def band_sweep(path: Path, params: dict, x_ref: np.ndarray, sup: dict) -> dict:
+    """Return probability and band of a typical patient as each input moves over its data."""
+    out = {}
+    for name, s in sup.items():
+        j = RAW.index(name)
+        pts = sorted({s["observed_min"], s["lower"], float(x_ref[j]), s["upper"],
+                      s["observed_max"]})
+        rows = np.tile(x_ref, (len(pts), 1))
+        rows[:, j] = pts
+        p = onnx_graph.run_onnx(path, rows)
+        lo, hi = onnx_graph.run_onnx_band(path, rows)
+        out[name] = [{"value": float(v), "p": float(a), "lower": float(b), "upper": float(c)}
+                     for v, a, b, c in zip(pts, p, lo, hi, strict=True)]
+    return out
 
 
 def cohort_features(cohort: gen.Cohort, seed: int, n_full: int
@@ -166,7 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     t_feat = time.perf_counter() - t0
     y, true_p = cohort["response"], cohort["true_p"]
     tr, te = slice(0, args.n_train), slice(args.n_train, None)
-    params, cv = fit(onnx_graph.design_numpy(x[tr]), y[tr], args.seed)
+    sup, lo, hi = supports(x[tr])
+    design_tr = onnx_graph.design_numpy(onnx_graph.clamp(x[tr], lo, hi))
+    params, cv = fit(design_tr, y[tr], args.seed)
+    params["lo"], params["hi"] = lo, hi
+    fit_bootstrap(design_tr, y[tr], params, args.seed)
     model = onnx_graph.build_model(params, RAW)
     args.out.mkdir(parents=True, exist_ok=True)
     onnx_path = args.out / "model.onnx"
@@ -177,7 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     metrics["onnx_vs_numpy_max_abs"] = float(np.abs(p_onnx - p_numpy).max())
     metrics["cv_auc_train"] = cv
     metrics["chosen_C"] = params["C"]
-    metrics["texture_check"] = texture_check(onnx_graph.design_numpy(x[tr]), x[tr, 7],
+    b_lo, b_hi = onnx_graph.run_onnx_band(onnx_path, x[te])
+    n_lo, n_hi = onnx_graph.band_numpy(params, x[te])
+    metrics["onnx_vs_numpy_band_max_abs"] = float(max(np.abs(b_lo - n_lo).max(),
+                                                      np.abs(b_hi - n_hi).max()))
+    metrics["band"] = {"n_boot": N_BOOT, "median_width": float(np.median(b_hi - b_lo)),
+                       "contains_point": float(np.mean((b_lo <= p_onnx) & (p_onnx <= b_hi))),
+                       "sweep": band_sweep(onnx_path, params, np.median(x[tr], axis=0), sup)}
+    metrics["texture_check"] = texture_check(design_tr, x[tr, 7],
                                              other[tr], y[tr], params["C"], args.seed)
     metrics["dicom_round_trip"] = dicom_round_trip(cohort, args.seed, args.n_dicom, x)
     metrics["seconds_features"] = round(t_feat, 1)
@@ -189,7 +247,11 @@ def main(argv: list[str] | None = None) -> int:
             "coefficients": dict(zip(onnx_graph.DESIGN_NAMES, params["coef"].tolist(),
                                      strict=True)),
             "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-            "golden_x": x[args.n_train].tolist(), "golden_p": float(p_onnx[0])}
+            "golden_x": x[args.n_train].tolist(), "golden_p": float(p_onnx[0]),
+            "support": sup,
+            "interval_method": (f"bootstrap: 2.5th-97.5th percentiles of the probabilities of "
+                                f"{N_BOOT} refits on resampled training patients (same penalty "
+                                "and standardisation); inputs held inside the training support")}
     # The full record of the run sits next to the build script for the bundled plugin, else
     # in the output folder (so a test rebuild leaves the committed record alone).
     record = HERE if args.out.resolve() == (ROOT / "plugins" / PLUGIN_ID).resolve() else args.out

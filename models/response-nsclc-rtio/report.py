@@ -3,30 +3,34 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from common.manifest_io import (
+    Raw,
+    estimate,
+    q,
+    render_golden,
+    render_metrics,
+    table,
+    write_text,
+)
 
 SYN = "SYNTHETIC - DEMONSTRATION ONLY"
 ECOG = ", ".join(f'{{label = "{k}", value = {k}, synonyms = ["ECOG {k}"]}}' for k in range(4))
 
 
-def _q(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+def _clinical(name: str, label: str, source: str, col: int, rng: tuple[float, float] | None,
+              reference: float | str, unit: str | None = None,
+              extra: dict[str, Any] | None = None) -> str:
+    return table("[[inputs]]", {
+        "kind": "clinical", "name": name, "label": label, "source": Raw(source), "unit": unit,
+        "valid_range": None if rng is None else list(rng), "tensor": "features", "column": col,
+        "reference": Raw(repr(reference)) if isinstance(reference, float) else reference,
+        **(extra or {}), "support": SUPPORT.get(name)})
 
 
-def _est(m: dict[str, float], what: str) -> str:
-    return (f"{{value = {m['value']:.4f}, lower = {m['lower']:.4f}, upper = {m['upper']:.4f}, "
-            f"level = 0.95, description = {_q(what)}}}")
-
-
-def _clinical(name: str, label: str, source: str, col: int, rng: tuple[float, float],
-              reference: float | str, unit: str | None = None, extra: str = "") -> str:
-    unit_line = f"unit = {_q(unit)}\n" if unit else ""
-    ref = _q(reference) if isinstance(reference, str) else repr(reference)
-    return (f'[[inputs]]\nkind = "clinical"\nname = "{name}"\nlabel = {_q(label)}\n'
-            f"source = {source}\n{unit_line}valid_range = [{rng[0]!r}, {rng[1]!r}]\n"
-            f'tensor = "features"\ncolumn = {col}\nreference = {ref}\n{extra}')
+SUPPORT: dict[str, dict[str, Any]] = {}   # set by write_manifest from the build's measurements
 
 
 def _inputs() -> str:
@@ -42,11 +46,11 @@ def _inputs() -> str:
                   '"http://loinc.org", code = "1988-5", window_days = 30}', 3, (0.0, 500.0),
                   10.0, "mg/L"),
         _clinical("ecog", "ECOG performance status", '{type = "observation", system = '
-                  '"http://loinc.org", code = "89247-1", window_days = 60}', 4, (0.0, 3.0), "1",
-                  extra=f"categories = [{ECOG}]\n").replace("valid_range = [0.0, 3.0]\n", ""),
+                  '"http://loinc.org", code = "89247-1", window_days = 60}', 4, None, "1",
+                  extra={"categories": Raw(f"[{ECOG}]")}),
         _clinical("pdl1_tps", "PD-L1 tumour proportion score", '{type = "observation", system = '
                   '"urn:oncoboard:code", code = "pdl1-tps", window_days = 365}', 5, (0.0, 100.0),
-                  10.0, "%", extra='required = false\nmissing = "default"\ndefault = 10.0\n'),
+                  10.0, "%", extra={"required": False, "missing": "default", "default": 10.0}),
     ]
     for col, (name, label, rng, ref) in enumerate([
             ("volume_cc", "GTV volume (cm3)", (0.1, 1500.0), 35.0),
@@ -62,11 +66,25 @@ def _inputs() -> str:
     return "\n".join(parts)
 
 
+def _metrics(info: dict[str, Any], m: dict[str, Any]) -> str:
+    return render_metrics(
+        "models/response-nsclc-rtio/build.py", info["generated_at"],
+        f"held-out synthetic patients (n = {m['n']}), 1000 bootstrap resamples", {
+            "auc": estimate(m["auc"], "AUC of the ONNX model on the held-out synthetic patients"),
+            "bayes_optimal_auc": estimate(m["bayes_auc"], "AUC of the true generative probability, same patients"),
+            "bayes_gap": estimate(m["bayes_gap"], "Bayes-optimal AUC minus model AUC (paired bootstrap)"),
+            "calibration_slope": Raw(f"{m['calibration_slope']:.4f}"),
+            "calibration_intercept": Raw(f"{m['calibration_intercept']:.4f}"),
+            "brier": Raw(f"{m['brier']:.4f}")}, header="[metrics]", spaced=False)
+
+
 def write_manifest(path: Path, info: dict[str, Any], m: dict[str, Any]) -> None:
     """Write plugin.toml for this build."""
+    SUPPORT.clear()
+    SUPPORT.update(info["support"])
     raw = info["raw_inputs"]
     golden = dict(zip(raw, info["golden_x"], strict=True))
-    golden_txt = ", ".join(f'{k} = {_q(str(int(v)))}' if k == "ecog" else f"{k} = {v!r}"
+    golden_txt = ", ".join(f'{k} = {q(str(int(v)))}' if k == "ecog" else f"{k} = {v!r}"
                            for k, v in golden.items())
     text = f"""# Written by models/response-nsclc-rtio/build.py: do not edit by hand (rebuild instead).
 schema_version = 1
@@ -74,7 +92,7 @@ id = "{info['plugin_id']}"
 name = "Response to radiotherapy + immunotherapy, stage III-IV NSCLC ({SYN.lower()})"
 version = "{info['version']}"
 task = "response"
-description = {_q("Probability of objective response (RECIST 1.1 complete or partial) 3 months "
+description = {q("Probability of objective response (RECIST 1.1 complete or partial) 3 months "
                   "after radiotherapy combined with anti-PD-(L)1 immunotherapy in stage III-IV "
                   "non-small-cell lung cancer, from blood (NLR, LDH/ULN, albumin, CRP), ECOG, "
                   "PD-L1 and radiomics of the planning-CT GTV. " + SYN + ": trained on a "
@@ -88,7 +106,7 @@ references = [
 model_card = "MODEL_CARD.md"
 
 [intended_use]
-summary = {_q(SYN + ". Shows how a response model would appear at a thoracic tumour board; "
+summary = {q(SYN + ". Shows how a response model would appear at a thoracic tumour board; "
               "must not inform any clinical decision.")}
 users = "tumour board clinicians (demonstration)"
 not_for = ["clinical decision making", "small-cell lung cancer", "stage I-II disease"]
@@ -106,7 +124,7 @@ kind = "radiotherapy"
 [training_data]
 source = "synthetic"
 synthetic = true
-description = {_q(f"Virtual cohort drawn by models/response-nsclc-rtio/generate.py (seed "
+description = {q(f"Virtual cohort drawn by models/response-nsclc-rtio/generate.py (seed "
                   f"{info['seed']}): {info['n_train']} training and {info['n_test']} held-out "
                   "patients, each with a synthetic CT crop and GTV mask.")}
 n_patients = {info['n_train']}
@@ -132,6 +150,20 @@ dtype = "float32"
 shape = [-1, 1]
 value_range = [0.0, 1.0]
 
+[[model.outputs]]
+name = "probability_lower"
+type = "probability"
+dtype = "float32"
+shape = [-1, 1]
+value_range = [0.0, 1.0]
+
+[[model.outputs]]
+name = "probability_upper"
+type = "probability"
+dtype = "float32"
+shape = [-1, 1]
+value_range = [0.0, 1.0]
+
 {_inputs()}
 [[outputs]]
 name = "response"
@@ -141,30 +173,68 @@ description = "RECIST 1.1 complete or partial response 3 months after radiothera
 tensor = "probability"
 column = 0
 risk_bands = [{{label = "low", upper = 0.3}}, {{label = "intermediate", upper = 0.6}}, {{label = "high", upper = 1.0}}]
+lower = "response_lower"
+upper = "response_upper"
+interval_level = 0.95
+interval_method = {q(info['interval_method'])}
+
+[[outputs]]
+name = "response_lower"
+kind = "probability"
+label = "Objective response, lower 95 % bound"
+description = "2.5th percentile over the bootstrap refits."
+tensor = "probability_lower"
+column = 0
+display = false
+
+[[outputs]]
+name = "response_upper"
+kind = "probability"
+label = "Objective response, upper 95 % bound"
+description = "97.5th percentile over the bootstrap refits."
+tensor = "probability_upper"
+column = 0
+display = false
 
 [explanation]
 method = "occlusion"
 output = "response"
 scale = "logit"
 
-[metrics]
-generated_by = "models/response-nsclc-rtio/build.py"
-generated_at = "{info['generated_at']}"
-dataset = "held-out synthetic patients (n = {m['n']}), 1000 bootstrap resamples"
-[metrics.values]
-auc = {_est(m['auc'], 'AUC of the ONNX model on the held-out synthetic patients')}
-bayes_optimal_auc = {_est(m['bayes_auc'], 'AUC of the true generative probability, same patients')}
-bayes_gap = {_est(m['bayes_gap'], 'Bayes-optimal AUC minus model AUC (paired bootstrap)')}
-calibration_slope = {m['calibration_slope']:.4f}
-calibration_intercept = {m['calibration_intercept']:.4f}
-brier = {m['brier']:.4f}
+{_metrics(info, m)}
 
-[golden]
-inputs = {{{golden_txt}}}
-expected = {{response = {info['golden_p']!r}}}
-tolerance = 1e-4
+{render_golden(Raw(f"{{{golden_txt}}}"), Raw(f"{{response = {info['golden_p']!r}}}"),
+               Raw("1e-4"), header="[golden]")}
 """
-    path.write_text(text, encoding="utf-8")
+    write_text(path, text)
+
+
+LABELS = {"nlr": "NLR", "ldh_ratio": "LDH / ULN", "albumin": "albumin (g/L)",
+          "crp": "CRP (mg/L)", "pdl1_tps": "PD-L1 TPS (%)", "volume_cc": "GTV volume (cm3)",
+          "glcm_entropy": "GLCM entropy (bits)"}
+
+
+def _extrapolation(info: dict[str, Any], m: dict[str, Any]) -> str:
+    from common.support import card_rows
+
+    sup, band = info["support"], m["band"]
+    n = next(iter(sup.values()))["n_training"]
+    rows = "\n".join(
+        f"| {LABELS[k]} | " + "; ".join(f"{r['value']:.3g}: {r['p']:.2f} [{r['lower']:.2f}-"
+                                         f"{r['upper']:.2f}]" for r in v) + " |"
+        for k, v in band["sweep"].items())
+    return (f"Each continuous input is held inside the range where the {n} training patients "
+            f"give support ({next(iter(sup.values()))['method']}); a value outside gets the "
+            "estimate at the edge and a flag saying it is extrapolated.\n\n"
+            + card_rows([(k, LABELS[k]) for k in sup], sup) + "\n\n"
+            f"**Interval:** {info['interval_method']}. On the held-out patients the median "
+            f"width of the band is {band['median_width']:.3f} and it contains the point "
+            f"estimate for {100 * band['contains_point']:.1f} % of them (ONNX band vs NumPy "
+            f"{m['onnx_vs_numpy_band_max_abs']:.1e}). The band reflects the sampling "
+            "uncertainty of the fitted model, not the gap between a virtual cohort and real "
+            "patients. A typical patient (training medians) as one input moves from its lowest "
+            "to its highest training value (probability [band], measured by the build):\n\n"
+            "| input | value: probability [band] |\n|---|---|\n" + rows)
 
 
 def write_model_card(path: Path, info: dict[str, Any], m: dict[str, Any]) -> None:
@@ -263,6 +333,9 @@ Calibration by decile of predicted probability:
 |---|---|---|---|
 {bins}
 
+## Where the model extrapolates, and how sure it is
+{_extrapolation(info, m)}
+
 ## Limitations
 - Synthetic: real effect sizes, correlations, missingness, scanners and contouring differ; the
   published directions were used, not published effect sizes. Never use for patients.
@@ -272,10 +345,12 @@ Calibration by decile of predicted probability:
 - PD-L1 missing is imputed at 10 % (shown as imputed).
 
 ## Version history
+- 1.1.0: inputs held inside the training support (values outside flagged as extrapolated); a
+  bootstrap 95 % band for every probability.
 - 1.0.0: first version (logistic regression on blood + clinical + 2 radiomics features).
 
 ## Rebuild
 `.venv/bin/python models/response-nsclc-rtio/build.py` (this run: {m['seconds_total']:.0f} s, of
 which {m['seconds_features']:.0f} s synthesising images and computing features).
 """
-    path.write_text(text, encoding="utf-8")
+    write_text(path, text)

@@ -26,18 +26,21 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-# binary_metrics is shared with the response plugin's build (same author, same metrics).
-sys.path[:0] = [str(HERE), str(ROOT / "models" / "response-nsclc-rtio")]
+sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-import binary_metrics as bm  # noqa: E402
+import common.binary_metrics as bm  # noqa: E402
 import corpus  # noqa: E402
 import text_model as tm  # noqa: E402
 import tox_report  # noqa: E402
+from common.support import support_of  # noqa: E402
 
 PLUGIN_ID = "toxicity-hosp30"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
 REFERENCE = [65.0, 1.0, 12.0, 2.0, 1.0]     # age, ECOG, Hb g/dL, agents, dose intensity
+N_BOOT = 100
+ECOG_RANGE = (0.0, 3.0)                     # categorical: held at its categories, no support
+INTEGER = ("n_agents",)
 NEGATION_PROBES = {
     "fr": ("Fièvre à 39,0°C depuis hier.",
            ["Pas de fièvre.", "Sans fièvre.", "Absence de fièvre.", "Apyrétique."]),
@@ -71,12 +74,44 @@ def structured(c: corpus.Corpus) -> np.ndarray:
     return np.column_stack([c.columns[k] for k in tm.STRUCTURED])
 
 
-def fit(train: corpus.Corpus, seed: int) -> tuple[object, dict, dict[str, float]]:
-    """Fit vectoriser + logistic regression; C by 5-fold CV AUC on the training cycles."""
+def supports(x_train: np.ndarray) -> tuple[dict[str, dict], np.ndarray, np.ndarray]:
+    """Return the support of each continuous structured item and the clamp bounds."""
+    sup, lo, hi = {}, np.empty(len(tm.STRUCTURED)), np.empty(len(tm.STRUCTURED))
+    for j, name in enumerate(tm.STRUCTURED):
+        if name == "ecog":
+            lo[j], hi[j] = ECOG_RANGE
+            continue
+        sup[name] = support_of(x_train[:, j], integer=name in INTEGER)
+        lo[j], hi[j] = sup[name]["lower"], sup[name]["upper"]
+    return sup, lo, hi
+
+
+def fit_bootstrap(vec: object, train: corpus.Corpus, x: np.ndarray, params: dict,
+                  seed: int) -> None:
+    """Refit the regression (same vocabulary, standardisation and C) on cycle resamples."""
+    from sklearn.linear_model import LogisticRegression
+
+    y = train.columns["hospitalised"]
+    d = tm.design(vec, train.notes, x, params["mean"], params["sd"])
+    rng = np.random.default_rng(seed)
+    coefs, icepts = [], []
+    for _ in range(N_BOOT):
+        idx = rng.integers(0, len(y), len(y))
+        m = LogisticRegression(C=params["C"], max_iter=3000).fit(d[idx], y[idx])
+        coefs.append(m.coef_[0])
+        icepts.append(float(m.intercept_[0]))
+    params["boot_coef"], params["boot_intercept"] = np.array(coefs), np.array(icepts)
+
+
+def fit(train: corpus.Corpus, seed: int, x: np.ndarray
+        ) -> tuple[object, dict, dict[str, float]]:
+    """Fit vectoriser + logistic regression; C by 5-fold CV AUC on the training cycles.
+
+    ``x``: the structured items, already held inside the training support."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    y, x = train.columns["hospitalised"], structured(train)
+    y = train.columns["hospitalised"]
     folds = list(StratifiedKFold(5, shuffle=True, random_state=seed).split(x, y))
     cv: dict[str, list[float]] = {f"C={c:g}": [] for c in C_GRID}
     for tr, va in folds:
@@ -153,6 +188,22 @@ def negation_checks(path: Path) -> dict:
     return out
 
 
+def band_sweep(path: Path, sup: dict, note: str) -> dict:
+    """Return probability and band of the reference cycle as each item moves over its data."""
+    out = {}
+    for name, s in sup.items():
+        j = tm.STRUCTURED.index(name)
+        pts = sorted({s["observed_min"], s["lower"], REFERENCE[j], s["upper"],
+                      s["observed_max"]})
+        rows = np.tile(REFERENCE, (len(pts), 1))
+        rows[:, j] = pts
+        p = tm.run_onnx(path, [note] * len(pts), rows)
+        lo, hi = tm.run_onnx_band(path, [note] * len(pts), rows)
+        out[name] = [{"value": float(v), "p": float(a), "lower": float(b), "upper": float(c)}
+                     for v, a, b, c in zip(pts, p, lo, hi, strict=True)]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=20261123)
@@ -165,13 +216,17 @@ def main(argv: list[str] | None = None) -> int:
     train = corpus.sample(args.n_train, args.seed, "train", split)
     test_seen = corpus.sample(args.n_test, args.seed + 1, "train", split)
     test_held = corpus.sample(args.n_test, args.seed + 2, "held_out", split)
-    vec, params, cv = fit(train, args.seed)
+    sup, lo, hi = supports(structured(train))
+    x_train = tm.clamp(structured(train), lo, hi).astype(float)
+    vec, params, cv = fit(train, args.seed, x_train)
+    params["lo"], params["hi"] = lo, hi
+    fit_bootstrap(vec, train, x_train, params, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "model.onnx"
     model = tm.build_model(vec, params)
     path.write_bytes(model.SerializeToString())
     seen, held = score_set(path, test_seen, args.seed), score_set(path, test_held, args.seed)
-    x = structured(test_seen)
+    x = tm.clamp(structured(test_seen), lo, hi).astype(float)
     p_sk = params["sk_model"].predict_proba(
         tm.design(vec, test_seen.notes, x, params["mean"], params["sd"]))[:, 1]
     metrics = {"seen_templates": seen, "held_out_templates": held, "cv_auc_train": cv,
@@ -179,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
                "onnx_vs_sklearn_max_abs": float(np.abs(seen.pop("_p") - p_sk).max()),
                "negation": negation_checks(path)}
     seen["note_oracle_auc"], held["note_oracle_auc"] = note_oracle(train, [test_seen, test_held])
+    b_lo, b_hi = tm.run_onnx_band(path, test_seen.notes, structured(test_seen))
+    p_seen = tm.run_onnx(path, test_seen.notes, structured(test_seen))
+    metrics["band"] = {"n_boot": N_BOOT, "median_width": float(np.median(b_hi - b_lo)),
+                       "contains_point": float(np.mean((b_lo <= p_seen) & (p_seen <= b_hi))),
+                       "sweep": band_sweep(path, sup, test_seen.notes[0])}
     held.pop("_p")
     metrics["seconds_total"] = round(time.perf_counter() - t0, 1)
     n_held = sum(len(v[1]) for v in split.values())
@@ -195,7 +255,12 @@ def main(argv: list[str] | None = None) -> int:
             "example_notes": train.notes[:3],
             "golden_note": test_seen.notes[0],
             "golden_p": float(tm.run_onnx(path, test_seen.notes[:1], np.array([REFERENCE]))[0]),
-            "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()}
+            "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+            "support": sup,
+            "interval_method": (f"bootstrap: 2.5th-97.5th percentiles of the probabilities of "
+                                f"{N_BOOT} refits on resampled training cycles (same vocabulary, "
+                                "standardisation and penalty); structured items held inside the "
+                                "training support")}
     # The full record of the run sits next to the build script for the bundled plugin, else
     # in the output folder (so a test rebuild leaves the committed record alone).
     record = HERE if args.out.resolve() == (ROOT / "plugins" / PLUGIN_ID).resolve() else args.out

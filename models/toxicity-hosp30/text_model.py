@@ -26,6 +26,12 @@ NEGATED_AFTER = r"(?: ?: ?(?:non|none|négatif|negative|absent|absente)\b)?"
 TOKEN_PATTERN = NEGATION + f"[{LETTERS}]+" + NEGATED_AFTER
 STRUCTURED = ["age", "ecog", "haemoglobin", "n_agents", "dose_intensity"]
 OPSETS = {"": 17, "ai.onnx.ml": 3}
+BAND_LEVEL = 0.95
+
+
+def clamp(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Return structured items held inside the training support [lo, hi] (float32 like ONNX)."""
+    return np.minimum(np.maximum(np.asarray(x, np.float32), np.float32(lo)), np.float32(hi))
 
 
 def make_vectorizer(min_df: int = 3) -> Any:
@@ -59,21 +65,56 @@ def build_model(vec: Any, params: dict[str, Any]) -> onnx.ModelProto:
     coef = params["coef"]
     w_struct = coef[n_text:] / params["sd"]
     bias = params["intercept"] - float((coef[n_text:] * params["mean"] / params["sd"]).sum())
+    bc = params["boot_coef"]                                   # (B, n_text + 5)
+    wb_struct = (bc[:, n_text:] / params["sd"]).T             # (5, B)
+    bb = params["boot_intercept"] - (bc[:, n_text:] * params["mean"] / params["sd"]).sum(1)
+    n_boot = len(bb)
+    a = (1 - BAND_LEVEL) / 2
+    f32 = np.float32
     graph.initializer.extend([
-        numpy_helper.from_array(coef[:n_text].astype(np.float32).reshape(-1, 1), "w_text"),
-        numpy_helper.from_array(w_struct.astype(np.float32).reshape(-1, 1), "w_struct"),
-        numpy_helper.from_array(np.array([bias], np.float32), "bias")])
+        numpy_helper.from_array(coef[:n_text].astype(f32).reshape(-1, 1), "w_text"),
+        numpy_helper.from_array(w_struct.astype(f32).reshape(-1, 1), "w_struct"),
+        numpy_helper.from_array(np.array([bias], f32), "bias"),
+        numpy_helper.from_array(np.asarray(params["lo"], f32), "lo"),
+        numpy_helper.from_array(np.asarray(params["hi"], f32), "hi"),
+        numpy_helper.from_array(bc[:, :n_text].T.astype(f32), "wb_text"),
+        numpy_helper.from_array(wb_struct.astype(f32), "wb_struct"),
+        numpy_helper.from_array(bb.astype(f32), "bb"),
+        numpy_helper.from_array(np.array([n_boot], np.int64), "k_boot")])
     graph.node.extend([
+        helper.make_node("Max", ["features", "lo"], ["held_lo"]),   # inside the support
+        helper.make_node("Min", ["held_lo", "hi"], ["held"]),
         helper.make_node("MatMul", [text_out, "w_text"], ["text_logit"]),
-        helper.make_node("MatMul", ["features", "w_struct"], ["struct_logit"]),
+        helper.make_node("MatMul", ["held", "w_struct"], ["struct_logit"]),
         helper.make_node("Add", ["text_logit", "struct_logit"], ["sum_logit"]),
         helper.make_node("Add", ["sum_logit", "bias"], ["logit"]),
-        helper.make_node("Sigmoid", ["logit"], ["probability"])])
+        helper.make_node("Sigmoid", ["logit"], ["probability"]),
+        # bootstrap band: every refit's probability, sorted, then two percentiles (NumPy rule)
+        helper.make_node("MatMul", [text_out, "wb_text"], ["boot_text"]),
+        helper.make_node("MatMul", ["held", "wb_struct"], ["boot_struct"]),
+        helper.make_node("Add", ["boot_text", "boot_struct"], ["boot_sum"]),
+        helper.make_node("Add", ["boot_sum", "bb"], ["boot_logit"]),
+        helper.make_node("Sigmoid", ["boot_logit"], ["boot_p"]),
+        helper.make_node("TopK", ["boot_p", "k_boot"], ["boot_sorted", "boot_order"], axis=1,
+                         largest=0, sorted=1)])
+    for side, q, out in (("lo", a, "probability_lower"), ("hi", 1 - a, "probability_upper")):
+        h = (n_boot - 1) * q
+        i = int(np.floor(h))
+        graph.initializer.extend([
+            numpy_helper.from_array(np.array([i], np.int64), f"i_{side}"),
+            numpy_helper.from_array(np.array([min(i + 1, n_boot - 1)], np.int64), f"i_{side}1"),
+            numpy_helper.from_array(np.array(h - i, f32), f"f_{side}")])
+        graph.node.extend([
+            helper.make_node("Gather", ["boot_sorted", f"i_{side}"], [f"q_{side}_a"], axis=1),
+            helper.make_node("Gather", ["boot_sorted", f"i_{side}1"], [f"q_{side}_b"], axis=1),
+            helper.make_node("Sub", [f"q_{side}_b", f"q_{side}_a"], [f"q_{side}_d"]),
+            helper.make_node("Mul", [f"q_{side}_d", f"f_{side}"], [f"q_{side}_m"]),
+            helper.make_node("Add", [f"q_{side}_a", f"q_{side}_m"], [out])])
     graph.input.append(helper.make_tensor_value_info("features", TensorProto.FLOAT,
                                                      ["N", len(STRUCTURED)]))
     del graph.output[:]
-    graph.output.append(helper.make_tensor_value_info("probability", TensorProto.FLOAT,
-                                                      ["N", 1]))
+    graph.output.extend([helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 1])
+                         for name in ("probability", "probability_lower", "probability_upper")])
     # skl2onnx lists the opset domains in hash-seed order: sort them so the bytes are stable.
     imports = sorted(base.opset_import, key=lambda o: o.domain)
     del base.opset_import[:]
@@ -93,3 +134,14 @@ def run_onnx(path: Path, notes: list[str], x: np.ndarray) -> np.ndarray:
     out = sess.run(["probability"], {"note": np.array(notes, dtype=object).reshape(-1, 1),
                                      "features": np.asarray(x, dtype=np.float32)})[0]
     return np.asarray(out[:, 0], dtype=np.float64)
+
+
+def run_onnx_band(path: Path, notes: list[str], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the graph's bootstrap band (lower, upper) with onnxruntime (CPU)."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    lo, hi = sess.run(["probability_lower", "probability_upper"],
+                      {"note": np.array(notes, dtype=object).reshape(-1, 1),
+                       "features": np.asarray(x, dtype=np.float32)})
+    return np.asarray(lo[:, 0], np.float64), np.asarray(hi[:, 0], np.float64)

@@ -3,101 +3,98 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from common.manifest_io import (
+    Raw,
+    estimate,
+    q,
+    render_golden,
+    render_metrics,
+    table,
+    write_text,
+)
 
 SYN = "SYNTHETIC - DEMONSTRATION ONLY"
 ECOG = ", ".join(f'{{label = "{k}", value = {k}, synonyms = ["ECOG {k}"]}}' for k in range(4))
 
 
-def _q(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+def _obs(code: str, days: int) -> dict[str, Any]:
+    return {"type": "observation", "system": "http://loinc.org", "code": code,
+            "window_days": days}
 
 
-def _est(m: dict[str, float], what: str) -> str:
-    return (f"{{value = {m['value']:.4f}, lower = {m['lower']:.4f}, upper = {m['upper']:.4f}, "
-            f"level = 0.95, description = {_q(what)}}}")
+def _derived(name: str) -> dict[str, Any]:
+    return {"type": "derived", "derivation": name, "window_days": 180}
 
 
-INPUTS = """[[inputs]]
-kind = "text"
-name = "note"
-label = "Clinical notes of the last 45 days (French or English)"
-description = "All notes dated in the window, newest first; the model reads the words and their negations."
-window_days = 45
-languages = ["fr", "en"]
-max_chars = 20000
-required = true
-missing = "refuse"
-explain = true
-tensor = "note"
+def _inputs(sup: dict[str, dict[str, Any]]) -> str:
+    return "\n".join(_input_tables(sup))
 
-[[inputs]]
-kind = "clinical"
-name = "age"
-label = "Age (years)"
-source = {type = "patient", field = "age"}
-unit = "a"
-valid_range = [18.0, 110.0]
-tensor = "features"
-column = 0
-reference = 65.0
 
-[[inputs]]
-kind = "clinical"
-name = "ecog"
-label = "ECOG performance status"
-source = {type = "observation", system = "http://loinc.org", code = "89247-1", window_days = 90}
-tensor = "features"
-column = 1
-reference = "1"
-categories = [ECOG_CATS]
+def _input_tables(sup: dict[str, dict[str, Any]]) -> list[str]:
+    return [
+    table("[[inputs]]", {
+        "kind": "text", "name": "note",
+        "label": "Clinical notes of the last 45 days (French or English)",
+        "description": "All notes dated in the window, newest first; the model reads the words "
+                       "and their negations.",
+        "window_days": 45, "languages": ["fr", "en"], "max_chars": 20000, "required": True,
+        "missing": "refuse", "explain": True, "tensor": "note"}),
+    table("[[inputs]]", {
+        "kind": "clinical", "name": "age", "label": "Age (years)",
+        "source": {"type": "patient", "field": "age"}, "unit": "a",
+        "valid_range": [18.0, 110.0], "tensor": "features", "column": 0, "reference": 65.0,
+        "support": sup["age"]}),
+    table("[[inputs]]", {
+        "kind": "clinical", "name": "ecog", "label": "ECOG performance status",
+        "source": _obs("89247-1", 90), "tensor": "features", "column": 1, "reference": "1",
+        "categories": Raw(f"[{ECOG}]")}),
+    table("[[inputs]]", {
+        "kind": "clinical", "name": "haemoglobin", "label": "Haemoglobin",
+        "source": _obs("718-7", 60), "unit": "g/dL", "valid_range": [3.0, 25.0],
+        "tensor": "features", "column": 2, "reference": 12.0, "support": sup["haemoglobin"]}),
+    table("[[inputs]]", {
+        "kind": "clinical", "name": "n_agents", "label": "Number of agents in the regimen",
+        "source": _derived("n_agents"), "valid_range": [1.0, 10.0], "integer": True,
+        "tensor": "features", "column": 3, "reference": 1.0, "support": sup["n_agents"]}),
+    table("[[inputs]]", {
+        "kind": "clinical", "name": "dose_intensity",
+        "label": "Relative dose intensity (1 = standard dose)",
+        "source": _derived("dose_intensity"), "unit": "1", "valid_range": [0.05, 2.0],
+        "tensor": "features", "column": 4, "reference": 1.0,
+        "support": sup["dose_intensity"]}),
+    ]
 
-[[inputs]]
-kind = "clinical"
-name = "haemoglobin"
-label = "Haemoglobin"
-source = {type = "observation", system = "http://loinc.org", code = "718-7", window_days = 60}
-unit = "g/dL"
-valid_range = [3.0, 25.0]
-tensor = "features"
-column = 2
-reference = 12.0
 
-[[inputs]]
-kind = "clinical"
-name = "n_agents"
-label = "Number of agents in the regimen"
-source = {type = "derived", derivation = "n_agents", window_days = 180}
-valid_range = [1.0, 10.0]
-tensor = "features"
-column = 3
-reference = 1.0
-
-[[inputs]]
-kind = "clinical"
-name = "dose_intensity"
-label = "Relative dose intensity (1 = standard dose)"
-source = {type = "derived", derivation = "dose_intensity", window_days = 180}
-unit = "1"
-valid_range = [0.05, 2.0]
-tensor = "features"
-column = 4
-reference = 1.0
-""".replace("ECOG_CATS", ECOG)
+def _metrics(info: dict[str, Any], m: dict[str, Any]) -> str:
+    s, h = m["seen_templates"], m["held_out_templates"]
+    return render_metrics(
+        "models/toxicity-hosp30/build.py", info["generated_at"],
+        f"new synthetic cycles: n = {s['n']} written with training phrasings, n = {h['n']} with "
+        "held-out phrasings; 1000 bootstrap resamples", {
+            "auc": estimate(s["auc"], "AUC on new cycles written with the training phrasing templates"),
+            "auc_held_out_templates": estimate(h["auc"], "AUC on new cycles written only with held-out phrasing templates"),
+            "bayes_optimal_auc": estimate(s["bayes_auc"], "AUC of the true probability (latent states), training-phrasing test set"),
+            "bayes_gap": estimate(s["bayes_gap"], "Bayes-optimal minus model AUC, training-phrasing test set (paired bootstrap)"),
+            "calibration_slope": Raw(f"{s['calibration_slope']:.4f}"),
+            "calibration_intercept": Raw(f"{s['calibration_intercept']:.4f}"),
+            "brier": Raw(f"{s['brier']:.4f}")}, header="[metrics]", spaced=False)
 
 
 def write_manifest(path: Path, info: dict[str, Any], m: dict[str, Any]) -> None:
     """Write plugin.toml."""
-    s, h = m["seen_templates"], m["held_out_templates"]
+    golden = (f"{{note = {q(info['golden_note'])}, age = 65, ecog = \"1\", haemoglobin = 12.0, "
+              "n_agents = 2, dose_intensity = 1.0}")
+    expected = f"{{hospitalisation_30d = {info['golden_p']!r}}}"
     text = f"""# Written by models/toxicity-hosp30/build.py: do not edit by hand (rebuild instead).
 schema_version = 1
 id = "{info['plugin_id']}"
 name = "Unplanned hospitalisation within 30 days of a chemotherapy cycle, from the notes ({SYN.lower()})"
 version = "{info['version']}"
 task = "toxicity"
-description = {_q("Probability of an unplanned hospitalisation within 30 days after a "
+description = {q("Probability of an unplanned hospitalisation within 30 days after a "
                   "chemotherapy cycle, from the French and English notes of the last 45 days "
                   "(tokenised inside the ONNX graph, negations such as 'pas de fièvre' / "
                   "'no fever' kept apart) plus age, ECOG, haemoglobin, number of agents and "
@@ -109,7 +106,7 @@ references = ["Inspired by SoftChemo-style record-based toxicity prediction; no 
 model_card = "MODEL_CARD.md"
 
 [intended_use]
-summary = {_q(SYN + ". Shows how a record-based toxicity model would appear beside the CARG "
+summary = {q(SYN + ". Shows how a record-based toxicity model would appear beside the CARG "
               "score at a tumour board; must not inform any clinical decision.")}
 users = "tumour board clinicians (demonstration)"
 not_for = ["clinical decision making", "notes in languages other than French or English"]
@@ -125,7 +122,7 @@ subkind = "chemotherapy"
 [training_data]
 source = "synthetic"
 synthetic = true
-description = {_q(f"{info['n_train']} generated chemotherapy cycles with French/English notes "
+description = {q(f"{info['n_train']} generated chemotherapy cycles with French/English notes "
                   f"(models/toxicity-hosp30/corpus.py, seed {info['seed']}); "
                   f"{info['templates_held_out']} of {info['templates_total']} phrasing templates "
                   "held out of training for the held-out-phrasing test.")}
@@ -158,7 +155,21 @@ dtype = "float32"
 shape = [-1, 1]
 value_range = [0.0, 1.0]
 
-{INPUTS}
+[[model.outputs]]
+name = "probability_lower"
+type = "probability"
+dtype = "float32"
+shape = [-1, 1]
+value_range = [0.0, 1.0]
+
+[[model.outputs]]
+name = "probability_upper"
+type = "probability"
+dtype = "float32"
+shape = [-1, 1]
+value_range = [0.0, 1.0]
+
+{_inputs(info['support'])}
 [[outputs]]
 name = "hospitalisation_30d"
 kind = "probability"
@@ -167,6 +178,28 @@ description = "Probability of an unplanned hospitalisation within 30 days after 
 tensor = "probability"
 column = 0
 risk_bands = [{{label = "low", upper = 0.2}}, {{label = "intermediate", upper = 0.4}}, {{label = "high", upper = 1.0}}]
+lower = "hospitalisation_30d_lower"
+upper = "hospitalisation_30d_upper"
+interval_level = 0.95
+interval_method = {q(info['interval_method'])}
+
+[[outputs]]
+name = "hospitalisation_30d_lower"
+kind = "probability"
+label = "Unplanned hospitalisation within 30 days, lower 95 % bound"
+description = "2.5th percentile over the bootstrap refits."
+tensor = "probability_lower"
+column = 0
+display = false
+
+[[outputs]]
+name = "hospitalisation_30d_upper"
+kind = "probability"
+label = "Unplanned hospitalisation within 30 days, upper 95 % bound"
+description = "97.5th percentile over the bootstrap refits."
+tensor = "probability_upper"
+column = 0
+display = false
 
 [explanation]
 method = "occlusion"
@@ -174,25 +207,11 @@ output = "hospitalisation_30d"
 scale = "logit"
 max_sentences = 5
 
-[metrics]
-generated_by = "models/toxicity-hosp30/build.py"
-generated_at = "{info['generated_at']}"
-dataset = "new synthetic cycles: n = {s['n']} written with training phrasings, n = {h['n']} with held-out phrasings; 1000 bootstrap resamples"
-[metrics.values]
-auc = {_est(s['auc'], 'AUC on new cycles written with the training phrasing templates')}
-auc_held_out_templates = {_est(h['auc'], 'AUC on new cycles written only with held-out phrasing templates')}
-bayes_optimal_auc = {_est(s['bayes_auc'], 'AUC of the true probability (latent states), training-phrasing test set')}
-bayes_gap = {_est(s['bayes_gap'], 'Bayes-optimal minus model AUC, training-phrasing test set (paired bootstrap)')}
-calibration_slope = {s['calibration_slope']:.4f}
-calibration_intercept = {s['calibration_intercept']:.4f}
-brier = {s['brier']:.4f}
+{_metrics(info, m)}
 
-[golden]
-inputs = {{note = {_q(info['golden_note'])}, age = 65, ecog = "1", haemoglobin = 12.0, n_agents = 2, dose_intensity = 1.0}}
-expected = {{hospitalisation_30d = {info['golden_p']!r}}}
-tolerance = 1e-4
+{render_golden(Raw(golden), Raw(expected), Raw("1e-4"), header="[golden]")}
 """
-    path.write_text(text, encoding="utf-8")
+    write_text(path, text)
 
 
 def _metric_rows(name: str, r: dict[str, Any]) -> str:
@@ -204,6 +223,34 @@ def _metric_rows(name: str, r: dict[str, Any]) -> str:
             f"{r['calibration_intercept']:.2f} ({ci['intercept'][0]:.2f} to "
             f"{ci['intercept'][1]:.2f})"
             f" | {r['brier']:.3f} |")
+
+
+LABELS = {"age": "age (years)", "haemoglobin": "haemoglobin (g/dL)",
+          "n_agents": "number of agents", "dose_intensity": "relative dose intensity"}
+
+
+def _extrapolation(info: dict[str, Any], m: dict[str, Any]) -> str:
+    from common.support import card_rows
+
+    sup, band = info["support"], m["band"]
+    n = next(iter(sup.values()))["n_training"]
+    rows = "\n".join(
+        f"| {LABELS[k]} | " + "; ".join(f"{r['value']:.3g}: {r['p']:.2f} [{r['lower']:.2f}-"
+                                         f"{r['upper']:.2f}]" for r in v) + " |"
+        for k, v in band["sweep"].items())
+    return (f"Each structured item is held inside the range where the {n} training cycles give "
+            f"support ({next(iter(sup.values()))['method']}); a value outside gets the estimate "
+            "at the edge and a flag saying it is extrapolated. The text part has no such range: "
+            "words never seen in training get no weight (see Limitations).\n\n"
+            + card_rows([(k, LABELS[k]) for k in sup], sup, units="cycles") + "\n\n"
+            f"**Interval:** {info['interval_method']}. On the new cycles written with training "
+            f"phrasings the median width of the band is {band['median_width']:.3f} and it "
+            f"contains the point estimate for {100 * band['contains_point']:.1f} % of them. The "
+            "band reflects the sampling uncertainty of the fitted model, not the gap between "
+            "generated notes and real ones. The reference cycle (first test note; age 65, ECOG "
+            "1, Hb 12 g/dL, 2 agents, full dose) as one item moves from its lowest to its "
+            "highest training value (probability [band], measured by the build):\n\n"
+            "| item | value: probability [band] |\n|---|---|\n" + rows)
 
 
 def write_model_card(path: Path, info: dict[str, Any], m: dict[str, Any]) -> None:
@@ -275,6 +322,9 @@ the notes lack {s['bayes_auc']['value'] - s['note_oracle_auc']:.3f} and
 ## Negation check (reference patient: age 65, ECOG 1, Hb 12 g/dL, 2 agents, full dose)
 {chr(10).join(neg_lines)}
 
+## Where the model extrapolates, and how sure it is
+{_extrapolation(info, m)}
+
 ## Limitations
 - Synthetic notes are far more regular than real ones; real notes have copy-paste, templates,
   lists, lab tables, and negation scopes longer than one word ("pas de fièvre ni frissons": only
@@ -285,9 +335,11 @@ the notes lack {s['bayes_auc']['value'] - s['note_oracle_auc']:.3f} and
   comorbidities and social factors not modelled here.
 
 ## Version history
+- 1.1.0: structured items held inside the training support (values outside flagged as
+  extrapolated), whole numbers of agents only; a bootstrap 95 % band for every probability.
 - 1.0.0: first version (negation-aware n-grams + 5 structured items, logistic regression).
 
 ## Rebuild
 `.venv/bin/python models/toxicity-hosp30/build.py` ({m['seconds_total']:.0f} s in this run).
 """
-    path.write_text(text, encoding="utf-8")
+    write_text(path, text)

@@ -1,1 +1,1 @@
-zuq5Xx0S2GYGVurx0lLioKTfNjWKBp/InKQ9rLfXdso7fxB0TQU+Ec07j9Aidbu1RpjZMd8cYl+CG3b21ma1Cw==
+rYIsnGjnFrjIcQXgpXipcTTvaEA8G55/doJT6DpQhlxa7unzXZUE5R9/7ik/dwYisgOZekEi7M1TBeFmE/2rAw==

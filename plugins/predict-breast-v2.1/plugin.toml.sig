@@ -1,1 +1,1 @@
-8i9kxajbM150WkIbRB+AM4WUnEuWAmh+7kayCa90h0Wqn4dU5g/B65+veanXcMqaDW/flId1GHchycoKKtyMCw==
+a3/b2NcJtaSZ65ZdnQm0qBhntWESVakvQs21TMnE62xew3LtjevpOMnJ+fC/V+NCPVWmRowGCfAKcWe1rJSNBw==

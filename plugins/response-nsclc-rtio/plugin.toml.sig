@@ -1,1 +1,1 @@
-cF6wSH6NBhtVvwZu8GFXIJ5fi+zT9phplFGnpiVzZ4st2j2seSRrzCoAilfgUZkuVjABc3v4zejrsLz+iVyUBw==
+CYNhPk0yaotxEEJ+VCoWQeCsHoOePPh9HgXP0PHKIO+hwbWDLLEa/bo3x+Ln4eFGQeEZsSpci2maRj4WgEvYDA==

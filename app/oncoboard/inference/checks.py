@@ -113,3 +113,113 @@ def check_scenarios(manifest: Manifest) -> list[str]:
             except InferenceError as exc:
                 problems.append(f"scenario {sc.name!r}: {key}: {exc.reason}")
     return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Input checks at prediction time: counts, training-data support, cautions, consistency.
+# The engine calls `input_refusals` (refuse) and `input_flags` (show beside the result) with
+# the assembled values: numbers in the input's declared unit, category labels for the others.
+# ---------------------------------------------------------------------------------------------
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def _unit(spec: ClinicalInput) -> str:
+    return f" {spec.unit}" if spec.unit and spec.unit not in ("1", "a") else ""
+
+
+def integer_refusal(spec: ClinicalInput, value: Any) -> str | None:
+    """Return why a fractional value of a count input is refused, else None."""
+    if not spec.integer or spec.categories or isinstance(value, str):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    if v != round(v):
+        return (f"{spec.name} = {_fmt(v)}: {spec.label or spec.name} is a count; "
+                "a fractional value is refused (enter a whole number)")
+    return None
+
+
+def input_refusals(manifest: Manifest, values: dict[str, Any]) -> list[str]:
+    """Return the refusals of these input values (fractional counts)."""
+    out = []
+    for spec in manifest.inputs:
+        if isinstance(spec, ClinicalInput) and spec.name in values:
+            why = integer_refusal(spec, values[spec.name])
+            if why:
+                out.append(why)
+    return out
+
+
+def support_flag(spec: ClinicalInput, value: Any) -> str | None:
+    """Return the plain-words extrapolation flag of a value outside the training support."""
+    sup = spec.support
+    if sup is None or isinstance(value, str):
+        return None
+    v, u, what = float(value), _unit(spec), (spec.label or spec.name).lower()
+    held = " (the model holds it at {edge}{u})" if sup.clamped else ""
+    n = sup.n_training
+    if v < sup.lower:
+        if v < sup.observed_min:
+            why = (f"below every one of the {n} training patients (lowest "
+                   f"{_fmt(sup.observed_min)}{u})")
+        else:
+            why = (f"only {sup.n_at_or_below_lower} of {n} training patients had {what} "
+                   f"{_fmt(sup.lower)}{u} or less (lowest {_fmt(sup.observed_min)}{u})")
+        edge = sup.lower
+    elif v > sup.upper:
+        if v > sup.observed_max:
+            why = (f"above every one of the {n} training patients (highest "
+                   f"{_fmt(sup.observed_max)}{u})")
+        else:
+            why = (f"only {sup.n_at_or_above_upper} of {n} training patients had {what} "
+                   f"{_fmt(sup.upper)}{u} or more (highest {_fmt(sup.observed_max)}{u})")
+        edge = sup.upper
+    else:
+        return None
+    return (f"{spec.name} {_fmt(v)}{u}: {why}; the estimate is extrapolated"
+            + held.format(edge=_fmt(edge), u=u))
+
+
+def caution_flags(spec: ClinicalInput, value: Any) -> list[str]:
+    """Return the cautions (weaker performance) that apply to this value."""
+    if isinstance(value, str) or not spec.cautions:
+        return []
+    v = float(value)
+    return [f"{spec.name} {_fmt(v)}{_unit(spec)}: {c.message}" for c in spec.cautions
+            if (c.below is not None and v < c.below) or (c.above is not None and v > c.above)]
+
+
+def consistency_flags(manifest: Manifest, values: dict[str, Any]) -> list[str]:
+    """Return the flags of inputs that contradict each other (e.g. postmenopausal at 30)."""
+    out = []
+    for rule in manifest.consistency:
+        label, other = values.get(rule.input), values.get(rule.other)
+        if label is None or other is None or isinstance(other, str):
+            continue
+        spec = manifest.input(rule.input)
+        assert isinstance(spec, ClinicalInput)
+        match = next((c.label for c in spec.categories
+                      if str(label).lower() in [c.label.lower(), *map(str.lower, c.synonyms)]),
+                     None)
+        o = float(other)
+        if match == rule.equals and ((rule.below is not None and o < rule.below)
+                                     or (rule.above is not None and o > rule.above)):
+            out.append(f"{rule.input} {rule.equals} with {rule.other} {_fmt(o)}: {rule.message}")
+    return out
+
+
+def input_flags(manifest: Manifest, values: dict[str, Any]) -> list[str]:
+    """Return every flag of these input values: extrapolation, cautions, consistency."""
+    out: list[str] = []
+    for spec in manifest.inputs:
+        if isinstance(spec, ClinicalInput) and spec.name in values:
+            flag = support_flag(spec, values[spec.name])
+            if flag:
+                out.append(flag)
+            out += caution_flags(spec, values[spec.name])
+    return out + consistency_flags(manifest, values)

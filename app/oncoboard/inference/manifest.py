@@ -34,6 +34,7 @@ from oncoboard.inference.manifest_inputs import (
     ClinicalInput,
     ClinicalSourceT,
     ConditionSource,
+    ConsistencyRule,
     DerivedSource,
     ImageInput,
     InputT,
@@ -228,6 +229,8 @@ class Manifest(_Strict):
                                      description="Explanations.")
     metrics: Metrics | None = Field(None, description="Measured performance (script-written).")
     golden: Golden | None = Field(None, description="Golden case checked by verify.")
+    consistency: list[ConsistencyRule] = Field(default_factory=list, description="Input pairs "
+                                               "that contradict each other clinically: flagged.")
 
     @property
     def synthetic(self) -> bool:
@@ -255,6 +258,7 @@ class Manifest(_Strict):
         _check_outputs(self)
         _check_scenarios(self)
         _check_explanation(self)
+        _check_consistency(self)
         return self
 
 
@@ -313,6 +317,24 @@ def _check_tensor_slots(m: Manifest) -> None:
         if None not in cols and width is not None and cols != set(range(width)):
             raise ValueError(f"tensor {name!r}: columns {sorted(c for c in cols if c is not None)}"
                              f" fed, {width} expected")
+
+
+def _check_consistency(m: Manifest) -> None:
+    for rule in m.consistency:
+        spec, other = _named(m, rule.input), _named(m, rule.other)
+        if spec is None or not spec.categories:
+            raise ValueError(f"consistency rule: {rule.input!r} is not a categorical input")
+        if rule.equals not in {c.label for c in spec.categories}:
+            raise ValueError(f"consistency rule: {rule.equals!r} is not a label of {rule.input}")
+        if other is None or other.categories:
+            raise ValueError(f"consistency rule: {rule.other!r} is not a numeric input")
+
+
+def _named(m: Manifest, name: str) -> ClinicalInput | None:
+    for item in m.inputs:
+        if item.name == name and isinstance(item, ClinicalInput):
+            return item
+    return None
 
 
 def _check_outputs(m: Manifest) -> None:

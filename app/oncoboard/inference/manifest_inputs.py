@@ -118,6 +118,50 @@ class _TensorSlot(_Strict):
                                                        "several inputs share one tensor.")
 
 
+class Support(_Strict):
+    """Where the training data has support for a continuous input (written by the build script).
+
+    The model's transforms are held constant outside [lower, upper] (clamped, as PREDICT's
+    authors clamp at the 1st/99th percentiles): a value outside gets the estimate at the edge,
+    and is flagged as extrapolated.
+    """
+
+    lower: float = Field(..., description="Lowest value the transforms use (e.g. 1st percentile).")
+    upper: float = Field(..., description="Highest value the transforms use (99th percentile).")
+    n_training: int = Field(..., ge=1, description="Training patients with this input.")
+    n_at_or_below_lower: int = Field(..., ge=0, description="Training patients <= lower.")
+    n_at_or_above_upper: int = Field(..., ge=0, description="Training patients >= upper.")
+    observed_min: float = Field(..., description="Lowest value in the training data.")
+    observed_max: float = Field(..., description="Highest value in the training data.")
+    clamped: bool = Field(True, description="The model holds the value at lower/upper outside.")
+    method: str = Field("", description="How lower/upper were chosen, in words.")
+
+    @model_validator(mode="after")
+    def _order(self) -> Support:
+        if not self.observed_min <= self.lower <= self.upper <= self.observed_max:
+            raise ValueError("support needs observed_min <= lower <= upper <= observed_max")
+        return self
+
+
+class Caution(_Strict):
+    """A value range where the model is known to perform less well: flagged, not refused."""
+
+    below: float | None = Field(None, description="Flag values below this.")
+    above: float | None = Field(None, description="Flag values above this.")
+    message: str = Field(..., min_length=3, description="Why, in plain words.")
+
+
+class ConsistencyRule(_Strict):
+    """Two inputs that contradict each other clinically (e.g. postmenopausal at 30): flagged."""
+
+    input: str = Field(..., description="Categorical input, e.g. 'menostat'.")
+    equals: str = Field(..., description="Its category label that triggers the rule.")
+    other: str = Field(..., description="Numeric input checked, e.g. 'age'.")
+    below: float | None = Field(None, description="Flag when `other` is below this.")
+    above: float | None = Field(None, description="Flag when `other` is above this.")
+    message: str = Field(..., min_length=3, description="Plain-words flag.")
+
+
 class ClinicalInput(_TensorSlot):
     """A scalar feature from the record: a coded value with unit, range and missing policy."""
 
@@ -144,8 +188,12 @@ class ClinicalInput(_TensorSlot):
     reference: float | int | str | None = Field(
         None, description="Reference value for explanations (contributions are relative to "
                           "it); default: `default`, else the middle of `valid_range`.")
-    integer: bool = Field(False, description="A count: a value that is not a whole number "
-                                             "refuses the prediction.")
+    integer: bool = Field(False, description="A count (nodes, agents, falls): a value that is "
+                                             "not a whole number refuses the prediction.")
+    support: Support | None = Field(None, description="Trained models: where the training data "
+                                                      "has support (build-script written).")
+    cautions: list[Caution] = Field(default_factory=list, description="Ranges flagged as "
+                                                                      "weaker performance.")
 
     @model_validator(mode="after")
     def _consistent(self) -> ClinicalInput:

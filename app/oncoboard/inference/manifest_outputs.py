@@ -50,6 +50,13 @@ class Output(_TensorSlot):
     geometry_from: str | None = Field(None, description="Image output: the image input whose "
                                                         "geometry it shares.")
     display: bool = Field(True, description="False for helper outputs (bounds) not shown alone.")
+    interval_method: str | None = Field(
+        None, description="How `lower`/`upper` were computed, in words (e.g. 'bootstrap: 2.5th-"
+                          "97.5th percentiles of 200 refits'); shown as 'point [low-high] "
+                          "(method)'.")
+    uncertainty: str | None = Field(
+        None, description="Where no interval exists: the published error of the model, stated "
+                          "as such (e.g. PREDICT's validation calibration).")
 
     @model_validator(mode="after")
     def _kind(self) -> Output:

@@ -34,6 +34,7 @@ from typing import Any
 from oncoboard.patients import codes
 from oncoboard.patients import fhir_build as fb
 from oncoboard.patients.demo_notes import chemo_notes, prechemo_note
+from oncoboard.patients.staging import stage_group
 
 SEED = 20261130
 #: Default reference date of :func:`generate` (``oncoboard demo`` uses today instead).
@@ -103,9 +104,8 @@ def _obs(pid: str, n: list[int], key: str, date: str, **kw: Any) -> dict[str, An
 def _stage_breast(size: int, nodes: int) -> tuple[str, str, str]:
     t = "T1" if size <= 20 else "T2" if size <= 50 else "T3"
     n = "N0" if nodes == 0 else "N1" if nodes <= 3 else "N2" if nodes <= 9 else "N3"
-    table = {("T1", "N0"): "IA", ("T2", "N0"): "IIA", ("T1", "N1"): "IIA",
-             ("T2", "N1"): "IIB", ("T3", "N0"): "IIB"}
-    stage = table.get((t, n), "IIIC" if n == "N3" else "IIIA")
+    stage = stage_group("breast", t, n, "M0")
+    assert stage is not None
     return t, n, stage
 
 
@@ -221,7 +221,9 @@ def lung_patient(rng: random.Random, i: int, ref: dt.date = REFERENCE_DATE) -> D
     stage4 = i > 7
     t = rng.choice(["T2", "T3", "T4"])
     nn, m = rng.choice(["N2", "N3"]) if not stage4 else "N2", "M1a" if stage4 else "M0"
-    stage = "IVA" if stage4 else rng.choice(["IIIA", "IIIB", "IIIC"])
+    if not stage4:
+        rng.choice(["IIIA", "IIIB", "IIIC"])  # keeps the random stream of the other values
+    stage = stage_group("lung", t, nn, m)  # AJCC 8th, from the TNM (was drawn at random)
     start = rng.randint(7, 14)  # planned start, days after the board
     n = [0]
     res = [_person(rng, ref, pid, i, age, sex),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -144,15 +145,17 @@ def test_only_a_signed_higher_version_overrides_the_bundled_plugin(settings, bun
     newer = site / "carg-toxicity"
     shutil.copytree(bundled, newer)
     (newer / "plugin.toml.sig").unlink()
-    _edit(newer, 'version = "1.0.0"', 'version = "1.1.0"')
+    bundled_version = tomllib.loads((bundled / "plugin.toml").read_text())["version"]
+    higher = f"{int(bundled_version.split('.')[0]) + 1}.0.0"
+    _edit(newer, f'version = "{bundled_version}"', f'version = "{higher}"')
     s = dataclasses.replace(settings, site_plugin_dir=site, trusted_keys=(pub,))
     found = _by_folder(s)
     assert found[bundled].enabled and not found[newer].enabled  # unsigned: refused
     integrity.sign_plugin(newer, priv)
     found = _by_folder(s)
     assert found[newer].enabled and not found[bundled].enabled
-    assert found[bundled].problems == [f"shadowed by version 1.1.0 in {newer}"]
-    assert any("overrides carg-toxicity 1.0.0" in w for w in found[newer].warnings)
+    assert found[bundled].problems == [f"shadowed by version {higher} in {newer}"]
+    assert any(f"overrides carg-toxicity {bundled_version}" in w for w in found[newer].warnings)
 
 
 def test_same_id_and_version_with_different_manifests_is_ambiguous(settings, plugin_root,

@@ -71,6 +71,23 @@ def test_published_example(session):
     assert 0.735 < os10 < 0.745  # the sheet: about 74 % at 10 years after surgery alone
 
 
+def test_er_negative_unknown_grade_scores_zero_like_the_published_code(session):
+    """Issue 11 defect 2: the published code scores an unknown grade 0 in the ER-negative index.
+
+    Age 50, 20 mm, 1 node, grade unknown, ER-, HER2-, surgery only: 84.8 % 10-year OS (the
+    plugin gave 65.5 % when it counted unknown grade as 'grade 2 or 3').
+    """
+    case = {**EXAMPLE, "age": 50, "size_mm": 20, "nodes": 1, "grade": 9, "er": 0, "her2": 0,
+            "ki67": 9}
+    os10 = run(session, batch([case]))["os"][0, 9]
+    assert os10 == pytest.approx(0.848, abs=0.0006)
+    assert pe.predict(batch([case])).os[0, 9] == pytest.approx(0.848, abs=0.0006)
+    # ER-positive unknown grade still enters as 2.13 (between grade 2 and grade 3)
+    er_pos = [{**case, "er": 1, "grade": g} for g in (2, 9, 3)]
+    os_pos = run(session, batch(er_pos))["os"][:, 9]
+    assert os_pos[0] > os_pos[1] > os_pos[2]
+
+
 def test_recorded_metrics_reproduced(session, manifest):
     values = manifest.metrics.values
     ex = run(session, batch([EXAMPLE]))["os"][0, 9]

@@ -85,7 +85,10 @@ def test_more_nodes_lower_and_hormonal_therapy_higher_survival(cohort):
     more_nodes = x.copy()
     more_nodes[:, 4] += 5
     assert np.all(run(more_nodes)["rfs"] <= rfs + 1e-7)
-    assert np.mean(run(more_nodes)["rfs"][:, 59] < rfs[:, 59]) == 1.0
+    # strictly lower while the new count stays inside the training support (held beyond it)
+    inside = more_nodes[:, 4] <= 26
+    assert inside.sum() > 150
+    assert np.mean(run(more_nodes)["rfs"][inside, 59] < rfs[inside, 59]) == 1.0
     no, yes = x.copy(), x.copy()
     no[:, 7], yes[:, 7] = 0, 1
     assert np.all(run(yes)["rfs"][:, 59] > run(no)["rfs"][:, 59])

@@ -1,7 +1,7 @@
 """Metrics for binary-outcome plugins (AUC with bootstrap intervals, calibration, Brier).
 
 Plain NumPy on arrays ``y`` (0/1) and ``p`` (predicted probabilities), so the same code scores a
-scikit-learn model and the exported ONNX graph. Also used by models/toxicity-hosp30/build.py.
+scikit-learn model and the exported ONNX graph. Used by the response and toxicity builds.
 """
 
 from __future__ import annotations
