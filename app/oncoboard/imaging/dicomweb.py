@@ -101,12 +101,28 @@ def secret(node: PacsNode) -> str | None:
                       f"Store it with: keyring set {node.keyring_name} {keyring_user(node)}")
 
 
+def _session_class() -> Any:
+    import requests
+
+    class Session(requests.Session):
+        """A session whose own ``verify`` wins: requests lets REQUESTS_CA_BUNDLE or
+        CURL_CA_BUNDLE in the environment replace a session's CA file (requests issue 3829),
+        so a node's tls_ca_bundle was silently ignored on machines that set them."""
+
+        def request(self, method: Any, url: Any, **kwargs: Any) -> Any:
+            if self.verify is not True:
+                kwargs.setdefault("verify", self.verify)
+            return super().request(method, url, **kwargs)
+
+    return Session
+
+
 def client(node: PacsNode) -> Any:
     """Return a dicomweb-client ``DICOMwebClient`` for `node` (auth, TLS, time-out set)."""
     import requests
     from dicomweb_client.api import DICOMwebClient
 
-    session = requests.Session()
+    session = _session_class()()
     if node.tls_ca_bundle:
         if not Path(node.tls_ca_bundle).is_file():
             raise ConfigError(f"PACS {node.name!r}: tls_ca_bundle {node.tls_ca_bundle!r} is not "
@@ -352,7 +368,8 @@ def retrieve(node: PacsNode, report: RetrieveReport, *, have: Callable[[str], bo
             rows = qido(web, "series", {"SeriesInstanceUID": str(report.series_uid)},
                         ["StudyInstanceUID"])
         if not rows:
-            raise NotFoundError(f"{address(node)} has no series {report.series_uid}")
+            raise NotFoundError(f"{address(node)} has no series {report.series_uid} (deleted "
+                                "since the search?)")
         report.study_uid = str(_datasets(rows)[0].get("StudyInstanceUID", ""))
     listed = _listing(node, web, report.study_uid, report.series_uid)
     folder = report.folder / report.study_uid
@@ -439,8 +456,12 @@ _STOW_REASONS = {0xA700: "out of resources", 0xA900: "data set does not match SO
                  0xA7FE: "the instance does not belong to the study of the request"}
 
 
-def store(node: PacsNode, datasets: Sequence[Dataset]) -> dict[str, str | None]:
+def store(node: PacsNode, datasets: Sequence[Dataset],
+          study_uid: str | None = None) -> dict[str, str | None]:
     """Store `datasets` with one STOW-RS request; return SOP UID -> None (stored) or the reason.
+
+    With `study_uid` the request goes to ``studies/UID`` and the PACS refuses any instance of
+    another study.
 
     Raises
     ------
@@ -455,7 +476,7 @@ def store(node: PacsNode, datasets: Sequence[Dataset]) -> dict[str, str | None]:
     try:
         with _calls(node, "STOW-RS store"):
             try:
-                answer = web.store_instances(list(datasets))
+                answer = web.store_instances(list(datasets), study_instance_uid=study_uid)
             except requests.exceptions.HTTPError as exc:
                 # 409: every instance failed; the body lists why, like a 202's.
                 if exc.response is None or exc.response.status_code != 409:

@@ -407,7 +407,8 @@ class StoreResult:
     reason: str = ""
 
 
-def store(node: PacsNode, datasets: list[Dataset]) -> list[StoreResult]:
+def store(node: PacsNode, datasets: list[Dataset],
+          study_uid: str | None = None) -> list[StoreResult]:
     """Store `datasets` on `node`: STOW-RS for a DICOMweb node, C-STORE for a DIMSE one.
 
     Returns one result per dataset, in order: an instance the PACS refused says why. A node
@@ -418,7 +419,7 @@ def store(node: PacsNode, datasets: list[Dataset]) -> list[StoreResult]:
     if node.is_dicomweb:
         from oncoboard.imaging import dicomweb
 
-        outcome = dicomweb.store(node, datasets)
+        outcome = dicomweb.store(node, datasets, study_uid)
     else:
         from oncoboard.imaging.pacs_store import c_store
 
