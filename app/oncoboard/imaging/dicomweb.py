@@ -119,7 +119,6 @@ def _session_class() -> Any:
 
 def client(node: PacsNode) -> Any:
     """Return a dicomweb-client ``DICOMwebClient`` for `node` (auth, TLS, time-out set)."""
-    import requests
     from dicomweb_client.api import DICOMwebClient
 
     session = _session_class()()

@@ -73,8 +73,9 @@ def test_send_stores_pdf_sr_and_kos_once(store, case, orthanc: OrthancServer, ki
 
 
 def test_a_failed_store_is_not_sent_with_the_reason_then_resent(store, case, tmp_path) -> None:
-    from oncoboard.config import PacsNode
     from orthanc import HOST, free_port, make_studies, start_orthanc
+
+    from oncoboard.config import PacsNode
 
     down = PacsNode("down", dicomweb_url=f"http://{HOST}:{free_port()}/dicom-web", timeout_s=2)
     items = send.send_case(store, None, case.id, "LUN-001", down)

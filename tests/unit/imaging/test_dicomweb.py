@@ -175,7 +175,7 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
     def key() -> rsa.RSAPrivateKey:
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key, server_key = key(), key()
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Oncoboard test hospital CA")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
