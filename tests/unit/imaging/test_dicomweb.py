@@ -342,6 +342,8 @@ def test_stow_stores_and_names_the_refused_instance(orthanc: OrthancServer) -> N
     study = make_studies()[0]
     ct = next(iter(study.series.values()))
     good, bad = ct[:2], ct[2]
+    for ds in ct:
+        ds.PatientID = "ONCO-STOW-001"  # not mistaken for the fixture's patients by later tests
     bad.StudyInstanceUID = generate_uid()  # not of the study the request is for
     results = pacs.store(orthanc.web_node(), [*good, bad], study_uid=study.study_uid)
     assert [r.stored for r in results] == [True, True, False]
@@ -368,7 +370,7 @@ def test_cli_echo_find_retrieve_on_a_dicomweb_node(orthanc: OrthancServer, tmp_p
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("web: ok (") and "refused the connection" in out[1]
     assert main(["pacs", "find", "--node", "web", "--level", "study", "--modality", "CT",
-                 "--json"]) == 0
+                 "--patient-id", "ONCO-PACS-001", "--json"]) == 0
     [study] = json.loads(capsys.readouterr().out)
     assert study["study_uid"] == orthanc.studies[0].study_uid
     assert main(["pacs", "retrieve", "--node", "web", "--study", study["study_uid"]]) == 0
