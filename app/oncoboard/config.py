@@ -34,6 +34,14 @@ Example site file::
     host = "10.1.2.3"
     port = 104
     calling_ae_title = "ONCOBOARD"
+
+    [[pacs]]                            # a DICOMweb node (QIDO-RS, WADO-RS, STOW-RS)
+    name = "hospital-web"
+    dicomweb_url = "https://pacs.example.org/dicom-web"
+    auth = "basic"                      # none | basic | bearer
+    username = "oncoboard"              # basic only; the password is never in this file:
+    secret_env = "ONCOBOARD_PACS_SECRET"  # OS keyring first, else this environment variable
+    tls_ca_bundle = "/etc/oncoboard/hospital-ca.pem"   # or tls_verify = false (tests only)
 """
 
 from __future__ import annotations
@@ -55,16 +63,45 @@ LANGUAGES = ("en", "fr")
 PATIENT_MATCH_RULES = ("patient_id", "patient_id+birth_date")
 
 
+PACS_AUTH = ("none", "basic", "bearer")
+#: Keys that would put a secret into a configuration file: refused with a clear message.
+_SECRET_KEYS = ("password", "token", "secret", "bearer_token", "api_key")
+
+
 @dataclass(frozen=True)
 class PacsNode:
-    """A DICOM node the workstation can query and retrieve from."""
+    """A PACS node the workstation can query, retrieve from and store to.
+
+    A DIMSE node has ``ae_title``, ``host`` and ``port``; a DICOMweb node has ``dicomweb_url``
+    (the service root, e.g. ``https://pacs/dicom-web``) and optionally ``auth`` (``basic`` with
+    ``username``, or ``bearer``), ``tls_verify`` and ``tls_ca_bundle``. The password or token is
+    read from the OS keyring (service ``keyring_service``, default ``oncoboard-pacs:NAME``), else
+    from the environment variable named by ``secret_env``; never from the configuration.
+    """
 
     name: str
-    ae_title: str
-    host: str
-    port: int
+    ae_title: str = ""
+    host: str = ""
+    port: int = 0
     calling_ae_title: str = "ONCOBOARD"
     timeout_s: float = 10.0
+    dicomweb_url: str = ""
+    auth: str = "none"
+    username: str = ""
+    secret_env: str = ""
+    keyring_service: str = ""
+    tls_verify: bool = True
+    tls_ca_bundle: str = ""
+
+    @property
+    def is_dicomweb(self) -> bool:
+        """Return True for a DICOMweb node, False for a DIMSE one."""
+        return bool(self.dicomweb_url)
+
+    @property
+    def keyring_name(self) -> str:
+        """Return the keyring service name the node's secret is stored under."""
+        return self.keyring_service or f"oncoboard-pacs:{self.name}"
 
 
 @dataclass(frozen=True)
@@ -205,8 +242,18 @@ def _refuse(values: dict[str, Any], key: str, source: str) -> None:
 
 
 def _pacs_node(node: dict[str, Any]) -> PacsNode:
-    # TOML keeps port = "104" a string: it failed only at the first query, far from the file
+    secrets = [k for k in node if k.lower() in _SECRET_KEYS]
+    if secrets:
+        raise ValueError(f"{', '.join(secrets)} cannot be set in a configuration file: store "
+                         "the secret in the OS keyring, or name an environment variable "
+                         "holding it with secret_env")
     made = PacsNode(**node)
+    if made.dicomweb_url:
+        return _dicomweb_node(made)
+    if not (made.ae_title and made.host and made.port):
+        raise ValueError("a PACS node needs ae_title, host and port (DIMSE) or "
+                         "dicomweb_url (DICOMweb)")
+    # TOML keeps port = "104" a string: it failed only at the first query, far from the file
     try:
         port, timeout = int(made.port), float(made.timeout_s)
     except (TypeError, ValueError):
@@ -215,6 +262,26 @@ def _pacs_node(node: dict[str, Any]) -> PacsNode:
     if not 0 < port < 65536:
         raise ValueError(f"port {made.port!r} must be between 1 and 65535")
     return replace(made, port=port, timeout_s=timeout)
+
+
+def _dicomweb_node(made: PacsNode) -> PacsNode:
+    if made.ae_title or made.host or made.port:
+        raise ValueError("give either dicomweb_url or ae_title/host/port, not both (configure "
+                         "a PACS that speaks both as two nodes)")
+    url = str(made.dicomweb_url).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"dicomweb_url {url!r} must start with https:// (or http://)")
+    if made.auth not in PACS_AUTH:
+        raise ValueError(f"auth must be one of {', '.join(PACS_AUTH)}, not {made.auth!r}")
+    if made.auth == "basic" and not made.username:
+        raise ValueError("auth = \"basic\" needs a username")
+    if not isinstance(made.tls_verify, bool):
+        raise ValueError(f"tls_verify must be true or false, not {made.tls_verify!r}")
+    try:
+        timeout = float(made.timeout_s)
+    except (TypeError, ValueError):
+        raise ValueError(f"timeout_s {made.timeout_s!r} must be a number") from None
+    return replace(made, dicomweb_url=url, timeout_s=timeout)
 
 
 def _validated(values: dict[str, Any]) -> Settings:

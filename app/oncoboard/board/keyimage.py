@@ -58,6 +58,8 @@ class KeyImage:
     structure: str = ""
     pixel_aspect: float = 1.0
     notes: list[str] = field(default_factory=list)
+    sop_uid: str = ""       # the instance (or multi-frame instance) the slice comes from
+    study_uid: str = ""
 
     def caption(self) -> str:
         """Return a one-line caption (series, slice, window, structure)."""
@@ -118,8 +120,11 @@ def render_slice(volume: Any, mask: NDArray[np.bool_] | None, *, structure: str 
         rgb[edge] = np.asarray(color, dtype=np.uint8)
     _, row_step, col_step = volume.spacing
     notes.extend(getattr(volume, "warnings", []) or [])
+    sop_uids = (getattr(volume, "meta", None) or {}).get("sop_uids") or []
     return KeyImage(rgb, volume.series_uid, volume.description, volume.modality, index, n,
-                    window, structure, float(row_step / col_step) if col_step else 1.0, notes)
+                    window, structure, float(row_step / col_step) if col_step else 1.0, notes,
+                    sop_uid=str(sop_uids[index]) if index < len(sop_uids) else "",
+                    study_uid=str(getattr(volume, "study_uid", "") or ""))
 
 
 def _pick_structure(structures: list[Any]) -> Any | None:

@@ -80,6 +80,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="print patient names and birth dates (default: ID, age, sex only)")
     p.set_defaults(handler=_export)
 
+    p = bsub.add_parser("send", parents=[common],
+                        help="send each case's report PDF, model-result SRs and key image to "
+                             "a PACS (only what is missing)")
+    p.add_argument("meeting", metavar="MEETING")
+    p.add_argument("--case", metavar="PATIENT", help="only this patient's case")
+    p.add_argument("--node", required=True, help="a configured PACS node (DIMSE or DICOMweb)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=_send)
+
 
 def _register_decide(bsub: Any, common: argparse.ArgumentParser) -> None:
     p = bsub.add_parser("decide", parents=[common], help="record (or amend) the board's decision")
@@ -265,3 +274,26 @@ def _export(args: Any, ctx: Any) -> int:
                           include_names=args.with_names, views=views)
         print(f"JSON export: {out}")
     return 0
+
+
+def _send(args: Any, ctx: Any) -> int:
+    from dataclasses import asdict
+
+    from oncoboard.board.send import send_meeting
+    from oncoboard.cli import print_json
+
+    node = ctx.settings.pacs_node(args.node)
+    items = send_meeting(ctx.store, ctx.settings, args.meeting, node, patient_id=args.case)
+    if args.json:
+        print_json([asdict(i) for i in items])
+    else:
+        for i in items:
+            why = f": {i.reason}" if i.reason else ""
+            uid = f" ({i.sop_uid})" if i.sop_uid else ""
+            print(f"{i.patient_id} {i.item}: {i.status}{uid}{why}")
+    failed = [i for i in items if i.status == "not sent"]
+    if failed and all(i.status != "sent" for i in items):
+        from oncoboard.errors import PacsError
+
+        return PacsError.exit_code if items else 0
+    return 1 if failed or any(i.status == "skipped" for i in items) else 0

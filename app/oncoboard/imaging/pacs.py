@@ -1,4 +1,9 @@
-"""PACS client: verify a node (C-ECHO), query it (C-FIND), retrieve studies (C-GET or C-MOVE).
+"""PACS client: verify a node, query it, retrieve studies, store results; DIMSE or DICOMweb.
+
+A DIMSE node is verified with C-ECHO, queried with C-FIND, retrieved from with C-GET or C-MOVE
+and stored to with C-STORE; a DICOMweb node (``dicomweb_url``) with a one-study QIDO-RS search,
+QIDO-RS, WADO-RS and STOW-RS (:mod:`oncoboard.imaging.dicomweb`). The functions below choose by
+the node's kind and return the same things either way.
 
 Nodes come from the site configuration (``settings.pacs``, :class:`~oncoboard.config.PacsNode`).
 Every failure a user or IT can act on is a :class:`~oncoboard.errors.PacsError` naming the node,
@@ -139,6 +144,7 @@ class RetrieveReport:
     cancelled: bool = False
     elapsed_s: float = 0.0
     index: Any = None
+    already_present: int = 0   # DICOMweb: instances found here and not fetched again
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as JSON-ready values (paths as strings)."""
@@ -156,6 +162,12 @@ def echo(node: PacsNode) -> EchoResult:
     PacsError
         The node cannot be reached, rejects us or answers with a failure status.
     """
+    if node.is_dicomweb:
+        from oncoboard.imaging import dicomweb
+
+        elapsed = dicomweb.echo(node)
+        log.info("QIDO-RS echo %s: ok in %.0f ms", node.name, elapsed * 1000)
+        return EchoResult(node.name, elapsed)
     start = time.monotonic()
     with associate(node, [VERIFICATION], service="C-ECHO") as assoc:
         status = assoc.send_c_echo()
@@ -246,9 +258,20 @@ def find(node: PacsNode, level: Level, filters: Mapping[str, str] | None = None,
         if key in filters:
             filters[key] = _dicom_date(filters[key])
     _check_filters(level, filters)
+    results: list[dict[str, Any]] = []
+    if node.is_dicomweb:
+        from oncoboard.imaging import dicomweb
+
+        for ds in dicomweb.find(node, level, filters, _RETURN_KEYS[level], _FILTERS[level],
+                                limit):
+            results.append({key: _value(ds, kw, kind) for key, kw, kind in _RETURN_KEYS[level]})
+        log.info("QIDO-RS %s level=%s filters=%s: %d matches", node.name, level,
+                 sorted(k for k in filters if k not in ("patient_name",)), len(results))
+        results.sort(key=lambda r: (r.get("patient_id") or "", r.get("study_date") or "",
+                                    r.get("series_number") or 0))
+        return results
     model = (PATIENT_ROOT_FIND if level == "patient"
              else STUDY_ROOT_FIND)
-    results: list[dict[str, Any]] = []
     with associate(node, [model], service="C-FIND") as assoc:
         for status, identifier in assoc.send_c_find(_query(level, filters), model):
             code = check_status(node, assoc, status, "C-FIND")
@@ -279,7 +302,8 @@ def retrieve(node: PacsNode, *, dest: Path, study_uid: str | None = None,
              series_uid: str | None = None, method: str = "get",
              local_ae_title: str = "ONCOBOARD", local_port: int = 11113,
              local_host: str = "", progress: Progress | None = None,
-             cancel: Cancel | None = None) -> RetrieveReport:
+             cancel: Cancel | None = None,
+             have: Callable[[str], bool] | None = None) -> RetrieveReport:
     """Retrieve a study or a series from `node` into ``dest/<study UID>/``.
 
     Parameters
@@ -302,6 +326,11 @@ def retrieve(node: PacsNode, *, dest: Path, study_uid: str | None = None,
         association is aborted), the files of this call are removed and the report says
         ``cancelled``.
 
+    have
+        DICOMweb nodes: returns True for a SOP instance UID already indexed; such instances
+        (and those already in the study folder) are not fetched again, so a second run after
+        a cancel or a dropped connection fetches only the rest. The method is then WADO-RS.
+
     Raises
     ------
     PacsError
@@ -309,6 +338,9 @@ def retrieve(node: PacsNode, *, dest: Path, study_uid: str | None = None,
         destination unknown``), nothing found, or the local port for C-MOVE is in use.
     """
     from oncoboard.imaging.pacs_retrieve import run_retrieve
+
+    if node.is_dicomweb:
+        return _retrieve_web(node, Path(dest), study_uid, series_uid, progress, cancel, have)
 
     if method not in ("get", "move"):
         raise PacsError(f"unknown retrieval method {method!r} (use get or move)")
@@ -334,6 +366,73 @@ def retrieve(node: PacsNode, *, dest: Path, study_uid: str | None = None,
     return report
 
 
+def _retrieve_web(node: PacsNode, dest: Path, study_uid: str | None, series_uid: str | None,
+                  progress: Progress | None, cancel: Cancel | None,
+                  have: Callable[[str], bool] | None) -> RetrieveReport:
+    from oncoboard.imaging import dicomweb
+
+    if study_uid is None and series_uid is None:
+        raise PacsError("give a study UID or a series UID to retrieve")
+    for key, uid in (("study UID", study_uid), ("series UID", series_uid)):
+        if uid is not None and not _UID.match(uid):
+            raise PacsError(f"invalid {key} {uid!r}: a UID is digits separated by dots")
+    report = RetrieveReport(node.name, "wado-rs", study_uid or "", series_uid, dest)
+    start = time.monotonic()
+    if cancel is not None and cancel():
+        report.cancelled = True
+        return report
+    dicomweb.retrieve(node, report, have=have, progress=progress, cancel=cancel)
+    report.elapsed_s = time.monotonic() - start
+    log.info("WADO-RS %s study=%s series=%s: %d fetched, %d already here, cancelled=%s, %.1f s",
+             node.name, report.study_uid, series_uid, report.completed, report.already_present,
+             report.cancelled, report.elapsed_s)
+    return report
+
+
+def indexed(store: Any) -> Callable[[str], bool]:
+    """Return ``have(sop_uid)``: True when the instance is indexed and its file is still there."""
+    def have(sop_uid: str) -> bool:
+        row = next(iter(store.db.query(
+            "SELECT path FROM dicom_instances WHERE sop_uid = ?", [sop_uid])), None)
+        return row is not None and Path(row["path"]).is_file()
+    return have
+
+
+@dataclass
+class StoreResult:
+    """What happened to one instance sent to a PACS: stored, or why not."""
+
+    sop_uid: str
+    stored: bool
+    reason: str = ""
+
+
+def store(node: PacsNode, datasets: list[Dataset],
+          study_uid: str | None = None) -> list[StoreResult]:
+    """Store `datasets` on `node`: STOW-RS for a DICOMweb node, C-STORE for a DIMSE one.
+
+    Returns one result per dataset, in order: an instance the PACS refused says why. A node
+    that cannot be reached (or refuses us) raises PacsError: then nothing was stored.
+    """
+    if not datasets:
+        return []
+    if node.is_dicomweb:
+        from oncoboard.imaging import dicomweb
+
+        outcome = dicomweb.store(node, datasets, study_uid)
+    else:
+        from oncoboard.imaging.pacs_store import c_store
+
+        outcome = c_store(node, datasets)
+    results = []
+    for ds in datasets:
+        reason = outcome.get(str(ds.SOPInstanceUID))
+        results.append(StoreResult(str(ds.SOPInstanceUID), reason is None, reason or ""))
+    log.info("%s %s: %d stored, %d refused", "STOW-RS" if node.is_dicomweb else "C-STORE",
+             node.name, sum(r.stored for r in results), sum(not r.stored for r in results))
+    return results
+
+
 def pacs_folder(data_dir: Path) -> Path:
     """Return the folder retrieved studies are written to: ``DATA_DIR/dicom/pacs``."""
     return Path(data_dir) / "dicom" / "pacs"
@@ -353,7 +452,8 @@ def retrieve_into_store(settings: Any, store: Any, node: PacsNode, *,
                       series_uid=series_uid, method=method,
                       local_ae_title=settings.local_ae_title, local_port=settings.local_port,
                       local_host=settings.local_host,
-                      progress=progress, cancel=cancel)
+                      progress=progress, cancel=cancel,
+                      have=indexed(store) if node.is_dicomweb else None)
     if report.files and not report.cancelled:
         from oncoboard.imaging import index_paths
 

@@ -97,7 +97,9 @@ _STATUS_TEXT = {"C-FIND": QR_FIND_SERVICE_CLASS_STATUS, "C-GET": QR_GET_SERVICE_
 
 
 def address(node: PacsNode) -> str:
-    """Return ``"PACS 'name' at host:port"`` for messages."""
+    """Return ``"PACS 'name' at host:port"`` (or at its DICOMweb URL) for messages."""
+    if node.dicomweb_url:
+        return f"PACS {node.name!r} at {node.dicomweb_url}"
     return f"PACS {node.name!r} at {node.host}:{node.port}"
 
 

@@ -41,6 +41,8 @@ from oncoboard.config import PacsNode
 
 ORTHANC_BIN = shutil.which("Orthanc") or (
     "/usr/sbin/Orthanc" if os.path.exists("/usr/sbin/Orthanc") else None)
+DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
+HAS_DICOMWEB = os.path.exists(DICOMWEB_PLUGIN)
 ORTHANC_AET = "ORTHANCTEST"
 #: Our calling AE title: known to Orthanc (DicomModalities), also the C-MOVE destination.
 TEST_AET = "ONCOTEST"
@@ -84,6 +86,20 @@ class OrthancServer:
     move_port: int  # the port of our C-MOVE storage SCP, as Orthanc knows it
     process: subprocess.Popen[bytes]
     studies: list[Study] = field(default_factory=list)
+    scheme: str = "http"
+    user: tuple[str, str] | None = None  # (name, password) when authentication is on
+
+    @property
+    def dicomweb_url(self) -> str:
+        """Return the DICOMweb root of this server (the DICOMweb plugin is loaded)."""
+        return f"{self.scheme}://{HOST}:{self.http_port}/dicom-web"
+
+    def web_node(self, **changes: object) -> PacsNode:
+        """Return a DICOMweb PacsNode for this server (fields may be overridden)."""
+        values: dict[str, object] = dict(name="orthanc-web", dicomweb_url=self.dicomweb_url,
+                                         timeout_s=10.0)
+        values.update(changes)
+        return PacsNode(**values)  # type: ignore[arg-type]
 
     def node(self, **changes: object) -> PacsNode:
         """Return a PacsNode for this server (fields may be overridden)."""
@@ -93,12 +109,22 @@ class OrthancServer:
         values.update(changes)
         return PacsNode(**values)  # type: ignore[arg-type]
 
-    def http(self, path: str, data: bytes | None = None) -> object:
+    def http(self, path: str, data: bytes | None = None, method: str | None = None,
+             raw: bool = False) -> object:
         """Call Orthanc's REST API on 127.0.0.1 and return the decoded JSON answer."""
-        req = urllib.request.Request(f"http://{HOST}:{self.http_port}{path}", data=data,
-                                     method="POST" if data is not None else "GET")
-        with urllib.request.urlopen(req, timeout=10) as rsp:
-            return json.loads(rsp.read() or b"null")
+        import base64
+        import ssl
+
+        req = urllib.request.Request(f"{self.scheme}://{HOST}:{self.http_port}{path}",
+                                     data=data,
+                                     method=method or ("POST" if data is not None else "GET"))
+        if self.user:
+            token = base64.b64encode(f"{self.user[0]}:{self.user[1]}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        context = ssl._create_unverified_context() if self.scheme == "https" else None
+        with urllib.request.urlopen(req, timeout=10, context=context) as rsp:
+            body = rsp.read()
+            return body if raw else json.loads(body or b"null")
 
     def upload(self, datasets: list[Dataset]) -> None:
         """Store `datasets` in Orthanc through its REST API."""
@@ -135,7 +161,8 @@ def orthanc_config(workdir: Path, dicom_port: int, http_port: int, move_port: in
         "AuthenticationEnabled": False,
         "HttpServerEnabled": True,
         "OrthancExplorerEnabled": False,
-        "Plugins": [],
+        "Plugins": [DICOMWEB_PLUGIN] if HAS_DICOMWEB else [],
+        "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": False},
         "ConcurrentJobs": 1,
         "HttpThreadsCount": 4,
         "DicomThreadsCount": 4,
@@ -160,14 +187,18 @@ def orthanc_config(workdir: Path, dicom_port: int, http_port: int, move_port: in
     }
 
 
-def start_orthanc(workdir: Path) -> OrthancServer:
-    """Start Orthanc with a fresh configuration in `workdir` and wait until it answers."""
+def start_orthanc(workdir: Path, extra: dict | None = None) -> OrthancServer:
+    """Start Orthanc with a fresh configuration in `workdir` and wait until it answers.
+
+    `extra` overrides configuration keys (e.g. ``SslEnabled``, ``AuthenticationEnabled``).
+    """
     assert ORTHANC_BIN is not None
     workdir.mkdir(parents=True, exist_ok=True)
     dicom_port, http_port, move_port = free_port(), free_port(), free_port()
     config = workdir / "orthanc.json"
-    config.write_text(json.dumps(orthanc_config(workdir, dicom_port, http_port, move_port),
-                                 indent=2))
+    values = orthanc_config(workdir, dicom_port, http_port, move_port)
+    values.update(extra or {})
+    config.write_text(json.dumps(values, indent=2))
     log = (workdir / "orthanc.log").open("wb")
     # DCMTK (under Orthanc) keeps Nagle's algorithm on unless TCP_NODELAY is set: each DIMSE
     # message then waits for a delayed ACK, 50 ms an instance instead of 10 (measured).
@@ -175,6 +206,11 @@ def start_orthanc(workdir: Path) -> OrthancServer:
     proc = subprocess.Popen([ORTHANC_BIN, str(config)], stdout=log, stderr=subprocess.STDOUT,
                             cwd=workdir, start_new_session=True, env=env)
     server = OrthancServer(workdir, dicom_port, http_port, move_port, proc)
+    if values.get("SslEnabled"):
+        server.scheme = "https"
+    users = values.get("RegisteredUsers") or {}
+    if values.get("AuthenticationEnabled") and users:
+        server.user = next(iter(users.items()))
     deadline = time.monotonic() + 20
     while True:
         if proc.poll() is not None:

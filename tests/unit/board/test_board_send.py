@@ -1,0 +1,114 @@
+"""Results back to the PACS per board case, against Orthanc with DICOMweb and DIMSE."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "imaging"))
+from orthanc import HAS_DICOMWEB, OrthancServer, orthanc_fixture  # noqa: E402,F401
+from test_board_case_view import _ct_with_gtv, _store_prediction  # noqa: E402
+
+from oncoboard.board import dicom_out, meetings, send  # noqa: E402
+
+pytestmark = [pytest.mark.orthanc,
+              pytest.mark.skipif(not HAS_DICOMWEB, reason="orthanc-dicomweb is not installed")]
+
+
+@pytest.fixture
+def case(store, tmp_path):
+    from oncoboard.imaging import index_paths
+
+    index_paths(store, [_ct_with_gtv(tmp_path, "LUN-001")])
+    _store_prediction(store, "LUN-001", outside=True)
+    m = meetings.create_meeting(store, date="2026-11-23", specialty="thorax", title="RCP thorax")
+    meetings.add_case(store, m.id, "LUN-001", question="Surgery or SBRT?")
+    meetings.add_case(store, m.id, "BRC-001", question="No images")
+    return m
+
+
+def _fetch(orthanc: OrthancServer, sop_uid: str) -> pydicom.Dataset:
+    from io import BytesIO
+
+    [found] = orthanc.http("/tools/lookup", sop_uid.encode())  # type: ignore[misc]
+    raw = orthanc.http(f"/instances/{found['ID']}/file", raw=True)
+    assert isinstance(raw, bytes), raw
+    return pydicom.dcmread(BytesIO(raw), force=raw[128:132] != b"DICM")
+
+
+@pytest.mark.parametrize("kind", ["dicomweb", "dimse"])
+def test_send_stores_pdf_sr_and_kos_once(store, case, orthanc: OrthancServer, kind: str) -> None:
+    from oncoboard import audit
+
+    node = orthanc.web_node() if kind == "dicomweb" else orthanc.node()
+    items = send.send_meeting(store, None, case.id, node)
+    by_item = {i.item.split(":")[0]: i for i in items}
+    assert by_item["case"].status == "skipped" and "no imaging study" in by_item["case"].reason
+    assert {i.status for i in items if i.patient_id == "LUN-001"} == {"sent"}
+    study_uid = store.db.execute("SELECT study_uid FROM dicom_studies").fetchone()[0]
+    pdf = _fetch(orthanc, by_item["report-pdf"].sop_uid)
+    assert pdf.Modality == "DOC" and pdf.StudyInstanceUID == study_uid
+    assert pdf.PatientID == "LUN-001"
+    assert bytes(pdf.EncapsulatedDocument)[:5] == b"%PDF-"
+    sr = _fetch(orthanc, by_item["model-sr"].sop_uid)
+    assert sr.StudyInstanceUID == study_uid and sr.Modality == "SR"
+    read = dicom_out.read_model_result(sr)
+    assert read["Model file SHA-256"] == "fe" * 32 and read["Algorithm Version"] == "1.0.0"
+    assert read["Patient outside intended population"] == "Yes"
+    assert read["Model trained on synthetic data"] == "Yes"
+    assert read["outputs"]["Relapse by 5 years"] == (0.3, 0.21, 0.39)
+    assert read["inputs"] == {"age": "65"}
+    ko = _fetch(orthanc, by_item["key-image-ko"].sop_uid)
+    assert ko.Modality == "KO"
+    # Sending again sends nothing; the records and the audit trail say what was sent.
+    again = send.send_meeting(store, None, case.id, node, patient_id="LUN-001")
+    assert {i.status for i in again} == {"already sent"}
+    rows = send.sent_items(store, case.id)
+    assert len(rows) == 3 and all(r["status"] == "sent" and r["sent_by"] for r in rows)
+    assert len([e for e in audit.entries(store) if e.event_type == "board.sent"]) == 3
+
+
+def test_a_failed_store_is_not_sent_with_the_reason_then_resent(store, case, tmp_path) -> None:
+    from orthanc import HOST, free_port, make_studies, start_orthanc
+
+    from oncoboard.config import PacsNode
+
+    down = PacsNode("down", dicomweb_url=f"http://{HOST}:{free_port()}/dicom-web", timeout_s=2)
+    items = send.send_case(store, None, case.id, "LUN-001", down)
+    assert {i.status for i in items} == {"not sent"}
+    assert all("refused the connection" in i.reason for i in items)
+    server = start_orthanc(tmp_path / "orthanc2")
+    try:
+        up = server.web_node(name="down")
+        items = send.send_case(store, None, case.id, "LUN-001", up)
+        assert {i.status for i in items} == {"sent"}
+    finally:
+        server.stop()
+    del make_studies
+
+
+def test_tid1500_round_trip_on_real_generated_images(tmp_path) -> None:
+    folder = _ct_with_gtv(tmp_path, "LUN-009")
+    images = sorted((pydicom.dcmread(p) for p in (folder / "ct").glob("*.dcm")),
+                    key=lambda d: int(d.InstanceNumber))
+    a, b = images[15], images[16]
+    measurements = [
+        dicom_out.Measurement("distance", "long axis", 12.5, [(30.0, 20.0), (44.0, 26.0)],
+                              str(a.SOPInstanceUID)),
+        dicom_out.Measurement("roi", "GTV density", 70.2, [(35.0, 20.0), (45.0, 20.0),
+                                                           (45.0, 28.0), (35.0, 28.0)],
+                              str(b.SOPInstanceUID), sd=4.1, area_mm2=64.8)]
+    sr = dicom_out.measurement_report(measurements, [a, b], observer="Petit^Marc")
+    import highdicom as hd
+
+    parsed = hd.sr.Comprehensive3DSR.from_dataset(sr)
+    assert parsed.StudyInstanceUID == a.StudyInstanceUID
+    back = dicom_out.read_measurements(sr)
+    assert [g["sop_uid"] for g in back] == [a.SOPInstanceUID, b.SOPInstanceUID]
+    assert back[0]["values"] == {"Length": 12.5}
+    assert back[1]["values"] == {"Mean": 70.2, "Standard Deviation": 4.1, "Area": 64.8}
+    assert np.allclose(back[0]["points"], [(30.0, 20.0), (44.0, 26.0)])
