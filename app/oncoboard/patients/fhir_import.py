@@ -327,7 +327,7 @@ def read_bundle(store: Store, path: Path, text: str, sha256: str) -> Batch:
                     ctx.patient_ids[key] = pid
     for where, model in models:
         kind = model.get_resource_type()
-        mapper = fhir_map.MAPPERS.get(kind)
+        mapper = fhir_map.mappers().get(kind)
         if mapper is None:
             ctx.batch.skipped[kind] += 1
             continue

@@ -24,6 +24,8 @@ from typing import Any
 from oncoboard.dates import age_at
 from oncoboard.errors import NotFoundError
 from oncoboard.patients import codes
+from oncoboard.patients.note_search import NoteHit as NoteHit
+from oncoboard.patients.note_search import search_notes as search_notes
 from oncoboard.store import Store
 
 DateLike = str | dt.date | dt.datetime | None
@@ -170,20 +172,6 @@ class Outcome:
     unplanned: bool | None
     detail: str | None
     extra: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class NoteHit:
-    """A note matching a full-text search, with the matching passage marked."""
-
-    note_id: str
-    patient_id: str
-    note_type: str | None
-    date: str | None
-    language: str | None
-    title: str | None
-    snippet: str          # the matching passage, match between ``[`` and ``]``, cut with "..."
-    rank: float           # bm25 score: lower is better
 
 
 @dataclass(frozen=True)
@@ -402,120 +390,6 @@ def outcomes(store: Store, patient_id: str, kind: str | None = None) -> list[Out
         r["unplanned"] = None if r["unplanned"] is None else bool(r["unplanned"])
         out.append(_build(Outcome, r))
     return out
-
-
-def _fts_query(text: str) -> str:
-    """Turn what a user typed into a safe FTS5 query: every word must appear (prefix with *)."""
-    import re
-
-    terms = []
-    for m in re.finditer(r"(\w+)(\*?)", text):
-        word, star = m.group(1), m.group(2)
-        terms.append(f'"{word}"{star}')
-    return " ".join(terms)
-
-
-def search_notes(store: Store, text: str, limit: int = 20, patient_id: str | None = None,
-                 mark: tuple[str, str] = ("[", "]"), tokens: int = 12) -> list[NoteHit]:
-    """Return the notes containing every word of `text`, best match first.
-
-    Accents and case are ignored ("fievre" finds "fièvre"); a word ending in ``*`` matches as a
-    prefix ("neutrop*"). The snippet marks each match with `mark` (e.g. ``("<b>", "</b>")``).
-
-    Parameters
-    ----------
-    limit
-        Most hits returned.
-    patient_id
-        Search the notes of this patient only.
-    tokens
-        Approximate length of the snippet, in words.
-    """
-    query = _fts_query(text)
-    if not query:
-        return []
-    if patient_id is not None:
-        _require_patient(store, patient_id)
-    # FTS5's snippet() takes seconds on a note of a few MB (7 s for 3 MB) and runs for every
-    # match before LIMIT: rank here, then cut the snippets in Python from a bounded window
-    sql = ("SELECT n.id, n.patient_id, n.note_type, n.date, n.language, n.title, "
-           f"substr(n.text, 1, {_SNIPPET_SCAN}) AS head, bm25(notes_fts) AS rank "
-           "FROM notes_fts JOIN notes n ON n.rowid = notes_fts.rowid "
-           "WHERE notes_fts MATCH ?")
-    params: list[Any] = [query]
-    if patient_id is not None:
-        sql += " AND n.patient_id = ?"
-        params.append(patient_id)
-    sql += " ORDER BY rank LIMIT ?"
-    params.append(int(limit))
-    terms = _snippet_terms(text)
-    hits = []
-    for r in store.db.query(sql, params):
-        snippet = _snippet(r["head"] or "", terms, mark, tokens)
-        if snippet is None:
-            snippet = _snippet(r["title"] or "", terms, mark, tokens) or _snippet(
-                r["head"] or "", [], mark, tokens) or ""
-        hits.append(NoteHit(note_id=r["id"], patient_id=r["patient_id"],
-                            note_type=r["note_type"], date=r["date"], language=r["language"],
-                            title=r["title"], snippet=snippet, rank=r["rank"]))
-    return hits
-
-
-#: Characters of a note searched for the snippet (the match itself may lie further on).
-_SNIPPET_SCAN = 256 * 1024
-
-
-def _fold(word: str) -> str:
-    """Return `word` without accents and case, as the FTS5 tokenizer indexes it."""
-    import unicodedata
-
-    return "".join(c for c in unicodedata.normalize("NFKD", word)
-                   if not unicodedata.combining(c)).casefold()
-
-
-def _snippet_terms(text: str) -> list[tuple[str, bool]]:
-    """Return the folded words of a query, each with True when it is a prefix (``word*``)."""
-    import re
-
-    return [(_fold(m.group(1)), bool(m.group(2))) for m in re.finditer(r"(\w+)(\*?)", text)]
-
-
-def _snippet(text: str, terms: list[tuple[str, bool]], mark: tuple[str, str],
-             tokens: int) -> str | None:
-    """Return about `tokens` words of `text` around its first match, matches marked.
-
-    None when no word matches (with no `terms`: the start of the text).
-    """
-    import re
-    from collections import deque
-
-    def matches(word: str) -> bool:
-        folded = _fold(word)
-        return any(folded.startswith(t) if prefix else folded == t for t, prefix in terms)
-
-    before: deque[re.Match[str]] = deque(maxlen=max(1, tokens // 4))
-    words = re.finditer(r"\w+", text)
-    first = None
-    for m in words:
-        if not terms or matches(m.group()):
-            first = m
-            break
-        before.append(m)
-    if first is None:
-        return None
-    window = [*before, first]
-    for m in words:
-        if len(window) >= tokens:
-            break
-        window.append(m)
-    start, end = window[0].start(), window[-1].end()
-    out, pos = [], start
-    for m in window:
-        out.append(text[pos:m.start()])
-        out.append(f"{mark[0]}{m.group()}{mark[1]}" if terms and matches(m.group())
-                   else m.group())
-        pos = m.end()
-    return ("..." if start > 0 else "") + "".join(out) + ("..." if end < len(text) else "")
 
 
 _ENDED = {"completed", "stopped", "cancelled", "entered-in-error", "not-done"}
