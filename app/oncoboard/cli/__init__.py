@@ -121,7 +121,7 @@ def _invalid_choice(message: str) -> str:
     hint = did_you_mean(word, choices)
     if name in ("COMMAND", "ACTION", "KIND"):  # sub-command names: their list is in --help
         return f"unknown {name.lower()} {word!r}{hint}"
-    return f"argument {name}: {word!r} is not one of {', '.join(choices)}{hint}"
+    return message + hint  # an option's few values are worth listing
 
 
 def build_parser() -> argparse.ArgumentParser:
