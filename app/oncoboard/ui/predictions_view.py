@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QScrollArea,
     QTextBrowser,
@@ -149,7 +150,10 @@ class PredictionsView(QWidget):
         self.date.setCalendarPopup(True)
         self.date.setDisplayFormat("yyyy-MM-dd")
         self.plugin_box = QComboBox(objectName="pluginChoice")
-        self.plugin_box.setMinimumWidth(380)
+        # long model names shorten to fit rather than widen the window past 1280 px
+        self.plugin_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.plugin_box.setMinimumContentsLength(16)
         self.run_button = QPushButton(tr("Run models"), objectName="primary")
         self.calc_button = QPushButton(tr("Calculator…"), objectName="calculatorButton")
         self.card_button = QPushButton(tr("Model card"), objectName="modelCardTop")
@@ -226,7 +230,8 @@ class PredictionsView(QWidget):
 
     def _update_buttons(self) -> None:
         self.run_button.setEnabled(self.patient_id is not None)
-        self.card_button.setEnabled(self.plugin_box.currentData() is not None)
+        # with "All applicable models" it offers the card of each model (a menu)
+        self.card_button.setEnabled(any(p.manifest for p in self.plugins))
         self.calc_button.setEnabled(any(p.enabled for p in self.plugins))
 
     def set_patient(self, patient_id: str) -> None:
@@ -316,6 +321,18 @@ class PredictionsView(QWidget):
     def _on_model_card_clicked(self) -> None:
         if self.plugin_box.currentData():
             self.show_model_card(self.plugin_box.currentData())
+        else:
+            self.model_card_menu().popup(self.card_button.mapToGlobal(
+                self.card_button.rect().bottomLeft()))
+
+    def model_card_menu(self) -> QMenu:
+        """Return a menu of the models' cards, those with results on screen first."""
+        shown = {c.view.plugin_id for c in self.cards}
+        menu = QMenu(self)
+        for p in sorted((p for p in self.plugins if p.manifest),
+                        key=lambda p: (p.id not in shown, p.manifest.name)):
+            menu.addAction(p.manifest.name, lambda pid=p.id: self.show_model_card(pid))
+        return menu
 
     def show_evidence(self, prediction_id: str) -> dict[str, list[str]]:
         """Highlight the sentences a text model relied on, in the patient's notes."""
