@@ -37,6 +37,13 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("Volume3DPanel", text)
 
 
+def preset_label(name: str) -> str:
+    """Return the translated name of 3D preset `name`."""
+    labels = {"CT bone": tr("CT bone"), "CT soft tissue": tr("CT soft tissue"),
+              "CT lung": tr("CT lung"), "MIP": tr("MIP")}
+    return labels.get(name, name)
+
+
 _CHEST = ("CHEST", "THORAX", "LUNG", "THORAC", "POUMON", "PULM", "MEDIASTIN")
 _BONE = ("BONE", "SKELET", "SPINE", "RACHIS", "OSSEUX", "EXTREMIT", "HIP", "KNEE", "SHOULDER")
 
@@ -93,7 +100,7 @@ class Volume3DPanel(QWidget):
         self.start_button = QPushButton(tr("Show 3D"), objectName="start3d")
         self.preset = QComboBox(objectName="preset3d")
         for name in PRESETS:
-            self.preset.addItem(tr(name), name)
+            self.preset.addItem(preset_label(name), name)
         self.preset.setEnabled(False)
         top = QHBoxLayout()
         top.addWidget(self.start_button)
