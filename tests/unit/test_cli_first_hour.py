@@ -90,6 +90,8 @@ def test_an_empty_data_folder_is_named_with_how_to_read_another(run, tmp_path):
     code, out, _ = run("board", "list")
     assert code == 0 and f"no meetings in the data folder {home}" in out
     assert "it holds no patients either" in out
+    code, _, err = run("board", "show", "1")
+    assert code == 2 and f"the data folder {home} holds no meetings" in err
     _patients(run, tmp_path, "P-1")
     code, out, _ = run("patients", "list", "--query", "nobody")
     assert out.strip() == "no patients matching 'nobody'"

@@ -79,6 +79,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--with-names", action="store_true",
                    help="print patient names and birth dates (default: ID, age, sex only)")
     p.set_defaults(handler=_export)
+    for action in bsub.choices.values():  # an unknown meeting in an empty data folder: say so
+        action.set_defaults(handler=_meeting_hint(action.get_default("handler")))
+
+
+def _meeting_hint(handler: Any) -> Any:
+    def run(args: Any, ctx: Any) -> int:
+        from oncoboard.cli.hints import suggest_meeting
+
+        with suggest_meeting(ctx):
+            return int(handler(args, ctx) or 0)
+
+    return run
 
 
 def _register_decide(bsub: Any, common: argparse.ArgumentParser) -> None:

@@ -157,3 +157,17 @@ def suggest_case(ctx: Any, meeting: str, patient_id: str) -> Iterator[None]:
         if not hint:
             raise
         raise NotFoundError(exc.reason + hint, file=exc.file, where=exc.where) from exc
+
+
+@contextmanager
+def suggest_meeting(ctx: Any) -> Iterator[None]:
+    """Add the data folder read to "no tumour-board meeting" errors when it holds none."""
+    try:
+        yield
+    except NotFoundError as exc:
+        if "no tumour-board meeting" not in exc.reason or \
+                list(ctx.store.db.query("SELECT 1 FROM board_meetings LIMIT 1")):
+            raise
+        hint = (f"; the data folder {ctx.settings.data_dir} holds no meetings (to read "
+                "another: --data-dir DIR, or export ONCOBOARD_HOME=DIR)")
+        raise NotFoundError(exc.reason + hint, file=exc.file, where=exc.where) from exc
