@@ -206,7 +206,6 @@ def _add_case(args: Any, ctx: Any) -> int:
 
 def _move_case(args: Any, ctx: Any) -> int:
     from oncoboard.board.meetings import move_case
-
     from oncoboard.cli.hints import suggest_case
 
     with suggest_case(ctx, args.meeting, args.patient):
@@ -217,7 +216,6 @@ def _move_case(args: Any, ctx: Any) -> int:
 
 def _remove_case(args: Any, ctx: Any) -> int:
     from oncoboard.board.meetings import remove_case
-
     from oncoboard.cli.hints import suggest_case
 
     with suggest_case(ctx, args.meeting, args.patient):
@@ -275,7 +273,6 @@ def _record_or_amend(args: Any, ctx: Any) -> Any:
 def _predict(args: Any, ctx: Any) -> int:
     from oncoboard.board.predict import predict_meeting
     from oncoboard.cli import PROBLEMS_EXIT
-
     from oncoboard.cli.hints import suggest_plugin
 
     with suggest_plugin(ctx, args.plugin):

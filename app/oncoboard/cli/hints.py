@@ -114,8 +114,8 @@ def suggest_patient(ctx: Any, patient_id: str | None) -> Iterator[None]:
     try:
         yield
     except NotFoundError as exc:
-        if not patient_id or not re.search(rf"\bno patient (with ID )?{re.escape(repr(patient_id))}",
-                                           exc.reason):
+        said = rf"\bno patient (with ID )?{re.escape(repr(patient_id))}"
+        if not patient_id or not re.search(said, exc.reason):
             raise
         from oncoboard.patients import record
 

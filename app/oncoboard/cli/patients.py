@@ -200,9 +200,8 @@ def _patients_show(args: argparse.Namespace, ctx: Any) -> int:
 
 def _search(args: argparse.Namespace, ctx: Any) -> int:
     from oncoboard.cli import print_json
-    from oncoboard.patients import record
-
     from oncoboard.cli.hints import no_patients_text, store_is_empty, suggest_patient
+    from oncoboard.patients import record
 
     with suggest_patient(ctx, args.patient):
         if args.patient:  # an unknown patient is an error, with the closest ID

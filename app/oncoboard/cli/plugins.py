@@ -150,10 +150,9 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 def _run(args: Any, ctx: Any) -> int:
     from oncoboard.cli import print_json
+    from oncoboard.cli.hints import suggest_plugin
     from oncoboard.inference.discovery import get_plugin
     from oncoboard.inference.engine import run_plugin, run_table
-
-    from oncoboard.cli.hints import suggest_plugin
 
     with suggest_plugin(ctx, [args.plugin]):
         plugin = get_plugin(ctx.settings, args.plugin)
@@ -204,9 +203,8 @@ def _schema(args: Any, ctx: Any) -> int:
 
 def _predict(args: Any, ctx: Any) -> int:
     from oncoboard.cli import print_json
-    from oncoboard.inference.engine import predict_patient
-
     from oncoboard.cli.hints import suggest_patient, suggest_plugin
+    from oncoboard.inference.engine import predict_patient
 
     with suggest_patient(ctx, args.patient_id), suggest_plugin(ctx, args.plugin):
         docs = predict_patient(ctx.store, ctx.settings, args.patient_id, date=args.date,

@@ -7,7 +7,7 @@ import logging
 from typing import Any, cast
 
 from PySide6.QtCore import QCoreApplication, QDate, Qt, Signal
-from PySide6.QtGui import QStandardItemModel
+from PySide6.QtGui import QAction, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -325,13 +325,20 @@ class PredictionsView(QWidget):
             self.model_card_menu().popup(self.card_button.mapToGlobal(
                 self.card_button.rect().bottomLeft()))
 
+    def _on_model_card_chosen(self) -> None:
+        action = self.sender()
+        if isinstance(action, QAction):
+            self.show_model_card(action.data())
+
     def model_card_menu(self) -> QMenu:
         """Return a menu of the models' cards, those with results on screen first."""
         shown = {c.view.plugin_id for c in self.cards}
         menu = QMenu(self)
         for p in sorted((p for p in self.plugins if p.manifest),
                         key=lambda p: (p.id not in shown, p.manifest.name)):
-            menu.addAction(p.manifest.name, lambda pid=p.id: self.show_model_card(pid))
+            action = menu.addAction(p.manifest.name)
+            action.setData(p.id)
+            action.triggered.connect(self._on_model_card_chosen)
         return menu
 
     def show_evidence(self, prediction_id: str) -> dict[str, list[str]]:
