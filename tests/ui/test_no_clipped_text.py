@@ -14,20 +14,6 @@ VIEWS = [("patients", None), ("patient", "DEMO-LU-001"), ("viewer", "DEMO-LU-001
          ("predictions", "DEMO-BR-002"), ("board", None)]
 
 
-@pytest.fixture
-def french_ctx(demo_dir, monkeypatch):  # noqa: ANN001, ANN201
-    """An application context on the demo folder whose settings ask for French."""
-    from conftest import AppContext
-
-    monkeypatch.setenv("ONCOBOARD_LANGUAGE", "fr")
-    context = AppContext(demo_dir)
-    yield context
-    from oncoboard.ui import workers
-
-    workers.wait_all(20000)
-    context.close()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_five_views_at_two_sizes_have_no_clipped_text(app, ctx, french_ctx, qtbot, language):  # noqa: ANN001
