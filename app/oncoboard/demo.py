@@ -65,8 +65,16 @@ class DemoResult:
                 "newly_imported": sum(not r.already_imported for r in self.reports),
                 "seconds": round(self.seconds, 2), "imaging": imaging}
 
-    def describe(self) -> str:
-        """Return a short human-readable account."""
+    def describe(self, command: str = "oncoboard", export: str | None = None) -> str:
+        """Return a short human-readable account, ending with commands to try.
+
+        Parameters
+        ----------
+        command
+            How to type ``oncoboard`` in the user's shell (a path when it is not on PATH).
+        export
+            A line to run first so that a new shell reads this data folder, if one is needed.
+        """
         new = sum(not r.already_imported for r in self.reports)
         groups = ", ".join(f"{v} {k}" for k, v in self.groups.items())
         lines = [f"demo cohort: {len(self.cohort.patients)} synthetic patients ({groups}), "
@@ -77,11 +85,14 @@ class DemoResult:
             text = self.imaging.describe() if hasattr(self.imaging, "describe") \
                 else str(self.imaging)
             lines.append(f"  imaging: {text}")
-        lines.append("  try: oncoboard patients list; oncoboard patients show DEMO-LU-001; "
-                     "oncoboard search fievre")
         when = "" if self.cohort.reference_date == dt.date.today().isoformat() else \
             f" --date {self.cohort.reference_date}"
-        lines.append(f"  predictions: oncoboard predict DEMO-BR-001{when}")
+        lines.append("next, in a shell (these lines work as they are copied):")
+        if export:
+            lines.append(f"  {export}")
+        lines += [f"  {command} patients list", f"  {command} patients show DEMO-LU-001",
+                  f"  {command} search fievre", f"  {command} predict DEMO-BR-001{when}",
+                  f"  {command} board list"]
         return "\n".join(lines)
 
 

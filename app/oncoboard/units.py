@@ -50,10 +50,14 @@ def registry() -> Any:
             ureg = None
     if ureg is None:
         ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
-    ureg.define("U = enzyme_unit")  # UCUM 'U' is the enzyme unit (umol/min), as in U/L
+    # UCUM 'U' is the enzyme unit (umol/min), as in U/L: pint's own definitions say so already
+    # (defining it again made pint log "Redefining 'U'" in every command).
+    if "U" not in ureg or str(ureg.parse_units("U")) != "enzyme_unit":
+        ureg.define("U = enzyme_unit")
     # Laboratories write enzyme activities as IU/L (UI/L in French) meaning U/L; no code of
     # codes.py is in hormone international units, so IU is read as the enzyme unit.
-    ureg.define("IU = enzyme_unit")
+    if "IU" not in ureg:
+        ureg.define("IU = enzyme_unit")
     return ureg
 
 

@@ -145,6 +145,18 @@ def ctx(demo_dir: Path):  # noqa: ANN201
 
 
 @pytest.fixture
+def french_ctx(demo_dir: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """Return an application context on the demo data folder whose settings ask for French."""
+    monkeypatch.setenv("ONCOBOARD_LANGUAGE", "fr")
+    context = AppContext(demo_dir)
+    yield context
+    from oncoboard.ui import workers
+
+    workers.wait_all(20000)
+    context.close()
+
+
+@pytest.fixture
 def window(app, ctx, qtbot):  # noqa: ANN001, ANN201
     """Return the main window on the demo data, shown at a meeting-room size."""
     from oncoboard.ui.app import create_window

@@ -170,7 +170,7 @@ def test_import_a_folder_stops_at_the_first_bad_file(run, tmp_path):
 @pytest.mark.parametrize(("args", "fragment"), [
     (["predict"], "predict: the following arguments are required: patient_id"),
     (["board", "status", "1", "done"], "board status: argument status: invalid choice"),
-    (["nope"], "invalid choice: 'nope'")])
+    (["nope"], "unknown command 'nope'")])
 def test_usage_errors_are_one_line(run, capsys, args, fragment):
     # argparse printed a multi-line usage block; the README promises one line and exit 2.
     with pytest.raises(SystemExit) as info:

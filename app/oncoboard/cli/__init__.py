@@ -15,6 +15,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,10 @@ COMMAND_MODULES = [
     "oncoboard.cli.gui",
 ]
 
+#: Exit codes of the README's table: 0 ok, 1 done with problems (the command ran to its end but
+#: some items failed: a plugin that does not verify, a refused row, a case whose models failed,
+#: a skipped file), then the error classes' own codes (2 bad input, 3 storage, 4 PACS, 5 audit).
+PROBLEMS_EXIT = 1
 INTERNAL_ERROR_EXIT = 70
 
 
@@ -97,7 +102,26 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
         command = self.prog.removeprefix("oncoboard").strip()
         where = f"{command}: " if command else ""
+        message = _invalid_choice(message)
         self.exit(2, f"oncoboard: error: {where}{message} (see `{self.prog} --help`)\n")
+
+
+_INVALID_CHOICE = re.compile(r"^argument (\S+): invalid choice: '(.*)' \(choose from (.*)\)$")
+
+
+def _invalid_choice(message: str) -> str:
+    """Turn argparse's "invalid choice" (which lists every command) into the closest one."""
+    from oncoboard.cli.hints import did_you_mean
+
+    found = _INVALID_CHOICE.match(message)
+    if found is None:
+        return message
+    name, word, listed = found.groups()
+    choices = re.findall(r"'([^']*)'", listed)
+    hint = did_you_mean(word, choices)
+    if name in ("COMMAND", "ACTION", "KIND"):  # sub-command names: their list is in --help
+        return f"unknown {name.lower()} {word!r}{hint}"
+    return message + hint  # an option's few values are worth listing
 
 
 def build_parser() -> argparse.ArgumentParser:

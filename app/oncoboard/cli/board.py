@@ -88,6 +88,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--node", required=True, help="a configured PACS node (DIMSE or DICOMweb)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=_send)
+    for action in bsub.choices.values():  # an unknown meeting in an empty data folder: say so
+        action.set_defaults(handler=_meeting_hint(action.get_default("handler")))
+
+
+def _meeting_hint(handler: Any) -> Any:
+    def run(args: Any, ctx: Any) -> int:
+        from oncoboard.cli.hints import suggest_meeting
+
+        with suggest_meeting(ctx):
+            return int(handler(args, ctx) or 0)
+
+    return run
 
 
 def _register_decide(bsub: Any, common: argparse.ArgumentParser) -> None:
@@ -135,8 +147,14 @@ def _list(args: Any, ctx: Any) -> int:
         print_json([{**m.as_dict(), "cases": counts[m.id]} for m in meetings])
         return 0
     if not meetings:
-        print("no meetings (create one: oncoboard board create --date ... --specialty ... "
-              "--title ...)")
+        from oncoboard.cli.hints import store_is_empty
+
+        print(f"no meetings in the data folder {ctx.settings.data_dir}" +
+              (f" (status {args.status})" if args.status else "") +
+              " (create one: oncoboard board create --date ... --specialty ... --title ...)")
+        if store_is_empty(ctx.store):
+            print("it holds no patients either (to read another folder: --data-dir DIR, or "
+                  "export ONCOBOARD_HOME=DIR)")
     for m in meetings:
         print(f"{m.id:4d}  {m.date}  {m.specialty:10s} {m.status:8s} {counts[m.id]:3d} cases  "
               f"{m.title}")
@@ -147,6 +165,7 @@ def _show(args: Any, ctx: Any) -> int:
     from oncoboard.board.caseview import meeting_case_views
     from oncoboard.board.export import meeting_export
     from oncoboard.board.meetings import get_meeting
+    from oncoboard.board.prediction_view import NO_PREDICTIONS
     from oncoboard.cli import print_json
 
     meeting = get_meeting(ctx.store, args.meeting)
@@ -165,7 +184,11 @@ def _show(args: Any, ctx: Any) -> int:
         print(f"{v.case.position:3d}. {ident['id']} ({ident['age']} y, {ident['sex']}): "
               f"{v.case.question}")
         if not v.predictions:
-            print(f"     models: {v.predictions_note}")
+            note = v.predictions_note
+            if note == NO_PREDICTIONS:  # its command runs one patient: the meeting has one
+                note = ("no predictions yet: run the models on this meeting's cases "
+                        f"(oncoboard board predict {meeting.id})")
+            print(f"     models: {note}")
         for p in v.predictions:
             shown = "; ".join(r.text() for r in p.results) if p.status == "ok" else p.status
             flags = " [synthetic]" if p.synthetic else ""
@@ -181,37 +204,62 @@ def _show(args: Any, ctx: Any) -> int:
 
 def _add_case(args: Any, ctx: Any) -> int:
     from oncoboard.board.meetings import add_case
+    from oncoboard.cli.hints import suggest_patient
 
-    c = add_case(ctx.store, args.meeting, args.patient, question=args.question,
-                 presenter=args.presenter, position=args.position)
+    with suggest_patient(ctx, args.patient):
+        c = add_case(ctx.store, args.meeting, args.patient, question=args.question,
+                     presenter=args.presenter, position=args.position)
     print(f"patient {c.patient_id} added to meeting {c.meeting_id} at position {c.position}")
     return 0
 
 
 def _move_case(args: Any, ctx: Any) -> int:
     from oncoboard.board.meetings import move_case
+    from oncoboard.cli.hints import suggest_case
 
-    cases = move_case(ctx.store, args.meeting, args.patient, args.position)
+    with suggest_case(ctx, args.meeting, args.patient):
+        cases = move_case(ctx.store, args.meeting, args.patient, args.position)
     print("order: " + ", ".join(c.patient_id for c in cases))
     return 0
 
 
 def _remove_case(args: Any, ctx: Any) -> int:
     from oncoboard.board.meetings import remove_case
+    from oncoboard.cli.hints import suggest_case
 
-    cases = remove_case(ctx.store, args.meeting, args.patient)
+    with suggest_case(ctx, args.meeting, args.patient):
+        cases = remove_case(ctx.store, args.meeting, args.patient)
     print(f"patient {args.patient} removed; order: " + (", ".join(c.patient_id for c in cases)
                                                         or "no cases left"))
     return 0
 
 
 def _decide(args: Any, ctx: Any) -> int:
-    from oncoboard.board.decisions import amend_decision, record_decision
+    from oncoboard.board.meetings import get_meeting
     from oncoboard.cli import print_json
+    from oncoboard.cli.hints import suggest_case
 
     if args.no_departure and (args.amend is None or args.departs_from_model is not None):
         raise BoardError("--no-departure goes with --amend and without --departs-from-model",
                          where="decision")
+    before = get_meeting(ctx.store, args.meeting).status
+    with suggest_case(ctx, args.meeting, args.patient):
+        d = _record_or_amend(args, ctx)
+    after = get_meeting(ctx.store, args.meeting).status
+    if args.json:
+        print_json(d.as_dict())
+    else:
+        print(f"decision v{d.version} recorded for patient {d.patient_id} in meeting "
+              f"{d.meeting_id} (audit {(d.audit_hash or '')[:16]})")
+        if after != before:  # the first decision marks a planned meeting held
+            print(f"meeting {d.meeting_id} is now {after} (it was {before}): a decision was "
+                  "recorded")
+    return 0
+
+
+def _record_or_amend(args: Any, ctx: Any) -> Any:
+    from oncoboard.board.decisions import amend_decision, record_decision
+
     if args.amend is not None:
         departure: str | None | bool = (None if args.no_departure else False
                                         if args.departs_from_model is None
@@ -228,23 +276,21 @@ def _decide(args: Any, ctx: Any) -> int:
                             rationale=args.rationale, options=args.option or [],
                             attendees=args.attendee or [], prediction_ids=args.prediction,
                             departs_from_model=args.departs_from_model)
-    if args.json:
-        print_json(d.as_dict())
-    else:
-        print(f"decision v{d.version} recorded for patient {d.patient_id} in meeting "
-              f"{d.meeting_id} (audit {(d.audit_hash or '')[:16]})")
-    return 0
+    return d
 
 
 def _predict(args: Any, ctx: Any) -> int:
     from oncoboard.board.predict import predict_meeting
+    from oncoboard.cli import PROBLEMS_EXIT
+    from oncoboard.cli.hints import suggest_plugin
 
-    runs = predict_meeting(ctx.store, ctx.settings, args.meeting, plugin_ids=args.plugin)
+    with suggest_plugin(ctx, args.plugin):
+        runs = predict_meeting(ctx.store, ctx.settings, args.meeting, plugin_ids=args.plugin)
     for run in runs:
         print(run.describe())
     if not runs:
         print("no cases on this meeting's agenda")
-    return 0 if all(r.error is None for r in runs) else BoardError.exit_code
+    return 0 if all(r.error is None for r in runs) else PROBLEMS_EXIT
 
 
 def _status(args: Any, ctx: Any) -> int:

@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from oncoboard.config import PacsNode
-from oncoboard.errors import ConfigError, OncoboardError
+from oncoboard.errors import ConfigError, OncoboardError, PacsError
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -116,7 +116,7 @@ def _echo(args: argparse.Namespace, ctx: Any) -> int:
         for row in rows:
             status = f"ok ({row['ms']:.0f} ms)" if row["ok"] else f"FAILED: {row['message']}"
             print(f"{row['node']}: {status}")
-    return 0 if not failed else 4
+    return 0 if not failed else PacsError.exit_code
 
 
 _COLUMNS = {

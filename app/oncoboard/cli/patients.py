@@ -164,15 +164,23 @@ def _patients_list(args: argparse.Namespace, ctx: Any) -> int:
         print(f"{p.id:<14} {p.name:<28} {p.sex or '?':<7} {p.birth_date or '?':<10} "
               f"{p.diagnosis or '-':<6} {p.diagnosis_display or ''}{flag}")
     if not patients:
-        print("no patients" + (f" matching {args.query!r}" if args.query else ""))
+        from oncoboard.cli.hints import no_patients_text, store_is_empty
+
+        if args.query and not store_is_empty(ctx.store):
+            print(f"no patients matching {args.query!r}")
+        else:
+            print(no_patients_text(ctx.settings))
+            print("(to create the synthetic demo cohort there: oncoboard demo)")
     return 0
 
 
 def _patients_show(args: argparse.Namespace, ctx: Any) -> int:
     from oncoboard.cli import print_json
+    from oncoboard.cli.hints import suggest_patient
     from oncoboard.patients import record
 
-    summary = record.get_summary(ctx.store, args.patient_id)
+    with suggest_patient(ctx, args.patient_id):
+        summary = record.get_summary(ctx.store, args.patient_id)
     if args.json:
         pid = args.patient_id
         print_json({
@@ -192,10 +200,14 @@ def _patients_show(args: argparse.Namespace, ctx: Any) -> int:
 
 def _search(args: argparse.Namespace, ctx: Any) -> int:
     from oncoboard.cli import print_json
+    from oncoboard.cli.hints import no_patients_text, store_is_empty, suggest_patient
     from oncoboard.patients import record
 
-    hits = record.search_notes(ctx.store, " ".join(args.text), limit=args.limit,
-                               patient_id=args.patient)
+    with suggest_patient(ctx, args.patient):
+        if args.patient:  # an unknown patient is an error, with the closest ID
+            record.get_patient(ctx.store, args.patient)
+        hits = record.search_notes(ctx.store, " ".join(args.text), limit=args.limit,
+                                   patient_id=args.patient)
     if args.json:
         print_json([h.__dict__ for h in hits])
         return 0
@@ -203,7 +215,8 @@ def _search(args: argparse.Namespace, ctx: Any) -> int:
         print(f"{h.patient_id:<14} {(h.date or '')[:10]:<10} {h.note_type or '':<12} "
               f"{h.snippet.replace(chr(10), ' ')}")
     if not hits:
-        print("no matching notes")
+        print(f"no notes: {no_patients_text(ctx.settings)}" if store_is_empty(ctx.store)
+              else "no matching notes")
     return 0
 
 
@@ -215,5 +228,7 @@ def _demo(args: argparse.Namespace, ctx: Any) -> int:
     if args.json:
         print_json(result.to_dict())
     else:
-        print(result.describe())
+        from oncoboard.cli.hints import command_prefix, export_line
+
+        print(result.describe(command_prefix(), export_line(ctx.settings)))
     return 0

@@ -20,7 +20,7 @@ def register(sub: Any, common: Any) -> None:
     ls = psub.add_parser("list", parents=[common], help="list plugins, enabled and disabled")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(handler=_list)
-    v = psub.add_parser("verify", parents=[common], help="check plugins (exit 2 if one fails)")
+    v = psub.add_parser("verify", parents=[common], help="check plugins (exit 1 if one fails)")
     v.add_argument("target", nargs="?", help="plugin id or plugin folder (default: all)")
     v.add_argument("--json", action="store_true", help="print JSON")
     v.set_defaults(handler=_verify)
@@ -92,7 +92,11 @@ def _verify(args: Any, ctx: Any) -> int:
     else:
         plugins = [p for p in discover_plugins(ctx.settings) if not target or p.id == target]
         if target and not plugins:
-            raise NotFoundError(f"no plugin {target!r}", where="plugins verify")
+            from oncoboard.cli.hints import did_you_mean
+
+            known = [p.id for p in discover_plugins(ctx.settings)]
+            raise NotFoundError(f"no plugin {target!r}{did_you_mean(target, known)}",
+                                where="plugins verify")
     if args.json:
         print_json([p.to_dict() for p in plugins])
     else:
@@ -102,7 +106,9 @@ def _verify(args: Any, ctx: Any) -> int:
                 print(f"     problem: {reason}")
             for w in p.warnings:
                 print(f"     warning: {w}")
-    return 0 if all(p.enabled for p in plugins) else PluginError.exit_code
+    from oncoboard.cli import PROBLEMS_EXIT
+
+    return 0 if all(p.enabled for p in plugins) else PROBLEMS_EXIT
 
 
 def _install(args: Any, ctx: Any) -> int:
@@ -149,10 +155,12 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 def _run(args: Any, ctx: Any) -> int:
     from oncoboard.cli import print_json
+    from oncoboard.cli.hints import suggest_plugin
     from oncoboard.inference.discovery import get_plugin
     from oncoboard.inference.engine import run_plugin, run_table
 
-    plugin = get_plugin(ctx.settings, args.plugin)
+    with suggest_plugin(ctx, [args.plugin]):
+        plugin = get_plugin(ctx.settings, args.plugin)
     if args.csv and args.input:
         raise InferenceError("give --input values or --csv, not both")
     rows: list[int | None]
@@ -170,7 +178,9 @@ def _run(args: Any, ctx: Any) -> int:
     else:
         for p, row in zip(preds, rows, strict=True):
             _print_prediction(p, row)
-    return 0 if all(p.ok for p in preds) else InferenceError.exit_code
+    from oncoboard.cli import PROBLEMS_EXIT
+
+    return 0 if all(p.ok for p in preds) else PROBLEMS_EXIT
 
 
 def _sign(args: Any, ctx: Any) -> int:
@@ -210,10 +220,12 @@ def _schema(args: Any, ctx: Any) -> int:
 
 def _predict(args: Any, ctx: Any) -> int:
     from oncoboard.cli import print_json
+    from oncoboard.cli.hints import suggest_patient, suggest_plugin
     from oncoboard.inference.engine import predict_patient
 
-    preds = predict_patient(ctx.store, ctx.settings, args.patient_id, date=args.date,
-                            plugin_ids=args.plugin or None, save=not args.no_save)
+    with suggest_patient(ctx, args.patient_id), suggest_plugin(ctx, args.plugin):
+        preds = predict_patient(ctx.store, ctx.settings, args.patient_id, date=args.date,
+                                plugin_ids=args.plugin or None, save=not args.no_save)
     if args.json:
         print_json([p.to_dict() for p in preds])
     else:

@@ -414,23 +414,13 @@ def write_batch(store: Store, batch: Batch, today: dt.date | None = None) -> Imp
                         sum(not r.get("effective") for r in batch.rows["observations"]))
 
 
-#: Files people give instead of FHIR JSON or CSV, and what to do about them.
-_NOT_RECORDS = {".zip": "a zip archive: unzip it and import the folder",
-                ".xlsx": "a spreadsheet: save it as CSV UTF-8 first",
-                ".xls": "a spreadsheet: save it as CSV UTF-8 first",
-                ".ods": "a spreadsheet: save it as CSV UTF-8 first",
-                ".pdf": "a PDF: Oncoboard imports FHIR JSON bundles and CSV files",
-                ".dcm": "a DICOM file: use `oncoboard import dicom`"}
-
-
 def read_file(store: Store, path: Path) -> Batch:
     """Read and validate one file into a Batch without writing anything."""
-    if path.suffix.lower() in _NOT_RECORDS:
-        raise RecordImportError(_NOT_RECORDS[path.suffix.lower()], file=path)
+    from oncoboard.patients.file_kind import record_format
+
+    kind = record_format(path)  # refuses a README, PDF, image... as what it is
     text, sha = read_text(path)
-    start = text.lstrip()[:1]
-    if path.suffix.lower() == ".csv" or (path.suffix.lower() != ".json"
-                                         and start not in ("{", "[", "<")):
+    if kind == "csv":
         from oncoboard.patients.csv_import import read_csv
 
         return read_csv(store, path, text, sha)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMainWindow,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -413,10 +414,20 @@ class BoardView(QWidget):
         parent = self.presenter if self.presenter and self.presenter.isVisible() else self
         dialog = DecisionDialog(self.store, meeting, pid, shown, parent)
         if dialog.exec() and dialog.result_value is not None:
+            if get_meeting(self.store, meeting.id).status != meeting.status:
+                # the first decision marks a planned meeting held: show it, and say so
+                self.refresh(select=meeting.id)
+                self._say(tr("Decision recorded: the meeting is now marked as held."))
             self._load_cases(select=pid)
             self.decision_recorded.emit(pid)
             return dialog.result_value
         return None
+
+    def _say(self, text: str) -> None:
+        """Show `text` in the main window's status bar (seconds), if there is one."""
+        window = self.window()
+        if isinstance(window, QMainWindow):
+            window.statusBar().showMessage(text, 10000)
 
     def present(self) -> workers.Task | None:
         """Gather the cases (key images load in the background) and open the presenter."""

@@ -41,6 +41,8 @@ class SummaryCardWidget(QFrame):
         self.name = QLabel(objectName="title")
         self.ident = QLabel(objectName="subtitle")
         self.synthetic = QLabel(tr("Synthetic patient - demonstration data"), objectName="warning")
+        # on two lines beside a long name rather than a window wider than 1280 px
+        self.synthetic.setWordWrap(True)
         self.values: dict[str, QLabel] = {}
         grid = QGridLayout()
         for i, field in enumerate(self.FIELDS):

@@ -144,7 +144,7 @@ class TimelineWidget(QWidget):
         """Draw the patient's history; each list holds record rows (dates as ISO strings)."""
         self.plot.clear()
         self.item_count = 0
-        self._labels = 0
+        self._labels: list[tuple[int, float, float, str]] = []  # row, start, end, text
         now = dt.datetime.now(dt.UTC).timestamp()
         colours = {"surgery": theme.SERIES[4], "radiotherapy": theme.SERIES[1],
                    "systemic": theme.SERIES[0], "other": theme.SERIES[5]}
@@ -157,7 +157,8 @@ class TimelineWidget(QWidget):
             end = max(end, start + 3 * 86400)
             colour = colours.get(t.get("kind") or "other", theme.SERIES[5])
             self._bar(0, start, end, colour)
-            self._label(0, start, t.get("regimen") or t.get("display") or t.get("kind") or "")
+            self._label(0, start, end, t.get("regimen") or t.get("display") or t.get("kind")
+                        or "")
         for o in outcomes:
             start = to_epoch(o.get("date"))
             if start is None:
@@ -168,14 +169,17 @@ class TimelineWidget(QWidget):
             else:
                 colour = theme.WARNING if o.get("kind") != "death" else theme.DANGER
                 self._points(2, [start], colour, "t")
-                self._label(2, start, o.get("kind") or "")
+                self._label(2, start, start, o.get("kind") or "")
         self._points(3, [x for s in studies if (x := to_epoch(s.get("date"))) is not None],
                      theme.SERIES[2], "s")
         self._points(4, [x for p in predictions
                          if (x := to_epoch(p.get("created_at") or p.get("date"))) is not None],
                      theme.SERIES[3], "d")
+        self._place_labels()
         self.plot.getAxis("left").setTicks([[(i, tr(r)) for i, r in enumerate(ROWS)]])
-        self.plot.setYRange(-0.7, len(ROWS) - 0.3, padding=0)
+        # a label under the bottom row needs a line of room below it
+        below = any(row == 0 for row, *_rest in self._labels[1::2])
+        self.plot.setYRange(-1.25 if below else -0.7, len(ROWS) - 0.3, padding=0)
         self.plot.enableAutoRange(axis="x")
 
     def _bar(self, row: int, start: float, end: float, colour: str) -> None:
@@ -191,14 +195,28 @@ class TimelineWidget(QWidget):
                                              brush=colour, pen=pg.mkPen(theme.BACKGROUND)))
         self.item_count += len(xs)
 
-    def _label(self, row: int, x: float, text: str) -> None:
-        if not text:
+    def _label(self, row: int, start: float, end: float, text: str) -> None:
+        if text:
+            self._labels.append((row, start, end, text if len(text) <= 28 else text[:27] + "…"))
+
+    def _place_labels(self) -> None:
+        """Add the labels, above and below their rows in turn, inside the plotted dates.
+
+        A label starts where its bar starts; one whose bar starts in the right half of the
+        dates ends where its bar ends instead, so that it never runs past the plot's edge
+        ("durvalumab" at the end of a treatment line read "durvalur").
+        """
+        if not self._labels:
             return
-        below = self._labels % 2 == 1
-        self._labels += 1
-        item = pg.TextItem(text[:28], color=theme.TEXT, anchor=(0, 0) if below else (0, 1))
-        item.setPos(x, row - 0.28 if below else row + 0.28)
-        self.plot.addItem(item)
+        lo = min(start for _r, start, _e, _t in self._labels)
+        hi = max(end for _r, _s, end, _t in self._labels)
+        for i, (row, start, end, text) in enumerate(self._labels):
+            below = i % 2 == 1
+            right = hi > lo and start > lo + (hi - lo) / 2
+            anchor = (1 if right else 0, 0 if below else 1)
+            item = pg.TextItem(text, color=theme.TEXT, anchor=anchor)
+            item.setPos(end if right else start, row - 0.28 if below else row + 0.28)
+            self.plot.addItem(item)
 
 
 class LabTrendsWidget(QWidget):

@@ -197,12 +197,8 @@ class ContributionsWidget(QWidget):
         items = sorted(contributions, key=lambda kv: abs(kv[1]))[-10:]
         self.plot = big_plot()
         left = self.plot.getAxis("left")
-        fm = QFontMetrics(left.style.get("tickFont") or self.font())
-        # pyqtgraph silently drops a tick label wider than the axis: shorten it, keep the value
-        full = [k for k, _v in items if fm.horizontalAdvance(k) > _AXIS_MAX_PX - 16]
-        items = [(_elide(fm, k, _AXIS_MAX_PX - 16), v) for k, v in items]
-        if full:
-            self.plot.setToolTip("\n".join(full))
+        self._fm = QFontMetrics(left.style.get("tickFont") or self.font())
+        self._labels = [k for k, _v in items]
         self.plot.setMouseEnabled(False, False)
         self.plot.setFixedHeight(60 + 34 * max(len(items), 1))
         values = np.array([v for _k, v in items], dtype=float)
@@ -211,10 +207,8 @@ class ContributionsWidget(QWidget):
         if len(items):
             self.plot.addItem(pg.BarGraphItem(x0=np.minimum(values, 0), width=np.abs(values),
                                               y=ys, height=0.6, brushes=brushes))
-        left.setTicks([[(int(i), k) for i, (k, _v) in enumerate(items)]])
         left.setStyle(hideOverlappingLabels=False)
-        widest = max((fm.horizontalAdvance(k) for k, _v in items), default=40)
-        left.setWidth(min(_AXIS_MAX_PX, widest + 16))
+        self._fit_labels(_AXIS_MAX_PX)
         self.plot.addLine(x=0, pen=pg.mkPen(theme.MUTED))
         # "identity" means the result's own units (CARG points): nothing to add for a reader
         shown = "" if scale in ("", "identity") else f" ({scale})"
@@ -225,6 +219,23 @@ class ContributionsWidget(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(QLabel(tr("What moved the result (relative to the reference patient)")))
         lay.addWidget(self.plot)
+
+    def _fit_labels(self, room: int) -> None:
+        """Give the input labels up to `room` pixels; shorten those wider, keeping the value."""
+        # pyqtgraph silently drops a tick label wider than the axis
+        fm, left = self._fm, self.plot.getAxis("left")
+        widest = max((fm.horizontalAdvance(k) for k in self._labels), default=40)
+        width = max(120, min(room, widest + 16))
+        shown = [_elide(fm, k, width - 16) for k in self._labels]
+        left.setTicks([[(i, k) for i, k in enumerate(shown)]])
+        left.setWidth(width)
+        cut = [k for k, v in zip(self._labels, shown, strict=True) if k != v]
+        self.plot.setToolTip("\n".join(cut))
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        # the labels may take half the width (the bars need the rest to be read)
+        self._fit_labels(max(_AXIS_MAX_PX, self.width() // 2))
 
 
 class PredictionCardWidget(QFrame):
@@ -265,6 +276,7 @@ class PredictionCardWidget(QFrame):
                       f"{view.provider or '?'} · {view.created_at[:16].replace('T', ' ')}"
                       + (f" · {tr('reference date')} {view.reference_date}"
                          if view.reference_date else ""), objectName="muted")
+        meta.setWordWrap(True)  # the board's narrow case panel
         lay.addWidget(meta)
         self.warning_labels = []
         for text in view.plain_warnings():

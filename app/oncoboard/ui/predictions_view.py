@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtCore import QCoreApplication, QDate, Qt, Signal
-from PySide6.QtGui import QStandardItemModel
+from PySide6.QtGui import QAction, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QScrollArea,
     QTextBrowser,
@@ -157,7 +158,10 @@ class PredictionsView(QWidget):
         self.date.setCalendarPopup(True)
         self.date.setDisplayFormat("yyyy-MM-dd")
         self.plugin_box = QComboBox(objectName="pluginChoice")
-        self.plugin_box.setMinimumWidth(380)
+        # long model names shorten to fit rather than widen the window past 1280 px
+        self.plugin_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.plugin_box.setMinimumContentsLength(16)
         self.run_button = QPushButton(tr("Run models"), objectName="primary")
         self.calc_button = QPushButton(tr("Calculator…"), objectName="calculatorButton")
         self.card_button = QPushButton(tr("Model card"), objectName="modelCardTop")
@@ -234,7 +238,8 @@ class PredictionsView(QWidget):
 
     def _update_buttons(self) -> None:
         self.run_button.setEnabled(self.patient_id is not None)
-        self.card_button.setEnabled(self.plugin_box.currentData() is not None)
+        # with "All applicable models" it offers the card of each model (a menu)
+        self.card_button.setEnabled(any(p.manifest for p in self.plugins))
         self.calc_button.setEnabled(any(p.enabled for p in self.plugins))
 
     def set_patient(self, patient_id: str) -> None:
@@ -332,6 +337,25 @@ class PredictionsView(QWidget):
     def _on_model_card_clicked(self) -> None:
         if self.plugin_box.currentData():
             self.show_model_card(self.plugin_box.currentData())
+        else:
+            self.model_card_menu().popup(self.card_button.mapToGlobal(
+                self.card_button.rect().bottomLeft()))
+
+    def _on_model_card_chosen(self) -> None:
+        action = self.sender()
+        if isinstance(action, QAction):
+            self.show_model_card(action.data())
+
+    def model_card_menu(self) -> QMenu:
+        """Return a menu of the models' cards, those with results on screen first."""
+        shown = {c.view.plugin_id for c in self.cards}
+        menu = QMenu(self)
+        for p in sorted((p for p in self.plugins if p.manifest),
+                        key=lambda p: (p.id not in shown, p.manifest.name)):
+            action = menu.addAction(p.manifest.name)
+            action.setData(p.id)
+            action.triggered.connect(self._on_model_card_chosen)
+        return menu
 
     def show_evidence(self, prediction_id: str) -> dict[str, list[str]]:
         """Highlight the sentences a text model relied on, in the patient's notes."""

@@ -100,7 +100,7 @@ def test_cli_end_to_end(store, settings, plugin_root, tmp_path, capsys, monkeypa
     code, out, _ = _cli(capsys, "plugins", "verify", "test-logistic", *data)
     assert code == 0 and out.startswith("OK")
     code, out, _ = _cli(capsys, "plugins", "verify", *data)
-    assert code == 2 and "FAIL broken" in out
+    assert code == 1 and "FAIL broken" in out
 
     code, out, _ = _cli(capsys, "plugins", "run", "test-logistic", "--input", "age=63",
                         "--input", "ldh=300 U/L", "--input", "ecog=2", "--json", *data)
@@ -112,7 +112,7 @@ def test_cli_end_to_end(store, settings, plugin_root, tmp_path, capsys, monkeypa
     code, out, _ = _cli(capsys, "plugins", "run", "test-logistic", "--csv", str(csv), "--json",
                         *data)
     rows = json.loads(out)
-    assert [r["status"] for r in rows] == ["ok", "refused", "ok"] and code == 2
+    assert [r["status"] for r in rows] == ["ok", "refused", "ok"] and code == 1
     assert rows[2]["inputs"]["ecog"]["status"] == "imputed" and rows[1]["row"] == 2
 
     code, out, _ = _cli(capsys, "predict", "P1", "--date", REF.isoformat(), "--json", *data)

@@ -199,6 +199,10 @@
       <translation>Cette réunion n’a aucun dossier.</translation>
     </message>
     <message>
+      <source>Decision recorded: the meeting is now marked as held.</source>
+      <translation>Décision enregistrée : la réunion est désormais marquée comme tenue.</translation>
+    </message>
+    <message>
       <source>Departs from model</source>
       <translation>S’écarte du modèle</translation>
     </message>
@@ -364,6 +368,10 @@
       <translation>Importer des images DICOM</translation>
     </message>
     <message>
+      <source>NOT IMPORTED: {m}</source>
+      <translation>NON IMPORTÉ : {m}</translation>
+    </message>
+    <message>
       <source>No patient record for DICOM patient IDs: {ids}</source>
       <translation>Aucun dossier patient pour les identifiants DICOM : {ids}</translation>
     </message>
@@ -386,10 +394,6 @@
     <message>
       <source>{n} answered in {s:.2f} s</source>
       <translation>{n} a répondu en {s:.2f} s</translation>
-    </message>
-    <message>
-      <source>NOT IMPORTED: {m}</source>
-      <translation>NON IMPORTÉ : {m}</translation>
     </message>
     <message>
       <source>{uid}: {n} files</source>
@@ -1017,6 +1021,22 @@
   </context>
   <context>
     <name>Volume3DPanel</name>
+    <message>
+      <source>CT bone</source>
+      <translation>TDM os</translation>
+    </message>
+    <message>
+      <source>CT soft tissue</source>
+      <translation>TDM tissus mous</translation>
+    </message>
+    <message>
+      <source>CT lung</source>
+      <translation>TDM poumon</translation>
+    </message>
+    <message>
+      <source>MIP</source>
+      <translation>MIP</translation>
+    </message>
     <message>
       <source>3D rendering starts on demand.</source>
       <translation>Le rendu 3D démarre à la demande.</translation>

@@ -180,10 +180,23 @@ class SliceView(QWidget):
         self._shown = key
         self.renders += 1
         n = self.state.volume.shape[self.axis]
-        self.info.setText(f"{tr(self.layout_info.name)}  {index + 1}/{n}   "
-                          f"W {self.state.width:.0f}  L {self.state.centre:.0f}")
-        self.info.adjustSize()
+        self._info_parts = (f"{tr(self.layout_info.name)}  {index + 1}/{n}",
+                            f"W {self.state.width:.0f}  L {self.state.centre:.0f}")
+        self._place_info()
         self._place_crosshair()
+
+    def _place_info(self) -> None:
+        """Show the plane, slice and window bottom left, on two lines where one would reach
+        the orientation letter at the bottom's centre."""
+        parts = getattr(self, "_info_parts", None)
+        if parts is None:
+            return
+        one_line = "   ".join(parts)
+        room = self.graphics.width() // 2 - self.labels["bottom"].width() // 2 - 16
+        fits = self.info.fontMetrics().horizontalAdvance(one_line) <= room
+        self.info.setText(one_line if fits else "\n".join(parts))
+        self.info.adjustSize()
+        self.info.move(8, self.graphics.height() - self.info.height() - 6)
 
     def _draw_overlays(self, index: int) -> None:
         """Draw the overlays of plane `index` (only when the plane changes, not the window)."""
@@ -223,7 +236,7 @@ class SliceView(QWidget):
         lab["right"].move(w - lab["right"].width() - 6, h // 2 - lab["right"].height() // 2)
         lab["top"].move(w // 2 - lab["top"].width() // 2, 4)
         lab["bottom"].move(w // 2 - lab["bottom"].width() // 2, h - lab["bottom"].height() - 4)
-        self.info.move(8, h - self.info.height() - 6)
+        self._place_info()
 
     # --- screen -> index ----------------------------------------------------------------------
     def index_at(self, pos: QPointF) -> tuple[float, float, float]:

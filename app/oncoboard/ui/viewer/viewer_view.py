@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from oncoboard.imaging import display
 from oncoboard.ui import workers
+from oncoboard.ui.elided_label import ElidedLabel
 from oncoboard.ui.errors import ErrorBoundary
 from oncoboard.ui.viewer.slice_view import SliceView
 from oncoboard.ui.viewer.state import ViewerState
@@ -169,9 +170,10 @@ class ViewerView(QWidget):
         self.warnings = QLabel(objectName="warning")
         self.warnings.setWordWrap(True)
         self.warnings.hide()
-        self.title = QLabel(tr("No series open"), objectName="subtitle")
+        self.title = ElidedLabel(tr("No series open"), objectName="subtitle")
         self.preset_box = QComboBox(objectName="windowPresets")
-        self.preset_box.setMinimumWidth(200)
+        # as wide as its longest preset, "Mediastinum (50/350)" included
+        self.preset_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.overlay_bar = QHBoxLayout()
         self.overlay_checks: dict[str, QCheckBox] = {}
         self.tool_group = QButtonGroup(self)
@@ -186,8 +188,6 @@ class ViewerView(QWidget):
 
     def _build(self) -> None:
         bar = QHBoxLayout()
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.title.setMinimumWidth(120)
         bar.addWidget(self.title, 1)
         for tool, text in (("window", tr("Window/level")), ("pan", tr("Pan")),
                            ("distance", tr("Distance")), ("roi", tr("ROI"))):
@@ -200,9 +200,9 @@ class ViewerView(QWidget):
         bar.addWidget(QLabel(tr("Window")))
         bar.addWidget(self.preset_box)
         self.preset_box.activated.connect(self._on_preset_activated)
+        # beside the measurements it clears (the tool bar had no room for it at 1280 px)
         clear = QPushButton(tr("Clear measurements"), objectName="clearMeasurements")
         clear.clicked.connect(self._clear_measurements)
-        bar.addWidget(clear)
         grid = QGridLayout()
         grid.setSpacing(4)
         grid.addWidget(self.views[0], 0, 0)
@@ -215,6 +215,7 @@ class ViewerView(QWidget):
         bottom.addLayout(self.overlay_bar)
         bottom.addWidget(self.readout, 1)
         bottom.addWidget(self.measure_label)
+        bottom.addWidget(clear)
         right = QVBoxLayout()
         right.addLayout(bar)
         right.addWidget(self.warnings)
@@ -238,7 +239,7 @@ class ViewerView(QWidget):
                       if s.modality not in ("RTSTRUCT", "SEG", "RTPLAN", "RTDOSE", "SR")]
         except NotImplementedError:
             series = []
-            self.title.setText(tr("The imaging index is not available in this version."))
+            self.title.set_full_text(tr("The imaging index is not available in this version."))
         except Exception as exc:  # noqa: BLE001
             ErrorBoundary.report(exc, self, tr("Listing the series"))
             return
@@ -246,7 +247,7 @@ class ViewerView(QWidget):
         self.browser.setVisible(bool(series))
         if not series:
             if self.state.volume is None:
-                self.title.setText(tr("No images for this patient"))
+                self.title.set_full_text(tr("No images for this patient"))
             return
         first = next((s for s in series if s.modality == "CT"), series[0])
         self.open_series(first.series_uid)
@@ -261,7 +262,7 @@ class ViewerView(QWidget):
             self.loading.cancel()
             self.loading = None
         self.state.clear()
-        self.title.setText(tr("No series open"))
+        self.title.set_full_text(tr("No series open"))
         self.warnings.hide()
         self.preset_box.clear()
         self._build_overlay_toggles()
@@ -275,7 +276,7 @@ class ViewerView(QWidget):
         task = workers.Task(load_series_job, self.ctx.settings.db_path, series_uid,
                             name=f"load {series_uid}")
         self.loading = task
-        self.title.setText(tr("Loading…"))
+        self.title.set_full_text(tr("Loading…"))
         on_done = lambda result, uid=series_uid, t=task: self._on_series_ready(uid, t, result)  # noqa: E731
         if self.main is not None:
             self.main.run_task(task, tr("Loading series"), on_done=on_done,
@@ -301,7 +302,7 @@ class ViewerView(QWidget):
                    overlays: Sequence[tuple[str, Any, tuple[int, int, int]]] = ()) -> None:
         """Show `volume` (a core ``Volume``) with its overlays (name, mask, colour)."""
         self.state.set_volume(volume, list(overlays))
-        self.title.setText(f"{volume.modality}  {volume.description}  "
+        self.title.set_full_text(f"{volume.modality}  {volume.description}  "
                            f"{'×'.join(str(n) for n in volume.shape)}  "
                            f"({' × '.join(f'{s:.2f}' for s in volume.spacing)} mm)")
         self.preset_box.clear()

@@ -37,6 +37,37 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("Volume3DPanel", text)
 
 
+def preset_label(name: str) -> str:
+    """Return the translated name of 3D preset `name`."""
+    labels = {"CT bone": tr("CT bone"), "CT soft tissue": tr("CT soft tissue"),
+              "CT lung": tr("CT lung"), "MIP": tr("MIP")}
+    return labels.get(name, name)
+
+
+_CHEST = ("CHEST", "THORAX", "LUNG", "THORAC", "POUMON", "PULM", "MEDIASTIN")
+_BONE = ("BONE", "SKELET", "SPINE", "RACHIS", "OSSEUX", "EXTREMIT", "HIP", "KNEE", "SHOULDER")
+
+
+def default_preset(volume: Any) -> str:
+    """Return the 3D preset that suits `volume`, by modality and body part.
+
+    A chest CT opens on the lungs, a bone or spine CT on bone, another CT on soft tissue, and
+    an MR, PET or other series as a maximum intensity projection (the usual view of a breast
+    MR). The body part is DICOM's BodyPartExamined where the volume carries it, else words of
+    the series description ("Thorax 3.75 mm").
+    """
+    meta = getattr(volume, "meta", None) or {}
+    text = " ".join(str(x) for x in (meta.get("body_part"), getattr(volume, "description", ""))
+                    if x).upper()
+    if getattr(volume, "modality", "") != "CT":
+        return "MIP"
+    if any(word in text for word in _CHEST):
+        return "CT lung"
+    if any(word in text for word in _BONE):
+        return "CT bone"
+    return "CT soft tissue"
+
+
 def unavailable_reason() -> str | None:
     """Return why 3D cannot start in this session, or None if it can try."""
     platform = QGuiApplication.platformName()
@@ -68,7 +99,8 @@ class Volume3DPanel(QWidget):
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.start_button = QPushButton(tr("Show 3D"), objectName="start3d")
         self.preset = QComboBox(objectName="preset3d")
-        self.preset.addItems(list(PRESETS))
+        for name in PRESETS:
+            self.preset.addItem(preset_label(name), name)
         self.preset.setEnabled(False)
         top = QHBoxLayout()
         top.addWidget(self.start_button)
@@ -78,7 +110,8 @@ class Volume3DPanel(QWidget):
         self.lay.addLayout(top)
         self.lay.addWidget(self.message, 1)
         self.start_button.clicked.connect(self.start)
-        self.preset.currentTextChanged.connect(self._on_preset_changed)
+        self.preset.currentIndexChanged.connect(
+            lambda _i: self._on_preset_changed(self.preset.currentData()))
         state.volume_changed.connect(self._on_volume_changed)
 
     def start(self) -> bool:
@@ -138,6 +171,10 @@ class Volume3DPanel(QWidget):
         return image
 
     def _on_volume_changed(self) -> None:
+        if self.state.volume is not None:  # a new series: the preset that suits it
+            self.preset.blockSignals(True)
+            self.preset.setCurrentIndex(self.preset.findData(default_preset(self.state.volume)))
+            self.preset.blockSignals(False)
         if self.renderer is None:
             return
         if self.state.volume is None:
@@ -163,7 +200,7 @@ class Volume3DPanel(QWidget):
         for _name, (mask, colour, visible) in self.state.overlays.items():
             if visible:
                 self._add_surface(mask, colour, step, vol.spacing)
-        self._on_preset_changed(self.preset.currentText())
+        self._on_preset_changed(self.preset.currentData())
         self.anterior_view()
 
     def anterior_view(self) -> None:
@@ -196,7 +233,7 @@ class Volume3DPanel(QWidget):
         self.renderer.AddActor(actor)
 
     def _on_preset_changed(self, name: str) -> None:
-        if self.renderer is None or not hasattr(self, "property"):
+        if self.renderer is None or not hasattr(self, "volume_property"):
             return
         from vtkmodules.vtkCommonDataModel import vtkPiecewiseFunction
         from vtkmodules.vtkRenderingCore import vtkColorTransferFunction
