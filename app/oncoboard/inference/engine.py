@@ -20,7 +20,7 @@ import numpy as np
 
 from oncoboard import __version__
 from oncoboard.errors import InferenceError, OncoboardError
-from oncoboard.inference import explain, runtime
+from oncoboard.inference import explain, recalibration, runtime
 from oncoboard.inference.features import (
     Assembly,
     assemble_given,
@@ -478,6 +478,7 @@ def predict_patient(store: Any, settings: Any, patient_id: str, *,
                        f"see the log")
         doc = make_result(plugin, asm, settings.providers, patient_id=patient_id,
                           reference_date=day, explain_it=explain_it, job=job)
+        doc = recalibration.apply_site_recalibration(plugin, doc, settings)  # site layer, if any
         results.append(doc)
     if save:  # one transaction for the patient: one commit instead of one per plugin
         results = predictions.save_many(store, results, settings=settings)

@@ -279,9 +279,9 @@ def _manifest_comparison(manifest: Any, local: dict[str, Any], horizon: float
         mine: float | None = None
         m = re.fullmatch(r"[a-z]+(\d+)_(low|mid|high)_risk_tertile(_cv)?_(predicted|observed)",
                          name)
-        if name.startswith("c_index") and "harrell" in local:
+        if re.fullmatch(r"c_index(_cv|_apparent)?", name) and "harrell" in local:
             mine = local["harrell"]["value"]
-        elif name.startswith("auc") and "auc" in local:
+        elif re.fullmatch(r"auc(_cv|_apparent)?", name) and "auc" in local:
             mine = local["auc"]["value"]
         elif m and float(m.group(1)) == horizon and m.group(2) in groups:
             mine = groups[m.group(2)][m.group(4)]
