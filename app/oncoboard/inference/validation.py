@@ -368,7 +368,7 @@ def _survival(scored: list[Scored], grid: np.ndarray, h: float, n_boot: int, see
         return rep
     time = np.array([s.case.months for s in scored], float)
     event = np.array([s.case.event for s in scored], bool)
-    curves = np.vstack([s.surv for s in scored]).astype(float)
+    curves = np.vstack([np.asarray(s.surv) for s in scored]).astype(float)
     hi = int(np.searchsorted(grid, h, side="right")) - 1
     s_h = curves[:, hi]
     risk = 1.0 - s_h

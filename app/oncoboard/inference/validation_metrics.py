@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 TIED_TOL = 1e-8
-BLOCK = 512  # rows of the pair matrix held at once (BLOCK x n float32)
+PAIRS = 2_000_000  # pair-matrix cells held at once (rows x n): memory flat in n
 Z95 = 1.959963984540054
 
 
@@ -34,45 +34,70 @@ Z95 = 1.959963984540054
 # ---------------------------------------------------------------------------------------------
 
 
-def _pair_blocks(time: np.ndarray, event: np.ndarray, risk: np.ndarray, rows: np.ndarray
-                 ) -> Any:
-    """Yield (row indices, concordance block, comparable block) for the event rows.
+def _score_blocks(time: np.ndarray, event: np.ndarray, risk: np.ndarray, rows: np.ndarray
+                  ) -> Any:
+    """Yield (row indices, concordance block) for the event rows, a bounded block of rows at a time.
 
     For event row i and any patient j: comparable = t_j > t_i, or t_j == t_i and j censored;
-    concordance score = 1 if risk_i > risk_j, 1/2 if tied (within 1e-8), else 0.
+    concordance score = 1 if risk_i > risk_j, 1/2 if tied (within 1e-8), else 0 (and 0 when
+    not comparable).
     """
-    for start in range(0, len(rows), BLOCK):
-        idx = rows[start:start + BLOCK]
+    block = max(16, PAIRS // max(len(time), 1))
+    for start in range(0, len(rows), block):
+        idx = rows[start:start + block]
         ti, ri = time[idx][:, None], risk[idx][:, None]
         comp = (time[None, :] > ti) | ((time[None, :] == ti) & ~event[None, :])
         diff = ri - risk[None, :]
-        tied = np.abs(diff) <= TIED_TOL
-        score = np.where(tied, 0.5, (diff > 0).astype(np.float32)).astype(np.float32)
-        yield idx, (score * comp).astype(np.float32), comp.astype(np.float32)
+        score = np.where(np.abs(diff) <= TIED_TOL, np.float32(0.5),
+                         (diff > 0).astype(np.float32))
+        yield idx, np.where(comp, score, np.float32(0.0)).astype(np.float32)
 
 
-def concordance(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
-                row_weights: np.ndarray, col_weights: np.ndarray) -> np.ndarray:
-    """Return the C-index for each replicate: rows of ``row_weights`` (B x n) and ``col_weights``.
+def _comparable_weights(time: np.ndarray, event: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Return sum_j w_bj K_ij for every i (B x n), by suffix sums over sorted times."""
+    uniq, inv = np.unique(time, return_inverse=True)
+    total = np.zeros((w.shape[0], len(uniq)))
+    cens = np.zeros((w.shape[0], len(uniq)))
+    for b in range(w.shape[0]):
+        total[b] = np.bincount(inv, weights=w[b], minlength=len(uniq))
+        cens[b] = np.bincount(inv, weights=w[b] * ~event, minlength=len(uniq))
+    after = np.cumsum(total[:, ::-1], axis=1)[:, ::-1] - total  # weight with t_j > t
+    return np.asarray((after + cens)[:, inv])
+
+
+def concordance_many(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
+                     row_weights: list[np.ndarray], col_weights: np.ndarray
+                     ) -> list[np.ndarray]:
+    """Return the C-index for each replicate, for each matrix of row weights (B x n).
 
     C_b = sum_ij u_bi w_bj S_ij / sum_ij u_bi w_bj K_ij with S the concordance scores and K the
-    comparable pairs (rows: patients with an event). Harrell: u = w (patient multiplicities);
-    Uno: u = w / G(t)^2 below tau, 0 above.
+    comparable pairs (rows: patients with an event), w the patients' multiplicities. Harrell:
+    u = w; Uno: u = w / G(t)^2 below tau, 0 above. The pair matrix is formed once for all.
     """
     time = np.asarray(time, float)
     event = np.asarray(event, bool)
     risk = np.asarray(risk, float)
-    u = np.atleast_2d(row_weights).astype(np.float64)
+    us = [np.atleast_2d(u).astype(np.float64) for u in row_weights]
     w = np.atleast_2d(col_weights).astype(np.float32)
-    rows = np.flatnonzero(event & (u != 0).any(axis=0))
-    num = np.zeros(u.shape[0])
-    den = np.zeros(u.shape[0])
-    for idx, s, k in _pair_blocks(time, event, risk, rows):
-        ui = u[:, idx]
-        num += np.einsum("bi,bi->b", ui, (w @ s.T).astype(np.float64))
-        den += np.einsum("bi,bi->b", ui, (w @ k.T).astype(np.float64))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+    rows = np.flatnonzero(event & np.any([(u != 0).any(axis=0) for u in us], axis=0))
+    nums = [np.zeros(w.shape[0]) for _ in us]
+    for idx, sblock in _score_blocks(time, event, risk, rows):
+        m = (w @ sblock.T).astype(np.float64)
+        for k, u in enumerate(us):
+            nums[k] += np.einsum("bi,bi->b", u[:, idx], m)
+    kw = _comparable_weights(time, event, w.astype(np.float64))
+    out = []
+    for u, num in zip(us, nums, strict=True):
+        den = np.einsum("bi,bi->b", u[:, rows], kw[:, rows])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(np.where(den > 0, num / np.where(den > 0, den, 1), np.nan))
+    return out
+
+
+def concordance(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
+                row_weights: np.ndarray, col_weights: np.ndarray) -> np.ndarray:
+    """Return the C-index for each replicate (see :func:`concordance_many`)."""
+    return concordance_many(time, event, risk, [row_weights], col_weights)[0]
 
 
 def censoring_survival(time: np.ndarray, event: np.ndarray, weights: np.ndarray
@@ -109,13 +134,12 @@ def c_indexes(time: np.ndarray, event: np.ndarray, risk: np.ndarray, tau: float 
     time = np.asarray(time, float)
     event = np.asarray(event, bool)
     w = np.atleast_2d(weights).astype(float)
-    harrell = concordance(time, event, risk, w, w)
     g = censoring_survival(time, event, w)(time)
     with np.errstate(invalid="ignore", divide="ignore"):
         ipcw = np.where(event[None, :] & (g > 0), 1.0 / np.where(g > 0, g, 1), 0.0)
     if tau is not None:
         ipcw[:, time >= tau] = 0.0
-    uno = concordance(time, event, risk, w * ipcw ** 2, w)
+    harrell, uno = concordance_many(time, event, risk, [w, w * ipcw ** 2], w)
     return harrell, uno
 
 
