@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "oncoboard.cli.doctor",
     "oncoboard.cli.audit",
     "oncoboard.cli.plugins",
+    "oncoboard.cli.validate",
     "oncoboard.cli.board",
     "oncoboard.cli.imaging",
     "oncoboard.cli.pacs",

@@ -22,7 +22,7 @@ import numpy as np
 
 from oncoboard import __version__
 from oncoboard.errors import InferenceError, OncoboardError
-from oncoboard.inference import explain, runtime
+from oncoboard.inference import explain, recalibration, runtime
 from oncoboard.inference.inputs import (
     Assembly,
     assemble_given,
@@ -359,8 +359,9 @@ def predict_patient(store: Any, settings: Any, patient_id: str, *,
             asm = Assembly()
             asm.refuse(f"internal error while assembling the inputs ({type(exc).__name__}); "
                        f"see the log")
-        results.append(make_result(plugin, asm, settings.providers, patient_id=patient_id,
-                                   reference_date=day, explain_it=explain_it, job=job))
+        pred = make_result(plugin, asm, settings.providers, patient_id=patient_id,
+                           reference_date=day, explain_it=explain_it, job=job)
+        results.append(recalibration.recalibrated(plugin, pred, settings))  # site layer, if any
     if save:  # one transaction for the patient: one commit instead of one per plugin
         return prediction_store.save_many(store, results, settings=settings)
     return [replace(p, images={}) for p in results]
