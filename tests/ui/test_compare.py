@@ -197,6 +197,7 @@ def test_dragging_the_prior_with_adjust_sets_the_offset(compare):
 
 def test_registration_can_be_cancelled(app, qtbot):
     from compare_data import pair_affine
+
     from oncoboard.imaging import demo
     from oncoboard.imaging.volume import Volume
     from oncoboard.ui.viewer.compare_view import ComparisonView

@@ -348,7 +348,7 @@ def register_rigid(current: Volume, prior: Volume, *, progress: ProgressFn | Non
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=40)
     method.SetMetricSamplingStrategy(method.RANDOM)
     method.SetMetricSamplingPercentagePerLevel(
-        [min(0.5, 40_000 * f**3 / n_voxels) for f in shrink], seed)
+        [min(0.5, 25_000 * f**3 / n_voxels) for f in shrink], seed)
     method.SetInterpolator(sitk.sitkLinear)
     max_iter = 150
     method.SetOptimizerAsRegularStepGradientDescent(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,8 @@ def register_job(task: workers.Task, current: Any, prior: Any,
         current, prior, cache,
         # progress is emitted directly: raising from SimpleITK's callback is not an option
         progress=lambda f, m: task.signals.progressed.emit(float(f), str(m)),
-        cancel=task.cancel_event.is_set)
+        cancel=task.cancel_event.is_set,
+        threads=max(1, (os.cpu_count() or 2) - 1))  # one core stays with the GUI thread
 
 
 def _iso(dicom_date: str) -> str:
@@ -102,6 +104,17 @@ class ComparePaneView(SliceView):
         self.date_label.setText(text)
         self.date_label.adjustSize()
         self.date_label.move(6, 4)
+
+    def redraw(self) -> None:
+        """Draw the plane, unless the pane is hidden (the 1x2 layout): then when shown."""
+        if not self.isVisible():
+            self._shown = None
+            return
+        super().redraw()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self.redraw()
 
     def _on_left_dragged(self, ev: Any) -> None:
         if not (self.adjusting and self.role == "prior" and self.state.volume is not None):
