@@ -89,6 +89,10 @@ def test_keyboard_window_zoom_and_unlink(compare, qtbot):
     assert pri.cursor[0] == before and "Unlinked" in compare.status.text()
     compare.link_check.setChecked(True)
     assert abs(pri.cursor[0] - before) <= 2
+    qtbot.keyClick(axial, Qt.Key.Key_L)  # L toggles the link from any pane
+    assert not compare.link_check.isChecked() and not compare.sync.enabled
+    qtbot.keyClick(axial, Qt.Key.Key_L)
+    assert compare.sync.active
 
 
 def test_manual_offset_moves_the_prior_and_is_cached(compare, pair_dir):

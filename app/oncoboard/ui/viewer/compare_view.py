@@ -165,7 +165,7 @@ class ComparisonView(QWidget):
         self.status.setWordWrap(True)
         self.layout_box = QComboBox(objectName="compareLayout")
         self.layout_box.addItem("1 × 2", "1x2")
-        self.layout_box.addItem(tr("2 × 2 (with reformat)"), "2x2")
+        self.layout_box.addItem(tr("2 × 2 MPR"), "2x2")
         self.link_check = QCheckBox(tr("Linked"), objectName="linkToggle")
         self.link_check.setChecked(True)
         self.register_button = QPushButton(tr("Register"), objectName="registerButton")
