@@ -338,7 +338,9 @@ class ComparisonView(QWidget):
             pane.date_label.setToolTip(vol.description)
         self.preset_box.clear()
         for name, centre, width in self.current.presets:
-            self.preset_box.addItem(f"{tr(name)} ({centre:.0f}/{width:.0f})", name)
+            # the preset names are translated once, with the single viewer's strings
+            shown = QCoreApplication.translate("ViewerView", name)
+            self.preset_box.addItem(f"{shown} ({centre:.0f}/{width:.0f})", name)
         self._on_window_changed(self.current.centre, self.current.width)
         link = reg.initial_link(current, prior)
         self.sync.set_link(link)
