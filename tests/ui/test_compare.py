@@ -217,3 +217,32 @@ def test_registration_can_be_cancelled(app, qtbot):
     view.register_button.click()
     qtbot.waitUntil(lambda: view.registering is None, timeout=20000)
     assert not view.sync.link.linked and "cancelled" in view.status.text()
+
+
+def test_viewer_button_opens_the_comparison(app, qtbot, pair_dir):
+    from PySide6.QtWidgets import QPushButton
+
+    from oncoboard.ui import workers
+    from oncoboard.ui.app import create_window
+
+    folder, facts = pair_dir
+    ctx = Context(folder)
+    ctx.log_file = None
+    win = create_window(ctx)
+    qtbot.addWidget(win)
+    win.resize(1600, 1000)
+    win.show()
+    win.open_patient(PATIENT)
+    viewer = win.show_view("viewer")
+    qtbot.waitUntil(lambda: viewer.state.volume is not None, timeout=30000)
+    viewer.open_series(facts["current"])
+    qtbot.waitUntil(lambda: viewer.state.volume.series_uid == facts["current"], timeout=30000)
+    viewer.findChild(QPushButton, "compareWithPrior").click()
+    compare = win.view("compare")
+    assert win.current_view_name() == "compare"
+    qtbot.waitUntil(lambda: compare.prior.volume is not None
+                    and compare.sync.link.mode == "registered", timeout=60000)
+    assert compare.prior.volume.series_uid == facts["prior"]
+    workers.wait_all(20000)
+    win.close()
+    ctx.store.close()
