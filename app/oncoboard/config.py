@@ -28,6 +28,10 @@ Example site file::
     [dicom]
     patient_match = "patient_id"        # or "patient_id+birth_date"
 
+    [viewer.hanging]                    # the prior put beside a study in the comparison view
+    match = ["modality", "body_part"]   # what it must share (also: "description")
+    max_age_days = 0                    # 0: any earlier study
+
     [[pacs]]
     name = "hospital-pacs"
     ae_title = "PACS"
@@ -61,6 +65,7 @@ SECURITY_SETTINGS = frozenset({
     "audit_key_file", "audit_keyring", "audit_checkpoint_file", "audit_syslog"})
 LANGUAGES = ("en", "fr")
 PATIENT_MATCH_RULES = ("patient_id", "patient_id+birth_date")
+HANGING_MATCH_FIELDS = ("modality", "body_part", "description")  # = imaging.hanging.MATCH_FIELDS
 
 
 PACS_AUTH = ("none", "basic", "bearer")
@@ -121,6 +126,8 @@ class Settings:
     local_port: int = 11113
     local_host: str = ""     # address the C-MOVE storage SCP binds to ("" = all interfaces)
     cache_max_bytes: int = 4 * 1024**3
+    hanging_match: tuple[str, ...] = ("modality", "body_part")  # [viewer.hanging] match
+    hanging_max_age_days: int = 0                               # [viewer.hanging] max_age_days
     audit_key_file: Path | None = None          # HMAC key of the audit checkpoints (site)
     audit_keyring: bool = False                 # or keep that key in the OS keyring
     audit_checkpoint_file: Path | None = None   # append-only copy of the checkpoints (a share)
@@ -201,7 +208,7 @@ _SCALARS = {"data_dir", "language", "providers", "site_plugin_dir", "extra_plugi
 
 def _merge(raw: dict[str, Any], into: dict[str, Any], path: Path, *,
            site: bool = False) -> None:
-    known = _SCALARS | {"dicom", "pacs"}
+    known = _SCALARS | {"dicom", "pacs", "viewer"}
     for key in raw:
         if key not in known:
             raise ConfigError(f"unknown setting {key!r} (known: {', '.join(sorted(known))})",
@@ -221,6 +228,8 @@ def _merge(raw: dict[str, Any], into: dict[str, Any], path: Path, *,
         if rule is not None:
             into["patient_match"] = rule
             origin["patient_match"] = path
+    if "viewer" in raw:
+        _merge_viewer(raw["viewer"], into, path)
     if "pacs" in raw:
         nodes = []
         for i, node in enumerate(raw["pacs"]):
@@ -229,6 +238,28 @@ def _merge(raw: dict[str, Any], into: dict[str, Any], path: Path, *,
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"pacs node #{i + 1}: {exc}", file=path) from exc
         into["pacs"] = tuple(nodes)
+
+
+def _merge_viewer(raw: Any, into: dict[str, Any], path: Path) -> None:
+    hanging = raw.get("hanging", {}) if isinstance(raw, dict) else None
+    if not isinstance(hanging, dict) or set(raw) - {"hanging"}:
+        raise ConfigError("[viewer] holds only a [viewer.hanging] table", file=path)
+    unknown = set(hanging) - {"match", "max_age_days"}
+    if unknown:
+        raise ConfigError(f"unknown [viewer.hanging] setting(s): {', '.join(sorted(unknown))} "
+                          "(known: match, max_age_days)", file=path)
+    if "match" in hanging:
+        match = hanging["match"]
+        if not isinstance(match, list) or not set(match) <= set(HANGING_MATCH_FIELDS):
+            raise ConfigError("viewer.hanging.match must be a list of "
+                              f"{', '.join(HANGING_MATCH_FIELDS)}", file=path)
+        into["hanging_match"] = tuple(match)
+    if "max_age_days" in hanging:
+        days = hanging["max_age_days"]
+        if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+            raise ConfigError("viewer.hanging.max_age_days must be a whole number >= 0",
+                              file=path)
+        into["hanging_max_age_days"] = days
 
 
 def _stricter(key: str, value: Any) -> bool:

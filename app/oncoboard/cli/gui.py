@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-VIEW_CHOICES = ("patients", "patient", "viewer", "predictions", "board")
+VIEW_CHOICES = ("patients", "patient", "viewer", "compare", "predictions", "board")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

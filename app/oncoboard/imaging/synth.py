@@ -381,3 +381,40 @@ def rtstruct_dataset(image_datasets: Sequence[Any], rois: Sequence[dict[str, Any
     ds.ROIContourSequence = Seq(contour_seq)
     ds.RTROIObservationsSequence = Seq(obs_seq)
     return ds
+
+
+def resample_rigid(voxels: NDArray[Any], affine: NDArray[Any], matrix: NDArray[Any], *,
+                   out_shape: tuple[int, int, int] | None = None,
+                   out_affine: NDArray[Any] | None = None,
+                   fill: float = -1000.0) -> NDArray[np.int16]:
+    """Return the image a scan on grid `out_affine` would show after a known rigid motion.
+
+    `matrix` (4x4) maps the new scan's LPS mm to the original's (the convention of
+    `oncoboard.imaging.registration`): the voxel at LPS ``x`` of the result holds the original's
+    value at ``matrix @ x`` (trilinear). The grid defaults to the original's. Follow-up series
+    with an exactly known registration for tests and benchmarks.
+    """
+    import SimpleITK as sitk
+
+    out_shape = out_shape or (int(voxels.shape[0]), int(voxels.shape[1]), int(voxels.shape[2]))
+    out_affine = np.asarray(affine if out_affine is None else out_affine, dtype=np.float64)
+
+    def image(arr: NDArray[Any], aff: NDArray[Any]) -> Any:
+        img = sitk.GetImageFromArray(np.asarray(arr, dtype=np.float32))
+        spacing = np.linalg.norm(aff[:3, :3], axis=0)
+        img.SetSpacing((float(spacing[2]), float(spacing[1]), float(spacing[0])))
+        img.SetOrigin(tuple(float(v) for v in aff[:3, 3]))
+        axes = aff[:3, :3] / spacing
+        img.SetDirection(tuple(float(v) for v in
+                               np.stack([axes[:, 2], axes[:, 1], axes[:, 0]], 1).ravel()))
+        return img
+
+    source = image(voxels, np.asarray(affine, dtype=np.float64))
+    reference = image(np.zeros(out_shape, np.float32), out_affine)
+    m = np.asarray(matrix, dtype=np.float64)
+    transform = sitk.AffineTransform(3)
+    transform.SetMatrix(tuple(float(v) for v in m[:3, :3].ravel()))
+    transform.SetTranslation(tuple(float(v) for v in m[:3, 3]))
+    out = sitk.Resample(source, reference, transform, sitk.sitkLinear, float(fill))
+    moved: NDArray[np.float32] = sitk.GetArrayFromImage(out)
+    return np.rint(moved).astype(np.int16)

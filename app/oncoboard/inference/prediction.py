@@ -419,6 +419,9 @@ class Prediction:
     duration_ms: float | None = None
     id: str | None = None
     audit: AuditRef | None = None
+    #: The site recalibration applied (label, version, kind, intercept, slope, n_patients,
+    #: created_at), None for the plugin's own outputs (the document then has no such key).
+    recalibration: Mapping[str, JSON] | None = None
     images: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -463,6 +466,8 @@ class Prediction:
             "provider_notes": list(self.provider_notes), "app_version": self.app_version,
             "os_user": self.os_user, "created_at": self.created_at,
             "duration_ms": self.duration_ms}
+        if self.recalibration is not None:
+            doc["recalibration"] = _json(self.recalibration)
         if audit and self.audit is not None:
             doc["audit"] = self.audit.to_dict()
         return doc
@@ -493,5 +498,6 @@ class Prediction:
             app_version=str(doc.get("app_version") or ""), os_user=doc.get("os_user"),
             created_at=str(doc.get("created_at") or ""), duration_ms=doc.get("duration_ms"),
             audit=AuditRef(int(audit["seq"]), str(audit["hash"]), str(audit["record_sha256"]))
-            if audit else None)
+            if audit else None,
+            recalibration=dict(doc["recalibration"]) if doc.get("recalibration") else None)
 

@@ -37,6 +37,7 @@ VIEW_TITLES = {"patients": "Patients", "patient": "Patient", "viewer": "Images",
 #: Views created on first use: name -> (module, class); each takes (app_context, main_window).
 OPTIONAL_VIEWS = {
     "viewer": ("oncoboard.ui.viewer.viewer_view", "ViewerView"),
+    "compare": ("oncoboard.ui.viewer.compare_view", "ComparisonView"),  # from the viewer
     "predictions": ("oncoboard.ui.predictions_view", "PredictionsView"),
     "board": ("oncoboard.ui.board_view", "BoardView"),
 }

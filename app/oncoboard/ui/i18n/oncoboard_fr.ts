@@ -251,6 +251,89 @@
     </message>
   </context>
   <context>
+    <name>ComparisonView</name>
+    <message>
+      <source>No comparison open</source>
+      <translation>Aucune comparaison ouverte</translation>
+    </message>
+    <message>
+      <source>2 × 2 MPR</source>
+      <translation>2 × 2 MPR</translation>
+    </message>
+    <message>
+      <source>Linked</source>
+      <translation>Liées</translation>
+    </message>
+    <message>
+      <source>Register</source>
+      <translation>Recaler</translation>
+    </message>
+    <message>
+      <source>Adjust offset</source>
+      <translation>Ajuster le décalage</translation>
+    </message>
+    <message>
+      <source>Reset offset</source>
+      <translation>Annuler le décalage</translation>
+    </message>
+    <message>
+      <source>Loading…</source>
+      <translation>Chargement…</translation>
+    </message>
+    <message>
+      <source>Cancel registration</source>
+      <translation>Annuler le recalage</translation>
+    </message>
+    <message>
+      <source>Registering the prior study…</source>
+      <translation>Recalage de l'examen antérieur…</translation>
+    </message>
+    <message>
+      <source>Window</source>
+      <translation>Fenêtre</translation>
+    </message>
+    <message>
+      <source>No images for this patient</source>
+      <translation>Aucune image pour ce patient</translation>
+    </message>
+    <message>
+      <source>No earlier study of the same kind to compare with</source>
+      <translation>Aucun examen antérieur du même type à comparer</translation>
+    </message>
+    <message>
+      <source>Loading the comparison</source>
+      <translation>Chargement de la comparaison</translation>
+    </message>
+    <message>
+      <source>Current</source>
+      <translation>Actuel</translation>
+    </message>
+    <message>
+      <source>Prior</source>
+      <translation>Antérieur</translation>
+    </message>
+    <message>
+      <source>Unlinked by the reader</source>
+      <translation>Déliées par le lecteur</translation>
+    </message>
+    <message>
+      <source>Choosing the prior study</source>
+      <translation>Choix de l'examen antérieur</translation>
+    </message>
+    <message>
+      <source>vs</source>
+      <translation>vs</translation>
+    </message>
+    <message>
+      <source>Registration cancelled: the panes are not linked</source>
+      <translation>Recalage annulé : les vues ne sont pas liées</translation>
+    </message>
+    <message>
+      <source>Registration failed: {e}</source>
+      <translation>Échec du recalage : {e}</translation>
+    </message>
+  </context>
+  <context>
     <name>ErrorBoundary</name>
     <message>
       <source>the log file</source>
@@ -933,6 +1016,10 @@
     <message>
       <source>Clear measurements</source>
       <translation>Effacer les mesures</translation>
+    </message>
+    <message>
+      <source>Compare with prior</source>
+      <translation>Comparer à l'antérieur</translation>
     </message>
     <message>
       <source>Loading…</source>

@@ -203,6 +203,8 @@ class ViewerView(QWidget):
         # beside the measurements it clears (the tool bar had no room for it at 1280 px)
         clear = QPushButton(tr("Clear measurements"), objectName="clearMeasurements")
         clear.clicked.connect(self._clear_measurements)
+        compare = QPushButton(tr("Compare with prior"), objectName="compareWithPrior")
+        compare.clicked.connect(self.compare_with_prior)
         grid = QGridLayout()
         grid.setSpacing(4)
         grid.addWidget(self.views[0], 0, 0)
@@ -216,6 +218,7 @@ class ViewerView(QWidget):
         bottom.addWidget(self.readout, 1)
         bottom.addWidget(self.measure_label)
         bottom.addWidget(clear)
+        bottom.addWidget(compare)
         right = QVBoxLayout()
         right.addLayout(bar)
         right.addWidget(self.warnings)
@@ -351,6 +354,14 @@ class ViewerView(QWidget):
             if (c, w) == (centre, width):
                 self.preset_box.setCurrentIndex(i)
                 return
+
+    def compare_with_prior(self) -> Any:
+        """Open the comparison view on the series on screen and its prior; return that view."""
+        if self.main is None or self.state.volume is None:
+            return None
+        view = self.main.show_view("compare")
+        view.compare_series(self.state.volume.series_uid)
+        return view
 
     def _clear_measurements(self) -> None:
         for v in self.views:
