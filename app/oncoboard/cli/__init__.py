@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "oncoboard.cli.plugins",
     "oncoboard.cli.board",
     "oncoboard.cli.imaging",
+    "oncoboard.cli.lesions",
     "oncoboard.cli.pacs",
     "oncoboard.cli.gui",
 ]

@@ -417,3 +417,46 @@ def verify_lesions(store: Any) -> list[audit.Problem]:
                                           f"{entry.payload.get('lesion_uid')} (entry "
                                           f"{entry.seq}) is missing from the database"))
     return problems
+
+
+def record_on_series(store: Any, patient_id: str, lesion: str | int, *, series_uid: str,
+                     slice_index: int, long_axis: tuple[Sequence[float], Sequence[float]]
+                     | None = None, short_axis: tuple[Sequence[float], Sequence[float]]
+                     | None = None, propose_at: Sequence[float] | None = None,
+                     settings: Any = None, volume: Any = None, **kw: Any) -> Measurement:
+    """Measure `lesion` on a slice of `series_uid` and record it; return the measurement.
+
+    Axes are pairs of (row, column) pixel positions on slice `slice_index`. With `propose_at`
+    (row, column of a click on the lesion) the axes not given are proposed by region growing
+    (`oncoboard.imaging.lesion_axis`); the reading is then stored with ``method="proposed"``.
+    """
+    from oncoboard.imaging.lesion_axis import propose_axes
+    from oncoboard.imaging.loader import load_series
+
+    vol = volume if volume is not None else load_series(store, series_uid, settings=settings)
+    method = "manual"
+    if propose_at is not None and (long_axis is None or short_axis is None):
+        k = int(slice_index)
+        if not 0 <= k < vol.shape[0]:
+            raise LesionError(f"slice {k} is outside 0..{vol.shape[0] - 1}", where="slice")
+        try:
+            proposal = propose_axes(np.asarray(vol.voxels[k]),
+                                    (round(propose_at[0]), round(propose_at[1])),
+                                    (vol.spacing[1], vol.spacing[2]))
+        except ValueError as exc:
+            raise LesionError(str(exc), where="point") from None
+        if proposal is None:
+            raise LesionError("no lesion found at that point", where="point")
+        long_axis = long_axis or proposal.long_ends
+        short_axis = short_axis or proposal.short_ends
+        method = "proposed"
+    les = get_lesion(store, patient_id, lesion)
+    long_ = None if long_axis is None else axis_on_volume(vol, slice_index, *long_axis)
+    short = None if short_axis is None else axis_on_volume(vol, slice_index, *short_axis)
+    if les.is_node and short is None and long_ is not None:
+        raise LesionError("a lymph node needs its short axis", where="short axis")
+    sops = vol.meta.get("sop_uids") or []
+    sop = sops[int(slice_index)] if int(slice_index) < len(sops) else None
+    return add_measurement(store, patient_id, les.uid, series_uid=series_uid,
+                           slice_index=slice_index, long_axis=long_, short_axis=short,
+                           sop_uid=sop, method=kw.pop("method", method), **kw)
