@@ -4,10 +4,11 @@ The JSON document (schema ``oncoboard.board-export``, version 1, described in RE
 "Tumour-board meetings") holds the meeting, its attendees, and for each case in order: the
 patient's identifiers, the question, the summary lines, the predictions shown (with provenance,
 intervals, curves and warnings), the key image's reference, the current decision and every
-earlier version, and the RECIST 1.1 response with the lesion measurements behind it (series,
-instance, slice and both ends of each axis; null when no lesion was measured). Names are left out unless asked for. Files are written to a temporary file in
+earlier version. Names are left out unless asked for. Files are written to a temporary file in
 the target folder and renamed over the target, so a reader never sees half a report and a failed
-export leaves nothing behind.
+export leaves nothing behind. Each case also carries its RECIST 1.1 response (``response``: the
+table, treatments and the lesion measurements behind it, with series, instance, slice and both
+ends of each axis; null when no lesion was measured).
 """
 
 from __future__ import annotations

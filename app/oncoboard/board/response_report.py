@@ -46,7 +46,7 @@ def response_drawing(view: Any, width: float = 300, height: float = 120) -> Draw
         return left + (min(max(d, lo_x), hi_x) - lo_x) / (hi_x - lo_x) * (right - left)
 
     def y(v: float) -> float:
-        return bottom + v / high * (top - bottom)
+        return float(bottom + v / high * (top - bottom))
 
     drawing.add(Line(left, bottom, right, bottom, strokeWidth=0.6))
     drawing.add(Line(left, bottom, left, top, strokeWidth=0.6))

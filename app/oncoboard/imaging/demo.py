@@ -7,10 +7,11 @@ of the diameter in the record, in the recorded lobe and side, and an RTSTRUCT ho
 Each lung patient also has one or two earlier CTs (a baseline 12 weeks before, sometimes a
 follow-up 6 weeks before) with the tumour shrinking, stable or growing, and a new nodule on the
 latest CT for one patient in four; the lesions are measured on every CT so the RECIST response
-shows (`oncoboard.imaging.demo_course`). The first four breast patients get a post-contrast
-breast MR with a lesion of the recorded size on the recorded side. Each study is dated with the patient's ``study_date`` (relative to the
-demo's date, so the CT lies inside the response plugin's look-back window) and carries the
-record's birth date and sex (so ``patient_match = "patient_id+birth_date"`` links it too).
+shows (`oncoboard.imaging.demo_course`). The first four breast patients get a post-contrast breast
+MR with a lesion of the recorded size on the recorded side. Each study is dated with the patient's
+``study_date`` (relative to the demo's date, so the CT lies inside the response plugin's look-back
+window) and carries the record's birth date and sex (so ``patient_match = "patient_id+birth_date"``
+links it too).
 Generation is deterministic (seeded, fixed UIDs); files already written for the same date are
 reused (the ``.complete`` marker records the date: another date rewrites the images); everything
 is then indexed like any DICOM import. The true tumour centre (LPS mm) and diameter of each

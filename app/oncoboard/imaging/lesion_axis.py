@@ -1,11 +1,11 @@
 """Propose a lesion's long and short axes from one click on a slice (semi-automatic, editable).
 
-From the clicked pixel a region is grown over the 4-connected neighbours whose value lies within
-a tolerance of the seed's neighbourhood (for a lung nodule on CT: soft tissue against air),
-inside a square of at most ``max_extent_mm``. Holes are filled. The long axis is the longest
-distance between two points of the region's edge; the short axis the longest chord
-perpendicular to it. Edge points lie midway between inside and outside pixels, so both come
-out within a pixel of the true diameters for a sharp-edged lesion. A region that reaches the search square is reported
+From the clicked pixel a region is grown over the 4-connected neighbours whose value lies within a
+tolerance of the seed's neighbourhood (for a lung nodule on CT: soft tissue against air), inside a
+square of at most ``max_extent_mm``. Holes are filled. The long axis is the longest distance
+between two points of the region's edge; the short axis the longest chord perpendicular to it. Edge
+points lie midway between inside and outside pixels, so both come out within a pixel of the true
+diameters for a sharp-edged lesion. A region that reaches the search square is reported
 (``leaked``): the proposal is then only a starting point, as every proposal is.
 """
 
@@ -134,7 +134,8 @@ def axes_of_mask(mask: NDArray[np.bool_], spacing: tuple[float, float],
         if across[hi] - across[lo] > short:
             short = float(across[hi] - across[lo])
             t = float(along[sel].mean())
-            short_ends = (_pair((t * u + across[lo] * v) / sp), _pair((t * u + across[hi] * v) / sp))
+            short_ends = (_pair((t * u + across[lo] * v) / sp),
+                          _pair((t * u + across[hi] * v) / sp))
     return AxisProposal((_pair(a / sp), _pair(b / sp)), short_ends, length, short,
                         int(mask.sum()), leaked)
 

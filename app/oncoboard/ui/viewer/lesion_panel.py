@@ -188,8 +188,8 @@ class LesionPanel(QWidget):
             return None
         sy, sx = self.axial.spacing
         (r1, c1), (r2, c2) = proposal.long_ends
-        m = self.axial.add_distance(QPointF((c1 + 0.5) * sx, (r1 + 0.5) * sy),
-                                    QPointF((c2 + 0.5) * sx, (r2 + 0.5) * sy))
+        m: dict[str, Any] = self.axial.add_distance(QPointF((c1 + 0.5) * sx, (r1 + 0.5) * sy),
+                                                    QPointF((c2 + 0.5) * sx, (r2 + 0.5) * sy))
         if proposal.leaked:
             self.prior_label.setText(tr("The region reached its bounds: check the proposal"))
         return m
