@@ -96,8 +96,9 @@ def record_measurements(store: Any, settings: Any, patient_id: str,
     """Measure the demo lesions on each CT of the patient (once); return readings recorded."""
     from oncoboard.imaging import lesions
 
-    if lesions.lesions_for_patient(store, patient_id):
-        return 0
+    known = store.db.execute("SELECT 1 FROM patients WHERE id = ?", [patient_id]).fetchone()
+    if known is None or lesions.lesions_for_patient(store, patient_id):
+        return 0  # images without their record (nothing to attach lesions to), or done before
     side, lobe = facts.get("side") or "right", facts.get("lobe") or "upper"
     tumour = lesions.define_lesion(store, patient_id, kind="target",
                                    label=f"lung {side} {lobe} lobe", organ="lung")
