@@ -29,12 +29,18 @@ from oncoboard.ui import theme
 from oncoboard.ui.errors import ErrorBoundary
 
 log = logging.getLogger(__name__)
-KINDS = (("target", "Target"), ("non_target", "Non-target"), ("new", "New lesion"))
+KINDS = ("target", "non_target", "new")
 
 
 def tr(text: str) -> str:
     """Translate `text` in the lesion bar's context."""
     return QCoreApplication.translate("LesionPanel", text)
+
+
+def kind_text(kind: str) -> str:
+    """Return the shown name of a lesion kind."""
+    return {"target": tr("Target"), "non_target": tr("Non-target"),
+            "new": tr("New lesion")}.get(kind, kind)
 
 
 class LesionPanel(QWidget):
@@ -58,8 +64,8 @@ class LesionPanel(QWidget):
         self.choice = QComboBox(objectName="lesionChoice")
         self.choice.setMinimumWidth(220)
         self.kind = QComboBox(objectName="lesionKind")
-        for key, text in KINDS:
-            self.kind.addItem(tr(text), key)
+        for key in KINDS:
+            self.kind.addItem(kind_text(key), key)
         self.label = QLineEdit(objectName="lesionLabel", placeholderText=tr("site, e.g. lung RUL"))
         self.node = QCheckBox(tr("Node"), objectName="lesionNode")
         self.propose = QPushButton(tr("Propose"), objectName="proposeAxis")
@@ -100,8 +106,8 @@ class LesionPanel(QWidget):
         self.choice.addItem(tr("New lesion…"), None)
         if self.patient_id:
             for les in lesions.lesions_for_patient(self.ctx.store, self.patient_id):
-                kind = dict(KINDS)[les.kind]
-                self.choice.addItem(f"#{les.number} {les.label} ({tr(kind)})", les.uid)
+                self.choice.addItem(f"#{les.number} {les.label} ({kind_text(les.kind)})",
+                                    les.uid)
         index = self.choice.findData(keep) if keep else 0
         self.choice.setCurrentIndex(max(index, 0))
         self.choice.blockSignals(False)
