@@ -136,6 +136,16 @@ def test_node_at_10mm_is_not_cr():
     assert evaluate(specs, readings).timepoints[0].target == "PR"
 
 
+def test_node_back_above_10mm_after_cr_is_not_pd_without_the_sum_rule():
+    # Q&A: a nodal target under 10 mm that grows back is PD only by the sum's 20 % and 5 mm.
+    specs = [lung(1), node(1)]
+    readings = series(specs[0], 25, "absent", "absent", "absent") + series(specs[1], 20, 8,
+                                                                             11, 13.5)
+    result = evaluate(specs, readings)
+    assert [t.target for t in result.timepoints] == ["CR", "PR", "PD"]
+    assert [t.nadir_mm for t in result.timepoints] == [45.0, 8.0, 8.0]
+
+
 def test_split_lesion_adds_its_fragments():
     spec = lung(1)
     readings = [m("L1", B, 40), m("L1", F1, 12), m("L1", F1, 8)]
