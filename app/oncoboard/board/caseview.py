@@ -17,6 +17,7 @@ from oncoboard.board.decisions import Decision, decision_history
 from oncoboard.board.keyimage import KeyImage, key_image_for_patient
 from oncoboard.board.meetings import BoardCase, Meeting, get_case, get_meeting, list_cases
 from oncoboard.board.prediction_view import NO_PREDICTIONS, PredictionView, latest_predictions
+from oncoboard.board.response import response_view
 from oncoboard.dates import age_at
 from oncoboard.patients.summary_text import summary_lines
 
@@ -42,6 +43,8 @@ class CaseView:
         The key slice, or None; `image_note` says why.
     decision, history
         The current decision (None before the board decides) and every version, oldest first.
+    response
+        The RECIST 1.1 course (`oncoboard.board.response.ResponseView`), or None.
     """
 
     meeting: Meeting
@@ -56,6 +59,7 @@ class CaseView:
     image_note: str
     decision: Decision | None
     history: list[Decision] = field(default_factory=list)
+    response: Any = None
 
     @property
     def synthetic(self) -> bool:
@@ -104,7 +108,8 @@ def case_view(store: Any, meeting_id: int | str, patient_id: str, *, with_image:
     history = decision_history(store, meeting.id, case.patient_id)
     return CaseView(meeting, case, len(list_cases(store, meeting.id)), identity, summary, lines,
                     predictions, "" if predictions else NO_PREDICTIONS, image, image_note,
-                    history[-1] if history else None, history)
+                    history[-1] if history else None, history,
+                    response_view(store, case.patient_id))
 
 
 def meeting_case_views(store: Any, meeting_id: int | str, *, with_image: bool = True,

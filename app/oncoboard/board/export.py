@@ -6,7 +6,9 @@ patient's identifiers, the question, the summary lines, the predictions shown (w
 intervals, curves and warnings), the key image's reference, the current decision and every
 earlier version. Names are left out unless asked for. Files are written to a temporary file in
 the target folder and renamed over the target, so a reader never sees half a report and a failed
-export leaves nothing behind.
+export leaves nothing behind. Each case also carries its RECIST 1.1 response (``response``: the
+table, treatments and the lesion measurements behind it, with series, instance, slice and both
+ends of each axis; null when no lesion was measured).
 """
 
 from __future__ import annotations
@@ -81,7 +83,15 @@ def case_dict(view: CaseView, *, include_names: bool = False) -> dict[str, Any]:
             "predictions_note": view.predictions_note,
             "key_image": image, "image_note": view.image_note if image is None else "",
             "decision": view.decision.as_dict() if view.decision else None,
-            "decision_history": [d.as_dict() for d in view.history]}
+            "decision_history": [d.as_dict() for d in view.history],
+            "response": _response(view)}
+
+
+def _response(view: CaseView) -> dict[str, Any] | None:
+    """Return the RECIST course and the lesion measurements it was computed from."""
+    if view.response is None or not view.response.has_data:
+        return None
+    return {**view.response.as_dict(), "measurements": view.response.measurements}
 
 
 def meeting_export(store: Any, meeting_id: int | str, *, include_names: bool = False,

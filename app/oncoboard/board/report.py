@@ -188,6 +188,22 @@ def _decision_block(view: CaseView) -> list[Flowable]:
     return out
 
 
+def _response_block(view: CaseView) -> list[Flowable]:
+    """Return the RECIST 1.1 headline, figure and table (nothing when no lesion was measured)."""
+    from oncoboard.board.response_report import response_drawing, response_rows
+
+    if view.response is None or not view.response.has_data:
+        return []
+    out: list[Flowable] = [_p("Tumour response (RECIST 1.1)", "h1"),
+                           _p(view.response.headline(), "body")]
+    rows = [[_p(c, "small") for c in row] for row in response_rows(view.response)]
+    table = _table(rows, [17 * mm, 11 * mm, 11 * mm, 11 * mm, 11 * mm, 14 * mm, 8 * mm,
+                          13 * mm], grid=True)
+    out.append(_table([[response_drawing(view.response, FRAME_W - 100 * mm, 105), table]],
+                      [FRAME_W - 96 * mm, 96 * mm]))
+    return out
+
+
 def _case_page(view: CaseView, include_names: bool) -> list[Flowable]:
     m, ident = view.meeting, view.identity
     story: list[Flowable] = [
@@ -211,6 +227,7 @@ def _case_page(view: CaseView, include_names: bool) -> list[Flowable]:
         right = [_image_flowable(view.key_image, 74 * mm, 74 * mm),
                  _p("; ".join([view.key_image.caption(), *view.key_image.notes[:2]]), "small")]
     story.append(_table([[facts, right]], [FRAME_W - 78 * mm, 78 * mm]))
+    story += _response_block(view)
     story.append(_p("Model results", "h1"))
     if not view.predictions:
         story.append(_p(view.predictions_note))

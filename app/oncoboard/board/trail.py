@@ -12,6 +12,7 @@ from typing import Any
 from oncoboard import audit
 from oncoboard.board.decisions import verify_decisions
 from oncoboard.board.meetings import verify_board
+from oncoboard.imaging.lesions import verify_lesions
 from oncoboard.inference.prediction_store import verify_predictions
 
 
@@ -28,6 +29,7 @@ def verify_prediction_rows(store: Any) -> list[audit.Problem]:
 
 def verify_trail(store: Any) -> audit.VerifyReport:
     """Verify the chain, its checkpoints and every audited row: predictions, meetings, cases,
-    decisions (edited, deleted or unaudited rows are problems)."""
+    decisions, lesions and their measurements (edited, deleted or unaudited rows are
+    problems)."""
     return audit.verify(store, row_checks=(verify_predictions, verify_prediction_rows,
-                                           verify_board, verify_decisions))
+                                           verify_board, verify_decisions, verify_lesions))

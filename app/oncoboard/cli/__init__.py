@@ -38,6 +38,7 @@ COMMAND_MODULES = [
     "oncoboard.cli.validate",
     "oncoboard.cli.board",
     "oncoboard.cli.imaging",
+    "oncoboard.cli.lesions",
     "oncoboard.cli.pacs",
     "oncoboard.cli.gui",
 ]

@@ -4,10 +4,14 @@ Called by ``oncoboard demo`` (`oncoboard.demo.generate_demo_imaging`) after the 
 imported. Every NSCLC patient (``DEMO-LU-*``) gets a planning CT (80 axial slices of 256x256,
 1.3 x 1.3 x 3.75 mm: body, lungs at about -820 HU, mediastinum, spine) with a spherical tumour
 of the diameter in the record, in the recorded lobe and side, and an RTSTRUCT holding its GTV.
-The first four breast patients get a post-contrast breast MR with a lesion of the recorded size
-on the recorded side. Each study is dated with the patient's ``study_date`` (relative to the
-demo's date, so the CT lies inside the response plugin's look-back window) and carries the
-record's birth date and sex (so ``patient_match = "patient_id+birth_date"`` links it too).
+Each lung patient also has one or two earlier CTs (a baseline 12 weeks before, sometimes a
+follow-up 6 weeks before) with the tumour shrinking, stable or growing, and a new nodule on the
+latest CT for one patient in four; the lesions are measured on every CT so the RECIST response
+shows (`oncoboard.imaging.demo_course`). The first four breast patients get a post-contrast breast
+MR with a lesion of the recorded size on the recorded side. Each study is dated with the patient's
+``study_date`` (relative to the demo's date, so the CT lies inside the response plugin's look-back
+window) and carries the record's birth date and sex (so ``patient_match = "patient_id+birth_date"``
+links it too).
 Generation is deterministic (seeded, fixed UIDs); files already written for the same date are
 reused (the ``.complete`` marker records the date: another date rewrites the images); everything
 is then indexed like any DICOM import. The true tumour centre (LPS mm) and diameter of each
@@ -20,6 +24,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +32,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from oncoboard.imaging import synth
+from oncoboard.imaging import demo_course, synth
 
 log = logging.getLogger(__name__)
 
-VERSION = 2  # 2: independent noise in every voxel (1 repeated one slice's noise)
+VERSION = 3  # 3: earlier CTs (RECIST course); 2: independent noise in every voxel
 CT_SHAPE = (80, 256, 256)
 CT_SPACING = (1.3, 1.3, 3.75)  # row, column, slice (mm)
 MR_SHAPE = (48, 192, 192)
@@ -53,21 +58,25 @@ class DemoImagingResult:
     root: Path
     patients: dict[str, dict[str, Any]] = field(default_factory=dict)
     files_written: int = 0
+    measurements: int = 0
     seconds: float = 0.0
     index: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready summary."""
         return {"folder": str(self.root), "patients": self.patients,
-                "files_written": self.files_written, "seconds": round(self.seconds, 2),
+                "files_written": self.files_written, "measurements": self.measurements,
+                "seconds": round(self.seconds, 2),
                 "index": self.index}
 
     def describe(self) -> str:
         """Return one line for ``oncoboard demo``."""
         n_ct = sum(1 for p in self.patients.values() if p.get("modality") == "CT")
         n_mr = sum(1 for p in self.patients.values() if p.get("modality") == "MR")
-        return (f"{n_ct} chest CTs with GTV, {n_mr} breast MRs in {self.root} "
-                f"({self.files_written} files written, {self.seconds:.1f} s)")
+        n_prior = sum(len(p.get("prior_studies", [])) for p in self.patients.values())
+        return (f"{n_ct} chest CTs with GTV and {n_prior} earlier CTs, {n_mr} breast MRs in "
+                f"{self.root} ({self.files_written} files written, {self.measurements} lesion "
+                f"measurements, {self.seconds:.1f} s)")
 
 
 def generate_demo_imaging(store: Any, settings: Any, cohort: Any) -> DemoImagingResult:
@@ -77,11 +86,11 @@ def generate_demo_imaging(store: Any, settings: Any, cohort: Any) -> DemoImaging
     started = time.perf_counter()
     root = Path(settings.data_dir) / "demo" / "dicom"
     result = DemoImagingResult(root)
-    for patient in cohort.group("lung"):
+    for i, patient in enumerate(cohort.group("lung")):
         header = _patient_header(patient, DEFAULT_CT_DATE)
         result.patients[patient.id] = _ensure(
-            root / patient.id, result, header, lambda d, p=patient, h=header:
-            write_chest_ct(d, p.id, p.tumour, header=h))
+            root / patient.id, result, header, lambda d, p=patient, h=header, n=i:
+            demo_course.write_course(d, p.id, p.tumour, n, h))
     for patient in cohort.group("breast")[:4]:
         size, side = _breast_tumour(patient)
         header = _patient_header(patient, DEFAULT_MR_DATE)
@@ -91,6 +100,9 @@ def generate_demo_imaging(store: Any, settings: Any, cohort: Any) -> DemoImaging
     report = index_paths(store, [root], settings=settings)
     result.index = {"instances": report.instances_indexed, "unchanged": report.unchanged,
                     "series": len(report.series_uids), "skipped": len(report.skipped)}
+    for pid, info in result.patients.items():
+        if info.get("modality") == "CT":
+            result.measurements += demo_course.record_measurements(store, settings, pid, info)
     result.seconds = time.perf_counter() - started
     log.info("demo imaging: %s", result.describe())
     return result
@@ -169,8 +181,16 @@ def _noise(rng: np.random.Generator, shape: tuple[int, ...], sd: float) -> NDArr
     return np.rint(out, out=out).astype(np.int16)
 
 
-def chest_phantom(tumour: dict[str, Any]) -> tuple[NDArray[np.int16], NDArray[Any], list[float]]:
-    """Return (HU volume, slice positions, tumour centre LPS) of a synthetic chest CT."""
+def chest_phantom(tumour: dict[str, Any], *, diameter_mm: float | None = None,
+                  extra: Sequence[tuple[Sequence[float], float]] = (),
+                  noise_seed: int | None = None
+                  ) -> tuple[NDArray[np.int16], NDArray[Any], list[float]]:
+    """Return (HU volume, slice positions, tumour centre LPS) of a synthetic chest CT.
+
+    The tumour's centre depends on its seed only, so CTs of one patient at several time points
+    (another `diameter_mm`, more lesions in `extra` as (centre, diameter), another
+    `noise_seed`) show the same tumour, shrunk or grown.
+    """
     positions, x, y, z = _grid(CT_SHAPE, CT_SPACING, -150.0)
     rng = np.random.default_rng(int(tumour.get("seed", 0)))
     hu = np.full(CT_SHAPE, -1000, np.int16)
@@ -181,26 +201,42 @@ def chest_phantom(tumour: dict[str, Any]) -> tuple[NDArray[np.int16], NDArray[An
     hu[_ellipsoid(x, y, z, (10.0, -20.0, -10.0), (45.0, 50.0, 70.0))] = 40
     spine = ((x - 0.0) ** 2 + (y - 78.0) ** 2 <= 18.0**2) & (z > -1e9)
     hu[spine] = 700
-    side, lobe = tumour.get("side", "right"), tumour.get("lobe", "upper")
-    base = np.add(LUNG_CENTRES[side], LOBE_OFFSET[lobe])
-    centre = [float(base[0] + rng.uniform(-8, 8)), float(base[1] + rng.uniform(-8, 8)),
-              float(base[2] + rng.uniform(-6, 6))]
-    radius = float(tumour.get("diameter_mm", 30)) / 2
-    hu[_ellipsoid(x, y, z, centre, (radius, radius, radius))] = 35
-    hu += _noise(rng, CT_SHAPE, 12.0)
+    centre = tumour_centre(tumour, rng)
+    diameter = float(tumour.get("diameter_mm", 30)) if diameter_mm is None else diameter_mm
+    for where, size in ((centre, diameter), *extra):
+        r = float(size) / 2
+        hu[_ellipsoid(x, y, z, where, (r, r, r))] = 35
+    noise = rng if noise_seed is None else np.random.default_rng(noise_seed)
+    hu += _noise(noise, CT_SHAPE, 12.0)
     return hu, positions, centre
 
 
+def tumour_centre(tumour: dict[str, Any], rng: np.random.Generator | None = None) -> list[float]:
+    """Return the tumour's centre (LPS mm): its lobe's centre moved by a seeded offset."""
+    rng = rng or np.random.default_rng(int(tumour.get("seed", 0)))
+    side, lobe = tumour.get("side", "right"), tumour.get("lobe", "upper")
+    base = np.add(LUNG_CENTRES[side], LOBE_OFFSET[lobe])
+    return [float(base[0] + rng.uniform(-8, 8)), float(base[1] + rng.uniform(-8, 8)),
+            float(base[2] + rng.uniform(-6, 6))]
+
+
 def write_chest_ct(folder: Path, patient_id: str, tumour: dict[str, Any], *,
-                   header: dict[str, str] | None = None) -> tuple[dict[str, Any], int]:
-    """Write the planning CT and its RTSTRUCT under `folder`; return (facts, files written).
+                   header: dict[str, str] | None = None, diameter_mm: float | None = None,
+                   extra: Sequence[tuple[Sequence[float], float]] = (), tag: str = "ct",
+                   with_gtv: bool = True) -> tuple[dict[str, Any], int]:
+    """Write a chest CT (and, `with_gtv`, its RTSTRUCT) under `folder`; return (facts, files).
 
     `header` adds or overrides DICOM attributes (``StudyDate``, ``PatientBirthDate``...).
+    `tag` names the study in its UIDs: ``ct`` is the planning CT, others are earlier studies of
+    the same patient (own study, series and frame of reference, own noise).
     """
-    hu, positions, centre = chest_phantom(tumour)
-    uids = {"study": synth.make_uid(patient_id, "ct-study"),
-            "series": synth.make_uid(patient_id, "ct-series"),
-            "frame_of_reference": synth.make_uid(patient_id, "ct-for")}
+    noise_seed = None if tag == "ct" else int.from_bytes(
+        hashlib.sha256(f"{patient_id}-{tag}".encode()).digest()[:4], "big")
+    hu, positions, centre = chest_phantom(tumour, diameter_mm=diameter_mm, extra=extra,
+                                          noise_seed=noise_seed)
+    uids = {"study": synth.make_uid(patient_id, f"{tag}-study"),
+            "series": synth.make_uid(patient_id, f"{tag}-series"),
+            "frame_of_reference": synth.make_uid(patient_id, f"{tag}-for")}
     header = {"PatientID": patient_id, "PatientName": f"Demo^{patient_id}",
               "StudyDate": DEFAULT_CT_DATE.replace("-", ""),
               "StudyDescription": "Thorax planning CT",
@@ -211,16 +247,20 @@ def write_chest_ct(folder: Path, patient_id: str, tumour: dict[str, Any], *,
     datasets = synth.slice_datasets(stored, positions, AXIAL, CT_SPACING[:2], uids=uids,
                                     modality="CT", thickness=CT_SPACING[2], header=header)
     synth.write_datasets(datasets, folder / "CT")
-    radius = float(tumour.get("diameter_mm", 30)) / 2
-    gtv = synth.circle_contours(centre, radius, positions, AXIAL)
+    diameter = float(tumour.get("diameter_mm", 30)) if diameter_mm is None else diameter_mm
+    facts: dict[str, Any] = {
+        "modality": "CT", "series_uid": uids["series"], "study_uid": uids["study"],
+        "tumour_centre_lps": centre, "tumour_diameter_mm": diameter, "side": tumour.get("side"),
+        "lobe": tumour.get("lobe"), "extra_lesions": [[list(c), d] for c, d in extra]}
+    if not with_gtv:
+        return facts, len(datasets)
+    gtv = synth.circle_contours(centre, diameter / 2, positions, AXIAL)
     rs = synth.rtstruct_dataset(datasets, [
         {"name": "GTV", "number": 1, "type": "GTV", "color": (255, 0, 0), "contours": gtv}],
         series_uid=synth.make_uid(patient_id, "rtstruct-series"))
     synth.write_datasets([rs], folder / "RTSTRUCT", names=["RS.dcm"])
-    return ({"modality": "CT", "series_uid": uids["series"], "study_uid": uids["study"],
-             "rtstruct_series_uid": rs.SeriesInstanceUID, "tumour_centre_lps": centre,
-             "tumour_diameter_mm": 2 * radius, "side": tumour.get("side"),
-             "lobe": tumour.get("lobe")}, len(datasets) + 1)
+    facts["rtstruct_series_uid"] = rs.SeriesInstanceUID
+    return facts, len(datasets) + 1
 
 
 def write_breast_mr(folder: Path, patient_id: str, size_mm: float, side: str, *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,6 +107,7 @@ class CasePanel(QWidget):
         question = QLabel(view.case.question, objectName="presenterQuestion")
         question.setWordWrap(True)
         question.setStyleSheet(f"font-size: {size - 2}pt; color: {theme.ACCENT};")
+        response = _response_widgets(view, size)
         summary = QLabel("<br>".join(f"<span style='color:{theme.MUTED}'>{k}</span>  {v}"
                                      for k, v in view.summary_lines), objectName="presenterSummary")
         summary.setWordWrap(True)
@@ -149,6 +151,8 @@ class CasePanel(QWidget):
         left.addWidget(summary)
         left.addWidget(image, 1)
         left.addWidget(caption)
+        for widget in response:
+            left.addWidget(widget)
         body = QHBoxLayout()
         body.addLayout(left, 1)
         body.addWidget(scroll, 1)
@@ -160,6 +164,24 @@ class CasePanel(QWidget):
         lay.addWidget(question)
         lay.addLayout(body, 1)
         lay.addWidget(decision)
+
+
+def _response_widgets(view: Any, size: int) -> list[QWidget]:
+    """Return the RECIST category line and plot of a case (none without measurements)."""
+    from oncoboard.ui.response_plot import ResponsePlotWidget, category_colour
+
+    response = getattr(view, "response", None)
+    if response is None or not response.has_data:
+        return []
+    category = QLabel(response.headline(), objectName="presenterResponse")
+    category.setWordWrap(True)
+    category.setStyleSheet(f"font-size: {size - 8}pt; font-weight: bold; "
+                           f"color: {category_colour(response.latest_category)};")
+    plot = ResponsePlotWidget()
+    plot.set_response(response)
+    plot.headline.hide()  # the category line above says it in the presenter's size
+    plot.setMinimumHeight(170)
+    return [category, plot]
 
 
 class PresenterWindow(QWidget):
@@ -494,6 +516,9 @@ def case_html(view: Any) -> str:
              "<table cellpadding=4>" + "".join(
                  f"<tr><td style='color:{theme.MUTED}'>{k}</td><td>{v}</td></tr>"
                  for k, v in view.summary_lines) + "</table>"]
+    response = getattr(view, "response", None)
+    if response is not None and response.has_data:
+        parts.append(f"<p><b>{html.escape(response.headline())}</b></p>")
     if view.predictions:
         parts.append(f"<h3>{tr('Predictions')}</h3><ul>" + "".join(
             f"<li>{r.text()}</li>" for p in view.predictions for r in p.results) + "</ul>")

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from oncoboard.patients.summary_text import PLANNED_STATUSES, marker_text
 from oncoboard.ui import records
 from oncoboard.ui.plots import LabTrendsWidget, TimelineWidget
+from oncoboard.ui.response_plot import ResponsePlotWidget
 
 
 def tr(text: str) -> str:
@@ -207,6 +208,7 @@ class PatientView(QWidget):
         self.card = SummaryCardWidget()
         self.timeline = TimelineWidget()
         self.labs = LabTrendsWidget()
+        self.response = ResponsePlotWidget()
         self.notes = NotesReaderWidget()
         self.placeholder = QLabel(tr("Choose a patient in the patient list."),
                                   objectName="subtitle")
@@ -216,6 +218,7 @@ class PatientView(QWidget):
         box_n = _box(tr("Notes"), self.notes)
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(box_t)
+        left.addWidget(_box(tr("Tumour response (RECIST 1.1)"), self.response))
         left.addWidget(box_l)
         body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(left)
@@ -244,6 +247,7 @@ class PatientView(QWidget):
                                  records.imaging_studies(self.store, patient_id),
                                  records.prediction_events(self.store, patient_id))
         self.labs.set_series(records.lab_series(self.store, patient_id))
+        self.response.set_response(records.response(self.store, patient_id))
         self.notes.highlights = {}
         self.notes.set_notes(records.notes(self.store, patient_id))
         if note_id:

@@ -69,6 +69,13 @@ def imaging_studies(store: Any, patient_id: str) -> list[Row]:
     return list(studies.values())
 
 
+def response(store: Any, patient_id: str) -> Any:
+    """Return the patient's RECIST course (`oncoboard.board.response.ResponseView`)."""
+    from oncoboard.board.response import response_view
+
+    return response_view(store, patient_id)
+
+
 def _iso_date(value: Any) -> str | None:
     if not value:
         return None

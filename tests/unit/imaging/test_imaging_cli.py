@@ -127,7 +127,8 @@ def test_demo_imaging_puts_the_tumour_where_the_record_says(data_dir: Any) -> No
     settings = load_settings(data_dir)
     result = generate_demo_imaging(store, settings, Small())
     again = generate_demo_imaging(store, settings, Small())
-    assert result.files_written == 2 * 81 + 48 and again.files_written == 0
+    # planning CTs with their RTSTRUCT, earlier CTs (2 for a shrinking, 1 for a stable tumour), MR
+    assert result.files_written == 2 * 81 + 3 * 80 + 48 and again.files_written == 0
     for patient in lung:
         facts = result.patients[patient.id]
         assert facts["tumour_diameter_mm"] == patient.tumour["diameter_mm"]
@@ -140,6 +141,10 @@ def test_demo_imaging_puts_the_tumour_where_the_record_says(data_dir: Any) -> No
         assert abs(float(vol.voxels[mask].mean()) - 35) < 10  # the tumour is soft tissue
         lung_side = -1 if patient.tumour["side"] == "right" else 1
         assert np.sign(facts["tumour_centre_lps"][0]) == lung_side  # LPS: +x is the left
+        for prior in facts["prior_studies"]:  # the same tumour, earlier, at another size
+            assert prior["tumour_centre_lps"] == facts["tumour_centre_lps"]
+            assert prior["study_date"] < facts["study_date"]
+            assert prior["tumour_diameter_mm"] != facts["tumour_diameter_mm"]
     store.close()
 
 

@@ -13,6 +13,7 @@ import pytest
 from oncoboard.config import load_settings
 from oncoboard.imaging.demo import generate_demo_imaging
 from oncoboard.imaging.index import list_series
+from oncoboard.imaging.lesions import recist_for_patient
 from oncoboard.patients.demo_cohort import generate
 from oncoboard.patients.importer import import_file
 from oncoboard.store import open_store
@@ -37,6 +38,16 @@ def _studies(store: Any, few: _Few) -> dict[str, set[tuple[str | None, str]]]:
             for p in few.patients()}
 
 
+def _weeks_before(date: str, weeks: int) -> str:
+    return (dt.date.fromisoformat(date) - dt.timedelta(weeks=weeks)).isoformat()
+
+
+def _lung_dates(patient: Any) -> set[tuple[str, str]]:
+    """The first lung patient's course: baseline 12 weeks and follow-up 6 weeks before."""
+    return {(patient.id, patient.study_date), (patient.id, _weeks_before(patient.study_date, 6)),
+            (patient.id, _weeks_before(patient.study_date, 12))}
+
+
 @pytest.mark.slow
 def test_demo_studies_carry_the_cohort_dates_and_another_date_rewrites_them(
         data_dir: Any, tmp_path: Any) -> None:
@@ -49,19 +60,26 @@ def test_demo_studies_carry_the_cohort_dates_and_another_date_rewrites_them(
         path.write_text(json.dumps(p.bundle()), encoding="utf-8")
         import_file(store, path, today=dt.date(2031, 3, 14))  # the records are that day's
     result = generate_demo_imaging(store, settings, first)
-    assert result.files_written == 81 + 48
+    assert result.files_written == 81 + 2 * 80 + 48  # planning CT + RS, 2 earlier CTs, MR
     lung, breast = first.lung[0], first.breast[0]
     assert lung.study_date > "2030" and breast.study_date > "2030"  # not 2026 constants
-    # CT + RTSTRUCT, MR: linked to the patient, dated as the cohort says
-    assert _studies(store, first) == {lung.id: {(lung.id, lung.study_date)},
+    # CTs + RTSTRUCT, MR: linked to the patient, dated as the cohort says
+    assert _studies(store, first) == {lung.id: _lung_dates(lung),
                                       breast.id: {(breast.id, breast.study_date)}}
+    # the tumour measured on each CT: shrinking, a partial response on the latest
+    assert result.measurements == 3
+    table = recist_for_patient(store, lung.id)
+    assert [t.overall for t in table.timepoints][-1] == "PR"
+    assert table.latest is not None and table.latest.timepoint == lung.study_date
     assert result.patients[lung.id]["study_date"] == lung.study_date
     assert generate_demo_imaging(store, settings, first).files_written == 0  # same date: reused
 
     later = _Few("2031-06-01")
     again = generate_demo_imaging(store, settings, later)
-    assert again.files_written == 81 + 48  # the marker's date differs: images rewritten
-    assert _studies(store, later) == {p.id: {(p.id, p.study_date)} for p in later.patients()}
+    assert again.files_written == 81 + 2 * 80 + 48  # the marker's date differs: rewritten
+    assert _studies(store, later) == {later.lung[0].id: _lung_dates(later.lung[0]),
+                                      later.breast[0].id: {(later.breast[0].id,
+                                                            later.breast[0].study_date)}}
     assert {p.study_date for p in later.patients()}.isdisjoint(
         {p.study_date for p in first.patients()})
     store.close()

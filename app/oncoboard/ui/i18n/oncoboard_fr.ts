@@ -488,6 +488,77 @@
     </message>
   </context>
   <context>
+    <name>LesionPanel</name>
+    <message>
+      <source>Node</source>
+      <translation>Ganglion</translation>
+    </message>
+    <message>
+      <source>Propose</source>
+      <translation>Proposer</translation>
+    </message>
+    <message>
+      <source>Grow a region from the cursor and propose the long axis</source>
+      <translation>Faire croître une région depuis le curseur et proposer le grand axe</translation>
+    </message>
+    <message>
+      <source>Record lesion</source>
+      <translation>Enregistrer la lésion</translation>
+    </message>
+    <message>
+      <source>New lesion…</source>
+      <translation>Nouvelle lésion…</translation>
+    </message>
+    <message>
+      <source>short axis</source>
+      <translation>petit axe</translation>
+    </message>
+    <message>
+      <source>long axis</source>
+      <translation>grand axe</translation>
+    </message>
+    <message>
+      <source>Target</source>
+      <translation>Cible</translation>
+    </message>
+    <message>
+      <source>Non-target</source>
+      <translation>Non cible</translation>
+    </message>
+    <message>
+      <source>New lesion</source>
+      <translation>Nouvelle lésion</translation>
+    </message>
+    <message>
+      <source>site, e.g. lung RUL</source>
+      <translation>site, ex. poumon LSD</translation>
+    </message>
+    <message>
+      <source>Lesion</source>
+      <translation>Lésion</translation>
+    </message>
+    <message>
+      <source>previous</source>
+      <translation>précédente</translation>
+    </message>
+    <message>
+      <source>Draw a distance on the axial plane first</source>
+      <translation>Tracez d'abord une distance sur le plan axial</translation>
+    </message>
+    <message>
+      <source>No lesion found at the cursor</source>
+      <translation>Aucune lésion trouvée au curseur</translation>
+    </message>
+    <message>
+      <source>The region reached its bounds: check the proposal</source>
+      <translation>La région a atteint ses limites : vérifiez la proposition</translation>
+    </message>
+    <message>
+      <source>Recording the lesion</source>
+      <translation>Enregistrement de la lésion</translation>
+    </message>
+  </context>
+  <context>
     <name>MainWindow</name>
     <message>
       <source>Cancel</source>
@@ -650,6 +721,10 @@
     <message>
       <source>planned</source>
       <translation>prévu</translation>
+    </message>
+    <message>
+      <source>Tumour response (RECIST 1.1)</source>
+      <translation>Réponse tumorale (RECIST 1.1)</translation>
     </message>
     <message>
       <source>born</source>
@@ -879,6 +954,17 @@
     <message>
       <source>{name} (disabled: {why})</source>
       <translation>{name} (désactivé : {why})</translation>
+    </message>
+  </context>
+  <context>
+    <name>ResponsePlot</name>
+    <message>
+      <source>mm</source>
+      <translation>mm</translation>
+    </message>
+    <message>
+      <source>No lesion measured: define lesions in the viewer.</source>
+      <translation>Aucune lésion mesurée : définissez les lésions dans la visionneuse.</translation>
     </message>
   </context>
   <context>

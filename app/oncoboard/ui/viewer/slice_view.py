@@ -348,7 +348,9 @@ class SliceView(QWidget):
         m["mm"] = float(np.linalg.norm(lps[1] - lps[0]))
         m["items"][1].setText(f"{m['mm']:.1f} mm")
         m["items"][1].setPos(pts[1])
-        self.measured.emit({"kind": "distance", "mm": m["mm"]})
+        m["ends"] = ends.tolist()  # voxel indices (slice, row, column) of both ends
+        self.measured.emit({"kind": "distance", "mm": m["mm"], "axis": self.axis,
+                            "ends": m["ends"]})
 
     def add_roi(self, corner: QPointF, width: float, height: float) -> dict[str, Any]:
         """Add an elliptic ROI in the box at `corner` (view mm); return it with its statistics."""

@@ -28,6 +28,7 @@ from oncoboard.imaging import display
 from oncoboard.ui import workers
 from oncoboard.ui.elided_label import ElidedLabel
 from oncoboard.ui.errors import ErrorBoundary
+from oncoboard.ui.viewer.lesion_panel import LesionPanel
 from oncoboard.ui.viewer.slice_view import SliceView
 from oncoboard.ui.viewer.state import ViewerState
 from oncoboard.ui.viewer.volume3d import Volume3DPanel
@@ -164,6 +165,7 @@ class ViewerView(QWidget):
         self.browser = SeriesBrowserWidget()
         self.views = [SliceView(self.state, axis) for axis in (0, 1, 2)]
         self.panel3d = Volume3DPanel(self.state)
+        self.lesion_panel = LesionPanel(app_context, self.state, self.views[0])
         self.readout = QLabel(objectName="readout")
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.measure_label = QLabel(objectName="measurement")
@@ -224,6 +226,7 @@ class ViewerView(QWidget):
         right.addWidget(self.warnings)
         right.addWidget(planes, 1)
         right.addLayout(bottom)
+        right.addWidget(self.lesion_panel)
         lay = QHBoxLayout(self)
         lay.addWidget(self.browser)
         lay.addLayout(right, 1)
@@ -235,6 +238,7 @@ class ViewerView(QWidget):
         if patient_id != self.patient_id:
             self.clear()
         self.patient_id = patient_id
+        self.lesion_panel.set_patient(patient_id)
         try:
             from oncoboard.imaging import list_series
 
@@ -344,6 +348,7 @@ class ViewerView(QWidget):
     def _on_measured(self, m: dict[str, Any]) -> None:
         if m["kind"] == "distance":
             self.measure_label.setText(tr("Distance {d:.1f} mm").format(d=m["mm"]))
+            self.lesion_panel.set_distance(m)
         else:
             self.measure_label.setText(tr("ROI mean {m:.1f}, SD {s:.1f}, {a:.0f} mm²").format(
                 m=m["mean"], s=m["sd"], a=m["area_mm2"]))
