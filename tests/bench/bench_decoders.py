@@ -92,7 +92,7 @@ def decode_all(streams: list[bytes], ts: str, bits: int, shape: tuple[int, int],
             "number_of_frames": 1, "pixel_keyword": "PixelData"}
     times, out = [], []
     try:
-        for r in range(repeat):
+        for _ in range(repeat):
             t0 = time.perf_counter()
             frames = [decoder.as_array(s, decoding_plugin=plugin, **opts)[0] for s in items]
             times.append((time.perf_counter() - t0) / len(streams) * 1000)
