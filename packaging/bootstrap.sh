@@ -59,6 +59,7 @@ if [[ ! -f $stamp || $(rank "$have") -lt $(rank "$lock") || pyproject.toml -nt $
       || requirements/$lock.txt -nt $stamp ]]; then
   echo "bootstrap: installing Python packages into .venv from requirements/$lock.txt (first time: about a minute)"
   start=$SECONDS
+  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements/pip.txt
   .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "requirements/$lock.txt"
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
   echo "$lock" > "$stamp"

@@ -19,6 +19,7 @@ if [[ ! -f $stamp ]] || ! cmp -s "$lock" "$stamp" || [[ pyproject.toml -nt $stam
   rm -rf "$venv"  # packages dropped from the lock must not stay behind
   python3 -m venv "$venv"
   start=$EPOCHREALTIME
+  $venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements/pip.txt
   $venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
   $venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
   cp "$lock" "$stamp"
