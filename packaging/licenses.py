@@ -190,6 +190,23 @@ def licence_files(dist: metadata.Distribution) -> list[Path]:
     return sorted(set(found))
 
 
+#: Standard licence texts on Debian (base-files), for distributions that ship none: the LGPL
+#: requires its text (and the GPL's) to accompany the library.
+COMMON_LICENSES = Path("/usr/share/common-licenses")
+_STANDARD = [(re.compile(r"LGPL-3|Lesser General Public License v3|LGPLv3"), ["LGPL-3", "GPL-3"]),
+             (re.compile(r"LGPL-2\.1"), ["LGPL-2.1"]),
+             (re.compile(r"Apache"), ["Apache-2.0"]),
+             (re.compile(r"MPL-2\.0|Mozilla Public License 2"), ["MPL-2.0"])]
+
+
+def standard_texts(licence: str) -> list[Path]:
+    """The standard texts of the licence named (Debian's copies), when the package has none."""
+    for pattern, names in _STANDARD:
+        if pattern.search(licence):
+            return [COMMON_LICENSES / n for n in names if (COMMON_LICENSES / n).is_file()]
+    return []
+
+
 def write_notice(out: Path, dists: Mapping[str, metadata.Distribution]) -> int:
     """Write every runtime package's licence texts into `out`; return the number of packages."""
     packages = judge(dists)
@@ -213,7 +230,7 @@ def write_notice(out: Path, dists: Mapping[str, metadata.Distribution]) -> int:
         if home:
             lines.append(f"Project: {home}")
         lines.append("=" * 78)
-        files = licence_files(dist)
+        files = licence_files(dist) or standard_texts(p.licence)
         if not files:
             field = (dist.metadata.get("License") or "").strip()
             lines.append(field if len(field) > 200 else
