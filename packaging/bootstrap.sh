@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Set up Oncoboard from a source checkout on Debian/Ubuntu: system libraries Qt and VTK need,
-# a virtual environment in .venv, and the package with its test tools.
-#   bash packaging/bootstrap.sh             # app + dev tools
-#   bash packaging/bootstrap.sh --test      # also Xvfb and Orthanc, for the test suite
-# Safe to run again: it installs only what is missing.
+# a virtual environment in .venv, and the locked Python packages (requirements/*.txt, exact
+# versions checked against their sha256 hashes; see packaging/lock.sh).
+#   bash packaging/bootstrap.sh             # the app only (requirements/app.txt)
+#   bash packaging/bootstrap.sh --test      # + the test tools, Xvfb and Orthanc (test.txt)
+#   bash packaging/bootstrap.sh --models    # + the model-training and benchmark stacks (models.txt)
+# Safe to run again: it installs only what is missing (a larger set already installed is kept).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_test=0
-[[ "${1:-}" == "--test" ]] && want_test=1
+want_test=0 lock=app
+case "${1:-}" in
+  --test) want_test=1 lock=test ;;
+  --models) want_test=1 lock=models ;;
+  "") ;;
+  *) echo "bootstrap: unknown option $1 (--test, --models)" >&2; exit 2 ;;
+esac
 
 sudo_cmd=""
 if [[ $(id -u) -ne 0 ]]; then
@@ -43,11 +50,19 @@ py=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
   "$py" -m venv .venv
 fi
+# The stamp holds the lock installed last: app < test < models (each includes the one before).
 stamp=.venv/.oncoboard-installed
-if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
-  echo "bootstrap: installing Python packages into .venv (first time: a few minutes)"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
-  touch "$stamp"
+rank() { case "$1" in app) echo 1 ;; test) echo 2 ;; models) echo 3 ;; *) echo 0 ;; esac; }
+have=$(cat "$stamp" 2>/dev/null || true)
+[[ $(rank "$have") -gt $(rank "$lock") ]] && lock=$have
+if [[ ! -f $stamp || $(rank "$have") -lt $(rank "$lock") || pyproject.toml -nt $stamp
+      || requirements/$lock.txt -nt $stamp ]]; then
+  echo "bootstrap: installing Python packages into .venv from requirements/$lock.txt (first time: about a minute)"
+  start=$SECONDS
+  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements/pip.txt
+  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "requirements/$lock.txt"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+  echo "$lock" > "$stamp"
+  echo "bootstrap: installed in $((SECONDS - start)) s; .venv is $(du -sh .venv | cut -f1)"
 fi
 echo "bootstrap: ready ($(.venv/bin/oncoboard --version))"

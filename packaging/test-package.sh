@@ -43,6 +43,51 @@ step "desktop app from the bundle (offscreen screenshot of the patient list)"
 [[ $(stat -c %s "$work/patients.png") -gt 20000 ]] || fail "the screenshot is (nearly) empty"
 patients_before=$(run patients list --json | python3 -c "import json,sys; print(len(json.load(sys.stdin)))")
 
+step "the bundle decodes JPEG lossless and 12-bit extended (imagecodecs, no GPL decoder)"
+jpeg=$work/jpeg; mkdir -p "$jpeg"
+.venv/bin/python - "$jpeg" <<'PY'
+import sys
+import imagecodecs
+import numpy as np
+import pydicom
+from pydicom import uid
+from pydicom.dataset import FileMetaDataset
+from pydicom.encaps import encapsulate
+r, c = np.mgrid[0:48, 0:40]
+img = ((r * 53 + c * 71) % 4096).astype(np.uint16)
+for k, (ts, stream) in enumerate([
+        (uid.JPEGLosslessSV1, imagecodecs.jpeg8_encode(img, lossless=True, bitspersample=12)),
+        (uid.JPEGExtended12Bit, imagecodecs.jpeg8_encode(img, level=95, bitspersample=12))]):
+    ds = pydicom.Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ts
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = uid.CTImageStorage
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid.generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = "1.2.3.4", f"1.2.3.4.{k + 1}"
+    ds.PatientID, ds.Modality, ds.ImagePositionPatient = "JPEG", "CT", [0, 0, 0]
+    ds.ImageOrientationPatient, ds.PixelSpacing = [1, 0, 0, 0, 1, 0], [1, 1]
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = 48, 40, 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.RescaleSlope, ds.RescaleIntercept = 1, 0
+    ds.PixelData = encapsulate([stream])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(f"{sys.argv[1]}/{k}.dcm", enforce_file_format=True)
+np.save(f"{sys.argv[1]}/expected.npy", img)
+PY
+run import dicom "$jpeg" >/dev/null || fail "import of JPEG files"
+for k in 1 2; do
+  run volume "1.2.3.4.$k" --out "$work/jpeg$k.npz" --no-cache >/dev/null || fail "JPEG series $k not decoded"
+done
+.venv/bin/python - "$work" <<'PY' || fail "JPEG pixels wrong"
+import sys
+import numpy as np
+exp = np.load(f"{sys.argv[1]}/jpeg/expected.npy").astype(float)
+lossless = np.load(f"{sys.argv[1]}/jpeg1.npz")["voxels"].reshape(exp.shape)
+lossy = np.load(f"{sys.argv[1]}/jpeg2.npz")["voxels"].reshape(exp.shape)
+assert np.array_equal(lossless, exp), "lossless JPEG not exact"
+assert np.abs(lossy - exp).mean() < 20, "12-bit JPEG too far from the source"
+PY
+
 step "doctor sees a broken install: unwritable data folder, tampered plugin"
 chmod 0500 "$ONCOBOARD_HOME"
 if su nobody -s /bin/sh -c "ONCOBOARD_HOME=$ONCOBOARD_HOME HOME=/tmp oncoboard doctor" >/dev/null 2>&1; then

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/bootstrap.sh --test
+# Licence policy: no copyleft licence in what the app ships (see README, "Builds and licences").
+.venv/bin/python packaging/licenses.py check
 export PYTHONDONTWRITEBYTECODE=1 ONCOBOARD_TEST_OUTPUT=${ONCOBOARD_TEST_OUTPUT:-$PWD/test-output}
 mkdir -p "$ONCOBOARD_TEST_OUTPUT"
 # A real X server (Xvfb, Mesa) so the embedded VTK view gets a GL context; Qt uses xcb on it.

@@ -23,9 +23,9 @@ from oncoboard.config import Settings
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 PROBE_MODEL = Path(__file__).parent / "resources" / "probe.onnx"
-_DISTRIBUTIONS = ("numpy", "pydicom", "pynetdicom", "onnxruntime", "onnxruntime-gpu",
-                  "PySide6-Essentials", "pyqtgraph", "vtk", "sqlite-utils", "fhir.resources",
-                  "pint", "pydantic", "reportlab", "cryptography")
+_DISTRIBUTIONS = ("numpy", "pydicom", "imagecodecs", "pynetdicom", "onnxruntime",
+                  "onnxruntime-gpu", "PySide6-Essentials", "pyqtgraph", "vtk", "sqlite-utils",
+                  "fhir.resources", "pint", "pydantic", "reportlab", "cryptography")
 
 
 @dataclass

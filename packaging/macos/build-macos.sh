@@ -8,9 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [[ -x .venv/bin/python ]] || python3 -m venv .venv
-.venv/bin/python -m pip install -q -e . "pyinstaller>=6.10"
+# The lock files in requirements/ are for Linux x86_64: here pip resolves from pyproject.toml.
+.venv/bin/python -m pip install -q -e ".[bundle]"
+.venv/bin/python packaging/licenses.py check   # no copyleft licence in the runtime closure
 .venv/bin/pyinstaller --noconfirm --windowed --distpath build/dist --workpath build/work-macos \
   packaging/pyinstaller/oncoboard.spec
+.venv/bin/python packaging/licenses.py notice \
+  build/dist/Oncoboard.app/Contents/Resources/THIRD_PARTY_LICENSES
 version=$(grep -m1 '^version' pyproject.toml | cut -d'"' -f2)
 hdiutil create -volname Oncoboard -srcfolder build/dist/Oncoboard.app -ov -format UDZO \
   "build/Oncoboard-$version.dmg"

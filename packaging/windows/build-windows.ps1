@@ -9,12 +9,16 @@ $variant = if ($Gpu) { "gpu" } else { "cpu" }
 $venv = if ($Gpu) { ".venv-gpu" } else { ".venv" }
 $name = if ($Gpu) { "oncoboard-gpu" } else { "oncoboard" }
 if (-not (Test-Path "$venv\Scripts\python.exe")) { python -m venv $venv }
-& "$venv\Scripts\python.exe" -m pip install -q -e . "pyinstaller>=6.10"
+# The lock files in requirements\ are for Linux x86_64: here pip resolves from pyproject.toml.
+& "$venv\Scripts\python.exe" -m pip install -q -e ".[bundle]"
 if ($Gpu) {
   & "$venv\Scripts\python.exe" -m pip uninstall -q -y onnxruntime
   & "$venv\Scripts\python.exe" -m pip install -q --no-deps "onnxruntime-gpu>=1.20"
 }
+& "$venv\Scripts\python.exe" packaging\licenses.py check  # no copyleft licence in the runtime closure
+if ($LASTEXITCODE -ne 0) { throw "licence check failed" }
 $env:ONCOBOARD_BUNDLE_NAME = $name
 & "$venv\Scripts\pyinstaller.exe" --noconfirm --distpath build\dist --workpath "build\work-$name" packaging\pyinstaller\oncoboard.spec
+& "$venv\Scripts\python.exe" packaging\licenses.py notice "build\dist\$name\THIRD_PARTY_LICENSES"
 & "build\dist\$name\oncoboard.exe" --version
 iscc "/DVariant=$variant" packaging\windows\oncoboard.iss

@@ -26,6 +26,7 @@ decoding workers. Nothing here is pass/fail: the ratios against the targets are 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -351,6 +352,11 @@ def main() -> int:
     if args.worker:
         print(json.dumps(worker(args.worker, args.folder, args.data_dir, args.repeat)))
         return 0
+    methods = args.methods.split(",")
+    if importlib.util.find_spec("SimpleITK") is None:
+        methods = [m for m in methods if m not in ("sitk", "pair")]  # both run SimpleITK
+        print("sitk, pair: skipped (SimpleITK is in the models stack: "
+              "bash packaging/bootstrap.sh --models)", flush=True)
     print(f"generating (once) into {args.dir} ...", flush=True)
     generate(args.dir)
     volume_bytes = N_SLICES * ROWS * COLS * 2
@@ -360,7 +366,7 @@ def main() -> int:
         m_raw(folder, data_dir)  # warm the page cache
         idx = index_once(folder, data_dir)
         res: dict[str, Any] = {"index_seconds_first_call": idx}
-        for method in args.methods.split(","):
+        for method in methods:
             compressed_only, uncompressed_only = method == "pair", method == "ours_files"
             if (compressed_only and name == "explicit") or (
                     uncompressed_only and name != "explicit"):

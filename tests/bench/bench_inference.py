@@ -131,6 +131,13 @@ def _run_board(store: Any, settings: Any, board: list[str], plugins: list[Any]
 
 
 def _sklearn_baseline(repeat: int) -> None:
+    try:
+        import skl2onnx  # noqa: F401
+        import sklearn  # noqa: F401
+    except ImportError:
+        print("\nbaseline: scikit-learn vs onnxruntime skipped (scikit-learn and skl2onnx are "
+              "in the models stack: bash packaging/bootstrap.sh --models)")
+        return
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
     from sklearn.linear_model import LogisticRegression

@@ -22,7 +22,7 @@ def _tool(name: str) -> str:
     if beside.exists():
         return str(beside)
     found = shutil.which(name)
-    assert found, f"{name} is not installed: pip install -e '.[dev]'"
+    assert found, f"{name} is not installed: bash packaging/bootstrap.sh --test"
     return found
 
 

@@ -65,7 +65,7 @@ STUDY_ROOT_GET = uid.UID("1.2.840.10008.5.1.4.1.2.2.3")
 
 UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian,
                 ExplicitVRBigEndian)
-#: Every compressed syntax the imaging loader can decode (pylibjpeg plugins, pyjpegls).
+#: Every compressed syntax the imaging loader can decode (imagecodecs, pylibjpeg plugins, pyjpegls).
 COMPRESSED = (JPEGLosslessSV1, JPEGLossless, JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless,
               JPEG2000, RLELossless, JPEGBaseline8Bit, JPEGExtended12Bit, HTJ2KLossless,
               HTJ2KLosslessRPCL, HTJ2K)

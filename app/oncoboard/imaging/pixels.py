@@ -3,7 +3,8 @@
 Uncompressed frames (little or big endian, explicit or implicit VR) are read straight from the
 file offset the index recorded into the output array: no header is parsed again, which is what
 makes loading a 400-slice CT close to the speed of reading its bytes. Compressed frames are
-decoded by pydicom's decoder plugins (pylibjpeg, pyjpegls for JPEG-LS: the fastest here) in a
+decoded by pydicom's decoder plugins (imagecodecs for JPEG via `jpeg_decoder`, pylibjpeg-openjpeg
+for JPEG 2000, pyjpegls for JPEG-LS: the fastest here, pylibjpeg-rle for RLE) in a
 pool of processes started with forkserver/spawn, never fork (the app is a Qt app); pydicom's
 header parsing and the decoders hold the GIL, so threads would not help. Deflated files and
 colour images go through pydicom's full reader.
@@ -27,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from oncoboard.errors import DicomError
+from oncoboard.imaging import jpeg_decoder
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +168,7 @@ def fix_bits(arr: NDArray[Any], bits_stored: int, bits_allocated: int, signed: b
 
 def decode_frame(job: FrameJob) -> NDArray[Any]:
     """Decode one frame with pydicom's decoders; return its stored values (or luminance)."""
+    jpeg_decoder.register()  # once per process (pool workers included)
     try:
         if (job.offset is None or job.transfer_syntax in NATIVE_SYNTAXES
                 or job.transfer_syntax not in _pixel_decoder_syntaxes()):

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
+from oncoboard.imaging import jpeg_decoder
 from oncoboard.store import open_store
+
+# pydicom's own pixel_array, used as the reference in these tests, decodes JPEG with the
+# app's plugin (the loader registers it on first use; the references may decode before).
+jpeg_decoder.register()
 
 
 @pytest.fixture
