@@ -59,3 +59,12 @@ def test_pool_processes_die_with_a_killed_import(tmp_path):
     assert not left, f"{len(left)} process(es) outlived the killed import: {left}"
     new = _semaphores() - before
     assert not new, f"semaphores left in /dev/shm: {sorted(new)}"
+    # the killed run left a half-imported data folder: a new run goes through at once and
+    # imports every file (each file is one transaction: nothing half-written to resume)
+    again = subprocess.run([sys.executable, "-m", "oncoboard", "import", "patients",
+                            "--workers", "0", "--json", *files], env=env, capture_output=True,
+                           text=True, timeout=240, check=False)
+    assert again.returncode == 0, again.stderr[-2000:]
+    listed = subprocess.run([sys.executable, "-m", "oncoboard", "patients", "list", "--json"],
+                            env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert len(json.loads(listed.stdout)) == len(files)

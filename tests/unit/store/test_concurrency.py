@@ -114,3 +114,26 @@ def test_import_and_reads_work_while_another_process_holds_a_long_write(tmp_path
     ids = {r[0] for r in store.db.execute("SELECT id FROM patients")}
     assert ids == {"held", "MRN-p1"}
     store.close()
+
+
+def test_predictions_and_an_import_run_side_by_side(tmp_path):
+    """`predict` stores its results (and audit entries) while another process imports: both
+    finish, nothing is refused, and the audit trail stays intact."""
+    data = tmp_path / "data"
+    demo = subprocess.run([sys.executable, "-m", "oncoboard", "demo", "--no-imaging"],
+                          env=_env(data), capture_output=True, text=True, timeout=300)
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    bundles = [_bundle(tmp_path, f"b{i}", [f"c{i}-{j}" for j in range(15)]) for i in range(4)]
+    importing = _oncoboard(data, "import", "patients", "--workers", "0",
+                           *(str(b) for b in bundles))
+    predicting = [_oncoboard(data, "predict", pid, "--json")
+                  for pid in ("DEMO-LU-001", "DEMO-BR-001", "DEMO-CH-001")]
+    for proc in (importing, *predicting):
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+    listed = subprocess.run([sys.executable, "-m", "oncoboard", "patients", "list", "--json"],
+                            env=_env(data), capture_output=True, text=True, timeout=60)
+    assert len(json.loads(listed.stdout)) == 32 + 60  # the demo cohort and the imported ones
+    check = subprocess.run([sys.executable, "-m", "oncoboard", "audit", "verify"],
+                           env=_env(data), capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
