@@ -43,7 +43,7 @@ def test_echo_find_and_retrieve_from_orthanc(window, qtbot, orthanc):  # noqa: A
 
 
 def _dialog_with_fake_pacs(tmp_path, qtbot, monkeypatch, cancel_at,
-                           by_user=False):  # noqa: ANN001, ANN202
+                           by_user=False, closed_by_qtbot=True):  # noqa: ANN001, ANN202
     """Return (dialog, calls): three studies found; retrieving `cancel_at` ends cancelled."""
     import time
 
@@ -72,7 +72,8 @@ def _dialog_with_fake_pacs(tmp_path, qtbot, monkeypatch, cancel_at,
         settings = Settings(data_dir=tmp_path, pacs=(node,))
 
     dialog = PacsQueryDialog(Ctx())
-    qtbot.addWidget(dialog)
+    if closed_by_qtbot:
+        qtbot.addWidget(dialog)
     dialog._on_found([{"study_uid": u, "patient_id": "P"} for u in ("1.2.1", "1.2.2", "1.2.3")])
     dialog.table.selectAll()
     return dialog, calls
@@ -98,3 +99,24 @@ def test_cancel_keeps_the_report_of_the_studies_before_it(tmp_path, qtbot,
         dialog.cancel_button.click()
     assert blocker.args[0] == ["1.2.1: 2 files", "1.2.2: cancelled", "Cancelled."]
     assert calls == [("1.2.1", "get"), ("1.2.2", "get")]
+
+
+def test_closing_the_dialog_during_a_retrieval_raises_nothing(tmp_path, qtbot,
+                                                              monkeypatch):  # noqa: ANN001
+    """The task ends after the dialog is gone: its callbacks must not touch deleted widgets."""
+    import shiboken6
+    from PySide6.QtCore import QThreadPool
+
+    from oncoboard.ui import workers
+
+    dialog, calls = _dialog_with_fake_pacs(tmp_path, qtbot, monkeypatch, "1.2.2", by_user=True,
+                                           closed_by_qtbot=False)
+    task = dialog.retrieve()
+    qtbot.waitUntil(lambda: len(calls) == 2, timeout=5000)
+    dialog.close()
+    shiboken6.delete(dialog)  # what Qt does to a closed dialog with WA_DeleteOnClose
+    task.cancel()
+    assert QThreadPool.globalInstance().waitForDone(10000)
+    qtbot.wait(50)  # deliver the queued finished/cancelled signals: nothing may raise
+    assert not shiboken6.isValid(dialog)
+    assert task not in workers.Task._alive

@@ -176,10 +176,15 @@ class CalculatorDialog(QDialog):
         task = workers.Task(calculate_job, self.plugin, self.values(), self.settings,
                             name="calculate")
         self.run_button.setEnabled(False)
-        task.signals.finished.connect(lambda: self.run_button.setEnabled(True))
-        workers.start(task, on_done=self._on_calculated,
-                      on_error=lambda exc: ErrorBoundary.report(exc, self, tr("Calculator")))
+        task.signals.finished.connect(self._on_task_finished)  # a bound method: see workers
+        workers.start(task, on_done=self._on_calculated, on_error=self._on_error)
         return task
+
+    def _on_task_finished(self) -> None:
+        self.run_button.setEnabled(True)
+
+    def _on_error(self, exc: BaseException) -> None:
+        ErrorBoundary.report(exc, self, tr("Calculator"))
 
     def _clear_result(self) -> None:
         while self.result_box.count():

@@ -182,11 +182,18 @@ class ImportDialog(QDialog):
         self.cancel_button.setEnabled(True)
         self.report.clear()
         task.signals.progressed.connect(self._on_progress)
-        task.signals.cancelled.connect(lambda: self.report.append(tr("Cancelled.")))
+        # bound methods, not lambdas: Qt drops the connection when the dialog is closed and
+        # deleted before the task ends
+        task.signals.cancelled.connect(self._on_cancelled)
         task.signals.finished.connect(self._on_finished)
-        workers.start(task, on_done=self._on_done,
-                      on_error=lambda exc: ErrorBoundary.report(exc, self, self.windowTitle()))
+        workers.start(task, on_done=self._on_done, on_error=self._on_error)
         return task
+
+    def _on_cancelled(self) -> None:
+        self.report.append(tr("Cancelled."))
+
+    def _on_error(self, exc: BaseException) -> None:
+        ErrorBoundary.report(exc, self, self.windowTitle())
 
     def _on_progress(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
@@ -290,12 +297,23 @@ class PacsQueryDialog(QDialog):
     def _run(self, task: workers.Task, on_done: Any, on_cancelled: Any = None) -> workers.Task:
         self.task = task
         self.cancel_button.setEnabled(True)
-        task.signals.progressed.connect(lambda f, m: self.progress.setValue(int(f * 1000)))
-        task.signals.finished.connect(lambda: self.cancel_button.setEnabled(False))
+        # bound methods, not lambdas: Qt drops these connections when the dialog is closed
+        # and deleted before the task ends
+        task.signals.progressed.connect(self._on_task_progress)
+        task.signals.finished.connect(self._on_task_finished)
         task.signals.cancelled.connect(
-            on_cancelled or (lambda: self.status.setText(tr("Cancelled."))))
-        return workers.start(task, on_done=on_done,
-                             on_error=lambda exc: self._on_failed(exc))
+            workers.while_alive(self, on_cancelled) if on_cancelled else self._on_task_cancelled)
+        return workers.start(task, on_done=workers.while_alive(self, on_done),
+                             on_error=self._on_failed)
+
+    def _on_task_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+
+    def _on_task_finished(self) -> None:
+        self.cancel_button.setEnabled(False)
+
+    def _on_task_cancelled(self) -> None:
+        self.status.setText(tr("Cancelled."))
 
     def _on_failed(self, exc: BaseException) -> None:
         self.status.setText(ErrorBoundary.message_for(exc))

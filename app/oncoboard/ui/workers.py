@@ -93,6 +93,19 @@ class Task(QRunnable):
             self.signals.finished.emit()
 
 
+def while_alive(owner: Any, fn: Callable[..., Any]) -> Callable[..., None]:
+    """`fn`, called only while the Qt object `owner` exists.
+
+    For callbacks that cannot be bound methods (closures over a dialog): a task may end after
+    its dialog was closed and deleted, and touching the dialog's widgets then raises."""
+    import shiboken6
+
+    def call(*args: Any) -> None:
+        if shiboken6.isValid(owner):
+            fn(*args)
+    return call
+
+
 def start(task: Task, *, on_done: Callable[[Any], None] | None = None,
           on_error: Callable[[BaseException], object] | None = None,
           on_progress: Callable[[float, str], None] | None = None) -> Task:
