@@ -220,6 +220,7 @@ def make_result(plugin: Any, asm: Assembly, providers: Sequence[str], *,
 
     m: Manifest = plugin.manifest
     started = time.perf_counter()
+    check_values(m, asm)
     created_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     snapshot = {k: v.snapshot() for k, v in sorted(asm.values.items())}
     input_sha256 = sha256_text(canonical_json(snapshot))
@@ -247,6 +248,28 @@ def make_result(plugin: Any, asm: Assembly, providers: Sequence[str], *,
         input_sha256=input_sha256, warnings=tuple(Flag.from_dict(w) for w in asm.warnings),
         app_version=__version__, os_user=os_user(), created_at=created_at,
         duration_ms=round((time.perf_counter() - started) * 1000, 3), **got)
+
+
+def check_values(manifest: Manifest, asm: Assembly) -> None:
+    """Refuse fractional counts; flag values outside the training support, in a caution range,
+    or contradicting another input (postmenopausal at 30), in plain words."""
+    from oncoboard.inference import checks
+
+    values = {k: v.value for k, v in asm.values.items()
+              if v.value is not None and v.status not in ("missing", "invalid")}
+    if not values:
+        return
+    for why in checks.input_refusals(manifest, values):
+        asm.refuse(why, why.split(" ", 1)[0])
+    for spec in manifest.inputs:
+        if isinstance(spec, ClinicalInput) and spec.name in values:
+            flag = checks.support_flag(spec, values[spec.name])
+            if flag:
+                asm.warn("extrapolated", flag, spec.name)
+            for caution in checks.caution_flags(spec, values[spec.name]):
+                asm.warn("caution", caution, spec.name)
+    for flag in checks.consistency_flags(manifest, values):
+        asm.warn("inconsistent", flag, flag.split(" ", 1)[0])
 
 
 def run_plugin(plugin: Any, given: dict[str, Any], settings: Any, *, explain_it: bool = True,
