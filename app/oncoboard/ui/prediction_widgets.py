@@ -38,6 +38,17 @@ def tr(text: str) -> str:
 BAND_RAMP = ("#3d5a73", "#4f7896", "#6497bb", "#7db5dd", "#a3cdeb")
 
 
+def uncertainty_note(result: Any) -> str:
+    """Return how the result's number is uncertain: its interval's method, or, where it has
+    no interval, the published error of the model (the manifest's words)."""
+    has_interval = (result.lower is not None and result.upper is not None) or (
+        result.curve is not None and bool(result.curve.lower and result.curve.upper))
+    if has_interval:
+        method = getattr(result, "interval_method", None)
+        return tr("Interval: {method}").format(method=method) if method else ""
+    return getattr(result, "uncertainty", None) or ""
+
+
 class ProbabilityWidget(QWidget):
     """A probability or score: the number in large type, its interval and its risk band."""
 
@@ -45,25 +56,18 @@ class ProbabilityWidget(QWidget):
         super().__init__(parent)
         value = QLabel(objectName="bigValue")
         value.setStyleSheet(f"font-size: {theme.BASE_POINT_SIZE + 16}pt; font-weight: bold;")
-        as_percent = result.kind == "probability"
-
-        def fmt(v: float) -> str:
-            if as_percent:
-                return f"{100 * v:.0f} %"
-            # a points score (CARG 17) is an integer: "17.00" suggests false precision
-            return f"{v:.0f}" if float(v).is_integer() else f"{v:.2f}"
-
-        value.setText("—" if result.value is None else fmt(result.value))
+        value.setText("—" if result.value is None else result.number(result.value))
         detail = []
         if result.lower is not None and result.upper is not None:
             level = round((result.interval_level or 0.95) * 100)
             detail.append(tr("{level}% interval {lo} to {hi}").format(
-                level=level, lo=fmt(result.lower), hi=fmt(result.upper)))
+                level=level, lo=result.number(result.lower), hi=result.number(result.upper)))
         if result.band:
             detail.append(tr("risk group: {band}").format(band=result.band))
+        notes = [n for n in (result.description, uncertainty_note(result)) if n]
         info = QLabel(f"<b>{result.label}</b><br>" + "<br>".join(detail)
-                      + (f"<br><span style='color:{theme.MUTED}'>{result.description}</span>"
-                         if result.description else ""))
+                      + "".join(f"<br><span style='color:{theme.MUTED}'>{n}</span>"
+                                for n in notes))
         info.setWordWrap(True)
         self.bar = self._band_bar(result)
         lay = QVBoxLayout(self)
@@ -136,7 +140,9 @@ class SurvivalWidget(QWidget):
             self.scenario_list.addItem(item)
         self.scenario_list.setVisible(bool(result.scenarios))
         self.scenario_list.itemChanged.connect(lambda _i: self.redraw())
-        title = QLabel(f"<b>{result.text()}</b>")
+        note = uncertainty_note(result)
+        title = QLabel(f"<b>{result.text()}</b>" + (
+            f"<br><span style='color:{theme.MUTED}'>{note}</span>" if note else ""))
         title.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.plot, 1)

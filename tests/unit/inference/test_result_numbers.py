@@ -71,3 +71,58 @@ def test_fractional_counts_are_refused(run, plugin, args, name):
     code, doc, _ = _json(run, plugin, *_with(args, name, "2.5"))
     assert code != 0 and doc["status"] == "refused"
     assert any(name in r and "whole number" in r for r in doc["refusal"])
+
+
+# --- 2. every number with its uncertainty, in whole percent ----------------------------------
+
+def test_cli_text_keeps_the_band_in_whole_percent_and_names_the_method(run):
+    code, out, _ = run("plugins", "run", "relapse-gbsg2", *_with(AGE21, "age", "53"))
+    assert code == 0
+    line = next(ln for ln in out.splitlines() if "Recurrence-free survival" in ln)
+    # was "Recurrence-free survival 0.650 at 84 months": no band, false precision
+    assert line.strip().startswith("Recurrence-free survival at 84 months: ")
+    assert line.endswith("(95 % bootstrap interval)") and " %" in line and "[" in line
+    assert "0." not in line
+    assert "note: Interval: bootstrap" in out
+
+
+def test_json_outputs_carry_their_interval_method_or_their_uncertainty(run):
+    code, doc, _ = _json(run, "relapse-gbsg2", *_with(AGE21, "age", "53"))
+    rfs = doc["outputs"]["rfs"]
+    assert rfs["interval_method"].startswith("bootstrap") and rfs["lower"] and rfs["upper"]
+    code, doc, _ = _json(run, "predict-breast-v2.1", "-i", "age=50", *PREDICT)
+    assert all("PREDICT publishes none" in o["uncertainty"]
+               for o in doc["outputs"].values() if o["display"])
+
+
+def test_carg_states_why_its_rate_has_no_interval_and_its_caveat(run):
+    code, out, _ = run("plugins", "run", "carg-toxicity", *CARG)
+    assert code == 0
+    assert "83 % (no interval: see the note on uncertainty)" in out
+    assert "AUC 0.52-0.68" in out and "never alone" in out
+    code, doc, _ = _json(run, "carg-toxicity", *CARG)
+    assert all("AUC 0.52-0.68" in o["uncertainty"] and "never alone" in o["uncertainty"]
+               for o in doc["outputs"].values() if o["display"])
+
+
+# --- 3. calculator units: plausible in the declared unit, echoed with it --------------------
+
+def test_a_bare_number_implausible_in_the_declared_unit_is_refused_with_a_suggestion(run):
+    code, out, _ = run("plugins", "run", "relapse-gbsg2", *_with(AGE21, "tsize", "2.5"))
+    assert code != 0
+    assert ("tsize=2.5: 2.5 mm is unusual for tumour size" in out
+            and "did you mean 2.5 cm? write tsize=2.5cm" in out)
+    code, out, _ = run("plugins", "run", "relapse-gbsg2", *_with(AGE21, "tsize", "2.5cm"))
+    assert code == 0 and "Tumour size 25 mm" in out
+    code, doc, _ = _json(run, "toxicity-hosp30", "-i", "age=70", "-i", "ecog=1",
+                         "-i", "haemoglobin=105", "-i", "n_agents=2", "-i", "dose_intensity=1",
+                         "-i", "note=Patient well.")
+    assert doc["status"] == "refused" and "did you mean 105 g/L?" in doc["refusal"][0]
+
+
+def test_a_bare_number_plausible_in_the_declared_unit_is_accepted_and_echoed(run):
+    code, out, _ = run("plugins", "run", "relapse-gbsg2", *_with(AGE21, "age", "53"))
+    assert code == 0
+    echo = next(ln for ln in out.splitlines() if ln.strip().startswith("inputs:"))
+    assert "Age at surgery 53 years" in echo and "Tumour size 25 mm" in echo
+    assert "Progesterone receptor level 32 fmol/mg" in echo and "Menopausal status Pre" in echo

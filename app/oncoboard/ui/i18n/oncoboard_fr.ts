@@ -364,6 +364,10 @@
       <translation>Importer des images DICOM</translation>
     </message>
     <message>
+      <source>NOT IMPORTED: {m}</source>
+      <translation>NON IMPORTÉ : {m}</translation>
+    </message>
+    <message>
       <source>No patient record for DICOM patient IDs: {ids}</source>
       <translation>Aucun dossier patient pour les identifiants DICOM : {ids}</translation>
     </message>
@@ -386,10 +390,6 @@
     <message>
       <source>{n} answered in {s:.2f} s</source>
       <translation>{n} a répondu en {s:.2f} s</translation>
-    </message>
-    <message>
-      <source>NOT IMPORTED: {m}</source>
-      <translation>NON IMPORTÉ : {m}</translation>
     </message>
     <message>
       <source>{uid}: {n} files</source>
@@ -713,6 +713,10 @@
     <message>
       <source>Refused: no result was computed (reasons below).</source>
       <translation>Refusé : aucun résultat calculé (motifs ci-dessous).</translation>
+    </message>
+    <message>
+      <source>Interval: {method}</source>
+      <translation>Intervalle : {method}</translation>
     </message>
     <message>
       <source>What-if curves: tick the scenarios to compare.</source>
