@@ -222,7 +222,9 @@ def _predict(args: Any, ctx: Any) -> int:
             print(f"no applicable plugin for {args.patient_id}")
         for p in preds:
             _print_prediction(p)
-    return 0
+    # a plugin the user named that gave no result is a problem: "done with problems" (1)
+    named = set(args.plugin or ())
+    return 1 if any(p.plugin.id in named and not p.ok for p in preds) else 0
 
 
 def _print_prediction(p: Prediction, row: int | None = None,

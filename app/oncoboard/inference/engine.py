@@ -44,8 +44,9 @@ from oncoboard.inference.prediction import (
 )
 
 log = logging.getLogger(__name__)
-#: Population criteria that keep a plugin out of the automatic selection even when it flags.
-AUTO_SKIP_CRITERIA = frozenset({"diagnosis", "treatment"})
+#: Population criteria that keep a plugin out of the automatic selection even when it flags
+#: (a geriatric score is not run on a 42-year-old unless named).
+AUTO_SKIP_CRITERIA = frozenset({"age", "diagnosis", "treatment"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,8 +303,10 @@ def applicable_plugins(store: Any, settings: Any, patient_id: str, reference_dat
     """Return (plugin, population check) for the enabled plugins that apply to the patient.
 
     A plugin applies when the patient is in its population, or is outside it only on criteria
-    the plugin flags rather than refuses (age, sex: the result is then marked "outside intended
-    use"). It never applies automatically when the patient's recorded primary cancer is not one
+    the plugin flags rather than refuses (sex: the result is then marked "outside intended
+    use"). It never applies automatically when the patient's age is outside its declared
+    range (CARG, for 65 and over, is not run on a 42-year-old), nor when the patient's
+    recorded primary cancer is not one
     of its declared diagnoses (a breast model is not run on a lung cancer), nor when the
     patient has no treatment matching its declared treatment (a chemotherapy toxicity model is
     not run on a patient not on or starting chemotherapy on the reference date). Named

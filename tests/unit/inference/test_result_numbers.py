@@ -126,3 +126,46 @@ def test_a_bare_number_plausible_in_the_declared_unit_is_accepted_and_echoed(run
     echo = next(ln for ln in out.splitlines() if ln.strip().startswith("inputs:"))
     assert "Age at surgery 53 years" in echo and "Tumour size 25 mm" in echo
     assert "Progesterone receptor level 32 fmol/mg" in echo and "Menopausal status Pre" in echo
+
+
+# --- 4. refusals and caveats in plain words; named runs; automatic runs keep to the ages ----
+
+@pytest.fixture
+def demo(run):
+    code, _, _ = run("demo", "--no-imaging", "--date", "2026-11-30")
+    assert code == 0
+    return run
+
+
+def test_a_derivation_refusal_says_what_is_missing_in_clinical_words(demo):
+    # DEMO-LU-003 (49, lung, immunotherapy) has no creatinine and no geriatric assessment
+    code, out, _ = demo("predict", "DEMO-LU-003", "--no-save", "--plugin", "carg-toxicity",
+                        "--date", "2026-11-30")
+    assert "REFUSED" in out
+    assert ("the creatinine clearance (Jelliffe) cannot be computed: no serum creatinine in "
+            "the 60 days before 2026-11-30") in out
+    assert "ingredients missing" not in out and "no falls_6m" not in out
+    assert "no 'falls in the last 6 months' recorded" in out
+
+
+def test_a_named_plugin_refused_exits_done_with_problems(demo):
+    code, _, _ = demo("predict", "DEMO-LU-003", "--no-save", "--plugin", "carg-toxicity",
+                      "--date", "2026-11-30")
+    assert code == 1  # was 0
+    code, _, _ = demo("predict", "DEMO-LU-003", "--no-save", "--date", "2026-11-30")
+    assert code == 0  # an automatic run's refusals are results, not problems
+
+
+def test_automatic_runs_keep_to_the_age_range_named_runs_are_flagged(demo):
+    # DEMO-BR-001 is 42 and starts chemotherapy: CARG (65 and over) is not run automatically
+    code, out, _ = demo("predict", "DEMO-BR-001", "--no-save", "--json", "--date", "2026-11-30")
+    ids = {d["plugin"]["id"] for d in json.loads(out)}
+    assert "carg-toxicity" not in ids and "toxicity-hosp30" in ids
+    code, out, _ = demo("predict", "DEMO-BR-001", "--no-save", "--json", "--date", "2026-11-30",
+                        "--plugin", "carg-toxicity")
+    [doc] = json.loads(out)
+    assert doc["outside_intended_use"] and "age 42 below 65" in " ".join(
+        w["message"] for w in doc["warnings"])
+    code, out, _ = demo("predict", "DEMO-BR-001", "--no-save", "--date", "2026-11-30",
+                        "--plugin", "carg-toxicity")
+    assert "never alone" in out and "AUC 0.52-0.68" in out
