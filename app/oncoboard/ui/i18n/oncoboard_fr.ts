@@ -541,6 +541,10 @@
   <context>
     <name>PatientView</name>
     <message>
+      <source>none recorded</source>
+      <translation>aucun enregistré</translation>
+    </message>
+    <message>
       <source>Synthetic patient - demonstration data</source>
       <translation>Patient synthétique - données de démonstration</translation>
     </message>
@@ -561,12 +565,12 @@
       <translation>Notes</translation>
     </message>
     <message>
-      <source>planned</source>
-      <translation>prévu</translation>
-    </message>
-    <message>
       <source>born</source>
       <translation>né(e) le</translation>
+    </message>
+    <message>
+      <source>planned: {names}</source>
+      <translation>prévu : {names}</translation>
     </message>
     <message>
       <source>No notes in the record.</source>
