@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from oncoboard.board.prediction_view import percent
 from oncoboard.ui import theme
 from oncoboard.ui.plots import big_plot, curve_with_band
 
@@ -41,8 +42,9 @@ BAND_RAMP = ("#3d5a73", "#4f7896", "#6497bb", "#7db5dd", "#a3cdeb")
 def uncertainty_note(result: Any) -> str:
     """Return how the result's number is uncertain: its interval's method, or, where it has
     no interval, the published error of the model (the manifest's words)."""
+    curve = getattr(result, "curve", None)
     has_interval = (result.lower is not None and result.upper is not None) or (
-        result.curve is not None and bool(result.curve.lower and result.curve.upper))
+        curve is not None and bool(curve.lower and curve.upper))
     if has_interval:
         method = getattr(result, "interval_method", None)
         return tr("Interval: {method}").format(method=method) if method else ""
@@ -56,12 +58,20 @@ class ProbabilityWidget(QWidget):
         super().__init__(parent)
         value = QLabel(objectName="bigValue")
         value.setStyleSheet(f"font-size: {theme.BASE_POINT_SIZE + 16}pt; font-weight: bold;")
-        value.setText("—" if result.value is None else result.number(result.value))
+        as_percent = result.kind == "probability"
+
+        def fmt(v: float) -> str:
+            if as_percent:
+                return percent(v)  # whole percent, as every other place shows it
+            # a points score (CARG 17) is an integer: "17.00" suggests false precision
+            return f"{v:.0f}" if float(v).is_integer() else f"{v:.2f}"
+
+        value.setText("—" if result.value is None else fmt(result.value))
         detail = []
         if result.lower is not None and result.upper is not None:
             level = round((result.interval_level or 0.95) * 100)
             detail.append(tr("{level}% interval {lo} to {hi}").format(
-                level=level, lo=result.number(result.lower), hi=result.number(result.upper)))
+                level=level, lo=fmt(result.lower), hi=fmt(result.upper)))
         if result.band:
             detail.append(tr("risk group: {band}").format(band=result.band))
         notes = [n for n in (result.description, uncertainty_note(result)) if n]
