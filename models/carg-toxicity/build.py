@@ -74,8 +74,9 @@ def rate_uncertainty() -> dict:
         return {"intervals": None, "text": (
             "No confidence interval: the per-group patient counts of the development cohort "
             "are not in the reference used to build this plugin (it gives the rounded rates "
-            "30 %, 52 % and 83 % of 500 patients), so none is computed. External validations "
-            "vary widely (AUC 0.52-0.68).")}
+            "30 %, 52 % and 83 % of 500 patients; searched for, the counts were not found in a "
+            "citable source), so none is computed. External validations vary widely (AUC "
+            "0.52-0.68): read the score beside the record-based toxicity model, never alone.")}
     intervals = []
     for label, (k, n) in zip(cg.GROUP_LABELS, cg.GROUP_COUNTS, strict=True):
         lo, hi = wilson(k, n)
@@ -85,7 +86,8 @@ def rate_uncertainty() -> dict:
             "the published counts: " + "; ".join(
                 f"{i['group']} {i['k']}/{i['n']} = {i['value']:.0%} ({i['lower']:.0%}-"
                 f"{i['upper']:.0%})" for i in intervals) + ". External validations vary widely "
-            "(AUC 0.52-0.68).")
+            "(AUC 0.52-0.68): read the score beside the record-based toxicity model, never "
+            "alone.")
     return {"intervals": intervals, "text": text}
 
 

@@ -1,1 +1,1 @@
-rYIsnGjnFrjIcQXgpXipcTTvaEA8G55/doJT6DpQhlxa7unzXZUE5R9/7ik/dwYisgOZekEi7M1TBeFmE/2rAw==
+afxBz9fD784iDUsqP35Kq0LkbcMEMPb9g7UcnHW3DjH+Qzpz9Enw5SA+0EKqI6XdaJQzvGt2mvPsm8UKE/9DBg==

@@ -46,6 +46,6 @@ def test_french_patient_card_says_planned_in_french(app):  # noqa: ANN001
 
     try:
         assert install_language("fr")
-        assert QCoreApplication.translate("PatientView", "planned") == "prévu"
+        assert QCoreApplication.translate("PatientView", "planned: {names}") == "prévu : {names}"
     finally:
         install_language("en")

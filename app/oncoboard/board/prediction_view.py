@@ -58,27 +58,73 @@ class ResultView:
     curve: Curve | None = None
     scenarios: list[Curve] = field(default_factory=list)
 
+    interval_method: str | None = None
+    uncertainty: str | None = None
+
+    def number(self, v: float) -> str:
+        """Return one value as shown: a probability in whole percent, a score as given."""
+        if self.kind in ("probability", "survival"):
+            return percent(v)
+        # a points score (CARG 17) is a whole number: "17.00" suggests false precision
+        return f"{v:.0f}" if float(v).is_integer() else f"{v:.3g}"
+
+    def interval_text(self, lower: float, upper: float) -> str:
+        """Return ``"[22-47 %] (95 % bootstrap interval)"``."""
+        level = round((self.interval_level or 0.95) * 100)
+        lo, hi = self.number(lower), self.number(upper)
+        if self.kind in ("probability", "survival"):
+            lo = lo.removesuffix(" %")
+        return f"[{lo}-{hi}] ({level} % {method_name(self.interval_method)}interval)"
+
     def text(self) -> str:
-        """Return the result as one line, e.g. ``"Relapse at 5 y: 0.31 (95% 0.22-0.41), high"``."""
+        """Return the result as one line: the point with its interval, or says it has none.
+
+        ``"Recurrence-free survival at 84 months: 21 % [10-35 %] (95 % bootstrap interval)"``;
+        ``"CARG toxicity score (0-23): 17, risk group: high (no interval: see the note)"``.
+        """
         if self.kind == "survival" and self.curve is not None:
             t, v = self.curve.times[-1], self.curve.values[-1]
-            out = f"{self.label}: {v:.2f} at {t:g} {self.time_unit or ''}".rstrip()
+            when = f"{t:g} {self.time_unit or ''}".rstrip()
+            out = f"{self.label} at {when}: {self.number(v)}"
             if self.curve.lower and self.curve.upper:
-                level = round((self.interval_level or 0.95) * 100)
-                out += f" ({level}% {self.curve.lower[-1]:.2f}-{self.curve.upper[-1]:.2f})"
+                out += " " + self.interval_text(self.curve.lower[-1], self.curve.upper[-1])
+            elif self.uncertainty:
+                out += NO_INTERVAL
             return out
         if self.value is None:
             return f"{self.label}: no value"
-        unit = f" {self.unit}" if self.unit else ""
-        # A probability to two decimals; a score as the model gives it (11 points, 2.35).
-        fmt = "{:.2f}" if self.kind == "probability" else "{:.4g}"
-        out = f"{self.label}: {fmt.format(self.value)}{unit}"
+        unit = f" {self.unit}" if self.unit and self.kind != "probability" else ""
+        out = f"{self.label}: {self.number(self.value)}{unit}"
         if self.lower is not None and self.upper is not None:
-            level = round((self.interval_level or 0.95) * 100)
-            out += f" ({level}% {fmt.format(self.lower)}-{fmt.format(self.upper)})"
+            out += " " + self.interval_text(self.lower, self.upper)
         if self.band:
-            out += f", band: {self.band}"
+            out += f", risk group: {self.band}"
+        if (self.lower is None or self.upper is None) and self.uncertainty:
+            out += NO_INTERVAL
         return out
+
+
+#: Said after a number that has no interval; the output's uncertainty sentence follows it.
+NO_INTERVAL = " (no interval: see the note on uncertainty)"
+
+
+def percent(v: float) -> str:
+    """Return a probability in whole percent (0.07028 -> ``"7 %"``; never 0 % or 100 % for a
+    value that is neither)."""
+    p = 100 * float(v)
+    if 0 < p < 0.5:
+        return "<1 %"
+    if 99.5 <= p < 100:
+        return ">99 %"
+    return f"{p:.0f} %"
+
+
+def method_name(method: str | None) -> str:
+    """Return the short name of an interval method (``"bootstrap "``), or ``""``."""
+    if not method:
+        return ""
+    head = method.split(":", 1)[0].split(";", 1)[0].strip()
+    return f"{head} " if head and len(head) <= 40 else ""
 
 
 @dataclass
@@ -114,6 +160,19 @@ class PredictionView:
             out.append("outside intended use")
         return out + [w for w in self.warnings if w not in out]
 
+    def uncertainty_notes(self) -> list[str]:
+        """Return how the shown numbers are uncertain, each sentence once: the interval
+        methods, and the published error of outputs that have no interval."""
+        out: list[str] = []
+        for r in self.results:
+            has_interval = (r.lower is not None and r.upper is not None) or (
+                r.curve is not None and bool(r.curve.lower and r.curve.upper))
+            note = (f"Interval: {r.interval_method}" if has_interval and r.interval_method
+                    else r.uncertainty if not has_interval else None)
+            if note and note not in out:
+                out.append(note)
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         """Return the view as a JSON-ready mapping."""
         return asdict(self)
@@ -130,6 +189,7 @@ def _curve(label: str, result: OutputResult) -> Curve:
 def _result(result: OutputResult, scenarios: list[Scenario]) -> ResultView:
     view = ResultView(name=result.name, label=result.label, kind=result.kind,
                       interval_level=result.interval_level, unit=result.unit,
+                      interval_method=result.interval_method, uncertainty=result.uncertainty,
                       description=result.description,
                       bands=[(b.label, b.upper) for b in result.bands])
     if result.kind == "survival":

@@ -150,6 +150,7 @@ def _prediction_block(pred: PredictionView, width: float) -> list[Flowable]:
         out.append(Paragraph("<br/>".join(f"WARNING: {escape(w)}" for w in warnings),
                              STYLES["warn"]))
     texts: list[Flowable] = [_p(r.text()) for r in pred.results]
+    texts += [_p(note, "small") for note in pred.uncertainty_notes()]
     figures = [f for f in (_figure(r, width / 2 - 6) for r in pred.results) if f is not None]
     if len(figures) == 1:
         out.append(_table([[texts, figures[0]]], [width / 2, width / 2]))

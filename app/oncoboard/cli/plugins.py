@@ -176,8 +176,9 @@ def _run(args: Any, ctx: Any) -> int:
     if args.json:
         print_json(result)
     else:
+        labels = {i.name: i.label or i.name for i in plugin.require().inputs}
         for p, row in zip(preds, rows, strict=True):
-            _print_prediction(p, row)
+            _print_prediction(p, row, labels)
     from oncoboard.cli import PROBLEMS_EXIT
 
     return 0 if all(p.ok for p in preds) else PROBLEMS_EXIT
@@ -233,26 +234,39 @@ def _predict(args: Any, ctx: Any) -> int:
             print(f"no applicable plugin for {args.patient_id}")
         for p in preds:
             _print_prediction(p)
-    return 0
+    # a plugin the user named that gave no result is a problem: "done with problems" (1)
+    named = set(args.plugin or ())
+    return 1 if any(p.plugin.id in named and not p.ok for p in preds) else 0
 
 
-def _print_prediction(p: Prediction, row: int | None = None) -> None:
+def _print_prediction(p: Prediction, row: int | None = None,
+                      labels: dict[str, str] | None = None) -> None:
+    """Print one result: each number with its interval (or the note saying it has none), the
+    notes on uncertainty and every warning; with `labels` (calculator mode), each input as it
+    was read, with its unit."""
+    from oncoboard.board.prediction_view import view_of
+    from oncoboard.inference.inputs import unit_text
+
     head = f"{p.plugin.id} {p.plugin.version}"
     if row is not None:
         head = f"row {row}: {head}"
     if not p.ok:
         print(f"{head}: {p.status.upper()}: " + "; ".join(p.refusal))
+        for w in p.warnings:
+            if w.code != "refused":
+                print(f"  warning: {w.message}")
         return
-    parts = []
-    for o in p.outputs.values():
-        if not o.display:
-            continue
-        name = o.label  # the manifest's label, not the internal name (br_...)
-        if o.kind == "survival":
-            parts.append(f"{name} {o.values[-1]:.3f} at {o.times[-1]:g} {o.time_unit}")
-        elif o.kind != "image" and o.value is not None:
-            band = f" ({o.band})" if o.band else ""
-            parts.append(f"{name} {o.value:.4g}{band}")
-    print(f"{head} [{p.provider}]: " + ", ".join(parts))
+    view = view_of(p)
+    print(f"{head} [{p.provider}]:")
+    for r in view.results:  # the manifest's labels, not the internal names (br_...)
+        print(f"  {r.text()}")
+    for note in view.uncertainty_notes():
+        print(f"  note: {note}")
+    if labels is not None:
+        given = [(k, p.inputs[k]) for k in labels if k in p.inputs]  # the manifest's order
+        used = [f"{labels[k]} {v.value:g} {unit_text(v.unit)}".rstrip()
+                if isinstance(v.value, int | float) else f"{labels[k]} {v.value}"
+                for k, v in given if v.value is not None and v.value != ""]
+        print("  inputs: " + "; ".join(used))
     for w in p.warnings:
         print(f"  warning: {w.message}")

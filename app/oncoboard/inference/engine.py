@@ -44,8 +44,9 @@ from oncoboard.inference.prediction import (
 )
 
 log = logging.getLogger(__name__)
-#: Population criteria that keep a plugin out of the automatic selection even when it flags.
-AUTO_SKIP_CRITERIA = frozenset({"diagnosis", "treatment"})
+#: Population criteria that keep a plugin out of the automatic selection even when it flags
+#: (a geriatric score is not run on a 42-year-old unless named).
+AUTO_SKIP_CRITERIA = frozenset({"age", "diagnosis", "treatment"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,6 +221,7 @@ def make_result(plugin: Any, asm: Assembly, providers: Sequence[str], *,
 
     m: Manifest = plugin.manifest
     started = time.perf_counter()
+    check_values(m, asm)
     created_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     snapshot = {k: v.snapshot() for k, v in sorted(asm.values.items())}
     input_sha256 = sha256_text(canonical_json(snapshot))
@@ -247,6 +249,28 @@ def make_result(plugin: Any, asm: Assembly, providers: Sequence[str], *,
         input_sha256=input_sha256, warnings=tuple(Flag.from_dict(w) for w in asm.warnings),
         app_version=__version__, os_user=os_user(), created_at=created_at,
         duration_ms=round((time.perf_counter() - started) * 1000, 3), **got)
+
+
+def check_values(manifest: Manifest, asm: Assembly) -> None:
+    """Refuse fractional counts; flag values outside the training support, in a caution range,
+    or contradicting another input (postmenopausal at 30), in plain words."""
+    from oncoboard.inference import checks
+
+    values = {k: v.value for k, v in asm.values.items()
+              if v.value is not None and v.status not in ("missing", "invalid")}
+    if not values:
+        return
+    for why in checks.input_refusals(manifest, values):
+        asm.refuse(why, why.split(" ", 1)[0])
+    for spec in manifest.inputs:
+        if isinstance(spec, ClinicalInput) and spec.name in values:
+            flag = checks.support_flag(spec, values[spec.name])
+            if flag:
+                asm.warn("extrapolated", flag, spec.name)
+            for caution in checks.caution_flags(spec, values[spec.name]):
+                asm.warn("caution", caution, spec.name)
+    for flag in checks.consistency_flags(manifest, values):
+        asm.warn("inconsistent", flag, flag.split(" ", 1)[0])
 
 
 def run_plugin(plugin: Any, given: dict[str, Any], settings: Any, *, explain_it: bool = True,
@@ -279,8 +303,10 @@ def applicable_plugins(store: Any, settings: Any, patient_id: str, reference_dat
     """Return (plugin, population check) for the enabled plugins that apply to the patient.
 
     A plugin applies when the patient is in its population, or is outside it only on criteria
-    the plugin flags rather than refuses (age, sex: the result is then marked "outside intended
-    use"). It never applies automatically when the patient's recorded primary cancer is not one
+    the plugin flags rather than refuses (sex: the result is then marked "outside intended
+    use"). It never applies automatically when the patient's age is outside its declared
+    range (CARG, for 65 and over, is not run on a 42-year-old), nor when the patient's
+    recorded primary cancer is not one
     of its declared diagnoses (a breast model is not run on a lung cancer), nor when the
     patient has no treatment matching its declared treatment (a chemotherapy toxicity model is
     not run on a patient not on or starting chemotherapy on the reference date). Named

@@ -238,12 +238,75 @@ def assemble_given(manifest: Manifest, given: dict[str, Any]) -> Assembly:
             continue
         if blank:
             apply_missing(spec, asm, "not given")
+        elif (why := unit_doubt(spec, raw)) is not None:
+            asm.values[spec.name] = InputValue(spec.name, "invalid", None, None, spec.unit,
+                                               {"type": "given", "raw": raw})
+            asm.refuse(why, spec.name)
         else:
             set_value(spec, asm, raw, None, "given",
                       {"type": "given"} if spec.name not in radiomics else {"type": "given",
                                                                            "radiomics": True})
     _given_population(manifest, asm)
     return asm
+
+
+#: Units a bare number is often meant in instead of the declared one (same dimension).
+OTHER_UNITS = {"mm": ("cm",), "cm": ("mm",), "mg/L": ("mg/dL",), "mg/dL": ("mg/L",),
+               "g/L": ("g/dL",), "g/dL": ("g/L",), "kg": ("g",), "g": ("kg",),
+               "mL": ("L",), "L": ("mL",), "cm3": ("mm3",), "mm3": ("cm3",),
+               "umol/L": ("mmol/L",), "mmol/L": ("umol/L",)}
+
+
+def unit_text(unit: str | None) -> str:
+    """Return a unit as a clinician writes it (``a`` -> ``years``; none for a pure number)."""
+    return {"a": "years", "1": "", None: "", "mo": "months", "wk": "weeks",
+            "d": "days"}.get(unit, unit) or ""
+
+
+def plausible_range(spec: ClinicalInput) -> tuple[float, float] | None:
+    """Return where a value of `spec` is plausible in its declared unit: what the training
+    patients had (the manifest's `support`), else the valid range."""
+    if spec.support is not None:
+        return spec.support.observed_min, spec.support.observed_max
+    if spec.valid_range:
+        return spec.valid_range[0], spec.valid_range[1]
+    return None
+
+
+def unit_doubt(spec: ClinicalInput | Any, raw: Any) -> str | None:
+    """Return why a bare number typed without its unit is refused, else None.
+
+    A number given without a unit is read in the declared unit. When it is not plausible in
+    that unit but is in a common other unit of the same dimension (2.5 mm of tumour, 2.5 cm
+    meant), the value is refused with the suggestion to write the unit.
+    """
+    if not isinstance(spec, ClinicalInput) or spec.categories or spec.unit not in OTHER_UNITS:
+        return None
+    if isinstance(raw, str):
+        m = _NUM_UNIT.match(raw)
+        if m is None or m.group(2):
+            return None
+        value = float(m.group(1).replace(",", "."))
+    elif isinstance(raw, int | float) and not isinstance(raw, bool):
+        value = float(raw)
+    else:
+        return None
+    where = plausible_range(spec)
+    if where is None or where[0] <= value <= where[1]:
+        return None
+    for other in OTHER_UNITS[spec.unit]:
+        try:
+            meant = convert(value, other, spec.unit)
+        except ValueError:
+            continue
+        if where[0] <= meant <= where[1]:
+            what = (spec.label or spec.name).lower()
+            seen = ("the training patients had" if spec.support is not None
+                    else "the model accepts")
+            return (f"{spec.name}={value:g}: {value:g} {spec.unit} is unusual for {what} "
+                    f"({seen} {where[0]:g}-{where[1]:g} {spec.unit}); did you mean "
+                    f"{value:g} {other}? write {spec.name}={value:g}{other}")
+    return None
 
 
 def _given_population(manifest: Manifest, asm: Assembly) -> None:

@@ -135,6 +135,10 @@ def format_outputs(manifest: Manifest, row: dict[str, np.ndarray]) -> dict[str, 
         if o.lower or o.upper:
             item.update(lower=raw[o.lower] if o.lower else None,
                         upper=raw[o.upper] if o.upper else None, interval_level=o.interval_level)
+            if o.interval_method:
+                item["interval_method"] = o.interval_method
+        if o.uncertainty and o.kind != "image":
+            item["uncertainty"] = o.uncertainty
         shown[o.name] = item
     return shown
 

@@ -125,7 +125,9 @@ class OutputResult(_Part):
     ``kind`` is ``probability``, ``score``, ``survival`` or ``image``. Probabilities and scores
     carry `value`, `unit`, the risk `band` the value fell in and the manifest's `bands`;
     survival outputs carry `values` along `times`; either may carry `lower`/`upper` at
-    `interval_level` (numbers, or lists along the time grid); images carry `shape`, `dtype`,
+    `interval_level` (numbers, or lists along the time grid), computed as `interval_method`
+    says; where no interval exists, `uncertainty` states the model's published error; images
+    carry `shape`, `dtype`,
     `min`, `max` and once stored `file` and `sha256`.
     """
 
@@ -145,6 +147,8 @@ class OutputResult(_Part):
     lower: float | tuple[float, ...] | None = None
     upper: float | tuple[float, ...] | None = None
     interval_level: float | None = None
+    interval_method: str | None = None
+    uncertainty: str | None = None
     shape: tuple[int, ...] = ()
     dtype: str | None = None
     min: float | None = None
@@ -155,7 +159,7 @@ class OutputResult(_Part):
     extra: Mapping[str, JSON] = field(default_factory=dict)
     _KNOWN = ("kind", "label", "display", "description", "value", "unit", "band", "bands",
               "times", "time_unit", "quantity", "values", "lower", "upper", "interval_level",
-              "shape", "dtype", "min", "max", "file", "sha256")
+              "interval_method", "uncertainty", "shape", "dtype", "min", "max", "file", "sha256")
 
     @property
     def has_interval(self) -> bool:
@@ -186,6 +190,7 @@ class OutputResult(_Part):
             times=_floats(d.get("times")) or (), time_unit=d.get("time_unit"),
             quantity=d.get("quantity"), values=_floats(d.get("values")) or (),
             lower=bound("lower"), upper=bound("upper"), interval_level=d.get("interval_level"),
+            interval_method=d.get("interval_method"), uncertainty=d.get("uncertainty"),
             shape=tuple(d.get("shape") or ()), dtype=d.get("dtype"), min=d.get("min"),
             max=d.get("max"), file=d.get("file"), sha256=d.get("sha256"), **cls._split(d))
 

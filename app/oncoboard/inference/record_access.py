@@ -311,3 +311,73 @@ DERIVATIONS: dict[str, tuple[DerivationFn, str]] = {
     "cancer_site_group": (_site_group, "Primary cancer site group from ICD-10: gi, gu, lung, "
                                        "breast, gyn or other."),
 }
+
+
+#: What each derivation needs, in clinical words: ("lab", code key, words, window: True when the
+#: derivation's window applies), ("age",), ("sex",), ("diagnosis",), ("regimen", what it needs).
+INGREDIENTS: dict[str, list[tuple[Any, ...]]] = {
+    "nlr": [("lab", "neutrophils", "neutrophil count", True),
+            ("lab", "lymphocytes", "lymphocyte count", True)],
+    "ldh_uln_ratio": [("lab", "ldh", "LDH", True)],
+    "dnlr": [("lab", "neutrophils", "neutrophil count", True),
+             ("lab", "leukocytes", "white cell count", True)],
+    "ldh_uln_ratio_lab": [("lab", "ldh", "LDH", True)],
+    "age_at_diagnosis": [("diagnosis",), ("age",)],
+    "crcl_jelliffe": [("lab", "creatinine", "serum creatinine", True), ("age",), ("sex",)],
+    "bmi": [("lab", "weight", "weight", True), ("lab", "height", "height", False)],
+    "n_agents": [("regimen", "its agents")],
+    "dose_intensity": [("regimen", "its dose intensity")],
+    "ki67_status": [("lab", "ki67", "Ki67 index", True)],
+    "chemo_generation": [("chemo",)],
+    "cancer_site_group": [("diagnosis",)],
+}
+
+#: Derivations by what a clinician calls them.
+DERIVATION_WORDS = {
+    "nlr": "the neutrophil-to-lymphocyte ratio", "ldh_uln_ratio": "LDH relative to its upper "
+    "limit of normal", "dnlr": "the derived neutrophil-to-lymphocyte ratio",
+    "ldh_uln_ratio_lab": "LDH relative to the lab's upper limit of normal",
+    "age_at_diagnosis": "the age at diagnosis", "crcl_jelliffe": "the creatinine clearance "
+    "(Jelliffe)", "bmi": "the body-mass index", "n_agents": "the number of chemotherapy agents",
+    "dose_intensity": "the dose intensity", "ki67_status": "the Ki67 status",
+    "chemo_generation": "the chemotherapy generation", "cancer_site_group": "the cancer site",
+}
+
+
+def missing_ingredients(rv: RecordView, derivation: str, window: int) -> str:
+    """Return, in clinical words, why a derivation has no value on the reference date.
+
+    ``"the creatinine clearance (Jelliffe) cannot be computed: no serum creatinine in the 60
+    days before 2026-11-30"``; each missing ingredient is named.
+    """
+    what = DERIVATION_WORDS.get(derivation, derivation)
+    before = f"before {rv.date.isoformat()}"
+    missing: list[str] = []
+    for item in INGREDIENTS.get(derivation, []):
+        kind = item[0]
+        if kind == "lab":
+            _, key, words, windowed = item
+            obs = rv.latest(key, window if windowed else None)
+            if obs is None or obs.value_num is None:
+                missing.append(f"no {words} in the {window} days {before}" if windowed
+                               else f"no {words} recorded {before}")
+        elif kind == "age" and rv.age() is None:
+            missing.append("no birth date (age unknown)")
+        elif kind == "sex" and rv.patient.sex not in ("female", "male"):
+            missing.append("sex not recorded as female or male")
+        elif kind == "diagnosis":
+            cancer = rv.primary_cancer()
+            if cancer is None or not cancer.diagnosis_date or not cancer.code:
+                missing.append("no primary cancer with its diagnosis date and ICD-10 code")
+        elif kind == "regimen":
+            t = current_systemic(rv, window)
+            missing.append(f"no systemic treatment current or planned around {rv.date}"
+                           if t is None else f"the regimen {t.regimen or t.id} does not record "
+                                             f"{item[1]}")
+        elif kind == "chemo":
+            missing.append("the recorded chemotherapy is neither anthracycline- nor "
+                           "taxane-based (enter the generation in calculator mode)")
+    if not missing:
+        missing.append(f"an ingredient is missing in the {window} days {before}")
+    return f"{what} cannot be computed: " + "; ".join(missing)
+

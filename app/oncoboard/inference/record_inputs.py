@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections import Counter
 from typing import Any
 
@@ -24,7 +25,12 @@ from oncoboard.inference.inputs import (
     treatment_matches,
 )
 from oncoboard.inference.manifest import ClinicalInput, ImageInput, Manifest, TextInput
-from oncoboard.inference.record_access import DERIVATIONS, RecordView, used
+from oncoboard.inference.record_access import (
+    DERIVATIONS,
+    RecordView,
+    missing_ingredients,
+    used,
+)
 from oncoboard.patients import codes
 from oncoboard.patients.language import NAMES, reading_language
 
@@ -68,8 +74,8 @@ def clinical(rv: RecordView, spec: ClinicalInput, asm: Assembly, images: dict[st
         fn = DERIVATIONS[src.derivation][0]
         got = fn(rv, src.window_days)
         if got is None:
-            apply_missing(spec, asm, f"{src.derivation}: ingredients missing "
-                                     f"{_window_text(src.window_days, rv.date)}")
+            apply_missing(spec, asm, missing_ingredients(rv, src.derivation,
+                                                         src.window_days))
             return
         for note in got.notes:
             asm.warn("derivation", f"{spec.name}: {note}", spec.name)
@@ -86,6 +92,10 @@ def clinical(rv: RecordView, spec: ClinicalInput, asm: Assembly, images: dict[st
                        "roi": feats["roi"], "feature": src.feature})
 
 
+_BRACKETS = re.compile(r"\s*\[[^\]]*\]")
+_SPECIMEN = re.compile(r"\s+in (Serum|Plasma|Blood|Urine)\b.*$", re.IGNORECASE)
+
+
 def _observation(rv: RecordView, spec: ClinicalInput, asm: Assembly) -> None:
     src = spec.source
     assert src.type == "observation"
@@ -93,8 +103,11 @@ def _observation(rv: RecordView, spec: ClinicalInput, asm: Assembly) -> None:
             if o.value is not None]
     if not rows:
         known = codes.lookup(src.system, src.code)
-        label = known.key if known else src.code
-        apply_missing(spec, asm, f"no {label} {_window_text(src.window_days, rv.date)}")
+        # clinical words (the code's display name), not the key (falls_6m)
+        label = known.display if known and known.display else (spec.label or src.code)
+        label = _SPECIMEN.sub("", _BRACKETS.sub("", label))  # LOINC: "[Mass/volume] in Blood"
+        apply_missing(spec, asm, f"no '{label[:1].lower() + label[1:]}' recorded "
+                                 f"{_window_text(src.window_days, rv.date)}")
         return
     if src.aggregation == "latest" or spec.categories:
         chosen = [rows[-1]]

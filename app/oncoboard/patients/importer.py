@@ -114,6 +114,7 @@ class ImportReport:
     unknown_codes: list[dict[str, str]]
     skipped: dict[str, int]         # resources read but not stored (e.g. Practitioner)
     undated: int = 0                # observations without a date (models never use them)
+    warnings: list[str] = field(default_factory=list)  # e.g. a stage contradicting its TNM
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as a JSON-ready dict."""
@@ -136,6 +137,7 @@ class ImportReport:
         if self.undated:
             lines.append(f"  warning: {self.undated} fact(s) without a date: models will not "
                          "use them")
+        lines += [f"  warning: {w}" for w in self.warnings]
         if self.skipped:
             lines.append("  not stored: " + ", ".join(f"{v} {k}"
                                                       for k, v in self.skipped.items()))
@@ -411,7 +413,30 @@ def write_batch(store: Store, batch: Batch, today: dt.date | None = None) -> Imp
     return ImportReport(str(batch.path), batch.format, batch.sha256, already,
                         batch.patient_ids(), counts, written, batch.unknown_codes,
                         dict(batch.skipped),
-                        sum(not r.get("effective") for r in batch.rows["observations"]))
+                        sum(not r.get("effective") for r in batch.rows["observations"]),
+                        stage_warnings(batch.rows["conditions"]))
+
+
+#: ICD-10 prefixes of the sites whose AJCC 8th stage groups are computed (patients.staging).
+_STAGED_SITES = {"C34": "lung", "C50": "breast"}
+
+
+def stage_warnings(conditions: list[dict[str, Any]]) -> list[str]:
+    """Return a warning for each primary cancer whose recorded stage group contradicts its
+    recorded T, N and M (AJCC 8th, lung and breast), clinical and pathological alike."""
+    from oncoboard.patients.staging import stage_conflict
+
+    out = []
+    for row in conditions:
+        site = _STAGED_SITES.get((row.get("code") or "").upper()[:3])
+        if not row.get("is_primary_cancer") or site is None:
+            continue
+        for kind in ("clinical", "pathological"):
+            flag = stage_conflict(site, row.get(f"{kind}_t"), row.get(f"{kind}_n"),
+                                  row.get(f"{kind}_m"), row.get(f"{kind}_stage"))
+            if flag:
+                out.append(f"patient {row['patient_id']}: {kind} {flag}; check the record")
+    return out
 
 
 def read_file(store: Store, path: Path) -> Batch:

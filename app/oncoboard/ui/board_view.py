@@ -522,6 +522,8 @@ def case_html(view: Any) -> str:
     if view.predictions:
         parts.append(f"<h3>{tr('Predictions')}</h3><ul>" + "".join(
             f"<li>{r.text()}</li>" for p in view.predictions for r in p.results) + "</ul>")
+        notes = [n for p in view.predictions for n in p.uncertainty_notes()]
+        parts += [f"<p style='color:{theme.MUTED}'>{n}</p>" for n in dict.fromkeys(notes)]
     else:
         parts.append(f"<p style='color:{theme.MUTED}'>{view.predictions_note}</p>")
     if view.decision is not None:

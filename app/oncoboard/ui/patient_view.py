@@ -89,7 +89,7 @@ class SummaryCardWidget(QFrame):
             ecog_text = f"{value:g}" if value is not None else (ecog.get("value_text") or "")
             if ecog.get("effective"):
                 ecog_text += f"  ({ecog['effective'][:10]})"
-        treat = "; ".join(_treatment_text(t) for t in s.get("current_treatments") or [])
+        treat = treatment_text(s.get("current_treatments") or [])
         values = {"Age": "" if s.get("age") is None else str(s["age"]),
                   "Sex": p.get("sex") or "", "Diagnosis": diag, "Stage": stage,
                   "Markers": markers, "ECOG": ecog_text, "Current treatment": treat}
@@ -101,12 +101,23 @@ def _marker_text(key: str, value: Any) -> str:
     return marker_text(key, value)
 
 
+def treatment_text(treatments: list[dict[str, Any]]) -> str:
+    """Return the header's "Current treatment": what the patient is on, then what is planned,
+    said as planned (as the board's summary lines say it: patients.summary_text)."""
+    planned = [t for t in treatments if (t.get("status") or "") in PLANNED_STATUSES]
+    current = "; ".join(_treatment_text(t) for t in treatments if t not in planned)
+    out = current or tr("none recorded")
+    if planned:
+        out += " · " + tr("planned: {names}").format(
+            names="; ".join(_treatment_text(t) for t in planned))
+    return out
+
+
 def _treatment_text(t: dict[str, Any]) -> str:
-    name = t.get("regimen") or t.get("display") or t.get("kind") or ""
+    name = t.get("regimen") or t.get("display") or t.get("subkind") or t.get("kind") or ""
     if t.get("dose_gy"):
         name += f" {t['dose_gy']:g} Gy/{t.get('fractions') or '?'} fr"
-    planned = f"{tr('planned')} " if (t.get("status") or "") in PLANNED_STATUSES else ""
-    return f"{name} ({planned}{t.get('start_date') or '?'}→{t.get('end_date') or ''})"
+    return f"{name} ({t.get('start_date') or '?'}→{t.get('end_date') or ''})"
 
 
 class NotesReaderWidget(QWidget):

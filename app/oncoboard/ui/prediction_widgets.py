@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from oncoboard.board.prediction_view import percent
 from oncoboard.ui import theme
 from oncoboard.ui.plots import big_plot, curve_with_band
 
@@ -38,6 +39,18 @@ def tr(text: str) -> str:
 BAND_RAMP = ("#3d5a73", "#4f7896", "#6497bb", "#7db5dd", "#a3cdeb")
 
 
+def uncertainty_note(result: Any) -> str:
+    """Return how the result's number is uncertain: its interval's method, or, where it has
+    no interval, the published error of the model (the manifest's words)."""
+    curve = getattr(result, "curve", None)
+    has_interval = (result.lower is not None and result.upper is not None) or (
+        curve is not None and bool(curve.lower and curve.upper))
+    if has_interval:
+        method = getattr(result, "interval_method", None)
+        return tr("Interval: {method}").format(method=method) if method else ""
+    return getattr(result, "uncertainty", None) or ""
+
+
 class ProbabilityWidget(QWidget):
     """A probability or score: the number in large type, its interval and its risk band."""
 
@@ -49,7 +62,7 @@ class ProbabilityWidget(QWidget):
 
         def fmt(v: float) -> str:
             if as_percent:
-                return f"{100 * v:.0f} %"
+                return percent(v)  # whole percent, as every other place shows it
             # a points score (CARG 17) is an integer: "17.00" suggests false precision
             return f"{v:.0f}" if float(v).is_integer() else f"{v:.2f}"
 
@@ -61,9 +74,10 @@ class ProbabilityWidget(QWidget):
                 level=level, lo=fmt(result.lower), hi=fmt(result.upper)))
         if result.band:
             detail.append(tr("risk group: {band}").format(band=result.band))
+        notes = [n for n in (result.description, uncertainty_note(result)) if n]
         info = QLabel(f"<b>{result.label}</b><br>" + "<br>".join(detail)
-                      + (f"<br><span style='color:{theme.MUTED}'>{result.description}</span>"
-                         if result.description else ""))
+                      + "".join(f"<br><span style='color:{theme.MUTED}'>{n}</span>"
+                                for n in notes))
         info.setWordWrap(True)
         self.bar = self._band_bar(result)
         lay = QVBoxLayout(self)
@@ -136,7 +150,9 @@ class SurvivalWidget(QWidget):
             self.scenario_list.addItem(item)
         self.scenario_list.setVisible(bool(result.scenarios))
         self.scenario_list.itemChanged.connect(lambda _i: self.redraw())
-        title = QLabel(f"<b>{result.text()}</b>")
+        note = uncertainty_note(result)
+        title = QLabel(f"<b>{result.text()}</b>" + (
+            f"<br><span style='color:{theme.MUTED}'>{note}</span>" if note else ""))
         title.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(self.plot, 1)

@@ -114,7 +114,7 @@ def test_pdf_has_a_cover_and_one_page_per_case(store, meeting, tmp_path):
     for warning in ("synthetic - demonstration only", "outside intended use",
                     "imputed: ki67", "out of range: age 91"):
         assert f"WARNING: {warning}" in first
-    assert "Febrile neutropenia: 0.31 (90% 0.22-0.41), band: high" in first
+    assert "Febrile neutropenia: 31 % [22-41 %] (90 % interval), risk group: high" in first
     assert "with endocrine therapy" in first and "time (years)" in first
     assert "contour: GTV" in first
     assert len(pypdf.PdfReader(out).pages[1].images) == 1
@@ -226,10 +226,16 @@ def test_free_text_with_markup_characters_is_printed_literally(store, tmp_path):
 def test_result_lines_format_probabilities_scores_and_curves():
     score = ResultView(name="s", label="CARG score", kind="score", value=11.0, unit="points",
                        band="high", bands=[("low", 5), ("intermediate", 9), ("high", 23)])
-    assert score.text() == "CARG score: 11 points, band: high"
+    assert score.text() == "CARG score: 11 points, risk group: high"
     prob = ResultView(name="p", label="Response", kind="probability", value=0.8123,
                       lower=0.7, upper=0.9, interval_level=0.8)
-    assert prob.text() == "Response: 0.81 (80% 0.70-0.90)"
+    assert prob.text() == "Response: 81 % [70-90 %] (80 % interval)"
     curve = _survival_prediction().results[0]
-    assert curve.text() == "Relapse-free survival: 0.71 at 5 years (95% 0.66-0.76)"
+    assert curve.text() == "Relapse-free survival at 5 years: 71 % [66-76 %] (95 % interval)"
+    # issue 11: the method of the interval is named; a number without one says so
+    prob.interval_method = "bootstrap: 2.5th-97.5th percentiles of 200 refits"
+    assert prob.text() == "Response: 81 % [70-90 %] (80 % bootstrap interval)"
+    rate = ResultView(name="r", label="Observed toxicity", kind="probability", value=0.07028,
+                      uncertainty="No confidence interval: counts not published.")
+    assert rate.text() == "Observed toxicity: 7 % (no interval: see the note on uncertainty)"
     assert ResultView(name="x", label="X", kind="probability").text() == "X: no value"

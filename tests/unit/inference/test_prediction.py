@@ -101,5 +101,6 @@ def test_older_documents_load_and_keep_their_hash(store):
     again = prediction_store.get(store, stored.id)
     assert again.to_dict(audit=False) == {**doc, "id": stored.id}
     view = view_of(again)
-    assert [r.text() for r in view.results] == ["Risk: 0.25, band: low", "s: 3"]
+    # shown in whole percent (issue 11); an older document has no interval and no note
+    assert [r.text() for r in view.results] == ["Risk: 25 %, risk group: low", "s: 3"]
 

@@ -179,7 +179,7 @@ def test_predict_text_output_uses_the_output_labels(capsys):
                        "raw": {"kind": "score", "display": True, "value": 3.0}}}
     _print_prediction(Prediction.from_dict(doc))
     out = capsys.readouterr().out
-    assert "Risk of death at 1 year 0.25 (low)" in out
-    assert "Overall survival 0.800 at 12 months" in out
+    assert "Risk of death at 1 year: 25 %, risk group: low" in out
+    assert "Overall survival at 12 months: 80 %" in out
     assert "br_mortality" not in out and " os " not in out and "Lower bound" not in out
-    assert "raw 3" in out  # no label: the name is all there is
+    assert "raw: 3" in out  # no label: the name is all there is

@@ -168,3 +168,41 @@ def test_impossible_values_are_refused(store, tmp_path, code, value, unit):
 def test_fact_in_the_future(store, tmp_path):
     _fails(store, tmp_path, PATIENT + "P1,observation,,loinc,718-7,12,g/dL,2099-01-01,,,,\n",
            "line 3", "effective 2099-01-01 is in the future")
+
+
+def _staged(tmp_path: Path, icd: str, t: str, n: str, m: str, stage: str) -> Path:
+    head = EXAMPLE.read_text(encoding="utf-8").splitlines()[0]
+    cols = head.split(",")
+
+    def row(**kw: str) -> str:
+        return ",".join(kw.get(c, "") for c in cols)
+
+    lines = [head, row(patient_id="ST-1", kind="patient", birth_date="1958-08-11", sex="male"),
+             row(patient_id="ST-1", kind="condition", code_system="icd-10", code=icd,
+                 display="primary", date="2026-10-01", status="active")]
+    for key, value in (("clinical_t", t), ("clinical_n", n), ("clinical_m", m),
+                       ("clinical_stage", stage)):
+        lines.append(row(patient_id="ST-1", kind="observation", code=key, value=value,
+                         date="2026-10-01"))
+    path = tmp_path / "staged.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_import_warns_when_the_recorded_stage_contradicts_the_tnm(store, tmp_path):
+    # issue 11: cT2 cN3 cM0 is IIIB in AJCC 8th (lung); a recorded IIIC is flagged, not changed
+    report = import_file(store, _staged(tmp_path, "C34.1", "cT2", "cN3", "cM0", "IIIC"))
+    assert len(report.warnings) == 1
+    assert "recorded stage IIIC contradicts cT2 cN3 cM0" in report.warnings[0]
+    assert "IIIB" in report.warnings[0] and "ST-1" in report.warnings[0]
+    assert "warning: patient ST-1: clinical recorded stage IIIC" in report.describe()
+    assert report.to_dict()["warnings"] == report.warnings
+    assert record.get_summary(store, "ST-1").stage == "IIIC"  # the record is kept as given
+
+
+def test_import_is_quiet_when_the_recorded_stage_agrees(store, tmp_path):
+    assert import_file(store, _staged(tmp_path, "C34.1", "cT2", "cN3", "cM0",
+                                      "IIIB")).warnings == []
+    (tmp_path / "colon").mkdir()
+    assert import_file(store, _staged(tmp_path / "colon", "C18.7", "cT2", "cN3", "cM0",
+                                      "IIIC")).warnings == []  # colon: not staged here

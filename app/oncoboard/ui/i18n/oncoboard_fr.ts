@@ -391,6 +391,10 @@
       <translation>Choisir un dossier</translation>
     </message>
     <message>
+      <source>Cancelled.</source>
+      <translation>Annulé.</translation>
+    </message>
+    <message>
       <source>Done</source>
       <translation>Terminé</translation>
     </message>
@@ -457,10 +461,6 @@
     <message>
       <source>No patient record for DICOM patient IDs: {ids}</source>
       <translation>Aucun dossier patient pour les identifiants DICOM : {ids}</translation>
-    </message>
-    <message>
-      <source>Cancelled.</source>
-      <translation>Annulé.</translation>
     </message>
     <message>
       <source>No PACS node is configured: add one in Settings.</source>
@@ -699,6 +699,10 @@
   <context>
     <name>PatientView</name>
     <message>
+      <source>none recorded</source>
+      <translation>aucun enregistré</translation>
+    </message>
+    <message>
       <source>Synthetic patient - demonstration data</source>
       <translation>Patient synthétique - données de démonstration</translation>
     </message>
@@ -719,16 +723,16 @@
       <translation>Notes</translation>
     </message>
     <message>
-      <source>planned</source>
-      <translation>prévu</translation>
-    </message>
-    <message>
       <source>Tumour response (RECIST 1.1)</source>
       <translation>Réponse tumorale (RECIST 1.1)</translation>
     </message>
     <message>
       <source>born</source>
       <translation>né(e) le</translation>
+    </message>
+    <message>
+      <source>planned: {names}</source>
+      <translation>prévu : {names}</translation>
     </message>
     <message>
       <source>No notes in the record.</source>
@@ -875,6 +879,10 @@
     <message>
       <source>Refused: no result was computed (reasons below).</source>
       <translation>Refusé : aucun résultat calculé (motifs ci-dessous).</translation>
+    </message>
+    <message>
+      <source>Interval: {method}</source>
+      <translation>Intervalle : {method}</translation>
     </message>
     <message>
       <source>What-if curves: tick the scenarios to compare.</source>
