@@ -44,7 +44,7 @@ def _risk_bounds(risk: np.ndarray, sorted_risk: np.ndarray) -> tuple[np.ndarray,
     """
     n = len(sorted_risk)
     out = []
-    for test in (lambda d: d > TIED_TOL, lambda d: d >= -TIED_TOL):
+    for strict in (True, False):  # r_i - r_j > tol (concordant); >= -tol (or tied)
         lo = np.zeros(len(risk), dtype=np.int64)
         hi = np.full(len(risk), n, dtype=np.int64)
         while True:
@@ -53,7 +53,8 @@ def _risk_bounds(risk: np.ndarray, sorted_risk: np.ndarray) -> tuple[np.ndarray,
                 break
             mid = (lo + hi) // 2
             ok = np.zeros(len(risk), dtype=bool)
-            ok[open_] = test(risk[open_] - sorted_risk[mid[open_]])
+            d = risk[open_] - sorted_risk[mid[open_]]
+            ok[open_] = d > TIED_TOL if strict else d >= -TIED_TOL
             lo = np.where(open_ & ok, mid + 1, lo)
             hi = np.where(open_ & ~ok, mid, hi)
         out.append(lo)
@@ -116,35 +117,6 @@ def _comparable_weights(time: np.ndarray, event: np.ndarray, w: np.ndarray) -> n
         cens[b] = np.bincount(inv, weights=w[b] * ~event, minlength=len(uniq))
     after = np.cumsum(total[:, ::-1], axis=1)[:, ::-1] - total  # weight with t_j > t
     return np.asarray((after + cens)[:, inv])
-
-
-def concordance_many(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
-                     row_weights: list[np.ndarray], col_weights: np.ndarray
-                     ) -> list[np.ndarray]:
-    """Return the C-index for each replicate, for each matrix of row weights (B x n).
-
-    C_b = sum_ij u_bi w_bj S_ij / sum_ij u_bi w_bj K_ij with S the concordance scores and K the
-    comparable pairs (rows: patients with an event), w the patients' multiplicities. Harrell:
-    u = w; Uno: u = w / G(t)^2 below tau, 0 above. The pair matrix is formed once for all.
-    """
-    time = np.asarray(time, float)
-    event = np.asarray(event, bool)
-    risk = np.asarray(risk, float)
-    us = [np.atleast_2d(u).astype(np.float64) for u in row_weights]
-    w = np.atleast_2d(col_weights).astype(np.float32)
-    rows = np.flatnonzero(event & np.any([(u != 0).any(axis=0) for u in us], axis=0))
-    nums = [np.zeros(w.shape[0]) for _ in us]
-    for idx, sblock in _score_blocks(time, event, risk, rows):
-        m = (w @ sblock.T).astype(np.float64)
-        for k, u in enumerate(us):
-            nums[k] += np.einsum("bi,bi->b", u[:, idx], m)
-    kw = _comparable_weights(time, event, w.astype(np.float64))
-    out = []
-    for u, num in zip(us, nums, strict=True):
-        den = np.einsum("bi,bi->b", u[:, rows], kw[:, rows])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out.append(np.where(den > 0, num / np.where(den > 0, den, 1), np.nan))
-    return out
 
 
 def concordance_many(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
