@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 TIED_TOL = 1e-8
-CELLS = 1_000_000  # replicate x patient cells held at once: memory bounded in n and B
+CELLS = 250_000  # replicate x patient values held at once (2 MB arrays): memory flat in n and B
 Z95 = 1.959963984540054
 
 
