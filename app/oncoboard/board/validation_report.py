@@ -136,6 +136,9 @@ def write_report(report: dict[str, Any], path: Path) -> Path:
         for r in report["manifest_comparison"]:
             mc.append([r["name"], _fmt(r["value"]), _fmt(r["local"])])
         story += [Paragraph("Against the plugin's manifest", head), _table(mc)]
+    if report.get("caveats"):
+        story += [Paragraph("Caveats", head),
+                  *[Paragraph(escape(f"- {c}."), body) for c in report["caveats"]]]
     buf = io.BytesIO()
     SimpleDocTemplate(buf, pagesize=A4, title=f"Validation {p['id']}").build(story)
     atomic_write(Path(path), buf.getvalue())

@@ -102,6 +102,8 @@ def _print(r: dict[str, Any]) -> None:
               f"{_f(g['observed'])} ({_f(g['observed_lower'])}-{_f(g['observed_upper'])})")
     for m in r.get("manifest_comparison", []):
         print(f"  manifest {m['name']}: {m['value']:.3f}, local {_f(m['local'])}")
+    for c in r.get("caveats", []):
+        print(f"  caveat: {c}")
     if r.get("report_file"):
         print(f"  report: {r['report_file']}")
     if r.get("recalibration"):

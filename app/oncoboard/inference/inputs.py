@@ -375,8 +375,19 @@ def assemble_record(store: Any, manifest: Manifest, patient_id: str,
     return asm
 
 
-def treatment_matches(t: Any, pred: TreatmentPredicate, day: dt.date) -> bool:
-    """Return True when treatment `t` satisfies the predicate on `day`."""
+def treatment_matches(t: Any, pred: TreatmentPredicate, day: dt.date, *,
+                      started_by: dt.date | None = None) -> bool:
+    """Return True when treatment `t` satisfies the predicate on `day`.
+
+    Without a window the predicate holds for a treatment before or after `day`: on the record
+    of the day, a later start is a planned treatment (the board decides with it). With
+    `started_by` (a record read long after `day`: local validation) a later start is what
+    happened next, not a plan known then: only treatments started on or before `started_by`
+    count, an undated one never.
+    """
+    if started_by is not None and (not t.start_date or dt.date.fromisoformat(
+            t.start_date[:10]) > started_by):
+        return False
     if pred.kind and t.kind != pred.kind:
         return False
     if pred.subkind and (t.subkind or "").lower() != pred.subkind.lower():

@@ -36,11 +36,22 @@ class Derived:
 class RecordView:
     """The record of one patient as seen on a reference date (queries cached)."""
 
-    def __init__(self, store: Any, patient_id: str, reference_date: dt.date):
-        from oncoboard.patients import record
+    def __init__(self, store: Any, patient_id: str, reference_date: dt.date, *,
+                 retrospective: bool = False, record: Any = None):
+        """Open the view; `record` replaces :mod:`oncoboard.patients.record` as the source of
+        the rows (same functions and results; e.g. rows fetched for many patients at once).
+
+        ``retrospective``: the record is read long after the reference date (local validation):
+        a treatment started after it is what happened next, not a plan known on the day, so a
+        treatment input does not count it; and a tumour field the import copied onto the
+        primary cancer from a dated observation (TNM, grade, receptors, Ki67, markers) takes
+        the latest such observation on or before the date (none: the field is missing).
+        """
+        from oncoboard.patients import record as default_record
 
         self.store, self.patient_id, self.date = store, patient_id, reference_date
-        self._record = record
+        self.retrospective = retrospective
+        self._record = record if record is not None else default_record
         self._cache: dict[Any, Any] = {}
 
     def _memo(self, key: Any, fn: Callable[[], Any]) -> Any:
@@ -69,8 +80,52 @@ class RecordView:
             found = [c for c in self._record.conditions(self.store, self.patient_id)
                      if c.is_primary_cancer and (c.diagnosis_date or "")[:10]
                      <= self.date.isoformat()]
+            if found and self.retrospective:
+                return self._tumour_fields_as_of(found[0])
             return found[0] if found else None
         return self._memo("cancer", find)
+
+    def _tumour_fields_as_of(self, cancer: Any) -> Any:
+        """Return the cancer with its observation-fed fields as they stood on the date.
+
+        The import copies TNM, grade, receptor, Ki67 and marker observations onto the primary
+        cancer (the last one wins, whatever its date) and keeps the observations: a field fed
+        by observations of the cancer is re-read from the latest one on or before the date.
+        A field with no such observation (given with the condition itself) has no date and is
+        kept as recorded.
+        """
+        import dataclasses
+
+        from oncoboard.patients import importer
+
+        changes: dict[str, Any] = {}
+        markers = dict(cancer.markers or {})
+        fed: dict[tuple[str, str], list[Any]] = {}  # (system, code) -> observations, oldest first
+        for category in ("stage", "tumor-marker"):  # the categories the import copies
+            for o in self._record.observations(self.store, self.patient_id, category=category):
+                if o.condition_id == cancer.id:
+                    fed.setdefault((o.code_system, o.code), []).append(o)
+        day = self.date.isoformat()
+        for key, every in fed.items():
+            c = codes.lookup(*key)
+            if c is None or c.category not in ("stage", "tumor-marker"):
+                continue
+            known = [o for o in every if o.effective and o.effective[:10] <= day]
+            last = known[-1] if known else None
+            if key in importer._CONDITION_FIELDS:
+                changes[importer._CONDITION_FIELDS[key]] = None if last is None else (
+                    last.value_text or (None if last.value_num is None
+                                        else f"{last.value_num:g}"))
+            elif key == importer._KI67:
+                changes["ki67_percent"] = None if last is None else last.value_num
+            elif last is None:
+                markers.pop(c.key, None)
+            else:
+                markers[c.key] = last.value_num if last.value_num is not None \
+                    else last.value_text
+        if markers != (cancer.markers or {}):
+            changes["markers"] = markers
+        return dataclasses.replace(cancer, **changes) if changes else cancer
 
     def observations(self, system: str, code: str, window_days: int | None) -> list[Any]:
         """Return a code's observations in the window before the reference date, oldest first."""

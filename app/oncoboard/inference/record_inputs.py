@@ -67,7 +67,9 @@ def clinical(rv: RecordView, spec: ClinicalInput, asm: Assembly, images: dict[st
     elif src.type == "condition":
         _condition(rv, spec, asm)
     elif src.type == "treatment":
-        hits = [t for t in rv.treatments() if treatment_matches(t, src.predicate, rv.date)]
+        hits = [t for t in rv.treatments() if treatment_matches(
+            t, src.predicate, rv.date,
+            started_by=rv.date if getattr(rv, "retrospective", False) else None)]
         set_value(spec, asm, "yes" if hits else "no", None, "measured",
                   {"type": "treatment", "treatment_ids": [t.id for t in hits]})
     elif src.type == "derived":

@@ -18,6 +18,10 @@ Cohort rules (README, "Local validation"):
   within the horizon, the patient excluded when followed for less than the horizon without one;
 * exclusions, each counted with its reason: no reference date, an event on or before it, no
   follow-up after it, the plugin refusing the inputs, binary follow-up too short.
+
+Everything is streamed a chunk of :data:`CHUNK` patients at a time (cohort queries, record,
+graph run), and the metrics are O(n log n) per bootstrap replicate: 10,000 patients in seconds,
+memory flat in the number of patients (``tests/bench/bench_validate.py``).
 """
 
 from __future__ import annotations
@@ -126,72 +130,351 @@ def _day(s: str | None) -> dt.date | None:
         return None
 
 
+def cohort_ids(store: Any, cohort: str | None = None) -> list[str]:
+    """Return the IDs of the patients of the cohort query (all patients without one), sorted."""
+    from oncoboard.patients import record
+    from oncoboard.patients.browse import where_clause
+
+    where, params = where_clause(cohort)
+    return [r["id"] for r in store.db.query(
+        f"SELECT id FROM ({record._LIST_SQL} WHERE {where}) ORDER BY id", params)]
+
+
+def iter_cohort(store: Any, manifest: Any, horizon: float, *, cohort: str | None = None,
+                ids: Sequence[str] | None = None, chunk: int = CHUNK) -> Iterator[list[Case]]:
+    """Yield the cases (reference date and outcome) of the cohort, a chunk of patients at a time.
+
+    Three queries per chunk (reference dates, events, last dated entry), restricted to the
+    chunk's patients: memory does not grow with the cohort.
+    """
+    db = store.db
+    t = manifest.population.treatment
+    kinds = EVENT_KINDS.get(manifest.task, EVENT_KINDS["other"])
+    binary = target_output(manifest).kind == "probability"
+    every = list(ids) if ids is not None else cohort_ids(store, cohort)
+    for start in range(0, len(every), chunk):
+        part = every[start:start + chunk]
+        marks = ",".join("?" * len(part))
+        if t is not None and t.kind:
+            sql = (f"SELECT patient_id, MIN(substr(start_date, 1, 10)) AS d FROM treatments "
+                   f"WHERE patient_id IN ({marks}) AND kind = ? AND start_date IS NOT NULL")
+            params: list[Any] = [*part, t.kind]
+            if t.subkind:
+                sql += " AND lower(subkind) = lower(?)"
+                params.append(t.subkind)
+            ref = {r["patient_id"]: r["d"] for r in db.query(sql + " GROUP BY patient_id",
+                                                              params)}
+            missing_ref = f"no {t.kind} recorded"
+        else:
+            ref = {r["patient_id"]: r["d"] for r in db.query(
+                f"SELECT patient_id, MIN(substr(diagnosis_date, 1, 10)) AS d FROM conditions "
+                f"WHERE patient_id IN ({marks}) AND is_primary_cancer = 1 AND diagnosis_date "
+                f"IS NOT NULL GROUP BY patient_id", part)}
+            missing_ref = "no dated primary cancer"
+        events: dict[str, list[str]] = {}
+        for r in db.query(f"SELECT patient_id, substr(date, 1, 10) AS d FROM outcomes WHERE "
+                          f"patient_id IN ({marks}) AND kind IN ({','.join('?' * len(kinds))}) "
+                          f"AND date IS NOT NULL ORDER BY date", [*part, *kinds]):
+            events.setdefault(r["patient_id"], []).append(r["d"])
+        last = {r["patient_id"]: r["d"] for r in db.query(
+            "SELECT patient_id, MAX(d) AS d FROM ("
+            f" SELECT patient_id, substr(effective, 1, 10) AS d FROM observations"
+            f" WHERE patient_id IN ({marks})"
+            " UNION ALL SELECT patient_id, substr(coalesce(end_date, start_date), 1, 10)"
+            f" FROM treatments WHERE patient_id IN ({marks})"
+            f" UNION ALL SELECT patient_id, substr(date, 1, 10) FROM notes"
+            f" WHERE patient_id IN ({marks})"
+            " UNION ALL SELECT patient_id, substr(coalesce(end_date, date), 1, 10)"
+            f" FROM outcomes WHERE patient_id IN ({marks})"
+            f" UNION ALL SELECT id, substr(deceased_date, 1, 10) FROM patients"
+            f" WHERE id IN ({marks})"
+            ") WHERE d IS NOT NULL GROUP BY patient_id", part * 5)}
+        yield [_case(pid, _day(ref.get(pid)), missing_ref, events.get(pid, []),
+                     _day(last.get(pid)), horizon, binary) for pid in part]
+
+
+def _case(pid: str, day: dt.date | None, missing_ref: str, event_days: list[str],
+          end: dt.date | None, horizon: float, binary: bool) -> Case:
+    c = Case(pid)
+    if day is None:
+        c.excluded = missing_ref
+        return c
+    c.reference_date = day
+    evs = [d for d in (_day(x) for x in event_days) if d is not None]
+    if any(d <= day for d in evs):
+        c.excluded = "event on or before the reference date"
+        return c
+    first = min(evs) if evs else None
+    if first is not None:
+        c.months, c.event = (first - day).days / DAYS_PER_MONTH, True
+    elif end is None or end <= day:
+        c.excluded = "no follow-up after the reference date"
+        return c
+    else:
+        c.months = (end - day).days / DAYS_PER_MONTH
+    if binary:
+        if c.event and c.months > horizon:
+            c.event = False
+        if not c.event and c.months < horizon:
+            c.excluded = f"followed less than {horizon:g} months without an event"
+    return c
+
+
 def build_cohort(store: Any, manifest: Any, horizon: float, *, cohort: str | None = None
                  ) -> list[Case]:
     """Return a Case per patient (of the cohort query) with reference date and outcome."""
-    from oncoboard.patients import record
+    return [c for part in iter_cohort(store, manifest, horizon, cohort=cohort) for c in part]
 
-    ids = [p.id for p in record.list_patients(store, cohort)]
-    db = store.db
-    t = manifest.population.treatment
-    if t is not None and t.kind:
-        sql = "SELECT patient_id, MIN(substr(start_date, 1, 10)) AS d FROM treatments " \
-              "WHERE kind = ? AND start_date IS NOT NULL"
-        params: list[Any] = [t.kind]
-        if t.subkind:
-            sql += " AND lower(subkind) = lower(?)"
-            params.append(t.subkind)
-        ref = {r["patient_id"]: r["d"] for r in db.query(sql + " GROUP BY patient_id", params)}
-        missing_ref = f"no {t.kind} recorded"
-    else:
-        ref = {r["patient_id"]: r["d"] for r in db.query(
-            "SELECT patient_id, MIN(substr(diagnosis_date, 1, 10)) AS d FROM conditions "
-            "WHERE is_primary_cancer = 1 AND diagnosis_date IS NOT NULL GROUP BY patient_id")}
-        missing_ref = "no dated primary cancer"
-    kinds = EVENT_KINDS.get(manifest.task, EVENT_KINDS["other"])
-    marks = ",".join("?" * len(kinds))
-    events: dict[str, list[str]] = {}
-    for r in db.query(f"SELECT patient_id, substr(date, 1, 10) AS d FROM outcomes WHERE kind IN "
-                      f"({marks}) AND date IS NOT NULL ORDER BY date", list(kinds)):
-        events.setdefault(r["patient_id"], []).append(r["d"])
-    last = {r["patient_id"]: r["d"] for r in db.query(
-        "SELECT patient_id, MAX(d) AS d FROM ("
-        " SELECT patient_id, substr(effective, 1, 10) AS d FROM observations"
-        " UNION ALL SELECT patient_id, substr(coalesce(end_date, start_date), 1, 10)"
-        " FROM treatments"
-        " UNION ALL SELECT patient_id, substr(date, 1, 10) FROM notes"
-        " UNION ALL SELECT patient_id, substr(coalesce(end_date, date), 1, 10) FROM outcomes"
-        " UNION ALL SELECT id, substr(deceased_date, 1, 10) FROM patients"
-        ") WHERE d IS NOT NULL GROUP BY patient_id")}
-    binary = target_output(manifest).kind == "probability"
-    cases = []
-    for pid in ids:
-        c = Case(pid)
-        cases.append(c)
-        day = _day(ref.get(pid))
-        if day is None:
-            c.excluded = missing_ref
-            continue
-        c.reference_date = day
-        evs = [d for d in (_day(x) for x in events.get(pid, [])) if d is not None]
-        if any(d <= day for d in evs):
-            c.excluded = "event on or before the reference date"
-            continue
-        end = _day(last.get(pid))
-        first = min(evs) if evs else None
-        if first is not None:
-            c.months, c.event = (first - day).days / DAYS_PER_MONTH, True
-        elif end is None or end <= day:
-            c.excluded = "no follow-up after the reference date"
-            continue
+
+# ---------------------------------------------------------------------------------------------
+# The record of a chunk of patients, and the graph pruned to the output validated
+# ---------------------------------------------------------------------------------------------
+
+
+class ChunkRecord:
+    """The functions of :mod:`oncoboard.patients.record` a RecordView calls, for many patients.
+
+    Each table is read once for the chunk of patients (observations once per code), with the
+    module's own ordering and row conversion, instead of once per patient and input: the same
+    rows in the same order, a few queries per 256 patients.
+    """
+
+    def __init__(self, store: Any, ids: Sequence[str]):
+        from oncoboard.patients import record
+
+        self._r, self.store, self.ids = record, store, list(ids)
+        self._marks = ",".join("?" * len(self.ids))
+        self._tables: dict[Any, dict[str, list[Any]]] = {}
+        self._names: dict[type, frozenset[str]] = {}
+
+    def _build(self, cls: type, row: dict[str, Any]) -> Any:
+        """``record._build`` with the field names looked up once per class."""
+        names = self._names.get(cls)
+        if names is None:
+            import dataclasses
+
+            names = self._names[cls] = frozenset(f.name for f in dataclasses.fields(cls))
+        return cls(**{k: v for k, v in row.items() if k in names})
+
+    def _grouped(self, key: Any, sql: str, params: list[Any], build: Callable[[dict[str, Any]], Any]
+                 ) -> dict[str, list[Any]]:
+        if key not in self._tables:
+            out: dict[str, list[Any]] = {}
+            for r in self.store.db.query(sql, params):
+                out.setdefault(r["patient_id"], []).append(build(r))
+            self._tables[key] = out
+        return self._tables[key]
+
+    def get_patient(self, store: Any, patient_id: str) -> Any:
+        """Return the patient (as ``record.get_patient``)."""
+        r = self._r
+        rows = self._grouped("patients", f"SELECT *, id AS patient_id FROM ({r._LIST_SQL} "
+                                         f"WHERE p.id IN ({self._marks}))", self.ids,
+                             r._patient)
+        if patient_id not in rows:
+            from oncoboard.errors import NotFoundError
+
+            raise NotFoundError(f"no patient with ID {patient_id!r}")
+        return rows[patient_id][0]
+
+    def conditions(self, store: Any, patient_id: str) -> list[Any]:
+        """Return the patient's conditions (as ``record.conditions``)."""
+        r = self._r
+
+        def build(row: dict[str, Any]) -> Any:
+            r._loads(row, "markers", "extra")
+            row["is_primary_cancer"] = bool(row["is_primary_cancer"])
+            return self._build(r.Condition, row)
+        return list(self._grouped(
+            "conditions", f"SELECT * FROM conditions WHERE patient_id IN ({self._marks}) "
+                          f"ORDER BY is_primary_cancer DESC, diagnosis_date DESC, id", self.ids,
+            build).get(patient_id, []))
+
+    def observations(self, store: Any, patient_id: str, code: str | None = None,
+                     system: str | None = None, before: Any = None, category: str | None = None
+                     ) -> list[Any]:
+        """Return the patient's observations (as ``record.observations``)."""
+        r = self._r
+        key = ("observations", code, system, category)
+        rows = self._tables.get(key)
+        if rows is None:
+            sql = f"SELECT * FROM observations WHERE patient_id IN ({self._marks})"
+            params: list[Any] = list(self.ids)
+            for column, value in (("code", code), ("code_system", system),
+                                  ("category", category)):
+                if value is not None:
+                    sql += f" AND {column} = ?"
+                    params.append(value)
+            sql += (" ORDER BY coalesce(julianday(effective), "
+                    "julianday(substr(effective || '-01-01', 1, 10))), id")
+            rows = self._grouped(key, sql, params,
+                                 lambda row: self._build(r.Observation, r._loads(row, "extra")))
+        found = rows.get(patient_id, [])
+        if before is not None:
+            end = r._end_of(before)
+            found = [o for o in found if o.effective is not None and o.effective <= end]
+        return list(found)
+
+    def treatments(self, store: Any, patient_id: str, kind: str | None = None) -> list[Any]:
+        """Return the patient's treatments (as ``record.treatments``)."""
+        r = self._r
+        rows = self._grouped(
+            "treatments", f"SELECT * FROM treatments WHERE patient_id IN ({self._marks}) "
+                          f"ORDER BY start_date, id", self.ids,
+            lambda row: self._build(r.Treatment, r._loads(row, "agents", "extra")))
+        return [t for t in rows.get(patient_id, []) if kind is None or t.kind == kind]
+
+    def notes(self, store: Any, patient_id: str) -> list[Any]:
+        """Return the patient's notes (as ``record.notes``)."""
+        r = self._r
+        return list(self._grouped(
+            "notes", f"SELECT * FROM notes WHERE patient_id IN ({self._marks}) "
+                     f"ORDER BY date, id", self.ids,
+            lambda row: self._build(r.Note, row)).get(patient_id, []))
+
+
+def _varint(buf: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        b = buf[i]
+        value |= (b & 0x7F) << shift
+        i += 1
+        if b < 0x80:
+            return value, i
+        shift += 7
+
+
+def _put_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = value & 0x7F
+        value >>= 7
+        out.append(b | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _fields(buf: bytes) -> Iterator[tuple[int, int, int, bytes]]:
+    """Yield (field number, start, end, payload) of a protobuf message's top-level fields."""
+    i = 0
+    while i < len(buf):
+        start = i
+        key, i = _varint(buf, i)
+        kind = key & 7
+        if kind == 0:
+            _, i = _varint(buf, i)
+            payload = b""
+        elif kind == 1:
+            i += 8
+            payload = b""
+        elif kind == 5:
+            i += 4
+            payload = b""
+        elif kind == 2:
+            n, i = _varint(buf, i)
+            payload, i = buf[i:i + n], i + n
         else:
-            c.months = (end - day).days / DAYS_PER_MONTH
-        if binary:
-            if c.event and c.months > horizon:
-                c.event = False
-            if not c.event and c.months < horizon:
-                c.excluded = f"followed less than {horizon:g} months without an event"
-    return cases
+            raise ValueError(f"protobuf wire type {kind}")
+        yield key >> 3, start, i, payload
+
+
+def pruned_graph(model: bytes, output: str) -> bytes | None:
+    """Return the ONNX model with only the nodes `output` needs and that output, or None.
+
+    Reads the protobuf wire format (ModelProto.graph = 7; GraphProto.node = 1, .output = 12;
+    NodeProto.input = 1, .output = 2, .attribute = 5): the nodes kept are the same, unchanged,
+    so the output is computed exactly as by the whole graph. A graph with subgraphs (If, Loop,
+    Scan: attributes that hold graphs) is not pruned (None).
+    """
+    graph = [p for f, _, _, p in _fields(model) if f == 7]
+    if len(graph) != 1:
+        return None
+    nodes, keep_out = [], False
+    for f, s, e, p in _fields(graph[0]):
+        if f == 1:
+            ins, outs = [], []
+            for nf, _, _, np_ in _fields(p):
+                if nf == 1:
+                    ins.append(np_.decode())
+                elif nf == 2:
+                    outs.append(np_.decode())
+                elif nf == 5 and any(af in (6, 11) for af, _, _, _ in _fields(np_)):
+                    return None
+            nodes.append((s, e, ins, outs))
+        elif f == 12:
+            keep_out = keep_out or any(vf == 1 and vp.decode() == output
+                                       for vf, _, _, vp in _fields(p))
+    if not keep_out:
+        return None
+    needed, kept = {output}, set()
+    for s, _e, ins, outs in reversed(nodes):
+        if needed & set(outs):
+            kept.add(s)
+            needed |= {x for x in ins if x}
+    body = bytearray()
+    for f, s, e, p in _fields(graph[0]):
+        if f == 1 and s not in kept:
+            continue
+        if f == 12 and not any(vf == 1 and vp.decode() == output for vf, _, _, vp in _fields(p)):
+            continue
+        body += graph[0][s:e]
+    out = bytearray()
+    for f, s, e, _p in _fields(model):
+        out += (_put_varint((7 << 3) | 2) + _put_varint(len(body)) + bytes(body)) if f == 7 \
+            else model[s:e]
+    return bytes(out)
+
+
+_PRUNED: dict[tuple[Any, ...], Any] = {}
+
+
+def _target_session(plugin: Any, m: Any, tensor: str, providers: Sequence[str]) -> Any:
+    """Return an onnxruntime session of the plugin's graph pruned to `tensor`, or None.
+
+    The plugin's graph may compute much more than the output validated (bands from hundreds of
+    bootstrap coefficient sets, scenarios): only the nodes the output needs are run. The model
+    file is the verified one (its sha256 is checked again here). None (the whole graph is run
+    by ``model_io.run_rows``) when the graph cannot be pruned or its batch is fixed.
+    """
+    import hashlib
+
+    from oncoboard.inference import model_io, runtime
+
+    key = (str(plugin.model_path), m.model.sha256, tuple(providers), tensor)
+    if key in _PRUNED:
+        return _PRUNED[key]
+    session = None
+    try:
+        data = plugin.model_path.read_bytes()
+        small = model_io._batch_dynamic(m) and \
+            hashlib.sha256(data).hexdigest() == m.model.sha256 and pruned_graph(data, tensor)
+        if small:
+            ort = runtime.load_onnxruntime()
+            use, _ = runtime.choose_providers(providers)
+            session = ort.InferenceSession(small, sess_options=runtime._options(
+                plugin.model_path), providers=use)
+    except Exception as exc:  # noqa: BLE001 - any failure: the whole graph is run instead
+        log.info("validation runs the whole graph of %s: %s", m.id, exc)
+        session = None
+    _PRUNED[key] = session
+    return session
+
+
+def _run_target(plugin: Any, m: Any, out: Any, providers: Sequence[str],
+                rows: list[dict[str, Any]]) -> list[dict[str, np.ndarray]]:
+    """Return per-row {tensor: array} of the output validated (pruned graph when possible)."""
+    from oncoboard.inference import model_io
+    from oncoboard.inference.manifest import tensor_of
+
+    tensor = tensor_of(out)
+    session = _target_session(plugin, m, tensor, providers)
+    if session is None:
+        return model_io.run_rows(m, plugin.model_path, providers, rows)[0]
+    try:
+        value = np.asarray(session.run([tensor], model_io.build_feeds(m, rows))[0])
+    except Exception as exc:  # noqa: BLE001 - as the engine: the model failed on these rows
+        raise OncoboardError(f"the model failed: {str(exc)[:300]}", where="validate") from exc
+    return [{tensor: value[i]} for i in range(len(rows))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,31 +490,48 @@ def predict_cases(store: Any, settings: Any, plugin: Any, cases: Sequence[Case]
     ``engine.predict_patient(store, settings, pid, date=reference_date, plugin_ids=[id],
     save=False, explain_it=False)`` does for the patient as recorded (inputs assembled by
     :func:`oncoboard.inference.inputs.assemble_record` as of the reference date, refusals
-    kept, the graph run, outputs read by ``model_io.format_outputs``), but runs the graph on
-    chunks of patients at once (``model_io.run_rows``) instead of once per patient and skips the
-    what-if scenarios: 10,000 patients in seconds. A test checks the results equal
-    ``predict_patient``'s. No site recalibration is applied: the plugin is validated as shipped.
+    kept, the graph run, the output read by ``model_io.read_output``), but reads the record of a
+    chunk of patients at once (:class:`ChunkRecord`), runs the graph on the chunk
+    (``model_io.build_feeds``), pruned to the output validated (:func:`pruned_graph`), and
+    skips the what-if scenarios. A test checks the results equal ``predict_patient``'s.
+
+    The view is *retrospective* (``RecordView(retrospective=True)``): a treatment input counts
+    treatments started on or before the reference date only (a later one is what happened
+    next, not a plan known then), and tumour fields copied from dated observations are taken
+    as they stood on the date. ``Scored.extra["later_treatment"]`` names the treatment inputs a
+    later treatment would have set. No site recalibration is applied: the plugin is validated
+    as shipped.
     """
     from oncoboard.inference import engine, model_io
-    from oncoboard.inference.inputs import assemble_record
+    from oncoboard.inference.inputs import assemble_record, treatment_matches
     from oncoboard.inference.record_access import RecordView
 
     m = plugin.require()
     out = target_output(m)
+    treatment_inputs = [(i.name, i.source.predicate) for i in m.inputs
+                        if i.kind == "clinical" and i.source.type == "treatment"]
     for start in range(0, len(cases), CHUNK):
         chunk = cases[start:start + CHUNK]
+        rec = ChunkRecord(store, [c.patient_id for c in chunk])
         ready: list[tuple[Scored, dict[str, Any]]] = []
         scored_chunk: list[Scored] = []
         for c in chunk:
             assert c.reference_date is not None
             s = Scored(c)
             scored_chunk.append(s)
+            rv = RecordView(store, c.patient_id, c.reference_date, retrospective=True,
+                            record=rec)
             try:
-                asm = assemble_record(store, m, c.patient_id, c.reference_date,
-                                      RecordView(store, c.patient_id, c.reference_date))
+                asm = assemble_record(store, m, c.patient_id, c.reference_date, rv)
             except OncoboardError as exc:
                 s.refused = exc.message
                 continue
+            later = [name for name, pred in treatment_inputs
+                     if not any(treatment_matches(t, pred, rv.date, started_by=rv.date)
+                                for t in rv.treatments())
+                     and any(treatment_matches(t, pred, rv.date) for t in rv.treatments())]
+            if later:
+                s.extra["later_treatment"] = later
             s.outside_intended_use = asm.population.get("in_population") is False
             if asm.refusals:
                 s.refused = "; ".join(str(r) for r in asm.refusals)
@@ -239,19 +539,22 @@ def predict_cases(store: Any, settings: Any, plugin: Any, cases: Sequence[Case]
             ready.append((s, engine._base_row(asm, m)))
         if ready:
             try:
-                rows, _ = model_io.run_rows(m, plugin.model_path, settings.providers,
-                                          [r for _, r in ready])
+                rows = _run_target(plugin, m, out, settings.providers, [r for _, r in ready])
             except OncoboardError as exc:
                 for s, _ in ready:
                     s.refused = exc.message
                 rows = []
             for (s, _), row in zip(ready, rows, strict=False):
-                value = model_io.format_outputs(m, row)[out.name]
+                try:
+                    value = model_io.read_output(out, row)
+                except OncoboardError as exc:
+                    s.refused = exc.message
+                    continue
                 if out.kind == "survival":
-                    v = np.asarray(value["values"], float)
+                    v = np.asarray(value, float)
                     s.surv = 1.0 - v if out.quantity == "cumulative_incidence" else v
                 else:
-                    s.prob = float(value["value"])
+                    s.prob = float(value)
         yield from scored_chunk
 
 
@@ -295,7 +598,12 @@ def _manifest_comparison(manifest: Any, local: dict[str, Any], horizon: float
 def validate(store: Any, settings: Any, plugin_id: str, *, cohort: str | None = None,
              horizon: float | None = None, n_boot: int = N_BOOT, seed: int = 20261203,
              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Validate a plugin on the local patients with outcomes; return the report (JSON-able)."""
+    """Validate a plugin on the local patients with outcomes; return the report (JSON-able).
+
+    The cohort is built, run and reduced a chunk of patients at a time: what is kept per
+    patient is a handful of numbers (follow-up, event, predicted survival at the horizon and at
+    the follow-up), never the records or the curves. ``progress(done, total)`` counts patients.
+    """
     from oncoboard.inference.discovery import get_plugin
 
     started = _time.perf_counter()
@@ -309,36 +617,81 @@ def validate(store: Any, settings: Any, plugin_id: str, *, cohort: str | None = 
         raise OncoboardError(f"horizon {h:g} months outside the plugin's time grid "
                              f"({min(out.time_grid):g}-{max(out.time_grid):g} "
                              f"{out.time_unit})", where="validate")
-    cases = build_cohort(store, m, h, cohort=cohort)
-    eligible = [c for c in cases if c.excluded is None]
-    excluded = Counter(c.excluded for c in cases if c.excluded is not None)
-    scored: list[Scored] = []
-    for i, s in enumerate(predict_cases(store, settings, plugin, eligible)):
-        if s.refused:
-            excluded[f"plugin refused the inputs: {_short(s.refused)}"] += 1
-        else:
-            scored.append(s)
-        if progress is not None and (i + 1) % CHUNK == 0:
-            progress(i + 1, len(eligible))
+    grid = np.asarray(out.time_grid, float) if out.kind == "survival" else None
+    hi = int(np.searchsorted(grid, h, side="right")) - 1 if grid is not None else 0
+    ids = cohort_ids(store, cohort)
+    excluded: Counter[str] = Counter()
+    kept: dict[str, list[float]] = {"time": [], "event": [], "s_h": [], "s_t": [], "prob": []}
+    n_eligible = n_outside = done = 0
+    later: Counter[str] = Counter()
+    for part in iter_cohort(store, m, h, ids=ids):
+        eligible = [c for c in part if c.excluded is None]
+        excluded.update(c.excluded for c in part if c.excluded is not None)
+        n_eligible += len(eligible)
+        for s in predict_cases(store, settings, plugin, eligible):
+            later.update(s.extra.get("later_treatment", []))
+            if s.refused:
+                excluded[f"plugin refused the inputs: {_short(s.refused)}"] += 1
+                continue
+            n_outside += s.outside_intended_use
+            kept["time"].append(float(s.case.months or 0.0))
+            kept["event"].append(bool(s.case.event))
+            if grid is not None:
+                curve = np.asarray(s.surv, float)[None, :]
+                kept["s_h"].append(float(curve[0, hi]))
+                kept["s_t"].append(float(_grid_value(
+                    curve, grid, np.array([min(float(s.case.months or 0.0), h)]))[0]))
+            else:
+                kept["prob"].append(float(s.prob or 0.0))
+        done += len(part)
+        if progress is not None:
+            progress(done, len(ids))
+    n_valid = len(kept["time"])
     report: dict[str, Any] = {
         "plugin": {"id": m.id, "version": m.version, "task": m.task,
                    "model_sha256": m.model.sha256, "manifest_sha256": plugin.manifest_sha256},
         "output": out.name, "outcome": "survival" if out.kind == "survival" else "binary",
         "event_kinds": list(EVENT_KINDS.get(m.task, EVENT_KINDS["other"])),
         "reference_date_rule": reference_rule(m), "horizon_months": h, "cohort_query": cohort,
-        "counts": {"patients": len(cases), "eligible": len(eligible), "validated": len(scored),
+        "counts": {"patients": len(ids), "eligible": n_eligible, "validated": n_valid,
                    "excluded": dict(sorted(excluded.items(), key=lambda kv: -kv[1])),
-                   "outside_intended_use": sum(s.outside_intended_use for s in scored)},
+                   "outside_intended_use": n_outside},
         "min_events": MIN_EVENTS, "bootstrap": n_boot,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "caveats": caveats(m, later),
     }
+    time_ = np.asarray(kept["time"], float)
+    event = np.asarray(kept["event"], bool)
     if out.kind == "survival":
-        report.update(_survival(scored, np.asarray(out.time_grid, float), h, n_boot, seed))
+        report.update(_survival(time_, event, np.asarray(kept["s_h"], float),
+                                np.asarray(kept["s_t"], float), h, n_boot, seed))
     else:
-        report.update(_binary(scored, n_boot, seed))
+        report.update(_binary(event, np.asarray(kept["prob"], float), n_boot, seed))
     report["manifest_comparison"] = _manifest_comparison(m, report, h)
     report["duration_s"] = round(_time.perf_counter() - started, 2)
     return report
+
+
+def caveats(manifest: Any, later_treatment: Counter[str] | dict[str, int]) -> list[str]:
+    """Return what the reader of the report must know about the inputs as of the reference date.
+
+    ``later_treatment``: per treatment input, the patients with a matching treatment started
+    after the reference date only (not counted: see :func:`predict_cases`).
+    """
+    out = []
+    for name, n in sorted(later_treatment.items()):
+        out.append(f"input {name}: {n} patients had a matching treatment only after the "
+                   f"reference date; it is not counted (no future data), so they are run "
+                   f"without it. If the treatment was decided on the day (e.g. adjuvant "
+                   f"therapy started weeks after surgery), the predictions for them are those "
+                   f"of untreated patients")
+    if any(i.kind == "clinical" and i.source.type == "condition" for i in manifest.inputs):
+        out.append("tumour fields of the primary cancer (TNM, grade, receptors, Ki67, markers) "
+                   "are taken from the latest observation dated on or before the reference "
+                   "date when the import copied them from observations; a field given with "
+                   "the condition itself carries no date and is used as recorded, even if it "
+                   "was set after the reference date")
+    return out
 
 
 def _short(text: str, n: int = 90) -> str:
@@ -358,19 +711,16 @@ def _enough(report: dict[str, Any], events: int, non_events: int | None = None) 
         report["verdict"] = "enough events for a validation"
 
 
-def _survival(scored: list[Scored], grid: np.ndarray, h: float, n_boot: int, seed: int
-              ) -> dict[str, Any]:
-    n = len(scored)
+def _survival(time: np.ndarray, event: np.ndarray, s_h: np.ndarray, s_t: np.ndarray, h: float,
+              n_boot: int, seed: int) -> dict[str, Any]:
+    """Survival figures from follow-up, event, the predicted survival at the horizon and at
+    min(follow-up, horizon) of each patient."""
+    n = len(time)
     rep: dict[str, Any] = {}
     if n == 0:
         rep["counts_outcome"] = {"events": 0, "events_by_horizon": 0}
         _enough(rep, 0)
         return rep
-    time = np.array([s.case.months for s in scored], float)
-    event = np.array([s.case.event for s in scored], bool)
-    curves = np.vstack([np.asarray(s.surv) for s in scored]).astype(float)
-    hi = int(np.searchsorted(grid, h, side="right")) - 1
-    s_h = curves[:, hi]
     risk = 1.0 - s_h
     by_h = event & (time <= h)
     rep["counts_outcome"] = {"events": int(event.sum()), "events_by_horizon": int(by_h.sum()),
@@ -378,8 +728,10 @@ def _survival(scored: list[Scored], grid: np.ndarray, h: float, n_boot: int, see
     _enough(rep, int(by_h.sum()))
     ones = np.ones((1, n))
     harrell, uno = vm.c_indexes(time, event, risk, h, ones)
-    hb, ub = (vm.c_indexes(time, event, risk, h, vm.bootstrap_weights(n, n_boot, seed))
-              if n_boot else (np.array([]), np.array([])))
+    boot = [vm.c_indexes(time, event, risk, h, w)
+            for w in vm.bootstrap_batches(n, n_boot, seed)]
+    hb = np.concatenate([b[0] for b in boot]) if boot else np.array([])
+    ub = np.concatenate([b[1] for b in boot]) if boot else np.array([])
     rep["harrell"] = _est(harrell[0], hb, f"Harrell's C of the predicted risk at {h:g} months, "
                                           f"all follow-up")
     rep["uno"] = _est(uno[0], ub, f"Uno's C (IPCW), truncated at {h:g} months")
@@ -392,8 +744,7 @@ def _survival(scored: list[Scored], grid: np.ndarray, h: float, n_boot: int, see
         "lower": (1 - ohi) / expected if expected > 0 else None,
         "upper": (1 - olo) / expected if expected > 0 else None,
         "description": f"Kaplan-Meier risk by {h:g} months / mean predicted risk"}
-    t_trunc = np.minimum(time, h)
-    cumhaz = -np.log(np.clip(_grid_value(curves, grid, t_trunc), 1e-12, 1.0))
+    cumhaz = -np.log(np.clip(s_t, 1e-12, 1.0))
     rep["calibration_model"] = vm.survival_calibration_model(
         by_h, np.maximum(cumhaz, 1e-4), -np.log(np.clip(s_h, 1e-12, 1.0)))
     rep["groups_3"] = vm.survival_calibration_groups(time, event, s_h, h, 3)
@@ -409,17 +760,16 @@ def _reverse_km_median(time: np.ndarray, event: np.ndarray) -> float | None:
     return float(km.times[below[0]]) if below.size else None
 
 
-def _binary(scored: list[Scored], n_boot: int, seed: int) -> dict[str, Any]:
-    n = len(scored)
+def _binary(y: np.ndarray, p: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
+    n = len(y)
     rep: dict[str, Any] = {}
-    y = np.array([s.case.event for s in scored], bool)
-    p = np.array([s.prob for s in scored], float)
     rep["counts_outcome"] = {"events": int(y.sum()), "non_events": int((~y).sum())}
     _enough(rep, int(y.sum()), int((~y).sum()))
     if n == 0 or y.all() or not y.any():
         return rep
     a = vm.auc(y, p, np.ones((1, n)))
-    ab = vm.auc(y, p, vm.bootstrap_weights(n, n_boot, seed)) if n_boot else np.array([])
+    boot = [vm.auc(y, p, w) for w in vm.bootstrap_batches(n, n_boot, seed)]
+    ab = np.concatenate(boot) if boot else np.array([])
     rep["auc"] = _est(a[0], ab, "area under the ROC curve")
     rep["observed_expected"] = {"observed_risk": float(y.mean()), "expected_risk": float(p.mean()),
                                 "value": float(y.mean() / p.mean()) if p.mean() > 0 else None,

@@ -5,9 +5,11 @@ each with a percentile bootstrap interval over patients. The C-indexes follow sc
 definitions exactly (``concordance_index_censored`` and ``concordance_index_ipcw``: a pair is
 comparable when the first patient has the event strictly before the other's time, or at the
 same time as the other's censoring; tied risks count one half; tolerance 1e-8), which the tests
-check. Every estimate is a quadratic form ``w' A w`` in the patients' weights, so the bootstrap
-replicates (multinomial weights) are computed together by matrix products over blocks of rows:
-no pair list is built and memory stays bounded whatever the number of patients.
+check. Every estimate is a quadratic form ``w' A w`` in the patients' weights, and the bootstrap
+replicates are multinomial weights: each replicate's sums over the comparable pairs are
+two-dimensional dominance sums (later in time, lower in risk), taken over dyadic blocks as a
+Fenwick tree would, in O(n log n) per replicate, a bounded batch of replicates at a time. No pair
+is formed and memory stays flat in the number of patients (``CELLS`` replicate x patient values).
 
 Calibration: Kaplan-Meier (Greenwood, log-log interval) by risk group against the mean predicted
 survival; observed/expected ratio at the horizon; calibration intercept and slope from a Poisson
@@ -18,14 +20,14 @@ for probabilities.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 TIED_TOL = 1e-8
-PAIRS = 2_000_000  # pair-matrix cells held at once (rows x n): memory flat in n
+CELLS = 250_000  # replicate x patient values held at once (2 MB arrays): memory flat in n and B
 Z95 = 1.959963984540054
 
 
@@ -34,23 +36,75 @@ Z95 = 1.959963984540054
 # ---------------------------------------------------------------------------------------------
 
 
-def _score_blocks(time: np.ndarray, event: np.ndarray, risk: np.ndarray, rows: np.ndarray
-                  ) -> Any:
-    """Yield (row indices, concordance block) for the event rows, a bounded block of rows at a time.
+def _risk_bounds(risk: np.ndarray, sorted_risk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return, per patient i, how many sorted risks r_j have r_i - r_j > tol, and >= -tol.
 
-    For event row i and any patient j: comparable = t_j > t_i, or t_j == t_i and j censored;
-    concordance score = 1 if risk_i > risk_j, 1/2 if tied (within 1e-8), else 0 (and 0 when
-    not comparable).
+    The difference r_i - r_j (rounded as the pairwise code computes it) decreases as r_j grows,
+    so each count is a prefix of the sorted risks, found by a bisection on that very test.
     """
-    block = max(16, PAIRS // max(len(time), 1))
-    for start in range(0, len(rows), block):
-        idx = rows[start:start + block]
-        ti, ri = time[idx][:, None], risk[idx][:, None]
-        comp = (time[None, :] > ti) | ((time[None, :] == ti) & ~event[None, :])
-        diff = ri - risk[None, :]
-        score = np.where(np.abs(diff) <= TIED_TOL, np.float32(0.5),
-                         (diff > 0).astype(np.float32))
-        yield idx, np.where(comp, score, np.float32(0.0)).astype(np.float32)
+    n = len(sorted_risk)
+    out = []
+    for strict in (True, False):  # r_i - r_j > tol (concordant); >= -tol (or tied)
+        lo = np.zeros(len(risk), dtype=np.int64)
+        hi = np.full(len(risk), n, dtype=np.int64)
+        while True:
+            open_ = lo < hi
+            if not open_.any():
+                break
+            mid = (lo + hi) // 2
+            ok = np.zeros(len(risk), dtype=bool)
+            d = risk[open_] - sorted_risk[mid[open_]]
+            ok[open_] = d > TIED_TOL if strict else d >= -TIED_TOL
+            lo = np.where(open_ & ok, mid + 1, lo)
+            hi = np.where(open_ & ~ok, mid, hi)
+        out.append(lo)
+    return out[0], out[1]
+
+
+def _concordant_weights(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
+                        rows: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Return sum_j w_bj S_ij for the rows i (B x len(rows)), in O(B n log n).
+
+    S_ij is the concordance score of the pairwise definition (1, 1/2 for tied risks, 0; 0 when
+    not comparable). The patients comparable with an event row are a prefix of the order "time
+    descending, censored before events at the same time" (those later in time, and those
+    censored at the same time), and its concordant ones a prefix of the risk order: a
+    two-dimensional dominance sum, taken over the dyadic blocks of the time prefix (as a
+    Fenwick tree would) with each block sorted by risk. Exact for integer weights (bootstrap
+    multiplicities): the sums are differences of cumulative sums of integers.
+    """
+    n = len(time)
+    ins = np.lexsort((event, -time))              # insertion order
+    pos = np.empty(n, dtype=np.int64)
+    pos[ins] = np.arange(n)
+    by_risk = np.argsort(risk, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_risk] = np.arange(n)
+    lt, le = _risk_bounds(risk[rows], risk[by_risk])
+    # comparable prefix of each row: later times, and censorings at the same time
+    t_sorted = np.sort(time)
+    later = n - np.searchsorted(t_sorted, time[rows], side="right")
+    uniq, inv = np.unique(time, return_inverse=True)
+    cens_at = np.bincount(inv, weights=(~event).astype(float), minlength=len(uniq))
+    qlen = later + cens_at[inv[rows]].astype(np.int64)
+    rank_at_pos = rank[ins]
+    q = np.zeros((w.shape[0], len(rows)))
+    level = 0
+    while (1 << level) <= n:
+        hit = np.flatnonzero((qlen >> level) & 1)
+        if hit.size:
+            block = (qlen[hit] >> level) - 1
+            key = (np.arange(n, dtype=np.int64) >> level) * n + rank_at_pos
+            perm = np.argsort(key, kind="stable")
+            skey = key[perm]
+            csum = np.zeros((w.shape[0], n + 1))
+            np.cumsum(w[:, ins[perm]], axis=1, out=csum[:, 1:])
+            base = block << level
+            g_lt = np.searchsorted(skey, block * n + lt[hit], side="left")
+            g_le = np.searchsorted(skey, block * n + le[hit], side="left")
+            q[:, hit] += 0.5 * (csum[:, g_lt] + csum[:, g_le]) - csum[:, base]
+        level += 1
+    return q
 
 
 def _comparable_weights(time: np.ndarray, event: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -72,23 +126,30 @@ def concordance_many(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
 
     C_b = sum_ij u_bi w_bj S_ij / sum_ij u_bi w_bj K_ij with S the concordance scores and K the
     comparable pairs (rows: patients with an event), w the patients' multiplicities. Harrell:
-    u = w; Uno: u = w / G(t)^2 below tau, 0 above. The pair matrix is formed once for all.
+    u = w; Uno: u = w / G(t)^2 below tau, 0 above. The sums over j are computed once for all
+    the row weights, in O(n log n) per replicate (:func:`_concordant_weights`), replicates a
+    bounded batch at a time: no pair is formed and memory stays flat in n.
     """
     time = np.asarray(time, float)
     event = np.asarray(event, bool)
     risk = np.asarray(risk, float)
     us = [np.atleast_2d(u).astype(np.float64) for u in row_weights]
-    w = np.atleast_2d(col_weights).astype(np.float32)
+    w = np.atleast_2d(col_weights).astype(np.float64)
     rows = np.flatnonzero(event & np.any([(u != 0).any(axis=0) for u in us], axis=0))
-    nums = [np.zeros(w.shape[0]) for _ in us]
-    for idx, sblock in _score_blocks(time, event, risk, rows):
-        m = (w @ sblock.T).astype(np.float64)
+    n_rep = w.shape[0]
+    nums = [np.zeros(n_rep) for _ in us]
+    dens = [np.zeros(n_rep) for _ in us]
+    step = max(1, CELLS // max(len(time), 1))
+    for b0 in range(0, n_rep, step):
+        wb = w[b0:b0 + step]
+        sums = _concordant_weights(time, event, risk, rows, wb)
+        kw = _comparable_weights(time, event, wb)[:, rows]
         for k, u in enumerate(us):
-            nums[k] += np.einsum("bi,bi->b", u[:, idx], m)
-    kw = _comparable_weights(time, event, w.astype(np.float64))
+            ub = np.broadcast_to(u, (n_rep, u.shape[1]))[b0:b0 + step][:, rows]
+            nums[k][b0:b0 + step] = np.einsum("bi,bi->b", ub, sums)
+            dens[k][b0:b0 + step] = np.einsum("bi,bi->b", ub, kw)
     out = []
-    for u, num in zip(us, nums, strict=True):
-        den = np.einsum("bi,bi->b", u[:, rows], kw[:, rows])
+    for num, den in zip(nums, dens, strict=True):
         with np.errstate(invalid="ignore", divide="ignore"):
             out.append(np.where(den > 0, num / np.where(den > 0, den, 1), np.nan))
     return out
@@ -133,14 +194,22 @@ def c_indexes(time: np.ndarray, event: np.ndarray, risk: np.ndarray, tau: float 
     """Return (Harrell, Uno) C-indexes for each weight replicate (B x n)."""
     time = np.asarray(time, float)
     event = np.asarray(event, bool)
-    w = np.atleast_2d(weights).astype(float)
-    g = censoring_survival(time, event, w)(time)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ipcw = np.where(event[None, :] & (g > 0), 1.0 / np.where(g > 0, g, 1), 0.0)
-    if tau is not None:
-        ipcw[:, time >= tau] = 0.0
-    harrell, uno = concordance_many(time, event, risk, [w, w * ipcw ** 2], w)
-    return harrell, uno
+    weights = np.atleast_2d(weights)
+    step = max(1, CELLS // max(len(time), 1))
+    harrell, uno = [], []
+    for b0 in range(0, weights.shape[0], step):  # a bounded batch of replicates at a time
+        w = weights[b0:b0 + step].astype(float)
+        g = censoring_survival(time, event, w)(time)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ipcw = np.where(event[None, :] & (g > 0), 1.0 / np.where(g > 0, g, 1), 0.0)
+        if tau is not None:
+            ipcw[:, time >= tau] = 0.0
+        h, u = concordance_many(time, event, risk, [w, w * ipcw ** 2], w)
+        harrell.append(h)
+        uno.append(u)
+    if not harrell:
+        return np.array([]), np.array([])
+    return np.concatenate(harrell), np.concatenate(uno)
 
 
 def auc(y: np.ndarray, p: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -152,13 +221,22 @@ def auc(y: np.ndarray, p: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return concordance(time, y, np.asarray(p, float), w, w * (~y)[None, :])
 
 
+def bootstrap_batches(n: int, n_boot: int, seed: int, batch: int | None = None
+                      ) -> Iterator[np.ndarray]:
+    """Yield the rows of :func:`bootstrap_weights` a batch at a time (same draws, same order)."""
+    rng = np.random.default_rng(seed)
+    step = batch or max(1, CELLS // max(n, 1))
+    for b0 in range(0, n_boot, step):
+        out = np.empty((min(step, n_boot - b0), n), dtype=np.float32)
+        for b in range(out.shape[0]):
+            out[b] = np.bincount(rng.integers(0, n, n), minlength=n)
+        yield out
+
+
 def bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
     """Return n_boot x n multinomial patient multiplicities (a patient bootstrap)."""
-    rng = np.random.default_rng(seed)
-    out = np.empty((n_boot, n), dtype=np.float32)
-    for b in range(n_boot):
-        out[b] = np.bincount(rng.integers(0, n, n), minlength=n)
-    return out
+    parts = list(bootstrap_batches(n, n_boot, seed))
+    return np.vstack(parts) if parts else np.empty((0, n), dtype=np.float32)
 
 
 def interval(values: np.ndarray, level: float = 0.95) -> tuple[float | None, float | None]:

@@ -206,6 +206,8 @@ class MainWindow(QMainWindow):
                              functools.partial(self.show_view, name),
                              QKeySequence(f"Ctrl+{i + 1}"))
         self.help_menu = self.menuBar().addMenu(tr("&Help"))
+        self._action(self.help_menu, tr("Validate a model on local patients…"),
+                     self.open_validation)
         self._action(self.help_menu, tr("About and diagnostics…"), self.open_about)
         self.file_menu = file_menu
 
@@ -298,6 +300,14 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.ctx.settings, self)
         dialog.saved.connect(self._on_settings_saved)
         dialog.open()
+        return dialog
+
+    def open_validation(self) -> Any:
+        """Open the local validation panel (``oncoboard validate`` in the background)."""
+        from oncoboard.ui.validation_panel import ValidationDialog
+
+        dialog = ValidationDialog(self.ctx.settings, self)
+        dialog.show()
         return dialog
 
     def open_about(self) -> Any:

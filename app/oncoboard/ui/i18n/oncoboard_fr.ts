@@ -601,6 +601,10 @@
       <translation>&amp;Aide</translation>
     </message>
     <message>
+      <source>Validate a model on local patients…</source>
+      <translation>Valider un modèle sur les patients locaux…</translation>
+    </message>
+    <message>
       <source>About and diagnostics…</source>
       <translation>À propos et diagnostic…</translation>
     </message>
@@ -1095,6 +1099,169 @@
     <message>
       <source>sagittal</source>
       <translation>sagittal</translation>
+    </message>
+  </context>
+  <context>
+    <name>ValidationPanel</name>
+    <message>
+      <source>Harrell's C</source>
+      <translation>C de Harrell</translation>
+    </message>
+    <message>
+      <source>Uno's C</source>
+      <translation>C d'Uno</translation>
+    </message>
+    <message>
+      <source>AUC</source>
+      <translation>AUC</translation>
+    </message>
+    <message>
+      <source>Validate a model on local patients</source>
+      <translation>Valider un modèle sur les patients locaux</translation>
+    </message>
+    <message>
+      <source>Validate</source>
+      <translation>Valider</translation>
+    </message>
+    <message>
+      <source>Cancel</source>
+      <translation>Annuler</translation>
+    </message>
+    <message>
+      <source>Runs the model on every patient with outcomes, as recorded on the date it would have been used; no later data.</source>
+      <translation>Exécute le modèle sur chaque patient dont l'évolution est connue, avec le dossier tel qu'il était à la date où il aurait servi ; aucune donnée postérieure.</translation>
+    </message>
+    <message>
+      <source>predicted risk</source>
+      <translation>risque prédit</translation>
+    </message>
+    <message>
+      <source>observed risk</source>
+      <translation>risque observé</translation>
+    </message>
+    <message>
+      <source>months after the reference date</source>
+      <translation>mois après la date de référence</translation>
+    </message>
+    <message>
+      <source>Kaplan-Meier survival</source>
+      <translation>survie de Kaplan-Meier</translation>
+    </message>
+    <message>
+      <source>Validating…</source>
+      <translation>Validation en cours…</translation>
+    </message>
+    <message>
+      <source>Cancelled.</source>
+      <translation>Annulé.</translation>
+    </message>
+    <message>
+      <source>probability</source>
+      <translation>probabilité</translation>
+    </message>
+    <message>
+      <source>low risk</source>
+      <translation>risque faible</translation>
+    </message>
+    <message>
+      <source>mid risk</source>
+      <translation>risque intermédiaire</translation>
+    </message>
+    <message>
+      <source>high risk</source>
+      <translation>risque élevé</translation>
+    </message>
+    <message>
+      <source>O/E ratio</source>
+      <translation>rapport O/A</translation>
+    </message>
+    <message>
+      <source>calibration intercept</source>
+      <translation>ordonnée à l'origine de calibration</translation>
+    </message>
+    <message>
+      <source>calibration slope</source>
+      <translation>pente de calibration</translation>
+    </message>
+    <message>
+      <source>bootstrap samples</source>
+      <translation>échantillons bootstrap</translation>
+    </message>
+    <message>
+      <source>horizon</source>
+      <translation>horizon</translation>
+    </message>
+    <message>
+      <source>months</source>
+      <translation>mois</translation>
+    </message>
+    <message>
+      <source>reference date</source>
+      <translation>date de référence</translation>
+    </message>
+    <message>
+      <source>The validation failed:</source>
+      <translation>La validation a échoué :</translation>
+    </message>
+    <message>
+      <source>Done in {s} s.</source>
+      <translation>Terminé en {s} s.</translation>
+    </message>
+    <message>
+      <source>risk by {h:g} months</source>
+      <translation>risque à {h:g} mois</translation>
+    </message>
+    <message>
+      <source>predicted</source>
+      <translation>prédit</translation>
+    </message>
+    <message>
+      <source>observed</source>
+      <translation>observé</translation>
+    </message>
+    <message>
+      <source>patients</source>
+      <translation>patients</translation>
+    </message>
+    <message>
+      <source>validated</source>
+      <translation>validés</translation>
+    </message>
+    <message>
+      <source>events</source>
+      <translation>événements</translation>
+    </message>
+    <message>
+      <source>value</source>
+      <translation>valeur</translation>
+    </message>
+    <message>
+      <source>95 % interval</source>
+      <translation>intervalle à 95 %</translation>
+    </message>
+    <message>
+      <source>by the horizon</source>
+      <translation>avant l'horizon</translation>
+    </message>
+    <message>
+      <source>Against the figures of the plugin</source>
+      <translation>Face aux chiffres du module</translation>
+    </message>
+    <message>
+      <source>published</source>
+      <translation>publié</translation>
+    </message>
+    <message>
+      <source>local</source>
+      <translation>local</translation>
+    </message>
+    <message>
+      <source>Caveats</source>
+      <translation>Réserves</translation>
+    </message>
+    <message>
+      <source>excluded</source>
+      <translation>exclus</translation>
     </message>
   </context>
   <context>
