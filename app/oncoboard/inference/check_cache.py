@@ -114,9 +114,8 @@ class CheckCache:
 
     def units_known(self, folder: Path, origin: str, manifest_sha256: str) -> bool:
         """Return whether this exact manifest's units were read by pint before."""
-        entry = self.entries.get(self._slot(folder, origin))
-        return bool(entry) and entry.get("manifest_sha256") == manifest_sha256 \
-            and entry.get("units_ok") is True
+        entry = self.entries.get(self._slot(folder, origin)) or {}
+        return entry.get("manifest_sha256") == manifest_sha256 and entry.get("units_ok") is True
 
     def model_problems(self, folder: Path, origin: str, key: str) -> list[str] | None:
         """Return the remembered problems of the model checks for `key`, or None."""
