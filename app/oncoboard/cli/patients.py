@@ -119,7 +119,6 @@ def _configure_import_patients(parser: argparse.ArgumentParser) -> None:
 
 
 def _import_patients(args: argparse.Namespace, ctx: Any) -> int:
-    from oncoboard.cli import print_json
     from oncoboard.patients.importer import import_files
 
     files: list[Path] = []
