@@ -376,7 +376,58 @@ def main(argv: list[str] | None = None) -> int:
         small, large = memory_profile(paths, root / "memory.db", n)
         print(f"tracemalloc peak: {n} files {small / 2**20:.1f} MiB, next {4 * n} files "
               f"{large / 2**20:.1f} MiB (ratio {large / small:.2f})")
+        cli_memory(paths, root, args.rounds)
     return 0
+
+
+_CLI = """
+import os, sys
+from oncoboard.cli import main
+sys.stdout = open(os.devnull, "w", encoding="utf-8")  # printed, then dropped
+code = main(["import", "patients", *sys.argv[2:]])
+sys.stdout = sys.__stdout__
+# VmHWM: this process's peak (ru_maxrss would start from the parent's, kept across exec)
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]
+print("RSS", code, hwm)
+"""
+
+
+def cli_memory(paths: list[Path], root: Path, rounds: int) -> None:
+    """Peak RSS of `oncoboard import patients` (text and --json) on a tenth and on all files:
+    flat when reports are printed as they come instead of kept."""
+    import subprocess
+
+    tenth = max(1, len(paths) // 10)
+    folders = {}
+    for label, chosen in (("10 %", paths[:tenth]), ("100 %", paths)):
+        folder = root / f"cli-{label[:-2]}"
+        folder.mkdir()
+        for p in chosen:
+            (folder / p.name).symlink_to(p)
+        folders[label] = folder
+    peaks: dict[tuple[str, str], list[int]] = {}
+    for k in range(rounds):
+        for mode in ("text", "json"):
+            for label, folder in folders.items():
+                data = root / f"cli-data-{k}-{mode}-{label[:-2]}"
+                args = [str(folder), "--data-dir", str(data), "--workers", "0"]
+                if mode == "json":
+                    args.append("--json")
+                out = subprocess.run([sys.executable, "-c", _CLI, mode, *args],
+                                     capture_output=True, text=True, check=False)
+                line = next((x for x in out.stdout.splitlines() if x.startswith("RSS")), None)
+                if line is None:
+                    print(f"  cli {mode} {label}: failed: {out.stderr[-300:]}")
+                    return
+                peaks.setdefault((mode, label), []).append(int(line.split()[2]) * 1024)
+    print(f"CLI `oncoboard import patients DIR` peak RSS (median of {rounds}; reports printed "
+          "as they come, flat = the same for 10x the files):")
+    for mode in ("text", "json"):
+        small = statistics.median(peaks[(mode, "10 %")])
+        large = statistics.median(peaks[(mode, "100 %")])
+        print(f"  {'--json' if mode == 'json' else 'text  '}: {tenth} files "
+              f"{small / 2**20:.0f} MiB, {len(paths)} files {large / 2**20:.0f} MiB "
+              f"(ratio {large / small:.2f})")
 
 
 if __name__ == "__main__":

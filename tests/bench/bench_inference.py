@@ -130,6 +130,25 @@ def _run_board(store: Any, settings: Any, board: list[str], plugins: list[Any]
     return t
 
 
+def _record_runs(store: Any, settings: Any, board: list[str], plugins: list[Any]
+                 ) -> list[tuple[Any, dict[str, Any], list[str]]]:
+    """Run the board once more and return every session.run call it made (session, feeds,
+    output names), for the anchor: the same calls made bare."""
+    calls: list[tuple[Any, dict[str, Any], list[str]]] = []
+    real = runtime.run_session
+
+    def spy(ms: Any, feeds: dict[str, Any], names: list[str], opts: Any = None) -> Any:
+        calls.append((ms, feeds, list(names)))
+        return real(ms, feeds, names, opts)
+
+    runtime.run_session = spy
+    try:
+        _run_board(store, settings, board, plugins)
+    finally:
+        runtime.run_session = real
+    return calls
+
+
 def _sklearn_baseline(repeat: int) -> None:
     try:
         import skl2onnx  # noqa: F401
@@ -224,6 +243,18 @@ def main() -> None:
 
     warm = [_run_board(store, settings, board, plugins) for _ in range(args.repeat)]
     w = sorted(warm, key=lambda r: r["total"])[len(warm) // 2]
+    calls = _record_runs(store, settings, board, plugins)
+    bare = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        for ms, feeds, names in calls:
+            ms.session.run(names, feeds)
+        bare.append(time.perf_counter() - t0)
+    b = statistics.median(bare)
+    rows = sum(len(next(iter(f.values()))) for _, f, _ in calls)
+    print(f"\nanchor: the same {len(calls)} session.run calls ({rows} rows), bare, median of "
+          f"{args.repeat}: {b * 1000:.1f} ms")
+    print(f"warm board / bare session.run = {w['total'] / b:.2f}x (target <= 2x)")
     print(f"\nwarm (median of {args.repeat}): {w['total'] * 1000:.0f} ms for the board "
           f"({w['runs']} plugin runs, {w['ok']} ok): assembly {w['assembly'] * 1000:.0f} ms, "
           f"model+explanation {w['model'] * 1000:.0f} ms, storage+audit "

@@ -236,3 +236,19 @@ def test_config_error_is_printed_once(tmp_path):
                           env=env)
     assert proc.returncode == 2 and proc.stderr.splitlines() == [
         f"oncoboard: error: {site}: language must be one of en, fr, not 'de'"], proc.stderr
+
+
+def test_import_json_streams_the_reports_and_stays_valid_on_error(run, tmp_path):
+    """Reports are written one by one (memory flat with the number of files); a file that
+    stops the import leaves the array of the files imported before it, closed."""
+    good = [_bundle(tmp_path, [fb.patient(f"p{i}", f"JS-{i}", "Js", "Test", "1950-01-01",
+                                          "female")], name=f"g{i}.json") for i in range(3)]
+    code, out, err = run("import", "patients", *good, "--json", "--workers", "0")
+    assert code == 0, err
+    assert [r["patients"] for r in json.loads(out)] == [["JS-0"], ["JS-1"], ["JS-2"]]
+    bad = _bundle(tmp_path, [
+        fb.patient("q1", "JS-BAD", "Js", "Bad", "1950-01-01", "female"),
+        fb.observation("o1", "q1", "crp", "2021-01-01", value=3, unit="furlongs")], "bad.json")
+    code, out, err = run("import", "patients", good[0], bad, "--json", "--workers", "0")
+    assert code == 2 and "furlongs" in err
+    assert [r["already_imported"] for r in json.loads(out)] == [True]

@@ -43,3 +43,20 @@ def test_pandas_stays_importable_after_the_store(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=False)
     assert proc.returncode == 0 and proc.stdout.strip() == "pandas", proc.stderr
+
+
+def test_plugin_checks_cached_for_the_next_command(tmp_path):
+    """The second `plugins list` reads the checks from the data folder's cache: no pint and no
+    onnxruntime (the units and model checks are not run again)."""
+    def run():
+        proc = subprocess.run([sys.executable, "-c", _PROBE, "plugins", "list", "--data-dir",
+                               str(tmp_path)], capture_output=True, text=True, timeout=120,
+                              check=False)
+        assert proc.returncode == 0, proc.stderr
+        return set(json.loads(proc.stdout.strip().splitlines()[-1])["modules"])
+
+    first = run()
+    assert (tmp_path / "cache" / "plugin-checks.json").is_file()
+    second = run()
+    assert {"pint", "onnxruntime"} <= first  # the first one checked every plugin in full
+    assert not second & {"pint", "onnxruntime", "pandas", "PySide6", "pyqtgraph", "pydicom"}

@@ -20,6 +20,8 @@ sub-command registered before this module's ``register`` runs is kept until the 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -117,7 +119,6 @@ def _configure_import_patients(parser: argparse.ArgumentParser) -> None:
 
 
 def _import_patients(args: argparse.Namespace, ctx: Any) -> int:
-    from oncoboard.cli import print_json
     from oncoboard.patients.importer import import_files
 
     files: list[Path] = []
@@ -133,22 +134,44 @@ def _import_patients(args: argparse.Namespace, ctx: Any) -> int:
             files.append(path)
         else:
             raise RecordImportError("no such file", file=path)
-    reports = []
     # each file is its own transaction: those before a failing file stay imported, and their
-    # reports are printed before the error
-    for report in import_files(ctx.store, files, workers=args.workers):
-        reports.append(report)
-        if not args.json:
-            print(report.describe(), flush=True)
+    # reports are printed before the error. Reports are printed as they come, never kept: the
+    # memory of an import does not grow with the number of files (with --json, the array is
+    # written element by element, closed even when a file stops the import).
+    out = _JsonArray() if args.json else None
+    try:
+        for report in import_files(ctx.store, files, workers=args.workers):
+            if out is not None:
+                out.add(report.to_dict())
+            else:
+                print(report.describe(), flush=True)
+    finally:
+        if out is not None:
+            out.close()
     # DICOM indexed before these records could not be linked to their patients then
     from oncoboard.imaging.index import relink_studies
 
     linked = relink_studies(ctx.store, ctx.settings.patient_match)
     if linked and not args.json:
         print(f"linked {linked} DICOM stud{'y' if linked == 1 else 'ies'} to their patients")
-    if args.json:
-        print_json([r.to_dict() for r in reports])
     return 0
+
+
+class _JsonArray:
+    """Write a JSON array to stdout item by item, as `print_json` writes the whole list."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self, item: Any) -> None:
+        text = json.dumps(item, indent=2, ensure_ascii=False, default=str)
+        sys.stdout.write(("[\n" if self.count == 0 else ",\n")
+                         + "\n".join("  " + line for line in text.split("\n")))
+        self.count += 1
+
+    def close(self) -> None:
+        sys.stdout.write("[]\n" if self.count == 0 else "\n]\n")
+        sys.stdout.flush()
 
 
 def _patients_list(args: argparse.Namespace, ctx: Any) -> int:

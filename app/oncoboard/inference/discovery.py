@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from oncoboard.errors import NotFoundError, OncoboardError, PluginError
-from oncoboard.inference import integrity
+from oncoboard.inference import check_cache, integrity
+from oncoboard.inference.check_cache import CheckCache
 from oncoboard.inference.manifest import MANIFEST_NAME, Manifest, load_manifest
 
 log = logging.getLogger(__name__)
@@ -144,22 +145,52 @@ def plugin_dirs(settings: Any) -> list[tuple[str, Path]]:
 
 
 def check_plugin(folder: Path, settings: Any, origin: str = "extra", *,
-                 golden: bool = True) -> Plugin:
-    """Load and check the plugin in `folder`; never raises for a broken plugin."""
+                 golden: bool = True, cache: CheckCache | None = None) -> Plugin:
+    """Load and check the plugin in `folder`; never raises for a broken plugin.
+
+    With `cache`, the units and model checks of files checked before are taken from it (see
+    :mod:`oncoboard.inference.check_cache`); hashes and the signature are always checked.
+    """
     folder = Path(folder)
     plugin = Plugin(folder.name, folder, origin, None)
+    manifest_file = folder / MANIFEST_NAME
     try:
-        plugin.manifest = load_manifest(folder)
+        data = manifest_file.read_bytes()
+    except OSError:
+        data = None  # load_manifest says why
+    msha = integrity.sha256_bytes(data) if data is not None else None
+    units_known = cache is not None and msha is not None and \
+        cache.units_known(folder, origin, msha)
+    try:
+        plugin.manifest = load_manifest(manifest_file, data=data, units_known=units_known)
     except PluginError as exc:
         plugin.problems.append(exc.message)
         return plugin
     m = plugin.manifest
     plugin.id = m.id
     try:
-        plugin.manifest_sha256 = integrity.sha256_file(folder / MANIFEST_NAME)
-        _check_files(plugin, settings)
-        if not plugin.problems:
-            _check_model(plugin, golden=golden)
+        plugin.manifest_sha256 = msha
+        model_sha = _check_files(plugin, settings)
+        if not plugin.problems and model_sha is not None:
+            key = None
+            if cache is not None and msha is not None:
+                sig = integrity.signature_path(folder, m)
+                key = check_cache.model_key(
+                    manifest_sha256=msha, model_sha256=model_sha, folder=folder,
+                    signature_sha256=integrity.sha256_file(sig) if sig and sig.is_file()
+                    else None, golden=golden, code=cache.code)
+                cached = cache.model_problems(folder, origin, key)
+                if cached is not None:
+                    plugin.problems += cached
+                    key = None  # nothing new to remember
+            if key is not None or cache is None:
+                before = len(plugin.problems)
+                _check_model(plugin, golden=golden)
+                if cache is not None and msha is not None and key is not None:
+                    cache.remember(folder, origin, manifest_sha256=msha, key=key,
+                                   problems=plugin.problems[before:])
+        elif cache is not None and msha is not None:
+            cache.remember(folder, origin, manifest_sha256=msha)
     except OncoboardError as exc:
         plugin.problems.append(exc.message)
     except Exception as exc:  # a broken plugin must never break discovery
@@ -169,7 +200,8 @@ def check_plugin(folder: Path, settings: Any, origin: str = "extra", *,
     return plugin
 
 
-def _check_files(plugin: Plugin, settings: Any) -> None:
+def _check_files(plugin: Plugin, settings: Any) -> str | None:
+    """Check the files, hashes and signature; return the model file's sha256 (None if absent)."""
     m = plugin.manifest
     assert m is not None
     if m.id != plugin.folder.name and plugin.origin != "candidate":
@@ -177,7 +209,7 @@ def _check_files(plugin: Plugin, settings: Any) -> None:
     model = plugin.folder / m.model.file
     if not model.is_file():
         plugin.problems.append(f"model file {m.model.file} is missing")
-        return
+        return None
     actual = integrity.sha256_file(model)
     if actual != m.model.sha256:
         plugin.problems.append(f"model sha256 mismatch: manifest says {m.model.sha256[:16]}..., "
@@ -202,6 +234,7 @@ def _check_files(plugin: Plugin, settings: Any) -> None:
                                + (sig.problem or "the plugin is not signed"))
     elif sig.problem:
         plugin.warnings.append(sig.problem)
+    return actual
 
 
 def _check_model(plugin: Plugin, *, golden: bool) -> None:
@@ -234,8 +267,13 @@ def _candidates(origin: str, root: Path) -> list[Path]:
 _CACHE: dict[tuple[Any, ...], Plugin] = {}
 
 
-def _cached_check(folder: Path, settings: Any, origin: str) -> Plugin:
-    """Check a plugin once per (files' sizes and times, policy) in this process."""
+def _cached_check(folder: Path, settings: Any, origin: str,
+                  cache: CheckCache | None = None) -> Plugin:
+    """Check a plugin once per (files' sizes and times, policy) in this process.
+
+    Across processes, `cache` (the data folder's) spares the units and model checks of files
+    already checked; the hashes and signature are checked again (see :mod:`.check_cache`).
+    """
     stamp = []
     for p in sorted(folder.iterdir()):
         if p.is_file():
@@ -244,7 +282,7 @@ def _cached_check(folder: Path, settings: Any, origin: str) -> Plugin:
     key = (str(folder), origin, tuple(stamp), settings.signed_plugins_only,
            tuple(map(str, settings.trusted_keys)))
     if key not in _CACHE:
-        _CACHE[key] = check_plugin(folder, settings, origin)
+        _CACHE[key] = check_plugin(folder, settings, origin, cache=cache)
     found = _CACHE[key]
     return Plugin(found.id, found.folder, found.origin, found.manifest, found.enabled,
                   list(found.problems), list(found.warnings), found.signed, found.signer,
@@ -254,9 +292,14 @@ def _cached_check(folder: Path, settings: Any, origin: str) -> Plugin:
 def discover_plugins(settings: Any) -> list[Plugin]:
     """Return every plugin found, checked; one plugin per id is enabled (see :func:`_resolve`)."""
     found: list[Plugin] = []
+    cache: CheckCache | None = None
     for origin, root in plugin_dirs(settings):
         for folder in _candidates(origin, root):
-            found.append(_cached_check(folder, settings, origin))
+            if cache is None:
+                cache = CheckCache.for_settings(settings)
+            found.append(_cached_check(folder, settings, origin, cache))
+    if cache is not None:
+        cache.save()
     by_id: dict[str, list[Plugin]] = {}
     for p in found:
         by_id.setdefault(p.id, []).append(p)

@@ -64,6 +64,11 @@ ORT_TYPES = {
 }
 
 
+def sha256_bytes(data: bytes) -> str:
+    """Return the hex sha256 of `data`."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     """Return the hex sha256 of a file's bytes."""
     digest = hashlib.sha256()

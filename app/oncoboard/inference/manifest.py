@@ -30,6 +30,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from oncoboard.errors import PluginError
 from oncoboard.inference.manifest_inputs import (
+    UNITS_KNOWN,
     Category,
     ClinicalInput,
     ClinicalSourceT,
@@ -430,21 +431,33 @@ def parse_manifest(raw: dict[str, Any], *, file: Path | str | None = None) -> Ma
                           where=f"{prefix}{where}") from exc
 
 
-def load_manifest(path: Path | str) -> Manifest:
-    """Read and validate ``plugin.toml`` (a file, or a plugin folder containing one)."""
+def load_manifest(path: Path | str, *, data: bytes | None = None,
+                  units_known: bool = False) -> Manifest:
+    """Read and validate ``plugin.toml`` (a file, or a plugin folder containing one).
+
+    `data` is the file's bytes when the caller has read them already; `units_known` skips
+    pint's reading of the units, for bytes that passed it before (the plugin check cache).
+    """
     path = Path(path)
     if path.is_dir():
         path = path / MANIFEST_NAME
     try:
-        with path.open("rb") as f:
-            raw = tomllib.load(f)
+        if data is None:
+            data = path.read_bytes()
+        raw = tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError as exc:
         raise PluginError("no plugin.toml", file=path) from exc
+    except UnicodeDecodeError as exc:
+        raise PluginError(f"invalid TOML: {exc}", file=path) from exc
     except tomllib.TOMLDecodeError as exc:
         raise PluginError(f"invalid TOML: {exc}", file=path) from exc
     except OSError as exc:
         raise PluginError(f"cannot read: {exc.strerror}", file=path) from exc
-    return parse_manifest(raw, file=path)
+    token = UNITS_KNOWN.set(units_known)
+    try:
+        return parse_manifest(raw, file=path)
+    finally:
+        UNITS_KNOWN.reset(token)
 
 
 def manifest_json_schema() -> dict[str, Any]:

@@ -12,6 +12,7 @@ exports every name here.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -303,7 +304,14 @@ class ImageInput(_TensorSlot):
 InputT = Annotated[ClinicalInput | TextInput | ImageInput, Field(discriminator="kind")]
 
 
+#: True while parsing a manifest whose exact bytes had their units read by pint before (see
+#: :mod:`oncoboard.inference.check_cache`): building pint's registry costs about 0.1 s.
+UNITS_KNOWN: ContextVar[bool] = ContextVar("UNITS_KNOWN", default=False)
+
+
 def _check_unit(unit: str) -> None:
+    if UNITS_KNOWN.get():
+        return
     from oncoboard.units import check_unit
 
     check_unit(unit)  # ValueError "unknown unit ..." as pydantic expects

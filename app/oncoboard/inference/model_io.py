@@ -10,6 +10,7 @@ one output of one row, and :func:`format_outputs` gives a row's outputs in the d
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ def run_rows(manifest: Manifest, model_path: Path, providers: Sequence[str],
 
 
 def _finite(values: np.ndarray, what: str) -> None:
-    if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
         raise InferenceError(f"the model returned a non-finite {what}")
 
 
@@ -90,13 +91,21 @@ def read_output(out: Output, row: dict[str, np.ndarray]) -> Any:
         arr = arr[..., out.column]
     if out.kind == "image":
         return arr
+    if arr.size == 1 and arr.dtype.kind == "f":  # one value: checked without numpy's reductions
+        value = float(arr.reshape(-1)[0])
+        if not math.isfinite(value):
+            raise InferenceError(f"the model returned a non-finite {out.name}")
+        if out.kind in ("survival", "probability") and (value < -1e-6 or value > 1 + 1e-6):
+            raise InferenceError(f"the model returned {out.name} outside [0, 1] "
+                                 f"({value:.4g}..{value:.4g})")
+        return [value] if out.kind == "survival" else value
     _finite(arr, out.name)
     if out.kind in ("survival", "probability") and arr.size and (
             float(arr.min()) < -1e-6 or float(arr.max()) > 1 + 1e-6):
         raise InferenceError(f"the model returned {out.name} outside [0, 1] "
                              f"({float(arr.min()):.4g}..{float(arr.max()):.4g})")
     if out.kind == "survival":
-        return [float(v) for v in np.ravel(arr)]
+        return np.ravel(arr).astype(np.float64).tolist()  # the same floats, converted at once
     flat = np.ravel(arr)
     if flat.size != 1:
         raise InferenceError(f"output {out.name}: expected one value, got {flat.size}")

@@ -13,6 +13,7 @@ canonical JSON document, as written by every version) and compares it with its a
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -78,6 +79,13 @@ def save_many(store: Any, predictions: Sequence[Prediction], *, settings: Any = 
     return saved
 
 
+@functools.lru_cache(maxsize=8)
+def _insert_sql(columns: tuple[str, ...]) -> str:
+    # a plain prepared INSERT: sqlite-utils' insert() rebuilt its query for every row
+    return (f"INSERT INTO predictions ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})")
+
+
 def _save_one(store: Any, pred: Prediction, settings: Any) -> Prediction:
     prediction_id = f"pred-{uuid.uuid4().hex[:20]}"
     outputs = _save_images(prediction_id, pred, settings)
@@ -85,20 +93,20 @@ def _save_one(store: Any, pred: Prediction, settings: Any) -> Prediction:
     texts = {k: audit.canonical_json(doc.get(k)) for k in DOC_KEYS}
     digest = _texts_sha256(texts)
     plugin = pred.plugin
-    with store.transaction():
-        entry = audit.append(store, "prediction.created", {
-            "prediction_id": prediction_id, "patient_id": pred.patient_id,
-            "plugin_id": plugin.id, "plugin_version": plugin.version,
-            "model_sha256": plugin.model_sha256, "input_sha256": pred.input_sha256,
-            "record_sha256": digest, "status": pred.status, "provider": pred.provider,
-            "reference_date": pred.reference_date}, actor=pred.os_user)
-        row = {k: doc.get(k) for k in SCALARS}
-        row.update({k: texts[k] for k in JSON_COLUMNS})
-        row.update(plugin_id=plugin.id, plugin_version=plugin.version,
-                   model_sha256=plugin.model_sha256, synthetic=int(plugin.synthetic),
-                   outside_intended_use=int(bool(pred.outside_intended_use)),
-                   record_sha256=digest, audit_seq=entry.seq, audit_hash=entry.hash)
-        store.db["predictions"].insert(row)
+    # save_many's transaction holds the prediction and its audit entry together (all or none)
+    entry = audit.append(store, "prediction.created", {
+        "prediction_id": prediction_id, "patient_id": pred.patient_id,
+        "plugin_id": plugin.id, "plugin_version": plugin.version,
+        "model_sha256": plugin.model_sha256, "input_sha256": pred.input_sha256,
+        "record_sha256": digest, "status": pred.status, "provider": pred.provider,
+        "reference_date": pred.reference_date}, actor=pred.os_user)
+    row = {k: doc.get(k) for k in SCALARS}
+    row.update({k: texts[k] for k in JSON_COLUMNS})
+    row.update(plugin_id=plugin.id, plugin_version=plugin.version,
+               model_sha256=plugin.model_sha256, synthetic=int(plugin.synthetic),
+               outside_intended_use=int(bool(pred.outside_intended_use)),
+               record_sha256=digest, audit_seq=entry.seq, audit_hash=entry.hash)
+    store.conn.execute(_insert_sql(tuple(row)), list(row.values()))
     return pred.stored(prediction_id, AuditRef(entry.seq, entry.hash, digest), outputs)
 
 

@@ -12,12 +12,17 @@ the first does.
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 #: Rows a page holds by default (what a screen shows several times over).
 PAGE = 200
 TRIGRAM = 3  # characters from which the trigram index answers
+#: Seconds a short filter walks the patients in ID order before the indexes answer instead.
+DENSE_BUDGET_S = 0.012
 
 _ROW_SQL = """
 SELECT p.id, p.given_name, p.family_name, p.sex, p.birth_date, p.synthetic,
@@ -73,23 +78,113 @@ def where_clause(query: str | None) -> tuple[str, list[Any]]:
             "WHERE is_primary_cancer = 1 AND code LIKE ? ESCAPE '\\'))", [like] * 4)
 
 
-def count_patients(store: Any, query: str | None = None) -> int:
-    """Return how many patients match `query` (all patients when it is empty)."""
+class Cancelled(Exception):
+    """A query was stopped because a newer one replaces it."""
+
+
+@contextmanager
+def _watch(conn: sqlite3.Connection, *, budget_s: float | None = None,
+           cancelled: Callable[[], bool] | None = None) -> Iterator[list[bool]]:
+    """Stop the statements run inside when `cancelled()` or after `budget_s` seconds.
+
+    Yields a one-item list that holds True when the budget ran out (the statement then raises
+    sqlite3.OperationalError "interrupted"); a cancellation raises :class:`Cancelled`.
+    """
+    if budget_s is None and cancelled is None:
+        yield [False]
+        return
+    deadline = time.perf_counter() + budget_s if budget_s is not None else None
+    state = [False, False]  # over budget, cancelled
+
+    def check() -> int:
+        if cancelled is not None and cancelled():
+            state[1] = True
+            return 1
+        if deadline is not None and time.perf_counter() > deadline:
+            state[0] = True
+            return 1
+        return 0
+
+    conn.set_progress_handler(check, 2000)
+    try:
+        yield state
+    except sqlite3.OperationalError:
+        if state[1]:
+            raise Cancelled() from None
+        if not state[0]:
+            raise
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
+def count_patients(store: Any, query: str | None = None, *,
+                   cancelled: Callable[[], bool] | None = None) -> int:
+    """Return how many patients match `query` (all patients when it is empty).
+
+    `cancelled` is polled while counting (many thousands of matches take 0.1-0.3 s at 100,000
+    patients); when it returns True the count stops with :class:`Cancelled`.
+    """
     where, params = where_clause(query)
     sql = f"SELECT count(*) FROM patients p WHERE {where}"
-    return int(_connection(store).execute(sql, params).fetchone()[0])
+    if len((query or "").strip()) >= TRIGRAM:
+        # the search index holds one row per patient (migration 2's triggers): count its
+        # matches without joining them to the patients (5 ms instead of 35 for 100,000)
+        sql = "SELECT count(*) FROM patient_search WHERE patient_search MATCH ?"
+    conn = _connection(store)
+    with _watch(conn, cancelled=cancelled):
+        return int(conn.execute(sql, params).fetchone()[0])
+
+
+def _dense_ids(conn: sqlite3.Connection, text: str, after: str | None, limit: int,
+               cancelled: Callable[[], bool] | None) -> list[str] | None:
+    """Return the page's IDs by walking the patients in ID order, or None past the budget.
+
+    A one- or two-character filter usually matches a large share of the patients: walking the
+    ID index and testing each patient finds a page at once, where collecting every match from
+    the name and code indexes and sorting them took 0.15-0.3 s at 100,000 patients. When the
+    matches are rare the walk runs out of its budget and the indexes answer instead.
+    """
+    like = _like_prefix(text)
+    sql = ("SELECT p.id FROM patients p INDEXED BY sqlite_autoindex_patients_1 "
+           "WHERE (p.id LIKE ? ESCAPE '\\' OR p.family_name LIKE ? ESCAPE '\\' "
+           "OR p.given_name LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM conditions c "
+           "WHERE c.patient_id = p.id AND c.is_primary_cancer = 1 "
+           "AND c.code LIKE ? ESCAPE '\\')) AND p.id > ? ORDER BY p.id LIMIT ?")
+    ids: list[str] = []
+    try:
+        with _watch(conn, budget_s=DENSE_BUDGET_S, cancelled=cancelled) as state:
+            ids = [r[0] for r in conn.execute(sql, [like] * 4 + [after or "", int(limit)])]
+    except sqlite3.OperationalError:  # no such index (a foreign schema): use the other plan
+        return None
+    return None if state[0] else ids
 
 
 def patient_page(store: Any, query: str | None = None, *, after: str | None = None,
-                 limit: int = PAGE) -> list[PatientRow]:
-    """Return up to `limit` patients matching `query`, by ID, after the ID `after`."""
-    where, params = where_clause(query)
-    sql = _ROW_SQL + f" WHERE {where}"
-    if after is not None:
-        sql += " AND p.id > ?"
-        params = [*params, after]
-    sql += " ORDER BY p.id LIMIT ?"
-    rows = _connection(store).execute(sql, [*params, int(limit)]).fetchall()
+                 limit: int = PAGE, cancelled: Callable[[], bool] | None = None
+                 ) -> list[PatientRow]:
+    """Return up to `limit` patients matching `query`, by ID, after the ID `after`.
+
+    The page's IDs are found first, then only those rows are read with their primary cancer.
+    `cancelled` as for :func:`count_patients`.
+    """
+    conn = _connection(store)
+    text = (query or "").strip()
+    ids = _dense_ids(conn, text, after, limit, cancelled) if 0 < len(text) < TRIGRAM else None
+    if ids is None:
+        where, params = where_clause(query)
+        sql = f"SELECT p.id FROM patients p WHERE {where}"
+        if after is not None:
+            sql += " AND p.id > ?"
+            params = [*params, after]
+        sql += " ORDER BY p.id LIMIT ?"
+        with _watch(conn, cancelled=cancelled):
+            ids = [r[0] for r in conn.execute(sql, [*params, int(limit)])]
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    with _watch(conn, cancelled=cancelled):
+        rows = conn.execute(_ROW_SQL + f" WHERE p.id IN ({marks}) ORDER BY p.id",
+                            ids).fetchall()
     return [PatientRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows]
 
 

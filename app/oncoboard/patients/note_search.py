@@ -45,6 +45,9 @@ def search_notes(store: Store, text: str, limit: int = 20, patient_id: str | Non
                  mark: tuple[str, str] = ("[", "]"), tokens: int = 12) -> list[NoteHit]:
     """Return the notes containing every word of `text`, best match first.
 
+    Ranking is bounded: the best of the :data:`RANK_WINDOW` latest notes holding every word
+    (every match when fewer; within one patient, all of that patient's notes).
+
     Accents and case are ignored ("fievre" finds "fièvre"); a word ending in ``*`` matches as a
     prefix ("neutrop*"). The snippet marks each match with `mark` (e.g. ``("<b>", "</b>")``).
 
@@ -65,17 +68,23 @@ def search_notes(store: Store, text: str, limit: int = 20, patient_id: str | Non
         if known.fetchone() is None:
             raise NotFoundError(f"no patient with ID {patient_id!r}")
     # FTS5's snippet() takes seconds on a note of a few MB (7 s for 3 MB) and runs for every
-    # match before LIMIT: rank here, then cut the snippets in Python from a bounded window
-    sql = ("SELECT n.id, n.patient_id, n.note_type, n.date, n.language, n.title, "
-           f"substr(n.text, 1, {_SNIPPET_SCAN}) AS head, bm25(notes_fts) AS rank "
-           "FROM notes_fts JOIN notes n ON n.rowid = notes_fts.rowid "
-           "WHERE notes_fts MATCH ?")
-    params: list[Any] = [query]
+    # match before LIMIT: rank here, then cut the snippets in Python from a bounded window.
+    # bm25 is computed for the latest RANK_WINDOW matches only (a common word matches most of
+    # 500,000 notes: ranking them all took 0.3 s); one patient's notes are read by the
+    # patient's index first, each looked up in the full-text index by its rowid.
+    cols = ("n.id, n.patient_id, n.note_type, n.date, n.language, n.title, "
+            f"substr(n.text, 1, {_SNIPPET_SCAN}) AS head")
+    params: list[Any]
     if patient_id is not None:
-        sql += " AND n.patient_id = ?"
-        params.append(patient_id)
-    sql += " ORDER BY rank LIMIT ?"
-    params.append(int(limit))
+        sql = (f"SELECT {cols}, bm25(notes_fts) AS rank FROM notes n "
+               "CROSS JOIN notes_fts ON notes_fts.rowid = n.rowid "
+               "WHERE n.patient_id = ? AND notes_fts MATCH ? ORDER BY rank LIMIT ?")
+        params = [patient_id, query, int(limit)]
+    else:
+        sql = (f"SELECT {cols}, m.rank FROM (SELECT rowid, bm25(notes_fts) AS rank "
+               "FROM notes_fts WHERE notes_fts MATCH ? ORDER BY rowid DESC LIMIT ?) m "
+               "JOIN notes n ON n.rowid = m.rowid ORDER BY m.rank LIMIT ?")
+        params = [query, RANK_WINDOW, int(limit)]
     terms = _snippet_terms(text)
     hits = []
     for r in store.db.query(sql, params):
@@ -89,6 +98,8 @@ def search_notes(store: Store, text: str, limit: int = 20, patient_id: str | Non
     return hits
 
 
+#: Matches ranked by bm25: the latest notes (by insertion) that contain the words.
+RANK_WINDOW = 2000
 #: Characters of a note searched for the snippet (the match itself may lie further on).
 _SNIPPET_SCAN = 256 * 1024
 

@@ -6,7 +6,10 @@ each keystroke in the filter without freezing. The model holds only the pages re
 view scrolls near the end (``fetchMore``), and runs the query of a new filter text on a worker
 thread with its own read-only connection. Each query carries a generation number: the answer to
 an older keystroke that arrives after a newer one is dropped, so the list always shows the
-latest text.
+latest text, and a query still running when a newer keystroke comes is stopped (SQLite's
+progress handler) instead of delaying it. The first page is shown as soon as it is read; the
+number of matches (0.1-0.3 s for a one-letter filter at 100,000 patients) follows, counted
+after the page (``total`` is None meanwhile).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from PySide6.QtCore import (
 )
 
 from oncoboard.dates import age_at
-from oncoboard.patients.browse import PAGE, PatientRow, count_patients, patient_page
+from oncoboard.patients.browse import PAGE, Cancelled, PatientRow, count_patients, patient_page
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -43,19 +46,29 @@ def tr(text: str) -> str:
 class _Answer(QObject):
     """Carries a worker's answer back to the screen's thread."""
 
-    answered = Signal(int, str, int, list)   # generation, query, total, first page
-    failed = Signal(int, object)             # generation, exception
+    answered = Signal(int, str, object, list)   # generation, query, total (None: counting), page
+    counted = Signal(int, int)                  # generation, total
+    failed = Signal(int, object)                # generation, exception
+
+
+class _Latest:
+    """The generation of the latest query, read by the worker to stop outdated ones."""
+
+    value = 0
 
 
 class _Query(QRunnable):
-    """Count the patients matching a filter and read the first page, off the screen's thread."""
+    """Read the first page of the patients matching a filter, then count them, off the screen's
+    thread; stop as soon as a newer query is asked for."""
 
     _local = threading.local()
 
-    def __init__(self, db_path: Path, generation: int, query: str, answer: _Answer):
+    def __init__(self, db_path: Path, generation: int, query: str, answer: _Answer,
+                 latest: _Latest | None = None):
         super().__init__()
         self.db_path, self.generation, self.query, self.answer = (db_path, generation, query,
                                                                   answer)
+        self.latest = latest
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -64,15 +77,24 @@ class _Query(QRunnable):
             self._local.conn, self._local.path = conn, self.db_path
         return conn
 
+    def _outdated(self) -> bool:
+        return self.latest is not None and self.latest.value != self.generation
+
     def run(self) -> None:
+        if self._outdated():
+            return
         try:
             conn = self._connection()
-            total = count_patients(conn, self.query)
-            rows = patient_page(conn, self.query, limit=PAGE)
+            rows = patient_page(conn, self.query, limit=PAGE, cancelled=self._outdated)
+            known = len(rows) if len(rows) < PAGE else None
+            self.answer.answered.emit(self.generation, self.query, known, rows)
+            if known is None:
+                total = count_patients(conn, self.query, cancelled=self._outdated)
+                self.answer.counted.emit(self.generation, total)
+        except Cancelled:
+            return
         except Exception as exc:  # noqa: BLE001 - shown by the view's error boundary
             self.answer.failed.emit(self.generation, exc)
-            return
-        self.answer.answered.emit(self.generation, self.query, total, rows)
 
 
 class PatientTableModel(QAbstractTableModel):
@@ -81,7 +103,8 @@ class PatientTableModel(QAbstractTableModel):
     Signals
     -------
     total_changed(int)
-        The number of patients matching the current filter.
+        The number of patients matching the current filter, once counted (-1 while the first
+        page of a new filter is shown and its matches are being counted).
     query_failed(object)
         The query of the current filter raised (the exception).
     """
@@ -94,17 +117,27 @@ class PatientTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.store = store
         self.query = ""
-        self.total = 0
+        self.total: int | None = 0
         self._rows: list[PatientRow] = []
-        self._generation = 0
+        self._more = False  # the last page read was full (while the total is unknown)
+        self._latest = _Latest()
         self._today = dt.date.today()
         self._answer = _Answer(self)
         self._answer.answered.connect(self._on_answered)
+        self._answer.counted.connect(self._on_counted)
         self._answer.failed.connect(self._on_failed)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)  # queries queue; only the latest answer is shown
 
     # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def _generation(self) -> int:
+        return self._latest.value
+
+    @_generation.setter
+    def _generation(self, value: int) -> None:
+        self._latest.value = value
 
     def reload(self) -> None:
         """Read the current filter's count and first page now, on this thread."""
@@ -121,34 +154,43 @@ class PatientTableModel(QAbstractTableModel):
             self.query = text
             self.reload()
             return
-        self._pool.start(_Query(Path(path), self._generation, text, self._answer))
+        self._pool.start(_Query(Path(path), self._generation, text, self._answer, self._latest))
 
     def wait_idle(self, msecs: int = 5000) -> bool:
         """Wait until queued queries have run (tests and shutdown)."""
         return self._pool.waitForDone(msecs)
 
-    def _on_answered(self, generation: int, query: str, total: int,
+    def _on_answered(self, generation: int, query: str, total: int | None,
                      rows: list[PatientRow]) -> None:
         if generation == self._generation:
             self._replace(query, total, rows)
+
+    def _on_counted(self, generation: int, total: int) -> None:
+        if generation == self._generation:
+            self.total = total
+            self.total_changed.emit(total)
 
     def _on_failed(self, generation: int, exc: object) -> None:
         if generation == self._generation:
             self.query_failed.emit(exc)
 
-    def _replace(self, query: str, total: int, rows: list[PatientRow]) -> None:
+    def _replace(self, query: str, total: int | None, rows: list[PatientRow]) -> None:
         self.beginResetModel()
         self.query, self.total, self._rows = query, total, rows
+        self._more = len(rows) >= PAGE
         self.endResetModel()
-        self.total_changed.emit(total)
+        self.total_changed.emit(-1 if total is None else total)
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802
-        return not parent.isValid() and len(self._rows) < self.total
+        if parent.isValid():
+            return False
+        return self._more if self.total is None else len(self._rows) < self.total
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008, N802
         if parent.isValid() or not self._rows:
             return
         more = patient_page(self.store, self.query, after=self._rows[-1].id, limit=PAGE)
+        self._more = len(more) >= PAGE
         if not more:  # patients removed since the count: stop asking
             self.total = len(self._rows)
             return

@@ -118,7 +118,10 @@ class PatientBrowserView(QWidget):
         self.model.set_query(self.search_edit.text())
 
     def _on_total_changed(self, total: int) -> None:
-        self.count_label.setText(tr("{n} patients").format(n=total))
+        if total < 0:  # the first page is shown, its matches are being counted
+            self.count_label.setText(tr("{n}+ patients").format(n=self.model.rowCount()))
+        else:
+            self.count_label.setText(tr("{n} patients").format(n=total))
 
     def _on_query_failed(self, exc: object) -> None:
         ErrorBoundary.report(exc if isinstance(exc, Exception) else RuntimeError(str(exc)), self,

@@ -235,3 +235,26 @@ def test_enhanced_ct_geometry_from_per_frame_groups() -> None:
         np.testing.assert_allclose(vol.affine @ [k, 0, 0, 1], [*pos, 1], atol=1e-4)
     np.testing.assert_allclose(vol.affine[:3, 2], iop[:3] * spacing[1], atol=1e-6)
     np.testing.assert_allclose(vol.affine[:3, 1], iop[3:] * spacing[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_jpeg2000_decoded_on_threads_without_the_pool(tmp_path: Any, monkeypatch: Any,
+                                                      signed: bool) -> None:
+    """OpenJPEG through imagecodecs releases the GIL: a J2K series decodes on threads of this
+    process (no pool), to the same values as pydicom's decoder."""
+    monkeypatch.setenv("ONCOBOARD_DECODE_WORKERS", "2")
+    monkeypatch.setattr(pixels, "get_pool", lambda: pytest.fail("the pool was started"))
+    case = sphere_series(tmp_path / "s", n=10, ts=uid.JPEG2000Lossless, signed=signed,
+                         bits_stored=16 if signed else 12, intercepts=0.0 if signed else -1024.0,
+                         **SIZE)
+    seen: list[int] = []
+    (vol,) = load_files([case.folder], progress=lambda done, total, msg: seen.append(done))
+    np.testing.assert_array_equal(vol.voxels, case.expected)
+    assert seen[-1] == 10
+    fast = pixels._decode_j2k  # and each frame equals pydicom's own decoding
+    path = sorted(case.folder.glob("*.dcm"))[0]
+    ds = pydicom.dcmread(path)
+    job = pixels.FrameJob(str(path), None, None, str(ds.file_meta.TransferSyntaxUID), 0, 1,
+                          ds.Rows, ds.Columns, 1, ds.BitsAllocated, ds.BitsStored, signed,
+                          "MONOCHROME2", 0)
+    np.testing.assert_array_equal(fast(ds.PixelData, job), ds.pixel_array)

@@ -668,16 +668,20 @@
       <translation>Recherche de patients</translation>
     </message>
     <message>
-      <source>{n} patients</source>
-      <translation>{n} patients</translation>
-    </message>
-    <message>
       <source>Note search</source>
       <translation>Recherche dans les notes</translation>
     </message>
     <message>
       <source>{n} notes match</source>
       <translation>{n} notes correspondent</translation>
+    </message>
+    <message>
+      <source>{n}+ patients</source>
+      <translation>{n}+ patients</translation>
+    </message>
+    <message>
+      <source>{n} patients</source>
+      <translation>{n} patients</translation>
     </message>
     <message>
       <source>ID</source>
