@@ -81,8 +81,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_export)
 
     p = bsub.add_parser("send", parents=[common],
-                        help="send each case's report PDF, model-result SRs and key image to "
-                             "a PACS (only what is missing)")
+                        help="send each case's report PDF, model-result SRs, key image and "
+                             "lesion measurements (TID 1500 SR) to a PACS (only what is missing)")
     p.add_argument("meeting", metavar="MEETING")
     p.add_argument("--case", metavar="PATIENT", help="only this patient's case")
     p.add_argument("--node", required=True, help="a configured PACS node (DIMSE or DICOMweb)")
