@@ -106,7 +106,8 @@ def _axis_points(index: list[list[float]] | None) -> list[tuple[float, float]]:
     return [(float(p[2]), float(p[1])) for p in index or []]
 
 
-def measurement_reports(store: Any, patient_id: str) -> list[tuple[str, str, Callable[[], Dataset]]]:
+def measurement_reports(store: Any,
+                        patient_id: str) -> list[tuple[str, str, Callable[[], Dataset]]]:
     """Return (item key, study UID, SR builder) per measured study of the patient.
 
     Each report holds the current readings of that study that reference an image (a long axis,
