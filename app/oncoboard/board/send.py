@@ -121,7 +121,7 @@ def measurement_reports(store: Any,
         if m.status == "measured" and m.sop_uid and m.study_uid and (
                 m.long_axis_index or m.short_axis_index):
             by_study.setdefault(m.study_uid, []).append(m)
-    out = []
+    out: list[tuple[str, str, Callable[[], Dataset]]] = []
     for study_uid, readings in by_study.items():
         sops = sorted({m.sop_uid for m in readings})
         paths = {r["sop_uid"]: r["path"] for r in store.db.query(

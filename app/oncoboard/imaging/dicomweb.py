@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from oncoboard.config import PacsNode
+from oncoboard.config import FhirServer, PacsNode
 from oncoboard.errors import ConfigError, NotFoundError, OncoboardError, PacsError, StorageError
 
 if TYPE_CHECKING:
@@ -56,12 +56,12 @@ def address(node: PacsNode) -> str:
 
 # -- credentials --------------------------------------------------------------------------------
 
-def keyring_user(node: PacsNode) -> str:
+def keyring_user(node: PacsNode | FhirServer) -> str:
     """Return the keyring user name the node's secret is stored under."""
     return node.username if node.auth == "basic" else "token"
 
 
-def secret(node: PacsNode) -> str | None:
+def secret(node: PacsNode | FhirServer) -> str | None:
     """Return the node's password or token (None when ``auth = "none"``).
 
     Raises
@@ -97,11 +97,12 @@ def secret(node: PacsNode) -> str | None:
            " (set secret_env in the node's configuration to name an environment variable "
            "holding it)")
     note = f"; {backend_note}" if backend_note else ""
-    raise ConfigError(f"PACS {node.name!r} needs a {what}: none in {where}{env}{note}. "
+    label = getattr(node, "label", f"PACS {node.name!r}")  # a FhirServer names itself
+    raise ConfigError(f"{label} needs a {what}: none in {where}{env}{note}. "
                       f"Store it with: keyring set {node.keyring_name} {keyring_user(node)}")
 
 
-def _session_class() -> Any:
+def session_class() -> Any:
     import requests
 
     class Session(requests.Session):
@@ -121,7 +122,7 @@ def client(node: PacsNode) -> Any:
     """Return a dicomweb-client ``DICOMwebClient`` for `node` (auth, TLS, time-out set)."""
     from dicomweb_client.api import DICOMwebClient
 
-    session = _session_class()()
+    session = session_class()()
     if node.tls_ca_bundle:
         if not Path(node.tls_ca_bundle).is_file():
             raise ConfigError(f"PACS {node.name!r}: tls_ca_bundle {node.tls_ca_bundle!r} is not "
