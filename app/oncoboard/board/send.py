@@ -247,3 +247,30 @@ def send_meeting(store: Any, settings: Any, meeting_id: int | str, node: PacsNod
     for pid in cases:
         out += send_case(store, settings, meeting.id, pid, node)
     return out
+
+
+def case_status(store: Any, meeting_id: int | str, patient_id: str) -> list[dict[str, Any]]:
+    """Return the send status of each item of one case, for the "Send to PACS" dialog.
+
+    One row per (item, node) with its latest record (status ``sent`` or ``not sent`` with the
+    reason, when, by whom), then the items the case would send now that were never tried
+    (status ``not sent yet``, node empty): the report of the current decision version, each
+    model result, each measurement report. The key image's KOS is known only when sending.
+    """
+    view = case_view(store, meeting_id, patient_id, with_image=False)
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in store.db.query("SELECT * FROM board_sent WHERE case_id = ? ORDER BY id",
+                              [view.case.id]):
+        latest[(row["item"], row["node"])] = row
+    rows = list(latest.values())
+    tried = {item for item, _ in latest}
+    version = view.decision.version if view.decision else 0
+    wanted = [(f"report-pdf:v{version}", "encapsulated-pdf")]
+    wanted += [(f"model-sr:{p.id}", "comprehensive-sr") for p in view.predictions
+               if p.status == "ok"]
+    wanted += [(item, "measurement-report") for item, _, _ in
+               measurement_reports(store, patient_id)]
+    rows += [{"item": item, "kind": kind, "node": "", "status": "not sent yet", "reason": "",
+              "sent_at": "", "sent_by": "", "sop_uid": ""}
+             for item, kind in wanted if item not in tried]
+    return rows
