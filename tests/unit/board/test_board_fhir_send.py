@@ -10,72 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from board_helpers import PATIENTS, add_patient
+from fake_fhir import FakeFhir
 from test_board_fhir import decided  # noqa: F401 (fixture)
 
 from oncoboard import cli
 from oncoboard.board import fhir_out, fhir_send
 from oncoboard.config import FhirServer
 from oncoboard.errors import ConfigError, FhirServerError
-
-
-class FakeFhir:
-    """A FHIR server stand-in: records requests; answers per `mode`."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.mode = "ok"
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # quiet
-                pass
-
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.requests.append({"path": self.path, "headers": dict(self.headers),
-                                       "body": json.loads(body)})
-                code, answer = outer.answer(outer.requests[-1]["body"])
-                raw = json.dumps(answer).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/fhir+json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/fhir"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        self.known: set[str] = set()
-
-    def answer(self, bundle: dict) -> tuple[int, dict]:
-        if self.mode == "unauthorised":
-            return 401, {"resourceType": "OperationOutcome", "issue": [
-                {"severity": "error", "code": "login", "diagnostics": "token expired"}]}
-        if self.mode == "reject":
-            return 400, {"resourceType": "OperationOutcome", "issue": [
-                {"severity": "error", "code": "processing",
-                 "diagnostics": "Resource Observation/ki67-1 not found, specified in path: "
-                                "RiskAssessment.basis",
-                 "expression": ["Bundle.entry[1].resource.basis[0]"]}]}
-        entries = []
-        for i, e in enumerate(bundle["entry"]):  # conditional create/update, by request url
-            key = e["request"]["url"] + e["request"].get("ifNoneExist", "")
-            kind = e["resource"]["resourceType"]
-            status = "200 OK" if key in self.known else "201 Created"
-            self.known.add(key)
-            entries.append({"response": {"status": status,
-                                         "location": f"{kind}/{i + 100}/_history/1"}})
-        return 200, {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
