@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from oncoboard.config import FhirServer
-from oncoboard.errors import ConfigError, FhirServerError
-
-FHIR_JSON = "application/fhir+json"
+from oncoboard.errors import FhirServerError
+from oncoboard.remote import FHIR_JSON, fhir_failure, fhir_server, fhir_session, outcome_text
 
 
 @dataclass
@@ -38,79 +35,6 @@ class SendResult:
         for e in self.entries:
             lines.append(f"  {e['type']}: {e['status']} {e['location']}".rstrip())
         return "\n".join(lines)
-
-
-def server_of(settings: Any) -> FhirServer:
-    """Return the configured FHIR server, or say how to configure one."""
-    server: FhirServer | None = getattr(settings, "fhir", None) if settings else None
-    if server is None:
-        raise ConfigError("no FHIR server is configured: add a [fhir] table with base_url to the "
-                          "site or user configuration (see README, FHIR out)")
-    return server
-
-
-def session(server: FhirServer) -> Any:
-    """Return a requests session with the server's TLS settings and credentials."""
-    from oncoboard.imaging.dicomweb import secret, session_class
-
-    s = session_class()()
-    if server.tls_ca_bundle:
-        if not Path(server.tls_ca_bundle).is_file():
-            raise ConfigError(f"{server.label}: tls_ca_bundle {server.tls_ca_bundle!r} is not "
-                              "a file")
-        s.verify = server.tls_ca_bundle
-    else:
-        s.verify = bool(server.tls_verify)
-    token = secret(server)
-    if server.auth == "basic":
-        s.auth = (server.username, token or "")
-    elif server.auth == "bearer":
-        s.headers["Authorization"] = f"Bearer {token}"
-    s.headers["Accept"] = FHIR_JSON
-    return s
-
-
-def outcome_text(body: Any, bundle: dict[str, Any] | None = None) -> str:
-    """Return an OperationOutcome's issues as plain sentences (the entry named where known)."""
-    if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
-        return ""
-    parts = []
-    for issue in body.get("issue") or []:
-        text = (issue.get("diagnostics") or (issue.get("details") or {}).get("text")
-                or issue.get("code") or "no detail")
-        where = ", ".join(issue.get("expression") or issue.get("location") or [])
-        m = re.search(r"entry\[(\d+)\]", where)
-        if m and bundle is not None:
-            entries = bundle.get("entry") or []
-            i = int(m.group(1))
-            if i < len(entries):
-                where = f"entry {i} ({entries[i]['resource'].get('resourceType')}): {where}"
-        sev = issue.get("severity", "error")
-        parts.append(f"{sev}: {text}" + (f" [{where}]" if where else ""))
-    return "; ".join(parts)
-
-
-def _failure(server: FhirServer, exc: BaseException) -> FhirServerError:
-    import requests
-
-    where = server.label
-    if isinstance(exc, requests.exceptions.SSLError):
-        m = re.search(r"certificate verify failed: ([^(\"')]+)", str(exc))
-        detail = m.group(1).strip() if m else "the TLS handshake failed"
-        return FhirServerError(f"{where}: TLS check failed ({detail}); if the hospital uses its "
-                               "own certificate authority, set [fhir] tls_ca_bundle to its PEM "
-                               "file")
-    if isinstance(exc, requests.exceptions.Timeout):
-        return FhirServerError(f"{where} did not answer within {server.timeout_s:g} s; the "
-                               "server may still apply the transaction: export again later to "
-                               "check (sending again updates, never duplicates)")
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        if "refused" in str(exc).lower():
-            return FhirServerError(f"{where} refused the connection (is the server running, "
-                                   "and is base_url right?)")
-        return FhirServerError(f"{where} cannot be reached: the connection failed or was "
-                               "closed")
-    return FhirServerError(f"{where}: the request failed ({type(exc).__name__})")
 
 
 def _refusal(server: FhirServer, response: Any, bundle: dict[str, Any]) -> FhirServerError:
@@ -153,14 +77,14 @@ def send_bundle(settings: Any, bundle: dict[str, Any], *, store: Any = None,
     """
     import requests
 
-    server = server or server_of(settings)
+    server = server or fhir_server(settings)
     body = json.dumps(bundle, ensure_ascii=False).encode()
-    http = session(server)
+    http = fhir_session(server)
     try:
         response = http.post(server.base_url, data=body, timeout=server.timeout_s,
                              headers={"Content-Type": f"{FHIR_JSON}; charset=utf-8"})
     except requests.exceptions.RequestException as exc:
-        raise _failure(server, exc) from None
+        raise fhir_failure(server, exc) from None
     finally:
         http.close()
     if not 200 <= response.status_code < 300:

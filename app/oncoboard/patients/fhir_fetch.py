@@ -20,6 +20,7 @@ from urllib.parse import quote
 from oncoboard.config import FhirServer
 from oncoboard.errors import FhirServerError, NotFoundError, RecordImportError
 from oncoboard.patients.limits import MAX_FILE_BYTES
+from oncoboard.remote import fhir_failure, fhir_server, fhir_session, outcome_text
 
 #: Resource types searched per patient when the server has no $everything.
 SEARCHED = ("Condition", "Observation", "Procedure", "MedicationRequest",
@@ -31,12 +32,10 @@ MAX_PAGES = 200
 def _get(http: Any, server: FhirServer, url: str) -> tuple[int, Any]:
     import requests
 
-    from oncoboard.board.fhir_send import _failure, outcome_text
-
     try:
         response = http.get(url, timeout=server.timeout_s)
     except requests.exceptions.RequestException as exc:
-        raise _failure(server, exc) from None
+        raise fhir_failure(server, exc) from None
     try:
         body = response.json()
     except ValueError:
@@ -78,10 +77,8 @@ def _pages(http: Any, server: FhirServer, url: str) -> tuple[int, list[dict[str,
 
 def fetch_patient_bundle(server: FhirServer, identifier: str) -> dict[str, Any]:
     """Return a collection Bundle of the patient's record on the server."""
-    from oncoboard.board.fhir_send import session
-
     base = server.base_url
-    http = session(server)
+    http = fhir_session(server)
     try:
         status, found = _pages(http, server,
                                f"{base}/Patient?identifier={quote(identifier, safe='|')}")
@@ -117,10 +114,9 @@ def fetch_patient_bundle(server: FhirServer, identifier: str) -> dict[str, Any]:
 
 def import_from_fhir(store: Any, settings: Any, identifier: str) -> Any:
     """Fetch the patient `identifier` from the FHIR server and import it; return the report."""
-    from oncoboard.board.fhir_send import server_of
     from oncoboard.patients import fhir_import, importer
 
-    server = server_of(settings)
+    server = fhir_server(settings)
     bundle = fetch_patient_bundle(server, identifier)
     text = json.dumps(bundle, ensure_ascii=False, sort_keys=True)
     data = text.encode()
