@@ -31,6 +31,7 @@ import re
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pydantic
 
@@ -91,9 +92,14 @@ def _entry(full_url: str, resource: dict[str, Any], method: str, url: str,
     return {"fullUrl": full_url, "resource": resource, "request": request}
 
 
+def _token(system: str, value: str) -> str:
+    """Return ``system|value`` for a search URL (each part percent-encoded, ``|`` kept)."""
+    return f"{quote(system, safe=':/')}|{quote(value, safe=':/')}"
+
+
 def _conditional(kind: str, system: str, value: str, resource: dict[str, Any]) -> dict[str, Any]:
     return _entry(f"urn:uuid:{_uuid(f'{kind}|{system}|{value}')}", resource, "PUT",
-                  f"{kind}?identifier={system}|{value}")
+                  f"{kind}?identifier={_token(system, value)}")
 
 
 def _provenance(target: dict[str, Any], recorded: str | None, agents: list[dict[str, Any]],
@@ -216,7 +222,7 @@ def case_entries(store: Any, view: Any, pdf: bytes | None, *,
     if view.identity.get("synthetic"):
         patient["meta"] = {"tag": [{"system": CODES, "code": "synthetic"}]}
     patient_entry = _entry(f"urn:uuid:{_uuid(f'Patient|{system}|{value}')}", patient, "POST",
-                           "Patient", if_none_exist=f"identifier={system}|{value}")
+                           "Patient", if_none_exist=f"identifier={_token(system, value)}")
     subject = {"reference": patient_entry["fullUrl"]}
     assembler = _agent("assembler", f"Oncoboard {__version__}")
     entries = [patient_entry]
@@ -290,7 +296,7 @@ def case_entries(store: Any, view: Any, pdf: bytes | None, *,
             "issued": _instant(dt.datetime.now(dt.UTC).isoformat()),
             "conclusion": d.plan if d is not None else "no decision recorded",
             "presentedForm": [{
-                "contentType": "application/pdf", "language": "en",
+                "contentType": "application/pdf",
                 "data": base64.b64encode(pdf).decode(), "size": len(pdf),
                 "hash": base64.b64encode(hashlib.sha1(pdf).digest()).decode(),  # noqa: S324
                 "title": f"Tumour board {meeting.date} {pid}.pdf"}]}
