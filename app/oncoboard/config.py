@@ -46,6 +46,11 @@ Example site file::
     username = "oncoboard"              # basic only; the password is never in this file:
     secret_env = "ONCOBOARD_PACS_SECRET"  # OS keyring first, else this environment variable
     tls_ca_bundle = "/etc/oncoboard/hospital-ca.pem"   # or tls_verify = false (tests only)
+
+    [fhir]                              # the FHIR server board export --send posts to
+    base_url = "https://fhir.example.org/fhir"
+    auth = "bearer"                     # none | basic | bearer; token from the OS keyring
+    tls_ca_bundle = "/etc/oncoboard/hospital-ca.pem"
 """
 
 from __future__ import annotations
@@ -110,6 +115,38 @@ class PacsNode:
 
 
 @dataclass(frozen=True)
+class FhirServer:
+    """The hospital's FHIR server (``[fhir]`` in a configuration file).
+
+    ``base_url`` is the FHIR base (``https://host/fhir``); ``auth``, ``username``,
+    ``secret_env``, ``tls_verify``, ``tls_ca_bundle`` and ``timeout_s`` as for a DICOMweb PACS
+    node. The token or password is read from the OS keyring (service ``keyring_service``, default
+    ``oncoboard-fhir``; user ``token`` for bearer, else the username), else from the environment
+    variable named by ``secret_env``; never from the configuration.
+    """
+
+    base_url: str
+    auth: str = "none"
+    username: str = ""
+    secret_env: str = ""
+    keyring_service: str = ""
+    tls_verify: bool = True
+    tls_ca_bundle: str = ""
+    timeout_s: float = 30.0
+    name: str = "fhir"
+
+    @property
+    def keyring_name(self) -> str:
+        """Return the keyring service name the server's secret is stored under."""
+        return self.keyring_service or "oncoboard-fhir"
+
+    @property
+    def label(self) -> str:
+        """Return how messages name the server."""
+        return f"FHIR server {self.base_url}"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Effective settings of one run of Oncoboard."""
 
@@ -122,6 +159,7 @@ class Settings:
     trusted_keys: tuple[Path, ...] = ()
     patient_match: str = "patient_id"
     pacs: tuple[PacsNode, ...] = ()
+    fhir: FhirServer | None = None              # [fhir]: where board export --send posts
     local_ae_title: str = "ONCOBOARD"
     local_port: int = 11113
     local_host: str = ""     # address the C-MOVE storage SCP binds to ("" = all interfaces)
@@ -208,7 +246,7 @@ _SCALARS = {"data_dir", "language", "providers", "site_plugin_dir", "extra_plugi
 
 def _merge(raw: dict[str, Any], into: dict[str, Any], path: Path, *,
            site: bool = False) -> None:
-    known = _SCALARS | {"dicom", "pacs", "viewer"}
+    known = _SCALARS | {"dicom", "pacs", "viewer", "fhir"}
     for key in raw:
         if key not in known:
             raise ConfigError(f"unknown setting {key!r} (known: {', '.join(sorted(known))})",
@@ -238,6 +276,36 @@ def _merge(raw: dict[str, Any], into: dict[str, Any], path: Path, *,
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"pacs node #{i + 1}: {exc}", file=path) from exc
         into["pacs"] = tuple(nodes)
+    if "fhir" in raw:
+        try:
+            into["fhir"] = _fhir_server(raw["fhir"])
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"[fhir]: {exc}", file=path) from exc
+
+
+def _fhir_server(raw: Any) -> FhirServer:
+    if not isinstance(raw, dict):
+        raise ValueError("[fhir] must be a table")
+    secrets = [k for k in raw if k.lower() in _SECRET_KEYS]
+    if secrets:
+        raise ValueError(f"{', '.join(secrets)} cannot be set in a configuration file: store "
+                         "the secret in the OS keyring, or name an environment variable "
+                         "holding it with secret_env")
+    made = FhirServer(**raw)
+    url = str(made.base_url).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"base_url {url!r} must start with https:// (or http://)")
+    if made.auth not in PACS_AUTH:
+        raise ValueError(f"auth must be one of {', '.join(PACS_AUTH)}, not {made.auth!r}")
+    if made.auth == "basic" and not made.username:
+        raise ValueError("auth = \"basic\" needs a username")
+    if not isinstance(made.tls_verify, bool):
+        raise ValueError(f"tls_verify must be true or false, not {made.tls_verify!r}")
+    try:
+        timeout = float(made.timeout_s)
+    except (TypeError, ValueError):
+        raise ValueError(f"timeout_s {made.timeout_s!r} must be a number") from None
+    return replace(made, base_url=url, timeout_s=timeout)
 
 
 def _merge_viewer(raw: Any, into: dict[str, Any], path: Path) -> None:

@@ -74,6 +74,12 @@ class PacsError(OncoboardError):
     exit_code = 4
 
 
+class FhirServerError(OncoboardError):
+    """The FHIR server cannot be reached, refused us, or rejected what was sent."""
+
+    exit_code = 4
+
+
 class PluginError(OncoboardError):
     """A plugin is invalid, fails its integrity checks or cannot be installed."""
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QDate, Qt
@@ -146,3 +148,57 @@ def test_board_view_opens_the_next_open_meeting():
     assert default_meeting_id(newest_first[1:], "2026-12-01") == 2  # none upcoming: latest open
     assert default_meeting_id([m(3, "2026-11-23", "closed")], "2026-12-01") == 3
     assert default_meeting_id([], "2026-12-01") is None
+
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "imaging"))
+from orthanc import HAS_DICOMWEB, orthanc_fixture  # noqa: E402,F401
+
+
+@pytest.mark.orthanc
+@pytest.mark.skipif(not HAS_DICOMWEB, reason="orthanc-dicomweb is not installed")
+def test_send_to_pacs_shows_each_item_and_sends_in_the_background(board, qtbot, output_dir,  # noqa: ANN001, E501
+                                                                    orthanc):
+    from oncoboard.board.decisions import record_decision
+    from oncoboard.ui.board_dialogs import SendToPacsDialog
+
+    meeting = _create_meeting(board)
+    (pid,) = _patients(board, "DEMO-LU", 1)
+    _add_case(board, pid, "SBRT or surgery?")
+    record_decision(board.store, meeting.id, pid, plan="SBRT 3 x 18 Gy",
+                    rationale="Not fit for surgery", attendees=["Dr Martin (oncologist)"])
+    board._load_cases(select=pid)
+    assert board.buttons["pacs"].isEnabled()
+    empty = board.pacs_dialog()  # the demo configuration names no PACS node
+    assert empty is not None and not empty.send_button.isEnabled()
+    assert "No PACS node is configured" in empty.message.text()
+    node = orthanc.web_node()
+    dialog = SendToPacsDialog(board.store, board.ctx.settings, meeting.id, pid, nodes=[node],
+                              parent=board)
+    qtbot.addWidget(dialog)
+
+    def column(j: int) -> list[str]:
+        return [dialog.table.item(i, j).text() for i in range(dialog.table.rowCount())]
+
+    def keys() -> list[str]:
+        return [dialog.table.item(i, 0).data(Qt.ItemDataRole.UserRole)
+                for i in range(dialog.table.rowCount())]
+
+    assert set(column(1)) == {"not sent yet"} and keys()[0] == "report-pdf:v1"
+    assert column(0)[0] == "Board report PDF (decision v1)"
+    dialog.send()
+    qtbot.waitUntil(lambda: dialog.send_button.isEnabled(), timeout=120000)
+    assert set(column(1)) == {"sent"}, dialog.message.text()
+    assert set(column(2)) == {node.name} and all(column(3)) and all(column(4))
+    items = keys()
+    assert "report-pdf:v1" in items and any(i.startswith("key-image-ko:") for i in items)
+    assert "0 not sent" in dialog.message.text()
+    sop = board.store.db.execute("SELECT sop_uid FROM board_sent WHERE item = 'report-pdf:v1' "
+                                 "ORDER BY id DESC").fetchone()[0]
+    [found] = orthanc.http("/tools/lookup", sop.encode())
+    assert found["Type"] == "Instance"
+    dialog.show()
+    dialog.resize(1100, 420)
+    save_and_check(dialog, output_dir / "send_to_pacs.png")
+    dialog.send()  # again: nothing is missing
+    qtbot.waitUntil(lambda: dialog.send_button.isEnabled(), timeout=60000)
+    assert "0 sent" in dialog.message.text() and dialog.table.rowCount() == len(items)

@@ -120,3 +120,35 @@ def test_closing_the_dialog_during_a_retrieval_raises_nothing(tmp_path, qtbot,
     qtbot.wait(50)  # deliver the queued finished/cancelled signals: nothing may raise
     assert not shiboken6.isValid(dialog)
     assert task not in workers.Task._alive
+
+
+@pytest.mark.orthanc
+def test_dicomweb_nodes_listed_searched_and_kept_by_settings(window, qtbot, orthanc):  # noqa: ANN001
+    web = dataclasses.replace(orthanc.web_node(), auth="bearer", secret_env="X_TOKEN")
+    window.ctx.settings = dataclasses.replace(window.ctx.settings, pacs=(orthanc.node(), web))
+    dialog = window.open_pacs()
+    qtbot.addWidget(dialog)
+    labels = [dialog.node.itemText(i) for i in range(dialog.node.count())]
+    assert labels[1] == f"{web.name} (DICOMweb {web.dicomweb_url})"
+    assert dialog.method.isEnabled()  # DIMSE: C-GET or C-MOVE
+    dialog.node.setCurrentIndex(1)
+    assert not dialog.method.isEnabled()  # DICOMweb retrieves by WADO-RS
+    window.ctx.settings = dataclasses.replace(window.ctx.settings,
+                                              pacs=(orthanc.node(), orthanc.web_node()))
+    dialog = window.open_pacs()
+    qtbot.addWidget(dialog)
+    dialog.node.setCurrentIndex(1)
+    dialog.patient_id.setText("ONCO-PACS-002")
+    with qtbot.waitSignal(dialog.found, timeout=30000) as blocker:
+        dialog.search()  # QIDO-RS
+    assert blocker.args[0] == 1
+    from oncoboard.ui.settings_dialogs import SettingsDialog
+
+    settings = dataclasses.replace(window.ctx.settings, pacs=(orthanc.node(), web))
+    form = SettingsDialog(settings)
+    qtbot.addWidget(form)
+    assert form.pacs.item(1, 5).text() == web.dicomweb_url
+    nodes = form.values()["pacs"]
+    assert nodes[1]["dicomweb_url"] == web.dicomweb_url and "port" not in nodes[1]
+    assert nodes[1]["auth"] == "bearer" and nodes[1]["secret_env"] == "X_TOKEN"  # kept
+    assert nodes[0]["port"] == orthanc.node().port and "dicomweb_url" not in nodes[0]

@@ -1,17 +1,24 @@
-"""Send a board case's results to a PACS: report PDF, model-result SRs, key-image KOS.
+"""Send a board case's results to a PACS: report PDF, model-result SRs, key-image KOS and
+the lesion measurements as TID 1500 Measurement Reports.
 
 Each item goes into the patient's study: the study of the key image the case shows, else the
 patient's newest imaging study in the index; a patient without one is skipped with that reason.
+The lesion measurements go as one Measurement Report per measured study (time point), in that
+study, referencing the measured images: the current readings of the patient
+(:func:`oncoboard.imaging.lesions.measurements_for_patient`) that carry an image reference.
 Stored by STOW-RS or C-STORE according to the node (:func:`oncoboard.imaging.pacs.store`).
 Every attempt is recorded in ``board_sent`` (migration 310) and the audit trail
 (``board.sent``); an item whose latest record for the node is ``sent`` is not sent again, so a
 second run sends only what is missing (a failed store leaves the item "not sent" with the reason).
-An item's key changes when its content does (``report-pdf:v2`` after an amended decision).
+An item's key changes when its content does (``report-pdf:v2`` after an amended decision,
+``measurements-sr:<date>:<digest>`` after a reading is added, replaced or withdrawn).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +101,58 @@ def _study_evidence(store: Any, view: CaseView) -> tuple[Dataset | None, Dataset
     return dcmread(row["path"], stop_before_pixels=True), None, ""
 
 
+def _axis_points(index: list[list[float]] | None) -> list[tuple[float, float]]:
+    """Voxel ends ``[[slice, row, col], ...]`` as image (column, row) points."""
+    return [(float(p[2]), float(p[1])) for p in index or []]
+
+
+def measurement_reports(store: Any,
+                        patient_id: str) -> list[tuple[str, str, Callable[[], Dataset]]]:
+    """Return (item key, study UID, SR builder) per measured study of the patient.
+
+    Each report holds the current readings of that study that reference an image (a long axis,
+    and a short axis where measured, as lengths in mm with their end points on the instance).
+    The key carries a digest of the readings' ids, so a changed reading makes a new report.
+    """
+    from oncoboard.imaging import lesions
+
+    by_study: dict[str, list[Any]] = {}
+    for m in lesions.measurements_for_patient(store, patient_id):
+        if m.status == "measured" and m.sop_uid and m.study_uid and (
+                m.long_axis_index or m.short_axis_index):
+            by_study.setdefault(m.study_uid, []).append(m)
+    out: list[tuple[str, str, Callable[[], Dataset]]] = []
+    for study_uid, readings in by_study.items():
+        sops = sorted({m.sop_uid for m in readings})
+        paths = {r["sop_uid"]: r["path"] for r in store.db.query(
+            f"SELECT sop_uid, path FROM dicom_instances WHERE sop_uid IN "
+            f"({','.join('?' * len(sops))})", sops)}
+        readings = [m for m in readings if m.sop_uid in paths]
+        if not readings:
+            continue
+        digest = hashlib.sha256(",".join(str(m.id) for m in readings).encode()).hexdigest()[:12]
+        item = f"measurements-sr:{readings[0].timepoint}:{digest}"
+
+        def build(readings: list[Any] = readings, paths: dict[str, str] = paths) -> Dataset:
+            evidence = [dcmread(paths[sop], stop_before_pixels=True)
+                        for sop in sorted({m.sop_uid for m in readings})]
+            items = []
+            for m in readings:
+                name = f"Lesion {m.lesion_number} {m.label}"
+                for axis, mm, index in (("long axis", m.long_axis_mm, m.long_axis_index),
+                                        ("short axis", m.short_axis_mm, m.short_axis_index)):
+                    if mm is not None and index:
+                        items.append(dicom_out.Measurement(
+                            "distance", f"{name}: {axis}", float(mm), _axis_points(index),
+                            str(m.sop_uid)))
+            observer = ", ".join(sorted({m.measured_by for m in readings})) or "unknown"
+            observer += "" if "^" in observer else "^"  # a one-component person name
+            return dicom_out.measurement_report(items, evidence, observer=observer)
+
+        out.append((item, study_uid, build))
+    return out
+
+
 def _already_sent(store: Any, case_id: int, item: str, node: str) -> bool:
     row = next(iter(store.db.query(
         "SELECT status FROM board_sent WHERE case_id = ? AND item = ? AND node = ? "
@@ -122,39 +181,47 @@ def send_case(store: Any, settings: Any, meeting_id: int | str, patient_id: str,
     if study is None:
         return [SentItem(patient_id, "case", "", "skipped", note)]
     version = view.decision.version if view.decision else 0
-    candidates: list[tuple[str, str, Any]] = [
-        (f"report-pdf:v{version}", "encapsulated-pdf",
+    case_study = str(study.StudyInstanceUID)
+    candidates: list[tuple[str, str, str, Any]] = [
+        (f"report-pdf:v{version}", "encapsulated-pdf", case_study,
          lambda: dicom_out.encapsulated_pdf(
              build_pdf(view.meeting, [view], head=audit_head(store)), study,
              title=f"Tumour board {view.meeting.date}: {view.meeting.title}"))]
     for result in model_results(store, view):
-        candidates.append((f"model-sr:{result.prediction_id}", "comprehensive-sr",
+        candidates.append((f"model-sr:{result.prediction_id}", "comprehensive-sr", case_study,
                            lambda r=result: dicom_out.model_result_sr(r, [study])))
     if key_ds is not None and view.key_image is not None:
         candidates.append((f"key-image-ko:{view.key_image.sop_uid}", "key-object-selection",
+                           case_study,
                            lambda: dicom_out.key_image_kos(key_ds,
                                                            description=view.key_image.caption())))
+    for item, study_uid, build in measurement_reports(store, patient_id):
+        candidates.append((item, "measurement-report", study_uid, build))
     outcomes: list[SentItem] = []
     todo: list[tuple[str, str, Dataset]] = []
-    for item, kind, build in candidates:
+    for item, kind, _, build in candidates:
         if _already_sent(store, view.case.id, item, node.name):
             outcomes.append(SentItem(patient_id, item, kind, "already sent"))
         else:
             todo.append((item, kind, build()))
     if not todo:
         return outcomes
-    try:
-        results = pacs.store(node, [ds for _, _, ds in todo],
-                             study_uid=str(study.StudyInstanceUID))
-    except OncoboardError as exc:
-        results = [pacs.StoreResult(str(ds.SOPInstanceUID), False, exc.message)
-                   for _, _, ds in todo]
+    results: list[Any] = []
+    for study_uid in dict.fromkeys(str(ds.StudyInstanceUID) for _, _, ds in todo):
+        batch = [ds for _, _, ds in todo if str(ds.StudyInstanceUID) == study_uid]
+        try:
+            results += pacs.store(node, batch, study_uid=study_uid)
+        except OncoboardError as exc:
+            results += [pacs.StoreResult(str(ds.SOPInstanceUID), False, exc.message)
+                        for ds in batch]
+    by_sop = {r.sop_uid: r for r in results}
     user, when = os_user(), now_utc()
-    for (item, kind, ds), stored_result in zip(todo, results, strict=True):
+    for item, kind, ds in todo:
+        stored_result = by_sop[str(ds.SOPInstanceUID)]
         status = "sent" if stored_result.stored else "not sent"
         record = {"case_id": view.case.id, "item": item, "kind": kind, "node": node.name,
                   "status": status, "reason": stored_result.reason,
-                  "study_uid": str(study.StudyInstanceUID),
+                  "study_uid": str(ds.StudyInstanceUID),
                   "series_uid": str(ds.SeriesInstanceUID),
                   "sop_uid": str(ds.SOPInstanceUID) if stored_result.stored else "",
                   "sent_at": when, "sent_by": user}
@@ -180,3 +247,30 @@ def send_meeting(store: Any, settings: Any, meeting_id: int | str, node: PacsNod
     for pid in cases:
         out += send_case(store, settings, meeting.id, pid, node)
     return out
+
+
+def case_status(store: Any, meeting_id: int | str, patient_id: str) -> list[dict[str, Any]]:
+    """Return the send status of each item of one case, for the "Send to PACS" dialog.
+
+    One row per (item, node) with its latest record (status ``sent`` or ``not sent`` with the
+    reason, when, by whom), then the items the case would send now that were never tried
+    (status ``not sent yet``, node empty): the report of the current decision version, each
+    model result, each measurement report. The key image's KOS is known only when sending.
+    """
+    view = case_view(store, meeting_id, patient_id, with_image=False)
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in store.db.query("SELECT * FROM board_sent WHERE case_id = ? ORDER BY id",
+                              [view.case.id]):
+        latest[(row["item"], row["node"])] = row
+    rows = list(latest.values())
+    tried = {item for item, _ in latest}
+    version = view.decision.version if view.decision else 0
+    wanted = [(f"report-pdf:v{version}", "encapsulated-pdf")]
+    wanted += [(f"model-sr:{p.id}", "comprehensive-sr") for p in view.predictions
+               if p.status == "ok"]
+    wanted += [(item, "measurement-report") for item, _, _ in
+               measurement_reports(store, patient_id)]
+    rows += [{"item": item, "kind": kind, "node": "", "status": "not sent yet", "reason": "",
+              "sent_at": "", "sent_by": "", "sop_uid": ""}
+             for item, kind in wanted if item not in tried]
+    return rows

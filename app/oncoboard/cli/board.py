@@ -76,13 +76,21 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("meeting", metavar="MEETING")
     p.add_argument("--pdf", metavar="FILE", help="PDF report")
     p.add_argument("--json", dest="json_file", metavar="FILE", help="JSON export")
+    p.add_argument("--fhir", metavar="FILE",
+                   help="FHIR R4 transaction Bundle: decisions (CarePlan), report "
+                        "(DiagnosticReport with the PDF), model results (RiskAssessment), "
+                        "Provenance")
+    p.add_argument("--case", metavar="PATIENT", help="with --fhir/--send: only this case")
+    p.add_argument("--send", action="store_true",
+                   help="POST the FHIR Bundle as a transaction to the site's FHIR server "
+                        "([fhir] base_url)")
     p.add_argument("--with-names", action="store_true",
                    help="print patient names and birth dates (default: ID, age, sex only)")
     p.set_defaults(handler=_export)
 
     p = bsub.add_parser("send", parents=[common],
-                        help="send each case's report PDF, model-result SRs and key image to "
-                             "a PACS (only what is missing)")
+                        help="send each case's report PDF, model-result SRs, key image and "
+                             "lesion measurements (TID 1500 SR) to a PACS (only what is missing)")
     p.add_argument("meeting", metavar="MEETING")
     p.add_argument("--case", metavar="PATIENT", help="only this patient's case")
     p.add_argument("--node", required=True, help="a configured PACS node (DIMSE or DICOMweb)")
@@ -307,8 +315,11 @@ def _export(args: Any, ctx: Any) -> int:
     from oncoboard.board.meetings import get_meeting
     from oncoboard.board.report import export_pdf
 
-    if not args.pdf and not args.json_file:
-        raise BoardError("say what to write: --pdf FILE and/or --json FILE", where="export")
+    if not (args.pdf or args.json_file or args.fhir or args.send):
+        raise BoardError("say what to write: --pdf FILE, --json FILE, --fhir FILE and/or --send",
+                         where="export")
+    if args.case and not (args.fhir or args.send):
+        raise BoardError("--case goes with --fhir or --send", where="export")
     meeting = get_meeting(ctx.store, args.meeting)
     views = meeting_case_views(ctx.store, meeting.id, settings=ctx.settings)
     if args.pdf:
@@ -319,6 +330,27 @@ def _export(args: Any, ctx: Any) -> int:
         out = export_json(ctx.store, meeting.id, args.json_file,
                           include_names=args.with_names, views=views)
         print(f"JSON export: {out}")
+    if args.fhir or args.send:
+        return _export_fhir(args, ctx, meeting, views)
+    return 0
+
+
+def _export_fhir(args: Any, ctx: Any, meeting: Any, views: list[Any]) -> int:
+    import json
+
+    from oncoboard.board import fhir_out
+    from oncoboard.board.export import atomic_write
+
+    bundle = fhir_out.meeting_bundle(ctx.store, meeting.id, patient_id=args.case,
+                                     include_names=args.with_names, views=views)
+    if args.fhir:
+        out = atomic_write(args.fhir, json.dumps(bundle, indent=1, ensure_ascii=False).encode())
+        print(f"FHIR Bundle: {out} ({len(bundle['entry'])} resources)")
+    if args.send:
+        from oncoboard.board import fhir_send
+
+        result = fhir_send.send_bundle(ctx.settings, bundle, store=ctx.store)
+        print(result.describe())
     return 0
 
 

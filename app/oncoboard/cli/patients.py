@@ -109,8 +109,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _configure_import_patients(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
+    parser.add_argument("files", nargs="*", type=Path, metavar="FILE",
                         help="FHIR bundle (.json) or CSV file, or a folder of them")
+    parser.add_argument("--from-fhir", metavar="ID",
+                        help="fetch the patient with this identifier (or system|value) from "
+                             "the [fhir] server and import the record")
     parser.add_argument("--json", action="store_true", help="print the import report as JSON")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="read and validate files in N processes (default: one per CPU "
@@ -121,6 +124,22 @@ def _configure_import_patients(parser: argparse.ArgumentParser) -> None:
 def _import_patients(args: argparse.Namespace, ctx: Any) -> int:
     from oncoboard.patients.importer import import_files
 
+    if args.from_fhir:
+        if args.files:
+            raise RecordImportError("give files or --from-fhir, not both", where="import")
+        from oncoboard.patients.fhir_fetch import import_from_fhir
+
+        report = import_from_fhir(ctx.store, ctx.settings, args.from_fhir)
+        if args.json:
+            from oncoboard.cli import print_json
+
+            print_json([report.to_dict()])
+        else:
+            print(report.describe())
+        return 0
+    if not args.files:
+        raise RecordImportError("give one or more files or folders, or --from-fhir ID",
+                                where="import")
     files: list[Path] = []
     for path in args.files:
         if path.is_dir():  # a folder: its .json and .csv files, in name order

@@ -37,6 +37,7 @@ from pydicom.dataset import Dataset
 
 from oncoboard.config import PacsNode
 from oncoboard.errors import ConfigError, NotFoundError, OncoboardError, PacsError, StorageError
+from oncoboard.remote import keyring_user, secret, session_class  # noqa: F401 (API here too)
 
 if TYPE_CHECKING:
     from oncoboard.imaging.pacs import Cancel, Progress, RetrieveReport
@@ -54,74 +55,13 @@ def address(node: PacsNode) -> str:
     return f"PACS {node.name!r} at {node.dicomweb_url}"
 
 
-# -- credentials --------------------------------------------------------------------------------
-
-def keyring_user(node: PacsNode) -> str:
-    """Return the keyring user name the node's secret is stored under."""
-    return node.username if node.auth == "basic" else "token"
-
-
-def secret(node: PacsNode) -> str | None:
-    """Return the node's password or token (None when ``auth = "none"``).
-
-    Raises
-    ------
-    ConfigError
-        The secret is in neither the keyring nor the environment variable; the message says
-        whether this machine has a keyring backend at all.
-    """
-    if node.auth == "none":
-        return None
-    what = "password" if node.auth == "basic" else "bearer token"
-    backend_note = ""
-    value: str | None = None
-    try:
-        import keyring
-        import keyring.errors
-
-        try:
-            value = keyring.get_password(node.keyring_name, keyring_user(node))
-        except keyring.errors.NoKeyringError:
-            backend_note = "this machine has no OS keyring backend (python keyring found none)"
-        except keyring.errors.KeyringError as exc:
-            backend_note = f"the OS keyring could not be read ({exc})"
-    except ImportError:
-        backend_note = "the python package keyring is not installed"
-    if not value and node.secret_env:
-        value = os.environ.get(node.secret_env) or None
-    if value:
-        return value
-    where = (f"the keyring (service {node.keyring_name!r}, user {keyring_user(node)!r})"
-             if not backend_note else "the keyring")
-    env = (f" or the environment variable {node.secret_env}" if node.secret_env else
-           " (set secret_env in the node's configuration to name an environment variable "
-           "holding it)")
-    note = f"; {backend_note}" if backend_note else ""
-    raise ConfigError(f"PACS {node.name!r} needs a {what}: none in {where}{env}{note}. "
-                      f"Store it with: keyring set {node.keyring_name} {keyring_user(node)}")
-
-
-def _session_class() -> Any:
-    import requests
-
-    class Session(requests.Session):
-        """A session whose own ``verify`` wins: requests lets REQUESTS_CA_BUNDLE or
-        CURL_CA_BUNDLE in the environment replace a session's CA file (requests issue 3829),
-        so a node's tls_ca_bundle was silently ignored on machines that set them."""
-
-        def request(self, method: Any, url: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-            if self.verify is not True:
-                kwargs.setdefault("verify", self.verify)
-            return super().request(method, url, **kwargs)
-
-    return Session
-
+# -- credentials: oncoboard.remote (shared with the FHIR client) ------------------------------
 
 def client(node: PacsNode) -> Any:
     """Return a dicomweb-client ``DICOMwebClient`` for `node` (auth, TLS, time-out set)."""
     from dicomweb_client.api import DICOMwebClient
 
-    session = _session_class()()
+    session = session_class()()
     if node.tls_ca_bundle:
         if not Path(node.tls_ca_bundle).is_file():
             raise ConfigError(f"PACS {node.name!r}: tls_ca_bundle {node.tls_ca_bundle!r} is not "

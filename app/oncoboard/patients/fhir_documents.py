@@ -1,4 +1,5 @@
-"""Map FHIR notes to the record: DocumentReference (text attachments) and Composition (sections).
+"""Map FHIR notes to the record: DocumentReference (text attachments), Composition (sections)
+and CarePlan (a plan as text: a tumour board's decision, as Oncoboard exports it).
 
 A note keeps its type (LOINC document codes: consultation, nursing, discharge...), the role of its
 author, its date and language, and its text: a plain or HTML attachment decoded with its charset,
@@ -132,3 +133,31 @@ def map_composition(ctx: Context, m: Any, where: str) -> None:
                                 note_type=_note_type(m.type),
                                 author_role=_author_role(ctx, m.author), date=iso(m.date),
                                 language=m.language, title=m.title, text="\n\n".join(parts)))
+
+
+def map_care_plan(ctx: Context, m: Any, where: str) -> None:
+    """CarePlan (narrative, else title, description and notes) -> notes row.
+
+    A plan is kept as a note of type ``board decision`` (category code ``board-decision``, as
+    ``oncoboard board export --fhir`` writes it) or ``care plan``: its text is searchable and
+    shown with the patient's notes; its activities are not turned into treatments. A revoked
+    or superseded plan is counted as not stored.
+    """
+    pid = ctx.patient_for(m.subject, where)
+    if m.status in ("revoked", "superseded"):
+        ctx.batch.skipped[f"CarePlan ({m.status})"] += 1
+        return
+    board = any(code == "board-decision" for cc in m.category or [] for _, code, _ in codings(cc))
+    text = _narrative(m)
+    if not text:
+        text = "\n".join(x for x in [m.title, m.description,
+                                      *(n.text for n in m.note or [])] if x)
+    if not text:
+        ctx.batch.skipped["CarePlan (no text)"] += 1
+        return
+    ctx.batch.add("notes", _row(ctx, pid, source_key(ctx, m, where), where,
+                                note_type="board decision" if board else "care plan",
+                                author_role=_author_role(ctx, [m.author] if m.author else []),
+                                date=iso(m.created) or (iso(m.period.start) if m.period
+                                                        else None),
+                                language=m.language, title=m.title, text=text))

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 #: Resource types mapped to rows.
 STORED = ("Patient", "Condition", "Observation", "Procedure", "MedicationRequest",
           "MedicationAdministration", "MedicationStatement", "DocumentReference",
-          "Composition", "Encounter")
+          "Composition", "CarePlan", "Encounter")
 
 
 #: The fhir.resources (R4B) class that validates a resource type (None: not a type), see

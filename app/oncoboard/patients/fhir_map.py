@@ -386,7 +386,8 @@ def map_encounter(ctx: Context, m: Any, where: str) -> None:
 def _documents() -> dict[str, Callable[[Context, Any, str], None]]:
     from oncoboard.patients import fhir_documents as d
 
-    return {"DocumentReference": d.map_document, "Composition": d.map_composition}
+    return {"DocumentReference": d.map_document, "Composition": d.map_composition,
+            "CarePlan": d.map_care_plan}
 
 
 def _treatments() -> dict[str, Callable[[Context, Any, str], None]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QDate
+from PySide6.QtCore import QCoreApplication, QDate, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -180,3 +180,138 @@ class DecisionDialog(_FormDialog):
 def today() -> str:
     """Return today's date as YYYY-MM-DD."""
     return dt.date.today().isoformat()
+
+
+def send_job(task: Any, db_path: Any, settings: Any, meeting_id: int, patient_id: str,
+             node: Any) -> list[Any]:
+    """Send what is missing of one case to `node` (pool thread, own store)."""
+    from oncoboard.board.send import send_case
+    from oncoboard.store import open_store
+
+    store = open_store(db_path)
+    try:
+        task.progress(0.1, tr("Sending to {node}").format(node=node.name))
+        return send_case(store, settings, meeting_id, patient_id, node)
+    finally:
+        store.close()
+
+
+SEND_COLUMNS = ("Item", "Status", "Node", "When", "By", "Reason")
+
+
+def item_label(item: str) -> str:
+    """Return a send item's key (``report-pdf:v2``...) as words; the key is the tooltip."""
+    kind, _, rest = item.partition(":")
+    if kind == "report-pdf":
+        return tr("Board report PDF (decision {version})").format(version=rest)
+    if kind == "model-sr":
+        return tr("Model result SR ({id})").format(id=rest[:8])
+    if kind == "key-image-ko":
+        return tr("Key image (Key Object Selection)")
+    if kind == "measurements-sr":
+        return tr("Lesion measurements of {date} (TID 1500 SR)").format(
+            date=rest.partition(":")[0])
+    return item
+
+
+class SendToPacsDialog(QDialog):
+    """Send a board case's results to a PACS node and show each item's status.
+
+    Per item (report PDF, model-result SRs, key-image KOS, measurement reports): sent (when, by
+    whom, to which node), not sent with the reason, or not sent yet. Sending runs in the
+    background (only what is missing); the table is read again when it ends.
+    """
+
+    def __init__(self, store: Any, settings: Any, meeting_id: int, patient_id: str,
+                 nodes: Any = None, parent: QWidget | None = None):
+        from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTableWidget
+
+        super().__init__(parent)
+        self.store, self.settings = store, settings
+        self.meeting_id, self.patient_id = meeting_id, patient_id
+        self.setWindowTitle(tr("Send to PACS: {patient}").format(patient=patient_id))
+        self.setMinimumSize(860, 380)
+        self.node = QComboBox(objectName="sendNode")
+        for node in nodes if nodes is not None else getattr(settings, "pacs", ()):
+            kind = "DICOMweb" if node.is_dicomweb else "DIMSE"
+            self.node.addItem(f"{node.name} ({kind})", node)
+        self.table = QTableWidget(0, len(SEND_COLUMNS), objectName="sendStatus")
+        self.table.setHorizontalHeaderLabels([tr("Item"), tr("Status"), tr("Node"), tr("When"),
+                                              tr("By"), tr("Reason")])
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().hide()
+        self.message = QLabel(objectName="muted")
+        self.message.setWordWrap(True)
+        self.send_button = QPushButton(tr("Send what is missing"), objectName="primary")
+        self.send_button.clicked.connect(lambda _c=False: self.send())
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.reject)
+        row = QHBoxLayout()
+        row.addWidget(QLabel(tr("PACS node")))
+        row.addWidget(self.node, 1)
+        row.addWidget(self.send_button)
+        lay = QVBoxLayout(self)
+        lay.addLayout(row)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(self.message)
+        lay.addWidget(close)
+        self.task: Any = None
+        if not self.node.count():
+            self.send_button.setEnabled(False)
+            self.message.setText(tr("No PACS node is configured: add one in Settings."))
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the case's send status again."""
+        from PySide6.QtWidgets import QTableWidgetItem
+
+        from oncoboard.board.send import case_status
+        from oncoboard.dates import local_time
+
+        rows = case_status(self.store, self.meeting_id, self.patient_id)
+        words = {"sent": tr("sent"), "not sent": tr("not sent"),
+                 "not sent yet": tr("not sent yet")}
+        self.table.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            when = local_time(r["sent_at"]) if r["sent_at"] else ""
+            cells = [item_label(r["item"]), words.get(r["status"], r["status"]), r["node"], when,
+                     r["sent_by"],
+                     r["reason"]]
+            for j, text in enumerate(cells):
+                item = QTableWidgetItem(str(text))
+                tip = r["item"] if j == 0 else (r.get("sop_uid") or text)
+                item.setToolTip(str(tip))
+                item.setData(Qt.ItemDataRole.UserRole, r["item"])
+                self.table.setItem(i, j, item)
+        self.table.resizeColumnsToContents()
+
+    def send(self) -> Any:
+        """Send what is missing to the chosen node, in the background; return the task."""
+        from oncoboard.ui import workers
+
+        node = self.node.currentData()
+        if node is None:
+            return None
+        self.send_button.setEnabled(False)
+        self.message.setText(tr("Sending to {node}…").format(node=node.name))
+        self.task = workers.Task(send_job, self.settings.db_path, self.settings, self.meeting_id,
+                                 self.patient_id, node, name="send to PACS")
+        workers.start(self.task, on_done=self._on_sent, on_error=self._on_failed)
+        return self.task
+
+    def _on_sent(self, items: list[Any]) -> None:
+        sent = sum(i.status == "sent" for i in items)
+        failed = [i for i in items if i.status in ("not sent", "skipped")]
+        text = tr("{sent} sent, {already} already there, {failed} not sent").format(
+            sent=sent, already=sum(i.status == "already sent" for i in items),
+            failed=len(failed))
+        if failed:
+            text += ": " + "; ".join(f"{i.item}: {i.reason}" for i in failed[:3])
+        self.message.setText(text)
+        self.send_button.setEnabled(True)
+        self.refresh()
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self.message.setText(ErrorBoundary.message_for(exc))
+        self.send_button.setEnabled(True)
+        self.refresh()

@@ -29,7 +29,12 @@ from PySide6.QtWidgets import (
 
 from oncoboard.dates import local_time
 from oncoboard.ui import theme, workers
-from oncoboard.ui.board_dialogs import AddCaseDialog, DecisionDialog, MeetingDialog
+from oncoboard.ui.board_dialogs import (
+    AddCaseDialog,
+    DecisionDialog,
+    MeetingDialog,
+    SendToPacsDialog,
+)
 from oncoboard.ui.errors import ErrorBoundary
 from oncoboard.ui.prediction_widgets import PredictionCardWidget
 
@@ -310,6 +315,7 @@ class BoardView(QWidget):
         row2.addWidget(self._button("pdf", tr("Export PDF…"), lambda: self.export("pdf")))
         row2.addWidget(self._button("json", tr("Export JSON…"), lambda: self.export("json")))
         middle.addLayout(row2)
+        middle.addWidget(self._button("pacs", tr("Send to PACS…"), self.send_to_pacs))
         panes = QSplitter(Qt.Orientation.Horizontal)
         for lay in (left, middle):
             w = QWidget()
@@ -397,6 +403,7 @@ class BoardView(QWidget):
         for key in ("add", "present", "pdf", "json"):
             self.buttons[key].setEnabled(has_meeting)
         self.buttons["decide"].setEnabled(has_case)
+        self.buttons["pacs"].setEnabled(has_case)
 
     def set_patient(self, patient_id: str) -> None:
         """Remember the patient open elsewhere (preselected when adding a case)."""
@@ -444,6 +451,19 @@ class BoardView(QWidget):
             self.decision_recorded.emit(pid)
             return dialog.result_value
         return None
+
+    def pacs_dialog(self) -> SendToPacsDialog | None:
+        """Return the "Send to PACS" dialog of the selected case (not shown)."""
+        if self.patient_id is None or self.meeting_id is None:
+            return None
+        return SendToPacsDialog(self.store, self.ctx.settings, self.meeting_id, self.patient_id,
+                                parent=self)
+
+    def send_to_pacs(self) -> None:
+        """Show the selected case's send status; send what is missing to a PACS node."""
+        dialog = self.pacs_dialog()
+        if dialog is not None:
+            dialog.exec()
 
     def _say(self, text: str) -> None:
         """Show `text` in the main window's status bar (seconds), if there is one."""

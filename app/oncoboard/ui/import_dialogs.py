@@ -240,7 +240,9 @@ class PacsQueryDialog(QDialog):
         self.resize(1100, 700)
         self.node = QComboBox(objectName="pacsNode")
         for n in app_context.settings.pacs:
-            self.node.addItem(f"{n.name} ({n.ae_title}@{n.host}:{n.port})", n.name)
+            where = (f"DICOMweb {n.dicomweb_url}" if n.is_dicomweb
+                     else f"{n.ae_title}@{n.host}:{n.port}")
+            self.node.addItem(f"{n.name} ({where})", n.name)
         self.patient_id = QLineEdit(objectName="pacsPatientId")
         self.patient_name = QLineEdit(objectName="pacsPatientName")
         self.study_date = QLineEdit(objectName="pacsStudyDate")
@@ -290,6 +292,14 @@ class PacsQueryDialog(QDialog):
         self.find_button.clicked.connect(lambda: self.search())
         self.retrieve_button.clicked.connect(lambda: self.retrieve())
         self.cancel_button.clicked.connect(lambda: self.task and self.task.cancel())
+        self.node.currentIndexChanged.connect(lambda _i: self._on_node_changed())
+        self._on_node_changed()
+
+    def _on_node_changed(self) -> None:
+        """C-GET / C-MOVE applies to DIMSE nodes only (a DICOMweb node retrieves by WADO-RS)."""
+        name = self.node.currentData()
+        node = next((n for n in self.ctx.settings.pacs if n.name == name), None)
+        self.method.setEnabled(node is not None and not node.is_dicomweb)
 
     def _selected_node(self) -> Any:
         return self.ctx.settings.pacs_node(self.node.currentData())

@@ -31,7 +31,10 @@ from oncoboard.ui import workers
 from oncoboard.ui.errors import ErrorBoundary
 
 LANGUAGES = (("en", "English"), ("fr", "Français"))
-PACS_COLUMNS = ("name", "ae_title", "host", "port", "calling_ae_title")
+PACS_COLUMNS = ("name", "ae_title", "host", "port", "calling_ae_title", "dicomweb_url")
+#: A DICOMweb node's settings that the table does not show: kept as they are on save.
+_WEB_KEPT = ("auth", "username", "secret_env", "keyring_service", "tls_verify", "tls_ca_bundle",
+             "timeout_s")
 
 
 def tr(text: str) -> str:
@@ -67,11 +70,14 @@ class SettingsDialog(QDialog):
         self.pacs = QTableWidget(0, len(PACS_COLUMNS), objectName="settingsPacs")
         self.pacs.setHorizontalHeaderLabels([tr(c.replace("_", " ")) for c in PACS_COLUMNS])
         for node in settings.pacs:
-            self._add_node_row([node.name, node.ae_title, node.host, str(node.port),
-                                node.calling_ae_title])
+            if node.is_dicomweb:  # DICOMweb: name and URL (auth and TLS stay as configured)
+                self._add_node_row([node.name, "", "", "", "", node.dicomweb_url])
+            else:
+                self._add_node_row([node.name, node.ae_title, node.host, str(node.port),
+                                    node.calling_ae_title, ""])
         add_node = QPushButton(tr("Add node"))
         add_node.clicked.connect(lambda: self._add_node_row(["", "", "127.0.0.1", "104",
-                                                             "ONCOBOARD"]))
+                                                             "ONCOBOARD", ""]))
         remove_node = QPushButton(tr("Remove node"))
         remove_node.clicked.connect(lambda: self.pacs.removeRow(self.pacs.currentRow()))
         self.error = QLabel(objectName="danger")
@@ -143,6 +149,15 @@ class SettingsDialog(QDialog):
             if not any(cells):
                 continue
             node: dict[str, Any] = dict(zip(PACS_COLUMNS, cells, strict=True))
+            if node["dicomweb_url"]:
+                before = next((n for n in self.settings.pacs if n.name == node["name"]
+                               and n.is_dicomweb), None)
+                web = {"name": node["name"], "dicomweb_url": node["dicomweb_url"]}
+                if before is not None:
+                    web.update({k: getattr(before, k) for k in _WEB_KEPT})
+                nodes.append(web)
+                continue
+            del node["dicomweb_url"]
             try:
                 node["port"] = int(node["port"])
             except ValueError:

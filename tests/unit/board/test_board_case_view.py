@@ -14,7 +14,7 @@ from oncoboard.patients import summary_text
 
 
 def _store_prediction(store, pid, plugin_id="relapse-demo", *, synthetic=True, outside=False,
-                      created="2026-11-22T10:00:00.000+00:00"):
+                      created="2026-11-22T10:00:00.000+00:00", inputs=None):
     """Store a prediction document in the engine's format through the engine's own API."""
     from oncoboard.inference import prediction_store
     from oncoboard.inference.prediction import Prediction
@@ -35,7 +35,7 @@ def _store_prediction(store, pid, plugin_id="relapse-demo", *, synthetic=True, o
         "synthetic_label": "synthetic - demonstration only" if synthetic else None,
         "outside_intended_use": outside, "population": {"checked": True,
                                                         "in_population": not outside},
-        "inputs": {"age": {"value": 65}}, "input_sha256": "00" * 32,
+        "inputs": inputs or {"age": {"value": 65}}, "input_sha256": "00" * 32,
         "outputs": {
             "rfs": {"kind": "survival", "label": "Relapse-free survival", "display": True,
                     "times": times, "time_unit": "months", "quantity": "survival",

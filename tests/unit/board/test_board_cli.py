@@ -65,7 +65,7 @@ def test_hold_a_meeting_from_the_command_line(data_dir, tmp_path, capsys):
     (["decide", "1", "BRC-001", "--plan", "x"], "--plan and --rationale are required"),
     (["decide", "1", "BRC-001", "--plan", "x", "--rationale", "y",
       "--departs-from-model", "z"], "no stored model result to depart from"),
-    (["export", "1"], "--pdf FILE and/or --json FILE"),
+    (["export", "1"], "--pdf FILE, --json FILE, --fhir FILE and/or --send"),
     (["decide", "1", "BRC-001", "--plan", "x", "--rationale", "y", "--no-departure"],
      "--no-departure goes with --amend"),
     (["create", "--date", "tomorrow", "--specialty", "sein", "--title", "x"], "YYYY-MM-DD"),

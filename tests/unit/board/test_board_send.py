@@ -112,3 +112,48 @@ def test_tid1500_round_trip_on_real_generated_images(tmp_path) -> None:
     assert back[0]["values"] == {"Length": 12.5}
     assert back[1]["values"] == {"Mean": 70.2, "Standard Deviation": 4.1, "Area": 64.8}
     assert np.allclose(back[0]["points"], [(30.0, 20.0), (44.0, 26.0)])
+
+
+def test_lesion_measurements_go_as_tid1500_and_come_back_the_same(store, case,
+                                                                  orthanc: OrthancServer) -> None:
+    import highdicom as hd
+
+    from oncoboard.imaging import lesions
+
+    series_uid = store.db.execute(
+        "SELECT series_uid FROM dicom_series WHERE modality = 'CT'").fetchone()[0]
+    lesions.define_lesion(store, "LUN-001", kind="target", label="lung RUL")
+    lesions.define_lesion(store, "LUN-001", kind="target", label="subcarinal node", is_node=True)
+    first = lesions.record_on_series(store, "LUN-001", 1, series_uid=series_uid, slice_index=15,
+                                     long_axis=((24, 34), (24, 46)))
+    node_reading = lesions.record_on_series(store, "LUN-001", 2, series_uid=series_uid,
+                                            slice_index=14, long_axis=((20, 10), (20, 22)),
+                                            short_axis=((16, 16), (24, 16)))
+    node = orthanc.web_node()
+    items = send.send_case(store, None, case.id, "LUN-001", node)
+    [sr_item] = [i for i in items if i.kind == "measurement-report"]
+    assert sr_item.status == "sent" and sr_item.item.startswith("measurements-sr:")
+    sr = _fetch(orthanc, sr_item.sop_uid)
+    parsed = hd.sr.Comprehensive3DSR.from_dataset(sr)  # highdicom parses what the PACS holds
+    assert parsed.StudyInstanceUID == first.study_uid and sr.PatientID == "LUN-001"
+    back = {g["label"]: g for g in dicom_out.read_measurements(sr)}
+    assert set(back) == {"Lesion 1 lung RUL: long axis", "Lesion 2 subcarinal node: long axis",
+                         "Lesion 2 subcarinal node: short axis"}
+    long_ = back["Lesion 1 lung RUL: long axis"]
+    assert long_["sop_uid"] == first.sop_uid
+    assert long_["values"] == {"Length": first.long_axis_mm}
+    assert np.allclose(long_["points"], [(p[2], p[1]) for p in first.long_axis_index])
+    short = back["Lesion 2 subcarinal node: short axis"]
+    assert short["sop_uid"] == node_reading.sop_uid != first.sop_uid
+    assert short["values"] == {"Length": node_reading.short_axis_mm}
+    # Sending again sends nothing new; a re-measurement makes a new report, sent alone.
+    again = send.send_case(store, None, case.id, "LUN-001", node)
+    assert {i.status for i in again} == {"already sent"}
+    lesions.record_on_series(store, "LUN-001", 1, series_uid=series_uid, slice_index=15,
+                             long_axis=((24, 33), (24, 47)))
+    third = send.send_case(store, None, case.id, "LUN-001", node)
+    assert [(i.kind, i.status) for i in third if i.status != "already sent"] == [
+        ("measurement-report", "sent")]
+    back = {g["label"]: g for g in dicom_out.read_measurements(
+        _fetch(orthanc, [i for i in third if i.status == "sent"][0].sop_uid))}
+    assert back["Lesion 1 lung RUL: long axis"]["values"]["Length"] == 12.6

@@ -4,6 +4,10 @@
   <context>
     <name>BoardDialogs</name>
     <message>
+      <source>Key image (Key Object Selection)</source>
+      <translation>Image clé (Key Object Selection)</translation>
+    </message>
+    <message>
       <source>New tumour-board meeting</source>
       <translation>Nouvelle réunion de concertation (RCP)</translation>
     </message>
@@ -48,6 +52,22 @@
       <translation>Pourquoi la RCP s’écarte du modèle</translation>
     </message>
     <message>
+      <source>Send what is missing</source>
+      <translation>Envoyer ce qui manque</translation>
+    </message>
+    <message>
+      <source>sent</source>
+      <translation>envoyé</translation>
+    </message>
+    <message>
+      <source>not sent</source>
+      <translation>non envoyé</translation>
+    </message>
+    <message>
+      <source>not sent yet</source>
+      <translation>pas encore envoyé</translation>
+    </message>
+    <message>
       <source>Date</source>
       <translation>Date</translation>
     </message>
@@ -88,12 +108,68 @@
       <translation>Motif</translation>
     </message>
     <message>
+      <source>Board report PDF (decision {version})</source>
+      <translation>Compte rendu RCP en PDF (décision {version})</translation>
+    </message>
+    <message>
+      <source>Model result SR ({id})</source>
+      <translation>SR du résultat de modèle ({id})</translation>
+    </message>
+    <message>
+      <source>Lesion measurements of {date} (TID 1500 SR)</source>
+      <translation>Mesures des lésions du {date} (SR TID 1500)</translation>
+    </message>
+    <message>
+      <source>Item</source>
+      <translation>Élément</translation>
+    </message>
+    <message>
+      <source>Status</source>
+      <translation>État</translation>
+    </message>
+    <message>
+      <source>Node</source>
+      <translation>Nœud</translation>
+    </message>
+    <message>
+      <source>When</source>
+      <translation>Quand</translation>
+    </message>
+    <message>
+      <source>By</source>
+      <translation>Par</translation>
+    </message>
+    <message>
+      <source>PACS node</source>
+      <translation>Nœud PACS</translation>
+    </message>
+    <message>
+      <source>No PACS node is configured: add one in Settings.</source>
+      <translation>Aucun nœud PACS n’est configuré : ajoutez-en un dans les Paramètres.</translation>
+    </message>
+    <message>
+      <source>{sent} sent, {already} already there, {failed} not sent</source>
+      <translation>{sent} envoyé(s), {already} déjà présent(s), {failed} non envoyé(s)</translation>
+    </message>
+    <message>
       <source>Tumour board</source>
       <translation>RCP</translation>
     </message>
     <message>
       <source>Board decision for {p}</source>
       <translation>Décision de la RCP pour {p}</translation>
+    </message>
+    <message>
+      <source>Sending to {node}</source>
+      <translation>Envoi vers {node}</translation>
+    </message>
+    <message>
+      <source>Send to PACS: {patient}</source>
+      <translation>Envoyer au PACS : {patient}</translation>
+    </message>
+    <message>
+      <source>Sending to {node}…</source>
+      <translation>Envoi vers {node}…</translation>
     </message>
     <message>
       <source>Model results shown: {s}</source>
@@ -165,6 +241,10 @@
     <message>
       <source>Export JSON…</source>
       <translation>Exporter en JSON…</translation>
+    </message>
+    <message>
+      <source>Send to PACS…</source>
+      <translation>Envoyer au PACS…</translation>
     </message>
     <message>
       <source>Tumour board</source>
