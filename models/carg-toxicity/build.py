@@ -31,7 +31,7 @@ import carg_report  # noqa: E402
 from common.binomial import wilson  # noqa: E402
 
 PLUGIN_ID = "carg-toxicity"
-VERSION = "1.1.0"
+VERSION = "1.2.0"
 # Values on both sides of (and at) every threshold; float32-exact where it matters.
 GRID: dict[str, list[float]] = {
     "age": [65.0, 71.0, 71.5, 72.0, 88.0],
@@ -49,33 +49,53 @@ GRID: dict[str, list[float]] = {
 }
 
 
-def exhaustive_check(model_path: Path) -> dict[str, float]:
+def validation_intervals() -> dict[str, tuple[float, ...]]:
+    """Return the external validation cohort's observed rate and Wilson 95 % interval per group."""
+    counts = cg.validation_counts()
+    bounds = [wilson(k, n) for k, n in counts]
+    return {"rate": tuple(k / n for k, n in counts), "lower": tuple(b[0] for b in bounds),
+            "upper": tuple(b[1] for b in bounds), "counts": tuple(counts)}
+
+
+def exhaustive_check(model_path: Path, validation: dict) -> dict[str, float]:
     """Compare the ONNX graph with score_python on the whole grid; return the counts."""
     import onnxruntime as ort
 
     rows = np.array(list(itertools.product(*(GRID[c] for c in cg.COLUMNS))), dtype=np.float32)
     sess = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
-    score, group, rate, items = sess.run(None, {"features": rows})
+    score, group, rate, items, *valid = sess.run(None, {"features": rows})
     expected = [cg.score_python(dict(zip(cg.COLUMNS, r.tolist(), strict=True))) for r in rows]
     exp_pts = np.array([e[0] for e in expected], dtype=np.float32)
     exp_grp = np.array([cg.GROUP_LABELS.index(e[1]) for e in expected], dtype=np.float32)
     ok = (score[:, 0] == exp_pts) & (group[:, 0] == exp_grp) \
         & (rate[:, 0] == np.asarray(cg.OBSERVED_RATES, np.float32)[exp_grp.astype(int)]) \
         & (items.sum(axis=1) == exp_pts)
+    for key, got in zip(cg.VALIDATION_OUTPUTS, valid, strict=True):
+        ok &= got[:, 0] == np.asarray(validation[key], np.float32)[exp_grp.astype(int)]
     return {"cases": float(len(rows)), "agreeing": float(ok.sum()),
             "fraction": float(ok.mean()), "max_score": float(score.max()),
             "min_score": float(score.min())}
 
 
-def rate_uncertainty() -> dict:
+def validation_text(validation: dict) -> str:
+    """Return the sentence describing the validation cohort's rates and their intervals."""
+    parts = [f"{g} {k}/{n} = {k / n:.0%} ({lo:.0%}-{hi:.0%})" for g, (k, n), lo, hi in zip(
+        cg.GROUP_LABELS, validation["counts"], validation["lower"], validation["upper"],
+        strict=True)]
+    return (f"Observed grade 3-5 toxicity per risk group in the {cg.VALIDATION_SOURCE}, with "
+            "Wilson 95 % intervals from the group counts (recovered exactly from the published "
+            "percentages by the build script): " + "; ".join(parts) + ".")
+
+
+def rate_uncertainty(validation: dict) -> dict:
     """Return the interval of each group's published rate (Wilson, from published counts), or,
     without counts, the statement shown instead."""
     if cg.GROUP_COUNTS is None:
-        return {"intervals": None, "text": (
-            "No confidence interval: the per-group patient counts of the development cohort "
-            "are not in the reference used to build this plugin (it gives the rounded rates "
-            "30 %, 52 % and 83 % of 500 patients; searched for, the counts were not found in a "
-            "citable source), so none is computed. External validations vary widely (AUC "
+        return {"intervals": None, "validation": validation_text(validation), "text": (
+            "No interval for the development cohort's rate: its per-group patient counts are "
+            "not in the reference used to build this plugin (it gives the rounded rates 30 %, "
+            "52 % and 83 % of 500 patients). The external validation cohort's rate for the "
+            "same group is shown with its 95 % interval. External validations vary widely (AUC "
             "0.52-0.68): read the score beside the record-based toxicity model, never alone.")}
     intervals = []
     for label, (k, n) in zip(cg.GROUP_LABELS, cg.GROUP_COUNTS, strict=True):
@@ -88,7 +108,7 @@ def rate_uncertainty() -> dict:
                 f"{i['upper']:.0%})" for i in intervals) + ". External validations vary widely "
             "(AUC 0.52-0.68): read the score beside the record-based toxicity model, never "
             "alone.")
-    return {"intervals": intervals, "text": text}
+    return {"intervals": intervals, "validation": validation_text(validation), "text": text}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,15 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "model.onnx"
-    path.write_bytes(cg.build_model().SerializeToString())
-    check = exhaustive_check(path)
+    validation = validation_intervals()
+    path.write_bytes(cg.build_model(validation).SerializeToString())
+    check = exhaustive_check(path, validation)
     if check["fraction"] != 1.0:
         print(f"MISMATCH: {check}", file=sys.stderr)
         return 1
     info = {"plugin_id": PLUGIN_ID, "version": VERSION,
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
-            "seconds": round(time.perf_counter() - t0, 1), "uncertainty": rate_uncertainty()}
+            "seconds": round(time.perf_counter() - t0, 1), "uncertainty": rate_uncertainty(validation),
+            "validation": validation}
     carg_report.write_manifest(args.out / "plugin.toml", info, check)
     carg_report.write_model_card(args.out / "MODEL_CARD.md", info, check)
     print(f"carg-toxicity: {int(check['agreeing'])}/{int(check['cases'])} cases agree; "

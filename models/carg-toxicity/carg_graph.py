@@ -12,6 +12,8 @@ Outputs: ``score`` (N, 1), ``risk_group`` (N, 1: 0 low, 1 intermediate, 2 high),
 
 from __future__ import annotations
 
+import itertools
+
 from typing import Any
 
 import numpy as np
@@ -46,18 +48,69 @@ OBSERVED_RATES = (0.30, 0.52, 0.83)        # development cohort, grade 3-5 toxic
 # computed until the published counts are added here.
 GROUP_COUNTS: tuple[tuple[int, int], ...] | None = None
 
+# External validation (Hurria et al., J Clin Oncol 2016;34:2366-2371; figures as reported by
+# The ASCO Post, "External Validation of a Prediction Tool for Chemotherapy Toxicity in Older
+# Patients With Cancer"): 250 patients with the same cut-offs; 24 %, 53 % and 23 % of them in the
+# low, intermediate and high groups, grade 3-5 toxicity in 36.7 %, 62.4 % and 70.2 % of each
+# group, 58 % overall. `validation_counts` recovers the only whole counts that give exactly these
+# rounded figures; the build computes each group's Wilson interval from them.
+VALIDATION_PATIENTS = 250
+VALIDATION_SHARE_PCT = (24, 53, 23)           # of the 250, rounded to whole percent
+VALIDATION_RATE_PCT = (36.7, 62.4, 70.2)      # toxicity within each group, to 0.1 %
+VALIDATION_OVERALL_PCT = 58                   # toxicity in all 250, whole percent
+VALIDATION_SOURCE = ("external validation cohort of Hurria et al., J Clin Oncol 2016 "
+                     "(250 patients aged 65 or over, 8 institutions)")
+
+
+def validation_counts() -> tuple[tuple[int, int], ...]:
+    """Return (patients with toxicity, patients) per group of the external validation cohort.
+
+    Searches every split of the 250 patients into three groups and every event count, keeps
+    those that reproduce each published rounded percentage, and raises unless exactly one
+    remains: the counts are then the published data, not an estimate."""
+    def pct(k: int, n: int, digits: int) -> float:
+        return round(100 * k / n, digits)
+
+    found = []
+    total = VALIDATION_PATIENTS
+    for n_low in range(1, total):
+        if pct(n_low, total, 0) != VALIDATION_SHARE_PCT[0]:
+            continue
+        for n_mid in range(1, total - n_low):
+            n_high = total - n_low - n_mid
+            sizes = (n_low, n_mid, n_high)
+            if any(pct(n, total, 0) != s for n, s in zip(sizes, VALIDATION_SHARE_PCT,
+                                                          strict=True)):
+                continue
+            events = [[k for k in range(n + 1) if pct(k, n, 1) == r]
+                      for n, r in zip(sizes, VALIDATION_RATE_PCT, strict=True)]
+            for ks in itertools.product(*events):
+                if pct(sum(ks), total, 0) == VALIDATION_OVERALL_PCT:
+                    found.append(tuple(zip(ks, sizes, strict=True)))
+    if len(found) != 1:
+        raise ValueError(f"the published validation figures fit {len(found)} sets of counts, "
+                         "not exactly one")
+    return found[0]
+
+
+VALIDATION_OUTPUTS = ("rate", "lower", "upper")
+
 
 def _c(name: str, value: Any, dtype: Any = np.float32) -> onnx.TensorProto:
     return numpy_helper.from_array(np.asarray(value, dtype=dtype), name)
 
 
-def build_model() -> onnx.ModelProto:
-    """Return the ONNX model computing the CARG score from the 12 input columns."""
+def build_model(validation: dict[str, tuple[float, ...]]) -> onnx.ModelProto:
+    """Return the ONNX model computing the CARG score from the 12 input columns.
+
+    `validation` maps "rate", "lower" and "upper" to one value per risk group: the external
+    validation cohort's observed toxicity and its interval, looked up by the patient's group."""
     n = helper.make_node
     inits = [_c("hb_men", HB_MEN), _c("hb_women", HB_WOMEN), _c("half", 0.5),
              _c("cut_lo", GROUP_CUTS[0]), _c("cut_hi", GROUP_CUTS[1]),
              _c("sum_axes", [1], np.int64),
              _c("rates", OBSERVED_RATES)]
+    inits += [_c(f"validation_{key}s", validation[key]) for key in VALIDATION_OUTPUTS]
     nodes = []
     for k, col in enumerate(COLUMNS):
         inits.append(_c(f"idx_{col}", [k], np.int64))
@@ -88,9 +141,12 @@ def build_model() -> onnx.ModelProto:
         n("Cast", ["risk_group"], ["group_index"], to=TensorProto.INT64),
         n("Gather", ["rates", "group_index"], ["observed_rate"], axis=0),
     ]
+    nodes += [n("Gather", [f"validation_{key}s", "group_index"], [f"validation_{key}"], axis=0)
+              for key in VALIDATION_OUTPUTS]
     outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", width])
                for name, width in (("score", 1), ("risk_group", 1), ("observed_rate", 1),
-                                   ("item_points", len(ITEMS)))]
+                                   ("item_points", len(ITEMS)),
+                                   *((f"validation_{key}", 1) for key in VALIDATION_OUTPUTS))]
     graph = helper.make_graph(
         nodes, "carg_toxicity_score",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", len(COLUMNS)])],

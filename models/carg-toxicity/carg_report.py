@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import carg_graph as cg
 from common.manifest_io import Raw, q, render_golden, render_metrics, table, write_text
 
@@ -72,7 +74,56 @@ GOLDEN_INPUTS = ('{age = 74, cancer_site = "gi", dose_intensity = 1.0, n_agents 
                  'walk_limited = "no", needs_medication_help = "no", social_decreased = "yes"}')
 
 
-GOLDEN_EXPECTED = "{carg_score = 17.0, development_cohort_toxicity_rate = 0.83}"
+def golden_expected(info: dict[str, Any]) -> str:
+    """The golden case's expected outputs (a high-risk patient: group index 2)."""
+    rate = float(np.float32(info["validation"]["rate"][2]))
+    return (f"{{carg_score = 17.0, development_cohort_toxicity_rate = 0.83, "
+            f"validation_cohort_toxicity_rate = {rate!r}}}")
+
+
+def _validation_tensors() -> str:
+    return "".join(f"""
+[[model.outputs]]
+name = "validation_{key}"
+type = "probability"
+dtype = "float32"
+shape = [-1, 1]
+value_range = [0.0, 1.0]
+""" for key in cg.VALIDATION_OUTPUTS)
+
+
+def _validation_outputs(info: dict[str, Any]) -> str:
+    """The validation cohort's rate for the patient's group, with its interval."""
+    counts = ", ".join(f"{g} {k}/{n}" for g, (k, n) in zip(
+        cg.GROUP_LABELS, info["validation"]["counts"], strict=True))
+    return f"""[[outputs]]
+name = "validation_cohort_toxicity_rate"
+kind = "probability"
+label = "Grade 3-5 toxicity observed in the external validation cohort for this risk group"
+description = {q(f"Observed rate in the {cg.VALIDATION_SOURCE} for the patient's group "
+                 f"({counts}); not a calibrated individual probability.")}
+tensor = "validation_rate"
+column = 0
+lower = "validation_cohort_toxicity_rate_lower"
+upper = "validation_cohort_toxicity_rate_upper"
+interval_method = {q(f"Wilson 95 % interval of the group's observed rate ({counts})")}
+
+[[outputs]]
+name = "validation_cohort_toxicity_rate_lower"
+kind = "probability"
+label = "Lower 95% bound of the validation cohort's rate"
+tensor = "validation_lower"
+column = 0
+display = false
+
+[[outputs]]
+name = "validation_cohort_toxicity_rate_upper"
+kind = "probability"
+label = "Upper 95% bound of the validation cohort's rate"
+tensor = "validation_upper"
+column = 0
+display = false
+"""
 
 
 def _metrics(info: dict[str, Any], check: dict[str, float]) -> str:
@@ -164,7 +215,7 @@ type = "score"
 dtype = "float32"
 shape = [-1, {len(cg.ITEMS)}]
 channel_def = {{{items}}}
-
+{_validation_tensors()}
 {_inputs()}
 [[outputs]]
 name = "carg_score"
@@ -186,6 +237,7 @@ tensor = "observed_rate"
 column = 0
 uncertainty = {q(info['uncertainty']['text'])}
 
+{_validation_outputs(info)}
 [explanation]
 method = "occlusion"
 output = "carg_score"
@@ -193,7 +245,7 @@ scale = "identity"
 
 {_metrics(info, check)}
 
-{render_golden(Raw(GOLDEN_INPUTS), Raw(GOLDEN_EXPECTED), Raw("1e-6"), header="[golden]")}
+{render_golden(Raw(GOLDEN_INPUTS), Raw(golden_expected(info)), Raw("1e-6"), header="[golden]")}
 """
     write_text(path, text)
 
@@ -242,7 +294,10 @@ ranged {check['min_score']:.0f}-{check['max_score']:.0f}.
 
 ## How sure it is
 {info['uncertainty']['text']} The app shows this sentence beside the score and the rate
-(manifest `outputs.uncertainty`). The score is a published points table applied exactly: it has
+(manifest `outputs.uncertainty`).
+
+{info['uncertainty']['validation']} The app shows the validation cohort's rate for the patient's
+group with this interval, below the development cohort's rate. The score is a published points table applied exactly: it has
 no training data of its own here, so no supported range; ages under 65 are flagged as outside
 the intended population, and counts (agents, falls) must be whole numbers.
 
@@ -259,6 +314,8 @@ the intended population, and counts (agents, falls) must be whole numbers.
   excess as a residual). The graph's `item_points` output gives the exact per-item points.
 
 ## Version history
+- 1.2.0: the external validation cohort's observed rate for the patient's group, with its
+  Wilson 95 % interval (counts recovered exactly from the published percentages).
 - 1.1.0: whole numbers of agents and falls only; the uncertainty of the published rates stated
   with every result.
 - 1.0.0: first version (exact table, 11 items).

@@ -99,10 +99,17 @@ def test_carg_states_why_its_rate_has_no_interval_and_its_caveat(run):
     code, out, _ = run("plugins", "run", "carg-toxicity", *CARG)
     assert code == 0
     assert "83 % (no interval: see the note on uncertainty)" in out
+    # the validation cohort's rate for the same (high) group: 40/57 with its Wilson interval
+    assert "external validation cohort for this risk group: 70 % [57-80 %]" in out
     assert "AUC 0.52-0.68" in out and "never alone" in out
     code, doc, _ = _json(run, "carg-toxicity", *CARG)
-    assert all("AUC 0.52-0.68" in o["uncertainty"] and "never alone" in o["uncertainty"]
-               for o in doc["outputs"].values() if o["display"])
+    shown = {k: o for k, o in doc["outputs"].items() if o["display"]}
+    without_interval = [o for o in shown.values() if o.get("lower") is None]
+    assert without_interval and all("AUC 0.52-0.68" in o["uncertainty"]
+                                    and "never alone" in o["uncertainty"]
+                                    for o in without_interval)
+    valid = shown["validation_cohort_toxicity_rate"]
+    assert valid["lower"] < valid["value"] < valid["upper"]
 
 
 # --- 3. calculator units: plausible in the declared unit, echoed with it --------------------

@@ -47,7 +47,7 @@ def session():
 
 def _run(session, rows: list[dict[str, float]]):
     x = np.array([[r[c] for c in COLUMNS] for r in rows], dtype=np.float32)
-    score, group, rate, items = session.run(None, {"features": x})
+    score, group, rate, items, *_validation = session.run(None, {"features": x})
     return score[:, 0], group[:, 0], rate[:, 0], items
 
 
@@ -136,3 +136,42 @@ def test_extreme_inputs_are_finite(session):
     score, group, rate, _ = _run(session, [lo, hi])
     assert np.isfinite(score).all() and np.isfinite(rate).all()
     assert 0 <= score.min() and score.max() <= 23
+
+
+# External validation (Hurria et al., J Clin Oncol 2016), as published: 250 patients, 24 / 53 /
+# 23 % in the low / intermediate / high groups, toxicity in 36.7 / 62.4 / 70.2 % of each.
+VALIDATION_SHARES, VALIDATION_RATES = (24, 53, 23), (36.7, 62.4, 70.2)
+
+
+def test_validation_rate_and_interval_per_group(session):
+    """Each group's validation-cohort rate reproduces the published percentages and its interval
+    is scipy's Wilson interval of the same counts; the point lies inside it."""
+    from scipy.stats import binomtest
+
+    rows = [ZERO, {**ZERO, "age": 72.0, "cancer_site_gi_gu": 1.0, "dose_intensity": 1.0},
+            {**ZERO, **{c: v for _, (_, o) in TABLE.items() for c, v in o.items()}}]
+    x = np.array([[r[c] for c in COLUMNS] for r in rows], dtype=np.float32)
+    outs = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"features": x}),
+                    strict=True))
+    assert outs["risk_group"][:, 0].tolist() == [0.0, 1.0, 2.0]
+    sizes = []
+    for g in range(3):
+        rate = float(outs["validation_rate"][g, 0])
+        assert round(100 * rate, 1) == VALIDATION_RATES[g]
+        n = next(n for n in range(1, 251) if abs(round(n * rate) / n - rate) < 1e-6
+                 and round(100 * n / 250) == VALIDATION_SHARES[g])
+        k = round(n * rate)
+        sizes.append(n)
+        ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
+        assert outs["validation_lower"][g, 0] == pytest.approx(ci.low, abs=1e-6)
+        assert outs["validation_upper"][g, 0] == pytest.approx(ci.high, abs=1e-6)
+        assert outs["validation_lower"][g, 0] < rate < outs["validation_upper"][g, 0]
+    assert sum(sizes) == 250
+
+
+def test_validation_rate_is_shown_with_its_interval():
+    m = load_manifest(PLUGIN)
+    out = next(o for o in m.outputs if o.name == "validation_cohort_toxicity_rate")
+    assert out.lower and out.upper and out.display
+    assert "Wilson 95 %" in (out.interval_method or "") and "40/57" in out.interval_method
+    assert all(not o.display for o in m.outputs if o.name in (out.lower, out.upper))
