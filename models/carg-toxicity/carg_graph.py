@@ -13,7 +13,6 @@ Outputs: ``score`` (N, 1), ``risk_group`` (N, 1: 0 low, 1 intermediate, 2 high),
 from __future__ import annotations
 
 import itertools
-
 from typing import Any
 
 import numpy as np

@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import carg_graph as cg
+import numpy as np
 from common.manifest_io import Raw, q, render_golden, render_metrics, table, write_text
 
 CAVEAT = ("External validations vary widely (AUC 0.52 to 0.68 in Australian, German and French "

@@ -34,7 +34,7 @@ sys.path[:0] = [str(HERE.parent)]
 from common.manifest_io import toml_value  # noqa: E402
 from common.onnx_graph import GraphBuilder, save  # noqa: E402
 
-PLUGIN_ID, VERSION = "immuno-grim", "1.0.0"
+PLUGIN_ID, VERSION = "immuno-grim", "1.0.1"
 NLR_CUT, LDH_RATIO_CUT, ALBUMIN_CUT = 6.0, 1.0, 35.0   # NLR > 6, LDH > ULN, albumin < 35 g/L
 GROUPS = ("low", "high")                                # 0-1 low, 2-3 high
 PUBLISHED = {
@@ -293,6 +293,7 @@ description = "Single-centre cohort, n = 76 (low {med['low']:g} vs high {med['hi
 unit = "months"
 tensor = "median_os_nsclc_ici"
 column = 0
+uncertainty = "No interval: the single-centre study (76 patients) publishes the medians without confidence intervals or group sizes. A median from so few patients is imprecise: read it as the order of magnitude of this group's survival, beside the pooled hazard ratio above, which has an interval."
 
 [explanation]
 method = "occlusion"

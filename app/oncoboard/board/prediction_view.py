@@ -68,10 +68,11 @@ class ResultView:
         # a points score (CARG 17) is a whole number: "17.00" suggests false precision
         return f"{v:.0f}" if float(v).is_integer() else f"{v:.3g}"
 
-    def interval_text(self, lower: float, upper: float) -> str:
-        """Return ``"[22-47 %] (95 % bootstrap interval)"``."""
+    def interval_text(self, lower: float, upper: float | None) -> str:
+        """Return ``"[22-47 %] (95 % bootstrap interval)"``; an upper limit that was not reached
+        (a published median survival's, `upper` None) reads ``"[17-not reached]"``."""
         level = round((self.interval_level or 0.95) * 100)
-        lo, hi = self.number(lower), self.number(upper)
+        lo, hi = self.number(lower), NOT_REACHED if upper is None else self.number(upper)
         if self.kind in ("probability", "survival"):
             lo = lo.removesuffix(" %")
         return f"[{lo}-{hi}] ({level} % {method_name(self.interval_method)}interval)"
@@ -96,16 +97,25 @@ class ResultView:
         unit = f" {self.unit}" if self.unit and self.kind != "probability" else ""
         out = f"{self.label}: {self.number(self.value)}{unit}"
         if self.lower is not None and self.upper is not None:
-            out += " " + self.interval_text(self.lower, self.upper)
+            if self.lower == self.upper == self.value:  # a reference group's hazard ratio of 1
+                out += REFERENCE_VALUE
+            else:
+                out += " " + self.interval_text(self.lower, self.upper)
+        elif self.lower is not None:  # a median whose upper confidence limit was not reached
+            out += " " + self.interval_text(self.lower, None)
         if self.band:
             out += f", risk group: {self.band}"
-        if (self.lower is None or self.upper is None) and self.uncertainty:
+        if self.lower is None and self.uncertainty:
             out += NO_INTERVAL
         return out
 
 
 #: Said after a number that has no interval; the output's uncertainty sentence follows it.
 NO_INTERVAL = " (no interval: see the note on uncertainty)"
+#: Said after a value that is exact by definition (the reference group of a hazard ratio).
+REFERENCE_VALUE = " (reference group, exact by definition)"
+#: The upper limit of a published interval that the study did not reach.
+NOT_REACHED = "not reached"
 
 
 def percent(v: float) -> str:
@@ -165,7 +175,7 @@ class PredictionView:
         methods, and the published error of outputs that have no interval."""
         out: list[str] = []
         for r in self.results:
-            has_interval = (r.lower is not None and r.upper is not None) or (
+            has_interval = r.lower is not None or (
                 r.curve is not None and bool(r.curve.lower and r.curve.upper))
             note = (f"Interval: {r.interval_method}" if has_interval and r.interval_method
                     else r.uncertainty if not has_interval else None)

@@ -239,9 +239,9 @@ def lung_patient(rng: random.Random, i: int, ref: dt.date = REFERENCE_DATE) -> D
         _obs(pid, n, "clinical_m", _d(day), coded=(None, m)),
         _obs(pid, n, "clinical_stage", _d(day), coded=(None, stage)),
         _obs(pid, n, "ecog", _d(day), value=rng.choice([0, 1, 1, 1, 2])),
-        _obs(pid, n, "neutrophils", _d(day), value=round(rng.uniform(2.0, 11.0), 1),
+        _obs(pid, n, "neutrophils", _d(day), value=(anc := round(rng.uniform(2.0, 11.0), 1)),
              unit=anc_unit, ref_low=1.8, ref_high=7.5),
-        _obs(pid, n, "lymphocytes", _d(day), value=round(rng.uniform(0.5, 2.8), 2),
+        _obs(pid, n, "lymphocytes", _d(day), value=(lymph := round(rng.uniform(0.5, 2.8), 2)),
              unit="10*9/L", ref_low=1.0, ref_high=4.0),
         _obs(pid, n, "ldh", _d(day), value=rng.randint(150, 480), unit="U/L", ref_low=135,
              ref_high=ldh_uln),
@@ -249,6 +249,11 @@ def lung_patient(rng: random.Random, i: int, ref: dt.date = REFERENCE_DATE) -> D
              ref_high=5),
         _obs(pid, n, "haemoglobin", _d(day), value=round(rng.uniform(9.5, 15.5), 1),
              unit="g/dL", ref_low=12, ref_high=16)]
+    # the white cell count (LIPI's dNLR) follows from the differential drawn above, without a
+    # draw of its own (the other demo values stay as they were): neutrophils + lymphocytes +
+    # 0.7 x 10^9/L of monocytes, eosinophils and basophils (10*3/uL = 10*9/L)
+    res.append(_obs(pid, n, "leukocytes", _d(day), value=round(anc + lymph + 0.7, 1),
+                    unit="10*9/L", ref_low=4.0, ref_high=10.0))
     albumin = round(rng.uniform(28, 46), 1)
     res.append(_obs(pid, n, "albumin", _d(day), value=albumin / 10 if i % 3 == 0 else albumin,
                     unit="g/dL" if i % 3 == 0 else "g/L", ref_low=3.5 if i % 3 == 0 else 35,

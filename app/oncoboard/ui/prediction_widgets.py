@@ -43,7 +43,7 @@ def uncertainty_note(result: Any) -> str:
     """Return how the result's number is uncertain: its interval's method, or, where it has
     no interval, the published error of the model (the manifest's words)."""
     curve = getattr(result, "curve", None)
-    has_interval = (result.lower is not None and result.upper is not None) or (
+    has_interval = result.lower is not None or (
         curve is not None and bool(curve.lower and curve.upper))
     if has_interval:
         method = getattr(result, "interval_method", None)
@@ -68,10 +68,13 @@ class ProbabilityWidget(QWidget):
 
         value.setText("—" if result.value is None else fmt(result.value))
         detail = []
-        if result.lower is not None and result.upper is not None:
-            level = round((result.interval_level or 0.95) * 100)
+        level = round((result.interval_level or 0.95) * 100)
+        if result.lower is not None and result.lower == result.upper == result.value:
+            detail.append(tr("reference group, exact by definition"))
+        elif result.lower is not None:  # no upper: a median survival's limit not reached
             detail.append(tr("{level}% interval {lo} to {hi}").format(
-                level=level, lo=fmt(result.lower), hi=fmt(result.upper)))
+                level=level, lo=fmt(result.lower),
+                hi=tr("not reached") if result.upper is None else fmt(result.upper)))
         if result.band:
             detail.append(tr("risk group: {band}").format(band=result.band))
         notes = [n for n in (result.description, uncertainty_note(result)) if n]

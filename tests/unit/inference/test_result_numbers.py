@@ -176,3 +176,23 @@ def test_automatic_runs_keep_to_the_age_range_named_runs_are_flagged(demo):
     code, out, _ = demo("predict", "DEMO-BR-001", "--no-save", "--date", "2026-11-30",
                         "--plugin", "carg-toxicity")
     assert "never alone" in out and "AUC 0.52-0.68" in out
+
+
+def test_lipi_runs_on_the_demo_lung_patients_with_its_open_interval(demo):
+    """The demo's blood counts include the white cell count LIPI's dNLR needs; a published median
+    whose upper confidence limit was not reached reads "[17-not reached]", never a bare point."""
+    code, out, _ = demo("predict", "DEMO-LU-001", "--no-save", "--plugin", "lung-lipi",
+                        "--date", "2026-11-30")
+    assert code == 0, out
+    assert "median overall survival of this LIPI group (months): 34 months [17-not reached]" in out
+    assert "progression-free survival of this LIPI group (months): 6.3 months [5-8]" in out
+
+
+def test_grim_reference_group_and_its_unpublished_interval_are_said(demo):
+    code, out, _ = demo("predict", "DEMO-LU-001", "--no-save", "--plugin", "immuno-grim",
+                        "--date", "2026-11-30")
+    assert code == 0, out
+    assert "vs low GRIm (pooled, 15 studies): 1 (reference group, exact by definition)" in out
+    assert "[1-1]" not in out
+    assert "19.9 months (no interval: see the note on uncertainty)" in out
+    assert "publishes the medians without confidence intervals" in out

@@ -945,6 +945,10 @@
       <translation>Incidence cumulée</translation>
     </message>
     <message>
+      <source>reference group, exact by definition</source>
+      <translation>groupe de référence, exact par définition</translation>
+    </message>
+    <message>
       <source>time</source>
       <translation>temps</translation>
     </message>
@@ -981,16 +985,20 @@
       <translation>Voir les passages dans les notes</translation>
     </message>
     <message>
-      <source>{level}% interval {lo} to {hi}</source>
-      <translation>intervalle à {level} % : {lo} à {hi}</translation>
-    </message>
-    <message>
       <source>risk group: {band}</source>
       <translation>groupe de risque : {band}</translation>
     </message>
     <message>
+      <source>{level}% interval {lo} to {hi}</source>
+      <translation>intervalle à {level} % : {lo} à {hi}</translation>
+    </message>
+    <message>
       <source>reference date</source>
       <translation>date de référence</translation>
+    </message>
+    <message>
+      <source>not reached</source>
+      <translation>non atteinte</translation>
     </message>
   </context>
   <context>
