@@ -11,7 +11,7 @@ from typing import Any
 
 from oncoboard import audit
 from oncoboard.board.decisions import verify_decisions
-from oncoboard.board.meetings import verify_board
+from oncoboard.board.meetings_verify import verify_board
 from oncoboard.imaging.lesions import verify_lesions
 from oncoboard.inference.prediction_store import verify_predictions
 
