@@ -41,6 +41,7 @@ PERMISSIONS: dict[str, str] = {
     "lesion.edit": "radiologist",       # define lesions, add or withdraw measurements
     "plugin.manage": "admin",           # install, remove, trust plugins
     "settings.edit": "admin",           # site settings, PACS and FHIR nodes
+    "access.read": "admin",             # read the access log (who opened which record)
 }
 
 #: PostgreSQL role of each site role (``oncoboard_<role>``, see packaging/site/roles.sql).
@@ -97,6 +98,7 @@ _VERB = {
     "model.run": "run a model", "decision.record": "record a board decision",
     "image.import": "import images", "lesion.edit": "change lesions or measurements",
     "plugin.manage": "manage plugins", "settings.edit": "change site settings",
+    "access.read": "read the access log",
 }
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from oncoboard.errors import DicomError, NotFoundError
+from oncoboard.identity import require
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ def index_paths(store: Any, paths: Iterable[str | Path], *, progress: ProgressFn
     IndexReport
         Counts, the series and studies touched, and every skipped file with its reason.
     """
+    require(store, "image.import")
     report = IndexReport()
     data_dir = Path(settings.data_dir) if settings is not None else (
         Path(store.path).parent if store.path else Path.cwd())
