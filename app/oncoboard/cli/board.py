@@ -191,6 +191,7 @@ def _list(args: Any, ctx: Any) -> int:
 
 
 def _show(args: Any, ctx: Any) -> int:
+    from oncoboard.audit.access import record_accesses
     from oncoboard.board.caseview import meeting_case_views
     from oncoboard.board.export import meeting_export
     from oncoboard.board.meetings import get_meeting
@@ -199,6 +200,7 @@ def _show(args: Any, ctx: Any) -> int:
 
     meeting = get_meeting(ctx.store, args.meeting)
     views = meeting_case_views(ctx.store, meeting.id, with_image=False)
+    record_accesses(ctx.store, [v.case.patient_id for v in views], "board.case")
     if args.json:
         print_json(meeting_export(ctx.store, meeting.id, views=views))
         return 0
@@ -355,8 +357,12 @@ def _export(args: Any, ctx: Any) -> int:
                          where="export")
     if args.case and not (args.fhir or args.send):
         raise BoardError("--case goes with --fhir or --send", where="export")
+    from oncoboard.audit.access import record_accesses
+
     meeting = get_meeting(ctx.store, args.meeting)
     views = meeting_case_views(ctx.store, meeting.id, settings=ctx.settings)
+    record_accesses(ctx.store, [v.case.patient_id for v in views
+                                if args.case is None or v.case.patient_id == args.case], "export")
     if args.pdf:
         out = export_pdf(ctx.store, meeting.id, args.pdf, include_names=args.with_names,
                          views=views)
@@ -392,10 +398,14 @@ def _export_fhir(args: Any, ctx: Any, meeting: Any, views: list[Any]) -> int:
 def _send(args: Any, ctx: Any) -> int:
     from dataclasses import asdict
 
+    from oncoboard.audit.access import record_accesses
+    from oncoboard.board.meetings import list_cases
     from oncoboard.board.send import send_meeting
     from oncoboard.cli import print_json
 
     node = ctx.settings.pacs_node(args.node)
+    record_accesses(ctx.store, [c.patient_id for c in list_cases(ctx.store, args.meeting)
+                                if args.case is None or c.patient_id == args.case], "export")
     items = send_meeting(ctx.store, ctx.settings, args.meeting, node, patient_id=args.case)
     if args.json:
         print_json([asdict(i) for i in items])
