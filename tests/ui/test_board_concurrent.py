@@ -91,6 +91,8 @@ def test_opening_a_record_in_the_gui_writes_one_access_row(window, board, meetin
 
     access_log.flush()
     pid = board.patient_id
+    # selecting the case on the board opened its record once, by the board's route
+    assert [a.route for a in accesses(board.store, patient_id=pid)][:1] == ["board.case"]
     before = {a.seq for a in accesses(board.store, patient_id=pid)}
     window.open_patient(pid)
     window.open_patient(pid)  # shown again: not a new opening
