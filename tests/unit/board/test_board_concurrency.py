@@ -184,3 +184,32 @@ def test_the_cli_refuses_a_stale_write_with_exit_6(store, meeting, capsys):
                      "--if-version", "1", "--data-dir", data])
     assert code == 0, capsys.readouterr().err
     assert meetings.get_case(store, meeting.id, "BRC-002").question == "New?"
+
+
+def test_an_existing_board_gets_its_versions_from_the_migration(tmp_path):
+    from oncoboard.store.db import discover_migrations
+
+    store = open_store(tmp_path / "old", migrate=False)
+    store.migrate([m for m in discover_migrations() if m.number < 320])
+    store.db["patients"].insert({"id": "P1", "source_system": "t", "source_id": "P1",
+                                 "synthetic": 1, "imported_at": "2026-01-01T00:00:00+00:00"})
+    at = "2026-11-01T10:00:00+00:00"
+    store.conn.execute("INSERT INTO board_meetings (id, uid, date, specialty, title, status, "
+                       "created_at, created_by, updated_at) VALUES (1, 'u1', '2026-11-02', "
+                       "'sein', 'RCP', 'held', ?, 'carol', ?)", [at, at])
+    store.conn.execute("INSERT INTO board_cases (id, meeting_id, patient_id, position, question,"
+                       " added_at, added_by) VALUES (1, 1, 'P1', 1, 'Q?', ?, 'carol')", [at])
+    for v in (1, 2):
+        store.conn.execute("INSERT INTO board_decisions (case_id, version, plan, rationale, "
+                           "attendees, decided_at, recorded_by) VALUES (1, ?, 'p', 'r', "
+                           "'[{\"name\": \"Dr A\", \"role\": \"\"}]', ?, 'dupont')", [v, at])
+    store.conn.commit()
+    assert "m0320_board_versions" in store.migrate()
+    m = meetings.get_meeting(store, 1)
+    c = meetings.get_case(store, 1, "P1")
+    assert (m.version, m.updated_by) == (1, "carol")
+    assert (c.version, c.updated_by, c.updated_at, c.decision_version) == (1, "carol", at, 2)
+    assert changes.change_token(store) == 0
+    with pytest.raises(StaleWriteError, match="changed by dupont at 2026-11-01T10:00:00"):
+        decisions.amend_decision(store, 1, "P1", reason="r", plan="new", expected_version=1)
+    store.close()
