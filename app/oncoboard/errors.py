@@ -98,5 +98,34 @@ class AuditError(OncoboardError):
     exit_code = 5
 
 
+class StaleWriteError(OncoboardError):
+    """A write based on a meeting, case or decision that someone changed since it was read.
+
+    The message says who changed it and when ("changed by <user> at <time>: reload"), with
+    identifiers only; nothing was written. Reload, look at the other change, then redo.
+    """
+
+    exit_code = 6
+
+    def __init__(self, what: str, *, changed_by: str, changed_at: str, version: int,
+                 read_version: int | None):
+        self.what, self.changed_by, self.changed_at = what, changed_by, changed_at
+        self.version, self.read_version = version, read_version
+        read = f", you read version {read_version}" if read_version is not None else ""
+        super().__init__(f"{what} was changed by {changed_by or 'unknown'} at "
+                         f"{changed_at or 'an unknown time'} (now version {version}{read}): "
+                         "reload", where=what)
+
+
+class RoleError(OncoboardError):
+    """The signed-in user lacks the role an action needs ("needs role X")."""
+
+    exit_code = 7
+
+    def __init__(self, reason: str, *, where: str | None = None, role: str = ""):
+        self.role = role
+        super().__init__(reason, where=where)
+
+
 class NotFoundError(OncoboardError):
     """A patient, series, plugin or meeting asked for does not exist."""

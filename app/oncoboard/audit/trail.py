@@ -33,7 +33,7 @@ from typing import Any
 
 from oncoboard import __version__
 from oncoboard.errors import AuditError
-from oncoboard.identity import os_user
+from oncoboard.identity import user_of
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def append(store: Any, event_type: str, payload: dict[str, Any], *,
     payload
         JSON-serialisable details (identifiers and hashes; no patient names or note text).
     actor
-        Who did it; default: the OS user.
+        Who did it; default: the user signed in on the store (`oncoboard.identity.user_of`).
     """
     if not event_type:
         raise AuditError("an audit entry needs an event type")
@@ -104,7 +104,7 @@ def append(store: Any, event_type: str, payload: dict[str, Any], *,
     except (TypeError, ValueError) as exc:
         raise AuditError(f"audit payload is not JSON-serialisable: {exc}",
                          where=event_type) from exc
-    actor = actor or os_user()
+    actor = actor or user_of(store).login
     conn: sqlite3.Connection = store.conn
     nested = conn.in_transaction
     for attempt in range(20):

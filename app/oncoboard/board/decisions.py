@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from oncoboard.board.changes import note_change
 from oncoboard.board.meetings import (
     Attendee,
     _attendees,
@@ -25,12 +26,13 @@ from oncoboard.board.meetings import (
     audited,
     get_case,
     get_meeting,
+    mark_held,
     now_utc,
-    set_status,
 )
 from oncoboard.board.prediction_view import prediction_ids_for_patient
-from oncoboard.errors import BoardError, NotFoundError
-from oncoboard.identity import os_user
+from oncoboard.board.versions import claim_decision
+from oncoboard.errors import BoardError, NotFoundError, StaleWriteError
+from oncoboard.identity import require
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +110,8 @@ def record_decision(store: Any, meeting_id: int | str, patient_id: str, *, plan:
                     rationale: str, options: Sequence[str] = (),
                     attendees: Sequence[str | Attendee] = (),
                     prediction_ids: Sequence[str] | None = None,
-                    departs_from_model: str | None = None) -> Decision:
+                    departs_from_model: str | None = None,
+                    expected_version: int | None = None) -> Decision:
     """Record the board's first decision on a case and return it.
 
     Parameters
@@ -126,6 +129,9 @@ def record_decision(store: Any, meeting_id: int | str, patient_id: str, *, plan:
         The predictions shown to the board; default the patient's latest stored predictions.
     departs_from_model
         If the decision departs from a model's result: the reason (required then).
+    expected_version
+        The decision version the caller read (0: none yet). Stated, a decision recorded
+        meanwhile is a StaleWriteError; either way two workstations cannot both record one.
 
     Raises
     ------
@@ -135,13 +141,18 @@ def record_decision(store: Any, meeting_id: int | str, patient_id: str, *, plan:
     NotFoundError
         Unknown meeting, or patient not on its agenda.
     """
+    require(store, "decision.record")
     case = get_case(store, meeting_id, patient_id)
-    if current_decision(store, case.meeting_id, case.patient_id) is not None:
+    current = current_decision(store, case.meeting_id, case.patient_id)
+    if current is not None and expected_version is not None:
+        raise _stale(current, expected_version)
+    if current is not None:
         raise BoardError(f"patient {case.patient_id} already has a decision in meeting "
                          f"{case.meeting_id}: record an amendment instead", where="decision")
     return _write(store, case.meeting_id, case.patient_id, plan=plan, rationale=rationale,
                   options=options, attendees=attendees, prediction_ids=prediction_ids,
-                  departs_from_model=departs_from_model, previous=None, reason=None)
+                  departs_from_model=departs_from_model, previous=None, reason=None,
+                  read_version=0)
 
 
 def amend_decision(store: Any, meeting_id: int | str, patient_id: str, *, reason: str,
@@ -149,16 +160,22 @@ def amend_decision(store: Any, meeting_id: int | str, patient_id: str, *, reason
                    options: Sequence[str] | None = None,
                    attendees: Sequence[str | Attendee] | None = None,
                    prediction_ids: Sequence[str] | None = None,
-                   departs_from_model: str | None | bool = False) -> Decision:
+                   departs_from_model: str | None | bool = False,
+                   expected_version: int | None = None) -> Decision:
     """Record a new version of the case's decision; the previous versions are kept.
 
     Fields left as None carry over from the current version. `departs_from_model`: a reason
     string sets it, None clears it, False (default) keeps the current one.
+    `expected_version`: the version the amendment is based on (default: the current one read
+    here); StaleWriteError, and nothing written, when another version was recorded since.
     """
+    require(store, "decision.record")
     previous = current_decision(store, meeting_id, patient_id)
     if previous is None:
         raise BoardError(f"patient {patient_id} has no decision yet in meeting {meeting_id}: "
                          "record one before amending it", where="decision")
+    if expected_version is not None and int(expected_version) != previous.version:
+        raise _stale(previous, expected_version)
     why = _text(reason, "amendment reason", limit=2000)
     if departs_from_model is True:
         raise BoardError("say why the decision departs from the model (a reason, not True)",
@@ -174,7 +191,14 @@ def amend_decision(store: Any, meeting_id: int | str, patient_id: str, *, reason
                   prediction_ids=(previous.prediction_ids if prediction_ids is None
                                   else prediction_ids),
                   departs_from_model=departure if isinstance(departure, str) else None,
-                  previous=previous, reason=why)
+                  previous=previous, reason=why, read_version=previous.version)
+
+
+def _stale(current: Decision, read: int) -> StaleWriteError:
+    return StaleWriteError(f"the decision on patient {current.patient_id} in meeting "
+                           f"{current.meeting_id}", changed_by=current.recorded_by,
+                           changed_at=current.decided_at, version=current.version,
+                           read_version=int(read))
 
 
 def _require_change(previous: Decision, plan: str | None, rationale: str | None,
@@ -217,7 +241,8 @@ def _check_predictions(store: Any, patient_id: str, ids: Sequence[str] | None,
 def _write(store: Any, meeting_id: int, patient_id: str, *, plan: str, rationale: str,
            options: Sequence[str], attendees: Sequence[str | Attendee],
            prediction_ids: Sequence[str] | None, departs_from_model: str | None,
-           previous: Decision | None, reason: str | None) -> Decision:
+           previous: Decision | None, reason: str | None, read_version: int) -> Decision:
+    user = require(store, "decision.record")
     meeting = _open_meeting(store, meeting_id)
     case = get_case(store, meeting.id, patient_id)
     people = _attendees(list(attendees)) or list(meeting.attendees)
@@ -237,11 +262,13 @@ def _write(store: Any, meeting_id: int, patient_id: str, *, plan: str, rationale
            "prediction_ids": json.dumps(_check_predictions(store, case.patient_id,
                                                            prediction_ids, departure)),
            "departs_from_model": int(departure is not None), "departure_reason": departure,
-           "decided_at": now_utc(), "recorded_by": os_user()}
+           "decided_at": now_utc(), "recorded_by": user.login}
     event = "board.decision.recorded" if previous is None else "board.decision.amended"
     with audited(store) as db:
+        # the compare-and-set first: a decision recorded meanwhile stops this one here
+        claim_decision(store, case.id, read_version)
         if meeting.status == "planned":
-            set_status(store, meeting.id, "held")
+            mark_held(store, meeting, user.login, row["decided_at"])
         entry = _audit(store, event, {
             "meeting_id": meeting.id, "meeting_uid": meeting.uid, "case_id": case.id,
             "patient_id": case.patient_id, "version": row["version"],
@@ -252,6 +279,7 @@ def _write(store: Any, meeting_id: int, patient_id: str, *, plan: str, rationale
         table = db["board_decisions"]
         table.insert(row)
         decision_id = int(table.last_pk)
+        note_change(store, meeting.id, user.login, row["decided_at"])
     log.info("%s: meeting %s, patient %s, version %s", event, meeting.id, case.patient_id,
              row["version"])
     rows = list(store.db.query(_SELECT + "WHERE d.id = ?", [decision_id]))

@@ -24,7 +24,7 @@ from oncoboard import __version__
 from oncoboard.board.caseview import CaseView, meeting_case_views
 from oncoboard.board.meetings import get_meeting, now_utc
 from oncoboard.errors import BoardError
-from oncoboard.identity import os_user
+from oncoboard.identity import user_of
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,8 @@ def case_dict(view: CaseView, *, include_names: bool = False) -> dict[str, Any]:
                  "window": {"name": k.window[0], "centre": k.window[1], "width": k.window[2]}}
     return {"position": view.case.position, "case_id": view.case.id, "patient": ident,
             "question": view.case.question, "presenter": view.case.presenter,
+            "version": view.case.version, "updated_by": view.case.updated_by,
+            "updated_at": view.case.updated_at,
             "summary": [{"label": a, "value": b} for a, b in view.summary_lines],
             "predictions": [p.as_dict() for p in view.predictions],
             "predictions_note": view.predictions_note,
@@ -103,7 +105,7 @@ def meeting_export(store: Any, meeting_id: int | str, *, include_names: bool = F
         views = meeting_case_views(store, meeting.id, with_image=with_images, settings=settings)
     return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION,
             "generated_by": f"Oncoboard {__version__}", "generated_at": now_utc(),
-            "generated_for": os_user(), "audit_head": audit_head(store),
+            "generated_for": user_of(store).login, "audit_head": audit_head(store),
             "meeting": meeting.as_dict(),
             "attendees": [a.as_dict() for a in all_attendees(meeting, views)],
             "cases": [case_dict(v, include_names=include_names) for v in views]}

@@ -37,6 +37,7 @@ import pydantic
 
 from oncoboard import __version__
 from oncoboard.errors import BoardError
+from oncoboard.identity import user_of
 
 #: Fixed namespace of the UUID 5 ids and fullUrls (never change it: ids would change).
 NAMESPACE = uuid.UUID("8f6e0c0a-5d1b-5f0e-9a55-0b0a2d7e6c14")
@@ -347,7 +348,8 @@ def meeting_bundle(store: Any, meeting_id: int | str, *, patient_id: str | None 
     head = audit_head(store)
     entries: list[dict[str, Any]] = []
     for view in views:
-        pdf = build_pdf(meeting, [view], head=head, include_names=include_names)
+        pdf = build_pdf(meeting, [view], head=head, include_names=include_names,
+                        generated_by=user_of(store).login)
         entries += case_entries(store, view, pdf, include_names=include_names)
     bundle = {"resourceType": "Bundle", "type": "transaction",
               "identifier": {"system": "urn:oncoboard:board-meeting",

@@ -20,8 +20,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from oncoboard.board import versions
+from oncoboard.board.changes import note_change
 from oncoboard.errors import BoardError, NotFoundError
-from oncoboard.identity import os_user
+from oncoboard.identity import require, user_of
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,8 @@ class Meeting:
     created_at: str
     created_by: str
     updated_at: str
+    version: int = 1
+    updated_by: str = ""
 
     @property
     def is_closed(self) -> bool:
@@ -90,7 +94,8 @@ class Meeting:
                 "title": self.title, "location": self.location, "status": self.status,
                 "attendees": [a.as_dict() for a in self.attendees],
                 "created_at": self.created_at, "created_by": self.created_by,
-                "updated_at": self.updated_at}
+                "updated_at": self.updated_at, "version": self.version,
+                "updated_by": self.updated_by}
 
 
 @dataclass(frozen=True)
@@ -105,13 +110,18 @@ class BoardCase:
     presenter: str
     added_at: str
     added_by: str
+    version: int = 1
+    updated_by: str = ""
+    updated_at: str = ""
+    decision_version: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Return the case as a JSON-ready mapping."""
         return {"id": self.id, "meeting_id": self.meeting_id, "patient_id": self.patient_id,
                 "position": self.position, "question": self.question,
                 "presenter": self.presenter, "added_at": self.added_at,
-                "added_by": self.added_by}
+                "added_by": self.added_by, "version": self.version,
+                "updated_by": self.updated_by, "updated_at": self.updated_at}
 
 
 def now_utc() -> str:
@@ -122,7 +132,7 @@ def now_utc() -> str:
 def _audit(store: Any, event_type: str, payload: dict[str, Any]) -> Any:
     from oncoboard import audit
 
-    return audit.append(store, event_type, payload, actor=os_user())
+    return audit.append(store, event_type, payload, actor=user_of(store).login)
 
 
 @contextlib.contextmanager
@@ -173,12 +183,15 @@ def _meeting(row: dict[str, Any]) -> Meeting:
                       for a in json.loads(row["attendees"] or "[]"))
     return Meeting(row["id"], row["uid"], row["date"], row["specialty"], row["title"],
                    row["location"], row["status"], attendees, row["created_at"],
-                   row["created_by"], row["updated_at"])
+                   row["created_by"], row["updated_at"], int(row.get("version") or 1),
+                   row.get("updated_by") or "")
 
 
 def _case(row: dict[str, Any]) -> BoardCase:
     return BoardCase(row["id"], row["meeting_id"], row["patient_id"], row["position"],
-                     row["question"], row["presenter"], row["added_at"], row["added_by"])
+                     row["question"], row["presenter"], row["added_at"], row["added_by"],
+                     int(row.get("version") or 1), row.get("updated_by") or "",
+                     row.get("updated_at") or "", int(row.get("decision_version") or 0))
 
 
 def _check_date(date: str) -> str:
@@ -215,6 +228,7 @@ def create_meeting(store: Any, *, date: str, specialty: str, title: str, locatio
     attendees
         Expected attendees, as `Attendee` or ``"Dr X (oncologist)"`` strings.
     """
+    user = require(store, "meeting.edit")
     people = _attendees(attendees or [])
     now = now_utc()
     row = {"uid": str(uuid.uuid4()), "date": _check_date(date),
@@ -222,7 +236,8 @@ def create_meeting(store: Any, *, date: str, specialty: str, title: str, locatio
            "title": _text(title, "title", limit=200), "location": _text(location, "location",
                                                                          required=False, limit=200),
            "status": "planned", "attendees": json.dumps([a.as_dict() for a in people]),
-           "created_at": now, "created_by": os_user(), "updated_at": now}
+           "created_at": now, "created_by": user.login, "updated_at": now,
+           "updated_by": user.login}
     with audited(store) as db:
         table = db["board_meetings"]
         table.insert(row)
@@ -233,6 +248,7 @@ def create_meeting(store: Any, *, date: str, specialty: str, title: str, locatio
                                                  "title": row["title"],
                                                  "content_sha256": _meeting_sha256(store,
                                                                                    meeting_id)})
+        note_change(store, meeting_id, user.login, now)
     log.info("created board meeting %s (%s, %s)", meeting_id, row["date"], row["specialty"])
     return get_meeting(store, meeting_id)
 
@@ -264,9 +280,16 @@ def list_meetings(store: Any, *, status: str | None = None) -> list[Meeting]:
     return [_meeting(r) for r in store.db.query(sql + " ORDER BY date DESC, id DESC", params)]
 
 
-def set_status(store: Any, meeting_id: int | str, status: str) -> Meeting:
-    """Move the meeting to `status` (``planned -> held -> closed``; closed is final)."""
+def set_status(store: Any, meeting_id: int | str, status: str, *,
+               expected_version: int | None = None) -> Meeting:
+    """Move the meeting to `status` (``planned -> held -> closed``; closed is final).
+
+    `expected_version`: the meeting version the change is based on (default: the one read
+    here); StaleWriteError when someone changed the meeting since.
+    """
+    user = require(store, "meeting.edit")
     meeting = get_meeting(store, meeting_id)
+    read = _stated(meeting, expected_version)
     if status not in STATUSES:
         raise BoardError(f"status must be one of {', '.join(STATUSES)}, not {status!r}",
                          where="status")
@@ -275,28 +298,56 @@ def set_status(store: Any, meeting_id: int | str, status: str) -> Meeting:
     if status not in _NEXT_STATUS[meeting.status]:
         raise BoardError(f"meeting {meeting.id} is {meeting.status}: it cannot become {status}",
                          where="status")
-    with audited(store) as db:
-        db.execute("UPDATE board_meetings SET status = ?, updated_at = ? WHERE id = ?",
-                   [status, now_utc(), meeting.id])
+    now = now_utc()
+    with audited(store):
+        versions.update_meeting(store, meeting.id, read, {"status": status}, user.login, now)
         _audit(store, "board.meeting.status", {"meeting_id": meeting.id, "uid": meeting.uid,
                                                 "from": meeting.status, "to": status,
                                                 "content_sha256": _meeting_sha256(store,
                                                                                   meeting.id)})
+        note_change(store, meeting.id, user.login, now)
     return get_meeting(store, meeting.id)
 
 
-def set_attendees(store: Any, meeting_id: int | str,
-                  attendees: Sequence[str | Attendee]) -> Meeting:
+def _stated(meeting: Meeting, expected_version: int | None) -> int:
+    return versions.check_read(f"meeting {meeting.id}", meeting.version, expected_version,
+                               meeting.updated_by, meeting.updated_at)
+
+
+def mark_held(store: Any, meeting: Meeting, user: str, now: str) -> bool:
+    """Mark a planned meeting held, in the caller's transaction (its first decision does).
+
+    Conditional on the status, not the version: whatever else changed, a planned meeting whose
+    board decided is held. Return whether this call changed it.
+    """
+    cur = store.conn.execute("UPDATE board_meetings SET status = 'held', version = version + 1, "
+                             "updated_by = ?, updated_at = ? WHERE id = ? AND status = 'planned'",
+                             [user, now, meeting.id])
+    if cur.rowcount != 1:
+        return False
+    _audit(store, "board.meeting.status", {"meeting_id": meeting.id, "uid": meeting.uid,
+                                            "from": "planned", "to": "held",
+                                            "content_sha256": _meeting_sha256(store, meeting.id)})
+    return True
+
+
+def set_attendees(store: Any, meeting_id: int | str, attendees: Sequence[str | Attendee], *,
+                  expected_version: int | None = None) -> Meeting:
     """Replace the meeting's list of attendees (shown on the report's cover page)."""
+    user = require(store, "meeting.edit")
     meeting = _open_meeting(store, meeting_id)
+    read = _stated(meeting, expected_version)
     people = _attendees(attendees)
-    with audited(store) as db:
-        db.execute("UPDATE board_meetings SET attendees = ?, updated_at = ? WHERE id = ?",
-                   [json.dumps([a.as_dict() for a in people]), now_utc(), meeting.id])
+    now = now_utc()
+    with audited(store):
+        versions.update_meeting(store, meeting.id, read,
+                                {"attendees": json.dumps([a.as_dict() for a in people])},
+                                user.login, now)
         _audit(store, "board.meeting.attendees", {"meeting_id": meeting.id,
                                                    "attendees": [a.label() for a in people],
                                                    "content_sha256": _meeting_sha256(
                                                        store, meeting.id)})
+        note_change(store, meeting.id, user.login, now)
     return get_meeting(store, meeting.id)
 
 
@@ -315,47 +366,6 @@ def _check_patient(store: Any, patient_id: str) -> str:
     if not list(store.db.query("SELECT 1 FROM patients WHERE id = ?", [pid])):
         raise NotFoundError(f"no patient {pid!r} in the database", where="patient")
     return pid
-
-
-def add_case(store: Any, meeting_id: int | str, patient_id: str, *, question: str,
-             presenter: str = "", position: int | None = None) -> BoardCase:
-    """Put a patient on the meeting's agenda and return the case.
-
-    Parameters
-    ----------
-    question
-        The question asked of the board (required).
-    presenter
-        The presenting physician.
-    position
-        1-based place in the order; default last. Later cases move down one place.
-    """
-    meeting = _open_meeting(store, meeting_id)
-    pid = _check_patient(store, patient_id)
-    text = _text(question, "question", limit=2000)
-    who = _text(presenter, "presenter", required=False, limit=200)
-    cases = list_cases(store, meeting.id)
-    if any(c.patient_id == pid for c in cases):
-        raise BoardError(f"patient {pid} is already on meeting {meeting.id}'s agenda",
-                         where="patient")
-    last = len(cases) + 1
-    place = last if position is None else int(position)
-    if not 1 <= place <= last:
-        raise BoardError(f"position must be between 1 and {last}, not {place}", where="position")
-    with audited(store) as db:
-        db.execute("UPDATE board_cases SET position = position + 1 "
-                   "WHERE meeting_id = ? AND position >= ?", [meeting.id, place])
-        table = db["board_cases"]
-        table.insert({"meeting_id": meeting.id, "patient_id": pid, "position": place,
-                      "question": text, "presenter": who, "added_at": now_utc(),
-                      "added_by": os_user()})
-        case_id = int(table.last_pk)
-        _audit(store, "board.case.added", {"meeting_id": meeting.id, "case_id": case_id,
-                                            "patient_id": pid, "position": place,
-                                            "question": text,
-                                            "content_sha256": _case_sha256(store, case_id),
-                                            "order": _order(store, meeting.id)})
-    return get_case(store, meeting.id, pid)
 
 
 def list_cases(store: Any, meeting_id: int | str) -> list[BoardCase]:
@@ -377,111 +387,13 @@ def get_case(store: Any, meeting_id: int | str, patient_id: str) -> BoardCase:
     return _case(rows[0])
 
 
-def reorder_cases(store: Any, meeting_id: int | str, patient_ids: list[str]) -> list[BoardCase]:
-    """Set the presentation order to `patient_ids` (every case of the meeting, once each)."""
-    meeting = _open_meeting(store, meeting_id)
-    cases = {c.patient_id: c for c in list_cases(store, meeting.id)}
-    wanted = [str(p).strip() for p in patient_ids]
-    if sorted(wanted) != sorted(cases):
-        missing = sorted(set(cases) - set(wanted))
-        extra = sorted(set(wanted) - set(cases))
-        dupes = sorted({p for p in wanted if wanted.count(p) > 1})
-        detail = "; ".join(part for part in (
-            f"missing {', '.join(missing)}" if missing else "",
-            f"not on the agenda {', '.join(extra)}" if extra else "",
-            f"listed twice {', '.join(dupes)}" if dupes else "") if part)
-        raise BoardError(f"the new order must list every case once ({detail})", where="order")
-    with audited(store) as db:
-        for place, pid in enumerate(wanted, start=1):
-            db.execute("UPDATE board_cases SET position = ? WHERE id = ?", [place, cases[pid].id])
-        _audit(store, "board.case.reordered", {"meeting_id": meeting.id, "order": wanted})
-    return list_cases(store, meeting.id)
+#: Agenda changes live in :mod:`oncoboard.board.agenda`; they stay reachable from here.
+_AGENDA = ("add_case", "edit_case", "reorder_cases", "move_case", "remove_case")
 
 
-def move_case(store: Any, meeting_id: int | str, patient_id: str, position: int) -> list[BoardCase]:
-    """Move one case to the 1-based `position`, shifting the others."""
-    order = [c.patient_id for c in list_cases(store, meeting_id)]
-    case = get_case(store, meeting_id, patient_id)
-    if not 1 <= int(position) <= len(order):
-        raise BoardError(f"position must be between 1 and {len(order)}, not {position}",
-                         where="position")
-    order.remove(case.patient_id)
-    order.insert(int(position) - 1, case.patient_id)
-    return reorder_cases(store, meeting_id, order)
+def __getattr__(name: str) -> Any:
+    if name in _AGENDA:
+        from oncoboard.board import agenda
 
-
-def remove_case(store: Any, meeting_id: int | str, patient_id: str) -> list[BoardCase]:
-    """Take a patient off the agenda (refused once the board has recorded a decision)."""
-    meeting = _open_meeting(store, meeting_id)
-    case = get_case(store, meeting.id, patient_id)
-    decided = list(store.db.query("SELECT 1 FROM board_decisions WHERE case_id = ?", [case.id]))
-    if decided:
-        raise BoardError(f"patient {case.patient_id} has a recorded decision in meeting "
-                         f"{meeting.id}: the case cannot be removed", where="case")
-    with audited(store) as db:
-        db.execute("DELETE FROM board_cases WHERE id = ?", [case.id])
-        db.execute("UPDATE board_cases SET position = position - 1 "
-                   "WHERE meeting_id = ? AND position > ?", [meeting.id, case.position])
-        _audit(store, "board.case.removed", {"meeting_id": meeting.id, "case_id": case.id,
-                                              "patient_id": case.patient_id,
-                                              "order": _order(store, meeting.id)})
-    return list_cases(store, meeting.id)
-
-
-def verify_board(store: Any) -> list[Any]:
-    """Return `audit.Problem` for each meeting or case that no longer matches the audit trail.
-
-    Every meeting and case row must be the one its latest audit entry was written for (an
-    edited question, title or status is found); every meeting or case the trail created and did
-    not remove must still exist; each meeting's agenda order must be the last one audited. Rows
-    written before these hashes were recorded are checked for existence only.
-    """
-    from oncoboard import audit
-
-    if "board_meetings" not in store.db.table_names():
-        return []
-    meetings: dict[int, audit.AuditEntry] = {}
-    cases: dict[int, audit.AuditEntry] = {}
-    orders: dict[int, audit.AuditEntry] = {}
-    removed: set[int] = set()
-    for e in audit.entries(store):
-        pay = e.payload
-        if e.event_type.startswith("board.meeting.") and "meeting_id" in pay:
-            meetings[int(pay["meeting_id"])] = e
-        if e.event_type in ("board.case.added", "board.case.removed") and "case_id" in pay:
-            cases[int(pay["case_id"])] = e
-            if e.event_type == "board.case.removed":
-                removed.add(int(pay["case_id"]))
-        if e.event_type.startswith("board.case.") and "order" in pay:
-            orders[int(pay["meeting_id"])] = e
-    problems = []
-    rows = {r["id"]: r for r in store.db.query("SELECT * FROM board_meetings")}
-    problems += _compare(audit, "meeting", rows, meetings, _MEETING_CONTENT, set())
-    case_rows = {r["id"]: r for r in store.db.query("SELECT * FROM board_cases")}
-    problems += _compare(audit, "case", case_rows, cases, _CASE_CONTENT, removed)
-    for meeting_id, e in orders.items():
-        if meeting_id in rows and _order(store, meeting_id) != e.payload["order"]:
-            problems.append(audit.Problem(e.seq, "edited", f"meeting {meeting_id}'s agenda "
-                                                           "order differs from its audit entry"))
-    return problems
-
-
-def _compare(audit: Any, what: str, rows: dict[int, dict[str, Any]], latest: dict[int, Any],
-             columns: Sequence[str], removed: set[int]) -> list[Any]:
-    problems = []
-    for row_id, row in rows.items():
-        e = latest.get(row_id)
-        if e is None:
-            problems.append(audit.Problem(0, "inserted", f"{what} {row_id} has no audit entry"))
-        elif row_id in removed:
-            problems.append(audit.Problem(e.seq, "inserted", f"{what} {row_id} was removed "
-                                                             f"(entry {e.seq}) but is back"))
-        elif "content_sha256" in e.payload and \
-                e.payload["content_sha256"] != _content_sha256(row, columns):
-            problems.append(audit.Problem(e.seq, "edited", f"{what} {row_id} differs from its "
-                                                           f"audit entry {e.seq}"))
-    for row_id, e in latest.items():
-        if row_id not in rows and row_id not in removed:
-            problems.append(audit.Problem(e.seq, "deleted", f"{what} {row_id} (entry {e.seq}) "
-                                                            "is missing from the database"))
-    return problems
+        return getattr(agenda, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

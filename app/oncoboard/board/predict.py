@@ -14,8 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from oncoboard.board.meetings import get_meeting, list_cases
+from oncoboard.board.changes import note_change
+from oncoboard.board.meetings import get_meeting, list_cases, now_utc
 from oncoboard.errors import OncoboardError
+from oncoboard.identity import require
 from oncoboard.inference.prediction import Prediction
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ def predict_meeting(store: Any, settings: Any, meeting_id: int | str, *,
     """
     from oncoboard.inference.engine import predict_patient
 
+    user = require(store, "model.run")
     meeting = get_meeting(store, meeting_id)
     cases = list_cases(store, meeting.id)
     runs = []
@@ -66,4 +69,7 @@ def predict_meeting(store: Any, settings: Any, meeting_id: int | str, *,
         runs.append(run)
         if progress is not None:
             progress(done, len(cases), case.patient_id)
+    if cases:  # the case views changed: tell the other workstations
+        with store.transaction():
+            note_change(store, meeting.id, user.login, now_utc())
     return runs

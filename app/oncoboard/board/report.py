@@ -41,7 +41,7 @@ from oncoboard.board.figures import probability_drawing, survival_drawing
 from oncoboard.board.keyimage import KeyImage
 from oncoboard.board.meetings import KNOWN_SPECIALTIES, Meeting, get_meeting, now_utc
 from oncoboard.board.prediction_view import PredictionView, ResultView
-from oncoboard.identity import os_user
+from oncoboard.identity import user_of
 from oncoboard.inference.prediction import SYNTHETIC_LABEL
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,8 @@ def _image_flowable(image: KeyImage, max_w: float, max_h: float) -> Image:
     return Image(buffer, width=natural_w * scale, height=natural_h * scale)
 
 
-def _cover(meeting: Meeting, views: list[CaseView], head: str | None) -> list[Flowable]:
+def _cover(meeting: Meeting, views: list[CaseView], head: str | None,
+           generated_by: str) -> list[Flowable]:
     story: list[Flowable] = [_p(f"Tumour board: {meeting.title}", "title"),
                              _kv("Date", meeting.date),
                              _kv("Specialty", specialty_label(meeting.specialty)),
@@ -127,7 +128,7 @@ def _cover(meeting: Meeting, views: list[CaseView], head: str | None) -> list[Fl
                      _p(decided)])
     story.append(_table(rows, [10 * mm, 32 * mm, 68 * mm, FRAME_W - 110 * mm], grid=True))
     story += [Spacer(1, 8), _kv("Audit log head", head or "empty log", "small"),
-              _kv("Generated", f"{now_utc()} by {os_user()} with Oncoboard {__version__}",
+              _kv("Generated", f"{now_utc()} by {generated_by or '-'} with Oncoboard {__version__}",
                   "small")]
     return story
 
@@ -239,8 +240,11 @@ def _case_page(view: CaseView, include_names: bool) -> list[Flowable]:
 
 
 def build_pdf(meeting: Meeting, views: list[CaseView], *, head: str | None,
-              include_names: bool = False) -> bytes:
-    """Return the report's PDF bytes: cover page, then one page per case."""
+              include_names: bool = False, generated_by: str = "") -> bytes:
+    """Return the report's PDF bytes: cover page, then one page per case.
+
+    `generated_by`: the signed-in user's login, printed on the cover page.
+    """
     total = 1 + len(views)
     footer = f"audit head {head[:16] if head else 'empty'}"
 
@@ -258,8 +262,8 @@ def build_pdf(meeting: Meeting, views: list[CaseView], *, head: str | None,
                             topMargin=MARGIN, bottomMargin=MARGIN + 8 * mm,
                             title=f"Tumour board {meeting.date} {meeting.title}",
                             author=f"Oncoboard {__version__}", subject="tumour-board report")
-    story: list[Flowable] = [KeepInFrame(FRAME_W, FRAME_H, _cover(meeting, views, head),
-                                         mode="shrink")]
+    cover = _cover(meeting, views, head, generated_by)
+    story: list[Flowable] = [KeepInFrame(FRAME_W, FRAME_H, cover, mode="shrink")]
     for view in views:
         story += [PageBreak(), KeepInFrame(FRAME_W, FRAME_H, _case_page(view, include_names),
                                            mode="shrink")]
@@ -282,7 +286,8 @@ def export_pdf(store: Any, meeting_id: int | str, path: str | Path, *,
     meeting = get_meeting(store, meeting_id)
     if views is None:
         views = meeting_case_views(store, meeting.id, settings=settings)
-    data = build_pdf(meeting, views, head=audit_head(store), include_names=include_names)
+    data = build_pdf(meeting, views, head=audit_head(store), include_names=include_names,
+                     generated_by=user_of(store).login)
     out = atomic_write(path, data)
     log.info("exported meeting %s as PDF (%d pages)", meeting.id, 1 + len(views))
     return out

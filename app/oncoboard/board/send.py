@@ -30,7 +30,7 @@ from oncoboard.board.caseview import CaseView, case_view
 from oncoboard.board.meetings import audited, get_meeting, list_cases, now_utc
 from oncoboard.config import PacsNode
 from oncoboard.errors import BoardError, OncoboardError
-from oncoboard.identity import os_user
+from oncoboard.identity import user_of
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,8 @@ def send_case(store: Any, settings: Any, meeting_id: int | str, patient_id: str,
     candidates: list[tuple[str, str, str, Any]] = [
         (f"report-pdf:v{version}", "encapsulated-pdf", case_study,
          lambda: dicom_out.encapsulated_pdf(
-             build_pdf(view.meeting, [view], head=audit_head(store)), study,
+             build_pdf(view.meeting, [view], head=audit_head(store),
+                       generated_by=user_of(store).login), study,
              title=f"Tumour board {view.meeting.date}: {view.meeting.title}"))]
     for result in model_results(store, view):
         candidates.append((f"model-sr:{result.prediction_id}", "comprehensive-sr", case_study,
@@ -215,7 +216,7 @@ def send_case(store: Any, settings: Any, meeting_id: int | str, patient_id: str,
             results += [pacs.StoreResult(str(ds.SOPInstanceUID), False, exc.message)
                         for ds in batch]
     by_sop = {r.sop_uid: r for r in results}
-    user, when = os_user(), now_utc()
+    user, when = user_of(store).login, now_utc()
     for item, kind, ds in todo:
         stored_result = by_sop[str(ds.SOPInstanceUID)]
         status = "sent" if stored_result.stored else "not sent"

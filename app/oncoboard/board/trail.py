@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from oncoboard import audit
+from oncoboard.audit.access import verify_access_log
 from oncoboard.board.decisions import verify_decisions
-from oncoboard.board.meetings import verify_board
+from oncoboard.board.meetings_verify import verify_board
 from oncoboard.imaging.lesions import verify_lesions
 from oncoboard.inference.prediction_store import verify_predictions
 
@@ -30,6 +31,7 @@ def verify_prediction_rows(store: Any) -> list[audit.Problem]:
 def verify_trail(store: Any) -> audit.VerifyReport:
     """Verify the chain, its checkpoints and every audited row: predictions, meetings, cases,
     decisions, lesions and their measurements (edited, deleted or unaudited rows are
-    problems)."""
+    problems), and the access log's own chain."""
     return audit.verify(store, row_checks=(verify_predictions, verify_prediction_rows,
-                                           verify_board, verify_decisions, verify_lesions))
+                                           verify_board, verify_decisions, verify_lesions,
+                                           verify_access_log))

@@ -25,7 +25,7 @@ from typing import Any
 from oncoboard import __version__
 from oncoboard.config import Settings, load_settings
 from oncoboard.errors import OncoboardError, StorageError
-from oncoboard.identity import os_user
+from oncoboard.identity import local_user, os_user
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,9 @@ class Context:
 
             _check_data_dir(self.settings.db_path.parent)
             self._store = open_store(self.settings.db_path)
+            # the signed-in user, carried by the store to every action (a site database will
+            # set its login and roles here)
+            self._store.user = local_user()
         return self._store
 
     def close(self) -> None:

@@ -1,7 +1,9 @@
 """``oncoboard board ...``: hold a tumour-board meeting from the command line.
 
-create, list, show, add-case, move-case, remove-case, predict, decide (and amend), status,
-export.
+create, list, show, add-case, edit-case, move-case, remove-case, predict, decide (and amend),
+status, export, send. Commands that change a meeting, case or decision read it, then write it
+stating the version read (or the one given with ``--if-version N``): a write based on a version
+someone changed since is refused (exit 6, "changed by <user> at <time>: reload").
 Board modules (and reportlab) are imported inside the handlers so ``oncoboard --help`` stays fast.
 """
 
@@ -47,15 +49,26 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--position", type=int, help="1-based place (default: last)")
     p.set_defaults(handler=_add_case)
 
+    p = bsub.add_parser("edit-case", parents=[common],
+                        help="change a case's question or presenter")
+    p.add_argument("meeting", metavar="MEETING")
+    p.add_argument("patient", metavar="PATIENT")
+    p.add_argument("--question", help="the new question asked of the board")
+    p.add_argument("--presenter", help="the new presenting physician")
+    _if_version(p, "case")
+    p.set_defaults(handler=_edit_case)
+
     p = bsub.add_parser("move-case", parents=[common], help="change a case's place")
     p.add_argument("meeting", metavar="MEETING")
     p.add_argument("patient", metavar="PATIENT")
     p.add_argument("position", type=int, metavar="POSITION")
+    _if_version(p, "case")
     p.set_defaults(handler=_move_case)
 
     p = bsub.add_parser("remove-case", parents=[common], help="take a patient off the agenda")
     p.add_argument("meeting", metavar="MEETING")
     p.add_argument("patient", metavar="PATIENT")
+    _if_version(p, "case")
     p.set_defaults(handler=_remove_case)
 
     p = bsub.add_parser("predict", parents=[common],
@@ -70,6 +83,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = bsub.add_parser("status", parents=[common], help="mark a meeting held or closed")
     p.add_argument("meeting", metavar="MEETING")
     p.add_argument("status", choices=["planned", "held", "closed"])
+    _if_version(p, "meeting")
     p.set_defaults(handler=_status)
 
     p = bsub.add_parser("export", parents=[common], help="write the PDF report and/or JSON")
@@ -98,6 +112,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_send)
     for action in bsub.choices.values():  # an unknown meeting in an empty data folder: say so
         action.set_defaults(handler=_meeting_hint(action.get_default("handler")))
+
+
+def _if_version(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--if-version", type=int, default=None, metavar="N",
+                   help=f"write only if the {what} is still at version N (as read by `board "
+                        f"show --json`); else exit 6, nothing written")
 
 
 def _meeting_hint(handler: Any) -> Any:
@@ -129,6 +149,7 @@ def _register_decide(bsub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-departure", action="store_true",
                    help="with --amend: the new version no longer departs from the model")
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
+    _if_version(p, "decision (0: none yet)")
     p.set_defaults(handler=_decide)
 
 
@@ -170,6 +191,7 @@ def _list(args: Any, ctx: Any) -> int:
 
 
 def _show(args: Any, ctx: Any) -> int:
+    from oncoboard.audit.access import record_accesses
     from oncoboard.board.caseview import meeting_case_views
     from oncoboard.board.export import meeting_export
     from oncoboard.board.meetings import get_meeting
@@ -178,6 +200,7 @@ def _show(args: Any, ctx: Any) -> int:
 
     meeting = get_meeting(ctx.store, args.meeting)
     views = meeting_case_views(ctx.store, meeting.id, with_image=False)
+    record_accesses(ctx.store, [v.case.patient_id for v in views], "board.case")
     if args.json:
         print_json(meeting_export(ctx.store, meeting.id, views=views))
         return 0
@@ -226,8 +249,20 @@ def _move_case(args: Any, ctx: Any) -> int:
     from oncoboard.cli.hints import suggest_case
 
     with suggest_case(ctx, args.meeting, args.patient):
-        cases = move_case(ctx.store, args.meeting, args.patient, args.position)
+        cases = move_case(ctx.store, args.meeting, args.patient, args.position,
+                          expected_version=args.if_version)
     print("order: " + ", ".join(c.patient_id for c in cases))
+    return 0
+
+
+def _edit_case(args: Any, ctx: Any) -> int:
+    from oncoboard.board.agenda import edit_case
+    from oncoboard.cli.hints import suggest_case
+
+    with suggest_case(ctx, args.meeting, args.patient):
+        c = edit_case(ctx.store, args.meeting, args.patient, question=args.question,
+                      presenter=args.presenter, expected_version=args.if_version)
+    print(f"case of patient {c.patient_id} in meeting {c.meeting_id} is now version {c.version}")
     return 0
 
 
@@ -236,7 +271,8 @@ def _remove_case(args: Any, ctx: Any) -> int:
     from oncoboard.cli.hints import suggest_case
 
     with suggest_case(ctx, args.meeting, args.patient):
-        cases = remove_case(ctx.store, args.meeting, args.patient)
+        cases = remove_case(ctx.store, args.meeting, args.patient,
+                            expected_version=args.if_version)
     print(f"patient {args.patient} removed; order: " + (", ".join(c.patient_id for c in cases)
                                                         or "no cases left"))
     return 0
@@ -275,7 +311,7 @@ def _record_or_amend(args: Any, ctx: Any) -> Any:
         d = amend_decision(ctx.store, args.meeting, args.patient, reason=args.amend,
                            plan=args.plan, rationale=args.rationale, options=args.option,
                            attendees=args.attendee, prediction_ids=args.prediction,
-                           departs_from_model=departure)
+                           departs_from_model=departure, expected_version=args.if_version)
     else:
         if args.plan is None or args.rationale is None:
             raise BoardError("--plan and --rationale are required (or --amend REASON to "
@@ -283,7 +319,8 @@ def _record_or_amend(args: Any, ctx: Any) -> Any:
         d = record_decision(ctx.store, args.meeting, args.patient, plan=args.plan,
                             rationale=args.rationale, options=args.option or [],
                             attendees=args.attendee or [], prediction_ids=args.prediction,
-                            departs_from_model=args.departs_from_model)
+                            departs_from_model=args.departs_from_model,
+                            expected_version=args.if_version)
     return d
 
 
@@ -304,7 +341,7 @@ def _predict(args: Any, ctx: Any) -> int:
 def _status(args: Any, ctx: Any) -> int:
     from oncoboard.board.meetings import set_status
 
-    m = set_status(ctx.store, args.meeting, args.status)
+    m = set_status(ctx.store, args.meeting, args.status, expected_version=args.if_version)
     print(f"meeting {m.id} is {m.status}")
     return 0
 
@@ -320,8 +357,12 @@ def _export(args: Any, ctx: Any) -> int:
                          where="export")
     if args.case and not (args.fhir or args.send):
         raise BoardError("--case goes with --fhir or --send", where="export")
+    from oncoboard.audit.access import record_accesses
+
     meeting = get_meeting(ctx.store, args.meeting)
     views = meeting_case_views(ctx.store, meeting.id, settings=ctx.settings)
+    record_accesses(ctx.store, [v.case.patient_id for v in views
+                                if args.case is None or v.case.patient_id == args.case], "export")
     if args.pdf:
         out = export_pdf(ctx.store, meeting.id, args.pdf, include_names=args.with_names,
                          views=views)
@@ -357,10 +398,14 @@ def _export_fhir(args: Any, ctx: Any, meeting: Any, views: list[Any]) -> int:
 def _send(args: Any, ctx: Any) -> int:
     from dataclasses import asdict
 
+    from oncoboard.audit.access import record_accesses
+    from oncoboard.board.meetings import list_cases
     from oncoboard.board.send import send_meeting
     from oncoboard.cli import print_json
 
     node = ctx.settings.pacs_node(args.node)
+    record_accesses(ctx.store, [c.patient_id for c in list_cases(ctx.store, args.meeting)
+                                if args.case is None or c.patient_id == args.case], "export")
     items = send_meeting(ctx.store, ctx.settings, args.meeting, node, patient_id=args.case)
     if args.json:
         print_json([asdict(i) for i in items])

@@ -217,12 +217,14 @@ def _patients_list(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def _patients_show(args: argparse.Namespace, ctx: Any) -> int:
+    from oncoboard.audit.access import record_access
     from oncoboard.cli import print_json
     from oncoboard.cli.hints import suggest_patient
     from oncoboard.patients import record
 
     with suggest_patient(ctx, args.patient_id):
         summary = record.get_summary(ctx.store, args.patient_id)
+    record_access(ctx.store, summary.patient.id, "cli.patients.show")
     if args.json:
         pid = args.patient_id
         print_json({

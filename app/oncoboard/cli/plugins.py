@@ -114,8 +114,10 @@ def _verify(args: Any, ctx: Any) -> int:
 def _install(args: Any, ctx: Any) -> int:
     from oncoboard import audit
     from oncoboard.cli import print_json
+    from oncoboard.identity import require
     from oncoboard.inference.discovery import install_plugin
 
+    require(ctx.store, "plugin.manage")  # before anything is copied into the plugin folder
     plugin = install_plugin(args.archive, ctx.settings)
     m = plugin.require()
     audit.append(ctx.store, "plugin.installed", {"plugin_id": m.id, "version": m.version,

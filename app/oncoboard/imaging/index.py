@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from oncoboard.errors import DicomError, NotFoundError
+from oncoboard.identity import require
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def index_paths(store: Any, paths: Iterable[str | Path], *, progress: ProgressFn
     Parameters
     ----------
     store
-        The open store.
+        The open store (its user needs the radiologist role).
     paths
         Files, folders (searched recursively), zip files or DICOMDIR files.
     progress
@@ -106,11 +107,10 @@ def index_paths(store: Any, paths: Iterable[str | Path], *, progress: ProgressFn
     settings
         Used for ``patient_match`` and the data folder (zip extraction); defaults apply if None.
 
-    Returns
-    -------
-    IndexReport
-        Counts, the series and studies touched, and every skipped file with its reason.
+    Returns an IndexReport: counts, the series and studies touched, and every skipped file with
+    its reason.
     """
+    require(store, "image.import")
     report = IndexReport()
     data_dir = Path(settings.data_dir) if settings is not None else (
         Path(store.path).parent if store.path else Path.cwd())

@@ -34,7 +34,7 @@ import numpy as np
 
 from oncoboard import audit
 from oncoboard.errors import NotFoundError, OncoboardError
-from oncoboard.identity import os_user
+from oncoboard.identity import require
 from oncoboard.imaging import recist
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,10 @@ def _hash(row: dict[str, Any], columns: Sequence[str]) -> str:
 
 def _write(store: Any, table: str, row: dict[str, Any], event: str,
            payload: dict[str, Any], columns: Sequence[str]) -> int:
+    user = require(store, "lesion.edit")
+    for who in ("created_by", "measured_by"):  # the signed-in user, not the environment
+        if who in row:
+            row[who] = user.login
     with store.transaction() as db:
         entry = audit.append(store, event, {**payload, "content_sha256": _hash(row, columns)})
         row["audit_hash"] = entry.hash
@@ -181,7 +185,7 @@ def define_lesion(store: Any, patient_id: str, *, kind: str, label: str,
     row: dict[str, Any] = {"uid": str(uuid.uuid4()), "patient_id": patient_id, "number": number,
                            "kind": kind, "label": label, "organ": organ,
                            "is_node": int(bool(is_node)), "created_at": _now(),
-                           "created_by": os_user()}
+                           "created_by": ""}
     _write(store, "lesions", row, "lesion.defined",
            {"patient_id": patient_id, "lesion_uid": row["uid"], "number": number, "kind": kind},
            _LESION_CONTENT)
@@ -310,7 +314,7 @@ def _measure_row(les: Lesion, date: str, status: str, series_uid: str | None,
             "short_axis_lps": coords(short_axis, "lps"),
             "short_axis_index": coords(short_axis, "index"), "equivocal": int(bool(equivocal)),
             "supersedes": supersedes, "method": method, "note": note[:500],
-            "measured_at": _now(), "measured_by": os_user()}
+            "measured_at": _now(), "measured_by": ""}
 
 
 def withdraw_measurement(store: Any, patient_id: str, measurement_id: int,

@@ -22,6 +22,7 @@ import numpy as np
 
 from oncoboard import __version__
 from oncoboard.errors import InferenceError, OncoboardError
+from oncoboard.identity import user_of
 from oncoboard.inference import explain, recalibration, runtime
 from oncoboard.inference.inputs import (
     Assembly,
@@ -215,8 +216,12 @@ def plugin_identity(plugin: Any) -> PluginIdentity:
 
 def make_result(plugin: Any, asm: Assembly, providers: Sequence[str], *,
                 patient_id: str | None, reference_date: dt.date | None,
-                explain_it: bool = True, job: runtime.Job | None = None) -> Prediction:
-    """Run an assembled case (unless refused) and return its prediction (not stored)."""
+                explain_it: bool = True, job: runtime.Job | None = None,
+                user: str | None = None) -> Prediction:
+    """Run an assembled case (unless refused) and return its prediction (not stored).
+
+    `user`: who asks (the store's signed-in user); default the OS login (calculator mode).
+    """
     from oncoboard.audit import canonical_json, os_user, sha256_text
 
     m: Manifest = plugin.manifest
@@ -247,7 +252,7 @@ def make_result(plugin: Any, asm: Assembly, providers: Sequence[str], *,
         population=asm.population,
         inputs={k: InputRecord.from_dict(k, v) for k, v in snapshot.items()},
         input_sha256=input_sha256, warnings=tuple(Flag.from_dict(w) for w in asm.warnings),
-        app_version=__version__, os_user=os_user(), created_at=created_at,
+        app_version=__version__, os_user=user or os_user(), created_at=created_at,
         duration_ms=round((time.perf_counter() - started) * 1000, 3), **got)
 
 
@@ -386,7 +391,8 @@ def predict_patient(store: Any, settings: Any, patient_id: str, *,
             asm.refuse(f"internal error while assembling the inputs ({type(exc).__name__}); "
                        f"see the log")
         pred = make_result(plugin, asm, settings.providers, patient_id=patient_id,
-                           reference_date=day, explain_it=explain_it, job=job)
+                           reference_date=day, explain_it=explain_it, job=job,
+                           user=user_of(store).login)
         results.append(recalibration.recalibrated(plugin, pred, settings))  # site layer, if any
     if save:  # one transaction for the patient: one commit instead of one per plugin
         return prediction_store.save_many(store, results, settings=settings)

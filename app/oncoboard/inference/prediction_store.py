@@ -25,6 +25,7 @@ import numpy as np
 
 from oncoboard import audit
 from oncoboard.errors import NotFoundError
+from oncoboard.identity import require
 from oncoboard.inference.prediction import AuditRef, OutputResult, Prediction
 
 JSON_COLUMNS = ("plugin", "population", "inputs", "outputs", "scenarios", "explanation",
@@ -72,7 +73,12 @@ def save(store: Any, prediction: Prediction, *, settings: Any = None) -> Predict
 
 def save_many(store: Any, predictions: Sequence[Prediction], *, settings: Any = None
               ) -> list[Prediction]:
-    """Store and audit several predictions in one transaction (all or none)."""
+    """Store and audit several predictions in one transaction (all or none).
+
+    Needs the ``clinician`` role; each prediction keeps the user it was made by (``os_user``,
+    the store's signed-in user when made by `oncoboard.inference.engine.predict_patient`).
+    """
+    require(store, "model.run")
     with store.transaction():
         saved = [_save_one(store, p, settings) for p in predictions]
     audit.checkpoint(store)

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from oncoboard.errors import OncoboardError
+from oncoboard.identity import require
 from oncoboard.inference.prediction import Prediction
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ def _write_version(settings: Any, plugin_id: str, fields: dict[str, Any], key_pe
 
 def create(store: Any, settings: Any, report: dict[str, Any], key_pem: bytes) -> dict[str, Any]:
     """Store a recalibration fitted by a validation report; sign and audit it; return it."""
+    require(store, "plugin.manage")
     from oncoboard import audit
 
     plugin = report["plugin"]
@@ -120,6 +122,7 @@ def create(store: Any, settings: Any, report: dict[str, Any], key_pem: bytes) ->
 
 def remove(store: Any, settings: Any, plugin_id: str, key_pem: bytes) -> dict[str, Any]:
     """Write a signed ``removed`` version (the plugin's own outputs again); audit it."""
+    require(store, "plugin.manage")
     from oncoboard import audit
 
     if not versions(settings, plugin_id):

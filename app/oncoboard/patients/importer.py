@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oncoboard.errors import OncoboardError, RecordImportError
+from oncoboard.identity import require
 from oncoboard.patients import codes
 from oncoboard.patients.limits import MAX_FILE_BYTES, check_batch
 
@@ -176,6 +177,7 @@ def import_file(store: Store, path: str | Path, today: dt.date | None = None) ->
     RecordImportError
         The file or one of its resources/lines cannot be imported; nothing was written.
     """
+    require(store, "record.import")
     return write_batch(store, read_file(store, Path(path)), today)
 
 

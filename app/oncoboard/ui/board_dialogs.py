@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QDate, Qt
+from PySide6.QtCore import QCoreApplication, QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from oncoboard.dates import local_time
 from oncoboard.ui.errors import ErrorBoundary
 
 SPECIALTIES = ("thorax", "sein", "digestif", "uro", "gyneco", "orl", "neuro", "hemato",
@@ -134,12 +135,23 @@ class AddCaseDialog(_FormDialog):
 
 
 class DecisionDialog(_FormDialog):
-    """Record the board's decision: options, plan, rationale, attendees, departure from models."""
+    """Record the board's decision, or amend it: options, plan, rationale, attendees, departure.
+
+    The dialog remembers the decision version it read (0: none yet) and saves against it. When
+    someone else saved a version meanwhile, the save is refused: the dialog shows their decision
+    and the message, keeps what was typed (saving again amends their version), and emits
+    ``stale(error)`` so the board view reloads.
+    """
+
+    stale = Signal(object)
 
     def __init__(self, store: Any, meeting: Any, patient_id: str, model_summary: str = "",
                  parent: QWidget | None = None):
         super().__init__(tr("Board decision for {p}").format(p=patient_id), parent)
         self.store, self.meeting, self.patient_id = store, meeting, patient_id
+        self.read_version = 0
+        self.current = QLabel(objectName="decisionCurrent")
+        self.current.setWordWrap(True)
         self.options = QPlainTextEdit(objectName="decisionOptions")
         self.options.setPlaceholderText(tr("Options discussed, one per line"))
         self.options.setFixedHeight(90)
@@ -156,25 +168,67 @@ class DecisionDialog(_FormDialog):
         self.departure.setPlaceholderText(tr("Why the board departs from the model"))
         self.departure.setEnabled(False)
         self.departs.toggled.connect(self.departure.setEnabled)
+        self.reason = QLineEdit(objectName="decisionAmendReason")
+        self.reason.setPlaceholderText(tr("Why the decision is amended"))
         shown = QLabel(tr("Model results shown: {s}").format(s=model_summary) if model_summary
                        else tr("No model result is stored for this patient."), objectName="muted")
         shown.setWordWrap(True)
         self.form.addRow(shown)
+        self.form.addRow(self.current)
         self.departs.setEnabled(bool(model_summary))
         for label, widget in ((tr("Options discussed"), self.options),
                               (tr("Chosen plan"), self.plan),
                               (tr("Rationale"), self.rationale), (tr("Attendees"), self.attendees),
-                              ("", self.departs), (tr("Reason"), self.departure)):
+                              ("", self.departs), (tr("Reason"), self.departure),
+                              (tr("Amendment reason"), self.reason)):
             self.form.addRow(label, widget)
+        self.load_current(prefill=True)
+
+    def load_current(self, *, prefill: bool) -> Any:
+        """Read the case's current decision; show it (and fill the form from it if `prefill`)."""
+        from oncoboard.board.decisions import current_decision
+
+        cur = current_decision(self.store, self.meeting.id, self.patient_id)
+        self.read_version = cur.version if cur is not None else 0
+        self.reason.setEnabled(cur is not None)
+        if cur is None:
+            self.current.hide()
+            return None
+        self.current.setText(tr("Current decision (version {v}, by {user} at {time}): {plan}")
+                             .format(v=cur.version, user=cur.recorded_by,
+                                     time=local_time(cur.decided_at), plan=cur.plan))
+        self.current.show()
+        if prefill:
+            self.plan.setPlainText(cur.plan)
+            self.rationale.setPlainText(cur.rationale)
+            self.options.setPlainText("\n".join(cur.options))
+            self.attendees.setPlainText("\n".join(a.label() for a in cur.attendees))
+            self.departs.setChecked(cur.departs_from_model and self.departs.isEnabled())
+            self.departure.setText(cur.departure_reason or "")
+        return cur
 
     def _apply(self) -> Any:
-        from oncoboard.board.decisions import record_decision
+        from oncoboard.board.decisions import amend_decision, record_decision
+        from oncoboard.errors import StaleWriteError
 
-        return record_decision(
-            self.store, self.meeting.id, self.patient_id, plan=self.plan.toPlainText(),
-            rationale=self.rationale.toPlainText(), options=_lines(self.options),
-            attendees=_lines(self.attendees),
-            departs_from_model=self.departure.text() if self.departs.isChecked() else None)
+        departure = self.departure.text() if self.departs.isChecked() else None
+        try:
+            if self.read_version == 0:
+                return record_decision(
+                    self.store, self.meeting.id, self.patient_id, plan=self.plan.toPlainText(),
+                    rationale=self.rationale.toPlainText(), options=_lines(self.options),
+                    attendees=_lines(self.attendees), departs_from_model=departure,
+                    expected_version=0)
+            return amend_decision(
+                self.store, self.meeting.id, self.patient_id, reason=self.reason.text(),
+                plan=self.plan.toPlainText(), rationale=self.rationale.toPlainText(),
+                options=_lines(self.options), attendees=_lines(self.attendees),
+                departs_from_model=departure, expected_version=self.read_version)
+        except StaleWriteError as exc:
+            self.load_current(prefill=False)  # their decision on show, what was typed kept
+            self.reason.setFocus()
+            self.stale.emit(exc)
+            raise
 
 
 def today() -> str:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
     QGroupBox,
@@ -19,24 +18,27 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QPushButton,
-    QScrollArea,
     QSplitter,
-    QStackedWidget,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from oncoboard.dates import local_time
-from oncoboard.ui import theme, workers
+from oncoboard.identity import user_of
+from oncoboard.ui import access_log, theme, workers
 from oncoboard.ui.board_dialogs import (
     AddCaseDialog,
     DecisionDialog,
     MeetingDialog,
     SendToPacsDialog,
 )
+from oncoboard.ui.board_presenter import CasePanel, PresenterWindow, rgb_pixmap
+from oncoboard.ui.board_watch import BoardWatcher
 from oncoboard.ui.errors import ErrorBoundary
-from oncoboard.ui.prediction_widgets import PredictionCardWidget
+
+__all__ = ["BoardView", "CasePanel", "PresenterWindow", "case_html", "default_meeting_id",
+           "rgb_pixmap"]
 
 if TYPE_CHECKING:
     from oncoboard.board.meetings import Meeting
@@ -49,15 +51,23 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("BoardView", text)
 
 
-def case_views_job(task: workers.Task, db_path: Any, settings: Any, meeting_id: int) -> list[Any]:
-    """Gather every case of the meeting with its key image (pool thread, own store)."""
+def case_views_job(task: workers.Task, db_path: Any, settings: Any, meeting_id: int,
+                   user: Any = None) -> list[Any]:
+    """Gather every case of the meeting with its key image (pool thread, own store).
+
+    `user`: the signed-in user (this thread's own store does not know them otherwise).
+    """
+    from oncoboard.audit.access import record_accesses
     from oncoboard.board.caseview import case_view
     from oncoboard.board.meetings import list_cases
     from oncoboard.store import open_store
 
-    store = open_store(db_path)
+    store: Any = open_store(db_path)
+    if user is not None:
+        store.user = user
     try:
         cases = list_cases(store, meeting_id)
+        record_accesses(store, [c.patient_id for c in cases], "board.case")
         views = []
         for i, case in enumerate(cases):
             task.progress(i / max(len(cases), 1), case.patient_id)
@@ -68,13 +78,18 @@ def case_views_job(task: workers.Task, db_path: Any, settings: Any, meeting_id: 
 
 
 def export_job(task: workers.Task, db_path: Any, settings: Any, meeting_id: int, path: Path,
-               kind: str) -> Path:
-    """Write the meeting's PDF or JSON export (pool thread, own store)."""
+               kind: str, user: Any = None) -> Path:
+    """Write the meeting's PDF or JSON export (pool thread, own store, as `user`)."""
+    from oncoboard.audit.access import record_accesses
+    from oncoboard.board.meetings import list_cases
     from oncoboard.store import open_store
 
-    store = open_store(db_path)
+    store: Any = open_store(db_path)
+    if user is not None:
+        store.user = user
     try:
         task.progress(0.1, tr("Exporting"))
+        record_accesses(store, [c.patient_id for c in list_cases(store, meeting_id)], "export")
         if kind == "pdf":
             from oncoboard.board.report import export_pdf
 
@@ -84,163 +99,6 @@ def export_job(task: workers.Task, db_path: Any, settings: Any, meeting_id: int,
         return export_json(store, meeting_id, path, settings=settings)
     finally:
         store.close()
-
-
-def rgb_pixmap(rgb: Any, aspect: float = 1.0) -> QPixmap:
-    """Return a QPixmap of an (rows, columns, 3) uint8 image, pixels drawn at true shape."""
-    h, w, _ = rgb.shape
-    image = QImage(bytes(rgb.tobytes()), w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    pixmap = QPixmap.fromImage(image)
-    if abs(aspect - 1.0) > 1e-3:
-        pixmap = pixmap.scaled(w, round(h * aspect), Qt.AspectRatioMode.IgnoreAspectRatio,
-                               Qt.TransformationMode.SmoothTransformation)
-    return pixmap
-
-
-class CasePanel(QWidget):
-    """One case as presented: identity, question, summary, key image, predictions, decision."""
-
-    def __init__(self, view: Any, large: bool = True, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.view = view
-        size = theme.PRESENTER_POINT_SIZE if large else theme.BASE_POINT_SIZE + 2
-        ident = view.identity
-        head = QLabel(f"{tr('Case')} {view.case.position}/{view.total_cases} · "
-                      f"<b>{ident['id']}</b> · {ident.get('age') or '?'} {tr('y')} · "
-                      f"{ident.get('sex') or ''}", objectName="presenterHeader")
-        head.setStyleSheet(f"font-size: {size}pt;")
-        question = QLabel(view.case.question, objectName="presenterQuestion")
-        question.setWordWrap(True)
-        question.setStyleSheet(f"font-size: {size - 2}pt; color: {theme.ACCENT};")
-        response = _response_widgets(view, size)
-        summary = QLabel("<br>".join(f"<span style='color:{theme.MUTED}'>{k}</span>  {v}"
-                                     for k, v in view.summary_lines), objectName="presenterSummary")
-        summary.setWordWrap(True)
-        summary.setStyleSheet(f"font-size: {size - 8}pt;")
-        image = QLabel(objectName="presenterImage")
-        image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        if view.key_image is not None:
-            pix = rgb_pixmap(view.key_image.rgb, view.key_image.pixel_aspect)
-            image.setPixmap(pix.scaled(520, 520, Qt.AspectRatioMode.KeepAspectRatio,
-                                       Qt.TransformationMode.SmoothTransformation))
-            image.setToolTip(view.key_image.caption())
-        else:
-            image.setText(view.image_note)
-        caption = QLabel(view.key_image.caption() if view.key_image else "", objectName="muted")
-        caption.setWordWrap(True)
-        preds = QVBoxLayout()
-        # results first, refusals after them: the board reads what the models did say
-        for p in sorted(view.predictions, key=lambda p: getattr(p, "status", "ok") != "ok"):
-            preds.addWidget(PredictionCardWidget(p, compact=True))
-        if not view.predictions:
-            preds.addWidget(QLabel(view.predictions_note, objectName="muted"))
-        preds.addStretch(1)
-        pred_box = QWidget()
-        pred_box.setLayout(preds)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(pred_box)
-        decision = QLabel(objectName="presenterDecision")
-        decision.setWordWrap(True)
-        decision.setStyleSheet(f"font-size: {size - 8}pt;")
-        if view.decision is not None:
-            d = view.decision
-            text = f"<b>{tr('Decision')}:</b> {d.plan}<br>{tr('Rationale')}: {d.rationale}"
-            if d.departs_from_model:
-                text += f"<br><b>{tr('Departs from model')}:</b> {d.departure_reason}"
-            decision.setText(text)
-        else:
-            decision.setText(tr("No decision recorded yet (press D)."))
-        left = QVBoxLayout()
-        left.addWidget(summary)
-        left.addWidget(image, 1)
-        left.addWidget(caption)
-        for widget in response:
-            left.addWidget(widget)
-        body = QHBoxLayout()
-        body.addLayout(left, 1)
-        body.addWidget(scroll, 1)
-        lay = QVBoxLayout(self)
-        if view.synthetic:
-            flag = QLabel(tr("SYNTHETIC - DEMONSTRATION ONLY"), objectName="danger")
-            lay.addWidget(flag)
-        lay.addWidget(head)
-        lay.addWidget(question)
-        lay.addLayout(body, 1)
-        lay.addWidget(decision)
-
-
-def _response_widgets(view: Any, size: int) -> list[QWidget]:
-    """Return the RECIST category line and plot of a case (none without measurements)."""
-    from oncoboard.ui.response_plot import ResponsePlotWidget, category_colour
-
-    response = getattr(view, "response", None)
-    if response is None or not response.has_data:
-        return []
-    category = QLabel(response.headline(), objectName="presenterResponse")
-    category.setWordWrap(True)
-    category.setStyleSheet(f"font-size: {size - 8}pt; font-weight: bold; "
-                           f"color: {category_colour(response.latest_category)};")
-    plot = ResponsePlotWidget()
-    plot.set_response(response)
-    plot.headline.hide()  # the category line above says it in the presenter's size
-    plot.setMinimumHeight(170)
-    return [category, plot]
-
-
-class PresenterWindow(QWidget):
-    """Full screen, one case per screen; ←/→ (or PageUp/PageDown, Space) move, D decides, Esc.
-
-    Signals
-    -------
-    case_shown(int)
-        The case at this index (0-based) is on screen.
-    decision_requested(str)
-        The user pressed D on this patient's case.
-    """
-
-    case_shown = Signal(int)
-    decision_requested = Signal(str)
-
-    def __init__(self, views: list[Any], parent: QWidget | None = None):
-        super().__init__(parent, Qt.WindowType.Window)
-        self.setWindowTitle(tr("Oncoboard — presenter"))
-        self.stack = QStackedWidget()
-        self.views = views
-        for v in views:
-            self.stack.addWidget(CasePanel(v))
-        if not views:
-            self.stack.addWidget(QLabel(tr("This meeting has no cases."), objectName="title"))
-        hint = QLabel(tr("← previous   → next   D decision   Esc leave"), objectName="muted")
-        lay = QVBoxLayout(self)
-        lay.addWidget(self.stack, 1)
-        lay.addWidget(hint)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.index = 0
-
-    def show_case(self, index: int) -> None:
-        """Show case `index` (clipped)."""
-        self.index = max(0, min(index, self.stack.count() - 1))
-        self.stack.setCurrentIndex(self.index)
-        self.case_shown.emit(self.index)
-
-    def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        key = event.key()
-        if key in (Qt.Key.Key_Right, Qt.Key.Key_PageDown, Qt.Key.Key_Space, Qt.Key.Key_Down):
-            self.show_case(self.index + 1)
-        elif key in (Qt.Key.Key_Left, Qt.Key.Key_PageUp, Qt.Key.Key_Up, Qt.Key.Key_Backspace):
-            self.show_case(self.index - 1)
-        elif key == Qt.Key.Key_Home:
-            self.show_case(0)
-        elif key == Qt.Key.Key_End:
-            self.show_case(self.stack.count() - 1)
-        elif key == Qt.Key.Key_D and self.views:
-            self.decision_requested.emit(self.views[self.index].case.patient_id)
-        elif key == Qt.Key.Key_Escape:
-            self.close()
-        else:
-            super().keyPressEvent(event)
 
 
 def default_meeting_id(meetings: list[Meeting], today: str) -> int | None:
@@ -285,10 +143,16 @@ class BoardView(QWidget):
         self.patient_id: str | None = None
         self.presenter: PresenterWindow | None = None
         self.buttons: dict[str, QPushButton] = {}
+        self.notice = QLabel(objectName="boardNotice")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        self._opened: tuple[int, str] | None = None  # the case whose record was last opened
         self._build()
         self.meetings.currentRowChanged.connect(self._on_meeting_row_changed)
         self.cases.currentRowChanged.connect(self._on_case_row_changed)
         self.refresh()
+        self.watcher = BoardWatcher(self.store, self)
+        self.watcher.changed.connect(self._on_board_changed)
 
     def _button(self, key: str, text: str, slot: Any, primary: bool = False) -> QPushButton:
         button: QPushButton = QPushButton(text,
@@ -329,6 +193,7 @@ class BoardView(QWidget):
         panes.setStretchFactor(2, 4)
         outer = QVBoxLayout(self)
         outer.addWidget(QLabel(tr("Tumour board"), objectName="title"))
+        outer.addWidget(self.notice)
         outer.addWidget(panes, 1)
 
     # --- lists ------------------------------------------------------------------------------------
@@ -358,8 +223,9 @@ class BoardView(QWidget):
         item = self.meetings.item(row)
         if item is None:
             return
+        same = item.data(Qt.ItemDataRole.UserRole) == self.meeting_id
         self.meeting_id = item.data(Qt.ItemDataRole.UserRole)
-        self._load_cases()
+        self._load_cases(select=self.patient_id if same else None)  # a reload keeps the case
         self.meeting_selected.emit(self.meeting_id)
 
     def _load_cases(self, select: str | None = None) -> None:
@@ -394,6 +260,10 @@ class BoardView(QWidget):
         from oncoboard.board.caseview import case_view
 
         self.patient_id = item.data(Qt.ItemDataRole.UserRole)
+        opened = (self.meeting_id, str(self.patient_id))
+        if opened != self._opened:  # a reload of the same case is not a new opening
+            access_log.record(self.store, [opened[1]], "board.case")
+            self._opened = opened
         view = case_view(self.store, self.meeting_id, self.patient_id, with_image=False)
         self.detail.setHtml(case_html(view))
         self._update_buttons()
@@ -414,6 +284,7 @@ class BoardView(QWidget):
         """Ask for a new meeting and select it."""
         dialog = MeetingDialog(self.store, self)
         if dialog.exec() and dialog.result_value is not None:
+            self.watcher.seen()
             self.refresh(select=dialog.result_value.id)
             return dialog.result_value
         return None
@@ -425,6 +296,7 @@ class BoardView(QWidget):
         dialog = AddCaseDialog(self.store, self.meeting_id,
                                getattr(self, "current_patient", None), self)
         if dialog.exec() and dialog.result_value is not None:
+            self.watcher.seen()
             self._load_cases(select=dialog.result_value.patient_id)
             return dialog.result_value
         return None
@@ -442,7 +314,9 @@ class BoardView(QWidget):
         shown = "; ".join(r.text() for p in view.predictions for r in p.results)
         parent = self.presenter if self.presenter and self.presenter.isVisible() else self
         dialog = DecisionDialog(self.store, meeting, pid, shown, parent)
+        dialog.stale.connect(self._on_stale)
         if dialog.exec() and dialog.result_value is not None:
+            self.watcher.seen()
             if get_meeting(self.store, meeting.id).status != meeting.status:
                 # the first decision marks a planned meeting held: show it, and say so
                 self.refresh(select=meeting.id)
@@ -451,6 +325,27 @@ class BoardView(QWidget):
             self.decision_recorded.emit(pid)
             return dialog.result_value
         return None
+
+    # --- changes made elsewhere -------------------------------------------------------------------
+    def reload(self) -> None:
+        """Reload the meetings, the agenda and the case shown, keeping the selection."""
+        self.refresh(select=self.meeting_id)
+
+    def _on_board_changed(self, changes: Any) -> None:
+        """Another workstation changed the board: reload and say who changed what, when."""
+        self.reload()
+        mine = changes.meetings.get(self.meeting_id) if self.meeting_id is not None else None
+        if mine is not None:
+            by, at = mine
+            self._say(tr("Meeting {m} was changed by {user} at {time}: reloaded.").format(
+                m=self.meeting_id, user=by, time=local_time(at)))
+
+    def _on_stale(self, exc: Any) -> None:
+        """A save was refused because someone changed the record first: show their change."""
+        self.reload()
+        self.watcher.seen()
+        self._say(tr("Not saved: {reason}. The other change is shown.").format(
+            reason=getattr(exc, "message", str(exc))))
 
     def pacs_dialog(self) -> SendToPacsDialog | None:
         """Return the "Send to PACS" dialog of the selected case (not shown)."""
@@ -466,7 +361,9 @@ class BoardView(QWidget):
             dialog.exec()
 
     def _say(self, text: str) -> None:
-        """Show `text` in the main window's status bar (seconds), if there is one."""
+        """Show `text` above the board and in the main window's status bar (seconds)."""
+        self.notice.setText(text)
+        self.notice.show()
         window = self.window()
         if isinstance(window, QMainWindow):
             window.statusBar().showMessage(text, 10000)
@@ -476,7 +373,7 @@ class BoardView(QWidget):
         if self.meeting_id is None:
             return None
         task = workers.Task(case_views_job, self.ctx.settings.db_path, self.ctx.settings,
-                            self.meeting_id, name="presenter")
+                            self.meeting_id, user_of(self.store), name="presenter")
         self._run(task, tr("Preparing the presentation"), self._on_case_views_ready)
         return task
 
@@ -514,7 +411,8 @@ class BoardView(QWidget):
                 return None
             path = Path(chosen)
         task = workers.Task(export_job, self.ctx.settings.db_path, self.ctx.settings,
-                            self.meeting_id, path, kind, name=f"export {kind}")
+                            self.meeting_id, path, kind, user_of(self.store),
+                            name=f"export {kind}")
         self._run(task, tr("Exporting the report"),
                   lambda out: self.exported.emit(str(out)))
         return task

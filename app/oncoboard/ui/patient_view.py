@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from oncoboard.patients.summary_text import PLANNED_STATUSES, marker_text
-from oncoboard.ui import records
+from oncoboard.ui import access_log, records
 from oncoboard.ui.plots import LabTrendsWidget, TimelineWidget
 from oncoboard.ui.response_plot import ResponsePlotWidget
 
@@ -249,8 +249,14 @@ class PatientView(QWidget):
         self.body.setVisible(not empty)
 
     def set_patient(self, patient_id: str, note_id: str = "") -> None:
-        """Load and show `patient_id` (record reads are small: done on the GUI thread)."""
+        """Load and show `patient_id` (record reads are small: done on the GUI thread).
+
+        A new patient is written to the access log (off the screen thread); showing the same
+        one again (a refresh) is not a new opening.
+        """
         summary = records.summary(self.store, patient_id)
+        if patient_id != self.patient_id:  # refused here, before anything is shown
+            access_log.record(self.store, [patient_id], "gui.patient")
         self.patient_id = patient_id
         self.card.set_summary(summary)
         self.timeline.set_events(records.treatments(self.store, patient_id),

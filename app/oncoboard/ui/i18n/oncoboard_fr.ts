@@ -52,6 +52,10 @@
       <translation>Pourquoi la RCP s’écarte du modèle</translation>
     </message>
     <message>
+      <source>Why the decision is amended</source>
+      <translation>Pourquoi la décision est modifiée</translation>
+    </message>
+    <message>
       <source>Send what is missing</source>
       <translation>Envoyer ce qui manque</translation>
     </message>
@@ -108,6 +112,10 @@
       <translation>Motif</translation>
     </message>
     <message>
+      <source>Amendment reason</source>
+      <translation>Motif de la modification</translation>
+    </message>
+    <message>
       <source>Board report PDF (decision {version})</source>
       <translation>Compte rendu RCP en PDF (décision {version})</translation>
     </message>
@@ -160,6 +168,10 @@
       <translation>Décision de la RCP pour {p}</translation>
     </message>
     <message>
+      <source>Current decision (version {v}, by {user} at {time}): {plan}</source>
+      <translation>Décision actuelle (version {v}, par {user} le {time}) : {plan}</translation>
+    </message>
+    <message>
       <source>Sending to {node}</source>
       <translation>Envoi vers {node}</translation>
     </message>
@@ -179,10 +191,6 @@
   <context>
     <name>BoardView</name>
     <message>
-      <source>Exporting</source>
-      <translation>Export en cours</translation>
-    </message>
-    <message>
       <source>Oncoboard — presenter</source>
       <translation>Oncoboard — présentation</translation>
     </message>
@@ -191,8 +199,40 @@
       <translation>← précédent   → suivant   D décision   Échap quitter</translation>
     </message>
     <message>
+      <source>No decision recorded yet (press D).</source>
+      <translation>Aucune décision enregistrée (touche D).</translation>
+    </message>
+    <message>
+      <source>SYNTHETIC - DEMONSTRATION ONLY</source>
+      <translation>SYNTHÉTIQUE - DÉMONSTRATION UNIQUEMENT</translation>
+    </message>
+    <message>
       <source>Case</source>
       <translation>Dossier</translation>
+    </message>
+    <message>
+      <source>y</source>
+      <translation>ans</translation>
+    </message>
+    <message>
+      <source>Decision</source>
+      <translation>Décision</translation>
+    </message>
+    <message>
+      <source>Rationale</source>
+      <translation>Justification</translation>
+    </message>
+    <message>
+      <source>This meeting has no cases.</source>
+      <translation>Cette réunion n’a aucun dossier.</translation>
+    </message>
+    <message>
+      <source>Departs from model</source>
+      <translation>S’écarte du modèle</translation>
+    </message>
+    <message>
+      <source>Exporting</source>
+      <translation>Export en cours</translation>
     </message>
     <message>
       <source>Preparing the presentation</source>
@@ -201,14 +241,6 @@
     <message>
       <source>Exporting the report</source>
       <translation>Export du compte rendu</translation>
-    </message>
-    <message>
-      <source>No decision recorded yet (press D).</source>
-      <translation>Aucune décision enregistrée (touche D).</translation>
-    </message>
-    <message>
-      <source>SYNTHETIC - DEMONSTRATION ONLY</source>
-      <translation>SYNTHÉTIQUE - DÉMONSTRATION UNIQUEMENT</translation>
     </message>
     <message>
       <source>Meetings</source>
@@ -263,32 +295,20 @@
       <translation>Exporter la réunion</translation>
     </message>
     <message>
-      <source>y</source>
-      <translation>ans</translation>
-    </message>
-    <message>
-      <source>Decision</source>
-      <translation>Décision</translation>
-    </message>
-    <message>
-      <source>Rationale</source>
-      <translation>Justification</translation>
-    </message>
-    <message>
-      <source>This meeting has no cases.</source>
-      <translation>Cette réunion n’a aucun dossier.</translation>
-    </message>
-    <message>
       <source>Decision recorded: the meeting is now marked as held.</source>
       <translation>Décision enregistrée : la réunion est désormais marquée comme tenue.</translation>
     </message>
     <message>
-      <source>Departs from model</source>
-      <translation>S’écarte du modèle</translation>
+      <source>Not saved: {reason}. The other change is shown.</source>
+      <translation>Non enregistré : {reason}. L’autre modification est affichée.</translation>
     </message>
     <message>
       <source>No cases yet: add one.</source>
       <translation>Aucun dossier : ajoutez-en un.</translation>
+    </message>
+    <message>
+      <source>Meeting {m} was changed by {user} at {time}: reloaded.</source>
+      <translation>La réunion {m} a été modifiée par {user} le {time} : rechargée.</translation>
     </message>
     <message>
       <source>Predictions</source>
