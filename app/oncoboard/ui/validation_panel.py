@@ -61,7 +61,7 @@ def validate_job(task: workers.Task, settings: Any, plugin_id: str, n_boot: int)
 def validatable_plugins(settings: Any) -> list[tuple[str, str]]:
     """Return (id, label) of the enabled plugins with a survival or probability output."""
     from oncoboard.inference.discovery import discover_plugins
-    from oncoboard.inference.validation import target_output
+    from oncoboard.inference.validation_cohort import target_output
 
     out = []
     for p in discover_plugins(settings):
