@@ -122,7 +122,7 @@ def _configure_import_patients(parser: argparse.ArgumentParser) -> None:
 
 
 def _import_patients(args: argparse.Namespace, ctx: Any) -> int:
-    from oncoboard.patients.importer import import_files
+    from oncoboard.patients.import_pool import import_files
 
     if args.from_fhir:
         if args.files:

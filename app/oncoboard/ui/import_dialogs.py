@@ -47,7 +47,7 @@ def import_records_job(task: workers.Task, db_path: Any, paths: list[Path],
     indexed before their patients' records are then linked to them.
     """
     from oncoboard.errors import OncoboardError
-    from oncoboard.patients.importer import import_files
+    from oncoboard.patients.import_pool import import_files
     from oncoboard.store import open_store
 
     store = open_store(db_path)
