@@ -183,14 +183,6 @@
       <translation>Export en cours</translation>
     </message>
     <message>
-      <source>Oncoboard — presenter</source>
-      <translation>Oncoboard — présentation</translation>
-    </message>
-    <message>
-      <source>← previous   → next   D decision   Esc leave</source>
-      <translation>← précédent   → suivant   D décision   Échap quitter</translation>
-    </message>
-    <message>
       <source>Case</source>
       <translation>Dossier</translation>
     </message>
@@ -201,14 +193,6 @@
     <message>
       <source>Exporting the report</source>
       <translation>Export du compte rendu</translation>
-    </message>
-    <message>
-      <source>No decision recorded yet (press D).</source>
-      <translation>Aucune décision enregistrée (touche D).</translation>
-    </message>
-    <message>
-      <source>SYNTHETIC - DEMONSTRATION ONLY</source>
-      <translation>SYNTHÉTIQUE - DÉMONSTRATION UNIQUEMENT</translation>
     </message>
     <message>
       <source>Meetings</source>
@@ -263,6 +247,30 @@
       <translation>Exporter la réunion</translation>
     </message>
     <message>
+      <source>Decision recorded: the meeting is now marked as held.</source>
+      <translation>Décision enregistrée : la réunion est désormais marquée comme tenue.</translation>
+    </message>
+    <message>
+      <source>No cases yet: add one.</source>
+      <translation>Aucun dossier : ajoutez-en un.</translation>
+    </message>
+    <message>
+      <source>Oncoboard — presenter</source>
+      <translation>Oncoboard — présentation</translation>
+    </message>
+    <message>
+      <source>← previous   → next   D decision   Esc leave</source>
+      <translation>← précédent   → suivant   D décision   Échap quitter</translation>
+    </message>
+    <message>
+      <source>No decision recorded yet (press D).</source>
+      <translation>Aucune décision enregistrée (touche D).</translation>
+    </message>
+    <message>
+      <source>SYNTHETIC - DEMONSTRATION ONLY</source>
+      <translation>SYNTHÉTIQUE - DÉMONSTRATION UNIQUEMENT</translation>
+    </message>
+    <message>
       <source>y</source>
       <translation>ans</translation>
     </message>
@@ -279,16 +287,8 @@
       <translation>Cette réunion n’a aucun dossier.</translation>
     </message>
     <message>
-      <source>Decision recorded: the meeting is now marked as held.</source>
-      <translation>Décision enregistrée : la réunion est désormais marquée comme tenue.</translation>
-    </message>
-    <message>
       <source>Departs from model</source>
       <translation>S’écarte du modèle</translation>
-    </message>
-    <message>
-      <source>No cases yet: add one.</source>
-      <translation>Aucun dossier : ajoutez-en un.</translation>
     </message>
     <message>
       <source>Predictions</source>

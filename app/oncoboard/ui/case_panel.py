@@ -1,0 +1,219 @@
+"""A board case on screen: its panel, the presenter window and the case detail beside the agenda.
+
+Moved from :mod:`oncoboard.ui.board_view` unchanged (same translation context, "BoardView").
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from oncoboard.dates import local_time
+from oncoboard.ui import theme
+from oncoboard.ui.prediction_widgets import PredictionCardWidget
+
+
+def tr(text: str) -> str:
+    """Translate `text` in the board view's context."""
+    return QCoreApplication.translate("BoardView", text)
+
+
+def rgb_pixmap(rgb: Any, aspect: float = 1.0) -> QPixmap:
+    """Return a QPixmap of an (rows, columns, 3) uint8 image, pixels drawn at true shape."""
+    h, w, _ = rgb.shape
+    image = QImage(bytes(rgb.tobytes()), w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    pixmap = QPixmap.fromImage(image)
+    if abs(aspect - 1.0) > 1e-3:
+        pixmap = pixmap.scaled(w, round(h * aspect), Qt.AspectRatioMode.IgnoreAspectRatio,
+                               Qt.TransformationMode.SmoothTransformation)
+    return pixmap
+
+
+class CasePanel(QWidget):
+    """One case as presented: identity, question, summary, key image, predictions, decision."""
+
+    def __init__(self, view: Any, large: bool = True, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.view = view
+        size = theme.PRESENTER_POINT_SIZE if large else theme.BASE_POINT_SIZE + 2
+        ident = view.identity
+        head = QLabel(f"{tr('Case')} {view.case.position}/{view.total_cases} · "
+                      f"<b>{ident['id']}</b> · {ident.get('age') or '?'} {tr('y')} · "
+                      f"{ident.get('sex') or ''}", objectName="presenterHeader")
+        head.setStyleSheet(f"font-size: {size}pt;")
+        question = QLabel(view.case.question, objectName="presenterQuestion")
+        question.setWordWrap(True)
+        question.setStyleSheet(f"font-size: {size - 2}pt; color: {theme.ACCENT};")
+        response = _response_widgets(view, size)
+        summary = QLabel("<br>".join(f"<span style='color:{theme.MUTED}'>{k}</span>  {v}"
+                                     for k, v in view.summary_lines), objectName="presenterSummary")
+        summary.setWordWrap(True)
+        summary.setStyleSheet(f"font-size: {size - 8}pt;")
+        image = QLabel(objectName="presenterImage")
+        image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        if view.key_image is not None:
+            pix = rgb_pixmap(view.key_image.rgb, view.key_image.pixel_aspect)
+            image.setPixmap(pix.scaled(520, 520, Qt.AspectRatioMode.KeepAspectRatio,
+                                       Qt.TransformationMode.SmoothTransformation))
+            image.setToolTip(view.key_image.caption())
+        else:
+            image.setText(view.image_note)
+        caption = QLabel(view.key_image.caption() if view.key_image else "", objectName="muted")
+        caption.setWordWrap(True)
+        preds = QVBoxLayout()
+        # results first, refusals after them: the board reads what the models did say
+        for p in sorted(view.predictions, key=lambda p: getattr(p, "status", "ok") != "ok"):
+            preds.addWidget(PredictionCardWidget(p, compact=True))
+        if not view.predictions:
+            preds.addWidget(QLabel(view.predictions_note, objectName="muted"))
+        preds.addStretch(1)
+        pred_box = QWidget()
+        pred_box.setLayout(preds)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(pred_box)
+        decision = QLabel(objectName="presenterDecision")
+        decision.setWordWrap(True)
+        decision.setStyleSheet(f"font-size: {size - 8}pt;")
+        if view.decision is not None:
+            d = view.decision
+            text = f"<b>{tr('Decision')}:</b> {d.plan}<br>{tr('Rationale')}: {d.rationale}"
+            if d.departs_from_model:
+                text += f"<br><b>{tr('Departs from model')}:</b> {d.departure_reason}"
+            decision.setText(text)
+        else:
+            decision.setText(tr("No decision recorded yet (press D)."))
+        left = QVBoxLayout()
+        left.addWidget(summary)
+        left.addWidget(image, 1)
+        left.addWidget(caption)
+        for widget in response:
+            left.addWidget(widget)
+        body = QHBoxLayout()
+        body.addLayout(left, 1)
+        body.addWidget(scroll, 1)
+        lay = QVBoxLayout(self)
+        if view.synthetic:
+            flag = QLabel(tr("SYNTHETIC - DEMONSTRATION ONLY"), objectName="danger")
+            lay.addWidget(flag)
+        lay.addWidget(head)
+        lay.addWidget(question)
+        lay.addLayout(body, 1)
+        lay.addWidget(decision)
+
+
+def _response_widgets(view: Any, size: int) -> list[QWidget]:
+    """Return the RECIST category line and plot of a case (none without measurements)."""
+    from oncoboard.ui.response_plot import ResponsePlotWidget, category_colour
+
+    response = getattr(view, "response", None)
+    if response is None or not response.has_data:
+        return []
+    category = QLabel(response.headline(), objectName="presenterResponse")
+    category.setWordWrap(True)
+    category.setStyleSheet(f"font-size: {size - 8}pt; font-weight: bold; "
+                           f"color: {category_colour(response.latest_category)};")
+    plot = ResponsePlotWidget()
+    plot.set_response(response)
+    plot.headline.hide()  # the category line above says it in the presenter's size
+    plot.setMinimumHeight(170)
+    return [category, plot]
+
+
+class PresenterWindow(QWidget):
+    """Full screen, one case per screen; ←/→ (or PageUp/PageDown, Space) move, D decides, Esc.
+
+    Signals
+    -------
+    case_shown(int)
+        The case at this index (0-based) is on screen.
+    decision_requested(str)
+        The user pressed D on this patient's case.
+    """
+
+    case_shown = Signal(int)
+    decision_requested = Signal(str)
+
+    def __init__(self, views: list[Any], parent: QWidget | None = None):
+        super().__init__(parent, Qt.WindowType.Window)
+        self.setWindowTitle(tr("Oncoboard — presenter"))
+        self.stack = QStackedWidget()
+        self.views = views
+        for v in views:
+            self.stack.addWidget(CasePanel(v))
+        if not views:
+            self.stack.addWidget(QLabel(tr("This meeting has no cases."), objectName="title"))
+        hint = QLabel(tr("← previous   → next   D decision   Esc leave"), objectName="muted")
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.stack, 1)
+        lay.addWidget(hint)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.index = 0
+
+    def show_case(self, index: int) -> None:
+        """Show case `index` (clipped)."""
+        self.index = max(0, min(index, self.stack.count() - 1))
+        self.stack.setCurrentIndex(self.index)
+        self.case_shown.emit(self.index)
+
+    def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        key = event.key()
+        if key in (Qt.Key.Key_Right, Qt.Key.Key_PageDown, Qt.Key.Key_Space, Qt.Key.Key_Down):
+            self.show_case(self.index + 1)
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_PageUp, Qt.Key.Key_Up, Qt.Key.Key_Backspace):
+            self.show_case(self.index - 1)
+        elif key == Qt.Key.Key_Home:
+            self.show_case(0)
+        elif key == Qt.Key.Key_End:
+            self.show_case(self.stack.count() - 1)
+        elif key == Qt.Key.Key_D and self.views:
+            self.decision_requested.emit(self.views[self.index].case.patient_id)
+        elif key == Qt.Key.Key_Escape:
+            self.close()
+        else:
+            super().keyPressEvent(event)
+
+
+def case_html(view: Any) -> str:
+    """Return the case detail shown beside the agenda."""
+    ident = view.identity
+    parts = [f"<h2>{ident['id']} · {ident.get('age') or '?'} {tr('y')} · "
+             f"{ident.get('sex') or ''}</h2>",
+             f"<p style='color:{theme.ACCENT}; font-size:14pt'>{view.case.question}</p>",
+             "<table cellpadding=4>" + "".join(
+                 f"<tr><td style='color:{theme.MUTED}'>{k}</td><td>{v}</td></tr>"
+                 for k, v in view.summary_lines) + "</table>"]
+    response = getattr(view, "response", None)
+    if response is not None and response.has_data:
+        parts.append(f"<p><b>{html.escape(response.headline())}</b></p>")
+    if view.predictions:
+        parts.append(f"<h3>{tr('Predictions')}</h3><ul>" + "".join(
+            f"<li>{r.text()}</li>" for p in view.predictions for r in p.results) + "</ul>")
+        notes = [n for p in view.predictions for n in p.uncertainty_notes()]
+        parts += [f"<p style='color:{theme.MUTED}'>{n}</p>" for n in dict.fromkeys(notes)]
+    else:
+        parts.append(f"<p style='color:{theme.MUTED}'>{view.predictions_note}</p>")
+    if view.decision is not None:
+        d = view.decision
+        parts.append(f"<h3>{tr('Decision')}</h3><p><b>{d.plan}</b></p><p>{d.rationale}</p>")
+        if d.options:
+            parts.append("<ul>" + "".join(f"<li>{o}</li>" for o in d.options) + "</ul>")
+        if d.departs_from_model:
+            parts.append(f"<p style='color:{theme.WARNING}'>{tr('Departs from model')}: "
+                         f"{d.departure_reason}</p>")
+        parts.append(f"<p style='color:{theme.MUTED}'>"
+                     f"{', '.join(a.label() for a in d.attendees)} · "
+                     f"{local_time(d.decided_at)}</p>")
+    return "".join(parts)
