@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
-from oncoboard.inference.prediction import SYNTHETIC_LABEL, OutputResult, Prediction, Scenario
+from oncoboard.inference.prediction import SYNTHETIC_LABEL, Prediction
+from oncoboard.inference.prediction_parts import OutputResult, Scenario
 
 NO_PREDICTIONS = "no predictions yet: run the models on this patient (oncoboard predict ID)"
 

@@ -32,14 +32,13 @@ from oncoboard.inference.inputs import (
 )
 from oncoboard.inference.manifest import ClinicalInput, Manifest, Output, TextInput
 from oncoboard.inference.model_io import format_outputs, image_outputs, read_output, run_rows
-from oncoboard.inference.prediction import (
-    SYNTHETIC_LABEL,
+from oncoboard.inference.prediction import SYNTHETIC_LABEL, Prediction
+from oncoboard.inference.prediction_parts import (
     Explanation,
     Flag,
     InputRecord,
     OutputResult,
     PluginIdentity,
-    Prediction,
     Scenario,
 )
 

@@ -25,7 +25,8 @@ import numpy as np
 
 from oncoboard import audit
 from oncoboard.errors import NotFoundError
-from oncoboard.inference.prediction import AuditRef, OutputResult, Prediction
+from oncoboard.inference.prediction import Prediction
+from oncoboard.inference.prediction_parts import AuditRef, OutputResult
 
 JSON_COLUMNS = ("plugin", "population", "inputs", "outputs", "scenarios", "explanation",
                 "warnings", "refusal", "providers_requested", "provider_notes")
