@@ -158,4 +158,3 @@ class Prediction:
             audit=AuditRef(int(audit["seq"]), str(audit["hash"]), str(audit["record_sha256"]))
             if audit else None,
             recalibration=dict(doc["recalibration"]) if doc.get("recalibration") else None)
-

@@ -444,5 +444,3 @@ def read_file(store: Store, path: Path) -> Batch:
     from oncoboard.patients.fhir_import import read_bundle
 
     return read_bundle(store, path, text, sha)
-
-

@@ -363,5 +363,3 @@ class BoardView(QWidget):
         else:
             workers.start(task, on_done=on_done,
                           on_error=lambda exc: ErrorBoundary.report(exc, self, text))
-
-
