@@ -171,7 +171,7 @@ class SettingsDialog(QDialog):
                 "providers": providers or ["CPUExecutionProvider"], "pacs": nodes}
 
     def _on_accepted(self) -> None:
-        from oncoboard.config import save_user_settings
+        from oncoboard.user_settings import save_user_settings
 
         try:
             values = self.values()
