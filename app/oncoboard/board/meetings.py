@@ -18,10 +18,13 @@ import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.errors import BoardError, NotFoundError
 from oncoboard.identity import os_user
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -119,14 +122,14 @@ def now_utc() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _audit(store: Any, event_type: str, payload: dict[str, Any]) -> Any:
+def _audit(store: Store, event_type: str, payload: dict[str, Any]) -> Any:
     from oncoboard import audit
 
     return audit.append(store, event_type, payload, actor=os_user())
 
 
 @contextlib.contextmanager
-def audited(store: Any) -> Iterator[Any]:
+def audited(store: Store) -> Iterator[Any]:
     """Run the block in one transaction with its audit entries; then record the log's head.
 
     The head file (which lets `audit.verify` notice deleted last entries) is written only once
@@ -152,17 +155,17 @@ def _content_sha256(row: dict[str, Any], columns: Sequence[str]) -> str:
     return sha256_text(canonical_json({k: row[k] for k in columns}))
 
 
-def _meeting_sha256(store: Any, meeting_id: int) -> str:
+def _meeting_sha256(store: Store, meeting_id: int) -> str:
     row = next(iter(store.db.query("SELECT * FROM board_meetings WHERE id = ?", [meeting_id])))
     return _content_sha256(row, _MEETING_CONTENT)
 
 
-def _case_sha256(store: Any, case_id: int) -> str:
+def _case_sha256(store: Store, case_id: int) -> str:
     row = next(iter(store.db.query("SELECT * FROM board_cases WHERE id = ?", [case_id])))
     return _content_sha256(row, _CASE_CONTENT)
 
 
-def _order(store: Any, meeting_id: int) -> list[str]:
+def _order(store: Store, meeting_id: int) -> list[str]:
     return [r["patient_id"] for r in store.db.query(
         "SELECT patient_id FROM board_cases WHERE meeting_id = ? ORDER BY position, id",
         [meeting_id])]
@@ -198,7 +201,7 @@ def _text(value: str | None, what: str, *, required: bool = True, limit: int = 4
     return text
 
 
-def create_meeting(store: Any, *, date: str, specialty: str, title: str, location: str = "",
+def create_meeting(store: Store, *, date: str, specialty: str, title: str, location: str = "",
                    attendees: Sequence[str | Attendee] | None = None) -> Meeting:
     """Create a planned meeting and return it.
 
@@ -241,7 +244,7 @@ def _attendees(items: Sequence[str | Attendee]) -> list[Attendee]:
     return [a if isinstance(a, Attendee) else Attendee.parse(a) for a in items]
 
 
-def get_meeting(store: Any, meeting_id: int | str) -> Meeting:
+def get_meeting(store: Store, meeting_id: int | str) -> Meeting:
     """Return the meeting with this number (or uid); NotFoundError if there is none."""
     key = str(meeting_id).strip()
     if key.isdigit():
@@ -254,7 +257,7 @@ def get_meeting(store: Any, meeting_id: int | str) -> Meeting:
     return _meeting(rows[0])
 
 
-def list_meetings(store: Any, *, status: str | None = None) -> list[Meeting]:
+def list_meetings(store: Store, *, status: str | None = None) -> list[Meeting]:
     """Return the meetings, most recent date first, optionally only those with `status`."""
     sql = "SELECT * FROM board_meetings"
     params: list[Any] = []
@@ -264,7 +267,7 @@ def list_meetings(store: Any, *, status: str | None = None) -> list[Meeting]:
     return [_meeting(r) for r in store.db.query(sql + " ORDER BY date DESC, id DESC", params)]
 
 
-def set_status(store: Any, meeting_id: int | str, status: str) -> Meeting:
+def set_status(store: Store, meeting_id: int | str, status: str) -> Meeting:
     """Move the meeting to `status` (``planned -> held -> closed``; closed is final)."""
     meeting = get_meeting(store, meeting_id)
     if status not in STATUSES:
@@ -285,7 +288,7 @@ def set_status(store: Any, meeting_id: int | str, status: str) -> Meeting:
     return get_meeting(store, meeting.id)
 
 
-def set_attendees(store: Any, meeting_id: int | str,
+def set_attendees(store: Store, meeting_id: int | str,
                   attendees: Sequence[str | Attendee]) -> Meeting:
     """Replace the meeting's list of attendees (shown on the report's cover page)."""
     meeting = _open_meeting(store, meeting_id)
@@ -300,7 +303,7 @@ def set_attendees(store: Any, meeting_id: int | str,
     return get_meeting(store, meeting.id)
 
 
-def _open_meeting(store: Any, meeting_id: int | str) -> Meeting:
+def _open_meeting(store: Store, meeting_id: int | str) -> Meeting:
     meeting = get_meeting(store, meeting_id)
     if meeting.is_closed:
         raise BoardError(f"meeting {meeting.id} ({meeting.date}) is closed: it cannot be changed",
@@ -308,7 +311,7 @@ def _open_meeting(store: Any, meeting_id: int | str) -> Meeting:
     return meeting
 
 
-def _check_patient(store: Any, patient_id: str) -> str:
+def _check_patient(store: Store, patient_id: str) -> str:
     pid = str(patient_id).strip()
     if not pid:
         raise BoardError("patient ID cannot be empty", where="patient")
@@ -317,7 +320,7 @@ def _check_patient(store: Any, patient_id: str) -> str:
     return pid
 
 
-def add_case(store: Any, meeting_id: int | str, patient_id: str, *, question: str,
+def add_case(store: Store, meeting_id: int | str, patient_id: str, *, question: str,
              presenter: str = "", position: int | None = None) -> BoardCase:
     """Put a patient on the meeting's agenda and return the case.
 
@@ -358,7 +361,7 @@ def add_case(store: Any, meeting_id: int | str, patient_id: str, *, question: st
     return get_case(store, meeting.id, pid)
 
 
-def list_cases(store: Any, meeting_id: int | str) -> list[BoardCase]:
+def list_cases(store: Store, meeting_id: int | str) -> list[BoardCase]:
     """Return the meeting's cases in presentation order."""
     meeting = get_meeting(store, meeting_id)
     rows = store.db.query("SELECT * FROM board_cases WHERE meeting_id = ? ORDER BY position",
@@ -366,7 +369,7 @@ def list_cases(store: Any, meeting_id: int | str) -> list[BoardCase]:
     return [_case(r) for r in rows]
 
 
-def get_case(store: Any, meeting_id: int | str, patient_id: str) -> BoardCase:
+def get_case(store: Store, meeting_id: int | str, patient_id: str) -> BoardCase:
     """Return the case of `patient_id` in the meeting; NotFoundError if not on its agenda."""
     meeting = get_meeting(store, meeting_id)
     rows = list(store.db.query("SELECT * FROM board_cases WHERE meeting_id = ? AND patient_id = ?",
@@ -377,7 +380,7 @@ def get_case(store: Any, meeting_id: int | str, patient_id: str) -> BoardCase:
     return _case(rows[0])
 
 
-def reorder_cases(store: Any, meeting_id: int | str, patient_ids: list[str]) -> list[BoardCase]:
+def reorder_cases(store: Store, meeting_id: int | str, patient_ids: list[str]) -> list[BoardCase]:
     """Set the presentation order to `patient_ids` (every case of the meeting, once each)."""
     meeting = _open_meeting(store, meeting_id)
     cases = {c.patient_id: c for c in list_cases(store, meeting.id)}
@@ -398,7 +401,8 @@ def reorder_cases(store: Any, meeting_id: int | str, patient_ids: list[str]) -> 
     return list_cases(store, meeting.id)
 
 
-def move_case(store: Any, meeting_id: int | str, patient_id: str, position: int) -> list[BoardCase]:
+def move_case(store: Store, meeting_id: int | str, patient_id: str, position: int
+              ) -> list[BoardCase]:
     """Move one case to the 1-based `position`, shifting the others."""
     order = [c.patient_id for c in list_cases(store, meeting_id)]
     case = get_case(store, meeting_id, patient_id)
@@ -410,7 +414,7 @@ def move_case(store: Any, meeting_id: int | str, patient_id: str, position: int)
     return reorder_cases(store, meeting_id, order)
 
 
-def remove_case(store: Any, meeting_id: int | str, patient_id: str) -> list[BoardCase]:
+def remove_case(store: Store, meeting_id: int | str, patient_id: str) -> list[BoardCase]:
     """Take a patient off the agenda (refused once the board has recorded a decision)."""
     meeting = _open_meeting(store, meeting_id)
     case = get_case(store, meeting.id, patient_id)
@@ -428,7 +432,7 @@ def remove_case(store: Any, meeting_id: int | str, patient_id: str) -> list[Boar
     return list_cases(store, meeting.id)
 
 
-def verify_board(store: Any) -> list[Any]:
+def verify_board(store: Store) -> list[Any]:
     """Return `audit.Problem` for each meeting or case that no longer matches the audit trail.
 
     Every meeting and case row must be the one its latest audit entry was written for (an

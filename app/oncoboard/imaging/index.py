@@ -19,10 +19,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.errors import DicomError, NotFoundError
 from oncoboard.imaging.index_files import _cancelled, _drop_zips_without_dicom, _expand
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +84,8 @@ class SeriesInfo:
     referenced_series_uids: list[str] = field(default_factory=list)
 
 
-def index_paths(store: Any, paths: Iterable[str | Path], *, progress: ProgressFn | None = None,
-                cancel: CancelFn | None = None, settings: Any = None) -> IndexReport:
+def index_paths(store: Store, paths: Iterable[str | Path], *, progress: ProgressFn | None = None,
+                cancel: CancelFn | None = None, settings: Settings | None = None) -> IndexReport:
     """Index the DICOM files found under `paths` into `store`.
 
     Parameters
@@ -137,7 +141,7 @@ def index_paths(store: Any, paths: Iterable[str | Path], *, progress: ProgressFn
     return report
 
 
-def _changed_files(store: Any, files: list[str], report: IndexReport) -> list[str]:
+def _changed_files(store: Store, files: list[str], report: IndexReport) -> list[str]:
     known = {r[0]: (r[1], r[2]) for r in store.db.execute(
         "SELECT path, size, mtime_ns FROM dicom_instances")} if files else {}
     todo = []
@@ -225,7 +229,7 @@ def _iso_date(value: str) -> str:
     return f"{v[:4]}-{v[4:6]}-{v[6:8]}" if len(v) == 8 and v.isdigit() else v
 
 
-def match_patient(store: Any, dicom_patient_id: str, birth_date: str, rule: str) -> str | None:
+def match_patient(store: Store, dicom_patient_id: str, birth_date: str, rule: str) -> str | None:
     """Return the clinical patient id that a DICOM PatientID (and birth date) matches, if any."""
     if not dicom_patient_id or "patients" not in store.db.table_names():
         return None
@@ -238,7 +242,7 @@ def match_patient(store: Any, dicom_patient_id: str, birth_date: str, rule: str)
     return str(row[0])
 
 
-def _write_series(store: Any, series_uid: str, recs: list[Any], rule: str,
+def _write_series(store: Store, series_uid: str, recs: list[Any], rule: str,
                   report: IndexReport) -> None:
     from oncoboard.imaging.geometry import split_stacks
 
@@ -287,7 +291,7 @@ def _write_series(store: Any, series_uid: str, recs: list[Any], rule: str,
          json.dumps(refs), series_uid])
 
 
-def series_records(store: Any, series_uid: str) -> list[Any]:
+def series_records(store: Store, series_uid: str) -> list[Any]:
     """Return the `InstanceRecord` of every indexed file of a series."""
     from oncoboard.imaging.headers import InstanceRecord
 
@@ -296,7 +300,7 @@ def series_records(store: Any, series_uid: str) -> list[Any]:
     return [InstanceRecord.from_json_dict(json.loads(r[0])) for r in rows]
 
 
-def update_records(store: Any, records: list[Any]) -> None:
+def update_records(store: Store, records: list[Any]) -> None:
     """Store re-read records of files that changed since they were indexed."""
     with store.transaction():
         for rec in records:
@@ -315,7 +319,7 @@ FROM dicom_series s JOIN dicom_studies st ON st.study_uid = s.study_uid
 """
 
 
-def list_series(store: Any, patient_id: str | None = None) -> list[SeriesInfo]:
+def list_series(store: Store, patient_id: str | None = None) -> list[SeriesInfo]:
     """Return the indexed series, newest study first, optionally of one patient only.
 
     A study whose PatientID matched no clinical patient is listed under that PatientID.
@@ -330,7 +334,7 @@ def list_series(store: Any, patient_id: str | None = None) -> list[SeriesInfo]:
             for r in store.db.execute(sql, params)]
 
 
-def get_series(store: Any, series_uid: str) -> SeriesInfo:
+def get_series(store: Store, series_uid: str) -> SeriesInfo:
     """Return one indexed series or raise NotFoundError."""
     row = store.db.execute(_SERIES_SQL + " WHERE s.series_uid = ?", [series_uid]).fetchone()
     if row is None:
@@ -341,7 +345,7 @@ def get_series(store: Any, series_uid: str) -> SeriesInfo:
                       json.loads(row[12]))
 
 
-def relink_studies(store: Any, rule: str = "patient_id") -> int:
+def relink_studies(store: Store, rule: str = "patient_id") -> int:
     """Link unlinked studies to clinical patients that now exist; return how many were linked.
 
     ``oncoboard import patients`` and the UI's record import call it after importing records

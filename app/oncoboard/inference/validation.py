@@ -32,7 +32,7 @@ import time as _time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,6 +49,10 @@ from oncoboard.inference.validation_cohort import (
     reference_rule,
     target_output,
 )
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +82,7 @@ class Scored:
 # ---------------------------------------------------------------------------------------------
 
 
-def predict_cases(store: Any, settings: Any, plugin: Any, cases: Sequence[Case]
+def predict_cases(store: Store, settings: Settings, plugin: Any, cases: Sequence[Case]
                   ) -> Iterator[Scored]:
     """Run the plugin on each case at its reference date; yield the reduced results.
 
@@ -191,7 +195,7 @@ def _manifest_comparison(manifest: Any, local: dict[str, Any], horizon: float
     return rows
 
 
-def validate(store: Any, settings: Any, plugin_id: str, *, cohort: str | None = None,
+def validate(store: Store, settings: Settings, plugin_id: str, *, cohort: str | None = None,
              horizon: float | None = None, n_boot: int = N_BOOT, seed: int = 20261203,
              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Validate a plugin on the local patients with outcomes; return the report (JSON-able).

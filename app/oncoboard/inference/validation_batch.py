@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from oncoboard.errors import OncoboardError
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,7 @@ class ChunkRecord:
     rows in the same order, a few queries per 256 patients.
     """
 
-    def __init__(self, store: Any, ids: Sequence[str]):
+    def __init__(self, store: Store, ids: Sequence[str]):
         from oncoboard.patients import record
 
         self._r, self.store, self.ids = record, store, list(ids)
@@ -58,7 +61,7 @@ class ChunkRecord:
             self._tables[key] = out
         return self._tables[key]
 
-    def get_patient(self, store: Any, patient_id: str) -> Any:
+    def get_patient(self, store: Store, patient_id: str) -> Any:
         """Return the patient (as ``record.get_patient``)."""
         r = self._r
         rows = self._grouped("patients", f"SELECT *, id AS patient_id FROM ({r._LIST_SQL} "
@@ -70,7 +73,7 @@ class ChunkRecord:
             raise NotFoundError(f"no patient with ID {patient_id!r}")
         return rows[patient_id][0]
 
-    def conditions(self, store: Any, patient_id: str) -> list[Any]:
+    def conditions(self, store: Store, patient_id: str) -> list[Any]:
         """Return the patient's conditions (as ``record.conditions``)."""
         r = self._r
 
@@ -83,7 +86,7 @@ class ChunkRecord:
                           f"ORDER BY is_primary_cancer DESC, diagnosis_date DESC, id", self.ids,
             build).get(patient_id, []))
 
-    def observations(self, store: Any, patient_id: str, code: str | None = None,
+    def observations(self, store: Store, patient_id: str, code: str | None = None,
                      system: str | None = None, before: Any = None, category: str | None = None
                      ) -> list[Any]:
         """Return the patient's observations (as ``record.observations``)."""
@@ -108,7 +111,7 @@ class ChunkRecord:
             found = [o for o in found if o.effective is not None and o.effective <= end]
         return list(found)
 
-    def treatments(self, store: Any, patient_id: str, kind: str | None = None) -> list[Any]:
+    def treatments(self, store: Store, patient_id: str, kind: str | None = None) -> list[Any]:
         """Return the patient's treatments (as ``record.treatments``)."""
         r = self._r
         rows = self._grouped(
@@ -117,7 +120,7 @@ class ChunkRecord:
             lambda row: self._build(r.Treatment, r._loads(row, "agents", "extra")))
         return [t for t in rows.get(patient_id, []) if kind is None or t.kind == kind]
 
-    def notes(self, store: Any, patient_id: str) -> list[Any]:
+    def notes(self, store: Store, patient_id: str) -> list[Any]:
         """Return the patient's notes (as ``record.notes``)."""
         r = self._r
         return list(self._grouped(

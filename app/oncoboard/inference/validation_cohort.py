@@ -12,9 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.errors import OncoboardError
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 DAYS_PER_MONTH = 365.25 / 12
 #: Outcome kinds that count as the event, by plugin task.
@@ -86,7 +89,7 @@ def _day(s: str | None) -> dt.date | None:
         return None
 
 
-def cohort_ids(store: Any, cohort: str | None = None) -> list[str]:
+def cohort_ids(store: Store, cohort: str | None = None) -> list[str]:
     """Return the IDs of the patients of the cohort query (all patients without one), sorted."""
     from oncoboard.patients import record
     from oncoboard.patients.browse import where_clause
@@ -96,7 +99,7 @@ def cohort_ids(store: Any, cohort: str | None = None) -> list[str]:
         f"SELECT id FROM ({record._LIST_SQL} WHERE {where}) ORDER BY id", params)]
 
 
-def iter_cohort(store: Any, manifest: Any, horizon: float, *, cohort: str | None = None,
+def iter_cohort(store: Store, manifest: Any, horizon: float, *, cohort: str | None = None,
                 ids: Sequence[str] | None = None, chunk: int = CHUNK) -> Iterator[list[Case]]:
     """Yield the cases (reference date and outcome) of the cohort, a chunk of patients at a time.
 
@@ -176,7 +179,7 @@ def _case(pid: str, day: dt.date | None, missing_ref: str, event_days: list[str]
     return c
 
 
-def build_cohort(store: Any, manifest: Any, horizon: float, *, cohort: str | None = None
+def build_cohort(store: Store, manifest: Any, horizon: float, *, cohort: str | None = None
                  ) -> list[Case]:
     """Return a Case per patient (of the cohort query) with reference date and outcome."""
     return [c for part in iter_cohort(store, manifest, horizon, cohort=cohort) for c in part]
