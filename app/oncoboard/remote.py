@@ -17,10 +17,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.config import FhirServer, PacsNode
 from oncoboard.errors import ConfigError, FhirServerError
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
 
 FHIR_JSON = "application/fhir+json"
 
@@ -87,7 +90,7 @@ def session_class() -> Any:
     return Session
 
 
-def fhir_server(settings: Any) -> FhirServer:
+def fhir_server(settings: Settings) -> FhirServer:
     """Return the configured FHIR server, or say how to configure one."""
     server: FhirServer | None = getattr(settings, "fhir", None) if settings else None
     if server is None:

@@ -39,8 +39,9 @@ from typing import Any
 import psutil
 
 from oncoboard.patients import fhir_build as fb
-from oncoboard.patients import importer
-from oncoboard.patients.importer import import_file, import_files
+from oncoboard.patients import import_pool, importer
+from oncoboard.patients.import_pool import import_files
+from oncoboard.patients.importer import import_file
 from oncoboard.store import open_store
 
 LABS = [("neutrophils", 1.5, 9.0, "10*9/L"), ("lymphocytes", 0.5, 3.0, "10*9/L"),
@@ -295,7 +296,7 @@ def _report(label: str, total: int, runs: list[tuple[float, float]],
 def breakeven(workers: int, rounds: int) -> int:
     """Print the import time of N files without and with `workers` pool processes."""
     print(f"{os.cpu_count()} CPUs; pool of {workers} + this process; medians of {rounds} "
-          f"rounds; automatic from {importer.AUTO_WORKERS_MIN_FILES} files")
+          f"rounds; automatic from {import_pool.AUTO_WORKERS_MIN_FILES} files")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         paths, _ = write_files(root / "fhir", 800)
@@ -329,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
                              "the pool (where the automatic choice switches)")
     args = parser.parse_args(argv)
     if args.breakeven:
-        return breakeven(args.workers or importer.auto_workers(10**6), args.rounds)
+        return breakeven(args.workers or import_pool.auto_workers(10**6), args.rounds)
     print(f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, {args.rounds} rounds "
           "(medians, [min-max] wall)")
     with tempfile.TemporaryDirectory() as tmp:

@@ -80,7 +80,7 @@ def test_presenter_case_shows_the_category(window, qtbot, output_dir):  # noqa: 
 
     from oncoboard.board.caseview import case_view
     from oncoboard.board.meetings import list_cases, list_meetings
-    from oncoboard.ui.board_view import CasePanel
+    from oncoboard.ui.board_presenter import CasePanel
 
     store = window.ctx.store
     meeting = list_meetings(store)[0]

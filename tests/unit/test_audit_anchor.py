@@ -179,3 +179,26 @@ def test_checkpoints_go_to_syslog(tmp_path, site, key_file):
     assert "oncoboard-audit checkpoint" in message and '"seq": 1' in message
     assert '"mac": "' in message
     s.close()
+
+
+def test_anchor_and_checkpoint_are_kept_beside_the_store_not_on_it(tmp_path, site):
+    """The per-store caches live in the audit layer: the Store gets no ad-hoc attributes (its
+    class may change backend), and each open store still reads its anchor once."""
+    s = _filled(tmp_path, n=2)
+    try:
+        assert anchor.local_file(s).is_file()  # checkpoints were written
+        assert not hasattr(s, "audit_anchor") and not hasattr(s, "audit_checkpointed")
+        assert anchor.anchor_for(s) is anchor.anchor_for(s)
+    finally:
+        s.close()
+
+
+def test_anchor_of_an_in_memory_store_says_why_there_is_none():
+    """An in-memory store has no data folder: its anchor names the reason (was a TypeError)."""
+    s = open_store(None)
+    try:
+        a = anchor.anchor_for(s)
+        assert a.key is None and "in-memory" in (a.key_problem or "")
+        assert anchor.check(s, {}).summary == "in-memory store: no checkpoints"
+    finally:
+        s.close()

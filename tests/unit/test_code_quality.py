@@ -1,4 +1,4 @@
-"""The tree stays lint-clean, layered and type-clean: ruff, import-linter and mypy exit 0.
+"""The tree stays lint-clean, layered, type-clean and in modules of at most 500 lines.
 
 Each tool runs as a subprocess from the repository root with the configuration in
 pyproject.toml; a failure shows the tool's own report.
@@ -46,3 +46,16 @@ def test_import_contracts_are_kept():
 def test_mypy_is_clean():
     result = _run([_tool("mypy")], timeout=300)
     assert result.returncode == 0, f"mypy:\n{result.stdout}{result.stderr}"
+
+
+MAX_LINES = 500
+
+
+def test_no_app_file_over_500_lines():
+    """Each module of app/ holds one responsibility: none grows past 500 lines (split it by
+    responsibility, not by an arbitrary cut)."""
+    sources = sorted((ROOT / "app").rglob("*.py"))
+    assert sources, "no Python file found under app/"
+    too_long = {str(p.relative_to(ROOT)): n for p in sources
+                if (n := p.read_bytes().count(b"\n")) > MAX_LINES}
+    assert not too_long, f"files over {MAX_LINES} lines: {too_long}"

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from oncoboard.config import load_settings, save_user_settings
+from oncoboard.config import load_settings
 from oncoboard.errors import ConfigError
+from oncoboard.user_settings import save_user_settings
 
 
 @pytest.fixture

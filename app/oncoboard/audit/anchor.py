@@ -26,15 +26,22 @@ import json
 import logging
 import logging.handlers
 import secrets
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SUFFIX = ".audit-checkpoints.jsonl"
 KEYRING_SERVICE, KEYRING_NAME = "oncoboard", "audit-checkpoint-key"
 _MAC_FIELDS = ("db", "seq", "hash", "time", "written", "key_id")
+#: The anchor of each open store (kept beside the Store, not as an attribute on it).
+_anchors: weakref.WeakKeyDictionary[Store, Anchor] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -64,7 +71,7 @@ class Anchor:
         return hmac.new(self.key, body, hashlib.sha256).hexdigest()
 
 
-def anchor_from_settings(settings: Any) -> Anchor:
+def anchor_from_settings(settings: Settings) -> Anchor:
     """Return the anchor the settings describe (key file, else keyring, else no key)."""
     anchor = Anchor(site_file=settings.audit_checkpoint_file, syslog=settings.audit_syslog)
     if settings.audit_key_file is not None:
@@ -103,36 +110,39 @@ def _keyring_key() -> tuple[bytes | None, str | None]:
     return value.encode("utf-8"), None
 
 
-def anchor_for(store: Any) -> Anchor:
+def anchor_for(store: Store) -> Anchor:
     """Return the store's anchor, read once from the settings of its data folder."""
-    anchor = getattr(store, "audit_anchor", None)
+    anchor = _anchors.get(store)
     if anchor is None:
         from oncoboard.config import load_settings
         from oncoboard.errors import OncoboardError
 
-        try:
-            settings = load_settings(Path(store.path).parent)
-            anchor = anchor_from_settings(settings)
-        except OncoboardError as exc:
-            anchor = Anchor(key_problem=f"settings unreadable: {exc.message}")
-        store.audit_anchor = anchor
+        if store.path is None:
+            anchor = Anchor(key_problem="in-memory store: no data folder, no checkpoints")
+        else:
+            try:
+                settings = load_settings(Path(store.path).parent)
+                anchor = anchor_from_settings(settings)
+            except OncoboardError as exc:
+                anchor = Anchor(key_problem=f"settings unreadable: {exc.message}")
+        _anchors[store] = anchor
     return anchor
 
 
-def local_file(store: Any) -> Path | None:
+def local_file(store: Store) -> Path | None:
     """Return the checkpoint file beside the database (None for an in-memory store)."""
     path = getattr(store, "path", None)
     return None if path is None else Path(path).with_name(Path(path).stem + CHECKPOINT_SUFFIX)
 
 
-def write(store: Any, seq: int, digest: str, time_: str) -> None:
+def write(store: Store, seq: int, digest: str, time_: str) -> None:
     """Record a checkpoint of the head (`seq`, `digest`) everywhere the settings say."""
     local = local_file(store)
-    if local is None:
+    if local is None or store.path is None:
         return
     anchor = anchor_for(store)
     record: dict[str, Any] = {
-        "db": str(Path(store.path).resolve()), "seq": seq, "hash": digest, "time": time_,
+        "db": str(store.path.resolve()), "seq": seq, "hash": digest, "time": time_,
         "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "key_id": anchor.key_id}
     record["mac"] = anchor.mac(record) if anchor.key is not None else None
@@ -197,15 +207,15 @@ def _read(path: Path | None, db: str | None) -> list[dict[str, Any]]:
     return out
 
 
-def check(store: Any, heads: dict[int, str]) -> AnchorReport:
+def check(store: Store, heads: dict[int, str]) -> AnchorReport:
     """Compare the checkpoints with the chain (`heads`: seq -> hash of every entry)."""
     report = AnchorReport()
     local = local_file(store)
-    if local is None:
+    if local is None or store.path is None:
         report.summary = "in-memory store: no checkpoints"
         return report
     anchor = anchor_for(store)
-    db = str(Path(store.path).resolve())
+    db = str(store.path.resolve())
     sources = [(f"{local.name}", _read(local, None))]
     if anchor.site_file is not None:
         sources.append((f"site file {anchor.site_file}", _read(anchor.site_file, db)))

@@ -26,20 +26,26 @@ import json
 import logging
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard import __version__
 from oncoboard.errors import AuditError
 from oncoboard.identity import user_of
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 HEAD_SUFFIX = ".audit-head.json"
 _FIELDS = "seq, time, event_type, actor, app_version, payload, prev_hash, hash"
+#: The head last checkpointed, per open store (kept beside the Store, not as an attribute on it).
+_checkpointed: weakref.WeakKeyDictionary[Store, str] = weakref.WeakKeyDictionary()
 
 
 def canonical_json(data: Any) -> str:
@@ -79,7 +85,7 @@ def entry_hash(time_: str, event_type: str, actor: str | None, app_version: str,
         "payload": payload, "prev_hash": prev_hash}))
 
 
-def append(store: Any, event_type: str, payload: dict[str, Any], *,
+def append(store: Store, event_type: str, payload: dict[str, Any], *,
            actor: str | None = None) -> AuditEntry:
     """Append an entry to the audit trail and return it.
 
@@ -133,7 +139,7 @@ def append(store: Any, event_type: str, payload: dict[str, Any], *,
     raise AuditError("cannot write the audit trail: database busy")  # pragma: no cover
 
 
-def _insert(store: Any, event_type: str, payload: dict[str, Any], actor: str) -> AuditEntry:
+def _insert(store: Store, event_type: str, payload: dict[str, Any], actor: str) -> AuditEntry:
     row = store.conn.execute(
         "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
@@ -146,21 +152,21 @@ def _insert(store: Any, event_type: str, payload: dict[str, Any], actor: str) ->
     return AuditEntry(seq, now, event_type, actor, __version__, payload, prev, digest)
 
 
-def head_file(store: Any) -> Path | None:
+def head_file(store: Store) -> Path | None:
     """Return the file holding the last known head of the chain (None for in-memory stores)."""
     path = getattr(store, "path", None)
     return None if path is None else Path(path).with_name(Path(path).stem + HEAD_SUFFIX)
 
 
-def _write_head(store: Any, entry: AuditEntry) -> None:
+def _write_head(store: Store, entry: AuditEntry) -> None:
     path = head_file(store)
     if path is None:
         return
     from oncoboard.audit import anchor
 
-    if getattr(store, "audit_checkpointed", None) != entry.hash:
+    if _checkpointed.get(store) != entry.hash:
         anchor.write(store, entry.seq, entry.hash, entry.time)
-        store.audit_checkpointed = entry.hash
+        _checkpointed[store] = entry.hash
     try:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"seq": entry.seq, "hash": entry.hash, "time": entry.time}),
@@ -170,14 +176,14 @@ def _write_head(store: Any, entry: AuditEntry) -> None:
         log.warning("cannot write the audit head file %s: %s", path, exc)
 
 
-def checkpoint(store: Any) -> None:
+def checkpoint(store: Store) -> None:
     """Write the current head of the chain to the head file (after the caller's commit)."""
     last = entries(store, last=1)
     if last:
         _write_head(store, last[0])
 
 
-def entries(store: Any, *, event_type: str | None = None, last: int | None = None
+def entries(store: Store, *, event_type: str | None = None, last: int | None = None
             ) -> list[AuditEntry]:
     """Return audit entries in order (optionally of one event type, or only the `last` ones)."""
     sql = f"SELECT {_FIELDS} FROM audit_log"
@@ -229,7 +235,7 @@ class VerifyReport:
 RowCheck = Callable[[Any], list["Problem"]]
 
 
-def verify(store: Any, row_checks: Sequence[RowCheck] = ()) -> VerifyReport:
+def verify(store: Store, row_checks: Sequence[RowCheck] = ()) -> VerifyReport:
     """Check the whole chain; return a report listing every break found.
 
     An entry whose hash does not match its content was edited; an entry whose ``prev_hash``

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.board.decisions import Decision, decision_history
 from oncoboard.board.keyimage import KeyImage, key_image_for_patient
@@ -20,6 +20,10 @@ from oncoboard.board.prediction_view import NO_PREDICTIONS, PredictionView, late
 from oncoboard.board.response import response_view
 from oncoboard.dates import age_at
 from oncoboard.patients.summary_text import summary_lines
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +71,7 @@ class CaseView:
         return bool(self.identity.get("synthetic")) or any(p.synthetic for p in self.predictions)
 
 
-def _summary(store: Any, patient_id: str, on: str) -> tuple[Any, list[tuple[str, str]]]:
+def _summary(store: Store, patient_id: str, on: str) -> tuple[Any, list[tuple[str, str]]]:
     from oncoboard.patients import record
 
     summary = record.get_summary(store, patient_id, at=on)
@@ -81,8 +85,8 @@ def _identity(summary: Any, on: str) -> dict[str, Any]:
             "birth_date": p.birth_date, "name": p.name, "synthetic": bool(p.synthetic)}
 
 
-def case_view(store: Any, meeting_id: int | str, patient_id: str, *, with_image: bool = True,
-              settings: Any = None) -> CaseView:
+def case_view(store: Store, meeting_id: int | str, patient_id: str, *, with_image: bool = True,
+              settings: Settings | None = None) -> CaseView:
     """Gather everything the case shows: identity, summary, predictions, key image, decision.
 
     Parameters
@@ -112,8 +116,8 @@ def case_view(store: Any, meeting_id: int | str, patient_id: str, *, with_image:
                     response_view(store, case.patient_id))
 
 
-def meeting_case_views(store: Any, meeting_id: int | str, *, with_image: bool = True,
-                       settings: Any = None) -> list[CaseView]:
+def meeting_case_views(store: Store, meeting_id: int | str, *, with_image: bool = True,
+                       settings: Settings | None = None) -> list[CaseView]:
     """Return the case views of every case of the meeting, in presentation order."""
     return [case_view(store, meeting_id, c.patient_id, with_image=with_image, settings=settings)
             for c in list_cases(store, meeting_id)]

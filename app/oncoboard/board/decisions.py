@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.board.changes import note_change
 from oncoboard.board.meetings import (
@@ -33,6 +33,9 @@ from oncoboard.board.prediction_view import prediction_ids_for_patient
 from oncoboard.board.versions import claim_decision
 from oncoboard.errors import BoardError, NotFoundError, StaleWriteError
 from oncoboard.identity import require
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -86,27 +89,27 @@ def _decision(row: dict[str, Any]) -> Decision:
         row["departure_reason"], row["decided_at"], row["recorded_by"], row["audit_hash"])
 
 
-def decision_history(store: Any, meeting_id: int | str, patient_id: str) -> list[Decision]:
+def decision_history(store: Store, meeting_id: int | str, patient_id: str) -> list[Decision]:
     """Return every version of the case's decision, oldest first (empty if none yet)."""
     case = get_case(store, meeting_id, patient_id)
     rows = store.db.query(_SELECT + "WHERE d.case_id = ? ORDER BY d.version", [case.id])
     return [_decision(r) for r in rows]
 
 
-def current_decision(store: Any, meeting_id: int | str, patient_id: str) -> Decision | None:
+def current_decision(store: Store, meeting_id: int | str, patient_id: str) -> Decision | None:
     """Return the latest version of the case's decision, or None before the board decides."""
     history = decision_history(store, meeting_id, patient_id)
     return history[-1] if history else None
 
 
-def meeting_decisions(store: Any, meeting_id: int | str) -> dict[str, Decision]:
+def meeting_decisions(store: Store, meeting_id: int | str) -> dict[str, Decision]:
     """Return the latest decision of each decided case of the meeting, by patient ID."""
     meeting = get_meeting(store, meeting_id)
     rows = store.db.query(_SELECT + "WHERE c.meeting_id = ? ORDER BY d.version", [meeting.id])
     return {r["patient_id"]: _decision(r) for r in rows}
 
 
-def record_decision(store: Any, meeting_id: int | str, patient_id: str, *, plan: str,
+def record_decision(store: Store, meeting_id: int | str, patient_id: str, *, plan: str,
                     rationale: str, options: Sequence[str] = (),
                     attendees: Sequence[str | Attendee] = (),
                     prediction_ids: Sequence[str] | None = None,
@@ -155,7 +158,7 @@ def record_decision(store: Any, meeting_id: int | str, patient_id: str, *, plan:
                   read_version=0)
 
 
-def amend_decision(store: Any, meeting_id: int | str, patient_id: str, *, reason: str,
+def amend_decision(store: Store, meeting_id: int | str, patient_id: str, *, reason: str,
                    plan: str | None = None, rationale: str | None = None,
                    options: Sequence[str] | None = None,
                    attendees: Sequence[str | Attendee] | None = None,
@@ -221,7 +224,7 @@ def _require_change(previous: Decision, plan: str | None, rationale: str | None,
                          where="decision")
 
 
-def _check_predictions(store: Any, patient_id: str, ids: Sequence[str] | None,
+def _check_predictions(store: Store, patient_id: str, ids: Sequence[str] | None,
                        departure: str | None) -> list[str]:
     known = prediction_ids_for_patient(store, patient_id)
     if ids is None:
@@ -238,7 +241,7 @@ def _check_predictions(store: Any, patient_id: str, ids: Sequence[str] | None,
     return chosen
 
 
-def _write(store: Any, meeting_id: int, patient_id: str, *, plan: str, rationale: str,
+def _write(store: Store, meeting_id: int, patient_id: str, *, plan: str, rationale: str,
            options: Sequence[str], attendees: Sequence[str | Attendee],
            prediction_ids: Sequence[str] | None, departs_from_model: str | None,
            previous: Decision | None, reason: str | None, read_version: int) -> Decision:
@@ -298,7 +301,7 @@ def content_hash(row: dict[str, Any]) -> str:
     return sha256_text(canonical_json({k: row[k] for k in _CONTENT}))
 
 
-def verify_decisions(store: Any) -> list[Any]:
+def verify_decisions(store: Store) -> list[Any]:
     """Return `audit.Problem` for each decision that no longer matches its audit entry.
 
     The audit chain proves its own entries intact; this proves each decision row is still the

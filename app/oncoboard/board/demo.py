@@ -13,9 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from oncoboard.board.meetings import Attendee, Meeting, add_case, create_meeting, list_meetings
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ def specialty_for(icd10: str | None) -> str:
     return next((s for prefix, s in _SPECIALTY if code.startswith(prefix)), "")
 
 
-def _series_counts(store: Any) -> dict[str, int]:
+def _series_counts(store: Store) -> dict[str, int]:
     """Return the number of image series of each patient (empty without imaging)."""
     from oncoboard import imaging
     from oncoboard.board.keyimage import IMAGE_MODALITIES
@@ -54,7 +57,7 @@ def _series_counts(store: Any) -> dict[str, int]:
     return counts
 
 
-def create_demo_meeting(store: Any, patient_ids: Sequence[str] | None = None, *,
+def create_demo_meeting(store: Store, patient_ids: Sequence[str] | None = None, *,
                         date: str | None = None) -> Meeting | None:
     """Create (once) the demo meeting and return it; None when there is no patient to discuss.
 

@@ -18,13 +18,17 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard import __version__
 from oncoboard.board.caseview import CaseView, meeting_case_views
 from oncoboard.board.meetings import get_meeting, now_utc
 from oncoboard.errors import BoardError
 from oncoboard.identity import user_of
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +59,7 @@ def atomic_write(path: str | Path, data: bytes) -> Path:
     return target
 
 
-def audit_head(store: Any) -> str | None:
+def audit_head(store: Store) -> str | None:
     """Return the hash of the latest audit-log entry (None when the log is empty)."""
     from oncoboard import audit
 
@@ -96,9 +100,9 @@ def _response(view: CaseView) -> dict[str, Any] | None:
     return {**view.response.as_dict(), "measurements": view.response.measurements}
 
 
-def meeting_export(store: Any, meeting_id: int | str, *, include_names: bool = False,
+def meeting_export(store: Store, meeting_id: int | str, *, include_names: bool = False,
                    views: list[CaseView] | None = None, with_images: bool = True,
-                   settings: Any = None) -> dict[str, Any]:
+                   settings: Settings | None = None) -> dict[str, Any]:
     """Return the meeting as the JSON-ready export document."""
     meeting = get_meeting(store, meeting_id)
     if views is None:
@@ -120,9 +124,9 @@ def all_attendees(meeting: Any, views: list[CaseView]) -> list[Any]:
     return list(seen.values())
 
 
-def export_json(store: Any, meeting_id: int | str, path: str | Path, *,
+def export_json(store: Store, meeting_id: int | str, path: str | Path, *,
                 include_names: bool = False, views: list[CaseView] | None = None,
-                settings: Any = None) -> Path:
+                settings: Settings | None = None) -> Path:
     """Write the meeting's JSON export to `path` (atomically) and return the path."""
     doc = meeting_export(store, meeting_id, include_names=include_names, views=views,
                          settings=settings)

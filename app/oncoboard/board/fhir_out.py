@@ -30,7 +30,7 @@ import json
 import re
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pydantic
@@ -38,6 +38,10 @@ import pydantic
 from oncoboard import __version__
 from oncoboard.errors import BoardError
 from oncoboard.identity import user_of
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 #: Fixed namespace of the UUID 5 ids and fullUrls (never change it: ids would change).
 NAMESPACE = uuid.UUID("8f6e0c0a-5d1b-5f0e-9a55-0b0a2d7e6c14")
@@ -78,7 +82,7 @@ def _narrative(lines: list[tuple[str, str]]) -> dict[str, str]:
             "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{body or "<p>-</p>"}</div>'}
 
 
-def _patient_identifier(store: Any, patient_id: str) -> tuple[str, str]:
+def _patient_identifier(store: Store, patient_id: str) -> tuple[str, str]:
     row = store.db.execute("SELECT source_system FROM patients WHERE id = ?",
                            [patient_id]).fetchone()
     system = row[0] if row and row[0] and row[0] != "csv" else PATIENT
@@ -120,7 +124,7 @@ def _agent(kind: str, display: str) -> dict[str, Any]:
         "code": kind}]}, "who": {"display": display or "unknown"}}
 
 
-def _basis(store: Any, prediction_id: str) -> list[dict[str, Any]]:
+def _basis(store: Store, prediction_id: str) -> list[dict[str, Any]]:
     """Return the References of the inputs' source Observations and Conditions.
 
     A record item imported from FHIR is referenced by its own ``Type/id`` (the hospital's); one
@@ -201,7 +205,7 @@ def _predictions(p: Any) -> list[dict[str, Any]]:
     return out
 
 
-def case_entries(store: Any, view: Any, pdf: bytes | None, *,
+def case_entries(store: Store, view: Any, pdf: bytes | None, *,
                  include_names: bool = False) -> list[dict[str, Any]]:
     """Return the Bundle entries of one case (see the module's docstring)."""
     pid = view.case.patient_id
@@ -329,8 +333,8 @@ def validate(bundle: dict[str, Any]) -> None:
                          where="fhir") from exc
 
 
-def meeting_bundle(store: Any, meeting_id: int | str, *, patient_id: str | None = None,
-                   include_names: bool = False, settings: Any = None,
+def meeting_bundle(store: Store, meeting_id: int | str, *, patient_id: str | None = None,
+                   include_names: bool = False, settings: Settings | None = None,
                    views: list[Any] | None = None) -> dict[str, Any]:
     """Return the meeting's (or one case's) FHIR R4 transaction Bundle, validated."""
     from oncoboard.board.caseview import meeting_case_views
@@ -360,7 +364,7 @@ def meeting_bundle(store: Any, meeting_id: int | str, *, patient_id: str | None 
     return bundle
 
 
-def export_fhir(store: Any, meeting_id: int | str, path: str | Path, **kw: Any) -> Path:
+def export_fhir(store: Store, meeting_id: int | str, path: str | Path, **kw: Any) -> Path:
     """Write the meeting's FHIR Bundle to `path` (atomically); return the path."""
     from oncoboard.board.export import atomic_write
 

@@ -13,11 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.config import FhirServer
 from oncoboard.errors import FhirServerError
 from oncoboard.remote import FHIR_JSON, fhir_failure, fhir_server, fhir_session, outcome_text
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 
 @dataclass
@@ -63,7 +67,7 @@ def _refusal(server: FhirServer, response: Any, bundle: dict[str, Any]) -> FhirS
                            + (f": {detail}" if detail else ""))
 
 
-def send_bundle(settings: Any, bundle: dict[str, Any], *, store: Any = None,
+def send_bundle(settings: Settings, bundle: dict[str, Any], *, store: Store | None = None,
                 server: FhirServer | None = None) -> SendResult:
     """POST `bundle` (a transaction) to the FHIR server; return what the server did.
 
@@ -110,7 +114,7 @@ def send_bundle(settings: Any, bundle: dict[str, Any], *, store: Any = None,
     return result
 
 
-def _audit(store: Any, server: FhirServer, bundle: dict[str, Any], body: bytes,
+def _audit(store: Store, server: FhirServer, bundle: dict[str, Any], body: bytes,
            result: SendResult) -> None:
     from oncoboard import audit
     from oncoboard.board.meetings import audited

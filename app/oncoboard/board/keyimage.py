@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from oncoboard.errors import OncoboardError
 from oncoboard.imaging.display import auto_window, window_to_uint8
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +149,8 @@ def _pick_series(series: list[Any]) -> Any | None:
         s.modality.upper()), s.n_instances * max(s.n_frames, 1)), reverse=True)[0]
 
 
-def key_image_for_patient(store: Any, patient_id: str,
-                          settings: Any = None) -> tuple[KeyImage | None, str]:
+def key_image_for_patient(store: Store, patient_id: str,
+                          settings: Settings | None = None) -> tuple[KeyImage | None, str]:
     """Return the patient's key image and a note ('' when fine, else why there is none)."""
     try:
         from oncoboard import imaging

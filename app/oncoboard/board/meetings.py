@@ -18,12 +18,15 @@ import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.board import versions
 from oncoboard.board.changes import note_change
 from oncoboard.errors import BoardError, NotFoundError
 from oncoboard.identity import require, user_of
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -129,14 +132,14 @@ def now_utc() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _audit(store: Any, event_type: str, payload: dict[str, Any]) -> Any:
+def _audit(store: Store, event_type: str, payload: dict[str, Any]) -> Any:
     from oncoboard import audit
 
     return audit.append(store, event_type, payload, actor=user_of(store).login)
 
 
 @contextlib.contextmanager
-def audited(store: Any) -> Iterator[Any]:
+def audited(store: Store) -> Iterator[Any]:
     """Run the block in one transaction with its audit entries; then record the log's head.
 
     The head file (which lets `audit.verify` notice deleted last entries) is written only once
@@ -162,17 +165,17 @@ def _content_sha256(row: dict[str, Any], columns: Sequence[str]) -> str:
     return sha256_text(canonical_json({k: row[k] for k in columns}))
 
 
-def _meeting_sha256(store: Any, meeting_id: int) -> str:
+def _meeting_sha256(store: Store, meeting_id: int) -> str:
     row = next(iter(store.db.query("SELECT * FROM board_meetings WHERE id = ?", [meeting_id])))
     return _content_sha256(row, _MEETING_CONTENT)
 
 
-def _case_sha256(store: Any, case_id: int) -> str:
+def _case_sha256(store: Store, case_id: int) -> str:
     row = next(iter(store.db.query("SELECT * FROM board_cases WHERE id = ?", [case_id])))
     return _content_sha256(row, _CASE_CONTENT)
 
 
-def _order(store: Any, meeting_id: int) -> list[str]:
+def _order(store: Store, meeting_id: int) -> list[str]:
     return [r["patient_id"] for r in store.db.query(
         "SELECT patient_id FROM board_cases WHERE meeting_id = ? ORDER BY position, id",
         [meeting_id])]
@@ -211,7 +214,7 @@ def _text(value: str | None, what: str, *, required: bool = True, limit: int = 4
     return text
 
 
-def create_meeting(store: Any, *, date: str, specialty: str, title: str, location: str = "",
+def create_meeting(store: Store, *, date: str, specialty: str, title: str, location: str = "",
                    attendees: Sequence[str | Attendee] | None = None) -> Meeting:
     """Create a planned meeting and return it.
 
@@ -257,7 +260,7 @@ def _attendees(items: Sequence[str | Attendee]) -> list[Attendee]:
     return [a if isinstance(a, Attendee) else Attendee.parse(a) for a in items]
 
 
-def get_meeting(store: Any, meeting_id: int | str) -> Meeting:
+def get_meeting(store: Store, meeting_id: int | str) -> Meeting:
     """Return the meeting with this number (or uid); NotFoundError if there is none."""
     key = str(meeting_id).strip()
     if key.isdigit():
@@ -270,7 +273,7 @@ def get_meeting(store: Any, meeting_id: int | str) -> Meeting:
     return _meeting(rows[0])
 
 
-def list_meetings(store: Any, *, status: str | None = None) -> list[Meeting]:
+def list_meetings(store: Store, *, status: str | None = None) -> list[Meeting]:
     """Return the meetings, most recent date first, optionally only those with `status`."""
     sql = "SELECT * FROM board_meetings"
     params: list[Any] = []
@@ -280,7 +283,7 @@ def list_meetings(store: Any, *, status: str | None = None) -> list[Meeting]:
     return [_meeting(r) for r in store.db.query(sql + " ORDER BY date DESC, id DESC", params)]
 
 
-def set_status(store: Any, meeting_id: int | str, status: str, *,
+def set_status(store: Store, meeting_id: int | str, status: str, *,
                expected_version: int | None = None) -> Meeting:
     """Move the meeting to `status` (``planned -> held -> closed``; closed is final).
 
@@ -314,7 +317,7 @@ def _stated(meeting: Meeting, expected_version: int | None) -> int:
                                meeting.updated_by, meeting.updated_at)
 
 
-def mark_held(store: Any, meeting: Meeting, user: str, now: str) -> bool:
+def mark_held(store: Store, meeting: Meeting, user: str, now: str) -> bool:
     """Mark a planned meeting held, in the caller's transaction (its first decision does).
 
     Conditional on the status, not the version: whatever else changed, a planned meeting whose
@@ -331,7 +334,7 @@ def mark_held(store: Any, meeting: Meeting, user: str, now: str) -> bool:
     return True
 
 
-def set_attendees(store: Any, meeting_id: int | str, attendees: Sequence[str | Attendee], *,
+def set_attendees(store: Store, meeting_id: int | str, attendees: Sequence[str | Attendee], *,
                   expected_version: int | None = None) -> Meeting:
     """Replace the meeting's list of attendees (shown on the report's cover page)."""
     user = require(store, "meeting.edit")
@@ -351,7 +354,7 @@ def set_attendees(store: Any, meeting_id: int | str, attendees: Sequence[str | A
     return get_meeting(store, meeting.id)
 
 
-def _open_meeting(store: Any, meeting_id: int | str) -> Meeting:
+def _open_meeting(store: Store, meeting_id: int | str) -> Meeting:
     meeting = get_meeting(store, meeting_id)
     if meeting.is_closed:
         raise BoardError(f"meeting {meeting.id} ({meeting.date}) is closed: it cannot be changed",
@@ -359,7 +362,7 @@ def _open_meeting(store: Any, meeting_id: int | str) -> Meeting:
     return meeting
 
 
-def _check_patient(store: Any, patient_id: str) -> str:
+def _check_patient(store: Store, patient_id: str) -> str:
     pid = str(patient_id).strip()
     if not pid:
         raise BoardError("patient ID cannot be empty", where="patient")
@@ -368,7 +371,7 @@ def _check_patient(store: Any, patient_id: str) -> str:
     return pid
 
 
-def list_cases(store: Any, meeting_id: int | str) -> list[BoardCase]:
+def list_cases(store: Store, meeting_id: int | str) -> list[BoardCase]:
     """Return the meeting's cases in presentation order."""
     meeting = get_meeting(store, meeting_id)
     rows = store.db.query("SELECT * FROM board_cases WHERE meeting_id = ? ORDER BY position",
@@ -376,7 +379,7 @@ def list_cases(store: Any, meeting_id: int | str) -> list[BoardCase]:
     return [_case(r) for r in rows]
 
 
-def get_case(store: Any, meeting_id: int | str, patient_id: str) -> BoardCase:
+def get_case(store: Store, meeting_id: int | str, patient_id: str) -> BoardCase:
     """Return the case of `patient_id` in the meeting; NotFoundError if not on its agenda."""
     meeting = get_meeting(store, meeting_id)
     rows = list(store.db.query("SELECT * FROM board_cases WHERE meeting_id = ? AND patient_id = ?",

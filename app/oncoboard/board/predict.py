@@ -12,13 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from oncoboard.board.changes import note_change
 from oncoboard.board.meetings import get_meeting, list_cases, now_utc
 from oncoboard.errors import OncoboardError
 from oncoboard.identity import require
 from oncoboard.inference.prediction import Prediction
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +45,7 @@ class CaseRun:
         return f"{self.patient_id}: " + ", ".join(parts)
 
 
-def predict_meeting(store: Any, settings: Any, meeting_id: int | str, *,
+def predict_meeting(store: Store, settings: Settings, meeting_id: int | str, *,
                     plugin_ids: Sequence[str] | None = None,
                     progress: Callable[[int, int, str], None] | None = None) -> list[CaseRun]:
     """Run the applicable plugins (or `plugin_ids`) on every case, dated the meeting's day.

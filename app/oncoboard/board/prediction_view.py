@@ -14,9 +14,13 @@ holds the board's view, beside ``inference/predictions.py``, now ``prediction_st
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from oncoboard.inference.prediction import SYNTHETIC_LABEL, OutputResult, Prediction, Scenario
+from oncoboard.inference.prediction import SYNTHETIC_LABEL, Prediction
+from oncoboard.inference.prediction_parts import OutputResult, Scenario
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 NO_PREDICTIONS = "no predictions yet: run the models on this patient (oncoboard predict ID)"
 
@@ -247,14 +251,14 @@ class PredictionIds(NamedTuple):
     latest: list[str]
 
 
-def latest_predictions(store: Any, patient_id: str) -> list[PredictionView]:
+def latest_predictions(store: Store, patient_id: str) -> list[PredictionView]:
     """Return the board's view of the latest stored prediction of each plugin, by plugin id."""
     from oncoboard.inference.prediction_store import latest_for_patient
 
     return [view_of(p) for p in latest_for_patient(store, patient_id)]
 
 
-def prediction_ids_for_patient(store: Any, patient_id: str) -> PredictionIds:
+def prediction_ids_for_patient(store: Store, patient_id: str) -> PredictionIds:
     """Return the ids of the patient's stored predictions and of the latest one of each plugin."""
     rows = list(store.db.query(
         "SELECT id, plugin_id FROM predictions WHERE patient_id = ? "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from PIL import Image as PILImage
@@ -43,6 +43,10 @@ from oncoboard.board.meetings import KNOWN_SPECIALTIES, Meeting, get_meeting, no
 from oncoboard.board.prediction_view import PredictionView, ResultView
 from oncoboard.identity import user_of
 from oncoboard.inference.prediction import SYNTHETIC_LABEL
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -271,9 +275,9 @@ def build_pdf(meeting: Meeting, views: list[CaseView], *, head: str | None,
     return buffer.getvalue()
 
 
-def export_pdf(store: Any, meeting_id: int | str, path: str | Path, *,
+def export_pdf(store: Store, meeting_id: int | str, path: str | Path, *,
                include_names: bool = False, views: list[CaseView] | None = None,
-               settings: Any = None) -> Path:
+               settings: Settings | None = None) -> Path:
     """Write the meeting's PDF report to `path` (atomically) and return the path.
 
     Parameters

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ class ResponseView:
                 "headline": self.headline(), "treatments": self.treatments}
 
 
-def response_view(store: Any, patient_id: str) -> ResponseView:
+def response_view(store: Store, patient_id: str) -> ResponseView:
     """Return the patient's response view (empty table when nothing was measured)."""
     from oncoboard.imaging.lesions import measurements_for_patient, recist_for_patient
     from oncoboard.patients import record

@@ -20,7 +20,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
@@ -31,6 +31,10 @@ from oncoboard.board.meetings import audited, get_meeting, list_cases, now_utc
 from oncoboard.config import PacsNode
 from oncoboard.errors import BoardError, OncoboardError
 from oncoboard.identity import user_of
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ class SentItem:
     sop_uid: str = ""
 
 
-def model_results(store: Any, view: CaseView) -> list[dicom_out.ModelResult]:
+def model_results(store: Store, view: CaseView) -> list[dicom_out.ModelResult]:
     """Return the model results the case shows, as the SR needs them.
 
     The one place that reads predictions for sending (the board view, plus the stored inputs):
@@ -82,7 +86,7 @@ def model_results(store: Any, view: CaseView) -> list[dicom_out.ModelResult]:
     return out
 
 
-def _study_evidence(store: Any, view: CaseView) -> tuple[Dataset | None, Dataset | None, str]:
+def _study_evidence(store: Store, view: CaseView) -> tuple[Dataset | None, Dataset | None, str]:
     """Return (an instance of the case's study, the key image instance, note)."""
     key = view.key_image
     sop = key.sop_uid if key is not None else ""
@@ -106,7 +110,7 @@ def _axis_points(index: list[list[float]] | None) -> list[tuple[float, float]]:
     return [(float(p[2]), float(p[1])) for p in index or []]
 
 
-def measurement_reports(store: Any,
+def measurement_reports(store: Store,
                         patient_id: str) -> list[tuple[str, str, Callable[[], Dataset]]]:
     """Return (item key, study UID, SR builder) per measured study of the patient.
 
@@ -153,14 +157,14 @@ def measurement_reports(store: Any,
     return out
 
 
-def _already_sent(store: Any, case_id: int, item: str, node: str) -> bool:
+def _already_sent(store: Store, case_id: int, item: str, node: str) -> bool:
     row = next(iter(store.db.query(
         "SELECT status FROM board_sent WHERE case_id = ? AND item = ? AND node = ? "
         "ORDER BY id DESC LIMIT 1", [case_id, item, node])), None)
     return row is not None and row["status"] == "sent"
 
 
-def sent_items(store: Any, meeting_id: int | str) -> list[dict[str, Any]]:
+def sent_items(store: Store, meeting_id: int | str) -> list[dict[str, Any]]:
     """Return every send record of the meeting, oldest first."""
     meeting = get_meeting(store, meeting_id)
     return list(store.db.query(
@@ -168,7 +172,7 @@ def sent_items(store: Any, meeting_id: int | str) -> list[dict[str, Any]]:
         "WHERE c.meeting_id = ? ORDER BY b.id", [meeting.id]))
 
 
-def send_case(store: Any, settings: Any, meeting_id: int | str, patient_id: str,
+def send_case(store: Store, settings: Settings, meeting_id: int | str, patient_id: str,
               node: PacsNode) -> list[SentItem]:
     """Send what is missing of one case to `node`; return one outcome per item."""
     from oncoboard import audit
@@ -227,7 +231,7 @@ def send_case(store: Any, settings: Any, meeting_id: int | str, patient_id: str,
                   "sop_uid": str(ds.SOPInstanceUID) if stored_result.stored else "",
                   "sent_at": when, "sent_by": user}
         with audited(store):
-            store.db["board_sent"].insert(record)
+            store.db.table("board_sent").insert(record)
             audit.append(store, "board.sent", {**record, "meeting_id": view.meeting.id,
                                                "patient_id": patient_id})
         outcomes.append(SentItem(patient_id, item, kind, status, stored_result.reason,
@@ -235,7 +239,7 @@ def send_case(store: Any, settings: Any, meeting_id: int | str, patient_id: str,
     return outcomes
 
 
-def send_meeting(store: Any, settings: Any, meeting_id: int | str, node: PacsNode,
+def send_meeting(store: Store, settings: Settings, meeting_id: int | str, node: PacsNode,
                  patient_id: str | None = None) -> list[SentItem]:
     """Send every case of the meeting (or the one of `patient_id`) to `node`."""
     meeting = get_meeting(store, meeting_id)
@@ -250,7 +254,7 @@ def send_meeting(store: Any, settings: Any, meeting_id: int | str, node: PacsNod
     return out
 
 
-def case_status(store: Any, meeting_id: int | str, patient_id: str) -> list[dict[str, Any]]:
+def case_status(store: Store, meeting_id: int | str, patient_id: str) -> list[dict[str, Any]]:
     """Return the send status of each item of one case, for the "Send to PACS" dialog.
 
     One row per (item, node) with its latest record (status ``sent`` or ``not sent`` with the

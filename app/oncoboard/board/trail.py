@@ -7,7 +7,7 @@ module, above both, puts the two together for ``oncoboard audit verify`` and the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from oncoboard import audit
 from oncoboard.audit.access import verify_access_log
@@ -16,8 +16,11 @@ from oncoboard.board.meetings_verify import verify_board
 from oncoboard.imaging.lesions import verify_lesions
 from oncoboard.inference.prediction_store import verify_predictions
 
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
-def verify_prediction_rows(store: Any) -> list[audit.Problem]:
+
+def verify_prediction_rows(store: Store) -> list[audit.Problem]:
     """Return a problem for each audited prediction whose row is missing (deleted)."""
     if "predictions" not in store.db.table_names():
         return []
@@ -28,7 +31,7 @@ def verify_prediction_rows(store: Any) -> list[audit.Problem]:
             if e.seq not in stored]
 
 
-def verify_trail(store: Any) -> audit.VerifyReport:
+def verify_trail(store: Store) -> audit.VerifyReport:
     """Verify the chain, its checkpoints and every audited row: predictions, meetings, cases,
     decisions, lesions and their measurements (edited, deleted or unaudited rows are
     problems), and the access log's own chain."""

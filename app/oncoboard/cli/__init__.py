@@ -20,12 +20,15 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard import __version__
 from oncoboard.config import Settings, load_settings
 from oncoboard.errors import OncoboardError, StorageError
 from oncoboard.identity import local_user, os_user
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +59,10 @@ class Context:
 
     settings: Settings
     log_file: Path | None = None
-    _store: Any = field(default=None, repr=False)
+    _store: Store | None = field(default=None, repr=False)
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         """Return the store, opening and migrating it on first use."""
         if self._store is None:
             from oncoboard.store import open_store

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.cli import print_json
 from oncoboard.errors import AuditError, OncoboardError
+
+if TYPE_CHECKING:
+    from oncoboard.cli import Context
 
 
 def register(sub: Any, common: Any) -> None:
@@ -31,7 +34,7 @@ def register(sub: Any, common: Any) -> None:
     ac.set_defaults(handler=_access_cmd)
 
 
-def _verify_cmd(args: Any, ctx: Any) -> int:
+def _verify_cmd(args: Any, ctx: Context) -> int:
     from oncoboard.board.trail import verify_trail
 
     report = verify_trail(ctx.store)
@@ -51,7 +54,7 @@ def _verify_cmd(args: Any, ctx: Any) -> int:
     return 0 if report.ok else AuditError.exit_code
 
 
-def _list_cmd(args: Any, ctx: Any) -> int:
+def _list_cmd(args: Any, ctx: Context) -> int:
     from oncoboard.audit import entries
 
     rows = entries(ctx.store, event_type=args.event, last=args.last)

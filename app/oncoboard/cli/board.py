@@ -10,9 +10,12 @@ Board modules (and reportlab) are imported inside the handlers so ``oncoboard --
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.errors import BoardError
+
+if TYPE_CHECKING:
+    from oncoboard.cli import Context
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -121,7 +124,7 @@ def _if_version(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def _meeting_hint(handler: Any) -> Any:
-    def run(args: Any, ctx: Any) -> int:
+    def run(args: Any, ctx: Context) -> int:
         from oncoboard.cli.hints import suggest_meeting
 
         with suggest_meeting(ctx):
@@ -153,7 +156,7 @@ def _register_decide(bsub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_decide)
 
 
-def _create(args: Any, ctx: Any) -> int:
+def _create(args: Any, ctx: Context) -> int:
     from oncoboard.board.meetings import create_meeting
     from oncoboard.cli import print_json
 
@@ -166,7 +169,7 @@ def _create(args: Any, ctx: Any) -> int:
     return 0
 
 
-def _list(args: Any, ctx: Any) -> int:
+def _list(args: Any, ctx: Context) -> int:
     from oncoboard.board.meetings import list_cases, list_meetings
     from oncoboard.cli import print_json
 
@@ -190,7 +193,7 @@ def _list(args: Any, ctx: Any) -> int:
     return 0
 
 
-def _show(args: Any, ctx: Any) -> int:
+def _show(args: Any, ctx: Context) -> int:
     from oncoboard.audit.access import record_accesses
     from oncoboard.board.caseview import meeting_case_views
     from oncoboard.board.export import meeting_export
@@ -233,7 +236,7 @@ def _show(args: Any, ctx: Any) -> int:
     return 0
 
 
-def _add_case(args: Any, ctx: Any) -> int:
+def _add_case(args: Any, ctx: Context) -> int:
     from oncoboard.board.meetings import add_case
     from oncoboard.cli.hints import suggest_patient
 
@@ -244,7 +247,7 @@ def _add_case(args: Any, ctx: Any) -> int:
     return 0
 
 
-def _move_case(args: Any, ctx: Any) -> int:
+def _move_case(args: Any, ctx: Context) -> int:
     from oncoboard.board.meetings import move_case
     from oncoboard.cli.hints import suggest_case
 
@@ -255,7 +258,7 @@ def _move_case(args: Any, ctx: Any) -> int:
     return 0
 
 
-def _edit_case(args: Any, ctx: Any) -> int:
+def _edit_case(args: Any, ctx: Context) -> int:
     from oncoboard.board.agenda import edit_case
     from oncoboard.cli.hints import suggest_case
 
@@ -266,7 +269,7 @@ def _edit_case(args: Any, ctx: Any) -> int:
     return 0
 
 
-def _remove_case(args: Any, ctx: Any) -> int:
+def _remove_case(args: Any, ctx: Context) -> int:
     from oncoboard.board.meetings import remove_case
     from oncoboard.cli.hints import suggest_case
 
@@ -278,7 +281,7 @@ def _remove_case(args: Any, ctx: Any) -> int:
     return 0
 
 
-def _decide(args: Any, ctx: Any) -> int:
+def _decide(args: Any, ctx: Context) -> int:
     from oncoboard.board.meetings import get_meeting
     from oncoboard.cli import print_json
     from oncoboard.cli.hints import suggest_case
@@ -301,7 +304,7 @@ def _decide(args: Any, ctx: Any) -> int:
     return 0
 
 
-def _record_or_amend(args: Any, ctx: Any) -> Any:
+def _record_or_amend(args: Any, ctx: Context) -> Any:
     from oncoboard.board.decisions import amend_decision, record_decision
 
     if args.amend is not None:
@@ -324,7 +327,7 @@ def _record_or_amend(args: Any, ctx: Any) -> Any:
     return d
 
 
-def _predict(args: Any, ctx: Any) -> int:
+def _predict(args: Any, ctx: Context) -> int:
     from oncoboard.board.predict import predict_meeting
     from oncoboard.cli import PROBLEMS_EXIT
     from oncoboard.cli.hints import suggest_plugin
@@ -338,7 +341,7 @@ def _predict(args: Any, ctx: Any) -> int:
     return 0 if all(r.error is None for r in runs) else PROBLEMS_EXIT
 
 
-def _status(args: Any, ctx: Any) -> int:
+def _status(args: Any, ctx: Context) -> int:
     from oncoboard.board.meetings import set_status
 
     m = set_status(ctx.store, args.meeting, args.status, expected_version=args.if_version)
@@ -346,7 +349,7 @@ def _status(args: Any, ctx: Any) -> int:
     return 0
 
 
-def _export(args: Any, ctx: Any) -> int:
+def _export(args: Any, ctx: Context) -> int:
     from oncoboard.board.caseview import meeting_case_views
     from oncoboard.board.export import export_json
     from oncoboard.board.meetings import get_meeting
@@ -376,7 +379,7 @@ def _export(args: Any, ctx: Any) -> int:
     return 0
 
 
-def _export_fhir(args: Any, ctx: Any, meeting: Any, views: list[Any]) -> int:
+def _export_fhir(args: Any, ctx: Context, meeting: Any, views: list[Any]) -> int:
     import json
 
     from oncoboard.board import fhir_out
@@ -395,7 +398,7 @@ def _export_fhir(args: Any, ctx: Any, meeting: Any, views: list[Any]) -> int:
     return 0
 
 
-def _send(args: Any, ctx: Any) -> int:
+def _send(args: Any, ctx: Context) -> int:
     from dataclasses import asdict
 
     from oncoboard.audit.access import record_accesses

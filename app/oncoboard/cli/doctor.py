@@ -6,7 +6,10 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oncoboard.cli import Context
 
 
 def register(sub: Any, common: Any) -> None:
@@ -17,7 +20,7 @@ def register(sub: Any, common: Any) -> None:
     p.set_defaults(handler=_doctor)
 
 
-def _doctor(args: Any, ctx: Any) -> int:
+def _doctor(args: Any, ctx: Context) -> int:
     if args.gl_probe:  # the child process of check_opengl
         from oncoboard.ui.gl_probe import gl_probe
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oncoboard.cli import Context
 
 VIEW_CHOICES = ("patients", "patient", "viewer", "compare", "predictions", "board")
 
@@ -21,7 +24,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_gui)
 
 
-def _gui(args: argparse.Namespace, ctx: Any) -> int:
+def _gui(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.ui.app import run_gui
 
     return run_gui(ctx, screenshot=args.screenshot, view=args.view, patient=args.patient,

@@ -14,9 +14,14 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from oncoboard.errors import NotFoundError, OncoboardError
+
+if TYPE_CHECKING:
+    from oncoboard.cli import Context
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -83,7 +88,7 @@ def command_prefix(argv0: str | None = None) -> str:
     return shlex.quote(str(path.absolute()))
 
 
-def export_line(settings: Any) -> str | None:
+def export_line(settings: Settings) -> str | None:
     """Return ``export ONCOBOARD_HOME=DIR`` when a new shell would not read this data folder.
 
     That is when the folder came from ONCOBOARD_HOME or ``--data-dir`` (a site or user
@@ -97,19 +102,19 @@ def export_line(settings: Any) -> str | None:
     return None
 
 
-def no_patients_text(settings: Any) -> str:
+def no_patients_text(settings: Settings) -> str:
     """Return "no patients in the data folder DIR", and how to read another folder."""
     return (f"no patients in the data folder {settings.data_dir} (to read another: "
             "--data-dir DIR, or export ONCOBOARD_HOME=DIR)")
 
 
-def store_is_empty(store: Any) -> bool:
+def store_is_empty(store: Store) -> bool:
     """Return True when the store holds no patient at all."""
     return not list(store.db.query("SELECT 1 FROM patients LIMIT 1"))
 
 
 @contextmanager
-def suggest_patient(ctx: Any, patient_id: str | None) -> Iterator[None]:
+def suggest_patient(ctx: Context, patient_id: str | None) -> Iterator[None]:
     """Add the closest stored patient ID, or the data folder read, to "no patient" errors."""
     try:
         yield
@@ -127,7 +132,7 @@ def suggest_patient(ctx: Any, patient_id: str | None) -> Iterator[None]:
 
 
 @contextmanager
-def suggest_plugin(ctx: Any, plugin_ids: Iterable[str] | None) -> Iterator[None]:
+def suggest_plugin(ctx: Context, plugin_ids: Iterable[str] | None) -> Iterator[None]:
     """Add the closest plugin id to "no plugin" errors."""
     try:
         yield
@@ -144,7 +149,7 @@ def suggest_plugin(ctx: Any, plugin_ids: Iterable[str] | None) -> Iterator[None]
 
 
 @contextmanager
-def suggest_case(ctx: Any, meeting: str, patient_id: str) -> Iterator[None]:
+def suggest_case(ctx: Context, meeting: str, patient_id: str) -> Iterator[None]:
     """Add the closest patient on the meeting's agenda to "not on the agenda" errors."""
     try:
         yield
@@ -160,7 +165,7 @@ def suggest_case(ctx: Any, meeting: str, patient_id: str) -> Iterator[None]:
 
 
 @contextmanager
-def suggest_meeting(ctx: Any) -> Iterator[None]:
+def suggest_meeting(ctx: Context) -> Iterator[None]:
     """Add the data folder read to "no tumour-board meeting" errors when it holds none."""
     try:
         yield

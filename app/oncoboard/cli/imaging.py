@@ -10,7 +10,10 @@ import logging
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oncoboard.cli import Context
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ def _configure_import_dicom(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_import_dicom)
 
 
-def _import_dicom(args: argparse.Namespace, ctx: Any) -> int:
+def _import_dicom(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.cli import print_json
     from oncoboard.errors import DicomError
     from oncoboard.imaging.index import index_paths
@@ -92,7 +95,7 @@ def _skip_summary(skipped: list[tuple[str, str]]) -> str:
     return f"{len(skipped)} file{'s' if len(skipped) > 1 else ''} skipped: {kinds}"
 
 
-def _volume(args: argparse.Namespace, ctx: Any) -> int:
+def _volume(args: argparse.Namespace, ctx: Context) -> int:
     import numpy as np
 
     from oncoboard.cli import print_json
@@ -121,7 +124,7 @@ def _volume(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def _series_list(args: argparse.Namespace, ctx: Any) -> int:
+def _series_list(args: argparse.Namespace, ctx: Context) -> int:
     from dataclasses import asdict
 
     from oncoboard.cli import print_json
@@ -138,7 +141,7 @@ def _series_list(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def _structures(args: argparse.Namespace, ctx: Any) -> int:
+def _structures(args: argparse.Namespace, ctx: Context) -> int:
     import numpy as np
 
     from oncoboard.cli import print_json

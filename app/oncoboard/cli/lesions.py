@@ -7,9 +7,12 @@ readout shows them); ``--auto x,y`` proposes the axes from a click on the lesion
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.errors import OncoboardError
+
+if TYPE_CHECKING:
+    from oncoboard.cli import Context
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -87,7 +90,7 @@ def _pair(args: argparse.Namespace, a: str, b: str) -> Any:
     return None if first is None else (first, second)
 
 
-def _record(args: argparse.Namespace, ctx: Any, lesion: str | int) -> Any:
+def _record(args: argparse.Namespace, ctx: Context, lesion: str | int) -> Any:
     from oncoboard.imaging import lesions
 
     long_axis, short_axis = _pair(args, "p1", "p2"), _pair(args, "s1", "s2")
@@ -111,7 +114,7 @@ def _describe(m: Any) -> str:
     return f"#{m.lesion_number} {m.label}  {m.timepoint}  {m.status} {size}{where}  (id {m.id})"
 
 
-def _add(args: argparse.Namespace, ctx: Any) -> int:
+def _add(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.cli import print_json
     from oncoboard.imaging import lesions
 
@@ -132,7 +135,7 @@ def _add(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def _measure(args: argparse.Namespace, ctx: Any) -> int:
+def _measure(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.cli import print_json
 
     m = _record(args, ctx, args.lesion)
@@ -143,7 +146,7 @@ def _measure(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def _list(args: argparse.Namespace, ctx: Any) -> int:
+def _list(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.cli import print_json
     from oncoboard.imaging import lesions
 
@@ -164,7 +167,7 @@ def _list(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def _withdraw(args: argparse.Namespace, ctx: Any) -> int:
+def _withdraw(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.imaging import lesions
 
     lesions.withdraw_measurement(ctx.store, args.patient, args.measurement, args.reason)
@@ -195,7 +198,7 @@ def format_table(result: Any) -> list[str]:
     return lines
 
 
-def _recist(args: argparse.Namespace, ctx: Any) -> int:
+def _recist(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.cli import print_json
     from oncoboard.errors import NotFoundError
     from oncoboard.imaging import lesions

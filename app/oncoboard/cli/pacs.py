@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.config import PacsNode
 from oncoboard.errors import ConfigError, OncoboardError, PacsError
+
+if TYPE_CHECKING:
+    from oncoboard.cli import Context
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -62,7 +65,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_retrieve)
 
 
-def _nodes(args: argparse.Namespace, ctx: Any, *, all_if_none: bool = False) -> list[PacsNode]:
+def _nodes(args: argparse.Namespace, ctx: Context, *, all_if_none: bool = False) -> list[PacsNode]:
     settings = ctx.settings
     inline = [args.host, args.port, args.aet]
     if any(v is not None for v in inline):
@@ -96,7 +99,7 @@ def _override(node: PacsNode, args: argparse.Namespace) -> PacsNode:
     return node
 
 
-def _echo(args: argparse.Namespace, ctx: Any) -> int:
+def _echo(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.cli import print_json
     from oncoboard.imaging import pacs
 
@@ -127,7 +130,7 @@ _COLUMNS = {
 }
 
 
-def _find(args: argparse.Namespace, ctx: Any) -> int:
+def _find(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.cli import print_json
     from oncoboard.imaging import pacs
 
@@ -158,7 +161,7 @@ def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
-def _retrieve(args: argparse.Namespace, ctx: Any) -> int:
+def _retrieve(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.cli import print_json
     from oncoboard.imaging import pacs
 

@@ -24,9 +24,12 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.errors import RecordImportError
+
+if TYPE_CHECKING:
+    from oncoboard.cli import Context
 
 ImportConfigure = Callable[[argparse.ArgumentParser], None]
 
@@ -121,8 +124,8 @@ def _configure_import_patients(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_import_patients)
 
 
-def _import_patients(args: argparse.Namespace, ctx: Any) -> int:
-    from oncoboard.patients.importer import import_files
+def _import_patients(args: argparse.Namespace, ctx: Context) -> int:
+    from oncoboard.patients.import_pool import import_files
 
     if args.from_fhir:
         if args.files:
@@ -193,7 +196,7 @@ class _JsonArray:
         sys.stdout.flush()
 
 
-def _patients_list(args: argparse.Namespace, ctx: Any) -> int:
+def _patients_list(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.cli import print_json
     from oncoboard.patients import record
 
@@ -216,7 +219,7 @@ def _patients_list(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def _patients_show(args: argparse.Namespace, ctx: Any) -> int:
+def _patients_show(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.audit.access import record_access
     from oncoboard.cli import print_json
     from oncoboard.cli.hints import suggest_patient
@@ -242,7 +245,7 @@ def _patients_show(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def _search(args: argparse.Namespace, ctx: Any) -> int:
+def _search(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.cli import print_json
     from oncoboard.cli.hints import no_patients_text, store_is_empty, suggest_patient
     from oncoboard.patients import record
@@ -264,7 +267,7 @@ def _search(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace, ctx: Any) -> int:
+def _demo(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.cli import print_json
     from oncoboard.demo import run_demo
 

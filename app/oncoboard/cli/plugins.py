@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from oncoboard.errors import InferenceError, NotFoundError, PluginError
 
 if TYPE_CHECKING:
+    from oncoboard.cli import Context
     from oncoboard.inference.prediction import Prediction
 
 
@@ -60,7 +61,7 @@ def register(sub: Any, common: Any) -> None:
     pr.set_defaults(handler=_predict)
 
 
-def _list(args: Any, ctx: Any) -> int:
+def _list(args: Any, ctx: Context) -> int:
     from oncoboard.cli import print_json
     from oncoboard.inference.discovery import discover_plugins, plugin_dirs
 
@@ -82,7 +83,7 @@ def _list(args: Any, ctx: Any) -> int:
     return 0
 
 
-def _verify(args: Any, ctx: Any) -> int:
+def _verify(args: Any, ctx: Context) -> int:
     from oncoboard.cli import print_json
     from oncoboard.inference.discovery import discover_plugins, verify_folder
 
@@ -111,7 +112,7 @@ def _verify(args: Any, ctx: Any) -> int:
     return 0 if all(p.enabled for p in plugins) else PROBLEMS_EXIT
 
 
-def _install(args: Any, ctx: Any) -> int:
+def _install(args: Any, ctx: Context) -> int:
     from oncoboard import audit
     from oncoboard.cli import print_json
     from oncoboard.identity import require
@@ -155,7 +156,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         raise InferenceError(f"cannot read CSV: {exc}", file=path) from exc
 
 
-def _run(args: Any, ctx: Any) -> int:
+def _run(args: Any, ctx: Context) -> int:
     from oncoboard.cli import print_json
     from oncoboard.cli.hints import suggest_plugin
     from oncoboard.inference.discovery import get_plugin
@@ -186,7 +187,7 @@ def _run(args: Any, ctx: Any) -> int:
     return 0 if all(p.ok for p in preds) else PROBLEMS_EXIT
 
 
-def _sign(args: Any, ctx: Any) -> int:
+def _sign(args: Any, ctx: Context) -> int:
     from oncoboard.inference import integrity
     from oncoboard.inference.discovery import _candidates, bundled_plugin_dir
     from oncoboard.inference.manifest import load_manifest
@@ -214,14 +215,14 @@ def _sign(args: Any, ctx: Any) -> int:
     return 0
 
 
-def _schema(args: Any, ctx: Any) -> int:
+def _schema(args: Any, ctx: Context) -> int:
     from oncoboard.inference.manifest import manifest_json_schema
 
     print(json.dumps(manifest_json_schema(), indent=2))
     return 0
 
 
-def _predict(args: Any, ctx: Any) -> int:
+def _predict(args: Any, ctx: Context) -> int:
     from oncoboard.cli import print_json
     from oncoboard.cli.hints import suggest_patient, suggest_plugin
     from oncoboard.inference.engine import predict_patient

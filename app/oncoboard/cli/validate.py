@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.cli import print_json
 from oncoboard.errors import OncoboardError
+
+if TYPE_CHECKING:
+    from oncoboard.cli import Context
 
 
 def register(sub: Any, common: Any) -> None:
@@ -42,7 +45,7 @@ def _key(args: Any) -> bytes:
         raise OncoboardError(f"{args.key}: {exc.strerror}", where="validate") from exc
 
 
-def _validate(args: Any, ctx: Any) -> int:
+def _validate(args: Any, ctx: Context) -> int:
     from oncoboard.inference import recalibration, validation
 
     if args.remove_recalibration:

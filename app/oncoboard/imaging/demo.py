@@ -27,12 +27,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from oncoboard.imaging import demo_course, synth
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +83,7 @@ class DemoImagingResult:
                 f"measurements, {self.seconds:.1f} s)")
 
 
-def generate_demo_imaging(store: Any, settings: Any, cohort: Any) -> DemoImagingResult:
+def generate_demo_imaging(store: Store, settings: Settings, cohort: Any) -> DemoImagingResult:
     """Write (once) and index the demo DICOM studies of `cohort`."""
     from oncoboard.imaging.index import index_paths
 

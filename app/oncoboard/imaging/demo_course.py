@@ -16,9 +16,13 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +95,7 @@ def _iso(d: str) -> str:
     return f"{d[:4]}-{d[4:6]}-{d[6:8]}"
 
 
-def record_measurements(store: Any, settings: Any, patient_id: str,
+def record_measurements(store: Store, settings: Settings, patient_id: str,
                         facts: dict[str, Any]) -> int:
     """Measure the demo lesions on each CT of the patient (once); return readings recorded."""
     from oncoboard.imaging import lesions
@@ -116,7 +120,7 @@ def record_measurements(store: Any, settings: Any, patient_id: str,
     return count
 
 
-def _measure(store: Any, settings: Any, patient_id: str, lesion_uid: str, series_uid: str,
+def _measure(store: Store, settings: Settings, patient_id: str, lesion_uid: str, series_uid: str,
              centre: list[float], diameter: float) -> int:
     from oncoboard.imaging import lesions
     from oncoboard.imaging.lesion_axis import propose_axes

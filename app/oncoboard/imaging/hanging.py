@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 #: Attributes a site may require the prior to share with the current series.
 MATCH_FIELDS = ("modality", "body_part", "description")
@@ -29,7 +33,7 @@ class HangingProtocol:
     max_age_days: int = 0
 
     @classmethod
-    def from_settings(cls, settings: Any) -> HangingProtocol:
+    def from_settings(cls, settings: Settings | None) -> HangingProtocol:
         """Return the protocol of `settings` (the defaults when it has none)."""
         if settings is None:
             return cls()
@@ -65,13 +69,13 @@ FROM dicom_series s JOIN dicom_studies st ON st.study_uid = s.study_uid
 """
 
 
-def series_facts(store: Any, series_uid: str) -> SeriesFacts | None:
+def series_facts(store: Store, series_uid: str) -> SeriesFacts | None:
     """Return the protocol's facts about one indexed series, or None if it is not indexed."""
     row = store.db.execute(_SQL + " WHERE s.series_uid = ?", [series_uid]).fetchone()
     return SeriesFacts(*row) if row else None
 
 
-def patient_series(store: Any, patient_id: str) -> list[SeriesFacts]:
+def patient_series(store: Store, patient_id: str) -> list[SeriesFacts]:
     """Return the facts of every indexed series of a patient."""
     rows = store.db.execute(
         _SQL + " WHERE st.patient_id = ? OR (st.patient_id IS NULL AND st.dicom_patient_id = ?)",
@@ -116,7 +120,7 @@ def pick_prior(current: SeriesFacts, candidates: list[SeriesFacts],
     return chosen
 
 
-def choose_prior(store: Any, series_uid: str,
+def choose_prior(store: Store, series_uid: str,
                  protocol: HangingProtocol | None = None) -> SeriesFacts | None:
     """Return the prior series the protocol hangs beside indexed series `series_uid`."""
     current = series_facts(store, series_uid)
@@ -125,7 +129,7 @@ def choose_prior(store: Any, series_uid: str,
     return pick_prior(current, patient_series(store, current.patient_id), protocol)
 
 
-def current_series(store: Any, patient_id: str,
+def current_series(store: Store, patient_id: str,
                    protocol: HangingProtocol | None = None) -> SeriesFacts | None:
     """Return the newest image series of a patient that has a prior (else the newest image)."""
     series = [s for s in patient_series(store, patient_id) if s.modality.upper() not in NON_IMAGE]

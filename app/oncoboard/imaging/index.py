@@ -12,20 +12,22 @@ or its extraction failed or was cancelled; DICOMDIR files are followed to the fi
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
-import shutil
-import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.errors import DicomError, NotFoundError
 from oncoboard.identity import require
+from oncoboard.imaging.index_files import _cancelled, _drop_zips_without_dicom, _expand
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +85,8 @@ class SeriesInfo:
     referenced_series_uids: list[str] = field(default_factory=list)
 
 
-def _cancelled(cancel: Any) -> bool:
-    if cancel is None:
-        return False
-    is_set = getattr(cancel, "is_set", None)
-    return bool(is_set() if is_set is not None else cancel())
-
-
-def index_paths(store: Any, paths: Iterable[str | Path], *, progress: ProgressFn | None = None,
-                cancel: CancelFn | None = None, settings: Any = None) -> IndexReport:
+def index_paths(store: Store, paths: Iterable[str | Path], *, progress: ProgressFn | None = None,
+                cancel: CancelFn | None = None, settings: Settings | None = None) -> IndexReport:
     """Index the DICOM files found under `paths` into `store`.
 
     Parameters
@@ -146,130 +141,7 @@ def index_paths(store: Any, paths: Iterable[str | Path], *, progress: ProgressFn
     return report
 
 
-def _expand(paths: Iterable[str | Path], data_dir: Path, report: IndexReport,
-            cancel: CancelFn | None = None) -> Iterator[str]:
-    seen: set[str] = set()
-    for p in paths:
-        path = Path(p).expanduser()
-        if not path.exists():
-            report.skipped.append((str(path), "does not exist"))
-            continue
-        for f in _expand_one(path.resolve(), data_dir, report, cancel):
-            if f not in seen:
-                seen.add(f)
-                yield f
-
-
-def _expand_one(path: Path, data_dir: Path, report: IndexReport,
-                cancel: CancelFn | None = None) -> Iterator[str]:
-    if path.is_dir():
-        for root, dirs, names in os.walk(path):
-            dirs.sort()
-            # hidden files (.DS_Store, the demo's .complete marker) are not DICOM, nor
-            # anything a user asked to import: not listed as skipped
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            for name in sorted(n for n in names if not n.startswith(".")):
-                yield from _expand_file(Path(root) / name, data_dir, report, cancel)
-    else:
-        yield from _expand_file(path, data_dir, report, cancel)
-
-
-def _expand_file(path: Path, data_dir: Path, report: IndexReport,
-                 cancel: CancelFn | None = None) -> Iterator[str]:
-    if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
-        try:
-            target = extract_zip(path, data_dir, cancel)
-        except (OSError, zipfile.BadZipFile, DicomError) as exc:
-            report.skipped.append((str(path), f"cannot extract zip file: {exc}"))
-            return
-        if target is None:  # cancelled; nothing of it is left behind
-            return
-        # Resolved: the index must hold absolute paths even with a relative data folder.
-        target = target.resolve()
-        report.zip_folders[str(target)] = str(path)
-        yield from _expand_one(target, data_dir, report, cancel)
-    elif path.name.upper() == "DICOMDIR":
-        yield from _dicomdir_files(path, report)
-    else:
-        yield str(path)
-
-
-def extract_zip(path: Path, data_dir: Path, cancel: CancelFn | None = None) -> Path | None:
-    """Extract `path` once under ``data_dir/dicom/zip/<hash>/`` and return that folder.
-
-    A failed or cancelled extraction removes what it wrote (and returns None when cancelled);
-    only a complete one gets the ``<hash>.complete`` marker that later calls reuse.
-    """
-    st = path.stat()
-    key = hashlib.sha1(f"{path}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    target = data_dir / "dicom" / "zip" / key
-    done = target.with_suffix(".complete")
-    if done.exists():
-        return target
-    shutil.rmtree(target, ignore_errors=True)  # left by a crash: start from nothing
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        if not _extract_members(path, target, cancel):
-            shutil.rmtree(target, ignore_errors=True)
-            return None
-    except BaseException:
-        shutil.rmtree(target, ignore_errors=True)
-        raise
-    done.write_text(str(path), encoding="utf-8")
-    return target
-
-
-def _extract_members(path: Path, target: Path, cancel: CancelFn | None) -> bool:
-    """Write the members of zip file `path` under `target`; return False if cancelled."""
-    root = target.resolve()
-    with zipfile.ZipFile(path) as zf:
-        for member in zf.infolist():
-            if _cancelled(cancel):
-                return False
-            dest = (target / member.filename).resolve()
-            if not dest.is_relative_to(root):
-                raise DicomError(f"zip member escapes the folder: {member.filename}", file=path)
-            if member.is_dir():
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(member) as src, open(dest, "wb") as out:
-                while chunk := src.read(1 << 20):
-                    out.write(chunk)
-    return True
-
-
-def _drop_zips_without_dicom(report: IndexReport, kept: set[str]) -> None:
-    """Remove the folders of zip files that held no DICOM file the index keeps.
-
-    Their skipped files are then listed inside the zip file (``junk.zip/a.txt``): the
-    extracted copies no longer exist.
-    """
-    for folder, zip_path in report.zip_folders.items():
-        prefix = folder + os.sep
-        if any(p.startswith(prefix) for p in kept):
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        Path(folder).with_suffix(".complete").unlink(missing_ok=True)
-        report.skipped = [(f"{zip_path}/{p[len(prefix):]}" if p.startswith(prefix) else p, r)
-                          for p, r in report.skipped]
-        log.info("zip file held no DICOM file; removed its extracted copy %s", folder)
-
-
-def _dicomdir_files(path: Path, report: IndexReport) -> Iterator[str]:
-    import pydicom
-    from pydicom.fileset import FileSet
-
-    try:
-        ds = pydicom.dcmread(path)
-        fs = FileSet(ds)
-        found = [str(Path(inst.path)) for inst in fs]
-    except Exception as exc:
-        report.skipped.append((str(path), f"unreadable DICOMDIR: {exc}"))
-        return
-    yield from found
-
-
-def _changed_files(store: Any, files: list[str], report: IndexReport) -> list[str]:
+def _changed_files(store: Store, files: list[str], report: IndexReport) -> list[str]:
     known = {r[0]: (r[1], r[2]) for r in store.db.execute(
         "SELECT path, size, mtime_ns FROM dicom_instances")} if files else {}
     todo = []
@@ -357,7 +229,7 @@ def _iso_date(value: str) -> str:
     return f"{v[:4]}-{v[4:6]}-{v[6:8]}" if len(v) == 8 and v.isdigit() else v
 
 
-def match_patient(store: Any, dicom_patient_id: str, birth_date: str, rule: str) -> str | None:
+def match_patient(store: Store, dicom_patient_id: str, birth_date: str, rule: str) -> str | None:
     """Return the clinical patient id that a DICOM PatientID (and birth date) matches, if any."""
     if not dicom_patient_id or "patients" not in store.db.table_names():
         return None
@@ -370,7 +242,7 @@ def match_patient(store: Any, dicom_patient_id: str, birth_date: str, rule: str)
     return str(row[0])
 
 
-def _write_series(store: Any, series_uid: str, recs: list[Any], rule: str,
+def _write_series(store: Store, series_uid: str, recs: list[Any], rule: str,
                   report: IndexReport) -> None:
     from oncoboard.imaging.geometry import split_stacks
 
@@ -419,7 +291,7 @@ def _write_series(store: Any, series_uid: str, recs: list[Any], rule: str,
          json.dumps(refs), series_uid])
 
 
-def series_records(store: Any, series_uid: str) -> list[Any]:
+def series_records(store: Store, series_uid: str) -> list[Any]:
     """Return the `InstanceRecord` of every indexed file of a series."""
     from oncoboard.imaging.headers import InstanceRecord
 
@@ -428,7 +300,7 @@ def series_records(store: Any, series_uid: str) -> list[Any]:
     return [InstanceRecord.from_json_dict(json.loads(r[0])) for r in rows]
 
 
-def update_records(store: Any, records: list[Any]) -> None:
+def update_records(store: Store, records: list[Any]) -> None:
     """Store re-read records of files that changed since they were indexed."""
     with store.transaction():
         for rec in records:
@@ -447,7 +319,7 @@ FROM dicom_series s JOIN dicom_studies st ON st.study_uid = s.study_uid
 """
 
 
-def list_series(store: Any, patient_id: str | None = None) -> list[SeriesInfo]:
+def list_series(store: Store, patient_id: str | None = None) -> list[SeriesInfo]:
     """Return the indexed series, newest study first, optionally of one patient only.
 
     A study whose PatientID matched no clinical patient is listed under that PatientID.
@@ -462,7 +334,7 @@ def list_series(store: Any, patient_id: str | None = None) -> list[SeriesInfo]:
             for r in store.db.execute(sql, params)]
 
 
-def get_series(store: Any, series_uid: str) -> SeriesInfo:
+def get_series(store: Store, series_uid: str) -> SeriesInfo:
     """Return one indexed series or raise NotFoundError."""
     row = store.db.execute(_SERIES_SQL + " WHERE s.series_uid = ?", [series_uid]).fetchone()
     if row is None:
@@ -473,7 +345,7 @@ def get_series(store: Any, series_uid: str) -> SeriesInfo:
                       json.loads(row[12]))
 
 
-def relink_studies(store: Any, rule: str = "patient_id") -> int:
+def relink_studies(store: Store, rule: str = "patient_id") -> int:
     """Link unlinked studies to clinical patients that now exist; return how many were linked.
 
     ``oncoboard import patients`` and the UI's record import call it after importing records

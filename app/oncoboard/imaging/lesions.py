@@ -28,7 +28,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +36,10 @@ from oncoboard import audit
 from oncoboard.errors import NotFoundError, OncoboardError
 from oncoboard.identity import require
 from oncoboard.imaging import recist
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 KINDS = ("target", "non_target", "new")
@@ -149,7 +153,7 @@ def _hash(row: dict[str, Any], columns: Sequence[str]) -> str:
     return audit.sha256_text(audit.canonical_json({k: row[k] for k in columns}))
 
 
-def _write(store: Any, table: str, row: dict[str, Any], event: str,
+def _write(store: Store, table: str, row: dict[str, Any], event: str,
            payload: dict[str, Any], columns: Sequence[str]) -> int:
     user = require(store, "lesion.edit")
     for who in ("created_by", "measured_by"):  # the signed-in user, not the environment
@@ -158,16 +162,18 @@ def _write(store: Any, table: str, row: dict[str, Any], event: str,
     with store.transaction() as db:
         entry = audit.append(store, event, {**payload, "content_sha256": _hash(row, columns)})
         row["audit_hash"] = entry.hash
-        t = db[table]
-        t.insert(row)
-        new_id = int(t.last_pk)
+        pk = db.table(table).insert(row).last_pk
+        if pk is None:  # set by every insert into these rowid tables
+            raise OncoboardError(f"the database returned no id for the new {table} row",
+                                 where="lesions")
+        new_id = int(pk)
     if not store.conn.in_transaction:
         audit.checkpoint(store)
     return new_id
 
 
 # --- lesions --------------------------------------------------------------------------------------
-def define_lesion(store: Any, patient_id: str, *, kind: str, label: str,
+def define_lesion(store: Store, patient_id: str, *, kind: str, label: str,
                   organ: str | None = None, is_node: bool = False) -> Lesion:
     """Record a new lesion of `patient_id` and return it.
 
@@ -199,7 +205,7 @@ def _lesion(row: dict[str, Any]) -> Lesion:
                   row["created_by"])
 
 
-def lesions_for_patient(store: Any, patient_id: str) -> list[Lesion]:
+def lesions_for_patient(store: Store, patient_id: str) -> list[Lesion]:
     """Return the patient's lesions in the order they were defined."""
     if "lesions" not in store.db.table_names():
         return []
@@ -207,7 +213,7 @@ def lesions_for_patient(store: Any, patient_id: str) -> list[Lesion]:
         "SELECT * FROM lesions WHERE patient_id = ? ORDER BY number", [patient_id])]
 
 
-def get_lesion(store: Any, patient_id: str, ref: str | int) -> Lesion:
+def get_lesion(store: Store, patient_id: str, ref: str | int) -> Lesion:
     """Return the lesion given by its number (``2``) or uid, or raise NotFoundError."""
     for lesion in lesions_for_patient(store, patient_id):
         if str(ref) in (str(lesion.number), lesion.uid):
@@ -236,7 +242,7 @@ def _t3(v: Any) -> tuple[float, float, float]:
     return (round(float(v[0]), 3), round(float(v[1]), 3), round(float(v[2]), 3))
 
 
-def _series_facts(store: Any, series_uid: str) -> dict[str, Any]:
+def _series_facts(store: Store, series_uid: str) -> dict[str, Any]:
     row = store.db.execute(
         "SELECT st.study_uid, st.study_date, st.patient_id, s.frame_of_reference_uid "
         "FROM dicom_series s JOIN dicom_studies st ON st.study_uid = s.study_uid "
@@ -247,7 +253,7 @@ def _series_facts(store: Any, series_uid: str) -> dict[str, Any]:
             "frame_of_reference_uid": row[3]}
 
 
-def add_measurement(store: Any, patient_id: str, lesion: str | int, *, status: str = "measured",
+def add_measurement(store: Store, patient_id: str, lesion: str | int, *, status: str = "measured",
                     series_uid: str | None = None, slice_index: int | None = None,
                     long_axis: Axis | None = None, short_axis: Axis | None = None,
                     timepoint: str | None = None, sop_uid: str | None = None,
@@ -317,7 +323,7 @@ def _measure_row(les: Lesion, date: str, status: str, series_uid: str | None,
             "measured_at": _now(), "measured_by": ""}
 
 
-def withdraw_measurement(store: Any, patient_id: str, measurement_id: int,
+def withdraw_measurement(store: Store, patient_id: str, measurement_id: int,
                          reason: str) -> Measurement:
     """Withdraw a current reading (a wrong measurement); the row stays, superseded."""
     current = {m.id: m for m in measurements_for_patient(store, patient_id)}
@@ -352,12 +358,12 @@ def _measurement(r: dict[str, Any]) -> Measurement:
         r["supersedes"], r["method"], r["note"], r["measured_at"], r["measured_by"])
 
 
-def _measurement_by_id(store: Any, mid: int) -> Measurement:
+def _measurement_by_id(store: Store, mid: int) -> Measurement:
     rows = list(store.db.query(_MEASURE_SQL + "WHERE m.id = ?", [mid]))
     return _measurement(rows[0])
 
 
-def measurements_for_patient(store: Any, patient_id: str) -> list[Measurement]:
+def measurements_for_patient(store: Store, patient_id: str) -> list[Measurement]:
     """Return the patient's current readings (not superseded, not withdrawn), oldest first.
 
     Each is a plain record with its series, study, instance and frame of reference and the
@@ -372,7 +378,7 @@ def measurements_for_patient(store: Any, patient_id: str) -> list[Measurement]:
     return [m for m in rows if m.id not in replaced and m.status != "withdrawn"]
 
 
-def previous_measurement(store: Any, patient_id: str, lesion: str | int,
+def previous_measurement(store: Store, patient_id: str, lesion: str | int,
                          before: str | None = None) -> Measurement | None:
     """Return the lesion's latest current reading before date `before` (any date if None)."""
     les = get_lesion(store, patient_id, lesion)
@@ -382,7 +388,7 @@ def previous_measurement(store: Any, patient_id: str, lesion: str | int,
 
 
 # --- RECIST ---------------------------------------------------------------------------------------
-def recist_for_patient(store: Any, patient_id: str) -> recist.RecistResult:
+def recist_for_patient(store: Store, patient_id: str) -> recist.RecistResult:
     """Return the RECIST 1.1 table of the patient's current readings."""
     specs = [recist.LesionSpec(les.uid, les.organ, les.is_node, les.kind,
                                f"#{les.number} {les.label}")
@@ -393,7 +399,7 @@ def recist_for_patient(store: Any, patient_id: str) -> recist.RecistResult:
     return recist.evaluate(specs, readings)
 
 
-def verify_lesions(store: Any) -> list[audit.Problem]:
+def verify_lesions(store: Store) -> list[audit.Problem]:
     """Return a problem for each lesion row or measurement that differs from its audit entry.
 
     Same shape as `oncoboard.board.decisions.verify_decisions`, for `audit.verify`: a row
@@ -423,11 +429,12 @@ def verify_lesions(store: Any) -> list[audit.Problem]:
     return problems
 
 
-def record_on_series(store: Any, patient_id: str, lesion: str | int, *, series_uid: str,
+def record_on_series(store: Store, patient_id: str, lesion: str | int, *, series_uid: str,
                      slice_index: int, long_axis: tuple[Sequence[float], Sequence[float]]
                      | None = None, short_axis: tuple[Sequence[float], Sequence[float]]
                      | None = None, propose_at: Sequence[float] | None = None,
-                     settings: Any = None, volume: Any = None, **kw: Any) -> Measurement:
+                     settings: Settings | None = None, volume: Any = None, **kw: Any
+                     ) -> Measurement:
     """Measure `lesion` on a slice of `series_uid` and record it; return the measurement.
 
     Axes are pairs of (row, column) pixel positions on slice `slice_index`. With `propose_at`

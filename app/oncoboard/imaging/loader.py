@@ -7,7 +7,7 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from oncoboard.errors import DicomError
 from oncoboard.imaging.assemble import assemble, pick_stack
@@ -17,29 +17,33 @@ from oncoboard.imaging.index import (
     CancelFn,
     IndexReport,
     ProgressFn,
-    _expand,
     _read_all,
     get_series,
     series_records,
     update_records,
 )
+from oncoboard.imaging.index_files import _expand
 from oncoboard.imaging.volume import Volume
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
 
-def cache_for(store: Any, settings: Any = None) -> VolumeCache | None:
+def cache_for(store: Store, settings: Settings | None = None) -> VolumeCache | None:
     """Return the volume cache of this data folder (None for an in-memory store)."""
     if settings is not None:
         return VolumeCache(settings.cache_dir, settings.cache_max_bytes)
-    if getattr(store, "path", None):
-        return VolumeCache(Path(store.path).parent / "cache")
+    if store.path is not None:
+        return VolumeCache(store.path.parent / "cache")
     return None
 
 
-def load_series(store: Any, series_uid: str, *, progress: ProgressFn | None = None,
+def load_series(store: Store, series_uid: str, *, progress: ProgressFn | None = None,
                 cancel: CancelFn | None = None, use_cache: bool = True,
-                stack: int | None = None, settings: Any = None) -> Volume:
+                stack: int | None = None, settings: Settings | None = None) -> Volume:
     """Load an indexed series (one stack of it) as a `Volume`.
 
     Parameters
@@ -83,7 +87,7 @@ def load_series(store: Any, series_uid: str, *, progress: ProgressFn | None = No
     return volume
 
 
-def _fresh(store: Any, records: list[InstanceRecord], where: str) -> list[InstanceRecord]:
+def _fresh(store: Store, records: list[InstanceRecord], where: str) -> list[InstanceRecord]:
     """Re-read the headers of files changed since indexing; fail on missing files."""
     out, changed = [], []
     for rec in records:

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydicom.dataset import Dataset
 
@@ -49,6 +49,10 @@ from oncoboard.imaging.pacs_net import (
     check_status,
     status_text,
 )
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -389,7 +393,7 @@ def _retrieve_web(node: PacsNode, dest: Path, study_uid: str | None, series_uid:
     return report
 
 
-def indexed(store: Any) -> Callable[[str], bool]:
+def indexed(store: Store) -> Callable[[str], bool]:
     """Return ``have(sop_uid)``: True when the instance is indexed and its file is still there."""
     def have(sop_uid: str) -> bool:
         row = next(iter(store.db.query(
@@ -438,7 +442,7 @@ def pacs_folder(data_dir: Path) -> Path:
     return Path(data_dir) / "dicom" / "pacs"
 
 
-def retrieve_into_store(settings: Any, store: Any, node: PacsNode, *,
+def retrieve_into_store(settings: Settings, store: Store, node: PacsNode, *,
                         study_uid: str | None = None, series_uid: str | None = None,
                         method: str = "get", progress: Progress | None = None,
                         cancel: Cancel | None = None) -> RetrieveReport:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,13 +23,16 @@ from numpy.typing import NDArray
 from oncoboard.errors import DicomError
 from oncoboard.imaging.volume import Structure, Volume
 
+if TYPE_CHECKING:
+    from oncoboard.store import Store
+
 log = logging.getLogger(__name__)
 
 RTSTRUCT_SOP = "1.2.840.10008.5.1.4.1.1.481.3"
 SEG_SOP = "1.2.840.10008.5.1.4.1.1.66.4"
 
 
-def load_structures(store: Any, series_uid: str) -> list[Structure]:
+def load_structures(store: Store, series_uid: str) -> list[Structure]:
     """Return the structures of an image series, or of an RTSTRUCT/SEG series.
 
     Parameters

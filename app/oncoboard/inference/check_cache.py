@@ -28,9 +28,12 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard import __version__
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +93,7 @@ class CheckCache:
             self._read()
 
     @classmethod
-    def for_settings(cls, settings: Any) -> CheckCache:
+    def for_settings(cls, settings: Settings) -> CheckCache:
         """Return the cache of `settings`' data folder (memory only if that folder is absent)."""
         data_dir = getattr(settings, "data_dir", None)
         if data_dir is None or not Path(data_dir).is_dir():

@@ -41,12 +41,15 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.errors import NotFoundError, OncoboardError, PluginError
 from oncoboard.inference import check_cache, integrity
 from oncoboard.inference.check_cache import CheckCache
 from oncoboard.inference.manifest import MANIFEST_NAME, Manifest, load_manifest
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +130,7 @@ def bundled_plugin_dir(*, use_env: bool = True) -> Path | None:
     return None
 
 
-def plugin_dirs(settings: Any) -> list[tuple[str, Path]]:
+def plugin_dirs(settings: Settings) -> list[tuple[str, Path]]:
     """Return (origin, folder) for every plugin folder to search, in precedence order."""
     out: list[tuple[str, Path]] = []
     if settings.site_plugin_dir:
@@ -144,7 +147,7 @@ def plugin_dirs(settings: Any) -> list[tuple[str, Path]]:
     return out
 
 
-def check_plugin(folder: Path, settings: Any, origin: str = "extra", *,
+def check_plugin(folder: Path, settings: Settings, origin: str = "extra", *,
                  golden: bool = True, cache: CheckCache | None = None) -> Plugin:
     """Load and check the plugin in `folder`; never raises for a broken plugin.
 
@@ -200,7 +203,7 @@ def check_plugin(folder: Path, settings: Any, origin: str = "extra", *,
     return plugin
 
 
-def _check_files(plugin: Plugin, settings: Any) -> str | None:
+def _check_files(plugin: Plugin, settings: Settings) -> str | None:
     """Check the files, hashes and signature; return the model file's sha256 (None if absent)."""
     m = plugin.manifest
     assert m is not None
@@ -267,7 +270,7 @@ def _candidates(origin: str, root: Path) -> list[Path]:
 _CACHE: dict[tuple[Any, ...], Plugin] = {}
 
 
-def _cached_check(folder: Path, settings: Any, origin: str,
+def _cached_check(folder: Path, settings: Settings, origin: str,
                   cache: CheckCache | None = None) -> Plugin:
     """Check a plugin once per (files' sizes and times, policy) in this process.
 
@@ -289,7 +292,7 @@ def _cached_check(folder: Path, settings: Any, origin: str,
                   found.manifest_sha256)
 
 
-def discover_plugins(settings: Any) -> list[Plugin]:
+def discover_plugins(settings: Settings) -> list[Plugin]:
     """Return every plugin found, checked; one plugin per id is enabled (see :func:`_resolve`)."""
     found: list[Plugin] = []
     cache: CheckCache | None = None
@@ -345,7 +348,7 @@ def _resolve(group: list[Plugin]) -> None:
                                      f"({p.origin})")
 
 
-def verify_folder(folder: Path, settings: Any) -> Plugin:
+def verify_folder(folder: Path, settings: Settings) -> Plugin:
     """Check the plugin in `folder` and how it stands against the plugins found with its id.
 
     A folder that discovery finds anyway is reported as discovery sees it; another one (a copy
@@ -374,7 +377,7 @@ def _version_key(p: Plugin) -> tuple[int, ...]:
     return tuple(int(x) for x in core.split(".") if x.isdigit())
 
 
-def get_plugin(settings: Any, plugin_id: str) -> Plugin:
+def get_plugin(settings: Settings, plugin_id: str) -> Plugin:
     """Return the enabled plugin `plugin_id`; raise NotFoundError / PluginError otherwise."""
     plugins = [p for p in discover_plugins(settings) if p.id == plugin_id]
     if not plugins:
@@ -383,7 +386,7 @@ def get_plugin(settings: Any, plugin_id: str) -> Plugin:
     return plugins[0]
 
 
-def install_plugin(archive: Path, settings: Any) -> Plugin:
+def install_plugin(archive: Path, settings: Settings) -> Plugin:
     """Check a plugin .zip and copy it atomically into the user plugin folder."""
     archive = Path(archive)
     if not archive.is_file():

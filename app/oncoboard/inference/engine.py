@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,16 +33,19 @@ from oncoboard.inference.inputs import (
 )
 from oncoboard.inference.manifest import ClinicalInput, Manifest, Output, TextInput
 from oncoboard.inference.model_io import format_outputs, image_outputs, read_output, run_rows
-from oncoboard.inference.prediction import (
-    SYNTHETIC_LABEL,
+from oncoboard.inference.prediction import SYNTHETIC_LABEL, Prediction
+from oncoboard.inference.prediction_parts import (
     Explanation,
     Flag,
     InputRecord,
     OutputResult,
     PluginIdentity,
-    Prediction,
     Scenario,
 )
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 #: Population criteria that keep a plugin out of the automatic selection even when it flags
@@ -278,7 +281,7 @@ def check_values(manifest: Manifest, asm: Assembly) -> None:
         asm.warn("inconsistent", flag, flag.split(" ", 1)[0])
 
 
-def run_plugin(plugin: Any, given: dict[str, Any], settings: Any, *, explain_it: bool = True,
+def run_plugin(plugin: Any, given: dict[str, Any], settings: Settings, *, explain_it: bool = True,
                job: runtime.Job | None = None) -> Prediction:
     """Run one plugin on values typed by a user (calculator mode); nothing is stored.
 
@@ -291,7 +294,7 @@ def run_plugin(plugin: Any, given: dict[str, Any], settings: Any, *, explain_it:
     return replace(pred, images={})
 
 
-def run_table(plugin: Any, rows: list[dict[str, Any]], settings: Any, *,
+def run_table(plugin: Any, rows: list[dict[str, Any]], settings: Settings, *,
               progress: Callable[[int, int], None] | None = None) -> runtime.Job:
     """Run a plugin on many rows off the caller's thread; the Job's result is the predictions."""
     plugin.require()
@@ -302,7 +305,7 @@ def run_table(plugin: Any, rows: list[dict[str, Any]], settings: Any, *,
     return runtime.submit(rows, work, progress=progress)
 
 
-def applicable_plugins(store: Any, settings: Any, patient_id: str, reference_date: dt.date,
+def applicable_plugins(store: Store, settings: Settings, patient_id: str, reference_date: dt.date,
                        plugins: Sequence[Any] | None = None, view: Any = None
                        ) -> list[tuple[Any, dict[str, Any]]]:
     """Return (plugin, population check) for the enabled plugins that apply to the patient.
@@ -338,7 +341,7 @@ def applicable_plugins(store: Any, settings: Any, patient_id: str, reference_dat
     return out
 
 
-def predict_patient(store: Any, settings: Any, patient_id: str, *,
+def predict_patient(store: Store, settings: Settings, patient_id: str, *,
                     date: dt.date | str | None = None, plugin_ids: Sequence[str] | None = None,
                     save: bool = True, explain_it: bool = True,
                     plugins: Sequence[Any] | None = None,
@@ -399,7 +402,7 @@ def predict_patient(store: Any, settings: Any, patient_id: str, *,
     return [replace(p, images={}) for p in results]
 
 
-def predict_patients(store_path: Any, settings: Any, patient_ids: Sequence[str], *,
+def predict_patients(store_path: Any, settings: Settings, patient_ids: Sequence[str], *,
                      date: dt.date | str | None = None,
                      progress: Callable[[int, int], None] | None = None) -> runtime.Job:
     """Predict for several patients (a board) off the caller's thread; cancellable.

@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.errors import InferenceError, OncoboardError
 from oncoboard.inference.manifest import (
@@ -30,6 +30,9 @@ from oncoboard.inference.manifest import (
 )
 from oncoboard.patients.language import NAMES, guess_language
 from oncoboard.units import convert
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -340,7 +343,7 @@ def _given_population(manifest: Manifest, asm: Assembly) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def assemble_record(store: Any, manifest: Manifest, patient_id: str,
+def assemble_record(store: Store, manifest: Manifest, patient_id: str,
                     reference_date: dt.date, view: Any = None) -> Assembly:
     """Find, convert and check every input of `manifest` for a patient on a date.
 

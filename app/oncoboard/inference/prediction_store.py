@@ -19,14 +19,19 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from oncoboard import audit
 from oncoboard.errors import NotFoundError
 from oncoboard.identity import require
-from oncoboard.inference.prediction import AuditRef, OutputResult, Prediction
+from oncoboard.inference.prediction import Prediction
+from oncoboard.inference.prediction_parts import AuditRef, OutputResult
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 JSON_COLUMNS = ("plugin", "population", "inputs", "outputs", "scenarios", "explanation",
                 "warnings", "refusal", "providers_requested", "provider_notes")
@@ -47,7 +52,7 @@ def _texts_sha256(texts: dict[str, str]) -> str:
     return audit.sha256_text("{" + body + "}")
 
 
-def _save_images(prediction_id: str, pred: Prediction, settings: Any
+def _save_images(prediction_id: str, pred: Prediction, settings: Settings | None
                  ) -> dict[str, OutputResult]:
     """Write the image outputs' arrays; return the outputs with their files and hashes."""
     outputs = dict(pred.outputs)
@@ -66,12 +71,12 @@ def _save_images(prediction_id: str, pred: Prediction, settings: Any
     return outputs
 
 
-def save(store: Any, prediction: Prediction, *, settings: Any = None) -> Prediction:
+def save(store: Store, prediction: Prediction, *, settings: Settings | None = None) -> Prediction:
     """Store a prediction and audit it; return it as stored (with ``id`` and ``audit``)."""
     return save_many(store, [prediction], settings=settings)[0]
 
 
-def save_many(store: Any, predictions: Sequence[Prediction], *, settings: Any = None
+def save_many(store: Store, predictions: Sequence[Prediction], *, settings: Settings | None = None
               ) -> list[Prediction]:
     """Store and audit several predictions in one transaction (all or none).
 
@@ -92,7 +97,7 @@ def _insert_sql(columns: tuple[str, ...]) -> str:
             f"VALUES ({', '.join('?' * len(columns))})")
 
 
-def _save_one(store: Any, pred: Prediction, settings: Any) -> Prediction:
+def _save_one(store: Store, pred: Prediction, settings: Settings | None) -> Prediction:
     prediction_id = f"pred-{uuid.uuid4().hex[:20]}"
     outputs = _save_images(prediction_id, pred, settings)
     doc = replace(pred, id=prediction_id, outputs=outputs).to_dict(audit=False)
@@ -127,7 +132,7 @@ def _document(row: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def get(store: Any, prediction_id: str) -> Prediction:
+def get(store: Store, prediction_id: str) -> Prediction:
     """Return one stored prediction; raise NotFoundError."""
     rows = list(store.db.query("SELECT * FROM predictions WHERE id = ?", [prediction_id]))
     if not rows:
@@ -135,7 +140,7 @@ def get(store: Any, prediction_id: str) -> Prediction:
     return Prediction.from_dict(_document(rows[0]))
 
 
-def list_for_patient(store: Any, patient_id: str, *, plugin_id: str | None = None
+def list_for_patient(store: Store, patient_id: str, *, plugin_id: str | None = None
                      ) -> list[Prediction]:
     """Return the patient's stored predictions, newest first."""
     sql = "SELECT * FROM predictions WHERE patient_id = ?"
@@ -147,7 +152,7 @@ def list_for_patient(store: Any, patient_id: str, *, plugin_id: str | None = Non
             for r in store.db.query(sql + " ORDER BY created_at DESC, rowid DESC", params)]
 
 
-def latest_for_patient(store: Any, patient_id: str) -> list[Prediction]:
+def latest_for_patient(store: Store, patient_id: str) -> list[Prediction]:
     """Return the latest stored prediction of each plugin for the patient, by plugin id."""
     sql = """
         SELECT * FROM (
@@ -158,7 +163,7 @@ def latest_for_patient(store: Any, patient_id: str) -> list[Prediction]:
     return [Prediction.from_dict(_document(r)) for r in store.db.query(sql, [patient_id])]
 
 
-def verify_predictions(store: Any) -> list[audit.Problem]:
+def verify_predictions(store: Store) -> list[audit.Problem]:
     """Check every stored prediction against its hash and its audit entry."""
     if "predictions" not in store.db.table_names():
         return []

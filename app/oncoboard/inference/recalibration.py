@@ -26,7 +26,7 @@ import math
 import tomllib
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,18 +34,22 @@ from oncoboard.errors import OncoboardError
 from oncoboard.identity import require
 from oncoboard.inference.prediction import Prediction
 
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
+
 log = logging.getLogger(__name__)
 
 FOLDER = "recalibrations"
 _CACHE: dict[Any, Any] = {}
 
 
-def layer_dir(settings: Any, plugin_id: str) -> Path:
+def layer_dir(settings: Settings, plugin_id: str) -> Path:
     """Return the folder of a plugin's recalibration versions."""
     return Path(settings.data_dir) / FOLDER / plugin_id
 
 
-def versions(settings: Any, plugin_id: str) -> list[Path]:
+def versions(settings: Settings, plugin_id: str) -> list[Path]:
     """Return the version files of a plugin, oldest first."""
     folder = layer_dir(settings, plugin_id)
     return sorted(folder.glob("v[0-9][0-9][0-9][0-9].toml")) if folder.is_dir() else []
@@ -59,7 +63,7 @@ def _toml_value(v: Any) -> str:
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _write_version(settings: Any, plugin_id: str, fields: dict[str, Any], key_pem: bytes
+def _write_version(settings: Settings, plugin_id: str, fields: dict[str, Any], key_pem: bytes
                    ) -> tuple[Path, int]:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -87,7 +91,8 @@ def _write_version(settings: Any, plugin_id: str, fields: dict[str, Any], key_pe
     return path, number
 
 
-def create(store: Any, settings: Any, report: dict[str, Any], key_pem: bytes) -> dict[str, Any]:
+def create(store: Store, settings: Settings, report: dict[str, Any], key_pem: bytes
+           ) -> dict[str, Any]:
     """Store a recalibration fitted by a validation report; sign and audit it; return it."""
     require(store, "plugin.manage")
     from oncoboard import audit
@@ -120,7 +125,7 @@ def create(store: Any, settings: Any, report: dict[str, Any], key_pem: bytes) ->
     return {"path": str(path), **payload}
 
 
-def remove(store: Any, settings: Any, plugin_id: str, key_pem: bytes) -> dict[str, Any]:
+def remove(store: Store, settings: Settings, plugin_id: str, key_pem: bytes) -> dict[str, Any]:
     """Write a signed ``removed`` version (the plugin's own outputs again); audit it."""
     require(store, "plugin.manage")
     from oncoboard import audit
@@ -141,7 +146,7 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def current(settings: Any, plugin: Any) -> tuple[dict[str, Any] | None, str | None]:
+def current(settings: Settings, plugin: Any) -> tuple[dict[str, Any] | None, str | None]:
     """Return (the layer in force or None, a problem to warn about or None)."""
     from cryptography.exceptions import InvalidSignature
 
@@ -242,7 +247,8 @@ def _apply_outputs(outputs: dict[str, Any], layer: dict[str, Any]) -> None:
                 target[bound] = transform_probability(float(target[bound]), layer)
 
 
-def apply_site_recalibration(plugin: Any, doc: dict[str, Any], settings: Any) -> dict[str, Any]:
+def apply_site_recalibration(plugin: Any, doc: dict[str, Any], settings: Settings
+                             ) -> dict[str, Any]:
     """Apply the site's recalibration layer of the plugin to a result, in place; return it.
 
     Called once by the engine on each patient result, after the model ran. With no layer in
@@ -278,7 +284,7 @@ def apply_site_recalibration(plugin: Any, doc: dict[str, Any], settings: Any) ->
     return doc
 
 
-def recalibrated(plugin: Any, prediction: Prediction, settings: Any) -> Prediction:
+def recalibrated(plugin: Any, prediction: Prediction, settings: Settings) -> Prediction:
     """Return `prediction` with the site's recalibration layer of its plugin applied.
 
     The engine's one call: with no layer in force (and nothing to warn about) the prediction

@@ -18,9 +18,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.patients import codes
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 
 @dataclass
@@ -36,7 +39,7 @@ class Derived:
 class RecordView:
     """The record of one patient as seen on a reference date (queries cached)."""
 
-    def __init__(self, store: Any, patient_id: str, reference_date: dt.date, *,
+    def __init__(self, store: Store, patient_id: str, reference_date: dt.date, *,
                  retrospective: bool = False, record: Any = None):
         """Open the view; `record` replaces :mod:`oncoboard.patients.record` as the source of
         the rows (same functions and results; e.g. rows fetched for many patients at once).

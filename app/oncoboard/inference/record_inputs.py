@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import re
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from oncoboard.inference.record_access import (
 )
 from oncoboard.patients import codes
 from oncoboard.patients.language import NAMES, reading_language
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +266,7 @@ def _image_missing(spec: ImageInput, asm: Assembly, why: str) -> None:
         asm.warn("missing_image", f"{spec.name}: {why}", spec.name)
 
 
-def _mask(store: Any, spec: ImageInput, volume: Any) -> tuple[Any, str | None]:
+def _mask(store: Store, spec: ImageInput, volume: Any) -> tuple[Any, str | None]:
     from oncoboard import imaging
 
     if spec.mask is None:

@@ -32,41 +32,37 @@ import time as _time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from oncoboard.errors import OncoboardError
 from oncoboard.inference import validation_metrics as vm
+from oncoboard.inference.validation_batch import ChunkRecord, _run_target
+from oncoboard.inference.validation_cohort import (
+    CHUNK,
+    EVENT_KINDS,
+    Case,
+    cohort_ids,
+    default_horizon,
+    iter_cohort,
+    reference_rule,
+    target_output,
+)
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
-DAYS_PER_MONTH = 365.25 / 12
 #: Minimum number of events for a validation to be read and a recalibration accepted: 100, the
 #: minimum of Collins, Ogundimu & Altman (Stat Med 2016;35:214-226) and Vergouwe et al. (J Clin
 #: Epidemiol 2005;58:475-483) for external validation (binary outcomes: 100 events *and* 100
 #: non-events); Riley et al. (Stat Med 2021;40:4230-4251; BMJ 2024;384:e074821) show that more
 #: is often needed for precise calibration, so the intervals are always shown.
 MIN_EVENTS = 100
-#: Outcome kinds that count as the event, by plugin task.
-EVENT_KINDS = {"relapse": ("relapse", "progression", "death"), "response": ("response",),
-               "toxicity": ("hospitalisation",), "other": ("death",)}
-#: Default horizon (months) of probability outputs, by task; survival outputs default to the
-#: explanation's time, else 60 months when on the grid, else the grid's end.
-BINARY_HORIZON = {"toxicity": 1.0, "response": 3.0, "other": 12.0, "relapse": 60.0}
 N_BOOT = 200
-CHUNK = 256
-
-
-@dataclass
-class Case:
-    """One patient of the cohort: reference date, follow-up, event, or why excluded."""
-
-    patient_id: str
-    reference_date: dt.date | None = None
-    months: float | None = None
-    event: bool = False
-    excluded: str | None = None
 
 
 @dataclass
@@ -82,407 +78,11 @@ class Scored:
 
 
 # ---------------------------------------------------------------------------------------------
-# The plugin: what is predicted, from when
-# ---------------------------------------------------------------------------------------------
-
-
-def target_output(manifest: Any) -> Any:
-    """Return the output validated: the first displayed survival or probability output."""
-    for kind in ("survival", "probability"):
-        for o in manifest.outputs:
-            if o.kind == kind and o.display and (kind != "survival"
-                                                 or o.quantity in ("survival",
-                                                                   "cumulative_incidence")):
-                return o
-    raise OncoboardError(f"plugin {manifest.id} has no survival or probability output to "
-                         f"validate", where="validate")
-
-
-def default_horizon(manifest: Any, out: Any) -> float:
-    """Return the default horizon in months (see :data:`BINARY_HORIZON`)."""
-    if out.kind == "probability":
-        return BINARY_HORIZON.get(manifest.task, 12.0)
-    grid = [float(t) for t in out.time_grid]
-    at = manifest.explanation.at_time if manifest.explanation else None
-    if at is not None and float(at) in grid:
-        return float(at)
-    return 60.0 if 60.0 in grid else grid[-1]
-
-
-def reference_rule(manifest: Any) -> str:
-    """Describe the reference date used for the plugin."""
-    t = manifest.population.treatment
-    if t is not None and t.kind:
-        what = f"{t.subkind} {t.kind}" if t.subkind else t.kind
-        return f"date of the first {what} recorded (the plugin is used once it is decided/done)"
-    return "date of diagnosis of the primary cancer"
-
-
-# ---------------------------------------------------------------------------------------------
-# The cohort (bulk queries: one per table, not per patient)
-# ---------------------------------------------------------------------------------------------
-
-
-def _day(s: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(s[:10]) if s else None
-    except ValueError:
-        return None
-
-
-def cohort_ids(store: Any, cohort: str | None = None) -> list[str]:
-    """Return the IDs of the patients of the cohort query (all patients without one), sorted."""
-    from oncoboard.patients import record
-    from oncoboard.patients.browse import where_clause
-
-    where, params = where_clause(cohort)
-    return [r["id"] for r in store.db.query(
-        f"SELECT id FROM ({record._LIST_SQL} WHERE {where}) ORDER BY id", params)]
-
-
-def iter_cohort(store: Any, manifest: Any, horizon: float, *, cohort: str | None = None,
-                ids: Sequence[str] | None = None, chunk: int = CHUNK) -> Iterator[list[Case]]:
-    """Yield the cases (reference date and outcome) of the cohort, a chunk of patients at a time.
-
-    Three queries per chunk (reference dates, events, last dated entry), restricted to the
-    chunk's patients: memory does not grow with the cohort.
-    """
-    db = store.db
-    t = manifest.population.treatment
-    kinds = EVENT_KINDS.get(manifest.task, EVENT_KINDS["other"])
-    binary = target_output(manifest).kind == "probability"
-    every = list(ids) if ids is not None else cohort_ids(store, cohort)
-    for start in range(0, len(every), chunk):
-        part = every[start:start + chunk]
-        marks = ",".join("?" * len(part))
-        if t is not None and t.kind:
-            sql = (f"SELECT patient_id, MIN(substr(start_date, 1, 10)) AS d FROM treatments "
-                   f"WHERE patient_id IN ({marks}) AND kind = ? AND start_date IS NOT NULL")
-            params: list[Any] = [*part, t.kind]
-            if t.subkind:
-                sql += " AND lower(subkind) = lower(?)"
-                params.append(t.subkind)
-            ref = {r["patient_id"]: r["d"] for r in db.query(sql + " GROUP BY patient_id",
-                                                              params)}
-            missing_ref = f"no {t.kind} recorded"
-        else:
-            ref = {r["patient_id"]: r["d"] for r in db.query(
-                f"SELECT patient_id, MIN(substr(diagnosis_date, 1, 10)) AS d FROM conditions "
-                f"WHERE patient_id IN ({marks}) AND is_primary_cancer = 1 AND diagnosis_date "
-                f"IS NOT NULL GROUP BY patient_id", part)}
-            missing_ref = "no dated primary cancer"
-        events: dict[str, list[str]] = {}
-        for r in db.query(f"SELECT patient_id, substr(date, 1, 10) AS d FROM outcomes WHERE "
-                          f"patient_id IN ({marks}) AND kind IN ({','.join('?' * len(kinds))}) "
-                          f"AND date IS NOT NULL ORDER BY date", [*part, *kinds]):
-            events.setdefault(r["patient_id"], []).append(r["d"])
-        last = {r["patient_id"]: r["d"] for r in db.query(
-            "SELECT patient_id, MAX(d) AS d FROM ("
-            f" SELECT patient_id, substr(effective, 1, 10) AS d FROM observations"
-            f" WHERE patient_id IN ({marks})"
-            " UNION ALL SELECT patient_id, substr(coalesce(end_date, start_date), 1, 10)"
-            f" FROM treatments WHERE patient_id IN ({marks})"
-            f" UNION ALL SELECT patient_id, substr(date, 1, 10) FROM notes"
-            f" WHERE patient_id IN ({marks})"
-            " UNION ALL SELECT patient_id, substr(coalesce(end_date, date), 1, 10)"
-            f" FROM outcomes WHERE patient_id IN ({marks})"
-            f" UNION ALL SELECT id, substr(deceased_date, 1, 10) FROM patients"
-            f" WHERE id IN ({marks})"
-            ") WHERE d IS NOT NULL GROUP BY patient_id", part * 5)}
-        yield [_case(pid, _day(ref.get(pid)), missing_ref, events.get(pid, []),
-                     _day(last.get(pid)), horizon, binary) for pid in part]
-
-
-def _case(pid: str, day: dt.date | None, missing_ref: str, event_days: list[str],
-          end: dt.date | None, horizon: float, binary: bool) -> Case:
-    c = Case(pid)
-    if day is None:
-        c.excluded = missing_ref
-        return c
-    c.reference_date = day
-    evs = [d for d in (_day(x) for x in event_days) if d is not None]
-    if any(d <= day for d in evs):
-        c.excluded = "event on or before the reference date"
-        return c
-    first = min(evs) if evs else None
-    if first is not None:
-        c.months, c.event = (first - day).days / DAYS_PER_MONTH, True
-    elif end is None or end <= day:
-        c.excluded = "no follow-up after the reference date"
-        return c
-    else:
-        c.months = (end - day).days / DAYS_PER_MONTH
-    if binary:
-        if c.event and c.months > horizon:
-            c.event = False
-        if not c.event and c.months < horizon:
-            c.excluded = f"followed less than {horizon:g} months without an event"
-    return c
-
-
-def build_cohort(store: Any, manifest: Any, horizon: float, *, cohort: str | None = None
-                 ) -> list[Case]:
-    """Return a Case per patient (of the cohort query) with reference date and outcome."""
-    return [c for part in iter_cohort(store, manifest, horizon, cohort=cohort) for c in part]
-
-
-# ---------------------------------------------------------------------------------------------
-# The record of a chunk of patients, and the graph pruned to the output validated
-# ---------------------------------------------------------------------------------------------
-
-
-class ChunkRecord:
-    """The functions of :mod:`oncoboard.patients.record` a RecordView calls, for many patients.
-
-    Each table is read once for the chunk of patients (observations once per code), with the
-    module's own ordering and row conversion, instead of once per patient and input: the same
-    rows in the same order, a few queries per 256 patients.
-    """
-
-    def __init__(self, store: Any, ids: Sequence[str]):
-        from oncoboard.patients import record
-
-        self._r, self.store, self.ids = record, store, list(ids)
-        self._marks = ",".join("?" * len(self.ids))
-        self._tables: dict[Any, dict[str, list[Any]]] = {}
-        self._names: dict[type, frozenset[str]] = {}
-
-    def _build(self, cls: type, row: dict[str, Any]) -> Any:
-        """``record._build`` with the field names looked up once per class."""
-        names = self._names.get(cls)
-        if names is None:
-            import dataclasses
-
-            names = self._names[cls] = frozenset(f.name for f in dataclasses.fields(cls))
-        return cls(**{k: v for k, v in row.items() if k in names})
-
-    def _grouped(self, key: Any, sql: str, params: list[Any], build: Callable[[dict[str, Any]], Any]
-                 ) -> dict[str, list[Any]]:
-        if key not in self._tables:
-            out: dict[str, list[Any]] = {}
-            for r in self.store.db.query(sql, params):
-                out.setdefault(r["patient_id"], []).append(build(r))
-            self._tables[key] = out
-        return self._tables[key]
-
-    def get_patient(self, store: Any, patient_id: str) -> Any:
-        """Return the patient (as ``record.get_patient``)."""
-        r = self._r
-        rows = self._grouped("patients", f"SELECT *, id AS patient_id FROM ({r._LIST_SQL} "
-                                         f"WHERE p.id IN ({self._marks}))", self.ids,
-                             r._patient)
-        if patient_id not in rows:
-            from oncoboard.errors import NotFoundError
-
-            raise NotFoundError(f"no patient with ID {patient_id!r}")
-        return rows[patient_id][0]
-
-    def conditions(self, store: Any, patient_id: str) -> list[Any]:
-        """Return the patient's conditions (as ``record.conditions``)."""
-        r = self._r
-
-        def build(row: dict[str, Any]) -> Any:
-            r._loads(row, "markers", "extra")
-            row["is_primary_cancer"] = bool(row["is_primary_cancer"])
-            return self._build(r.Condition, row)
-        return list(self._grouped(
-            "conditions", f"SELECT * FROM conditions WHERE patient_id IN ({self._marks}) "
-                          f"ORDER BY is_primary_cancer DESC, diagnosis_date DESC, id", self.ids,
-            build).get(patient_id, []))
-
-    def observations(self, store: Any, patient_id: str, code: str | None = None,
-                     system: str | None = None, before: Any = None, category: str | None = None
-                     ) -> list[Any]:
-        """Return the patient's observations (as ``record.observations``)."""
-        r = self._r
-        key = ("observations", code, system, category)
-        rows = self._tables.get(key)
-        if rows is None:
-            sql = f"SELECT * FROM observations WHERE patient_id IN ({self._marks})"
-            params: list[Any] = list(self.ids)
-            for column, value in (("code", code), ("code_system", system),
-                                  ("category", category)):
-                if value is not None:
-                    sql += f" AND {column} = ?"
-                    params.append(value)
-            sql += (" ORDER BY coalesce(julianday(effective), "
-                    "julianday(substr(effective || '-01-01', 1, 10))), id")
-            rows = self._grouped(key, sql, params,
-                                 lambda row: self._build(r.Observation, r._loads(row, "extra")))
-        found = rows.get(patient_id, [])
-        if before is not None:
-            end = r._end_of(before)
-            found = [o for o in found if o.effective is not None and o.effective <= end]
-        return list(found)
-
-    def treatments(self, store: Any, patient_id: str, kind: str | None = None) -> list[Any]:
-        """Return the patient's treatments (as ``record.treatments``)."""
-        r = self._r
-        rows = self._grouped(
-            "treatments", f"SELECT * FROM treatments WHERE patient_id IN ({self._marks}) "
-                          f"ORDER BY start_date, id", self.ids,
-            lambda row: self._build(r.Treatment, r._loads(row, "agents", "extra")))
-        return [t for t in rows.get(patient_id, []) if kind is None or t.kind == kind]
-
-    def notes(self, store: Any, patient_id: str) -> list[Any]:
-        """Return the patient's notes (as ``record.notes``)."""
-        r = self._r
-        return list(self._grouped(
-            "notes", f"SELECT * FROM notes WHERE patient_id IN ({self._marks}) "
-                     f"ORDER BY date, id", self.ids,
-            lambda row: self._build(r.Note, row)).get(patient_id, []))
-
-
-def _varint(buf: bytes, i: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        b = buf[i]
-        value |= (b & 0x7F) << shift
-        i += 1
-        if b < 0x80:
-            return value, i
-        shift += 7
-
-
-def _put_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = value & 0x7F
-        value >>= 7
-        out.append(b | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _fields(buf: bytes) -> Iterator[tuple[int, int, int, bytes]]:
-    """Yield (field number, start, end, payload) of a protobuf message's top-level fields."""
-    i = 0
-    while i < len(buf):
-        start = i
-        key, i = _varint(buf, i)
-        kind = key & 7
-        if kind == 0:
-            _, i = _varint(buf, i)
-            payload = b""
-        elif kind == 1:
-            i += 8
-            payload = b""
-        elif kind == 5:
-            i += 4
-            payload = b""
-        elif kind == 2:
-            n, i = _varint(buf, i)
-            payload, i = buf[i:i + n], i + n
-        else:
-            raise ValueError(f"protobuf wire type {kind}")
-        yield key >> 3, start, i, payload
-
-
-def pruned_graph(model: bytes, output: str) -> bytes | None:
-    """Return the ONNX model with only the nodes `output` needs and that output, or None.
-
-    Reads the protobuf wire format (ModelProto.graph = 7; GraphProto.node = 1, .output = 12;
-    NodeProto.input = 1, .output = 2, .attribute = 5): the nodes kept are the same, unchanged,
-    so the output is computed exactly as by the whole graph. A graph with subgraphs (If, Loop,
-    Scan: attributes that hold graphs) is not pruned (None).
-    """
-    graph = [p for f, _, _, p in _fields(model) if f == 7]
-    if len(graph) != 1:
-        return None
-    nodes, keep_out = [], False
-    for f, s, e, p in _fields(graph[0]):
-        if f == 1:
-            ins, outs = [], []
-            for nf, _, _, np_ in _fields(p):
-                if nf == 1:
-                    ins.append(np_.decode())
-                elif nf == 2:
-                    outs.append(np_.decode())
-                elif nf == 5 and any(af in (6, 11) for af, _, _, _ in _fields(np_)):
-                    return None
-            nodes.append((s, e, ins, outs))
-        elif f == 12:
-            keep_out = keep_out or any(vf == 1 and vp.decode() == output
-                                       for vf, _, _, vp in _fields(p))
-    if not keep_out:
-        return None
-    needed, kept = {output}, set()
-    for s, _e, ins, outs in reversed(nodes):
-        if needed & set(outs):
-            kept.add(s)
-            needed |= {x for x in ins if x}
-    body = bytearray()
-    for f, s, e, p in _fields(graph[0]):
-        if f == 1 and s not in kept:
-            continue
-        if f == 12 and not any(vf == 1 and vp.decode() == output for vf, _, _, vp in _fields(p)):
-            continue
-        body += graph[0][s:e]
-    out = bytearray()
-    for f, s, e, _p in _fields(model):
-        out += (_put_varint((7 << 3) | 2) + _put_varint(len(body)) + bytes(body)) if f == 7 \
-            else model[s:e]
-    return bytes(out)
-
-
-_PRUNED: dict[tuple[Any, ...], Any] = {}
-
-
-def _target_session(plugin: Any, m: Any, tensor: str, providers: Sequence[str]) -> Any:
-    """Return an onnxruntime session of the plugin's graph pruned to `tensor`, or None.
-
-    The plugin's graph may compute much more than the output validated (bands from hundreds of
-    bootstrap coefficient sets, scenarios): only the nodes the output needs are run. The model
-    file is the verified one (its sha256 is checked again here). None (the whole graph is run
-    by ``model_io.run_rows``) when the graph cannot be pruned or its batch is fixed.
-    """
-    import hashlib
-
-    from oncoboard.inference import model_io, runtime
-
-    key = (str(plugin.model_path), m.model.sha256, tuple(providers), tensor)
-    if key in _PRUNED:
-        return _PRUNED[key]
-    session = None
-    try:
-        data = plugin.model_path.read_bytes()
-        small = model_io._batch_dynamic(m) and \
-            hashlib.sha256(data).hexdigest() == m.model.sha256 and pruned_graph(data, tensor)
-        if small:
-            ort = runtime.load_onnxruntime()
-            use, _ = runtime.choose_providers(providers)
-            session = ort.InferenceSession(small, sess_options=runtime._options(
-                plugin.model_path), providers=use)
-    except Exception as exc:  # noqa: BLE001 - any failure: the whole graph is run instead
-        log.info("validation runs the whole graph of %s: %s", m.id, exc)
-        session = None
-    _PRUNED[key] = session
-    return session
-
-
-def _run_target(plugin: Any, m: Any, out: Any, providers: Sequence[str],
-                rows: list[dict[str, Any]]) -> list[dict[str, np.ndarray]]:
-    """Return per-row {tensor: array} of the output validated (pruned graph when possible)."""
-    from oncoboard.inference import model_io
-    from oncoboard.inference.manifest import tensor_of
-
-    tensor = tensor_of(out)
-    session = _target_session(plugin, m, tensor, providers)
-    if session is None:
-        return model_io.run_rows(m, plugin.model_path, providers, rows)[0]
-    try:
-        value = np.asarray(session.run([tensor], model_io.build_feeds(m, rows))[0])
-    except Exception as exc:  # noqa: BLE001 - as the engine: the model failed on these rows
-        raise OncoboardError(f"the model failed: {str(exc)[:300]}", where="validate") from exc
-    return [{tensor: value[i]} for i in range(len(rows))]
-
-
-# ---------------------------------------------------------------------------------------------
 # The one adapter to the engine
 # ---------------------------------------------------------------------------------------------
 
 
-def predict_cases(store: Any, settings: Any, plugin: Any, cases: Sequence[Case]
+def predict_cases(store: Store, settings: Settings, plugin: Any, cases: Sequence[Case]
                   ) -> Iterator[Scored]:
     """Run the plugin on each case at its reference date; yield the reduced results.
 
@@ -595,7 +195,7 @@ def _manifest_comparison(manifest: Any, local: dict[str, Any], horizon: float
     return rows
 
 
-def validate(store: Any, settings: Any, plugin_id: str, *, cohort: str | None = None,
+def validate(store: Store, settings: Settings, plugin_id: str, *, cohort: str | None = None,
              horizon: float | None = None, n_boot: int = N_BOOT, seed: int = 20261203,
              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Validate a plugin on the local patients with outcomes; return the report (JSON-able).

@@ -16,7 +16,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 #: Rows a page holds by default (what a screen shows several times over).
 PAGE = 200
@@ -53,7 +56,7 @@ class PatientRow:
         return " ".join(p for p in (self.given_name, self.family_name) if p)
 
 
-def _connection(store_or_conn: Any) -> sqlite3.Connection:
+def _connection(store_or_conn: Store | sqlite3.Connection) -> sqlite3.Connection:
     return store_or_conn if isinstance(store_or_conn, sqlite3.Connection) else store_or_conn.conn
 
 
@@ -117,7 +120,7 @@ def _watch(conn: sqlite3.Connection, *, budget_s: float | None = None,
         conn.set_progress_handler(None, 0)
 
 
-def count_patients(store: Any, query: str | None = None, *,
+def count_patients(store: Store | sqlite3.Connection, query: str | None = None, *,
                    cancelled: Callable[[], bool] | None = None) -> int:
     """Return how many patients match `query` (all patients when it is empty).
 
@@ -159,9 +162,9 @@ def _dense_ids(conn: sqlite3.Connection, text: str, after: str | None, limit: in
     return None if state[0] else ids
 
 
-def patient_page(store: Any, query: str | None = None, *, after: str | None = None,
-                 limit: int = PAGE, cancelled: Callable[[], bool] | None = None
-                 ) -> list[PatientRow]:
+def patient_page(store: Store | sqlite3.Connection, query: str | None = None, *,
+                 after: str | None = None, limit: int = PAGE,
+                 cancelled: Callable[[], bool] | None = None) -> list[PatientRow]:
     """Return up to `limit` patients matching `query`, by ID, after the ID `after`.
 
     The page's IDs are found first, then only those rows are read with their primary cancer.
@@ -188,7 +191,7 @@ def patient_page(store: Any, query: str | None = None, *, after: str | None = No
     return [PatientRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows]
 
 
-def matching_ids(store: Any, query: str | None) -> list[str]:
+def matching_ids(store: Store | sqlite3.Connection, query: str | None) -> list[str]:
     """Return the IDs of every patient matching `query`, sorted."""
     where, params = where_clause(query)
     sql = f"SELECT p.id FROM patients p WHERE {where} ORDER BY p.id"

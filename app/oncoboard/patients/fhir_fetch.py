@@ -14,13 +14,17 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from oncoboard.config import FhirServer
 from oncoboard.errors import FhirServerError, NotFoundError, RecordImportError
 from oncoboard.patients.limits import MAX_FILE_BYTES
 from oncoboard.remote import fhir_failure, fhir_server, fhir_session, outcome_text
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 #: Resource types searched per patient when the server has no $everything.
 SEARCHED = ("Condition", "Observation", "Procedure", "MedicationRequest",
@@ -112,7 +116,7 @@ def fetch_patient_bundle(server: FhirServer, identifier: str) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
-def import_from_fhir(store: Any, settings: Any, identifier: str) -> Any:
+def import_from_fhir(store: Store, settings: Settings, identifier: str) -> Any:
     """Fetch the patient `identifier` from the FHIR server and import it; return the report."""
     from oncoboard.patients import fhir_import, importer
 

@@ -1,4 +1,5 @@
-"""Start-up of the processes that read patient files in parallel (see ``import_files``).
+"""Start-up of the processes that read patient files in parallel (see
+``import_pool.import_files``).
 
 Imported once by the pool's fork server, so each reading process starts with the FHIR
 models, the validation plans, the unit registry and the code tables already loaded instead
@@ -12,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from oncoboard import units
-from oncoboard.patients import csv_import, fhir_import, fhir_map, importer  # noqa: F401
+from oncoboard.patients import csv_import, fhir_import, fhir_map, import_pool  # noqa: F401
 
 
 class ReadOnlyRecord:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 # sqlite-utils imports pandas when it is installed (0.2-0.3 s and ~40 MiB at every start), only
 # to map DataFrame timestamps to TEXT columns; Oncoboard never passes DataFrames. Importing it
@@ -83,6 +84,9 @@ class Store:
     path
         The database file, or None for an in-memory store.
     """
+
+    #: The signed-in user (an `oncoboard.identity.User`), set by whoever opens the store.
+    user: Any = None
 
     def __init__(self, db: sqlite_utils.Database, path: Path | None):
         self.db = db

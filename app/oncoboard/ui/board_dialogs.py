@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QDate, Qt, Signal
 from PySide6.QtWidgets import (
@@ -22,6 +22,10 @@ from PySide6.QtWidgets import (
 
 from oncoboard.dates import local_time
 from oncoboard.ui.errors import ErrorBoundary
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+    from oncoboard.store import Store
 
 SPECIALTIES = ("thorax", "sein", "digestif", "uro", "gyneco", "orl", "neuro", "hemato",
                "dermato", "sarcome")
@@ -75,7 +79,7 @@ class _FormDialog(QDialog):
 class MeetingDialog(_FormDialog):
     """Create a meeting: date, specialty, title, location, expected attendees."""
 
-    def __init__(self, store: Any, parent: QWidget | None = None):
+    def __init__(self, store: Store, parent: QWidget | None = None):
         super().__init__(tr("New tumour-board meeting"), parent)
         self.store = store
         self.date = QDateEdit(QDate.currentDate(), objectName="meetingDate")
@@ -107,7 +111,7 @@ class MeetingDialog(_FormDialog):
 class AddCaseDialog(_FormDialog):
     """Put a patient on the agenda with the question asked of the board."""
 
-    def __init__(self, store: Any, meeting_id: int, patient_id: str | None = None,
+    def __init__(self, store: Store, meeting_id: int, patient_id: str | None = None,
                  parent: QWidget | None = None):
         super().__init__(tr("Add a case"), parent)
         from oncoboard.ui import records
@@ -145,7 +149,7 @@ class DecisionDialog(_FormDialog):
 
     stale = Signal(object)
 
-    def __init__(self, store: Any, meeting: Any, patient_id: str, model_summary: str = "",
+    def __init__(self, store: Store, meeting: Any, patient_id: str, model_summary: str = "",
                  parent: QWidget | None = None):
         super().__init__(tr("Board decision for {p}").format(p=patient_id), parent)
         self.store, self.meeting, self.patient_id = store, meeting, patient_id
@@ -236,7 +240,7 @@ def today() -> str:
     return dt.date.today().isoformat()
 
 
-def send_job(task: Any, db_path: Any, settings: Any, meeting_id: int, patient_id: str,
+def send_job(task: Any, db_path: Any, settings: Settings, meeting_id: int, patient_id: str,
              node: Any) -> list[Any]:
     """Send what is missing of one case to `node` (pool thread, own store)."""
     from oncoboard.board.send import send_case
@@ -276,7 +280,7 @@ class SendToPacsDialog(QDialog):
     background (only what is missing); the table is read again when it ends.
     """
 
-    def __init__(self, store: Any, settings: Any, meeting_id: int, patient_id: str,
+    def __init__(self, store: Store, settings: Settings, meeting_id: int, patient_id: str,
                  nodes: Any = None, parent: QWidget | None = None):
         from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTableWidget
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,14 +25,14 @@ from PySide6.QtWidgets import (
 
 from oncoboard.dates import local_time
 from oncoboard.identity import user_of
-from oncoboard.ui import access_log, theme, workers
+from oncoboard.ui import access_log, workers
 from oncoboard.ui.board_dialogs import (
     AddCaseDialog,
     DecisionDialog,
     MeetingDialog,
     SendToPacsDialog,
 )
-from oncoboard.ui.board_presenter import CasePanel, PresenterWindow, rgb_pixmap
+from oncoboard.ui.board_presenter import CasePanel, PresenterWindow, case_html, rgb_pixmap
 from oncoboard.ui.board_watch import BoardWatcher
 from oncoboard.ui.errors import ErrorBoundary
 
@@ -423,36 +422,3 @@ class BoardView(QWidget):
         else:
             workers.start(task, on_done=on_done,
                           on_error=lambda exc: ErrorBoundary.report(exc, self, text))
-
-
-def case_html(view: Any) -> str:
-    """Return the case detail shown beside the agenda."""
-    ident = view.identity
-    parts = [f"<h2>{ident['id']} · {ident.get('age') or '?'} {tr('y')} · "
-             f"{ident.get('sex') or ''}</h2>",
-             f"<p style='color:{theme.ACCENT}; font-size:14pt'>{view.case.question}</p>",
-             "<table cellpadding=4>" + "".join(
-                 f"<tr><td style='color:{theme.MUTED}'>{k}</td><td>{v}</td></tr>"
-                 for k, v in view.summary_lines) + "</table>"]
-    response = getattr(view, "response", None)
-    if response is not None and response.has_data:
-        parts.append(f"<p><b>{html.escape(response.headline())}</b></p>")
-    if view.predictions:
-        parts.append(f"<h3>{tr('Predictions')}</h3><ul>" + "".join(
-            f"<li>{r.text()}</li>" for p in view.predictions for r in p.results) + "</ul>")
-        notes = [n for p in view.predictions for n in p.uncertainty_notes()]
-        parts += [f"<p style='color:{theme.MUTED}'>{n}</p>" for n in dict.fromkeys(notes)]
-    else:
-        parts.append(f"<p style='color:{theme.MUTED}'>{view.predictions_note}</p>")
-    if view.decision is not None:
-        d = view.decision
-        parts.append(f"<h3>{tr('Decision')}</h3><p><b>{d.plan}</b></p><p>{d.rationale}</p>")
-        if d.options:
-            parts.append("<ul>" + "".join(f"<li>{o}</li>" for o in d.options) + "</ul>")
-        if d.departs_from_model:
-            parts.append(f"<p style='color:{theme.WARNING}'>{tr('Departs from model')}: "
-                         f"{d.departure_reason}</p>")
-        parts.append(f"<p style='color:{theme.MUTED}'>"
-                     f"{', '.join(a.label() for a in d.attendees)} · "
-                     f"{local_time(d.decided_at)}</p>")
-    return "".join(parts)

@@ -26,6 +26,7 @@ from oncoboard.ui.errors import ErrorBoundary
 from oncoboard.ui.prediction_widgets import PredictionCardWidget
 
 if TYPE_CHECKING:
+    from oncoboard.config import Settings
     from oncoboard.inference.prediction import Prediction
 
 
@@ -34,7 +35,7 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("CalculatorDialog", text)
 
 
-def calculate_job(task: workers.Task, plugin: Any, given: dict[str, Any], settings: Any
+def calculate_job(task: workers.Task, plugin: Any, given: dict[str, Any], settings: Settings
                   ) -> Prediction:
     """Run `plugin` on typed values (pool thread)."""
     from oncoboard.inference import runtime
@@ -56,7 +57,7 @@ class CalculatorDialog(QDialog):
 
     calculated = Signal(object)
 
-    def __init__(self, plugins: list[Any], settings: Any, parent: QWidget | None = None):
+    def __init__(self, plugins: list[Any], settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle(tr("Calculator"))
         self.resize(1500, 900)

@@ -7,7 +7,7 @@ responsive and reports what was imported and what was skipped, with reasons.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import (
@@ -32,6 +32,9 @@ from PySide6.QtWidgets import (
 from oncoboard.ui import workers
 from oncoboard.ui.errors import ErrorBoundary
 
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+
 
 def tr(text: str) -> str:
     """Translate `text` in the import dialogs' context."""
@@ -47,7 +50,7 @@ def import_records_job(task: workers.Task, db_path: Any, paths: list[Path],
     indexed before their patients' records are then linked to them.
     """
     from oncoboard.errors import OncoboardError
-    from oncoboard.patients.importer import import_files
+    from oncoboard.patients.import_pool import import_files
     from oncoboard.store import open_store
 
     store = open_store(db_path)
@@ -71,7 +74,7 @@ def import_records_job(task: workers.Task, db_path: Any, paths: list[Path],
     return lines
 
 
-def import_dicom_job(task: workers.Task, db_path: Any, settings: Any, paths: list[Path]
+def import_dicom_job(task: workers.Task, db_path: Any, settings: Settings, paths: list[Path]
                      ) -> list[str]:
     """Index DICOM files, folders, zip files or DICOMDIRs; return a summary."""
     from oncoboard.imaging import index_paths

@@ -18,7 +18,7 @@ import datetime as dt
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -34,6 +34,9 @@ from PySide6.QtCore import (
 
 from oncoboard.dates import age_at
 from oncoboard.patients.browse import PAGE, Cancelled, PatientRow, count_patients, patient_page
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -113,7 +116,7 @@ class PatientTableModel(QAbstractTableModel):
     total_changed = Signal(int)
     query_failed = Signal(object)
 
-    def __init__(self, store: Any, parent: QObject | None = None):
+    def __init__(self, store: Store, parent: QObject | None = None):
         super().__init__(parent)
         self.store = store
         self.query = ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
@@ -25,6 +25,9 @@ from oncoboard.patients.summary_text import PLANNED_STATUSES, marker_text
 from oncoboard.ui import access_log, records
 from oncoboard.ui.plots import LabTrendsWidget, TimelineWidget
 from oncoboard.ui.response_plot import ResponsePlotWidget
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 
 def tr(text: str) -> str:
@@ -212,7 +215,7 @@ class PatientView(QWidget):
 
     patient_loaded = Signal(str)
 
-    def __init__(self, store: Any, parent: QWidget | None = None):
+    def __init__(self, store: Store, parent: QWidget | None = None):
         super().__init__(parent)
         self.store = store
         self.patient_id: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -23,6 +23,9 @@ from oncoboard.ui import records
 from oncoboard.ui.errors import ErrorBoundary
 from oncoboard.ui.patient_table import PatientTableModel
 
+if TYPE_CHECKING:
+    from oncoboard.store import Store
+
 
 def tr(text: str) -> str:
     """Translate `text` in this view's context."""
@@ -40,7 +43,7 @@ class PatientBrowserView(QWidget):
 
     patient_selected = Signal(str, str)
 
-    def __init__(self, store: Any, parent: QWidget | None = None):
+    def __init__(self, store: Store, parent: QWidget | None = None):
         super().__init__(parent)
         self.store = store
         self.search_edit = QLineEdit(objectName="patientSearch")

@@ -32,7 +32,9 @@ from oncoboard.ui.errors import ErrorBoundary
 from oncoboard.ui.prediction_widgets import PredictionCardWidget
 
 if TYPE_CHECKING:
+    from oncoboard.config import Settings
     from oncoboard.inference.prediction import Prediction
+    from oncoboard.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("PredictionsView", text)
 
 
-def predict_job(task: workers.Task, db_path: Any, settings: Any, patient_id: str, day: str,
+def predict_job(task: workers.Task, db_path: Any, settings: Settings, patient_id: str, day: str,
                 plugin_ids: list[str] | None) -> list[Prediction]:
     """Run the plugins on the patient and store the results (pool thread, own store)."""
     from oncoboard.inference import runtime
@@ -90,7 +92,7 @@ def _short(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def default_reference_date(store: Any, patient_id: str) -> dt.date:
+def default_reference_date(store: Store, patient_id: str) -> dt.date:
     """Return the date of the next planned board with the patient on its agenda, else today."""
     today = dt.date.today()
     try:

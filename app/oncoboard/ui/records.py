@@ -10,10 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import html
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oncoboard.dates import age_at
 from oncoboard.patients import codes, record
+
+if TYPE_CHECKING:
+    from oncoboard.store import Store
 
 Row = dict[str, Any]
 
@@ -27,33 +30,33 @@ def age_years(birth_date: str | None, on: dt.date | None = None) -> int | None:
     return age_at(birth_date, on or dt.date.today())
 
 
-def list_patients(store: Any, query: str = "") -> list[Row]:
+def list_patients(store: Store, query: str = "") -> list[Row]:
     """Return patients matching `query` (ID, name or diagnosis)."""
     return [p.to_dict() for p in record.list_patients(store, query or None)]
 
 
-def summary(store: Any, patient_id: str) -> Row:
+def summary(store: Store, patient_id: str) -> Row:
     """Return the summary card's facts (``record.get_summary`` as a dict)."""
     return record.get_summary(store, patient_id).to_dict()
 
 
-def treatments(store: Any, patient_id: str) -> list[Row]:
+def treatments(store: Store, patient_id: str) -> list[Row]:
     """Return the patient's treatments, oldest first."""
     return _dicts(record.treatments(store, patient_id))
 
 
-def outcomes(store: Any, patient_id: str) -> list[Row]:
+def outcomes(store: Store, patient_id: str) -> list[Row]:
     """Return the patient's outcomes (relapse, hospitalisation, ...)."""
     return _dicts(record.outcomes(store, patient_id))
 
 
-def notes(store: Any, patient_id: str) -> list[Row]:
+def notes(store: Store, patient_id: str) -> list[Row]:
     """Return the patient's notes, newest first."""
     rows = _dicts(record.notes(store, patient_id))
     return sorted(rows, key=lambda n: n.get("date") or "", reverse=True)
 
 
-def imaging_studies(store: Any, patient_id: str) -> list[Row]:
+def imaging_studies(store: Store, patient_id: str) -> list[Row]:
     """Return one row per imaging study of the patient (date, description), if indexed."""
     try:
         from oncoboard.imaging import list_series
@@ -69,7 +72,7 @@ def imaging_studies(store: Any, patient_id: str) -> list[Row]:
     return list(studies.values())
 
 
-def response(store: Any, patient_id: str) -> Any:
+def response(store: Store, patient_id: str) -> Any:
     """Return the patient's RECIST course (`oncoboard.board.response.ResponseView`)."""
     from oncoboard.board.response import response_view
 
@@ -85,7 +88,7 @@ def _iso_date(value: Any) -> str | None:
     return text
 
 
-def lab_series(store: Any, patient_id: str) -> dict[str, Row]:
+def lab_series(store: Store, patient_id: str) -> dict[str, Row]:
     """Return numeric lab/vital/marker series by code: dates, values, unit and normal range.
 
     The normal range is the one recorded with the value when present, else the code table's.
@@ -118,7 +121,7 @@ def lab_series(store: Any, patient_id: str) -> dict[str, Row]:
 _OPEN, _CLOSE = "\x02", "\x03"
 
 
-def search_notes(store: Any, text: str, limit: int = 100) -> list[Row]:
+def search_notes(store: Store, text: str, limit: int = 100) -> list[Row]:
     """Return notes matching `text` (full text), each with an HTML snippet, matches highlighted."""
     hits = record.search_notes(store, text, limit=limit, mark=(_OPEN, _CLOSE), tokens=16)
     rows = []
@@ -136,7 +139,7 @@ def highlight_markers(snippet: str) -> str:
             .replace(_CLOSE, "</b>"))
 
 
-def prediction_events(store: Any, patient_id: str) -> list[Row]:
+def prediction_events(store: Store, patient_id: str) -> list[Row]:
     """Return the patient's stored predictions (id, plugin, date) for the timeline."""
     try:
         from oncoboard.inference.prediction_store import list_for_patient

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
@@ -30,6 +30,9 @@ from oncoboard import __version__
 from oncoboard.ui import workers
 from oncoboard.ui.errors import ErrorBoundary
 
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+
 LANGUAGES = (("en", "English"), ("fr", "Français"))
 PACS_COLUMNS = ("name", "ae_title", "host", "port", "calling_ae_title", "dicomweb_url")
 #: A DICOMweb node's settings that the table does not show: kept as they are on save.
@@ -53,7 +56,7 @@ class SettingsDialog(QDialog):
 
     saved = Signal(dict)
 
-    def __init__(self, settings: Any, parent: QWidget | None = None):
+    def __init__(self, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
         self.settings = settings
         self.setWindowTitle(tr("Settings"))
@@ -171,7 +174,7 @@ class SettingsDialog(QDialog):
                 "providers": providers or ["CPUExecutionProvider"], "pacs": nodes}
 
     def _on_accepted(self) -> None:
-        from oncoboard.config import save_user_settings
+        from oncoboard.user_settings import save_user_settings
 
         try:
             values = self.values()
@@ -186,7 +189,7 @@ class SettingsDialog(QDialog):
         self.accept()
 
 
-def diagnostics_job(task: workers.Task, settings: Any) -> tuple[list[Any], str]:
+def diagnostics_job(task: workers.Task, settings: Settings) -> tuple[list[Any], str]:
     """Check the plugins and run `oncoboard doctor`'s checks (seconds: a GL probe process)."""
     from oncoboard.doctor import run_checks
 
@@ -195,7 +198,7 @@ def diagnostics_job(task: workers.Task, settings: Any) -> tuple[list[Any], str]:
     return run_checks(settings), plugins
 
 
-def plugins_html(settings: Any) -> str:
+def plugins_html(settings: Settings) -> str:
     """Return the plugin integrity table (discovery hashes and checks each plugin)."""
     try:
         from oncoboard.inference.discovery import discover_plugins
@@ -229,7 +232,7 @@ class AboutDialog(QDialog):
 
     checked = Signal(int)
 
-    def __init__(self, settings: Any, parent: QWidget | None = None):
+    def __init__(self, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
         self.settings = settings
         self.setWindowTitle(tr("About Oncoboard"))

@@ -13,7 +13,7 @@ Recalibration stays on the command line (it needs the site key).
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -35,6 +35,9 @@ from PySide6.QtWidgets import (
 from oncoboard.ui import theme, workers
 from oncoboard.ui.plots import big_plot
 
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+
 COLOURS = (theme.OK, theme.WARNING, theme.DANGER)  # low, mid, high risk
 
 
@@ -43,7 +46,8 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("ValidationPanel", text)
 
 
-def validate_job(task: workers.Task, settings: Any, plugin_id: str, n_boot: int) -> dict[str, Any]:
+def validate_job(task: workers.Task, settings: Settings, plugin_id: str, n_boot: int
+                 ) -> dict[str, Any]:
     """Run the validation on a pool thread with its own store; return the report."""
     from oncoboard.inference import validation
     from oncoboard.store import open_store
@@ -58,10 +62,10 @@ def validate_job(task: workers.Task, settings: Any, plugin_id: str, n_boot: int)
         store.close()
 
 
-def validatable_plugins(settings: Any) -> list[tuple[str, str]]:
+def validatable_plugins(settings: Settings) -> list[tuple[str, str]]:
     """Return (id, label) of the enabled plugins with a survival or probability output."""
     from oncoboard.inference.discovery import discover_plugins
-    from oncoboard.inference.validation import target_output
+    from oncoboard.inference.validation_cohort import target_output
 
     out = []
     for p in discover_plugins(settings):
@@ -129,7 +133,7 @@ def report_html(r: dict[str, Any]) -> str:
 class ValidationDialog(QDialog):
     """Choose a plugin, run the validation in the background, read its figures and plots."""
 
-    def __init__(self, settings: Any, parent: QWidget | None = None):
+    def __init__(self, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
         self.settings = settings
         self.task: workers.Task | None = None

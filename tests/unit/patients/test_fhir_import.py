@@ -149,13 +149,13 @@ def test_later_bundle_may_reference_a_stored_patient(store, write_bundle):
 @pytest.fixture
 def pool_from_the_start(monkeypatch):
     """Parallel imports wait for their pool instead of importing while it starts."""
-    from oncoboard.patients import importer
+    from oncoboard.patients import import_pool
 
-    monkeypatch.setattr(importer, "_READ_WHILE_STARTING", False)
+    monkeypatch.setattr(import_pool, "_READ_WHILE_STARTING", False)
 
 
 def test_import_files_with_workers_matches_sequential(store, write_bundle, pool_from_the_start):
-    from oncoboard.patients.importer import import_files
+    from oncoboard.patients.import_pool import import_files
 
     paths = [write_bundle([fb.patient(f"p{i}", f"W-{i}", "W", "X", "1960-01-01", "male"),
                            fb.observation(f"o{i}", f"p{i}", "ldh", "2021-01-01", value=200 + i,
@@ -172,7 +172,7 @@ def test_import_files_with_workers_matches_sequential(store, write_bundle, pool_
 
 def test_import_files_with_workers_stops_at_a_bad_file(store, write_bundle, tmp_path,
                                                       pool_from_the_start):
-    from oncoboard.patients.importer import import_files
+    from oncoboard.patients.import_pool import import_files
 
     good = [write_bundle([fb.patient(f"p{i}", f"G-{i}", "G", "X", "1960-01-01", "female")],
                          f"g{i}.json") for i in range(3)]
@@ -189,15 +189,15 @@ def test_import_files_with_workers_stops_at_a_bad_file(store, write_bundle, tmp_
 
 
 def test_auto_workers_only_for_many_files(monkeypatch):
-    from oncoboard.patients import importer
+    from oncoboard.patients import import_pool
 
-    monkeypatch.setattr(importer.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3},
+    monkeypatch.setattr(import_pool.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3},
                         raising=False)
-    assert importer.auto_workers(importer.AUTO_WORKERS_MIN_FILES - 1) == 0
+    assert import_pool.auto_workers(import_pool.AUTO_WORKERS_MIN_FILES - 1) == 0
     # this process reads between its writes: one more process per other CPU
-    assert importer.auto_workers(importer.AUTO_WORKERS_MIN_FILES) == 3
-    monkeypatch.setattr(importer.os, "sched_getaffinity", lambda pid: {0}, raising=False)
-    assert importer.auto_workers(10_000) == 0  # one CPU: a pool only adds work
+    assert import_pool.auto_workers(import_pool.AUTO_WORKERS_MIN_FILES) == 3
+    monkeypatch.setattr(import_pool.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert import_pool.auto_workers(10_000) == 0  # one CPU: a pool only adds work
 
 
 def test_the_reading_processes_start_module_loads_the_readers():
@@ -361,7 +361,7 @@ def test_a_logical_reference_finds_a_stored_patient_by_any_identifier(store, wri
 def test_parallel_reading_sees_the_patients_of_earlier_files_of_the_run(store, write_bundle,
                                                                         pool_from_the_start):
     """A file read ahead in a worker is read again when what it read of the store changed."""
-    from oncoboard.patients.importer import import_files
+    from oncoboard.patients.import_pool import import_files
 
     first = fb.patient("a1", "123", "A", "X", "1950-01-01", "male")
     first["identifier"][0]["system"] = "urn:hospital:a"
@@ -414,17 +414,17 @@ def test_parallel_import_of_many_files_reads_in_both_processes(store, write_bund
                                                                pool_from_the_start,
                                                                monkeypatch):
     """Files are read by the pool and, between writes, by the writing process; same result."""
-    from oncoboard.patients import importer
+    from oncoboard.patients import import_pool
 
     read_here = []
-    real = importer._read_here
-    monkeypatch.setattr(importer, "_read_here",
+    real = import_pool._read_here
+    monkeypatch.setattr(import_pool, "_read_here",
                         lambda s, p: read_here.append(p.name) or real(s, p))
     paths = [write_bundle([fb.patient(f"p{i}", f"M-{i:02d}", "M", "X", "1960-01-01", "male"),
                            *[fb.observation(f"o{i}-{k}", f"p{i}", "ldh", f"2021-01-{k + 1:02d}",
                                             value=200 + k, unit="U/L") for k in range(20)]],
                           f"m{i:02d}.json") for i in range(40)]
-    reports = list(importer.import_files(store, paths, workers=1))
+    reports = list(import_pool.import_files(store, paths, workers=1))
     assert [r.patients for r in reports] == [[f"M-{i:02d}"] for i in range(40)]
     assert store.db["observations"].count == 40 * 20
     assert 0 < len(read_here) < 40  # both processes read
@@ -433,7 +433,7 @@ def test_parallel_import_of_many_files_reads_in_both_processes(store, write_bund
 @pytest.mark.parametrize("workers", [0, 1])
 def test_import_files_can_go_on_after_a_bad_file(store, write_bundle, tmp_path, workers,
                                                  pool_from_the_start):
-    from oncoboard.patients.importer import import_files
+    from oncoboard.patients.import_pool import import_files
 
     bad = tmp_path / "b-bad.json"
     bad.write_text("{", "utf-8")

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from oncoboard.patients import fhir_build as fb
-from oncoboard.patients.importer import AUTO_WORKERS_MIN_FILES
+from oncoboard.patients.import_pool import AUTO_WORKERS_MIN_FILES
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="kill -9 and /dev/shm: Linux")
 

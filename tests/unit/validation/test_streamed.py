@@ -10,7 +10,7 @@ import cohorts
 import numpy as np
 import pytest
 
-from oncoboard.inference import engine, validation
+from oncoboard.inference import engine, validation, validation_batch, validation_cohort
 from oncoboard.inference import validation_metrics as vm
 from oncoboard.inference.discovery import get_plugin
 from oncoboard.inference.record_access import RecordView
@@ -57,7 +57,7 @@ def test_bootstrap_batches_are_the_bootstrap_weights():
 
 def test_chunk_record_reads_what_record_reads(gbsg2_store):
     ids = [f"GBSG-{i:04d}" for i in (1, 2, 3, 50)]
-    chunk = validation.ChunkRecord(gbsg2_store, ids)
+    chunk = validation_batch.ChunkRecord(gbsg2_store, ids)
     for pid in ids:
         assert chunk.get_patient(gbsg2_store, pid) == record.get_patient(gbsg2_store, pid)
         assert chunk.conditions(gbsg2_store, pid) == record.conditions(gbsg2_store, pid)
@@ -76,7 +76,7 @@ def test_pruned_graph_computes_the_same_output(settings):
 
     plugin = get_plugin(settings, "relapse-gbsg2")
     data = plugin.model_path.read_bytes()
-    small = validation.pruned_graph(data, "rfs")
+    small = validation_batch.pruned_graph(data, "rfs")
     assert small is not None and len(small) < len(data)
     ort = runtime.load_onnxruntime()
     x = np.random.default_rng(2).uniform(0, 3, (50, 8)).astype(np.float32)
@@ -85,12 +85,12 @@ def test_pruned_graph_computes_the_same_output(settings):
     assert [o.name for o in pruned.get_outputs()] == ["rfs"]
     assert np.array_equal(full.run(["rfs"], {"features": x})[0],
                           pruned.run(["rfs"], {"features": x})[0])
-    assert validation.pruned_graph(data, "no-such-output") is None
+    assert validation_batch.pruned_graph(data, "no-such-output") is None
 
 
 def _reference_day(store, settings, pid):
     m = get_plugin(settings, "relapse-gbsg2").require()
-    return validation.build_cohort(store, m, 60.0, cohort=pid)[0].reference_date
+    return validation_cohort.build_cohort(store, m, 60.0, cohort=pid)[0].reference_date
 
 
 def test_treatment_input_sees_no_treatment_started_after_the_reference_date(gbsg2_store,
@@ -99,7 +99,7 @@ def test_treatment_input_sees_no_treatment_started_after_the_reference_date(gbsg
                if any(t.kind == "systemic" for t in record.treatments(gbsg2_store, p)))
     day = _reference_day(gbsg2_store, settings, pid)
     plugin = get_plugin(settings, "relapse-gbsg2")
-    case = validation.build_cohort(gbsg2_store, plugin.require(), 60.0, cohort=pid)[0]
+    case = validation_cohort.build_cohort(gbsg2_store, plugin.require(), 60.0, cohort=pid)[0]
     on_day = next(validation.predict_cases(gbsg2_store, settings, plugin, [case]))
     assert "later_treatment" not in on_day.extra
     # tamoxifen started six weeks after surgery
@@ -135,6 +135,6 @@ def test_tumour_field_recorded_after_the_reference_date_is_not_used(gbsg2_store,
     assert RecordView(gbsg2_store, pid, dt.date.fromisoformat(later),
                       retrospective=True).primary_cancer().grade == new
     plugin = get_plugin(settings, "relapse-gbsg2")
-    case = validation.build_cohort(gbsg2_store, plugin.require(), 60.0, cohort=pid)[0]
+    case = validation_cohort.build_cohort(gbsg2_store, plugin.require(), 60.0, cohort=pid)[0]
     s = next(validation.predict_cases(gbsg2_store, settings, plugin, [case]))
     assert s.refused is None

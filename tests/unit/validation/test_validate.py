@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from oncoboard.errors import OncoboardError
-from oncoboard.inference import engine, recalibration, validation
+from oncoboard.inference import engine, recalibration, validation, validation_cohort
 from oncoboard.inference import validation_metrics as vm
 from oncoboard.inference.discovery import get_plugin
 from oncoboard.patients import importer, record
@@ -116,7 +116,7 @@ def test_gbsg2_matches_the_model_card(gbsg2_store, settings):
 
 def test_adapter_equals_predict_patient(gbsg2_store, settings):
     plugin = get_plugin(settings, "relapse-gbsg2")
-    cases = [c for c in validation.build_cohort(gbsg2_store, plugin.require(), 60.0)][:12]
+    cases = [c for c in validation_cohort.build_cohort(gbsg2_store, plugin.require(), 60.0)][:12]
     for s in validation.predict_cases(gbsg2_store, settings, plugin, cases):
         doc = engine.predict_patient(gbsg2_store, settings, s.case.patient_id,
                                      date=s.case.reference_date, plugin_ids=["relapse-gbsg2"],
@@ -127,8 +127,9 @@ def test_adapter_equals_predict_patient(gbsg2_store, settings):
 def test_no_future_data(gbsg2_store, settings):
     """A value recorded after the reference date (later receptor assay) is not used."""
     pid = "GBSG-0001"
-    day = validation.build_cohort(gbsg2_store, get_plugin(settings, "relapse-gbsg2").require(),
-                                  60.0, cohort=pid)[0].reference_date
+    day = validation_cohort.build_cohort(
+        gbsg2_store, get_plugin(settings, "relapse-gbsg2").require(), 60.0,
+        cohort=pid)[0].reference_date
     before = engine.predict_patient(gbsg2_store, settings, pid, date=day,
                                     plugin_ids=["relapse-gbsg2"], save=False)[0].to_dict()
     gbsg2_store.db["observations"].insert({**dict(next(iter(gbsg2_store.db.query(

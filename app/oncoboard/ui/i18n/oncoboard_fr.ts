@@ -207,12 +207,12 @@
       <translation>SYNTHÉTIQUE - DÉMONSTRATION UNIQUEMENT</translation>
     </message>
     <message>
-      <source>Case</source>
-      <translation>Dossier</translation>
-    </message>
-    <message>
       <source>y</source>
       <translation>ans</translation>
+    </message>
+    <message>
+      <source>Case</source>
+      <translation>Dossier</translation>
     </message>
     <message>
       <source>Decision</source>
@@ -229,6 +229,10 @@
     <message>
       <source>Departs from model</source>
       <translation>S’écarte du modèle</translation>
+    </message>
+    <message>
+      <source>Predictions</source>
+      <translation>Prédictions</translation>
     </message>
     <message>
       <source>Exporting</source>
@@ -309,10 +313,6 @@
     <message>
       <source>Meeting {m} was changed by {user} at {time}: reloaded.</source>
       <translation>La réunion {m} a été modifiée par {user} le {time} : rechargée.</translation>
-    </message>
-    <message>
-      <source>Predictions</source>
-      <translation>Prédictions</translation>
     </message>
     <message>
       <source>planned</source>
