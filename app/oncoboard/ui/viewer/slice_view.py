@@ -158,6 +158,11 @@ class SliceView(QWidget):
         self._overlay_index = None
         self.redraw()
 
+    def refresh(self) -> None:
+        """Draw the current plane again (its voxels changed: slices arrived from a PACS)."""
+        self._shown = None
+        self.redraw()
+
     def redraw(self) -> None:
         """Draw the current plane with the current window (skipped if already on screen)."""
         if self.state.volume is None:

@@ -65,6 +65,23 @@ def load_series_job(task: workers.Task, db_path: Any, series_uid: str) -> tuple[
         store.close()
 
 
+def open_remote_job(task: workers.Task, settings: Any, node: Any, study_uid: str,
+                    series_uid: str) -> tuple[Any, Any]:
+    """Open a PACS series and fetch its middle slice (the one shown first)."""
+    from oncoboard.imaging.webseries import open_remote
+
+    task.progress(0.0, tr("Asking the PACS"))
+    return open_remote(settings, node, series_uid, study_uid=study_uid, rest=False,
+                       cancel=task.cancel_event.is_set)
+
+
+def fetch_rest_job(task: workers.Task, series: Any) -> Any:
+    """Fetch the slices of an open PACS series not yet here (the cache keeps them)."""
+    series.fetch(progress=lambda done, total, msg: task.progress(done / max(total, 1), msg),
+                 cancel=task.cancel_event.is_set)
+    return series
+
+
 def thumbnails_job(task: workers.Task, db_path: Any, uids: list[str]) -> dict[str, Any]:
     """Return a small 8-bit middle slice per series (from the volume cache after first load)."""
     from oncoboard.imaging import load_series
@@ -154,9 +171,12 @@ class ViewerView(QWidget):
     -------
     series_loaded(str)
         A series is on screen (its UID).
+    remote_loaded(str)
+        Every slice of a series opened from a PACS is here (its UID).
     """
 
     series_loaded = Signal(str)
+    remote_loaded = Signal(str)
 
     def __init__(self, app_context: Any, main_window: Any = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -181,6 +201,7 @@ class ViewerView(QWidget):
         self.tool_group = QButtonGroup(self)
         self.patient_id: str | None = None
         self.loading: workers.Task | None = None
+        self.remote_pending = 0.0
         self._build()
         self.browser.series_activated.connect(self.open_series)
         self.state.hovered.connect(self._on_hovered)
@@ -293,6 +314,59 @@ class ViewerView(QWidget):
                           on_error=lambda exc: ErrorBoundary.report(exc, self,
                                                                     tr("Loading series")))
         return task
+
+    def open_remote(self, node: Any, study_uid: str, series_uid: str) -> workers.Task:
+        """Show a series of a DICOMweb PACS without importing it.
+
+        The middle slice comes first and is shown; the others arrive in the background and
+        the views are redrawn as they do (cached on disk for the next opening).
+        """
+        if self.loading is not None:
+            self.loading.cancel()
+        task = workers.Task(open_remote_job, self.ctx.settings, node, study_uid, series_uid,
+                            name=f"view {series_uid}")
+        self.loading = task
+        self.title.set_full_text(tr("Loading from the PACS…"))
+        self._start(task, lambda result, t=task: self._on_remote_opened(t, result),
+                    tr("Opening a PACS series"))
+        return task
+
+    def _start(self, task: workers.Task, on_done: Any, action: str) -> None:
+        if self.main is not None:
+            self.main.run_task(task, action, on_done=on_done, action=action)
+        else:
+            workers.start(task, on_done=on_done,
+                          on_error=lambda exc: ErrorBoundary.report(exc, self, action))
+
+    def _on_remote_opened(self, task: workers.Task, result: tuple[Any, Any]) -> None:
+        if task is not self.loading:
+            return
+        series, volume = result
+        self.set_volume(volume)
+        self.remote_pending = 0.0
+        if series.complete:
+            self.loading = None
+            self.remote_loaded.emit(volume.series_uid)
+            return
+        rest = workers.Task(fetch_rest_job, series, name=f"fetch {volume.series_uid}")
+        self.loading = rest
+        rest.signals.progressed.connect(self._on_remote_progress)
+        self._start(rest, lambda _s, t=rest: self._on_remote_done(t),
+                    tr("Loading from the PACS"))
+
+    def _on_remote_progress(self, fraction: float, _message: str) -> None:
+        if fraction - self.remote_pending >= 0.1:  # redraw every tenth of the series
+            self.remote_pending = fraction
+            for view in self.views:
+                view.refresh()
+
+    def _on_remote_done(self, task: workers.Task) -> None:
+        if task is not self.loading or self.state.volume is None:
+            return
+        self.loading = None
+        for view in self.views:
+            view.refresh()
+        self.remote_loaded.emit(self.state.volume.series_uid)
 
     def _on_series_ready(self, uid: str, task: workers.Task, result: tuple[Any, list[Any]]) -> None:
         if task is not self.loading:
