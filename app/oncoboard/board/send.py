@@ -25,7 +25,7 @@ from typing import Any
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from oncoboard.board import dicom_out
+from oncoboard.board import dicom_out, model_sr
 from oncoboard.board.caseview import CaseView, case_view
 from oncoboard.board.meetings import audited, get_meeting, list_cases, now_utc
 from oncoboard.config import PacsNode
@@ -47,12 +47,8 @@ class SentItem:
     sop_uid: str = ""
 
 
-def model_results(store: Any, view: CaseView) -> list[dicom_out.ModelResult]:
-    """Return the model results the case shows, as the SR needs them.
-
-    The one place that reads predictions for sending (the board view, plus the stored inputs):
-    adapt here when the prediction record changes.
-    """
+def model_results(store: Any, view: CaseView) -> list[Any]:
+    """Return the stored predictions (typed `Prediction`) of the model results the case shows."""
     from oncoboard.inference import prediction_store
 
     out = []
@@ -60,25 +56,9 @@ def model_results(store: Any, view: CaseView) -> list[dicom_out.ModelResult]:
         if p.status != "ok":
             continue
         try:
-            stored = prediction_store.get(store, p.id)
-        except OncoboardError:
-            flat: dict[str, Any] = {}
-        else:
-            flat = {name: record.value for name, record in stored.inputs.items()}
-        outputs = []
-        for r in p.results:
-            if r.kind == "survival" and r.curve is not None and r.curve.values:
-                label = f"{r.label} at {r.curve.times[-1]:g} {r.time_unit or ''}".strip()
-                outputs.append((label, r.curve.values[-1],
-                                r.curve.lower[-1] if r.curve.lower else None,
-                                r.curve.upper[-1] if r.curve.upper else None,
-                                r.interval_level, ""))
-            elif r.value is not None:
-                outputs.append((r.label, r.value, r.lower, r.upper, r.interval_level,
-                                r.unit or ""))
-        out.append(dicom_out.ModelResult(
-            p.id, p.plugin_id, p.plugin_name, p.plugin_version, p.model_sha256, p.synthetic,
-            p.outside_intended_use, flat, outputs, p.plain_warnings()))
+            out.append(prediction_store.get(store, p.id))
+        except OncoboardError as exc:  # shown at the board, gone from the store since
+            log.warning("prediction %s not sent: %s", p.id, exc.message)
     return out
 
 
@@ -187,9 +167,9 @@ def send_case(store: Any, settings: Any, meeting_id: int | str, patient_id: str,
          lambda: dicom_out.encapsulated_pdf(
              build_pdf(view.meeting, [view], head=audit_head(store)), study,
              title=f"Tumour board {view.meeting.date}: {view.meeting.title}"))]
-    for result in model_results(store, view):
-        candidates.append((f"model-sr:{result.prediction_id}", "comprehensive-sr", case_study,
-                           lambda r=result: dicom_out.model_result_sr(r, [study])))
+    for pred in model_results(store, view):
+        candidates.append((f"model-sr:{pred.id}", "comprehensive-sr", case_study,
+                           lambda r=pred: model_sr.model_result_sr(r, [study])))
     if key_ds is not None and view.key_image is not None:
         candidates.append((f"key-image-ko:{view.key_image.sop_uid}", "key-object-selection",
                            case_study,

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "imaging"))
 from orthanc import HAS_DICOMWEB, OrthancServer, orthanc_fixture  # noqa: E402,F401
 from test_board_case_view import _ct_with_gtv, _store_prediction  # noqa: E402
 
-from oncoboard.board import dicom_out, meetings, send  # noqa: E402
+from oncoboard.board import dicom_out, meetings, model_sr, send  # noqa: E402
 
 pytestmark = [pytest.mark.orthanc,
               pytest.mark.skipif(not HAS_DICOMWEB, reason="orthanc-dicomweb is not installed")]
@@ -56,12 +56,13 @@ def test_send_stores_pdf_sr_and_kos_once(store, case, orthanc: OrthancServer, ki
     assert bytes(pdf.EncapsulatedDocument)[:5] == b"%PDF-"
     sr = _fetch(orthanc, by_item["model-sr"].sop_uid)
     assert sr.StudyInstanceUID == study_uid and sr.Modality == "SR"
-    read = dicom_out.read_model_result(sr)
+    read = model_sr.read_model_result(sr)  # highdicom parses what the PACS holds
     assert read["Model file SHA-256"] == "fe" * 32 and read["Algorithm Version"] == "1.0.0"
     assert read["Patient outside intended population"] == "Yes"
     assert read["Model trained on synthetic data"] == "Yes"
-    assert read["outputs"]["Relapse by 5 years"] == (0.3, 0.21, 0.39)
-    assert read["inputs"] == {"age": "65"}
+    assert read["Estimate extrapolated"] == "No"
+    assert read["outputs"]["p5y"] == [(0.3, None, 0.21, 0.39, 0.95)]
+    assert read["inputs"] == {"age": (65, "None", None)}
     ko = _fetch(orthanc, by_item["key-image-ko"].sop_uid)
     assert ko.Modality == "KO"
     # Sending again sends nothing; the records and the audit trail say what was sent.
