@@ -90,17 +90,23 @@ def measurement_reports(store: Any,
                         patient_id: str) -> list[tuple[str, str, Callable[[], Dataset]]]:
     """Return (item key, study UID, SR builder) per measured study of the patient.
 
-    Each report holds the current readings of that study that reference an image (a long axis,
-    and a short axis where measured, as lengths in mm with their end points on the instance).
-    The key carries a digest of the readings' ids, so a changed reading makes a new report.
+    Each report holds the current readings of that study that reference an image: the lesion
+    readings (a long axis, and a short axis where measured, as lengths in mm with their end
+    points on the instance) and the distances and ROIs kept from the viewer
+    (:mod:`oncoboard.imaging.measurements`; one made across slices has no single image and is
+    not sent). The key carries a digest of the readings' ids, so a changed reading makes a new
+    report.
     """
-    from oncoboard.imaging import lesions
+    from oncoboard.imaging import lesions, measurements
 
     by_study: dict[str, list[Any]] = {}
     for m in lesions.measurements_for_patient(store, patient_id):
         if m.status == "measured" and m.sop_uid and m.study_uid and (
                 m.long_axis_index or m.short_axis_index):
             by_study.setdefault(m.study_uid, []).append(m)
+    for v in measurements.measurements_for_patient(store, patient_id):
+        if v.sop_uid and v.study_uid:
+            by_study.setdefault(v.study_uid, []).append(v)
     out: list[tuple[str, str, Callable[[], Dataset]]] = []
     for study_uid, readings in by_study.items():
         sops = sorted({m.sop_uid for m in readings})
@@ -110,27 +116,43 @@ def measurement_reports(store: Any,
         readings = [m for m in readings if m.sop_uid in paths]
         if not readings:
             continue
-        digest = hashlib.sha256(",".join(str(m.id) for m in readings).encode()).hexdigest()[:12]
-        item = f"measurements-sr:{readings[0].timepoint}:{digest}"
+        ids = [f"V{m.uid}" if isinstance(m, measurements.ViewerMeasurement) else str(m.id)
+               for m in readings]
+        digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:12]
+        when = next((m.timepoint for m in readings if hasattr(m, "timepoint")), "")
+        when = when or str(readings[0].measured_at)[:10]
+        item = f"measurements-sr:{when}:{digest}"
 
         def build(readings: list[Any] = readings, paths: dict[str, str] = paths) -> Dataset:
             evidence = [dcmread(paths[sop], stop_before_pixels=True)
                         for sop in sorted({m.sop_uid for m in readings})]
-            items = []
-            for m in readings:
-                name = f"Lesion {m.lesion_number} {m.label}"
-                for axis, mm, index in (("long axis", m.long_axis_mm, m.long_axis_index),
-                                        ("short axis", m.short_axis_mm, m.short_axis_index)):
-                    if mm is not None and index:
-                        items.append(dicom_out.Measurement(
-                            "distance", f"{name}: {axis}", float(mm), _axis_points(index),
-                            str(m.sop_uid)))
+            items = [item for m in readings for item in _report_items(m)]
             observer = ", ".join(sorted({m.measured_by for m in readings})) or "unknown"
             observer += "" if "^" in observer else "^"  # a one-component person name
             return dicom_out.measurement_report(items, evidence, observer=observer)
 
         out.append((item, study_uid, build))
     return out
+
+
+def _report_items(m: Any) -> list[dicom_out.Measurement]:
+    """Return the TID 1500 measurements of a lesion reading or a kept viewer measurement."""
+    from oncoboard.imaging.measurements import ViewerMeasurement
+
+    if isinstance(m, ViewerMeasurement):
+        if m.kind == "distance" and m.length_mm is not None:
+            return [dicom_out.Measurement("distance", m.label, m.length_mm, m.image_points(),
+                                          m.sop_uid, m.frame_number)]
+        if m.kind == "roi" and m.mean is not None:
+            return [dicom_out.Measurement("roi", m.label, m.mean, m.image_points(), m.sop_uid,
+                                          m.frame_number, sd=m.sd, area_mm2=m.area_mm2)]
+        return []
+    name = f"Lesion {m.lesion_number} {m.label}"
+    return [dicom_out.Measurement("distance", f"{name}: {axis}", float(mm), _axis_points(index),
+                                  str(m.sop_uid))
+            for axis, mm, index in (("long axis", m.long_axis_mm, m.long_axis_index),
+                                    ("short axis", m.short_axis_mm, m.short_axis_index))
+            if mm is not None and index]
 
 
 def _already_sent(store: Any, case_id: int, item: str, node: str) -> bool:

@@ -13,6 +13,7 @@ from oncoboard import audit
 from oncoboard.board.decisions import verify_decisions
 from oncoboard.board.meetings import verify_board
 from oncoboard.imaging.lesions import verify_lesions
+from oncoboard.imaging.measurements import verify_measurements
 from oncoboard.inference.prediction_store import verify_predictions
 
 
@@ -29,7 +30,8 @@ def verify_prediction_rows(store: Any) -> list[audit.Problem]:
 
 def verify_trail(store: Any) -> audit.VerifyReport:
     """Verify the chain, its checkpoints and every audited row: predictions, meetings, cases,
-    decisions, lesions and their measurements (edited, deleted or unaudited rows are
-    problems)."""
+    decisions, lesions and their measurements, measurements kept from the viewer (edited,
+    deleted or unaudited rows are problems)."""
     return audit.verify(store, row_checks=(verify_predictions, verify_prediction_rows,
-                                           verify_board, verify_decisions, verify_lesions))
+                                           verify_board, verify_decisions, verify_lesions,
+                                           verify_measurements))

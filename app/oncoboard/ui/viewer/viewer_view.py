@@ -226,6 +226,10 @@ class ViewerView(QWidget):
         # beside the measurements it clears (the tool bar had no room for it at 1280 px)
         clear = QPushButton(tr("Clear measurements"), objectName="clearMeasurements")
         clear.clicked.connect(self._clear_measurements)
+        keep = QPushButton(tr("Keep measurements"), objectName="keepMeasurements")
+        keep.setToolTip(tr("Store the distances and ROIs on screen with the patient's series "
+                           "(they go to the PACS with the board's measurement report)"))
+        keep.clicked.connect(self.keep_measurements)
         compare = QPushButton(tr("Compare with prior"), objectName="compareWithPrior")
         compare.clicked.connect(self.compare_with_prior)
         grid = QGridLayout()
@@ -240,6 +244,7 @@ class ViewerView(QWidget):
         bottom.addLayout(self.overlay_bar)
         bottom.addWidget(self.readout, 1)
         bottom.addWidget(self.measure_label)
+        bottom.addWidget(keep)
         bottom.addWidget(clear)
         bottom.addWidget(compare)
         right = QVBoxLayout()
@@ -441,6 +446,37 @@ class ViewerView(QWidget):
         view = self.main.show_view("compare")
         view.compare_series(self.state.volume.series_uid)
         return view
+
+    def keep_measurements(self) -> list[Any]:
+        """Store the measurements on screen (those not kept yet, or moved since); return them.
+
+        A measurement moved after it was kept is withdrawn and kept again where it is now.
+        """
+        from oncoboard.errors import OncoboardError
+        from oncoboard.imaging import measurements
+
+        volume = self.state.volume
+        if volume is None:
+            return []
+        patient = self.patient_id or volume.patient_id
+        kept = []
+        try:
+            for view in self.views:
+                for m in view.measurements:
+                    record = view.measurement_record(m)
+                    if m.get("kept_as") == record:
+                        continue
+                    if m.get("kept_uid"):
+                        measurements.withdraw_measurement(self.ctx.store, m["kept_uid"],
+                                                          "moved in the viewer")
+                    saved = measurements.keep_measurement(self.ctx.store, patient, volume,
+                                                          **record)
+                    m["kept_uid"], m["kept_as"] = saved.uid, record
+                    kept.append(saved)
+        except OncoboardError as exc:
+            ErrorBoundary.report(exc, self, tr("Keeping the measurements"))
+        self.measure_label.setText(tr("{n} measurement(s) kept").format(n=len(kept)))
+        return kept
 
     def _clear_measurements(self) -> None:
         for v in self.views:
