@@ -158,3 +158,32 @@ def test_lesion_measurements_go_as_tid1500_and_come_back_the_same(store, case,
     back = {g["label"]: g for g in dicom_out.read_measurements(
         _fetch(orthanc, [i for i in third if i.status == "sent"][0].sop_uid))}
     assert back["Lesion 1 lung RUL: long axis"]["values"]["Length"] == 12.6
+
+
+def test_pacs_refusing_one_item_leaves_it_not_sent_then_sends_only_it(store, case,
+                                                                       tmp_path) -> None:
+    """A PACS whose rule drops key-object selections (an Orthanc Lua filter): its STOW-RS
+    answer says stored, the check after the store finds it missing; the others are sent."""
+    from orthanc import start_orthanc
+
+    script, lifted = tmp_path / "filter.lua", tmp_path / "rule-lifted"
+    script.write_text("function ReceivedInstanceFilter(dicom, origin, info)\n"
+                      f"  local f = io.open('{lifted}')\n"
+                      "  if f then f:close() return true end\n"
+                      "  return dicom.Modality ~= 'KO'\nend\n")
+    server = start_orthanc(tmp_path / "orthanc-filter", {"LuaScripts": [str(script)]})
+    try:
+        node = server.web_node()
+        items = {i.kind: i for i in send.send_case(store, None, case.id, "LUN-001", node)}
+        ko = items.pop("key-object-selection")
+        assert ko.status == "not sent" and "does not hold it" in ko.reason and not ko.sop_uid
+        assert {i.status for i in items.values()} == {"sent"}
+        rows = send.case_status(store, case.id, "LUN-001")
+        assert any(r["kind"] == "key-object-selection" and r["status"] == "not sent"
+                   and "does not hold it" in r["reason"] for r in rows)
+        lifted.write_text("")  # the PACS's rule lifted
+        again = send.send_case(store, None, case.id, "LUN-001", node)
+        assert sorted((i.kind, i.status) for i in again) == sorted(
+            [(k, "already sent") for k in items] + [("key-object-selection", "sent")])
+    finally:
+        server.stop()
