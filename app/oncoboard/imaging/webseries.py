@@ -7,10 +7,12 @@ then the rest in one streamed WADO-RS request (or one request per instance when 
 missing). Each instance is decoded and rescaled exactly as `assemble` does for local files, so
 the volume is voxel-equal to the imported series.
 
-Cache: ``<cache_dir>/dicomweb/<key>.npy`` (the voxels) and ``<key>.have`` (one byte per slice,
-1 once written), in a folder only the user can enter, files readable by the user only. The key
-depends on the node's URL, the series and the SOP instance UIDs in slice order, so a reopen
-reuses every slice already fetched and a changed series starts a new entry. The folder is kept
+Cache: ``<cache_dir>/dicomweb/<key>.npy`` (the voxels), ``<key>.have`` (one byte per slice,
+1 once written) and ``<series>.meta.json`` (the metadata), in a folder only the user can enter,
+files readable by the user only. The key depends on the node's URL, the series and the SOP
+instance UIDs in slice order, so a reopen reuses every slice already fetched and a changed
+series starts a new entry; the metadata is reused when the PACS lists the same instances (a
+cheap QIDO-RS search instead of the metadata of every file). The folder is kept
 under ``cache_max_bytes`` by deleting the least recently used entries. A series bigger than
 the limit is held in memory only. Memory: the voxels are a file-backed map (pages the kernel
 may drop), one instance at a time is decoded.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -50,6 +53,7 @@ Progress = Callable[[int, int, str], None]
 Cancel = Callable[[], bool]
 #: Fetch instance by instance (not the whole series) when at most this many are missing.
 FEW = 8
+SOP_TAG = "00080018"
 _FAKE_STAT = os.stat_result((0o100600, 0, 0, 1, 0, 0, 1 << 62, 0, 0, 0))
 
 
@@ -150,24 +154,70 @@ class RemoteSeries:
         url = f"{self.node.dicomweb_url}/studies/{self.study_uid}/series/{self.series_uid}"
         return f"{url}/instances/{sop}" if sop else url
 
+    @property
+    def _series_key(self) -> str:
+        return hashlib.sha256(f"{self.node.dicomweb_url}\0{self.study_uid}\0"
+                              f"{self.series_uid}".encode()).hexdigest()[:24]
+
+    def _cached_metadata(self) -> list[dict[str, Any]] | None:
+        """Return the metadata kept by an earlier opening if the PACS lists the same instances.
+
+        The PACS answers the instance list from its index, the metadata from every file: a
+        reopened series is checked for the first and spared the second.
+        """
+        if self.cache_dir is None:
+            return None
+        path = self.cache_dir / f"{self._series_key}.meta.json"
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        try:
+            with dicomweb._calls(self.node, "QIDO-RS instance search"):
+                listed = dicomweb.qido(self._web, f"studies/{self.study_uid}/series/"
+                                       f"{self.series_uid}/instances", fields=["SOPInstanceUID"])
+        except NotFoundError:
+            return None  # gone: the metadata request says so in the usual words
+        have = {str(r.get(SOP_TAG, {}).get("Value", [""])[0]) for r in rows}
+        now = {str(r.get(SOP_TAG, {}).get("Value", [""])[0]) for r in listed}
+        return rows if have == now and now else None
+
+    def _keep_metadata(self, rows: list[dict[str, Any]]) -> None:
+        if self.cache_dir is None:
+            return
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.cache_dir, 0o700)
+            path = self.cache_dir / f"{self._series_key}.meta.json"
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(rows, f)
+        except OSError as exc:
+            log.warning("DICOMweb metadata not cached (%s)", exc.strerror)
+
     def _records(self) -> list[InstanceRecord]:
         from pydicom.dataset import Dataset
 
-        try:
-            with dicomweb._calls(self.node, "WADO-RS metadata retrieval"):
-                rsp = self._web._http_get(f"{self._url()}/metadata",
-                                          headers={"Accept": "application/dicom+json"})
-                rows = rsp.json() if rsp.content else []
-        except NotFoundError:
-            rows = []
-        if not rows:
-            raise NotFoundError(f"{dicomweb.address(self.node)} has no instances of series "
-                                f"{self.series_uid} (deleted since the search?)")
+        rows = self._cached_metadata()
+        if rows is None:
+            try:
+                with dicomweb._calls(self.node, "WADO-RS metadata retrieval"):
+                    rsp = self._web._http_get(f"{self._url()}/metadata",
+                                              headers={"Accept": "application/dicom+json"})
+                    rows = rsp.json() if rsp.content else []
+            except NotFoundError:
+                rows = []
+            if not rows:
+                raise NotFoundError(f"{dicomweb.address(self.node)} has no instances of series "
+                                    f"{self.series_uid} (deleted since the search?)")
+            # bulk data (pixels, overlays) is only referenced by URI here: not needed
+            rows = [{tag: value for tag, value in row.items()
+                     if not (isinstance(value, dict) and "BulkDataURI" in value)}
+                    for row in rows]
+            self._keep_metadata(rows)
         records = []
         for row in rows:
-            # bulk data (pixels, overlays) is only referenced by URI here: not needed
-            ds = Dataset.from_json({tag: value for tag, value in row.items()
-                                    if not (isinstance(value, dict) and "BulkDataURI" in value)})
+            ds = Dataset.from_json(row)
             ts = str(ds.get("TransferSyntaxUID", "") or "1.2.840.10008.1.2.1")
             sop = str(ds.get("SOPInstanceUID", ""))
             rec = _record_from_dataset(ds, f"{self._url(sop)}", _FAKE_STAT, ts, 0, None)
@@ -183,7 +233,7 @@ class RemoteSeries:
                            f"{self.stack}\0{shape}\0{dtype.str}".encode())
         for sop in sops:
             h.update(b"\0" + sop.encode())
-        self._key = h.hexdigest()[:32]
+        self._key = f"{self._series_key}-{h.hexdigest()[:16]}"
         nbytes = int(np.prod(shape)) * dtype.itemsize
         if self.cache_dir is None or nbytes > self.max_bytes:
             return np.zeros(shape, dtype), np.zeros(shape[0], np.uint8)
@@ -202,9 +252,10 @@ class RemoteSeries:
                         return raw, np.memmap(have, np.uint8, mode="r+", shape=(shape[0],))
                 except ValueError:
                     pass
-            for path in (npy, have):
-                path.unlink(missing_ok=True)
-            evict(root, self.max_bytes - nbytes)
+            for old in [npy, *root.glob(f"{self._series_key}-*.npy")]:
+                for path in (old, old.with_suffix(".have")):  # this entry, older versions
+                    path.unlink(missing_ok=True)
+            evict(root, self.max_bytes - nbytes, keep=self._series_key)
             raw = open_memmap(npy, mode="w+", dtype=dtype, shape=shape)
             os.chmod(npy, 0o600)
             fd = os.open(have, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o600)
@@ -220,6 +271,8 @@ class RemoteSeries:
         if self.cache_dir is not None and self._key:
             for suffix in (".npy", ".have"):
                 (self.cache_dir / f"{self._key}{suffix}").unlink(missing_ok=True)
+        if self.cache_dir is not None:
+            (self.cache_dir / f"{self._series_key}.meta.json").unlink(missing_ok=True)
 
     # -- fetching ----------------------------------------------------------------------------
     @property
@@ -373,8 +426,11 @@ class RemoteSeries:
         vol.window_presets[0] = ("Auto", float((lo + hi) / 2), float(max(hi - lo, 1.0)))
 
 
-def evict(root: Path, budget: int) -> list[str]:
-    """Delete least recently used entries of `root` until they take at most `budget` bytes."""
+def evict(root: Path, budget: int, keep: str = "") -> list[str]:
+    """Delete least recently used entries of `root` until they take at most `budget` bytes.
+
+    Metadata files of series without an entry go too, except that of series `keep`.
+    """
     entries = []
     for npy in root.glob("*.npy"):
         with contextlib.suppress(OSError):
@@ -390,6 +446,10 @@ def evict(root: Path, budget: int) -> list[str]:
             path.unlink(missing_ok=True)
         total -= size
         removed.append(npy.stem)
+    kept = {npy.stem.split("-")[0] for npy in root.glob("*.npy")} | {keep}
+    for meta in root.glob("*.meta.json"):
+        if meta.name.split(".")[0] not in kept:
+            meta.unlink(missing_ok=True)
     return removed
 
 

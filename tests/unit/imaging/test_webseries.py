@@ -130,8 +130,8 @@ def test_cache_is_private_bounded_and_reused(orthanc: OrthancServer, remote: dic
     open_remote(settings, orthanc.web_node(), remote["ct"])
     folder = cache_folder(settings)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    files = sorted(folder.iterdir())
-    assert [f.suffix for f in files] == [".have", ".npy"]
+    files = sorted(folder.iterdir(), key=lambda f: f.suffix)
+    assert [f.suffix for f in files] == [".have", ".json", ".npy"]
     assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
     # reopened: every slice comes from the cache, none from the PACS (the node is unreachable)
     again = RemoteSeries(orthanc.web_node(), remote["study"], remote["ct"], cache_dir=folder)
@@ -140,11 +140,11 @@ def test_cache_is_private_bounded_and_reused(orthanc: OrthancServer, remote: dic
     again.node = orthanc.web_node(dicomweb_url="http://127.0.0.1:9/dicom-web")
     again.fetch([5])  # nothing missing: no request
     # bounded: a limit below both series keeps only the newest entry
-    ct_bytes = files[1].stat().st_size
+    ct_bytes = files[2].stat().st_size
     small = Settings(data_dir=tmp_path, cache_max_bytes=ct_bytes + 2000)
     open_remote(small, orthanc.web_node(), remote["mr"])
     left = sorted(f.suffix for f in folder.iterdir())
-    assert left == [".have", ".npy"]
+    assert left == [".have", ".json", ".npy"]
     assert sum(f.stat().st_size for f in folder.glob("*.npy")) <= small.cache_max_bytes
 
 
@@ -224,3 +224,31 @@ def test_cli_pacs_volume_writes_the_imported_volume(orthanc: OrthancServer,
                  str(tmp_path / "x.npz")]) == 2  # not found
     assert "has no series 1.2.999" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_reopen_reuses_the_metadata_until_the_series_changes(tmp_path: Path) -> None:
+    import json
+
+    server = start_orthanc(tmp_path / "orthanc")
+    try:
+        study = Study("ONCO-VIEW-003", "Meta^Test", generate_uid(), "20250103")
+        ct = oblique_series(study, 8)
+        server.upload(ct[:7])
+        settings = Settings(data_dir=tmp_path)
+        uid = ct[0].SeriesInstanceUID
+        _, first = open_remote(settings, server.web_node(), uid)
+        assert first.shape[0] == 7 and first.description == "Synthetic CT series"
+        [meta] = cache_folder(settings).glob("*.meta.json")
+        assert stat.S_IMODE(meta.stat().st_mode) == 0o600
+        rows = json.loads(meta.read_text())
+        for row in rows:  # mark the kept copy: a reopen that reads it shows the mark
+            row["0008103E"] = {"vr": "LO", "Value": ["kept metadata"]}
+        meta.write_text(json.dumps(rows))
+        _, again = open_remote(settings, server.web_node(), uid)
+        assert again.description == "kept metadata"
+        server.upload(ct[7:])  # the series changed on the PACS: its metadata is read again
+        series, changed = open_remote(settings, server.web_node(), uid)
+        assert changed.shape[0] == 8 and changed.description == "Synthetic CT series"
+        assert series.complete and len(list(cache_folder(settings).glob("*.npy"))) == 1
+    finally:
+        server.stop()
