@@ -14,7 +14,8 @@ its peak memory is its own), alternating rounds:
   download, every instance parsed by pydicom, held in memory);
 - ``view``: `open_remote` with an empty cache: ``first`` = the middle slice decoded in the
   array (metadata + one instance), ``whole`` = every slice in the array;
-- ``reopen``: the same series opened again, every slice from the disk cache;
+- ``reopen``: the same series opened again, every slice and the instance records from the disk
+  cache (one series-level QIDO-RS search checks the count);
 - ``local``: the series loaded from the index after an import (``load_series``, cache off):
   the memory of a local series, for comparison.
 
@@ -114,6 +115,12 @@ def _settings(work: Path) -> Any:
     return Settings(data_dir=work, cache_max_bytes=8 * 1024**3)
 
 
+def _imports() -> None:
+    """Import what a DICOMweb opening uses (the anchor imports dicomweb-client untimed too)."""
+    import dicomweb_client.api  # noqa: F401
+    import pydicom  # noqa: F401
+
+
 def m_view(url: str, uids: dict[str, str], work: Path) -> dict[str, float]:
     import shutil
 
@@ -123,6 +130,7 @@ def m_view(url: str, uids: dict[str, str], work: Path) -> dict[str, float]:
     settings = _settings(work)
     shutil.rmtree(cache_folder(settings), ignore_errors=True)
     node = PacsNode(name="bench", dicomweb_url=url, timeout_s=60)
+    _imports()
     t0 = time.perf_counter()
     series, volume = open_remote(settings, node, uids["series"], study_uid=uids["study"],
                                  rest=False)
@@ -141,6 +149,7 @@ def m_reopen(url: str, uids: dict[str, str], work: Path) -> dict[str, float]:
     from oncoboard.imaging.webseries import open_remote
 
     node = PacsNode(name="bench", dicomweb_url=url, timeout_s=60)
+    _imports()
     t0 = time.perf_counter()
     series, volume = open_remote(_settings(work), node, uids["series"], study_uid=uids["study"])
     whole = time.perf_counter() - t0

@@ -8,11 +8,13 @@ missing). Each instance is decoded and rescaled exactly as `assemble` does for l
 the volume is voxel-equal to the imported series.
 
 Cache: ``<cache_dir>/dicomweb/<key>.npy`` (the voxels), ``<key>.have`` (one byte per slice,
-1 once written) and ``<series>.meta.json`` (the metadata), in a folder only the user can enter,
-files readable by the user only. The key depends on the node's URL, the series and the SOP
-instance UIDs in slice order, so a reopen reuses every slice already fetched and a changed
-series starts a new entry; the metadata is reused when the PACS lists the same instances (a
-cheap QIDO-RS search instead of the metadata of every file). The folder is kept
+1 once written) and ``<series>.meta.json`` (the instance records made from the metadata), in a
+folder only the user can enter, files readable by the user only. The key depends on the node's
+URL, the series and the SOP instance UIDs in slice order, so a reopen reuses every slice already
+fetched and a changed series starts a new entry; the records are reused while the PACS counts as
+many instances in the series (a series-level QIDO-RS search, from its index, instead of the
+metadata of every file). An instance replaced by another (same count) is found when its pixels
+are fetched: the entry is dropped and the next opening reads the metadata again. The folder is kept
 under ``cache_max_bytes`` by deleting the least recently used entries. A series bigger than
 the limit is held in memory only. Memory: the voxels are a file-backed map (pages the kernel
 may drop), one instance at a time is decoded.
@@ -53,7 +55,7 @@ Progress = Callable[[int, int, str], None]
 Cancel = Callable[[], bool]
 #: Fetch instance by instance (not the whole series) when at most this many are missing.
 FEW = 8
-SOP_TAG = "00080018"
+COUNT_TAG = "00201209"  # NumberOfSeriesRelatedInstances
 _FAKE_STAT = os.stat_result((0o100600, 0, 0, 1, 0, 0, 1 << 62, 0, 0, 0))
 
 
@@ -159,30 +161,29 @@ class RemoteSeries:
         return hashlib.sha256(f"{self.node.dicomweb_url}\0{self.study_uid}\0"
                               f"{self.series_uid}".encode()).hexdigest()[:24]
 
-    def _cached_metadata(self) -> list[dict[str, Any]] | None:
-        """Return the metadata kept by an earlier opening if the PACS lists the same instances.
-
-        The PACS answers the instance list from its index, the metadata from every file: a
-        reopened series is checked for the first and spared the second.
-        """
+    def _cached_records(self) -> list[InstanceRecord] | None:
+        """Return the records kept by an earlier opening if the series still has as many
+        instances on the PACS (a series-level QIDO-RS search, answered from the PACS's index;
+        the metadata request reads every file)."""
         if self.cache_dir is None:
             return None
         path = self.cache_dir / f"{self._series_key}.meta.json"
         try:
-            rows = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            kept = json.loads(path.read_text(encoding="utf-8"))
+            records = [InstanceRecord.from_json_dict(d) for d in kept["records"]]
+        except (OSError, ValueError, KeyError, TypeError):
             return None
         try:
-            with dicomweb._calls(self.node, "QIDO-RS instance search"):
-                listed = dicomweb.qido(self._web, f"studies/{self.study_uid}/series/"
-                                       f"{self.series_uid}/instances", fields=["SOPInstanceUID"])
+            with dicomweb._calls(self.node, "QIDO-RS series search"):
+                rows = dicomweb.qido(self._web, f"studies/{self.study_uid}/series",
+                                     {"SeriesInstanceUID": self.series_uid},
+                                     ["NumberOfSeriesRelatedInstances"])
         except NotFoundError:
             return None  # gone: the metadata request says so in the usual words
-        have = {str(r.get(SOP_TAG, {}).get("Value", [""])[0]) for r in rows}
-        now = {str(r.get(SOP_TAG, {}).get("Value", [""])[0]) for r in listed}
-        return rows if have == now and now else None
+        counts = [r.get(COUNT_TAG, {}).get("Value", [None])[0] for r in rows]
+        return records if counts == [len(records)] else None
 
-    def _keep_metadata(self, rows: list[dict[str, Any]]) -> None:
+    def _keep_records(self, records: list[InstanceRecord]) -> None:
         if self.cache_dir is None:
             return
         try:
@@ -191,39 +192,38 @@ class RemoteSeries:
             path = self.cache_dir / f"{self._series_key}.meta.json"
             fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(rows, f)
+                json.dump({"records": [r.to_json_dict() for r in records]}, f)
         except OSError as exc:
             log.warning("DICOMweb metadata not cached (%s)", exc.strerror)
 
     def _records(self) -> list[InstanceRecord]:
         from pydicom.dataset import Dataset
 
-        rows = self._cached_metadata()
-        if rows is None:
-            try:
-                with dicomweb._calls(self.node, "WADO-RS metadata retrieval"):
-                    rsp = self._web._http_get(f"{self._url()}/metadata",
-                                              headers={"Accept": "application/dicom+json"})
-                    rows = rsp.json() if rsp.content else []
-            except NotFoundError:
-                rows = []
-            if not rows:
-                raise NotFoundError(f"{dicomweb.address(self.node)} has no instances of series "
-                                    f"{self.series_uid} (deleted since the search?)")
-            # bulk data (pixels, overlays) is only referenced by URI here: not needed
-            rows = [{tag: value for tag, value in row.items()
-                     if not (isinstance(value, dict) and "BulkDataURI" in value)}
-                    for row in rows]
-            self._keep_metadata(rows)
+        cached = self._cached_records()
+        if cached is not None:
+            return cached
+        try:
+            with dicomweb._calls(self.node, "WADO-RS metadata retrieval"):
+                rsp = self._web._http_get(f"{self._url()}/metadata",
+                                          headers={"Accept": "application/dicom+json"})
+                rows = rsp.json() if rsp.content else []
+        except NotFoundError:
+            rows = []
+        if not rows:
+            raise NotFoundError(f"{dicomweb.address(self.node)} has no instances of series "
+                                f"{self.series_uid} (deleted since the search?)")
         records = []
         for row in rows:
-            ds = Dataset.from_json(row)
+            # bulk data (pixels, overlays) is only referenced by URI here: not needed
+            ds = Dataset.from_json({tag: value for tag, value in row.items()
+                                    if not (isinstance(value, dict) and "BulkDataURI" in value)})
             ts = str(ds.get("TransferSyntaxUID", "") or "1.2.840.10008.1.2.1")
             sop = str(ds.get("SOPInstanceUID", ""))
             rec = _record_from_dataset(ds, f"{self._url(sop)}", _FAKE_STAT, ts, 0, None)
             if bad := geometry_problem(rec.frames):
                 raise DicomError(f"invalid geometry: {bad}", where=sop)
             records.append(rec)
+        self._keep_records(records)
         return records
 
     # -- the cache ---------------------------------------------------------------------------

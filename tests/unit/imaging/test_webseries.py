@@ -226,7 +226,7 @@ def test_cli_pacs_volume_writes_the_imported_volume(orthanc: OrthancServer,
     assert not (tmp_path / "x.npz").exists()
 
 
-def test_reopen_reuses_the_metadata_until_the_series_changes(tmp_path: Path) -> None:
+def test_reopen_reuses_the_records_until_the_series_changes(tmp_path: Path) -> None:
     import json
 
     server = start_orthanc(tmp_path / "orthanc")
@@ -240,10 +240,10 @@ def test_reopen_reuses_the_metadata_until_the_series_changes(tmp_path: Path) -> 
         assert first.shape[0] == 7 and first.description == "Synthetic CT series"
         [meta] = cache_folder(settings).glob("*.meta.json")
         assert stat.S_IMODE(meta.stat().st_mode) == 0o600
-        rows = json.loads(meta.read_text())
-        for row in rows:  # mark the kept copy: a reopen that reads it shows the mark
-            row["0008103E"] = {"vr": "LO", "Value": ["kept metadata"]}
-        meta.write_text(json.dumps(rows))
+        kept = json.loads(meta.read_text())
+        for record in kept["records"]:  # mark the kept copy: a reopen that reads it shows it
+            record["series_description"] = "kept metadata"
+        meta.write_text(json.dumps(kept))
         _, again = open_remote(settings, server.web_node(), uid)
         assert again.description == "kept metadata"
         server.upload(ct[7:])  # the series changed on the PACS: its metadata is read again
