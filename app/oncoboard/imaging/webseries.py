@@ -55,6 +55,23 @@ Progress = Callable[[int, int, str], None]
 Cancel = Callable[[], bool]
 #: Fetch instance by instance (not the whole series) when at most this many are missing.
 FEW = 8
+#: The attributes `headers._record_from_dataset` reads (sequences with their items): only these
+#: are decoded from the metadata (pydicom's JSON reader is the slow part of an opening).
+RECORD_KEYWORDS = (
+    "AccessionNumber", "AcquisitionNumber", "BitsAllocated", "BitsStored", "BodyPartExamined",
+    "Columns", "DiffusionBValue", "DirectoryRecordSequence", "EchoNumbers", "EchoTime",
+    "FrameOfReferenceUID", "GantryDetectorTilt", "GridFrameOffsetVector",
+    "ImageOrientationPatient", "ImagePositionPatient", "ImageType", "ImagerPixelSpacing",
+    "InstanceNumber", "LossyImageCompression", "Modality", "NumberOfFrames", "PatientBirthDate",
+    "PatientID", "PatientName", "PatientSex", "PerFrameFunctionalGroupsSequence",
+    "PhotometricInterpretation", "PixelRepresentation", "PixelSpacing", "PlanarConfiguration",
+    "ReferencedFrameOfReferenceSequence", "ReferencedSeriesSequence", "RescaleIntercept",
+    "RescaleSlope", "RescaleType", "Rows", "SOPClassUID", "SOPInstanceUID", "SamplesPerPixel",
+    "SeriesDescription", "SeriesInstanceUID", "SeriesNumber", "SharedFunctionalGroupsSequence",
+    "SliceThickness", "SpacingBetweenSlices", "StudyDate", "StudyDescription", "StudyInstanceUID",
+    "StudyTime", "TemporalPositionIdentifier", "Units", "WindowCenter",
+    "WindowCenterWidthExplanation", "WindowWidth", "TransferSyntaxUID",
+)
 COUNT_TAG = "00201209"  # NumberOfSeriesRelatedInstances
 _FAKE_STAT = os.stat_result((0o100600, 0, 0, 1, 0, 0, 1 << 62, 0, 0, 0))
 
@@ -212,11 +229,13 @@ class RemoteSeries:
         if not rows:
             raise NotFoundError(f"{dicomweb.address(self.node)} has no instances of series "
                                 f"{self.series_uid} (deleted since the search?)")
+        from pydicom.datadict import tag_for_keyword
+
+        wanted = {f"{tag_for_keyword(k):08X}" for k in RECORD_KEYWORDS}
         records = []
         for row in rows:
-            # bulk data (pixels, overlays) is only referenced by URI here: not needed
             ds = Dataset.from_json({tag: value for tag, value in row.items()
-                                    if not (isinstance(value, dict) and "BulkDataURI" in value)})
+                                    if tag.upper() in wanted})
             ts = str(ds.get("TransferSyntaxUID", "") or "1.2.840.10008.1.2.1")
             sop = str(ds.get("SOPInstanceUID", ""))
             rec = _record_from_dataset(ds, f"{self._url(sop)}", _FAKE_STAT, ts, 0, None)
