@@ -151,8 +151,9 @@ class RemoteSeries:
         dtype = np.dtype(np.int16) if self._post is not None else np.dtype(np.float32)
         shape = (len(layout.frames), first.rows, first.columns)
         self.raw, self.have = self._map(shape, dtype, [f.record.sop_uid for f in layout.frames])
+        blended = any(len(src) > 1 for src in layout.sources)
         voxels = self.raw if layout.is_direct else np.zeros(
-            (len(layout.sources), *shape[1:]), dtype)
+            (len(layout.sources), *shape[1:]), np.float32 if blended else dtype)
         warnings = list(layout.warnings)
         if self._mono1:
             warnings.append("MONOCHROME1 image inverted so that higher values are brighter")
@@ -326,6 +327,7 @@ class RemoteSeries:
         """
         assert self.layout is not None and self.have is not None
         total = len(self.have)
+        first = list(first)
         wanted_first = [s for k in first for s in self.slot_of_slice(k) if not self.have[s]]
         try:
             sops = list(dict.fromkeys(self.layout.frames[s].record.sop_uid for s in wanted_first))
@@ -351,9 +353,17 @@ class RemoteSeries:
                                 "search?)") from None
         finally:
             self._flush()
-        if rest and not self.layout.is_direct and self.volume is not None:
+        if not self.layout.is_direct and self.volume is not None:
             assert self.raw is not None
-            self.volume.voxels = _apply_sources(np.asarray(self.raw), self.layout)
+            if self.complete:
+                self.volume.voxels = _apply_sources(np.asarray(self.raw), self.layout)
+            else:  # the slices asked first, made of the frames already here
+                for k in first:
+                    src = self.layout.sources[k]
+                    if src and all(self.have[i] for i, _w in src):
+                        self.volume.voxels[k] = sum(
+                            np.asarray(self.raw[i], np.float32) * w for i, w in src) \
+                            if len(src) > 1 else self.raw[src[0][0]]
         self._auto_window()
 
     def _fetch_instances(self, sops: list[str], progress: Progress | None, cancel: Cancel | None,

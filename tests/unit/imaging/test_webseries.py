@@ -76,9 +76,10 @@ def remote(orthanc: OrthancServer) -> dict[str, Any]:
     study = Study("ONCO-VIEW-001", "View^Test", generate_uid(), "20250101")
     ct = oblique_series(study)
     mr = oblique_series(study, 6, modality="MR", mono1=True)
-    orthanc.upload(ct + mr)
+    gap = [ds for ds in oblique_series(study, 10) if ds.InstanceNumber != 6]  # slice 4 missing
+    orthanc.upload(ct + mr + gap)
     return {"study": study.study_uid, "ct": ct[0].SeriesInstanceUID,
-            "mr": mr[0].SeriesInstanceUID}
+            "mr": mr[0].SeriesInstanceUID, "gap": gap[0].SeriesInstanceUID}
 
 
 def imported(orthanc: OrthancServer, tmp_path: Path, series_uid: str) -> Any:
@@ -94,7 +95,7 @@ def imported(orthanc: OrthancServer, tmp_path: Path, series_uid: str) -> Any:
         store.close()
 
 
-@pytest.mark.parametrize("which", ["ct", "mr"])
+@pytest.mark.parametrize("which", ["ct", "mr", "gap"])
 def test_remote_volume_equals_the_imported_one(orthanc: OrthancServer, remote: dict[str, Any],
                                                tmp_path: Path, which: str) -> None:
     settings = Settings(data_dir=tmp_path)
@@ -107,6 +108,9 @@ def test_remote_volume_equals_the_imported_one(orthanc: OrthancServer, remote: d
     assert volume.meta["sop_uids"] == local.meta["sop_uids"]
     assert volume.study_uid == local.study_uid == remote["study"]
     assert volume.warnings == local.warnings
+    if which == "gap":
+        assert volume.shape[0] == 10 and any("missing" in w or "gap" in w
+                                             for w in volume.warnings)
     assert [p[0] for p in volume.window_presets] == [p[0] for p in local.window_presets]
 
 
@@ -252,3 +256,16 @@ def test_reopen_reuses_the_records_until_the_series_changes(tmp_path: Path) -> N
         assert series.complete and len(list(cache_folder(settings).glob("*.npy"))) == 1
     finally:
         server.stop()
+
+
+def test_series_with_a_gap_shows_its_visible_slice_first(orthanc: OrthancServer,
+                                                         remote: dict[str, Any],
+                                                         tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    series, volume = open_remote(settings, orthanc.web_node(), remote["gap"], visible=6,
+                                 rest=False)
+    assert volume.shape[0] == 10 and not series.complete
+    assert np.any(volume.voxels[6] != 0) and not np.any(volume.voxels[8])
+    series.fetch()
+    local = imported(orthanc, tmp_path, remote["gap"])
+    np.testing.assert_array_equal(np.asarray(volume.voxels), local.voxels)
