@@ -48,6 +48,7 @@ from oncoboard.imaging.geometry import Layout, layout_stack
 from oncoboard.imaging.headers import InstanceRecord, _record_from_dataset, geometry_problem
 from oncoboard.imaging.pixels import LoadCancelled, container_dtype
 from oncoboard.imaging.volume import Volume
+from oncoboard.imaging.webcache import cache_folder, evict
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,6 @@ RECORD_KEYWORDS = (
 )
 COUNT_TAG = "00201209"  # NumberOfSeriesRelatedInstances
 _FAKE_STAT = os.stat_result((0o100600, 0, 0, 1, 0, 0, 1 << 62, 0, 0, 0))
-
-
-def cache_folder(settings: Any) -> Path:
-    """Return the folder of the DICOMweb slice cache in the data folder's cache."""
-    return Path(settings.cache_dir) / "dicomweb"
 
 
 class RemoteSeries:
@@ -453,33 +449,6 @@ class RemoteSeries:
         sample = np.asarray(vol.voxels)[here[::max(1, len(here) // 16)], ::4, ::4]
         lo, hi = np.percentile(sample, [1, 99])
         vol.window_presets[0] = ("Auto", float((lo + hi) / 2), float(max(hi - lo, 1.0)))
-
-
-def evict(root: Path, budget: int, keep: str = "") -> list[str]:
-    """Delete least recently used entries of `root` until they take at most `budget` bytes.
-
-    Metadata files of series without an entry go too, except that of series `keep`.
-    """
-    entries = []
-    for npy in root.glob("*.npy"):
-        with contextlib.suppress(OSError):
-            st = npy.stat()
-            entries.append((st.st_mtime, st.st_size, npy))
-    entries.sort()
-    total = sum(size for _, size, _ in entries)
-    removed = []
-    for _, size, npy in entries:
-        if total <= max(budget, 0):
-            break
-        for path in (npy, npy.with_suffix(".have")):
-            path.unlink(missing_ok=True)
-        total -= size
-        removed.append(npy.stem)
-    kept = {npy.stem.split("-")[0] for npy in root.glob("*.npy")} | {keep}
-    for meta in root.glob("*.meta.json"):
-        if meta.name.split(".")[0] not in kept:
-            meta.unlink(missing_ok=True)
-    return removed
 
 
 def open_remote(settings: Any, node: PacsNode, series_uid: str, *, study_uid: str = "",
