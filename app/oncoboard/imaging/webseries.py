@@ -49,6 +49,7 @@ from oncoboard.imaging.headers import InstanceRecord, _record_from_dataset, geom
 from oncoboard.imaging.pixels import LoadCancelled, container_dtype
 from oncoboard.imaging.volume import Volume
 from oncoboard.imaging.webcache import cache_folder, evict
+from oncoboard.imaging.webjson import JsonDataset
 
 log = logging.getLogger(__name__)
 
@@ -56,23 +57,6 @@ Progress = Callable[[int, int, str], None]
 Cancel = Callable[[], bool]
 #: Fetch instance by instance (not the whole series) when at most this many are missing.
 FEW = 8
-#: The attributes `headers._record_from_dataset` reads (sequences with their items): only these
-#: are decoded from the metadata (pydicom's JSON reader is the slow part of an opening).
-RECORD_KEYWORDS = (
-    "AccessionNumber", "AcquisitionNumber", "BitsAllocated", "BitsStored", "BodyPartExamined",
-    "Columns", "DiffusionBValue", "DirectoryRecordSequence", "EchoNumbers", "EchoTime",
-    "FrameOfReferenceUID", "GantryDetectorTilt", "GridFrameOffsetVector",
-    "ImageOrientationPatient", "ImagePositionPatient", "ImageType", "ImagerPixelSpacing",
-    "InstanceNumber", "LossyImageCompression", "Modality", "NumberOfFrames", "PatientBirthDate",
-    "PatientID", "PatientName", "PatientSex", "PerFrameFunctionalGroupsSequence",
-    "PhotometricInterpretation", "PixelRepresentation", "PixelSpacing", "PlanarConfiguration",
-    "ReferencedFrameOfReferenceSequence", "ReferencedSeriesSequence", "RescaleIntercept",
-    "RescaleSlope", "RescaleType", "Rows", "SOPClassUID", "SOPInstanceUID", "SamplesPerPixel",
-    "SeriesDescription", "SeriesInstanceUID", "SeriesNumber", "SharedFunctionalGroupsSequence",
-    "SliceThickness", "SpacingBetweenSlices", "StudyDate", "StudyDescription", "StudyInstanceUID",
-    "StudyTime", "TemporalPositionIdentifier", "Units", "WindowCenter",
-    "WindowCenterWidthExplanation", "WindowWidth", "TransferSyntaxUID",
-)
 COUNT_TAG = "00201209"  # NumberOfSeriesRelatedInstances
 _FAKE_STAT = os.stat_result((0o100600, 0, 0, 1, 0, 0, 1 << 62, 0, 0, 0))
 
@@ -112,6 +96,7 @@ class RemoteSeries:
         self._where: dict[tuple[str, int], int] = {}  # (SOP UID, frame) -> slot
         self._mono1 = False
         self._first: InstanceRecord | None = None
+        self._unsaved: list[InstanceRecord] | None = None
 
     # -- opening ---------------------------------------------------------------------------
     def open(self, *, cancel: Cancel | None = None) -> Volume:
@@ -211,8 +196,6 @@ class RemoteSeries:
             log.warning("DICOMweb metadata not cached (%s)", exc.strerror)
 
     def _records(self) -> list[InstanceRecord]:
-        from pydicom.dataset import Dataset
-
         cached = self._cached_records()
         if cached is not None:
             return cached
@@ -226,20 +209,16 @@ class RemoteSeries:
         if not rows:
             raise NotFoundError(f"{dicomweb.address(self.node)} has no instances of series "
                                 f"{self.series_uid} (deleted since the search?)")
-        from pydicom.datadict import tag_for_keyword
-
-        wanted = {f"{tag_for_keyword(k):08X}" for k in RECORD_KEYWORDS}
         records = []
         for row in rows:
-            ds = Dataset.from_json({tag: value for tag, value in row.items()
-                                    if tag.upper() in wanted})
+            ds = JsonDataset(row)
             ts = str(ds.get("TransferSyntaxUID", "") or "1.2.840.10008.1.2.1")
             sop = str(ds.get("SOPInstanceUID", ""))
             rec = _record_from_dataset(ds, f"{self._url(sop)}", _FAKE_STAT, ts, 0, None)
             if bad := geometry_problem(rec.frames):
                 raise DicomError(f"invalid geometry: {bad}", where=sop)
             records.append(rec)
-        self._keep_records(records)
+        self._unsaved = records  # kept once the first slices are here (off their path)
         return records
 
     # -- the cache ---------------------------------------------------------------------------
@@ -341,6 +320,7 @@ class RemoteSeries:
                         f"{total} images of series {self.series_uid} (deleted since the "
                         "search?)")
         except NotFoundError as exc:
+            self._unsaved = None
             self.drop_cache()
             if "deleted since" in exc.message:
                 raise
@@ -349,6 +329,9 @@ class RemoteSeries:
                                 "search?)") from None
         finally:
             self._flush()
+            if rest and self._unsaved is not None and self.have is not None and any(self.have):
+                self._keep_records(self._unsaved)
+                self._unsaved = None
         if not self.layout.is_direct and self.volume is not None:
             assert self.raw is not None
             if self.complete:
