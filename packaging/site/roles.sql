@@ -20,7 +20,7 @@
 --                the access log
 -- Every role is a member of oncoboard_user: the agenda, the patient list, the change feed, and
 -- appends to the audit trail and the access log. Append-only tables (audit_log, access_log,
--- board_decisions, lesions, lesion_measurements, predictions) are never granted UPDATE or
+-- board_decisions, lesions, lesion_measurements, viewer_measurements, predictions) are never granted UPDATE or
 -- DELETE, and row security makes each appended row name the login that wrote it.
 -- SQLite-only search tables (the FTS5 notes_fts and patient_search) have no grants here: the
 -- PostgreSQL search replaces them.
@@ -64,8 +64,8 @@ GRANT INSERT, UPDATE, DELETE ON board_cases TO oncoboard_coordinator;
 
 -- clinician: read records, import them, run models, record decisions ---------------------------
 GRANT SELECT ON conditions, observations, treatments, notes, outcomes, record_sources,
-    predictions, dicom_studies, dicom_series, dicom_instances, lesions, lesion_measurements
-    TO oncoboard_clinician;
+    predictions, dicom_studies, dicom_series, dicom_instances, lesions, lesion_measurements,
+    viewer_measurements TO oncoboard_clinician;
 GRANT INSERT, UPDATE, DELETE ON patients, patient_search_keys, conditions, observations,
     treatments, notes, outcomes, record_sources TO oncoboard_clinician;
 GRANT INSERT ON predictions TO oncoboard_clinician;
@@ -77,7 +77,8 @@ GRANT UPDATE (status, version, updated_by, updated_at) ON board_meetings TO onco
 -- radiologist: images, lesions, measurements ----------------------------------------------------
 GRANT SELECT, INSERT, UPDATE, DELETE ON dicom_studies, dicom_series, dicom_instances
     TO oncoboard_radiologist;
-GRANT SELECT, INSERT ON lesions, lesion_measurements TO oncoboard_radiologist;
+GRANT SELECT, INSERT ON lesions, lesion_measurements, viewer_measurements
+    TO oncoboard_radiologist;
 
 -- admin: everything readable (audit, the access log in full), no clinical writes ---------------
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO oncoboard_admin;

@@ -152,3 +152,35 @@ def test_dicomweb_nodes_listed_searched_and_kept_by_settings(window, qtbot, orth
     assert nodes[1]["dicomweb_url"] == web.dicomweb_url and "port" not in nodes[1]
     assert nodes[1]["auth"] == "bearer" and nodes[1]["secret_env"] == "X_TOKEN"  # kept
     assert nodes[0]["port"] == orthanc.node().port and "dicomweb_url" not in nodes[0]
+
+
+@pytest.mark.orthanc
+def test_view_a_pacs_series_without_importing_it(window, qtbot, orthanc):  # noqa: ANN001
+    """Search, list the study's series, View: the viewer shows the middle slice, then all."""
+    import numpy as np
+
+    from oncoboard.imaging import list_series
+
+    window.ctx.settings = dataclasses.replace(window.ctx.settings, pacs=(orthanc.web_node(),))
+    before = {s.series_uid for s in list_series(window.store)}
+    dialog = window.open_pacs()
+    qtbot.addWidget(dialog)
+    dialog.patient_id.setText("ONCO-PACS-001")
+    with qtbot.waitSignal(dialog.found, timeout=30000):
+        dialog.search()
+    dialog.table.selectRow(0)
+    with qtbot.waitSignal(dialog.series_found, timeout=30000) as blocker:
+        dialog.list_series()
+    assert blocker.args[0] == 1  # the CT; the RTSTRUCT is not an image series
+    viewer = window.view("viewer")
+    with qtbot.waitSignal(viewer.remote_loaded, timeout=30000) as blocker:
+        assert dialog.view()
+    ct = orthanc.studies[0]
+    uid = next(u for u, dss in ct.series.items() if dss[0].Modality == "CT")
+    assert blocker.args[0] == uid
+    volume = viewer.state.volume
+    assert volume.shape == (4, 16, 16) and volume.meta["remote"]["node"] == "orthanc-web"
+    expected = np.stack([ds.pixel_array.astype(np.int16) - 1024 for ds in ct.series[uid]])
+    np.testing.assert_array_equal(np.asarray(volume.voxels), expected)
+    assert window.stack.currentWidget() is viewer
+    assert {s.series_uid for s in list_series(window.store)} == before  # nothing imported

@@ -110,6 +110,34 @@ def test_distance_and_roi_measurements_in_mm_and_hu(viewer, qtbot):  # noqa: ANN
     assert "ROI mean" in viewer.measure_label.text()
 
 
+def test_measurements_are_kept_with_the_series_and_moved_ones_replaced(viewer, qtbot):  # noqa: ANN001
+    from oncoboard.imaging import measurements
+
+    axial = viewer.views[0]
+    k = viewer.state.cursor[0]
+    axial.add_distance(QPointF(10.0, 20.0), QPointF(40.0, 60.0))
+    roi = axial.add_roi(QPointF(20.0, 20.0), 16.0, 16.0)
+    kept = viewer.keep_measurements()
+    assert [m.kind for m in kept] == ["distance", "roi"]
+    distance, ellipse = kept
+    assert distance.length_mm == pytest.approx(50.0, abs=1e-3)
+    assert {int(round(p[0])) for p in distance.points_index} == {k}
+    assert ellipse.mean == pytest.approx(roi["mean"]) and ellipse.sd == pytest.approx(roi["sd"])
+    outline = np.array(ellipse.points_index)
+    assert len(outline) == 32 and np.allclose(outline[:, 0], k)
+    centre_mm = (outline[:, 1:].mean(axis=0) + 0.5) * 0.8  # the ellipse's centre, 28 mm
+    assert np.allclose(centre_mm, [28.0, 28.0], atol=0.1)
+    series = viewer.state.volume.series_uid
+    assert [m.uid for m in measurements.measurements_for_series(viewer.ctx.store, series)] == [
+        distance.uid, ellipse.uid]
+    assert viewer.keep_measurements() == []  # nothing new
+    roi["roi"].setPos([24.0, 20.0])  # moved: the kept one is withdrawn, the new one kept
+    [moved] = viewer.keep_measurements()
+    assert [m.uid for m in measurements.measurements_for_series(viewer.ctx.store, series)] == [
+        distance.uid, moved.uid]
+    assert "1 measurement(s) kept" in viewer.measure_label.text()
+
+
 def test_readout_gives_patient_coordinates_and_hu(viewer):  # noqa: ANN001
     k, r, c = viewer.state.cursor
     viewer._on_hovered((k, r, c))

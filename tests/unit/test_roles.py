@@ -15,6 +15,7 @@ from oncoboard.store import open_store
 
 ROLES_SQL = Path(__file__).resolve().parents[2] / "packaging" / "site" / "roles.sql"
 APPEND_ONLY = {"audit_log", "access_log", "board_decisions", "lesions", "lesion_measurements",
+               "viewer_measurements",
                "predictions"}
 
 

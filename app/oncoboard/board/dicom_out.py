@@ -1,9 +1,7 @@
 """DICOM objects the board sends back to the PACS, in the patient's study.
 
 - :func:`encapsulated_pdf`: the case's board report as Encapsulated PDF (modality DOC);
-- :func:`model_result_sr`: one model result as a Comprehensive SR (highdicom): the model's
-  identity, version and sha256, its inputs, its outputs with their intervals, and the
-  synthetic and outside-intended-population flags;
+- one model result as a Comprehensive SR: :mod:`oncoboard.board.model_sr`;
 - :func:`key_image_kos`: a Key Object Selection of the key image shown;
 - :func:`measurement_report`: the radiologist's measurements (distances, ROIs with mean/SD)
   as a TID 1500 Measurement Report, referencing the source images by SOP Instance UID with the
@@ -17,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import highdicom as hd
@@ -81,96 +79,6 @@ def encapsulated_pdf(pdf: bytes, evidence: Dataset, *, title: str,
     ds.EncapsulatedDocument = pdf + (b"\0" if len(pdf) % 2 else b"")
     ds.EncapsulatedDocumentLength = len(pdf)
     return ds
-
-
-@dataclass
-class ModelResult:
-    """A model result as it goes into the SR (read from the board case; see send.py)."""
-
-    prediction_id: str
-    plugin_id: str
-    name: str
-    version: str
-    sha256: str
-    synthetic: bool
-    outside_population: bool
-    inputs: dict[str, Any] = field(default_factory=dict)
-    # (label, value, lower, upper, interval level, unit)
-    outputs: list[tuple[str, float, float | None, float | None, float | None, str]] = field(
-        default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-
-def _text(name: CodedConcept, value: Any, rel: str = "CONTAINS") -> hd.sr.TextContentItem:
-    return hd.sr.TextContentItem(name=name, value=str(value)[:1024] or "-",
-                                 relationship_type=rel)
-
-
-def model_result_sr(result: ModelResult, evidence: Sequence[Dataset], *,
-                    series_uid: str | None = None) -> Dataset:
-    """Return a Comprehensive SR of one model result, in the study of `evidence`."""
-    items: list[Any] = [
-        _text(CodedConcept("111001", "DCM", "Algorithm Name"), result.name),
-        _text(CodedConcept("111003", "DCM", "Algorithm Version"), result.version),
-        _text(_code("plugin-id", "Plugin identifier"), result.plugin_id),
-        _text(_code("model-sha256", "Model file SHA-256"), result.sha256),
-        _text(_code("prediction-id", "Oncoboard prediction identifier"), result.prediction_id),
-        hd.sr.CodeContentItem(name=_code("synthetic", "Model trained on synthetic data"),
-                              value=YES if result.synthetic else NO,
-                              relationship_type="CONTAINS"),
-        hd.sr.CodeContentItem(name=_code("outside-pop", "Patient outside intended population"),
-                              value=YES if result.outside_population else NO,
-                              relationship_type="CONTAINS"),
-    ]
-    inputs = hd.sr.ContainerContentItem(name=_code("inputs", "Model inputs"),
-                                        relationship_type="CONTAINS")
-    inputs.ContentSequence = hd.sr.ContentSequence([
-        _text(_code("input", name), value) for name, value in sorted(result.inputs.items())])
-    items.append(inputs)
-    for label, value, lower, upper, level, unit in result.outputs:
-        unit_code = (UNITY if not unit else CodedConcept(unit, "UCUM", unit))
-        num = hd.sr.NumContentItem(name=_code("output", label), value=float(value),
-                                   unit=unit_code, relationship_type="CONTAINS")
-        children = []
-        for code, meaning, bound in (("lower", "Lower limit of interval", lower),
-                                     ("upper", "Upper limit of interval", upper),
-                                     ("level", "Interval level", level)):
-            if bound is not None:
-                children.append(hd.sr.NumContentItem(
-                    name=_code(code, meaning), value=float(bound), unit=unit_code,
-                    relationship_type="HAS PROPERTIES"))
-        if children:
-            num.ContentSequence = hd.sr.ContentSequence(children)
-        items.append(num)
-    items += [_text(_code("warning", "Warning"), w) for w in result.warnings]
-    root = hd.sr.ContainerContentItem(name=_code("model-result", "Oncoboard model result"))
-    root.ContentSequence = hd.sr.ContentSequence(items)
-    return hd.sr.ComprehensiveSR(
-        evidence=list(evidence), content=root, series_instance_uid=series_uid or generate_uid(),
-        series_number=9902, sop_instance_uid=generate_uid(), instance_number=1,
-        manufacturer=MANUFACTURER, is_complete=True, series_description="Model result")
-
-
-def read_model_result(sr: Dataset) -> dict[str, Any]:
-    """Return the SR's content as {meaning: value}, outputs as {label: (value, lower, upper)}."""
-    out: dict[str, Any] = {"inputs": {}, "outputs": {}}
-    for item in sr.ContentSequence:
-        meaning = item.ConceptNameCodeSequence[0].CodeMeaning
-        kind = item.ValueType
-        if kind == "TEXT":
-            out[meaning] = item.TextValue
-        elif kind == "CODE":
-            out[meaning] = item.ConceptCodeSequence[0].CodeMeaning
-        elif kind == "CONTAINER":
-            for child in item.get("ContentSequence", []):
-                out["inputs"][child.ConceptNameCodeSequence[0].CodeMeaning] = child.TextValue
-        elif kind == "NUM":
-            value = float(item.MeasuredValueSequence[0].NumericValue)
-            bounds = {c.ConceptNameCodeSequence[0].CodeValue:
-                      float(c.MeasuredValueSequence[0].NumericValue)
-                      for c in item.get("ContentSequence", [])}
-            out["outputs"][meaning] = (value, bounds.get("lower"), bounds.get("upper"))
-    return out
 
 
 def key_image_kos(image: Dataset, *, series_uid: str | None = None,

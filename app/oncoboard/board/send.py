@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from oncoboard.board import dicom_out
+from oncoboard.board import dicom_out, model_sr
 from oncoboard.board.caseview import CaseView, case_view
 from oncoboard.board.meetings import audited, get_meeting, list_cases, now_utc
 from oncoboard.config import PacsNode
@@ -51,12 +51,8 @@ class SentItem:
     sop_uid: str = ""
 
 
-def model_results(store: Store, view: CaseView) -> list[dicom_out.ModelResult]:
-    """Return the model results the case shows, as the SR needs them.
-
-    The one place that reads predictions for sending (the board view, plus the stored inputs):
-    adapt here when the prediction record changes.
-    """
+def model_results(store: Store, view: CaseView) -> list[Any]:
+    """Return the stored predictions (typed `Prediction`) of the model results the case shows."""
     from oncoboard.inference import prediction_store
 
     out = []
@@ -64,25 +60,9 @@ def model_results(store: Store, view: CaseView) -> list[dicom_out.ModelResult]:
         if p.status != "ok":
             continue
         try:
-            stored = prediction_store.get(store, p.id)
-        except OncoboardError:
-            flat: dict[str, Any] = {}
-        else:
-            flat = {name: record.value for name, record in stored.inputs.items()}
-        outputs = []
-        for r in p.results:
-            if r.kind == "survival" and r.curve is not None and r.curve.values:
-                label = f"{r.label} at {r.curve.times[-1]:g} {r.time_unit or ''}".strip()
-                outputs.append((label, r.curve.values[-1],
-                                r.curve.lower[-1] if r.curve.lower else None,
-                                r.curve.upper[-1] if r.curve.upper else None,
-                                r.interval_level, ""))
-            elif r.value is not None:
-                outputs.append((r.label, r.value, r.lower, r.upper, r.interval_level,
-                                r.unit or ""))
-        out.append(dicom_out.ModelResult(
-            p.id, p.plugin_id, p.plugin_name, p.plugin_version, p.model_sha256, p.synthetic,
-            p.outside_intended_use, flat, outputs, p.plain_warnings()))
+            out.append(prediction_store.get(store, p.id))
+        except OncoboardError as exc:  # shown at the board, gone from the store since
+            log.warning("prediction %s not sent: %s", p.id, exc.message)
     return out
 
 
@@ -114,17 +94,23 @@ def measurement_reports(store: Store,
                         patient_id: str) -> list[tuple[str, str, Callable[[], Dataset]]]:
     """Return (item key, study UID, SR builder) per measured study of the patient.
 
-    Each report holds the current readings of that study that reference an image (a long axis,
-    and a short axis where measured, as lengths in mm with their end points on the instance).
-    The key carries a digest of the readings' ids, so a changed reading makes a new report.
+    Each report holds the current readings of that study that reference an image: the lesion
+    readings (a long axis, and a short axis where measured, as lengths in mm with their end
+    points on the instance) and the distances and ROIs kept from the viewer
+    (:mod:`oncoboard.imaging.measurements`; one made across slices has no single image and is
+    not sent). The key carries a digest of the readings' ids, so a changed reading makes a new
+    report.
     """
-    from oncoboard.imaging import lesions
+    from oncoboard.imaging import lesions, measurements
 
     by_study: dict[str, list[Any]] = {}
     for m in lesions.measurements_for_patient(store, patient_id):
         if m.status == "measured" and m.sop_uid and m.study_uid and (
                 m.long_axis_index or m.short_axis_index):
             by_study.setdefault(m.study_uid, []).append(m)
+    for v in measurements.measurements_for_patient(store, patient_id):
+        if v.sop_uid and v.study_uid:
+            by_study.setdefault(v.study_uid, []).append(v)
     out: list[tuple[str, str, Callable[[], Dataset]]] = []
     for study_uid, readings in by_study.items():
         sops = sorted({m.sop_uid for m in readings})
@@ -134,27 +120,43 @@ def measurement_reports(store: Store,
         readings = [m for m in readings if m.sop_uid in paths]
         if not readings:
             continue
-        digest = hashlib.sha256(",".join(str(m.id) for m in readings).encode()).hexdigest()[:12]
-        item = f"measurements-sr:{readings[0].timepoint}:{digest}"
+        ids = [f"V{m.uid}" if isinstance(m, measurements.ViewerMeasurement) else str(m.id)
+               for m in readings]
+        digest = hashlib.sha256(",".join(ids).encode()).hexdigest()[:12]
+        when = next((m.timepoint for m in readings if hasattr(m, "timepoint")), "")
+        when = when or str(readings[0].measured_at)[:10]
+        item = f"measurements-sr:{when}:{digest}"
 
         def build(readings: list[Any] = readings, paths: dict[str, str] = paths) -> Dataset:
             evidence = [dcmread(paths[sop], stop_before_pixels=True)
                         for sop in sorted({m.sop_uid for m in readings})]
-            items = []
-            for m in readings:
-                name = f"Lesion {m.lesion_number} {m.label}"
-                for axis, mm, index in (("long axis", m.long_axis_mm, m.long_axis_index),
-                                        ("short axis", m.short_axis_mm, m.short_axis_index)):
-                    if mm is not None and index:
-                        items.append(dicom_out.Measurement(
-                            "distance", f"{name}: {axis}", float(mm), _axis_points(index),
-                            str(m.sop_uid)))
+            items = [item for m in readings for item in _report_items(m)]
             observer = ", ".join(sorted({m.measured_by for m in readings})) or "unknown"
             observer += "" if "^" in observer else "^"  # a one-component person name
             return dicom_out.measurement_report(items, evidence, observer=observer)
 
         out.append((item, study_uid, build))
     return out
+
+
+def _report_items(m: Any) -> list[dicom_out.Measurement]:
+    """Return the TID 1500 measurements of a lesion reading or a kept viewer measurement."""
+    from oncoboard.imaging.measurements import ViewerMeasurement
+
+    if isinstance(m, ViewerMeasurement):
+        if m.kind == "distance" and m.length_mm is not None:
+            return [dicom_out.Measurement("distance", m.label, m.length_mm, m.image_points(),
+                                          m.sop_uid, m.frame_number)]
+        if m.kind == "roi" and m.mean is not None:
+            return [dicom_out.Measurement("roi", m.label, m.mean, m.image_points(), m.sop_uid,
+                                          m.frame_number, sd=m.sd, area_mm2=m.area_mm2)]
+        return []
+    name = f"Lesion {m.lesion_number} {m.label}"
+    return [dicom_out.Measurement("distance", f"{name}: {axis}", float(mm), _axis_points(index),
+                                  str(m.sop_uid))
+            for axis, mm, index in (("long axis", m.long_axis_mm, m.long_axis_index),
+                                    ("short axis", m.short_axis_mm, m.short_axis_index))
+            if mm is not None and index]
 
 
 def _already_sent(store: Store, case_id: int, item: str, node: str) -> bool:
@@ -192,9 +194,9 @@ def send_case(store: Store, settings: Settings, meeting_id: int | str, patient_i
              build_pdf(view.meeting, [view], head=audit_head(store),
                        generated_by=user_of(store).login), study,
              title=f"Tumour board {view.meeting.date}: {view.meeting.title}"))]
-    for result in model_results(store, view):
-        candidates.append((f"model-sr:{result.prediction_id}", "comprehensive-sr", case_study,
-                           lambda r=result: dicom_out.model_result_sr(r, [study])))
+    for pred in model_results(store, view):
+        candidates.append((f"model-sr:{pred.id}", "comprehensive-sr", case_study,
+                           lambda r=pred: model_sr.model_result_sr(r, [study])))
     if key_ds is not None and view.key_image is not None:
         candidates.append((f"key-image-ko:{view.key_image.sop_uid}", "key-object-selection",
                            case_study,

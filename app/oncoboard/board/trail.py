@@ -14,6 +14,7 @@ from oncoboard.audit.access import verify_access_log
 from oncoboard.board.decisions import verify_decisions
 from oncoboard.board.meetings_verify import verify_board
 from oncoboard.imaging.lesions import verify_lesions
+from oncoboard.imaging.measurements import verify_measurements
 from oncoboard.inference.prediction_store import verify_predictions
 
 if TYPE_CHECKING:
@@ -33,8 +34,8 @@ def verify_prediction_rows(store: Store) -> list[audit.Problem]:
 
 def verify_trail(store: Store) -> audit.VerifyReport:
     """Verify the chain, its checkpoints and every audited row: predictions, meetings, cases,
-    decisions, lesions and their measurements (edited, deleted or unaudited rows are
-    problems), and the access log's own chain."""
+    decisions, lesions and their measurements, measurements kept from the viewer (edited,
+    deleted or unaudited rows are problems), and the access log's own chain."""
     return audit.verify(store, row_checks=(verify_predictions, verify_prediction_rows,
                                            verify_board, verify_decisions, verify_lesions,
-                                           verify_access_log))
+                                           verify_measurements, verify_access_log))

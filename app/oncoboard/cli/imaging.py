@@ -96,28 +96,34 @@ def _skip_summary(skipped: list[tuple[str, str]]) -> str:
 
 
 def _volume(args: argparse.Namespace, ctx: Context) -> int:
-    import numpy as np
-
-    from oncoboard.cli import print_json
     from oncoboard.imaging.loader import load_series
 
     vol = load_series(ctx.store, args.series_uid, use_cache=not args.no_cache,
                       stack=args.stack, settings=ctx.settings)
+    return save_volume(vol, args.out, as_json=args.json)
+
+
+def save_volume(vol: Any, out: Path, *, as_json: bool) -> int:
+    """Write `vol` as ``.npz`` (voxels, affine, meta JSON) and print a summary; return 0."""
+    import numpy as np
+
+    from oncoboard.cli import print_json
+
     meta = {**vol.meta, "modality": vol.modality, "series_uid": vol.series_uid,
             "study_uid": vol.study_uid, "patient_id": vol.patient_id,
             "description": vol.description, "window_presets": vol.window_presets,
             "warnings": vol.warnings, "spacing": vol.spacing, "shape": vol.shape,
             "axes": ["slice", "row", "column"], "dtype": str(vol.voxels.dtype)}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "wb") as f:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "wb") as f:
         np.savez(f, voxels=np.asarray(vol.voxels), affine=vol.affine,
                  meta=np.array(json.dumps(meta, default=str)))
-    summary = {"out": str(args.out), "shape": vol.shape, "dtype": str(vol.voxels.dtype),
+    summary = {"out": str(out), "shape": vol.shape, "dtype": str(vol.voxels.dtype),
                "spacing": vol.spacing, "warnings": vol.warnings}
-    if args.json:
+    if as_json:
         print_json(summary)
     else:
-        print(f"{args.out}: {vol.shape[0]}x{vol.shape[1]}x{vol.shape[2]} {vol.voxels.dtype}, "
+        print(f"{out}: {vol.shape[0]}x{vol.shape[1]}x{vol.shape[2]} {vol.voxels.dtype}, "
               f"spacing {', '.join(f'{s:.4g}' for s in vol.spacing)} mm")
         for w in vol.warnings:
             print(f"  warning: {w}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""``oncoboard pacs echo|find|retrieve``: check, query and retrieve from a PACS node.
+"""``oncoboard pacs echo|find|retrieve|volume``: check, query and retrieve from a PACS node.
 
 The node is a configured one (``--node NAME``, see ``[[pacs]]`` in the site configuration) or,
 for IT checks, given inline with ``--host``, ``--port`` and ``--aet``::
@@ -8,12 +8,14 @@ for IT checks, given inline with ``--host``, ``--port`` and ``--aet``::
     oncoboard pacs find --node hospital-pacs --level study --patient-id P001 --modality CT \\
         --date 20240101-20241231 --json
     oncoboard pacs retrieve --node hospital-pacs --study 1.2.3... --method move
+    oncoboard pacs volume --node hospital-web --series 1.2.3... --out ct.npz   # no import
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oncoboard.config import PacsNode
@@ -63,6 +65,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=["get", "move"], default="get",
                    help="C-GET (default) or C-MOVE to our local_ae_title:local_port")
     p.set_defaults(handler=_retrieve)
+    p = psub.add_parser("volume", parents=[common, node_args],
+                        help="fetch a series from a DICOMweb PACS as a volume without "
+                             "importing it (cached; .npz as 'oncoboard volume' writes)")
+    p.add_argument("--series", dest="series_uid", required=True, help="SeriesInstanceUID")
+    p.add_argument("--study", dest="study_uid", default="",
+                   help="StudyInstanceUID (looked up when not given)")
+    p.add_argument("--stack", type=int, default=None, help="stack index (default: largest)")
+    p.add_argument("--out", type=Path, required=True, help="output .npz file")
+    p.set_defaults(handler=_volume)
 
 
 def _nodes(args: argparse.Namespace, ctx: Context, *, all_if_none: bool = False) -> list[PacsNode]:
@@ -188,3 +199,21 @@ def _retrieve(args: argparse.Namespace, ctx: Context) -> int:
     for line in report.failures:
         print(f"  failed: {line}")
     return 0 if not report.failures else 1
+
+
+def _volume(args: argparse.Namespace, ctx: Any) -> int:
+    from oncoboard.cli.imaging import save_volume
+    from oncoboard.imaging.webseries import open_remote
+
+    [node] = _nodes(args, ctx)
+    show = sys.stderr.isatty() and not args.json
+
+    def progress(done: int, total: int, message: str) -> None:
+        if show:
+            print(f"\r{message}".ljust(60), end="", file=sys.stderr, flush=True)
+
+    _series, volume = open_remote(ctx.settings, node, args.series_uid, study_uid=args.study_uid,
+                                  stack=args.stack, progress=progress)
+    if show:
+        print(file=sys.stderr)
+    return save_volume(volume, args.out, as_json=args.json)

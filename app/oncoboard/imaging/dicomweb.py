@@ -430,4 +430,34 @@ def store(node: PacsNode, datasets: Sequence[Dataset],
         outcome[str(item.ReferencedSOPInstanceUID)] = (
             f"the PACS refused it (STOW-RS failure 0x{code:04X} "
             f"{_STOW_REASONS.get(code, '')})".replace(" )", ")"))
+    _check_stored(node, web, datasets, outcome)
     return outcome
+
+
+def _check_stored(node: PacsNode, web: Any, datasets: Sequence[Dataset],
+                  outcome: dict[str, str | None]) -> None:
+    """Look for the acknowledged instances on the PACS (one QIDO-RS search per series).
+
+    A PACS may acknowledge an instance it then drops: Orthanc 1.10's STOW-RS answers success
+    for an instance its ReceivedInstanceFilter refused. Such an instance is marked not stored.
+    A search that fails leaves the acknowledgement as it is.
+    """
+    by_series: dict[tuple[str, str], list[str]] = {}
+    for ds in datasets:
+        sop = str(ds.SOPInstanceUID)
+        if outcome.get(sop) is None:
+            by_series.setdefault((str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID)),
+                                 []).append(sop)
+    for (study, series), sops in by_series.items():
+        try:
+            rows = qido(web, f"studies/{study}/series/{series}/instances",
+                        fields=["SOPInstanceUID"])
+        except Exception as exc:  # noqa: BLE001 - the store itself succeeded
+            log.warning("%s: stored instances of series %s not checked (%s)", address(node),
+                        series, type(exc).__name__)
+            continue
+        found = {str(ds.get("SOPInstanceUID", "")) for ds in _datasets(rows)}
+        for sop in sops:
+            if sop not in found:
+                outcome[sop] = ("the PACS acknowledged it but does not hold it (dropped by a "
+                                "filter or rule of the PACS)")

@@ -222,6 +222,10 @@ STUDY_COLUMNS = ("patient_id", "patient_name", "study_date", "modalities", "desc
                  "study_uid")
 
 
+SERIES_COLUMNS = ["series_number", "modality", "description", "n_instances"]
+NON_IMAGE = ("SR", "RTSTRUCT", "RTPLAN", "RTDOSE", "SEG", "PR", "KO", "DOC")
+
+
 class PacsQueryDialog(QDialog):
     """Find studies on a configured PACS node and retrieve the chosen ones into the store.
 
@@ -231,10 +235,16 @@ class PacsQueryDialog(QDialog):
         A query returned this many studies.
     retrieved(list)
         A retrieval ended (summary lines).
+    series_found(int)
+        The series of the selected study were listed (how many).
+    view_requested(object, str, str)
+        View this series without importing it: (node, study UID, series UID).
     """
 
     found = Signal(int)
     retrieved = Signal(list)
+    series_found = Signal(int)
+    view_requested = Signal(object, str, str)
 
     def __init__(self, app_context: Any, parent: QWidget | None = None):
         super().__init__(parent)
@@ -260,6 +270,14 @@ class PacsQueryDialog(QDialog):
         self.retrieve_button = QPushButton(tr("Retrieve selected"))
         self.cancel_button = QPushButton(tr("Cancel"))
         self.cancel_button.setEnabled(False)
+        self.series_button = QPushButton(tr("Series of the study"), objectName="pacsListSeries")
+        self.view_button = QPushButton(tr("View without importing"), objectName="pacsView")
+        self.series_table = QTableWidget(0, len(SERIES_COLUMNS), objectName="pacsSeries")
+        self.series_table.setHorizontalHeaderLabels([tr(c.replace("_", " "))
+                                                     for c in SERIES_COLUMNS])
+        self.series_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.series_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.series_rows: list[dict[str, Any]] = []
         self.table = QTableWidget(0, len(STUDY_COLUMNS), objectName="pacsStudies")
         self.table.setHorizontalHeaderLabels([tr(c.replace("_", " ")) for c in STUDY_COLUMNS])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -276,7 +294,8 @@ class PacsQueryDialog(QDialog):
         form.addRow(tr("Modality"), self.modality)
         form.addRow(tr("Retrieve by"), self.method)
         row = QHBoxLayout()
-        for b in (self.echo_button, self.find_button, self.retrieve_button, self.cancel_button):
+        for b in (self.echo_button, self.find_button, self.retrieve_button, self.series_button,
+                  self.view_button, self.cancel_button):
             row.addWidget(b)
         lay = QVBoxLayout(self)
         if not app_context.settings.pacs:
@@ -284,17 +303,22 @@ class PacsQueryDialog(QDialog):
                                  objectName="warning"))
         lay.addLayout(form)
         lay.addLayout(row)
-        lay.addWidget(self.table, 1)
+        lay.addWidget(self.table, 2)
+        lay.addWidget(self.series_table, 1)
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
         self.studies: list[dict[str, Any]] = []
         self.task: workers.Task | None = None
-        for b in (self.echo_button, self.find_button, self.retrieve_button):
+        for b in (self.echo_button, self.find_button, self.retrieve_button, self.series_button,
+                  self.view_button):
             b.setEnabled(bool(app_context.settings.pacs))
         self.echo_button.clicked.connect(lambda: self.echo())
         self.find_button.clicked.connect(lambda: self.search())
         self.retrieve_button.clicked.connect(lambda: self.retrieve())
         self.cancel_button.clicked.connect(lambda: self.task and self.task.cancel())
+        self.series_button.clicked.connect(lambda: self.list_series())
+        self.view_button.clicked.connect(lambda: self.view())
+        self.series_table.itemDoubleClicked.connect(lambda _i: self.view())
         self.node.currentIndexChanged.connect(lambda _i: self._on_node_changed())
         self._on_node_changed()
 
@@ -303,6 +327,9 @@ class PacsQueryDialog(QDialog):
         name = self.node.currentData()
         node = next((n for n in self.ctx.settings.pacs if n.name == name), None)
         self.method.setEnabled(node is not None and not node.is_dicomweb)
+        self.view_button.setEnabled(node is not None and node.is_dicomweb)
+        self.view_button.setToolTip("" if node is None or node.is_dicomweb else tr(
+            "Viewing without importing needs a DICOMweb node"))
 
     def _selected_node(self) -> Any:
         return self.ctx.settings.pacs_node(self.node.currentData())
@@ -407,3 +434,41 @@ class PacsQueryDialog(QDialog):
     def _on_retrieved(self, lines: list[str]) -> None:
         self.status.setText("\n".join(lines))
         self.retrieved.emit(lines)
+
+    def list_series(self) -> workers.Task | None:
+        """List the series of the selected study (QIDO-RS or C-FIND, series level)."""
+        from oncoboard.imaging import pacs
+
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        if not rows:
+            return None
+        uid, node = self.studies[rows[0]]["study_uid"], self._selected_node()
+        self.series_study = uid
+        return self._run(workers.Task(lambda _t: pacs.find(node, "series", {"study_uid": uid}),
+                                      name="find series"), self._on_series_found)
+
+    def _on_series_found(self, series: list[dict[str, Any]]) -> None:
+        self.series_rows = [s for s in series if s.get("modality") not in NON_IMAGE]
+        self.series_table.setRowCount(len(self.series_rows))
+        for i, row in enumerate(self.series_rows):
+            for j, key in enumerate(SERIES_COLUMNS):
+                value = row.get(key)
+                self.series_table.setItem(i, j, QTableWidgetItem("" if value is None
+                                                                 else str(value)))
+        self.series_table.resizeColumnsToContents()
+        if self.series_rows:
+            self.series_table.selectRow(0)
+        self.series_found.emit(len(self.series_rows))
+
+    def view(self) -> bool:
+        """Ask the viewer to show the selected series without importing it."""
+        node = self._selected_node()
+        rows = sorted({i.row() for i in self.series_table.selectedIndexes()})
+        if not rows or not node.is_dicomweb:
+            if not node.is_dicomweb:
+                self.status.setText(tr("Viewing without importing needs a DICOMweb node"))
+            return False
+        chosen = self.series_rows[rows[0]]
+        self.view_requested.emit(node, str(chosen.get("study_uid") or self.series_study),
+                                 str(chosen["series_uid"]))
+        return True

@@ -290,8 +290,14 @@ class MainWindow(QMainWindow):
 
         dialog = PacsQueryDialog(self.ctx, self)
         dialog.retrieved.connect(lambda _lines: self._on_imported())
+        dialog.view_requested.connect(self.view_remote)
         dialog.open()
         return dialog
+
+    def view_remote(self, node: Any, study_uid: str, series_uid: str) -> Any:
+        """Show a PACS series in the viewer without importing it; return the loading task."""
+        viewer = self.show_view("viewer")
+        return viewer.open_remote(node, study_uid, series_uid)  # type: ignore[attr-defined]
 
     def open_settings(self) -> Any:
         """Open the settings dialog; return it."""

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "imaging"))
 from orthanc import HAS_DICOMWEB, OrthancServer, orthanc_fixture  # noqa: E402,F401
 from test_board_case_view import _ct_with_gtv, _store_prediction  # noqa: E402
 
-from oncoboard.board import dicom_out, meetings, send  # noqa: E402
+from oncoboard.board import dicom_out, meetings, model_sr, send  # noqa: E402
 
 pytestmark = [pytest.mark.orthanc,
               pytest.mark.skipif(not HAS_DICOMWEB, reason="orthanc-dicomweb is not installed")]
@@ -56,12 +56,13 @@ def test_send_stores_pdf_sr_and_kos_once(store, case, orthanc: OrthancServer, ki
     assert bytes(pdf.EncapsulatedDocument)[:5] == b"%PDF-"
     sr = _fetch(orthanc, by_item["model-sr"].sop_uid)
     assert sr.StudyInstanceUID == study_uid and sr.Modality == "SR"
-    read = dicom_out.read_model_result(sr)
+    read = model_sr.read_model_result(sr)  # highdicom parses what the PACS holds
     assert read["Model file SHA-256"] == "fe" * 32 and read["Algorithm Version"] == "1.0.0"
     assert read["Patient outside intended population"] == "Yes"
     assert read["Model trained on synthetic data"] == "Yes"
-    assert read["outputs"]["Relapse by 5 years"] == (0.3, 0.21, 0.39)
-    assert read["inputs"] == {"age": "65"}
+    assert read["Estimate extrapolated"] == "No"
+    assert read["outputs"]["p5y"] == [(0.3, None, 0.21, 0.39, 0.95)]
+    assert read["inputs"] == {"age": (65, "None", None)}
     ko = _fetch(orthanc, by_item["key-image-ko"].sop_uid)
     assert ko.Modality == "KO"
     # Sending again sends nothing; the records and the audit trail say what was sent.
@@ -157,3 +158,32 @@ def test_lesion_measurements_go_as_tid1500_and_come_back_the_same(store, case,
     back = {g["label"]: g for g in dicom_out.read_measurements(
         _fetch(orthanc, [i for i in third if i.status == "sent"][0].sop_uid))}
     assert back["Lesion 1 lung RUL: long axis"]["values"]["Length"] == 12.6
+
+
+def test_pacs_refusing_one_item_leaves_it_not_sent_then_sends_only_it(store, case,
+                                                                       tmp_path) -> None:
+    """A PACS whose rule drops key-object selections (an Orthanc Lua filter): its STOW-RS
+    answer says stored, the check after the store finds it missing; the others are sent."""
+    from orthanc import start_orthanc
+
+    script, lifted = tmp_path / "filter.lua", tmp_path / "rule-lifted"
+    script.write_text("function ReceivedInstanceFilter(dicom, origin, info)\n"
+                      f"  local f = io.open('{lifted}')\n"
+                      "  if f then f:close() return true end\n"
+                      "  return dicom.Modality ~= 'KO'\nend\n")
+    server = start_orthanc(tmp_path / "orthanc-filter", {"LuaScripts": [str(script)]})
+    try:
+        node = server.web_node()
+        items = {i.kind: i for i in send.send_case(store, None, case.id, "LUN-001", node)}
+        ko = items.pop("key-object-selection")
+        assert ko.status == "not sent" and "does not hold it" in ko.reason and not ko.sop_uid
+        assert {i.status for i in items.values()} == {"sent"}
+        rows = send.case_status(store, case.id, "LUN-001")
+        assert any(r["kind"] == "key-object-selection" and r["status"] == "not sent"
+                   and "does not hold it" in r["reason"] for r in rows)
+        lifted.write_text("")  # the PACS's rule lifted
+        again = send.send_case(store, None, case.id, "LUN-001", node)
+        assert sorted((i.kind, i.status) for i in again) == sorted(
+            [(k, "already sent") for k in items] + [("key-object-selection", "sent")])
+    finally:
+        server.stop()

@@ -23,9 +23,10 @@ from orthanc import (  # noqa: F401
 )
 from pydicom.uid import generate_uid
 
-from oncoboard.config import PacsNode, _pacs_node
+from oncoboard.config import PacsNode, Settings, _pacs_node
 from oncoboard.errors import ConfigError, NotFoundError, PacsError
 from oncoboard.imaging import dicomweb, pacs
+from oncoboard.imaging.webseries import open_remote
 
 pytestmark = [pytest.mark.orthanc,
               pytest.mark.skipif(not HAS_DICOMWEB, reason="orthanc-dicomweb is not installed")]
@@ -238,6 +239,16 @@ def test_tls_failure_then_the_hospital_ca(tmp_path: Path) -> None:
         url = f"https://{HOST}:{httpd.server_address[1]}/dicom-web"
         with pytest.raises(PacsError, match="TLS check failed.*tls_ca_bundle"):
             pacs.echo(PacsNode("tls", dicomweb_url=url, timeout_s=5))
+        # viewing, retrieving and storing say the same, and leave nothing behind
+        node = PacsNode("tls", dicomweb_url=url, timeout_s=5)
+        settings = Settings(data_dir=tmp_path / "data")
+        with pytest.raises(PacsError, match="TLS check failed"):
+            open_remote(settings, node, "1.2.3")
+        with pytest.raises(PacsError, match="TLS check failed"):
+            pacs.retrieve(node, dest=tmp_path / "dest", series_uid="1.2.3")
+        with pytest.raises(PacsError, match="TLS check failed"):
+            pacs.store(node, make_studies()[0].instances[:1])
+        assert not (tmp_path / "data").exists() and not (tmp_path / "dest").exists()
         assert pacs.echo(PacsNode("tls", dicomweb_url=url, tls_ca_bundle=str(ca))).elapsed_s < 5
     finally:
         httpd.shutdown()
@@ -254,9 +265,22 @@ def test_authentication(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         monkeypatch.setenv("ONCO_TEST_PACS_SECRET", "s3cret-pw")
         node = server.web_node(**base)
         assert pacs.echo(node).elapsed_s < 5
+        study = make_studies()[0]
+        server.upload(study.instances)
+        series_uid = next(iter(study.series))
         monkeypatch.setenv("ONCO_TEST_PACS_SECRET", "wrong")
         with pytest.raises(PacsError, match=r"refused the credentials \(HTTP 401\)"):
             pacs.find(node, "study")
+        # viewing, retrieving and storing are refused the same way and leave nothing behind
+        settings = Settings(data_dir=tmp_path / "data")
+        for action in (lambda: open_remote(settings, node, series_uid),
+                       lambda: pacs.retrieve(node, dest=tmp_path / "dest",
+                                             series_uid=series_uid),
+                       lambda: pacs.store(node, make_studies()[1].instances)):
+            with pytest.raises(PacsError, match=r"refused the credentials \(HTTP 401\)"):
+                action()
+        assert not (tmp_path / "data").exists() and not (tmp_path / "dest").exists()
+        assert len(server.http("/instances")) == len(study.instances)  # type: ignore[arg-type]
         monkeypatch.delenv("ONCO_TEST_PACS_SECRET")
         with pytest.raises(ConfigError, match="needs a password"):
             pacs.echo(node)

@@ -515,6 +515,14 @@
       <translation>Récupérer la sélection</translation>
     </message>
     <message>
+      <source>Series of the study</source>
+      <translation>Séries de l'examen</translation>
+    </message>
+    <message>
+      <source>View without importing</source>
+      <translation>Afficher sans importer</translation>
+    </message>
+    <message>
       <source>Node</source>
       <translation>Nœud</translation>
     </message>
@@ -553,6 +561,10 @@
     <message>
       <source>Import DICOM images</source>
       <translation>Importer des images DICOM</translation>
+    </message>
+    <message>
+      <source>Viewing without importing needs a DICOMweb node</source>
+      <translation>L'affichage sans import nécessite un nœud DICOMweb</translation>
     </message>
     <message>
       <source>NOT IMPORTED: {m}</source>
@@ -1379,6 +1391,10 @@
   <context>
     <name>ViewerView</name>
     <message>
+      <source>Asking the PACS</source>
+      <translation>Interrogation du PACS</translation>
+    </message>
+    <message>
       <source>Structures</source>
       <translation>Structures</translation>
     </message>
@@ -1391,12 +1407,32 @@
       <translation>Effacer les mesures</translation>
     </message>
     <message>
+      <source>Keep measurements</source>
+      <translation>Conserver les mesures</translation>
+    </message>
+    <message>
+      <source>Store the distances and ROIs on screen with the patient's series (they go to the PACS with the board's measurement report)</source>
+      <translation>Enregistrer les distances et ROI affichées avec la série du patient (elles partent au PACS avec le rapport de mesures de la RCP)</translation>
+    </message>
+    <message>
       <source>Compare with prior</source>
       <translation>Comparer à l'antérieur</translation>
     </message>
     <message>
       <source>Loading…</source>
       <translation>Chargement…</translation>
+    </message>
+    <message>
+      <source>Loading from the PACS…</source>
+      <translation>Chargement depuis le PACS…</translation>
+    </message>
+    <message>
+      <source>Opening a PACS series</source>
+      <translation>Ouverture d'une série du PACS</translation>
+    </message>
+    <message>
+      <source>Loading from the PACS</source>
+      <translation>Chargement depuis le PACS</translation>
     </message>
     <message>
       <source>Thumbnails</source>
@@ -1437,6 +1473,14 @@
     <message>
       <source>No images for this patient</source>
       <translation>Aucune image pour ce patient</translation>
+    </message>
+    <message>
+      <source>Keeping the measurements</source>
+      <translation>Enregistrement des mesures</translation>
+    </message>
+    <message>
+      <source>{n} measurement(s) kept</source>
+      <translation>{n} mesure(s) conservée(s)</translation>
     </message>
     <message>
       <source>images</source>

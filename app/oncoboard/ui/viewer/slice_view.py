@@ -158,6 +158,11 @@ class SliceView(QWidget):
         self._overlay_index = None
         self.redraw()
 
+    def refresh(self) -> None:
+        """Draw the current plane again (its voxels changed: slices arrived from a PACS)."""
+        self._shown = None
+        self.redraw()
+
     def redraw(self) -> None:
         """Draw the current plane with the current window (skipped if already on screen)."""
         if self.state.volume is None:
@@ -377,6 +382,30 @@ class SliceView(QWidget):
                               f"\n{stats['area_mm2']:.0f} mm²")
         m["items"][1].setPos(x0 + w, y0 + h)
         self.measured.emit({"kind": "roi", **stats})
+
+    def measurement_record(self, m: dict[str, Any]) -> dict[str, Any]:
+        """Return what `oncoboard.imaging.measurements.keep_measurement` needs of `m`: its
+        points as voxel indices on its own plane (an ROI: 32 points of its outline) and, for an
+        ROI, its statistics."""
+        if m["kind"] == "distance":
+            points = [list(p) for p in m["ends"]]
+        else:
+            roi = m["roi"]
+            x0, y0 = roi.pos()
+            w, h = roi.size()
+            angle = math.radians(roi.angle())
+            t = np.linspace(0, 2 * np.pi, 32, endpoint=False)
+            u, v = w / 2 + w / 2 * np.cos(t), h / 2 + h / 2 * np.sin(t)
+            xs = x0 + u * math.cos(angle) - v * math.sin(angle)
+            ys = y0 + u * math.sin(angle) + v * math.cos(angle)
+            points = [list(self.index_at(QPointF(float(x), float(y))))
+                      for x, y in zip(xs, ys, strict=True)]
+        for p in points:
+            p[self.axis] = float(m["index"])
+        record: dict[str, Any] = {"kind": m["kind"], "points": points}
+        if m["kind"] == "roi":
+            record.update(mean=m["mean"], sd=m["sd"], area_mm2=m["area_mm2"])
+        return record
 
     def clear_measurements(self) -> None:
         """Remove every measurement from this view."""

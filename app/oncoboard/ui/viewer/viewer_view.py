@@ -65,6 +65,23 @@ def load_series_job(task: workers.Task, db_path: Any, series_uid: str) -> tuple[
         store.close()
 
 
+def open_remote_job(task: workers.Task, settings: Any, node: Any, study_uid: str,
+                    series_uid: str) -> tuple[Any, Any]:
+    """Open a PACS series and fetch its middle slice (the one shown first)."""
+    from oncoboard.imaging.webseries import open_remote
+
+    task.progress(0.0, tr("Asking the PACS"))
+    return open_remote(settings, node, series_uid, study_uid=study_uid, rest=False,
+                       cancel=task.cancel_event.is_set)
+
+
+def fetch_rest_job(task: workers.Task, series: Any) -> Any:
+    """Fetch the slices of an open PACS series not yet here (the cache keeps them)."""
+    series.fetch(progress=lambda done, total, msg: task.progress(done / max(total, 1), msg),
+                 cancel=task.cancel_event.is_set)
+    return series
+
+
 def thumbnails_job(task: workers.Task, db_path: Any, uids: list[str]) -> dict[str, Any]:
     """Return a small 8-bit middle slice per series (from the volume cache after first load)."""
     from oncoboard.imaging import load_series
@@ -154,9 +171,12 @@ class ViewerView(QWidget):
     -------
     series_loaded(str)
         A series is on screen (its UID).
+    remote_loaded(str)
+        Every slice of a series opened from a PACS is here (its UID).
     """
 
     series_loaded = Signal(str)
+    remote_loaded = Signal(str)
 
     def __init__(self, app_context: Any, main_window: Any = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -181,6 +201,7 @@ class ViewerView(QWidget):
         self.tool_group = QButtonGroup(self)
         self.patient_id: str | None = None
         self.loading: workers.Task | None = None
+        self.remote_pending = 0.0
         self._build()
         self.browser.series_activated.connect(self.open_series)
         self.state.hovered.connect(self._on_hovered)
@@ -205,6 +226,10 @@ class ViewerView(QWidget):
         # beside the measurements it clears (the tool bar had no room for it at 1280 px)
         clear = QPushButton(tr("Clear measurements"), objectName="clearMeasurements")
         clear.clicked.connect(self._clear_measurements)
+        keep = QPushButton(tr("Keep measurements"), objectName="keepMeasurements")
+        keep.setToolTip(tr("Store the distances and ROIs on screen with the patient's series "
+                           "(they go to the PACS with the board's measurement report)"))
+        keep.clicked.connect(self.keep_measurements)
         compare = QPushButton(tr("Compare with prior"), objectName="compareWithPrior")
         compare.clicked.connect(self.compare_with_prior)
         grid = QGridLayout()
@@ -219,6 +244,7 @@ class ViewerView(QWidget):
         bottom.addLayout(self.overlay_bar)
         bottom.addWidget(self.readout, 1)
         bottom.addWidget(self.measure_label)
+        bottom.addWidget(keep)
         bottom.addWidget(clear)
         bottom.addWidget(compare)
         right = QVBoxLayout()
@@ -294,6 +320,59 @@ class ViewerView(QWidget):
                                                                     tr("Loading series")))
         return task
 
+    def open_remote(self, node: Any, study_uid: str, series_uid: str) -> workers.Task:
+        """Show a series of a DICOMweb PACS without importing it.
+
+        The middle slice comes first and is shown; the others arrive in the background and
+        the views are redrawn as they do (cached on disk for the next opening).
+        """
+        if self.loading is not None:
+            self.loading.cancel()
+        task = workers.Task(open_remote_job, self.ctx.settings, node, study_uid, series_uid,
+                            name=f"view {series_uid}")
+        self.loading = task
+        self.title.set_full_text(tr("Loading from the PACS…"))
+        self._start(task, lambda result, t=task: self._on_remote_opened(t, result),
+                    tr("Opening a PACS series"))
+        return task
+
+    def _start(self, task: workers.Task, on_done: Any, action: str) -> None:
+        if self.main is not None:
+            self.main.run_task(task, action, on_done=on_done, action=action)
+        else:
+            workers.start(task, on_done=on_done,
+                          on_error=lambda exc: ErrorBoundary.report(exc, self, action))
+
+    def _on_remote_opened(self, task: workers.Task, result: tuple[Any, Any]) -> None:
+        if task is not self.loading:
+            return
+        series, volume = result
+        self.set_volume(volume)
+        self.remote_pending = 0.0
+        if series.complete:
+            self.loading = None
+            self.remote_loaded.emit(volume.series_uid)
+            return
+        rest = workers.Task(fetch_rest_job, series, name=f"fetch {volume.series_uid}")
+        self.loading = rest
+        rest.signals.progressed.connect(self._on_remote_progress)
+        self._start(rest, lambda _s, t=rest: self._on_remote_done(t),
+                    tr("Loading from the PACS"))
+
+    def _on_remote_progress(self, fraction: float, _message: str) -> None:
+        if fraction - self.remote_pending >= 0.1:  # redraw every tenth of the series
+            self.remote_pending = fraction
+            for view in self.views:
+                view.refresh()
+
+    def _on_remote_done(self, task: workers.Task) -> None:
+        if task is not self.loading or self.state.volume is None:
+            return
+        self.loading = None
+        for view in self.views:
+            view.refresh()
+        self.remote_loaded.emit(self.state.volume.series_uid)
+
     def _on_series_ready(self, uid: str, task: workers.Task, result: tuple[Any, list[Any]]) -> None:
         if task is not self.loading:
             return  # superseded (another series or patient was opened meanwhile)
@@ -367,6 +446,37 @@ class ViewerView(QWidget):
         view = self.main.show_view("compare")
         view.compare_series(self.state.volume.series_uid)
         return view
+
+    def keep_measurements(self) -> list[Any]:
+        """Store the measurements on screen (those not kept yet, or moved since); return them.
+
+        A measurement moved after it was kept is withdrawn and kept again where it is now.
+        """
+        from oncoboard.errors import OncoboardError
+        from oncoboard.imaging import measurements
+
+        volume = self.state.volume
+        if volume is None:
+            return []
+        patient = self.patient_id or volume.patient_id
+        kept = []
+        try:
+            for view in self.views:
+                for m in view.measurements:
+                    record = view.measurement_record(m)
+                    if m.get("kept_as") == record:
+                        continue
+                    if m.get("kept_uid"):
+                        measurements.withdraw_measurement(self.ctx.store, m["kept_uid"],
+                                                          "moved in the viewer")
+                    saved = measurements.keep_measurement(self.ctx.store, patient, volume,
+                                                          **record)
+                    m["kept_uid"], m["kept_as"] = saved.uid, record
+                    kept.append(saved)
+        except OncoboardError as exc:
+            ErrorBoundary.report(exc, self, tr("Keeping the measurements"))
+        self.measure_label.setText(tr("{n} measurement(s) kept").format(n=len(kept)))
+        return kept
 
     def _clear_measurements(self) -> None:
         for v in self.views:
