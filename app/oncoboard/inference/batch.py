@@ -1,20 +1,31 @@
 """Run the models for several patients at once (a board): one batch per plugin, one transaction.
 
 :func:`predict_many` does what :func:`oncoboard.inference.engine.predict_patient` does for each
-patient (that function is this one with one patient), with the per-call costs paid once for
-the whole list: the plugins are discovered once; the record is read table by table for every
-patient at once (:class:`~oncoboard.inference.record_chunk.ChunkRecord`); each plugin's rows (every patient's row, its
-what-if scenarios, reference and explanation variants) run in one ``session.run`` when the
-graph's batch dimension is dynamic; every result is stored and audited in one transaction (one
-audit insert batch, one commit, one head checkpoint). Each row of a batch is computed as it is
-alone (the results are the same, bit for bit, as patient by patient; a test compares them).
-A batch that fails as a whole (an image of another shape than the others, a provider failing)
-is run again case by case, so that each case gets its own result or refusal, as alone.
+patient (that function is this one with one patient), with the per-call costs paid once for the
+whole list:
+
+* the plugins are discovered once, and the record is read table by table for every patient at
+  once (:class:`~oncoboard.inference.record_chunk.ChunkRecord`: the same rows, in the same order);
+* each plugin's rows (every patient's row, its what-if scenarios, reference and explanation
+  variants) run in one ``session.run`` when the graph's batch dimension is dynamic (a long batch
+  in two, one per worker thread); onnxruntime releases the GIL, so while one plugin's model runs
+  the results of another are read, finished and serialised on the caller's thread;
+* every result is stored and audited in one transaction (one audit insert batch, one commit,
+  one head checkpoint).
+
+A row's result does not depend on the rows run with it: the documents are the same, byte for
+byte, as patient by patient (a test compares them). A batch that fails as a whole (an image of
+another shape than the others, a provider failing) is run again case by case, so that each case
+gets its own result or refusal, as alone.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import logging
+import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -79,21 +90,33 @@ def predict_many(store: Any, settings: Any, patient_ids: Sequence[str], *,
                                                    reference_date=day)))
         if progress is not None:
             progress(done, len(runs), run.patient_id)
-    by_plugin: dict[int, list[engine.PendingResult]] = {}
+    groups: dict[int, _Group] = {}
     for _, case in cases:
         if case.status == "ok":
-            by_plugin.setdefault(id(case.plugin), []).append(case)
-    for group in by_plugin.values():
-        _run_together(group, settings.providers, explain_it, job)
+            groups.setdefault(id(case.plugin), _Group(case.plugin)).cases.append(case)
+    ready: dict[int, Any] = {}
+
+    def close(case: engine.PendingResult) -> None:
+        # finished, recalibrated and (with save) serialised while other models still run
+        case.result = recalibration.recalibrated(case.plugin, case.finish(), settings)
+        if save:
+            ready[id(case)] = prediction_store.prepare(case.result, settings)
+
+    def refused() -> None:
+        for _, case in cases:
+            if case.status != "ok":
+                close(case)
+
+    _run_groups(list(groups.values()), settings.providers, explain_it, job, close, refused)
     for run, case in cases:
-        run.predictions.append(recalibration.recalibrated(case.plugin, case.finish(), settings))
+        assert case.result is not None  # every case is closed by _run_groups
+        run.predictions.append(case.result)
     if not save:
         for run in runs:
             run.predictions = [replace(p, images={}) for p in run.predictions]
         return runs
     try:
-        stored = iter(prediction_store.save_many(
-            store, [p for run in runs for p in run.predictions], settings=settings))
+        stored = iter(prediction_store.write(store, [ready[id(c)] for _, c in cases]))
     except OncoboardError as exc:  # nothing was stored: every patient with results failed
         return _failed([r for r in runs if r.predictions], exc, runs)
     for run in runs:
@@ -108,39 +131,118 @@ def _failed(failed: list[PatientRun], exc: OncoboardError,
     return failed if runs is None else runs
 
 
-def _run_together(cases: list[engine.PendingResult], providers: Sequence[str],
-                  explain_it: bool, job: runtime.Job | None) -> None:
-    """Run one plugin's cases in one batch; give each case its results (or its refusal)."""
-    plugin = cases[0].plugin
-    m = plugin.manifest
-    if len(cases) == 1:
-        cases[0].evaluate(providers, explain_it=explain_it, job=job)
-        return
-    started = time.perf_counter()
-    rows: list[dict[str, Any]] = []
-    parts = []
-    for case in cases:
-        more, plan = engine.plan_rows(m, case.asm, explain_it)
-        parts.append((case, plan, len(rows), len(more)))
-        rows += more
-    try:
-        outs, ms = run_rows(m, plugin.model_path, providers, rows, job)
-    except (OncoboardError, ValueError) as exc:
-        if isinstance(exc, OncoboardError) and exc.reason == "cancelled":
-            for case in cases:
-                case.fail(exc)
-            return
-        log.info("%s: the board's batch failed (%s); running case by case", plugin.id,
-                 type(exc).__name__)
-        for case in cases:
-            case.evaluate(providers, explain_it=explain_it, job=job)
-        return
-    shared = (time.perf_counter() - started) / len(rows)
-    for case, plan, first, n in parts:
-        t0 = time.perf_counter()
+#: Model calls at once. onnxruntime releases the GIL: on two cores one plugin's batch runs
+#: while the results of another are read and serialised (each session keeps its own thread
+#: settings; a row's result does not depend on the rows run with it).
+WORKERS = max(1, min(2, os.cpu_count() or 1))
+#: A batch of twice this many rows or more is split in one call per worker.
+CHUNK_ROWS = 32
+#: Seconds per row of each model, as measured by the last run (the costliest start first).
+_COST: dict[str, float] = {}
+
+
+class _Group:
+    """One plugin's cases of the board, their rows and the model calls made for them."""
+
+    def __init__(self, plugin: Any):
+        self.plugin = plugin
+        self.cases: list[engine.PendingResult] = []
+        self.parts: list[tuple[engine.PendingResult, dict[str, Any], int, int]] = []
+        self.rows: list[dict[str, Any]] = []
+        self.outs: list[list[dict[str, Any]]] = []
+        self.errors: list[Exception] = []
+        self.ms: Any = None
+        self.seconds = 0.0
+        self.left = 0
+
+    def plan(self, explain_it: bool) -> list[tuple[int, int]]:
+        m = self.plugin.manifest
+        for case in self.cases:
+            more, plan = engine.plan_rows(m, case.asm, explain_it)
+            self.parts.append((case, plan, len(self.rows), len(more)))
+            self.rows += more
+        n = len(self.rows)
+        pieces = WORKERS if n >= 2 * CHUNK_ROWS else 1
+        size = -(-n // pieces)
+        bounds = [(a, min(n, a + size)) for a in range(0, n, size)]
+        self.outs = [[] for _ in bounds]
+        self.left = len(bounds)
+        return bounds
+
+    def run(self, index: int, rows: list[dict[str, Any]], providers: Sequence[str],
+            job: runtime.Job | None) -> None:
+        started = time.perf_counter()
         try:
-            case.got = engine.read_results(m, case.asm, plan, outs[first:first + n], ms,
-                                           explain_it=explain_it)
-        except OncoboardError as exc:
-            case.fail(exc)
-        case.spent += shared * n + time.perf_counter() - t0
+            self.outs[index], self.ms = run_rows(self.plugin.manifest, self.plugin.model_path,
+                                                 providers, rows, job)
+        except Exception as exc:  # noqa: BLE001 - given to the caller's thread
+            self.errors.append(exc)
+        self.seconds += time.perf_counter() - started
+
+    def read(self, providers: Sequence[str], explain_it: bool, job: runtime.Job | None,
+             close: Callable[[engine.PendingResult], None]) -> None:
+        """Give each case its results (or refusal), then `close` it."""
+        m = self.plugin.manifest
+        errors = self.errors
+        if errors and not all(isinstance(e, OncoboardError | ValueError) for e in errors):
+            raise errors[0]
+        cancelled = next((e for e in errors if isinstance(e, OncoboardError)
+                          and e.reason == "cancelled"), None)
+        if cancelled is not None:
+            for case in self.cases:
+                case.fail(cancelled)
+        elif errors:  # a case's rows can fail the batch (an image of another shape): alone
+            log.info("%s: the board's batch failed (%s); running case by case",
+                     self.plugin.id, type(errors[0]).__name__)
+            for case in self.cases:
+                case.evaluate(providers, explain_it=explain_it, job=job)
+        else:
+            _COST[str(self.plugin.model_path)] = self.seconds / len(self.rows)
+            outs = [o for chunk in self.outs for o in chunk]
+            shared = self.seconds / len(self.rows)
+            for case, plan, first, n in self.parts:
+                started = time.perf_counter()
+                try:
+                    case.got = engine.read_results(m, case.asm, plan, outs[first:first + n],
+                                                   self.ms, explain_it=explain_it)
+                except OncoboardError as exc:
+                    case.fail(exc)
+                case.spent += shared * n + time.perf_counter() - started
+        for case in self.cases:
+            close(case)
+
+
+def _run_groups(groups: list[_Group], providers: Sequence[str], explain_it: bool,
+                job: runtime.Job | None, close: Callable[[engine.PendingResult], None],
+                meanwhile: Callable[[], None]) -> None:
+    """Run every plugin's batch; read each group's results as soon as its calls are done."""
+    calls = [(g, i, g.rows[a:b]) for g in groups for i, (a, b) in enumerate(g.plan(explain_it))]
+    if WORKERS == 1 or len(calls) < 2:
+        meanwhile()
+        for g, i, rows in calls:
+            g.run(i, rows, providers, job)
+        for g in groups:
+            g.read(providers, explain_it, job, close)
+        return
+
+    def cost(call: tuple[_Group, int, list[Any]]) -> float:
+        per_row = _COST.get(str(call[0].plugin.model_path), float("inf"))
+        return -per_row * len(call[2])
+
+    finished: queue.SimpleQueue[_Group] = queue.SimpleQueue()
+    lock = threading.Lock()
+
+    def one(g: _Group, i: int, rows: list[Any]) -> None:
+        g.run(i, rows, providers, job)
+        with lock:
+            g.left -= 1
+            last = g.left == 0
+        if last:
+            finished.put(g)
+
+    with cf.ThreadPoolExecutor(WORKERS, thread_name_prefix="oncoboard-board") as pool:
+        for g, i, rows in sorted(calls, key=cost):
+            pool.submit(one, g, i, rows)
+        meanwhile()
+        for _ in groups:
+            finished.get().read(providers, explain_it, job, close)

@@ -255,6 +255,7 @@ class PendingResult:
         self.refusal = list(asm.refusals)
         self.status = "refused" if self.refusal else "ok"
         self.got: dict[str, Any] = {"providers_requested": tuple(providers)}
+        self.result: Prediction | None = None  # the prediction, once finished
         self.spent += time.perf_counter() - started
 
     def evaluate(self, providers: Sequence[str], *, explain_it: bool = True,

@@ -77,16 +77,25 @@ def save_many(store: Any, predictions: Sequence[Prediction], *, settings: Any = 
 
     One audit insert batch and one prediction insert batch, one commit, one head checkpoint.
     """
-    if not predictions:
+    return write(store, [prepare(p, settings) for p in predictions])
+
+
+#: A prediction ready to store: (prediction, its row without the audit entry, its outputs with
+#: their image files, its audit payload); made by :func:`prepare`, stored by :func:`write`.
+Ready = tuple[Prediction, dict[str, Any], dict[str, OutputResult], dict[str, Any]]
+
+
+def write(store: Any, ready: Sequence[Ready]) -> list[Prediction]:
+    """Store and audit prepared predictions in one transaction; return them as stored."""
+    if not ready:
         return []
     with store.transaction():
-        ready = [_prepare(p, settings) for p in predictions]
         entries = audit.append_many(store, [(EVENT, payload, pred.os_user)
                                             for pred, _, _, payload in ready])
         by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
         saved = []
         for (pred, row, outputs, payload), entry in zip(ready, entries, strict=True):
-            row.update(audit_seq=entry.seq, audit_hash=entry.hash)
+            row = {**row, "audit_seq": entry.seq, "audit_hash": entry.hash}
             by_columns.setdefault(tuple(row), []).append(list(row.values()))
             saved.append(pred.stored(payload["prediction_id"],
                                      AuditRef(entry.seq, entry.hash, row["record_sha256"]),
@@ -107,9 +116,9 @@ def _insert_sql(columns: tuple[str, ...]) -> str:
             f"VALUES ({', '.join('?' * len(columns))})")
 
 
-def _prepare(pred: Prediction, settings: Any
-             ) -> tuple[Prediction, dict[str, Any], dict[str, OutputResult], dict[str, Any]]:
-    """Return a prediction's row (without its audit entry), outputs and audit payload."""
+def prepare(pred: Prediction, settings: Any = None) -> Ready:
+    """Give a prediction its id, write its image outputs, and make its row (the document's
+    canonical JSON texts and their hash) and audit payload, ready for :func:`write`."""
     prediction_id = f"pred-{uuid.uuid4().hex[:20]}"
     outputs = _save_images(prediction_id, pred, settings)
     doc = replace(pred, id=prediction_id, outputs=outputs).to_dict(audit=False)
