@@ -123,9 +123,11 @@ def count_patients(store: Any, query: str | None = None, *,
                    cancelled: Callable[[], bool] | None = None, cap: int | None = None) -> int:
     """Return how many patients match `query` (all patients when it is empty).
 
-    With `cap`, counting stops once more than `cap` patients are found: a result above `cap`
-    (``cap + 1``) means "more than `cap`" (the browser shows "1000+"). Counting every match of
-    a one-letter filter took 0.1-0.25 s at 100,000 patients; capped, each part of the filter
+    With `cap`, a filter's count stops once more than `cap` patients are found: a result above
+    `cap` (``cap + 1``) means "more than `cap`" (the browser shows "1000+"); every patient (no
+    filter) is counted in full, from the smallest index (a few milliseconds at 100,000).
+    Counting every match of a one-letter filter took 0.1-0.25 s at 100,000 patients; capped,
+    each part of the filter
     (ID, family name, given name, diagnosis code) counts at most ``cap + 1`` rows from its
     index, and only when none of them is over `cap` are their matches counted together.
 
@@ -141,14 +143,12 @@ def count_patients(store: Any, query: str | None = None, *,
         sql = "SELECT count(*) FROM patient_search WHERE patient_search MATCH ?"
     conn = _connection(store)
     with _watch(conn, cancelled=cancelled):
-        if cap is not None and text:
+        if cap is not None and text:  # every patient (no filter) is counted from an index
             if len(text) >= TRIGRAM:
                 sql = (f"SELECT count(*) FROM (SELECT 1 FROM patient_search WHERE "
                        f"patient_search MATCH ? LIMIT {int(cap) + 1})")
             elif _one_part_over(conn, text, int(cap)):
                 return int(cap) + 1
-        elif cap is not None:
-            sql = f"SELECT count(*) FROM (SELECT 1 FROM patients LIMIT {int(cap) + 1})"
         return int(conn.execute(sql, params).fetchone()[0])
 
 
