@@ -127,9 +127,9 @@ def count_patients(store: Any, query: str | None = None, *,
     `cap` (``cap + 1``) means "more than `cap`" (the browser shows "1000+"); every patient (no
     filter) is counted in full, from the smallest index (a few milliseconds at 100,000).
     Counting every match of a one-letter filter took 0.1-0.25 s at 100,000 patients; capped,
-    each part of the filter
-    (ID, family name, given name, diagnosis code) counts at most ``cap + 1`` rows from its
-    index, and only when none of them is over `cap` are their matches counted together.
+    each part of the filter (ID, family name, given name, diagnosis code) counts at most
+    ``cap + 1`` rows from its index, and only when none of them is over `cap` are their matches
+    counted together.
 
     `cancelled` is polled while counting; when it returns True the count stops with
     :class:`Cancelled`.
