@@ -233,12 +233,14 @@ def _run_groups(groups: list[_Group], providers: Sequence[str], explain_it: bool
     lock = threading.Lock()
 
     def one(g: _Group, i: int, rows: list[Any]) -> None:
-        g.run(i, rows, providers, job)
-        with lock:
-            g.left -= 1
-            last = g.left == 0
-        if last:
-            finished.put(g)
+        try:
+            g.run(i, rows, providers, job)
+        finally:  # the caller waits for every group: never leave one unfinished
+            with lock:
+                g.left -= 1
+                last = g.left == 0
+            if last:
+                finished.put(g)
 
     with cf.ThreadPoolExecutor(WORKERS, thread_name_prefix="oncoboard-board") as pool:
         for g, i, rows in sorted(calls, key=cost):
