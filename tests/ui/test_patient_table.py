@@ -76,3 +76,11 @@ def test_a_count_past_the_cap_shows_more_than(app, qtbot, big_store, monkeypatch
     model.query = "Ma"
     model.reload()  # on this thread, capped too
     assert model.total is None and model.more_than == 100
+    model.query = ""
+    model.reload()  # no filter: every patient, counted in full
+    assert model.total == 2 * browse.PAGE + 50 and model.more_than is None
+    totals.clear()
+    model.set_query("")  # the same, off the screen's thread
+    qtbot.waitUntil(lambda: bool(totals) and totals[-1] >= 0, timeout=5000)
+    model.wait_idle()
+    assert totals == [-1, 2 * browse.PAGE + 50] and model.more_than is None

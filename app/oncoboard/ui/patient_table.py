@@ -107,6 +107,11 @@ class _Query(QRunnable):
             self.answer.failed.emit(self.generation, exc)
 
 
+def _over_cap(query: str, total: int) -> bool:
+    """Whether a count stopped past the cap (no filter is always counted in full)."""
+    return bool(query.strip()) and total > COUNT_CAP
+
+
 class PatientTableModel(QAbstractTableModel):
     """Patients matching the filter, by ID, read a page at a time.
 
@@ -158,8 +163,8 @@ class PatientTableModel(QAbstractTableModel):
         self._today = dt.date.today()
         total = count_patients(self.store, self.query, cap=COUNT_CAP)
         rows = patient_page(self.store, self.query, limit=PAGE)
-        self._replace(self.query, None if total > COUNT_CAP else total, rows,
-                      COUNT_CAP if total > COUNT_CAP else None)
+        over = _over_cap(self.query, total)
+        self._replace(self.query, None if over else total, rows, COUNT_CAP if over else None)
 
     def set_query(self, text: str) -> None:
         """Filter by `text` (ID, name, diagnosis) in the background; the latest text wins."""
@@ -183,7 +188,7 @@ class PatientTableModel(QAbstractTableModel):
     def _on_counted(self, generation: int, total: int) -> None:
         if generation != self._generation:
             return
-        if total > COUNT_CAP:  # more than the cap: pages are read until a short one
+        if _over_cap(self.query, total):  # more than the cap: pages are read to a short one
             self.more_than = COUNT_CAP
             self.total_changed.emit(-1)
         else:
