@@ -252,6 +252,19 @@ def main() -> None:
           f"patient-by-patient path, bare: {med['bare'] * 1000:.1f} ms")
     print(f"        the board's {len(board_calls)} session.run calls ({rows_board} rows), "
           f"bare: {med['bare_board'] * 1000:.1f} ms")
+    by_model: dict[str, list[float]] = {}
+    for ms, feeds, names in board_calls:
+        t0 = time.perf_counter()
+        ms.session.run(names, feeds)
+        model = Path(getattr(ms.session, "_model_path", "?")).parent.name
+        by_model.setdefault(model, []).append(time.perf_counter() - t0)
+    top = sorted(((sum(v), k) for k, v in by_model.items()), reverse=True)[:2]
+    print("        of which " + "; ".join(f"{k} {v * 1000:.1f} ms" for v, k in top))
+    cols = " + ".join(f"length({c})" for c in ("plugin", "population", "inputs", "outputs",
+                                               "scenarios", "explanation", "warnings"))
+    size = store.db.execute(f"SELECT sum({cols}) FROM (SELECT * FROM predictions "
+                            f"ORDER BY rowid DESC LIMIT {per_board})").fetchone()[0]
+    print(f"documents stored per board: {size / 1e6:.2f} MB of canonical JSON")
     print(f"warm board / bare session.run (patient-by-patient calls) = "
           f"{med['board'] / med['bare']:.2f}x (target <= 2x); / the board's own calls bare = "
           f"{med['board'] / med['bare_board']:.2f}x; patient by patient / bare = "
