@@ -146,7 +146,7 @@ def count_patients(store: Any, query: str | None = None, *,
         if cap is not None and text:  # every patient (no filter) is counted from an index
             if len(text) >= TRIGRAM:
                 sql = (f"SELECT count(*) FROM (SELECT 1 FROM patient_search WHERE "
-                       f"patient_search MATCH ? LIMIT {int(cap) + 1})")
+                       f"patient_search MATCH ? LIMIT {int(cap) + 1}) AS m")
             elif _one_part_over(conn, text, int(cap)):
                 return int(cap) + 1
         return int(conn.execute(sql, params).fetchone()[0])
@@ -154,13 +154,13 @@ def count_patients(store: Any, query: str | None = None, *,
 
 #: Each part of a short filter alone (patients a part matches, at most the cap + 1).
 _PARTS = (
-    "SELECT count(*) FROM (SELECT 1 FROM patients WHERE id LIKE ? ESCAPE '\\' LIMIT ?)",
+    "SELECT count(*) FROM (SELECT 1 FROM patients WHERE id LIKE ? ESCAPE '\\' LIMIT ?) AS m",
     "SELECT count(*) FROM (SELECT 1 FROM patients WHERE family_name LIKE ? ESCAPE '\\' "
-    "LIMIT ?)",
+    "LIMIT ?) AS m",
     "SELECT count(*) FROM (SELECT 1 FROM patients WHERE given_name LIKE ? ESCAPE '\\' "
-    "LIMIT ?)",
+    "LIMIT ?) AS m",
     "SELECT count(*) FROM (SELECT DISTINCT patient_id FROM conditions WHERE is_primary_cancer "
-    "= 1 AND code LIKE ? ESCAPE '\\' LIMIT ?)",
+    "= 1 AND code LIKE ? ESCAPE '\\' LIMIT ?) AS m",
 )
 
 
