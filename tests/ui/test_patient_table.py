@@ -51,3 +51,36 @@ def test_an_outdated_query_answers_nothing(app, qtbot, big_store):  # noqa: ANN0
     _Query(big_store.path, 2, "Ma", answer, latest).run()
     qtbot.waitUntil(lambda: len(got) == 2, timeout=5000)
     assert [a[0] for a in got] == [2, 2]
+
+
+def test_a_count_past_the_cap_shows_more_than(app, qtbot, big_store, monkeypatch):  # noqa: ANN001
+    from oncoboard.ui import patient_table
+
+    monkeypatch.setattr(patient_table, "COUNT_CAP", 100)
+    model = PatientTableModel(big_store)
+    totals = []
+    model.total_changed.connect(totals.append)
+    model.set_query("Ma")  # 300 Martins: more than the cap
+    qtbot.waitUntil(lambda: len(totals) == 2, timeout=5000)
+    assert totals == [-1, -1] and model.total is None and model.more_than == 100
+    assert model.rowCount() == browse.PAGE and model.canFetchMore()
+    while model.canFetchMore():  # read to the end: then the total is known
+        model.fetchMore()
+    martins = sum(1 for i in range(2 * browse.PAGE + 50) if i % 3)
+    assert model.rowCount() == model.total == martins and totals[-1] == martins
+    assert model.more_than is None
+    model.set_query("Durand")  # under the cap: counted exactly
+    qtbot.waitUntil(lambda: model.query == "Durand", timeout=5000)
+    assert model.total == (2 * browse.PAGE + 50 + 2) // 3 and model.more_than is None
+    model.wait_idle()
+    model.query = "Ma"
+    model.reload()  # on this thread, capped too
+    assert model.total is None and model.more_than == 100
+    model.query = ""
+    model.reload()  # no filter: every patient, counted in full
+    assert model.total == 2 * browse.PAGE + 50 and model.more_than is None
+    totals.clear()
+    model.set_query("")  # the same, off the screen's thread
+    qtbot.waitUntil(lambda: bool(totals) and totals[-1] >= 0, timeout=5000)
+    model.wait_idle()
+    assert totals == [-1, 2 * browse.PAGE + 50] and model.more_than is None

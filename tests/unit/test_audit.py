@@ -135,3 +135,26 @@ def test_cli_verify_exit_codes(tmp_path, capsys):
     s.close()
     assert main(["audit", "verify", "--data-dir", str(tmp_path)]) == 5
     assert "BROKEN" in capsys.readouterr().out
+
+
+def test_append_many_is_one_batch_that_continues_the_chain(store):
+    events = [("test.batch", {"i": i, "when": (1, 2), "note": "é"}, "someone" if i else None)
+              for i in range(5)]
+    with store.transaction():
+        done = audit.append_many(store, events)
+    assert [e.seq for e in done] == [7, 8, 9, 10, 11]
+    stored = audit.entries(store)[-5:]
+    assert stored == done  # what is returned is what reads back (tuples as lists)
+    assert done[0].payload == {"i": 0, "when": [1, 2], "note": "é"}
+    assert done[0].actor == audit.os_user() and done[1].actor == "someone"
+    for e in stored:  # each hash is the entry's canonical JSON's, as a single append makes it
+        assert e.hash == audit.entry_hash(e.time, e.event_type, e.actor, e.app_version,
+                                          e.payload, e.prev_hash)
+    head = json.loads(audit.head_file(store).read_text())
+    assert head["seq"] == 6  # inside the caller's transaction: the caller checkpoints
+    alone = audit.append_many(store, events[:2])  # no transaction: its own, and the head file
+    assert json.loads(audit.head_file(store).read_text())["seq"] == alone[-1].seq == 13
+    assert audit.verify(store).ok
+    with pytest.raises(AuditError, match="not JSON-serialisable"):
+        audit.append_many(store, [("test.batch", {"x": float("nan")}, None)])
+    assert audit.append_many(store, []) == []

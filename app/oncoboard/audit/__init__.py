@@ -12,6 +12,7 @@ from oncoboard.audit.trail import (
     RowCheck,
     VerifyReport,
     append,
+    append_many,
     canonical_json,
     checkpoint,
     entries,
@@ -24,6 +25,7 @@ from oncoboard.identity import os_user
 
 __all__ = [
     "GENESIS", "HEAD_SUFFIX", "AuditEntry", "Problem", "RowCheck", "VerifyReport", "append",
+    "append_many",
     "canonical_json", "checkpoint", "entries", "entry_hash", "head_file", "os_user",
     "sha256_text", "verify",
 ]

@@ -103,32 +103,49 @@ def append(store: Store, event_type: str, payload: dict[str, Any], *,
     actor
         Who did it; default: the user signed in on the store (`oncoboard.identity.user_of`).
     """
-    if not event_type:
-        raise AuditError("an audit entry needs an event type")
-    try:
-        payload = json.loads(canonical_json(payload))
-    except (TypeError, ValueError) as exc:
-        raise AuditError(f"audit payload is not JSON-serialisable: {exc}",
-                         where=event_type) from exc
-    actor = actor or user_of(store).login
+    return append_many(store, [(event_type, payload, actor)])[0]
+
+
+#: One entry to append: event type, payload, actor (None: the user signed in on the store).
+Event = tuple[str, dict[str, Any], str | None]
+
+
+def append_many(store: Store, events: Sequence[Event]) -> list[AuditEntry]:
+    """Append entries in order (one read of the head, one insert batch); return them.
+
+    As :func:`append`: inside the caller's transaction when there is one, else in its own.
+    """
+    ready = []
+    default_actor = user_of(store).login if any(not a for _, _, a in events) else ""
+    for event_type, payload, actor in events:
+        if not event_type:
+            raise AuditError("an audit entry needs an event type")
+        try:
+            loaded = json.loads(canonical_json(payload))  # what is stored is what reads back
+            ready.append((event_type, loaded, canonical_json(loaded), actor or default_actor))
+        except (TypeError, ValueError) as exc:
+            raise AuditError(f"audit payload is not JSON-serialisable: {exc}",
+                             where=event_type) from exc
+    if not ready:
+        return []
     conn: sqlite3.Connection = store.conn
     nested = conn.in_transaction
     for attempt in range(20):
         try:
             if nested:
                 with store.transaction():
-                    entry = _insert(store, event_type, payload, actor)
+                    done = _insert(store, ready)
             else:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    entry = _insert(store, event_type, payload, actor)
+                    done = _insert(store, ready)
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
-                _write_head(store, entry)
-            return entry
+                _write_head(store, done[-1])
+            return done
         except sqlite3.OperationalError as exc:
             # another process holds the write lock beyond busy_timeout: try again
             if nested or "locked" not in str(exc) or attempt == 19:
@@ -139,17 +156,31 @@ def append(store: Store, event_type: str, payload: dict[str, Any], *,
     raise AuditError("cannot write the audit trail: database busy")  # pragma: no cover
 
 
-def _insert(store: Store, event_type: str, payload: dict[str, Any], actor: str) -> AuditEntry:
+def _entry_text(time_: str, event_type: str, actor: str | None, app_version: str,
+                payload_text: str, prev_hash: str) -> str:
+    # canonical JSON is compositional: the entry's text holds its payload's text as it is
+    # (keys in sorted order: actor, app_version, event_type, payload, prev_hash, time)
+    head = canonical_json({"actor": actor, "app_version": app_version,
+                           "event_type": event_type})
+    tail = canonical_json({"prev_hash": prev_hash, "time": time_})
+    return f'{head[:-1]},"payload":{payload_text},{tail[1:]}'
+
+
+def _insert(store: Store, ready: list[tuple[str, dict[str, Any], str, str]]) -> list[AuditEntry]:
     row = store.conn.execute(
         "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-    digest = entry_hash(now, event_type, actor, __version__, payload, prev)
-    store.conn.execute(
-        f"INSERT INTO audit_log ({_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [seq, now, event_type, actor, __version__, canonical_json(payload), prev, digest])
-    log.info("audit %s #%d %s", event_type, seq, digest[:12])
-    return AuditEntry(seq, now, event_type, actor, __version__, payload, prev, digest)
+    done, params = [], []
+    for event_type, payload, text, actor in ready:
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        digest = sha256_text(_entry_text(now, event_type, actor, __version__, text, prev))
+        params.append([seq, now, event_type, actor, __version__, text, prev, digest])
+        done.append(AuditEntry(seq, now, event_type, actor, __version__, payload, prev, digest))
+        log.info("audit %s #%d %s", event_type, seq, digest[:12])
+        seq, prev = seq + 1, digest
+    store.conn.executemany(
+        f"INSERT INTO audit_log ({_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", params)
+    return done
 
 
 def head_file(store: Store) -> Path | None:

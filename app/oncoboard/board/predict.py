@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from oncoboard.board.changes import note_change
 from oncoboard.board.meetings import get_meeting, list_cases, now_utc
-from oncoboard.errors import OncoboardError
 from oncoboard.identity import require
 from oncoboard.inference.prediction import Prediction
 
@@ -53,27 +52,28 @@ def predict_meeting(store: Store, settings: Settings, meeting_id: int | str, *,
     Parameters
     ----------
     progress
-        Called as ``progress(done, total, patient_id)`` after each case.
+        Called as ``progress(done, total, patient_id)`` as each case's inputs are assembled
+        (the models then run once per plugin for the whole agenda).
     """
-    from oncoboard.inference.engine import predict_patient
+    from oncoboard.inference.batch import predict_many
 
     user = require(store, "model.run")
     meeting = get_meeting(store, meeting_id)
     cases = list_cases(store, meeting.id)
+    if not cases:
+        return []
+    # one batch per plugin for the whole agenda, one transaction for every result
+    done = predict_many(store, settings, [c.patient_id for c in cases], date=meeting.date,
+                        plugin_ids=plugin_ids, progress=progress)
     runs = []
-    for done, case in enumerate(cases, start=1):
-        run = CaseRun(case.patient_id)
-        try:
-            run.predictions = predict_patient(store, settings, case.patient_id,
-                                              date=meeting.date, plugin_ids=plugin_ids)
-        except OncoboardError as exc:
+    for one in done:
+        run = CaseRun(one.patient_id, one.predictions)
+        if one.error is not None:
             log.warning("meeting %s: predictions for %s failed: %s", meeting.id,
-                        case.patient_id, exc.message)
-            run.error = exc.message
+                        one.patient_id, one.error.message)
+            run.error = one.error.message
         runs.append(run)
-        if progress is not None:
-            progress(done, len(cases), case.patient_id)
-    if cases:  # the case views changed: tell the other workstations
-        with store.transaction():
-            note_change(store, meeting.id, user.login, now_utc())
+    # the case views changed: tell the other workstations
+    with store.transaction():
+        note_change(store, meeting.id, user.login, now_utc())
     return runs

@@ -22,8 +22,7 @@ import numpy as np
 
 from oncoboard import __version__
 from oncoboard.errors import InferenceError, OncoboardError
-from oncoboard.identity import user_of
-from oncoboard.inference import explain, recalibration, runtime
+from oncoboard.inference import explain, runtime
 from oncoboard.inference.inputs import (
     Assembly,
     assemble_given,
@@ -78,9 +77,10 @@ def _references(manifest: Manifest) -> dict[str, tuple[Any, Any]]:
     return refs
 
 
-def _plan(manifest: Manifest, asm: Assembly, explain_it: bool
-          ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Return the rows to run and where each part of the result sits in them."""
+def plan_rows(manifest: Manifest, asm: Assembly, explain_it: bool
+              ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Return the rows of one case's batch (patient, scenarios, reference, explanation
+    variants) and where each part of the result sits in them."""
     base = _base_row(asm, manifest)
     rows = [base]
     plan: dict[str, Any] = {"scenarios": [], "occlusion": [], "text": []}
@@ -190,8 +190,15 @@ def _diff(a: dict[str, Any], b: dict[str, Any]) -> Any:
 def evaluate(manifest: Manifest, model_path: Path, providers: Sequence[str], asm: Assembly,
              *, explain_it: bool = True, job: runtime.Job | None = None) -> dict[str, Any]:
     """Run the model on an assembled case; return outputs, scenarios, explanation, provider."""
-    rows, plan = _plan(manifest, asm, explain_it)
+    rows, plan = plan_rows(manifest, asm, explain_it)
     outs, ms = run_rows(manifest, model_path, providers, rows, job)
+    return read_results(manifest, asm, plan, outs, ms, explain_it=explain_it)
+
+
+def read_results(manifest: Manifest, asm: Assembly, plan: dict[str, Any],
+                 outs: list[dict[str, np.ndarray]], ms: runtime.ModelSession, *,
+                 explain_it: bool = True) -> dict[str, Any]:
+    """Return outputs, scenarios, explanation and provider from one case's rows' outputs."""
     for w in ms.warnings:
         asm.warn("provider", w)
     outputs = format_outputs(manifest, outs[0])
@@ -225,38 +232,87 @@ def make_result(plugin: Any, asm: Assembly, providers: Sequence[str], *,
 
     `user`: who asks (the store's signed-in user); default the OS login (calculator mode).
     """
-    from oncoboard.audit import canonical_json, os_user, sha256_text
+    case = begin_result(plugin, asm, providers, patient_id=patient_id,
+                        reference_date=reference_date, user=user)
+    if case.status == "ok":
+        case.evaluate(providers, explain_it=explain_it, job=job)
+    return case.finish()
 
-    m: Manifest = plugin.manifest
-    started = time.perf_counter()
-    check_values(m, asm)
-    created_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-    snapshot = {k: v.snapshot() for k, v in sorted(asm.values.items())}
-    input_sha256 = sha256_text(canonical_json(snapshot))
-    if m.synthetic:
-        asm.warnings.insert(0, {"code": "synthetic", "message": SYNTHETIC_LABEL, "input": None})
-    status, refusal = "ok", list(asm.refusals)
-    got: dict[str, Any] = {"providers_requested": tuple(providers)}
-    if refusal:
-        status = "refused"
-    else:
+
+class PendingResult:
+    """A case whose inputs are checked and hashed, waiting for its model run (``got``)."""
+
+    def __init__(self, plugin: Any, asm: Assembly, providers: Sequence[str],
+                 patient_id: str | None, reference_date: dt.date | None,
+                 user: str | None = None):
+        from oncoboard.audit import canonical_json, sha256_text
+
+        self.plugin, self.asm, self.patient_id = plugin, asm, patient_id
+        self.user = user  # who asks; None: the OS login (calculator mode)
+        self.reference_date = reference_date
+        started = time.perf_counter()
+        #: seconds of work for this case (its share of a run made for several cases included)
+        self.spent = 0.0
+        m: Manifest = plugin.manifest
+        check_values(m, asm)
+        self.created_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        self.snapshot = {k: v.snapshot() for k, v in sorted(asm.values.items())}
+        self.input_sha256 = sha256_text(canonical_json(self.snapshot))
+        if m.synthetic:
+            asm.warnings.insert(0, {"code": "synthetic", "message": SYNTHETIC_LABEL,
+                                    "input": None})
+        self.refusal = list(asm.refusals)
+        self.status = "refused" if self.refusal else "ok"
+        self.got: dict[str, Any] = {"providers_requested": tuple(providers)}
+        self.result: Prediction | None = None  # the prediction, once finished
+        self.spent += time.perf_counter() - started
+
+    def evaluate(self, providers: Sequence[str], *, explain_it: bool = True,
+                 job: runtime.Job | None = None) -> None:
+        """Run the model on this case alone."""
+        started = time.perf_counter()
         try:
-            got = evaluate(m, plugin.model_path, providers, asm, explain_it=explain_it, job=job)
+            self.got = evaluate(self.plugin.manifest, self.plugin.model_path, providers,
+                                self.asm, explain_it=explain_it, job=job)
         except OncoboardError as exc:
-            status = "refused" if exc.reason != "cancelled" else "cancelled"
-            refusal = [exc.message]
-            asm.warn("runtime", exc.message)
-    return Prediction(
-        plugin=plugin_identity(plugin), patient_id=patient_id,
-        reference_date=reference_date.isoformat() if reference_date else None,
-        status=status, refusal=tuple(refusal),
-        synthetic_label=SYNTHETIC_LABEL if m.synthetic else None,
-        outside_intended_use=asm.population.get("in_population") is False,
-        population=asm.population,
-        inputs={k: InputRecord.from_dict(k, v) for k, v in snapshot.items()},
-        input_sha256=input_sha256, warnings=tuple(Flag.from_dict(w) for w in asm.warnings),
-        app_version=__version__, os_user=user or os_user(), created_at=created_at,
-        duration_ms=round((time.perf_counter() - started) * 1000, 3), **got)
+            self.fail(exc)
+        self.spent += time.perf_counter() - started
+
+    def fail(self, exc: OncoboardError) -> None:
+        """Record a run that failed: refused, or cancelled."""
+        self.status = "refused" if exc.reason != "cancelled" else "cancelled"
+        self.refusal = [exc.message]
+        self.asm.warn("runtime", exc.message)
+
+    def finish(self) -> Prediction:
+        """Return the prediction (not stored)."""
+        from oncoboard.audit import os_user
+
+        started = time.perf_counter()
+        m: Manifest = self.plugin.manifest
+        asm = self.asm
+        return Prediction(
+            plugin=plugin_identity(self.plugin), patient_id=self.patient_id,
+            reference_date=self.reference_date.isoformat() if self.reference_date else None,
+            status=self.status, refusal=tuple(self.refusal),
+            synthetic_label=SYNTHETIC_LABEL if m.synthetic else None,
+            outside_intended_use=asm.population.get("in_population") is False,
+            population=asm.population,
+            inputs={k: InputRecord.from_dict(k, v) for k, v in self.snapshot.items()},
+            input_sha256=self.input_sha256,
+            warnings=tuple(Flag.from_dict(w) for w in asm.warnings),
+            app_version=__version__, os_user=self.user or os_user(), created_at=self.created_at,
+            duration_ms=round((self.spent + time.perf_counter() - started) * 1000, 3),
+            **self.got)
+
+
+def begin_result(plugin: Any, asm: Assembly, providers: Sequence[str], *,
+                 patient_id: str | None, reference_date: dt.date | None,
+                 user: str | None = None) -> PendingResult:
+    """Check and hash an assembled case's inputs; return it waiting for its model run.
+
+    `user`: who asks (the store's signed-in user); default the OS login (calculator mode)."""
+    return PendingResult(plugin, asm, providers, patient_id, reference_date, user)
 
 
 def check_values(manifest: Manifest, asm: Assembly) -> None:
@@ -358,72 +414,56 @@ def predict_patient(store: Store, settings: Settings, patient_id: str, *,
     save
         Store each result in the predictions table and the audit trail.
     """
-    from oncoboard.inference import prediction_store
-    from oncoboard.inference.discovery import discover_plugins
-    from oncoboard.inference.record_access import RecordView
-    from oncoboard.patients import record
+    from oncoboard.inference.batch import predict_many
 
-    patient = record.get_patient(store, patient_id)  # NotFoundError for an unknown id
-    day = _as_date(date)
+    (run,) = predict_many(store, settings, [patient_id], date=date, plugin_ids=plugin_ids,
+                          save=save, explain_it=explain_it, plugins=plugins, job=job)
+    if run.error is not None:
+        raise run.error
+    return run.predictions
+
+
+def select_plugins(store: Store, settings: Settings, patient_id: str, day: dt.date,
+                   every: Sequence[Any], plugin_ids: Sequence[str] | None, *,
+                   record: Any = None) -> tuple[list[Any], Any]:
+    """Return the plugins to run on a patient (those named, else the applicable ones) and the
+    patient's record view; raise NotFoundError, or InferenceError for a date before birth.
+
+    `record` replaces :mod:`oncoboard.patients.record` as the source of the rows (a
+    :class:`~oncoboard.inference.record_chunk.ChunkRecord` of several patients).
+    """
+    from oncoboard.inference.record_access import RecordView
+
+    view = RecordView(store, patient_id, day, record=record)
+    patient = view.patient  # NotFoundError for an unknown id
     if patient.birth_date and day.isoformat() < patient.birth_date[:10]:
         # a typo in --date (1900 for 2019) gave stored results "age -85 outside 18-120"
         raise InferenceError(f"reference date {day} is before the birth of patient "
                              f"{patient_id} ({patient.birth_date[:10]})", where="predict")
-    view = RecordView(store, patient_id, day)
-    every = list(discover_plugins(settings)) if plugins is None else list(plugins)
-    if plugin_ids:
-        chosen = []
-        for pid in plugin_ids:
-            match = [p for p in every if p.id == pid]
-            if not match:
-                raise OncoboardError(f"no plugin {pid!r}", where="predict")
-            match[0].require()
-            chosen.append(match[0])
-    else:
-        chosen = [p for p, _ in applicable_plugins(store, settings, patient_id, day, every,
-                                                   view)]
-    results = []
-    for plugin in chosen:
-        if job is not None and job.cancelled:
-            break
-        try:
-            asm = assemble_record(store, plugin.require(), patient_id, day, view)
-        except Exception as exc:  # one plugin's failure must not stop the others
-            log.exception("assembling inputs of %s for %s", plugin.id, patient_id)
-            asm = Assembly()
-            asm.refuse(f"internal error while assembling the inputs ({type(exc).__name__}); "
-                       f"see the log")
-        pred = make_result(plugin, asm, settings.providers, patient_id=patient_id,
-                           reference_date=day, explain_it=explain_it, job=job,
-                           user=user_of(store).login)
-        results.append(recalibration.recalibrated(plugin, pred, settings))  # site layer, if any
-    if save:  # one transaction for the patient: one commit instead of one per plugin
-        return prediction_store.save_many(store, results, settings=settings)
-    return [replace(p, images={}) for p in results]
+    if not plugin_ids:
+        return [p for p, _ in applicable_plugins(store, settings, patient_id, day, every,
+                                                 view)], view
+    chosen = []
+    for pid in plugin_ids:
+        match = [p for p in every if p.id == pid]
+        if not match:
+            raise OncoboardError(f"no plugin {pid!r}", where="predict")
+        match[0].require()
+        chosen.append(match[0])
+    return chosen, view
 
 
-def predict_patients(store_path: Any, settings: Settings, patient_ids: Sequence[str], *,
-                     date: dt.date | str | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> runtime.Job:
-    """Predict for several patients (a board) off the caller's thread; cancellable.
-
-    The worker opens its own connection to the database at `store_path` (SQLite connections
-    must not cross threads). The Job's result is a list (one list of predictions per patient).
-    """
-    from oncoboard.store import open_store
-
-    if store_path is None:
-        raise InferenceError("background predictions need a database file, not an in-memory "
-                             "store")
-
-    def work(pid: str, job: runtime.Job) -> list[Prediction]:
-        s = open_store(store_path)
-        try:
-            return predict_patient(s, settings, pid, date=date, job=job)
-        finally:
-            s.close()
-
-    return runtime.submit(list(patient_ids), work, progress=progress)
+def assemble_safely(store: Store, plugin: Any, patient_id: str, day: dt.date, view: Any
+                    ) -> Assembly:
+    """Assemble a plugin's inputs from the record; an internal error refuses that plugin only."""
+    try:
+        return assemble_record(store, plugin.require(), patient_id, day, view)
+    except Exception as exc:  # one plugin's failure must not stop the others
+        log.exception("assembling inputs of %s for %s", plugin.id, patient_id)
+        asm = Assembly()
+        asm.refuse(f"internal error while assembling the inputs ({type(exc).__name__}); "
+                   f"see the log")
+        return asm
 
 
 def _as_date(value: dt.date | str | None) -> dt.date:

@@ -3,12 +3,13 @@
 The storage side of :class:`~oncoboard.inference.prediction.Prediction` (the type is in
 :mod:`oncoboard.inference.prediction`, the engine that makes it in
 :mod:`oncoboard.inference.engine`). :func:`save_many` writes each prediction's document and its
-audit entry (``prediction.created``, payload: ids, hashes, status) in one transaction and returns
-the predictions as stored; image outputs go to ``<data>/outputs/<prediction id>/<output>.npy``
-with their sha256 in the document. :func:`latest_for_patient` reads the latest prediction of each
-plugin in one query. :func:`verify_predictions` recomputes each row's document hash (sha256 of the
-canonical JSON document, as written by every version) and compares it with its audit entry;
-`oncoboard audit verify` runs it.
+audit entry (``prediction.created``, payload: ids, hashes, status) in one transaction (one audit
+insert batch, one commit for them all) and returns the predictions as stored; image outputs go
+to ``<data>/outputs/<prediction id>/<output>.npy`` with their sha256 in the document.
+:func:`latest_for_patient` reads the latest prediction of each plugin in one query.
+:func:`verify_predictions` recomputes each row's document hash (sha256 of the canonical JSON
+document, as written by every version) and compares it with its audit entry; `oncoboard audit
+verify` runs it.
 """
 
 from __future__ import annotations
@@ -80,14 +81,41 @@ def save_many(store: Store, predictions: Sequence[Prediction], *, settings: Sett
               ) -> list[Prediction]:
     """Store and audit several predictions in one transaction (all or none).
 
+    One audit insert batch and one prediction insert batch, one commit, one head checkpoint.
     Needs the ``clinician`` role; each prediction keeps the user it was made by (``os_user``,
     the store's signed-in user when made by `oncoboard.inference.engine.predict_patient`).
     """
+    return write(store, [prepare(p, settings) for p in predictions])
+
+
+#: A prediction ready to store: (prediction, its row without the audit entry, its outputs with
+#: their image files, its audit payload); made by :func:`prepare`, stored by :func:`write`.
+Ready = tuple[Prediction, dict[str, Any], dict[str, OutputResult], dict[str, Any]]
+
+
+def write(store: Store, ready: Sequence[Ready]) -> list[Prediction]:
+    """Store and audit prepared predictions in one transaction; return them as stored."""
     require(store, "model.run")
+    if not ready:
+        return []
     with store.transaction():
-        saved = [_save_one(store, p, settings) for p in predictions]
+        entries = audit.append_many(store, [(EVENT, payload, pred.os_user)
+                                            for pred, _, _, payload in ready])
+        by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
+        saved = []
+        for (pred, row, outputs, payload), entry in zip(ready, entries, strict=True):
+            row = {**row, "audit_seq": entry.seq, "audit_hash": entry.hash}
+            by_columns.setdefault(tuple(row), []).append(list(row.values()))
+            saved.append(pred.stored(payload["prediction_id"],
+                                     AuditRef(entry.seq, entry.hash, row["record_sha256"]),
+                                     outputs))
+        for columns, rows in by_columns.items():
+            store.conn.executemany(_insert_sql(columns), rows)
     audit.checkpoint(store)
     return saved
+
+
+EVENT = "prediction.created"
 
 
 @functools.lru_cache(maxsize=8)
@@ -97,28 +125,28 @@ def _insert_sql(columns: tuple[str, ...]) -> str:
             f"VALUES ({', '.join('?' * len(columns))})")
 
 
-def _save_one(store: Store, pred: Prediction, settings: Settings | None) -> Prediction:
+def prepare(pred: Prediction, settings: Settings | None = None) -> Ready:
+    """Give a prediction its id, write its image outputs, and make its row (the document's
+    canonical JSON texts and their hash) and audit payload, ready for :func:`write`."""
     prediction_id = f"pred-{uuid.uuid4().hex[:20]}"
     outputs = _save_images(prediction_id, pred, settings)
     doc = replace(pred, id=prediction_id, outputs=outputs).to_dict(audit=False)
     texts = {k: audit.canonical_json(doc.get(k)) for k in DOC_KEYS}
     digest = _texts_sha256(texts)
     plugin = pred.plugin
-    # save_many's transaction holds the prediction and its audit entry together (all or none)
-    entry = audit.append(store, "prediction.created", {
+    payload = {
         "prediction_id": prediction_id, "patient_id": pred.patient_id,
         "plugin_id": plugin.id, "plugin_version": plugin.version,
         "model_sha256": plugin.model_sha256, "input_sha256": pred.input_sha256,
         "record_sha256": digest, "status": pred.status, "provider": pred.provider,
-        "reference_date": pred.reference_date}, actor=pred.os_user)
+        "reference_date": pred.reference_date}
     row = {k: doc.get(k) for k in SCALARS}
     row.update({k: texts[k] for k in JSON_COLUMNS})
     row.update(plugin_id=plugin.id, plugin_version=plugin.version,
                model_sha256=plugin.model_sha256, synthetic=int(plugin.synthetic),
                outside_intended_use=int(bool(pred.outside_intended_use)),
-               record_sha256=digest, audit_seq=entry.seq, audit_hash=entry.hash)
-    store.conn.execute(_insert_sql(tuple(row)), list(row.values()))
-    return pred.stored(prediction_id, AuditRef(entry.seq, entry.hash, digest), outputs)
+               record_sha256=digest)
+    return pred, row, outputs, payload
 
 
 def _document(row: Mapping[str, Any]) -> dict[str, Any]:

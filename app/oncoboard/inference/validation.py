@@ -38,7 +38,8 @@ import numpy as np
 
 from oncoboard.errors import OncoboardError
 from oncoboard.inference import validation_metrics as vm
-from oncoboard.inference.validation_batch import ChunkRecord, _run_target
+from oncoboard.inference.record_chunk import ChunkRecord
+from oncoboard.inference.validation_batch import _run_target
 from oncoboard.inference.validation_cohort import (
     CHUNK,
     EVENT_KINDS,

@@ -121,8 +121,9 @@ class PatientBrowserView(QWidget):
         self.model.set_query(self.search_edit.text())
 
     def _on_total_changed(self, total: int) -> None:
-        if total < 0:  # the first page is shown, its matches are being counted
-            self.count_label.setText(tr("{n}+ patients").format(n=self.model.rowCount()))
+        if total < 0:  # the first page is shown, its matches are being counted (or too many)
+            n = max(self.model.rowCount(), self.model.more_than or 0)
+            self.count_label.setText(tr("{n}+ patients").format(n=n))
         else:
             self.count_label.setText(tr("{n} patients").format(n=total))
 

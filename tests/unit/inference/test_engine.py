@@ -22,7 +22,7 @@ from inference_helpers import (
 from oncoboard import audit
 from oncoboard.board.trail import verify_trail
 from oncoboard.errors import PluginError
-from oncoboard.inference import engine, model_io, prediction_store, runtime
+from oncoboard.inference import batch, engine, model_io, prediction_store, runtime
 from oncoboard.inference.discovery import discover_plugins, get_plugin
 
 
@@ -297,7 +297,7 @@ def test_batch_runs_off_thread_with_progress_and_cancel(settings, plugin):
 
 
 def test_board_prediction_job(store, settings, plugin):
-    job = engine.predict_patients(store.path, settings, ["P1", "P2", "P3"], date=REF)
+    job = batch.predict_patients(store.path, settings, ["P1", "P2", "P3"], date=REF)
     results = job.result(timeout=30)
     assert [len(r) for r in results] == [1, 1, 1] and job.done == 3
     assert verify_trail(store).ok

@@ -85,3 +85,23 @@ def test_count_after_a_patient_is_removed(tmp_path):
         s.conn.execute("DELETE FROM patients WHERE id = 'P2'")
     assert browse.count_patients(s, "Martin") == 4 == len(browse.patient_page(s, "Martin"))
     s.close()
+
+
+@pytest.mark.parametrize("cap", [0, 5, 50, 10_000])
+def test_a_capped_count_stops_past_the_cap(store, cap):
+    for query in ("", "H", "M", "C", "c5", "C6", "D0", "Ma", "hé", "du", "zz", "Martin",
+                  "C50", "H000", "Hélène"):
+        exact = browse.count_patients(store, query)
+        expected = exact if not query else min(exact, cap + 1)  # no filter: always in full
+        assert browse.count_patients(store, query, cap=cap) == expected, (query, cap)
+
+
+def test_a_short_filter_over_the_cap_is_not_counted_in_full(store):
+    seen = []
+    store.conn.set_trace_callback(seen.append)
+    try:
+        assert browse.count_patients(store, "C", cap=10) == 11
+    finally:
+        store.conn.set_trace_callback(None)
+    # one part alone (the C IDs) is over the cap: the union of the parts is never counted
+    assert seen and all("LIMIT" in sql for sql in seen)

@@ -14,6 +14,7 @@ from oncoboard.inference import engine, validation, validation_batch, validation
 from oncoboard.inference import validation_metrics as vm
 from oncoboard.inference.discovery import get_plugin
 from oncoboard.inference.record_access import RecordView
+from oncoboard.inference.record_chunk import ChunkRecord
 from oncoboard.patients import importer, record
 
 
@@ -57,7 +58,7 @@ def test_bootstrap_batches_are_the_bootstrap_weights():
 
 def test_chunk_record_reads_what_record_reads(gbsg2_store):
     ids = [f"GBSG-{i:04d}" for i in (1, 2, 3, 50)]
-    chunk = validation_batch.ChunkRecord(gbsg2_store, ids)
+    chunk = ChunkRecord(gbsg2_store, ids)
     for pid in ids:
         assert chunk.get_patient(gbsg2_store, pid) == record.get_patient(gbsg2_store, pid)
         assert chunk.conditions(gbsg2_store, pid) == record.conditions(gbsg2_store, pid)

@@ -1,0 +1,280 @@
+"""Run the models for several patients at once (a board): one batch per plugin, one transaction.
+
+:func:`predict_many` does what :func:`oncoboard.inference.engine.predict_patient` does for each
+patient (that function is this one with one patient), with the per-call costs paid once for the
+whole list:
+
+* the plugins are discovered once, and the record is read table by table for every patient at
+  once (:class:`~oncoboard.inference.record_chunk.ChunkRecord`: the same rows, in the same order);
+* each plugin's rows (every patient's row, its what-if scenarios, reference and explanation
+  variants) run in one ``session.run`` when the graph's batch dimension is dynamic (a long batch
+  in two, one per worker thread); onnxruntime releases the GIL, so while one plugin's model runs
+  the results of another are read, finished and serialised on the caller's thread;
+* every result is stored and audited in one transaction (one audit insert batch, one commit,
+  one head checkpoint).
+
+A row's result does not depend on the rows run with it: the documents are the same, byte for
+byte, as patient by patient (a test compares them). A batch that fails as a whole (an image of
+another shape than the others, a provider failing) is run again case by case, so that each case
+gets its own result or refusal, as alone.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from oncoboard.errors import InferenceError, OncoboardError
+from oncoboard.identity import user_of
+from oncoboard.inference import engine, recalibration, runtime
+from oncoboard.inference.model_io import run_rows
+from oncoboard.inference.prediction import Prediction
+from oncoboard.inference.record_chunk import ChunkRecord
+
+if TYPE_CHECKING:
+    from oncoboard.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PatientRun:
+    """What running the models did for one patient: the predictions, or the error."""
+
+    patient_id: str
+    predictions: list[Prediction] = field(default_factory=list)
+    error: OncoboardError | None = None
+
+
+def predict_many(store: Any, settings: Any, patient_ids: Sequence[str], *,
+                 date: Any = None, plugin_ids: Sequence[str] | None = None, save: bool = True,
+                 explain_it: bool = True, plugins: Sequence[Any] | None = None,
+                 job: runtime.Job | None = None,
+                 progress: Callable[[int, int, str], None] | None = None) -> list[PatientRun]:
+    """Run the applicable plugins (or `plugin_ids`) on every patient, as of `date`.
+
+    A patient who cannot be run (unknown, a date before the birth, a named plugin missing) gets
+    the error and does not stop the others. ``progress(done, total, patient_id)`` is called as
+    each patient's inputs are assembled. With `save`, every result is stored and audited in one
+    transaction (all or none).
+    """
+    from oncoboard.inference import prediction_store
+    from oncoboard.inference.discovery import discover_plugins
+
+    day = engine._as_date(date)
+    runs = [PatientRun(pid) for pid in patient_ids]
+    try:
+        every = list(discover_plugins(settings)) if plugins is None else list(plugins)
+    except OncoboardError as exc:
+        return _failed(runs, exc)
+    cases: list[tuple[PatientRun, engine.PendingResult]] = []
+    user = user_of(store).login
+    rows = ChunkRecord(store, list(dict.fromkeys(patient_ids)))  # a few queries for them all
+    for done, run in enumerate(runs, start=1):
+        if job is not None and job.cancelled:
+            break
+        try:
+            chosen, view = engine.select_plugins(store, settings, run.patient_id, day, every,
+                                                 plugin_ids, record=rows)
+        except OncoboardError as exc:
+            run.error = exc
+            chosen = []
+        for plugin in chosen:
+            if job is not None and job.cancelled:
+                break
+            asm = engine.assemble_safely(store, plugin, run.patient_id, day, view)
+            cases.append((run, engine.begin_result(plugin, asm, settings.providers,
+                                                   patient_id=run.patient_id,
+                                                   reference_date=day, user=user)))
+        if progress is not None:
+            progress(done, len(runs), run.patient_id)
+    groups: dict[int, _Group] = {}
+    for _, case in cases:
+        if case.status == "ok":
+            groups.setdefault(id(case.plugin), _Group(case.plugin)).cases.append(case)
+    ready: dict[int, Any] = {}
+
+    def close(case: engine.PendingResult) -> None:
+        # finished, recalibrated and (with save) serialised while other models still run
+        case.result = recalibration.recalibrated(case.plugin, case.finish(), settings)
+        if save:
+            ready[id(case)] = prediction_store.prepare(case.result, settings)
+
+    def refused() -> None:
+        for _, case in cases:
+            if case.status != "ok":
+                close(case)
+
+    _run_groups(list(groups.values()), settings.providers, explain_it, job, close, refused)
+    for run, case in cases:
+        assert case.result is not None  # every case is closed by _run_groups
+        run.predictions.append(case.result)
+    if not save:
+        for run in runs:
+            run.predictions = [replace(p, images={}) for p in run.predictions]
+        return runs
+    try:
+        stored = iter(prediction_store.write(store, [ready[id(c)] for _, c in cases]))
+    except OncoboardError as exc:  # nothing was stored: every patient with results failed
+        return _failed([r for r in runs if r.predictions], exc, runs)
+    for run in runs:
+        run.predictions = [next(stored) for _ in run.predictions]
+    return runs
+
+
+def _failed(failed: list[PatientRun], exc: OncoboardError,
+            runs: list[PatientRun] | None = None) -> list[PatientRun]:
+    for run in failed:
+        run.predictions, run.error = [], exc
+    return failed if runs is None else runs
+
+
+#: Model calls at once. onnxruntime releases the GIL: on two cores one plugin's batch runs
+#: while the results of another are read and serialised (each session keeps its own thread
+#: settings; a row's result does not depend on the rows run with it).
+WORKERS = max(1, min(2, os.cpu_count() or 1))
+#: A batch of twice this many rows or more is split in one call per worker.
+CHUNK_ROWS = 32
+#: Seconds per row of each model, as measured by the last run (the costliest start first).
+_COST: dict[str, float] = {}
+
+
+class _Group:
+    """One plugin's cases of the board, their rows and the model calls made for them."""
+
+    def __init__(self, plugin: Any):
+        self.plugin = plugin
+        self.cases: list[engine.PendingResult] = []
+        self.parts: list[tuple[engine.PendingResult, dict[str, Any], int, int]] = []
+        self.rows: list[dict[str, Any]] = []
+        self.outs: list[list[dict[str, Any]]] = []
+        self.errors: list[Exception] = []
+        self.ms: Any = None
+        self.seconds = 0.0
+        self.left = 0
+
+    def plan(self, explain_it: bool) -> list[tuple[int, int]]:
+        m = self.plugin.manifest
+        for case in self.cases:
+            more, plan = engine.plan_rows(m, case.asm, explain_it)
+            self.parts.append((case, plan, len(self.rows), len(more)))
+            self.rows += more
+        n = len(self.rows)
+        pieces = WORKERS if n >= 2 * CHUNK_ROWS else 1
+        size = -(-n // pieces)
+        bounds = [(a, min(n, a + size)) for a in range(0, n, size)]
+        self.outs = [[] for _ in bounds]
+        self.left = len(bounds)
+        return bounds
+
+    def run(self, index: int, rows: list[dict[str, Any]], providers: Sequence[str],
+            job: runtime.Job | None) -> None:
+        started = time.perf_counter()
+        try:
+            self.outs[index], self.ms = run_rows(self.plugin.manifest, self.plugin.model_path,
+                                                 providers, rows, job)
+        except Exception as exc:  # noqa: BLE001 - given to the caller's thread
+            self.errors.append(exc)
+        self.seconds += time.perf_counter() - started
+
+    def read(self, providers: Sequence[str], explain_it: bool, job: runtime.Job | None,
+             close: Callable[[engine.PendingResult], None]) -> None:
+        """Give each case its results (or refusal), then `close` it."""
+        m = self.plugin.manifest
+        errors = self.errors
+        if errors and not all(isinstance(e, OncoboardError | ValueError) for e in errors):
+            raise errors[0]
+        cancelled = next((e for e in errors if isinstance(e, OncoboardError)
+                          and e.reason == "cancelled"), None)
+        if cancelled is not None:
+            for case in self.cases:
+                case.fail(cancelled)
+        elif errors:  # a case's rows can fail the batch (an image of another shape): alone
+            log.info("%s: the board's batch failed (%s); running case by case",
+                     self.plugin.id, type(errors[0]).__name__)
+            for case in self.cases:
+                case.evaluate(providers, explain_it=explain_it, job=job)
+        else:
+            _COST[str(self.plugin.model_path)] = self.seconds / len(self.rows)
+            outs = [o for chunk in self.outs for o in chunk]
+            shared = self.seconds / len(self.rows)
+            for case, plan, first, n in self.parts:
+                started = time.perf_counter()
+                try:
+                    case.got = engine.read_results(m, case.asm, plan, outs[first:first + n],
+                                                   self.ms, explain_it=explain_it)
+                except OncoboardError as exc:
+                    case.fail(exc)
+                case.spent += shared * n + time.perf_counter() - started
+        for case in self.cases:
+            close(case)
+
+
+def _run_groups(groups: list[_Group], providers: Sequence[str], explain_it: bool,
+                job: runtime.Job | None, close: Callable[[engine.PendingResult], None],
+                meanwhile: Callable[[], None]) -> None:
+    """Run every plugin's batch; read each group's results as soon as its calls are done."""
+    calls = [(g, i, g.rows[a:b]) for g in groups for i, (a, b) in enumerate(g.plan(explain_it))]
+    if WORKERS == 1 or len(calls) < 2:
+        meanwhile()
+        for g, i, rows in calls:
+            g.run(i, rows, providers, job)
+        for g in groups:
+            g.read(providers, explain_it, job, close)
+        return
+
+    def cost(call: tuple[_Group, int, list[Any]]) -> float:
+        per_row = _COST.get(str(call[0].plugin.model_path), float("inf"))
+        return -per_row * len(call[2])
+
+    finished: queue.SimpleQueue[_Group] = queue.SimpleQueue()
+    lock = threading.Lock()
+
+    def one(g: _Group, i: int, rows: list[Any]) -> None:
+        try:
+            g.run(i, rows, providers, job)
+        finally:  # the caller waits for every group: never leave one unfinished
+            with lock:
+                g.left -= 1
+                last = g.left == 0
+            if last:
+                finished.put(g)
+
+    with cf.ThreadPoolExecutor(WORKERS, thread_name_prefix="oncoboard-board") as pool:
+        for g, i, rows in sorted(calls, key=cost):
+            pool.submit(one, g, i, rows)
+        meanwhile()
+        for _ in groups:
+            finished.get().read(providers, explain_it, job, close)
+
+
+def predict_patients(store_path: Any, settings: Settings, patient_ids: Sequence[str], *,
+                     date: dt.date | str | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> runtime.Job:
+    """Predict for several patients (a board) off the caller's thread; cancellable.
+
+    The worker opens its own connection to the database at `store_path` (SQLite connections
+    must not cross threads). The Job's result is a list (one list of predictions per patient).
+    """
+    from oncoboard.store import open_store
+
+    if store_path is None:
+        raise InferenceError("background predictions need a database file, not an in-memory "
+                             "store")
+
+    def work(pid: str, job: runtime.Job) -> list[Prediction]:
+        s = open_store(store_path)
+        try:
+            return engine.predict_patient(s, settings, pid, date=date, job=job)
+        finally:
+            s.close()
+
+    return runtime.submit(list(patient_ids), work, progress=progress)

@@ -1,0 +1,127 @@
+"""The board batch (``inference.batch.predict_many``) stores what patient by patient stores.
+
+The demo cohort (records only) with the bundled plugins: the same patients predicted patient by
+patient (``engine.predict_patient``, one batch per plugin and patient) and as one board (one
+batch per plugin for every patient, on worker threads, one transaction) give the same stored
+documents, byte for byte, apart from what differs between any two runs (ids, times, durations,
+audit entries); the board makes fewer model calls, and the audit trail stays valid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oncoboard import audit
+from oncoboard.board.trail import verify_trail
+from oncoboard.config import Settings
+from oncoboard.demo import run_demo
+from oncoboard.inference import batch, engine, runtime
+from oncoboard.inference.discovery import discover_plugins
+from oncoboard.store import open_store
+
+PLUGINS = Path(__file__).resolve().parents[3] / "plugins"
+DAY = "2026-11-30"
+#: Differ between any two runs of the same prediction.
+VOLATILE = ("id", "created_at", "duration_ms", "record_sha256", "audit_seq", "audit_hash")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("board-batch")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ONCOBOARD_BUNDLED_PLUGINS", str(PLUGINS))
+    mp.setenv("ONCOBOARD_SITE_CONFIG", str(folder / "no-site.toml"))
+    mp.setenv("ONCOBOARD_USER_CONFIG", str(folder / "no-user.toml"))
+    mp.setenv("ONCOBOARD_PLUGIN_PATH", "")
+    settings = Settings(data_dir=folder / "data", providers=("CPUExecutionProvider",))
+    store = open_store(settings.data_dir)
+    run_demo(store, settings, imaging=False, date=DAY)
+    ids = [r[0] for r in store.conn.execute("SELECT id FROM patients ORDER BY id")]
+    yield store, settings, ids
+    store.close()
+    mp.undo()
+
+
+def _rows(store, ids):
+    cur = store.conn.execute(
+        f"SELECT * FROM predictions WHERE id IN ({','.join('?' * len(ids))})", ids)
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    for r in rows:
+        for k in VOLATILE:
+            r.pop(k)
+    return sorted(rows, key=lambda r: (r["patient_id"], r["plugin_id"]))
+
+
+def _counting(monkeypatch):
+    calls = []
+    real = runtime.run_session
+
+    def spy(ms, feeds, names, opts=None):
+        calls.append(len(next(iter(feeds.values()))))
+        return real(ms, feeds, names, opts)
+
+    monkeypatch.setattr(runtime, "run_session", spy)
+    return calls
+
+
+def test_board_stores_the_same_documents_as_patient_by_patient(demo, monkeypatch):
+    store, settings, ids = demo
+    discover_plugins(settings)  # the plugin checks' own runs are not counted
+    calls = _counting(monkeypatch)
+    one_by_one = [p for pid in ids for p in engine.predict_patient(store, settings, pid,
+                                                                   date=DAY)]
+    alone = list(calls)
+    calls.clear()
+    checkpoints = []
+    real_checkpoint = audit.checkpoint
+    monkeypatch.setattr(audit, "checkpoint",
+                        lambda s: (checkpoints.append(1), real_checkpoint(s))[1])
+    runs = batch.predict_many(store, settings, ids, date=DAY)
+    assert [r.patient_id for r in runs] == ids and not any(r.error for r in runs)
+    board = [p for r in runs for p in r.predictions]
+    assert len(board) == len(one_by_one) > len(ids)
+    assert sum(p.ok for p in board) == sum(p.ok for p in one_by_one) > 0
+    # the documents as stored: every JSON column, byte for byte
+    assert _rows(store, [p.id for p in board]) == _rows(store, [p.id for p in one_by_one])
+    # and as returned
+    for a, b in zip(board, one_by_one, strict=True):
+        da, db = a.to_dict(audit=False), b.to_dict(audit=False)
+        for k in ("id", "created_at", "duration_ms"):
+            da.pop(k), db.pop(k)
+        assert da == db
+    # the same rows in fewer model calls; one head checkpoint for the whole board
+    assert sum(calls) == sum(alone) and len(calls) < len(alone) / 3
+    assert checkpoints == [1]
+    seqs = sorted(p.audit.seq for p in board)
+    assert seqs == list(range(seqs[0], seqs[0] + len(board)))
+    assert verify_trail(store).ok
+
+
+def test_a_patient_that_cannot_be_run_does_not_stop_the_board(demo):
+    store, settings, ids = demo
+    runs = batch.predict_many(store, settings, [ids[0], "NO-SUCH", ids[1]], date=DAY)
+    assert [r.error is None for r in runs] == [True, False, True]
+    assert "NO-SUCH" in runs[1].error.message and not runs[1].predictions
+    assert runs[0].predictions and all(p.id and p.audit for p in runs[0].predictions)
+
+
+def test_a_failed_batch_is_run_again_case_by_case(demo, monkeypatch):
+    store, settings, ids = demo
+    real = batch.run_rows
+
+    def shapes_differ(manifest, path, providers, rows, job=None):
+        if len({id(r) for r in rows}) > 40:  # the board's batch: as stacking images of two
+            raise ValueError("all input arrays must have the same shape")  # shapes would
+        return real(manifest, path, providers, rows, job)
+
+    monkeypatch.setattr(batch, "run_rows", shapes_differ)
+    monkeypatch.setattr(batch, "CHUNK_ROWS", 10_000)
+    runs = batch.predict_many(store, settings, ids[:8], date=DAY, save=False)
+    alone = [p for pid in ids[:8]
+             for p in engine.predict_patient(store, settings, pid, date=DAY, save=False)]
+    got = [p for r in runs for p in r.predictions]
+    assert [(p.plugin.id, p.status, p.outputs) for p in got] == \
+        [(p.plugin.id, p.status, p.outputs) for p in alone]
