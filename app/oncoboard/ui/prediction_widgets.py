@@ -63,10 +63,16 @@ class ProbabilityWidget(QWidget):
         def fmt(v: float) -> str:
             if as_percent:
                 return percent(v)  # whole percent, as every other place shows it
-            # a points score (CARG 17) is an integer: "17.00" suggests false precision
-            return f"{v:.0f}" if float(v).is_integer() else f"{v:.2f}"
+            # a points score (CARG 17) is an integer: "17.00" suggests false precision; other
+            # values to 3 significant digits, as the CLI and the PDF show them (3.2 months)
+            return f"{v:.0f}" if float(v).is_integer() else f"{v:.3g}"
 
-        value.setText("—" if result.value is None else fmt(result.value))
+        unit = getattr(result, "unit", None)
+        shown = "—" if result.value is None else fmt(result.value)
+        if result.value is not None and unit and not as_percent:
+            shown += (f" <span style='font-size:{theme.BASE_POINT_SIZE + 2}pt; "
+                      f"font-weight:normal'>{unit}</span>")
+        value.setText(shown)
         detail = []
         level = round((result.interval_level or 0.95) * 100)
         if result.lower is not None and result.lower == result.upper == result.value:
