@@ -22,7 +22,8 @@ from oncoboard.inference.prediction_parts import OutputResult, Scenario
 if TYPE_CHECKING:
     from oncoboard.store import Store
 
-NO_PREDICTIONS = "no predictions yet: run the models on this patient (oncoboard predict ID)"
+NO_PREDICTIONS = ("no predictions yet: run the models on this patient (Predictions view, "
+                  "or oncoboard predict ID)")
 
 
 @dataclass
