@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from oncoboard import __version__
-from oncoboard.errors import AuditError
+from oncoboard.errors import AuditError, StorageError
 from oncoboard.identity import os_user
 
 log = logging.getLogger(__name__)
@@ -105,13 +105,20 @@ def append(store: Any, event_type: str, payload: dict[str, Any], *,
         raise AuditError(f"audit payload is not JSON-serialisable: {exc}",
                          where=event_type) from exc
     actor = actor or os_user()
-    conn: sqlite3.Connection = store.conn
+    conn = store.conn
     nested = conn.in_transaction
+    errors = getattr(store, "Error", sqlite3.Error)
     for attempt in range(20):
         try:
             if nested:
                 with store.transaction():
                     entry = _insert(store, event_type, payload, actor)
+            elif getattr(store, "url", None) is not None:
+                # PostgreSQL: the site's write lock (an advisory lock) serialises the appends of
+                # every workstation, so the chain stays one chain
+                with store.transaction():
+                    entry = _insert(store, event_type, payload, actor)
+                _write_head(store, entry)
             else:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -128,8 +135,10 @@ def append(store: Any, event_type: str, payload: dict[str, Any], *,
             if nested or "locked" not in str(exc) or attempt == 19:
                 raise AuditError(f"cannot write the audit trail: {exc}") from exc
             time.sleep(0.05 * (attempt + 1))
-        except sqlite3.Error as exc:
+        except errors as exc:
             raise AuditError(f"cannot write the audit trail: {exc}") from exc
+        except StorageError as exc:
+            raise AuditError(f"cannot write the audit trail: {exc.reason}") from exc
     raise AuditError("cannot write the audit trail: database busy")  # pragma: no cover
 
 
@@ -186,7 +195,7 @@ def entries(store: Any, *, event_type: str | None = None, last: int | None = Non
         sql += " WHERE event_type = ?"
         params.append(event_type)
     if last:
-        sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT {int(last)})"
+        sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT {int(last)}) AS newest"
     rows = store.conn.execute(sql + " ORDER BY seq", params).fetchall()
     return [_entry(r) for r in rows]
 
