@@ -204,3 +204,21 @@ def test_server_stopped_mid_transaction(tmp_path):
         store.close()
     finally:
         pg_server.remove(server)
+
+
+def test_doctor_checks_either_database(db_target, monkeypatch, tmp_path):
+    from oncoboard.config import load_settings
+    from oncoboard.doctor import check_database
+
+    monkeypatch.setenv("ONCOBOARD_SITE_CONFIG", str(tmp_path / "site.toml"))
+    monkeypatch.setenv("ONCOBOARD_USER_CONFIG", str(tmp_path / "user.toml"))
+    open_store(db_target).close()
+    if isinstance(db_target, str):
+        monkeypatch.setenv("ONCOBOARD_DATABASE", db_target)
+        settings = load_settings(tmp_path / "other")
+    else:
+        settings = load_settings(db_target)
+    check = check_database(settings)
+    assert check.status == "ok", check.message
+    assert check.data["schema"] == discover_migrations()[-1].number
+    assert ("url" in check.data) == isinstance(db_target, str)
