@@ -65,9 +65,5 @@ def db_target(backend: str, tmp_path: Any, request: Any) -> Any:
     if backend == "sqlite":
         yield tmp_path / "data"
         return
-    import uuid
-
     server = request.getfixturevalue("pg_server_running")
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    yield server.fresh_database(name)
-    server.drop_database(name)
+    yield server.reset_database("t_tests")  # one database per test process, emptied per test

@@ -202,7 +202,8 @@ def check(store: Any, heads: dict[int, str]) -> AnchorReport:
     report = AnchorReport()
     local = local_file(store)
     if local is None:
-        report.summary = "in-memory store: no checkpoints"
+        report.summary = ("site database: no checkpoints kept by this workstation"
+                          if getattr(store, "url", None) else "in-memory store: no checkpoints")
         return report
     anchor = anchor_for(store)
     db = str(Path(store.path).resolve())

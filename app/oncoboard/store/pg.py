@@ -130,11 +130,13 @@ class PgDatabase:
         return bool(self.raw.info.transaction_status != pq.TransactionStatus.IDLE)
 
     def _sql(self, sql: str) -> str:
-        if "OR REPLACE INTO" in sql.upper():
-            found = re.search(r"OR\s+REPLACE\s+INTO\s+(\w+)", sql, re.IGNORECASE)
-            if found:
-                self.primary_key(found.group(1))
-        return dialect.translate(sql, tuple(sorted(self._keys.items())))
+        if "OR REPLACE" not in sql and "or replace" not in sql:
+            return dialect.translate(sql)
+        found = re.search(r"OR\s+REPLACE\s+INTO\s+(\w+)", sql, re.IGNORECASE)
+        if not found:
+            return dialect.translate(sql)
+        table = found.group(1)
+        return dialect.translate(sql, ((table, self.primary_key(table)),))
 
     def execute(self, sql: str, params: Any = None) -> psycopg.Cursor[Any]:
         """Run one statement (``?`` placeholders) and return its cursor (rows are tuples)."""

@@ -222,3 +222,36 @@ def test_doctor_checks_either_database(db_target, monkeypatch, tmp_path):
     assert check.status == "ok", check.message
     assert check.data["schema"] == discover_migrations()[-1].number
     assert ("url" in check.data) == isinstance(db_target, str)
+
+
+def test_concurrent_audit_appends_stay_one_chain(db_target):
+    """Four connections appending at once: one valid chain, no entry lost (the write lock)."""
+    from oncoboard import audit
+    from oncoboard.board.trail import verify_trail
+
+    open_store(db_target).close()
+    errors: list[BaseException] = []
+
+    def writer(k: int) -> None:
+        store = open_store(db_target)
+        try:
+            for i in range(15):
+                audit.append(store, "test.concurrent", {"writer": k, "i": i})
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    store = open_store(db_target)
+    entries = audit.entries(store)
+    assert [e.seq for e in entries] == list(range(1, 61))
+    assert sorted((e.payload["writer"], e.payload["i"]) for e in entries) == [
+        (k, i) for k in range(4) for i in range(15)]
+    assert verify_trail(store).ok
+    store.close()
