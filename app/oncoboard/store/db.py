@@ -242,10 +242,14 @@ class Store:
         newest migration given (another workstation runs a newer Oncoboard).
         """
         migrations = discover_migrations() if migrations is None else migrations
+        lock = getattr(self.dialect, "MIGRATION_LOCK", None)
         try:
-            self.db.execute(
-                "CREATE TABLE IF NOT EXISTS _migrations "
-                "(number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+            # on PostgreSQL under the migration lock: two first workstations at once would
+            # both create the table otherwise
+            with self._immediate(lock) if self.url else contextlib.nullcontext():
+                self.db.execute(
+                    "CREATE TABLE IF NOT EXISTS _migrations "
+                    "(number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
         except self.Error as exc:
             raise self._error("cannot prepare the migrations", exc) from exc
         if migrations and self.schema_version() > migrations[-1].number:
@@ -254,7 +258,6 @@ class Store:
             return []
         done = set(self.applied_migrations())
         newly: list[str] = []
-        lock = getattr(self.dialect, "MIGRATION_LOCK", None)
         for migration in migrations:
             if migration.name in done:
                 continue

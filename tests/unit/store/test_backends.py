@@ -255,3 +255,28 @@ def test_concurrent_audit_appends_stay_one_chain(db_target):
         (k, i) for k in range(4) for i in range(15)]
     assert verify_trail(store).ok
     store.close()
+
+
+def test_workstations_migrating_an_empty_site_database_at_once(pg_server_running):
+    """The first start of four workstations on a new database: each migration applied once."""
+    server = pg_server_running
+    server.sql('DROP DATABASE IF EXISTS "empty_race" WITH (FORCE)')
+    server.sql('CREATE DATABASE "empty_race"')
+    url, errors = server.url("empty_race"), []
+
+    def start() -> None:
+        try:
+            open_store(url).close()
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    store = open_store(url)
+    assert store.applied_migrations() == [m.name for m in discover_migrations()]
+    store.close()
+    server.drop_database("empty_race")
