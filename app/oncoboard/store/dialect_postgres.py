@@ -75,7 +75,7 @@ def translate(sql: str, keys: tuple[tuple[str, str], ...] = ()) -> str:
     if suffix:
         body = text.rstrip().rstrip(";")
         found = re.search(r"\bRETURNING\b", body, re.IGNORECASE)
-        text = (body[:found.start()] + suffix + " " + body[found.start():] if found
+        text = (body[:found.start()].rstrip() + suffix + " " + body[found.start():] if found
                 else body + suffix)
     return text
 
@@ -147,9 +147,14 @@ COMPAT_FUNCTIONS = [
 
 
 def connect_kwargs(ca_file: str | None) -> dict[str, Any]:
-    """Return psycopg connection options: UTC sessions, TLS verified when a CA is given."""
+    """Return psycopg connection options: UTC sessions, TLS verified when a CA is given.
+
+    Statements are prepared (psycopg does after a few runs) but always planned for their values
+    (``plan_cache_mode``): a generic plan cannot use the prefix indexes for ``lower(x) LIKE ?``.
+    """
     kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": 10,
-                              "application_name": "oncoboard", "options": "-c TimeZone=UTC"}
+                              "application_name": "oncoboard",
+                              "options": "-c TimeZone=UTC -c plan_cache_mode=force_custom_plan"}
     if ca_file:
         kwargs.update(sslmode="verify-full", sslrootcert=ca_file)
     return kwargs
