@@ -280,3 +280,23 @@ def test_workstations_migrating_an_empty_site_database_at_once(pg_server_running
     assert store.applied_migrations() == [m.name for m in discover_migrations()]
     store.close()
     server.drop_database("empty_race")
+
+
+def test_note_search_ignores_accents_and_case_and_marks_the_match(db_target):
+    from oncoboard.patients.note_search import search_notes
+
+    store = open_store(db_target)
+    with store.transaction() as db:
+        _patient(db, "A")
+        db.execute("INSERT INTO notes (id, patient_id, source_id, language, title, text) VALUES "
+                   "('n1', 'A', 's1', 'fr', 'Consultation', 'Patiente vue ce jour. Fièvres à "
+                   "39 depuis hier, toux sèche.')")
+        db.execute("INSERT INTO notes (id, patient_id, source_id, language, text) VALUES "
+                   "('n2', 'A', 's2', 'en', 'Patient reports coughing at night.')")
+    [hit] = search_notes(store, "FIEVRES toux")
+    assert hit.note_id == "n1" and "[Fièvres]" in hit.snippet and "[toux]" in hit.snippet
+    assert [h.note_id for h in search_notes(store, "cough*")] == ["n2"]
+    if store.backend == "postgresql":  # French and English stemming
+        assert [h.note_id for h in search_notes(store, "fièvre")] == ["n1"]
+        assert [h.note_id for h in search_notes(store, "coughs")] == ["n2"]
+    store.close()
