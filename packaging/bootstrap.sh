@@ -3,7 +3,7 @@
 # a virtual environment in .venv, and the locked Python packages (requirements/*.txt, exact
 # versions checked against their sha256 hashes; see packaging/lock.sh).
 #   bash packaging/bootstrap.sh             # the app only (requirements/app.txt)
-#   bash packaging/bootstrap.sh --test      # + the test tools, Xvfb and Orthanc (test.txt)
+#   bash packaging/bootstrap.sh --test      # + the test tools, Xvfb, Orthanc, PostgreSQL (test.txt)
 #   bash packaging/bootstrap.sh --models    # + the model-training and benchmark stacks (models.txt)
 # Safe to run again: it installs only what is missing (a larger set already installed is kept).
 set -euo pipefail
@@ -26,7 +26,7 @@ apt_pkgs=(python3-venv libegl1 libgl1 libglx-mesa0 libxkbcommon0 libxkbcommon-x1
           libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
           libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxcb-xinerama0 libxrender1 libxi6)
 if [[ $want_test -eq 1 ]]; then
-  apt_pkgs+=(xvfb xauth orthanc orthanc-dicomweb poppler-utils)
+  apt_pkgs+=(xvfb xauth orthanc orthanc-dicomweb poppler-utils postgresql)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do
@@ -43,6 +43,10 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   # Orthanc's Debian service is not wanted: the tests start their own server on 127.0.0.1.
   if [[ " ${missing[*]} " == *" orthanc "* ]] && command -v systemctl >/dev/null; then
     $sudo_cmd systemctl disable --now orthanc >/dev/null 2>&1 || true
+  fi
+  # Nor PostgreSQL's: the tests run initdb + pg_ctl in a temporary folder on a free port.
+  if [[ " ${missing[*]} " == *" postgresql "* ]] && command -v systemctl >/dev/null; then
+    $sudo_cmd systemctl disable --now postgresql >/dev/null 2>&1 || true
   fi
 fi
 

@@ -36,6 +36,10 @@ ROOT_DIST = "oncoboard"
 LGPL_DYNAMIC = {
     "pyside6-essentials": "Qt for Python: Qt's shared libraries, loaded at run time",
     "shiboken6": "Qt for Python's binding runtime, a shared library loaded at run time",
+    # the PostgreSQL client (a site database): Python modules and a C extension (with libpq,
+    # PostgreSQL licence) imported at run time, shipped unmodified and replaceable in place
+    "psycopg": "PostgreSQL client, Python modules imported at run time",
+    "psycopg-binary": "psycopg's C extension and libpq, shared libraries loaded at run time",
 }
 
 #: Packages whose metadata does not name a licence that this script can read, with the licence
@@ -127,20 +131,24 @@ def runtime_closure(root: str = ROOT_DIST,
     if dists is None:
         dists = installed()
     seen: dict[str, metadata.Distribution] = {}
-    todo = [normalise(root)]
+    done: set[tuple[str, str]] = set()
+    # (name, extra): a requirement such as psycopg[binary] brings what that extra needs too
+    todo = [(normalise(root), "")]
     while todo:
-        name = todo.pop()
-        if name in seen:
+        name, extra = todo.pop()
+        if (name, extra) in done:
             continue
+        done.add((name, extra))
         dist = dists.get(name)
         if dist is None:
             raise SystemExit(f"licenses: {name} is required but not installed")
         seen[name] = dist
         for spec in dist.requires or []:
             req = Requirement(spec)
-            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            if req.marker is not None and not req.marker.evaluate({"extra": extra}):
                 continue
-            todo.append(normalise(req.name))
+            todo.append((normalise(req.name), ""))
+            todo.extend((normalise(req.name), e) for e in req.extras)
     return seen
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# README command (b): install what the tests need (Xvfb, Orthanc, Python packages), run them all.
+# README command (b): install what the tests need (Xvfb, Orthanc, PostgreSQL, Python packages),
+# run them all. The PostgreSQL backend tests start their own server (tests/unit/pg_server.py).
 # Extra arguments go to pytest, e.g. `bash tests/run.sh tests/unit -k fhir`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -62,12 +62,14 @@ from pathlib import Path
 from typing import Any
 
 from oncoboard.errors import ConfigError
+from oncoboard.nodes import FhirServer as FhirServer  # re-exported: read from the config
+from oncoboard.nodes import PacsNode as PacsNode
 
 SITE_CONFIG = Path("/etc/oncoboard/config.toml")
 #: Settings a site file locks: user files and environment variables cannot change them.
 SECURITY_SETTINGS = frozenset({
     "signed_plugins_only", "trusted_keys", "site_plugin_dir", "extra_plugin_dirs",
-    "audit_key_file", "audit_keyring", "audit_checkpoint_file", "audit_syslog"})
+    "audit_key_file", "audit_keyring", "audit_checkpoint_file", "audit_syslog", "database_url"})
 LANGUAGES = ("en", "fr")
 PATIENT_MATCH_RULES = ("patient_id", "patient_id+birth_date")
 HANGING_MATCH_FIELDS = ("modality", "body_part", "description")  # = imaging.hanging.MATCH_FIELDS
@@ -76,74 +78,6 @@ HANGING_MATCH_FIELDS = ("modality", "body_part", "description")  # = imaging.han
 PACS_AUTH = ("none", "basic", "bearer")
 #: Keys that would put a secret into a configuration file: refused with a clear message.
 _SECRET_KEYS = ("password", "token", "secret", "bearer_token", "api_key")
-
-
-@dataclass(frozen=True)
-class PacsNode:
-    """A PACS node the workstation can query, retrieve from and store to.
-
-    A DIMSE node has ``ae_title``, ``host`` and ``port``; a DICOMweb node has ``dicomweb_url``
-    (the service root, e.g. ``https://pacs/dicom-web``) and optionally ``auth`` (``basic`` with
-    ``username``, or ``bearer``), ``tls_verify`` and ``tls_ca_bundle``. The password or token is
-    read from the OS keyring (service ``keyring_service``, default ``oncoboard-pacs:NAME``), else
-    from the environment variable named by ``secret_env``; never from the configuration.
-    """
-
-    name: str
-    ae_title: str = ""
-    host: str = ""
-    port: int = 0
-    calling_ae_title: str = "ONCOBOARD"
-    timeout_s: float = 10.0
-    dicomweb_url: str = ""
-    auth: str = "none"
-    username: str = ""
-    secret_env: str = ""
-    keyring_service: str = ""
-    tls_verify: bool = True
-    tls_ca_bundle: str = ""
-
-    @property
-    def is_dicomweb(self) -> bool:
-        """Return True for a DICOMweb node, False for a DIMSE one."""
-        return bool(self.dicomweb_url)
-
-    @property
-    def keyring_name(self) -> str:
-        """Return the keyring service name the node's secret is stored under."""
-        return self.keyring_service or f"oncoboard-pacs:{self.name}"
-
-
-@dataclass(frozen=True)
-class FhirServer:
-    """The hospital's FHIR server (``[fhir]`` in a configuration file).
-
-    ``base_url`` is the FHIR base (``https://host/fhir``); ``auth``, ``username``,
-    ``secret_env``, ``tls_verify``, ``tls_ca_bundle`` and ``timeout_s`` as for a DICOMweb PACS
-    node. The token or password is read from the OS keyring (service ``keyring_service``, default
-    ``oncoboard-fhir``; user ``token`` for bearer, else the username), else from the environment
-    variable named by ``secret_env``; never from the configuration.
-    """
-
-    base_url: str
-    auth: str = "none"
-    username: str = ""
-    secret_env: str = ""
-    keyring_service: str = ""
-    tls_verify: bool = True
-    tls_ca_bundle: str = ""
-    timeout_s: float = 30.0
-    name: str = "fhir"
-
-    @property
-    def keyring_name(self) -> str:
-        """Return the keyring service name the server's secret is stored under."""
-        return self.keyring_service or "oncoboard-fhir"
-
-    @property
-    def label(self) -> str:
-        """Return how messages name the server."""
-        return f"FHIR server {self.base_url}"
 
 
 @dataclass(frozen=True)
@@ -170,6 +104,8 @@ class Settings:
     audit_keyring: bool = False                 # or keep that key in the OS keyring
     audit_checkpoint_file: Path | None = None   # append-only copy of the checkpoints (a share)
     audit_syslog: str | None = None             # send checkpoints to syslog ("/dev/log", h:p)
+    database_url: str | None = None             # [database] url: a PostgreSQL site database
+    database_ca: Path | None = None             # [database] ca: TLS, sslmode=verify-full
     sources: tuple[str, ...] = field(default=())
     locked: frozenset[str] = frozenset()        # security settings the site file set
     refused: tuple[str, ...] = ()               # attempts to change them, as messages
@@ -178,6 +114,19 @@ class Settings:
     def db_path(self) -> Path:
         """Return the path of the SQLite database."""
         return self.data_dir / "oncoboard.db"
+
+    @property
+    def store_target(self) -> Path | str:
+        """Return what `open_store` opens: the site database's URL, else the SQLite file.
+
+        With a CA (``[database] ca``) the URL asks libpq for TLS with ``sslmode=verify-full``.
+        """
+        if not self.database_url:
+            return self.db_path
+        if self.database_ca is None:
+            return self.database_url
+        glue = "&" if "?" in self.database_url else "?"
+        return f"{self.database_url}{glue}sslmode=verify-full&sslrootcert={self.database_ca}"
 
     @property
     def log_dir(self) -> Path:
@@ -245,15 +194,15 @@ _SCALARS = {"data_dir", "language", "providers", "site_plugin_dir", "extra_plugi
 
 
 def _merge(raw: dict[str, Any], into: dict[str, Any], path: Path, *,
-           site: bool = False) -> None:
-    known = _SCALARS | {"dicom", "pacs", "viewer", "fhir"}
+           site: bool = False, keys: set[str] | None = None) -> None:
+    known = keys or _SCALARS | {"dicom", "pacs", "viewer", "fhir", "database"}
     for key in raw:
         if key not in known:
             raise ConfigError(f"unknown setting {key!r} (known: {', '.join(sorted(known))})",
                               file=path)
     origin = into.setdefault("_origin", {})  # key -> file, so that errors name the file
     locked = into.setdefault("_locked", set())
-    for key in sorted(_SCALARS & raw.keys()):
+    for key in sorted((keys or _SCALARS) & raw.keys()):
         if not site and key in locked and not _stricter(key, raw[key]):
             _refuse(into, key, str(path))
             continue
@@ -261,6 +210,9 @@ def _merge(raw: dict[str, Any], into: dict[str, Any], path: Path, *,
         origin[key] = path
         if site and key in SECURITY_SETTINGS:
             locked.add(key)
+    if isinstance(raw.get("database"), dict):  # [database] url, ca (site: locked)
+        _merge({f"database_{k}": v for k, v in raw["database"].items()}, into, path, site=site,
+               keys={"database_url", "database_ca"})
     if "dicom" in raw:
         rule = raw["dicom"].get("patient_match")
         if rule is not None:
@@ -391,7 +343,12 @@ def _validated(values: dict[str, Any]) -> Settings:
 
     try:
         values["data_dir"] = Path(values["data_dir"]).expanduser()
-        for key in ("site_plugin_dir", "audit_key_file", "audit_checkpoint_file"):
+        if values.get("database_url"):
+            from oncoboard.database_url import check
+
+            values["database_url"] = check(str(values["database_url"]),
+                                           str(origin.get("database_url", "database")))
+        for key in ("site_plugin_dir", "audit_key_file", "audit_checkpoint_file", "database_ca"):
             if values.get(key):
                 values[key] = Path(values[key]).expanduser()
             else:
@@ -429,13 +386,16 @@ def _validated(values: dict[str, Any]) -> Settings:
     return Settings(**{k: v for k, v in values.items() if k in names})
 
 
-def load_settings(data_dir: str | Path | None = None) -> Settings:
+def load_settings(data_dir: str | Path | None = None, database: str | None = None
+                  ) -> Settings:
     """Return the effective settings.
 
     Parameters
     ----------
     data_dir
         The data folder given on the command line; wins over every other source.
+    database
+        The site database URL given on the command line (``--database``).
     """
     values: dict[str, Any] = {"data_dir": default_data_dir()}
     sources = ["defaults"]
@@ -463,6 +423,16 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
             values["extra_plugin_dirs"] = [p for p in
                                            env["ONCOBOARD_PLUGIN_PATH"].split(os.pathsep) if p]
             sources.append("ONCOBOARD_PLUGIN_PATH")
+    for given, source in ((env.get("ONCOBOARD_DATABASE"), "ONCOBOARD_DATABASE"),
+                          (database, "--database")):
+        if not given:
+            continue
+        if "database_url" in values.get("_locked", ()):
+            _refuse(values, "database_url", source)
+        else:
+            values["database_url"] = given
+            values.setdefault("_origin", {})["database_url"] = source
+            sources.append(source)
     if data_dir is not None:
         values["data_dir"] = data_dir
         sources.append("--data-dir")

@@ -100,16 +100,23 @@ def check_permissions(settings: Settings) -> Check:
 
 def check_database(settings: Settings) -> Check:
     """Check the database's integrity and schema version against this version's migrations."""
+    from oncoboard.database_url import describe, masked
     from oncoboard.store import open_store
     from oncoboard.store.db import discover_migrations
 
-    path = settings.db_path
+    target = settings.store_target
     expected = max(m.number for m in discover_migrations())
-    if not path.exists():
+    if isinstance(target, str):  # a site database: named without user or password
+        where = f"database server {describe(target)}"
+        shown: dict[str, object] = {"url": masked(settings.database_url or target)}
+    else:
+        where, shown = str(target), {"path": str(target)}
+    path = settings.db_path
+    if not isinstance(target, str) and not path.exists():
         return Check("database", OK, f"{path} not created yet (created on first use)",
                      {"path": str(path), "expected_schema": expected})
     try:
-        store = open_store(path, migrate=False)
+        store = open_store(target, migrate=False)
         try:
             findings = store.integrity_check()
             version = store.schema_version()
@@ -118,8 +125,8 @@ def check_database(settings: Settings) -> Check:
         finally:
             store.close()
     except Exception as exc:  # any failure to read the file is the finding itself
-        return Check("database", FAIL, f"{path} cannot be read: {exc}", {"path": str(path)})
-    data = {"path": str(path), "schema": version, "expected_schema": expected,
+        return Check("database", FAIL, f"{where} cannot be read: {exc}", shown)
+    data = {**shown, "schema": version, "expected_schema": expected,
             "integrity": findings, "patients": patients}
     if findings != ["ok"]:
         return Check("database", FAIL, f"integrity check failed: {'; '.join(findings[:3])}", data)

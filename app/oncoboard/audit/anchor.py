@@ -212,7 +212,8 @@ def check(store: Store, heads: dict[int, str]) -> AnchorReport:
     report = AnchorReport()
     local = local_file(store)
     if local is None or store.path is None:
-        report.summary = "in-memory store: no checkpoints"
+        report.summary = ("site database: no checkpoints kept by this workstation"
+                          if getattr(store, "url", None) else "in-memory store: no checkpoints")
         return report
     anchor = anchor_for(store)
     db = str(store.path.resolve())

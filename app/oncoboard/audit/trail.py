@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oncoboard import __version__
-from oncoboard.errors import AuditError
+from oncoboard.errors import AuditError, StorageError
 from oncoboard.identity import user_of
 
 if TYPE_CHECKING:
@@ -128,13 +128,20 @@ def append_many(store: Store, events: Sequence[Event]) -> list[AuditEntry]:
                              where=event_type) from exc
     if not ready:
         return []
-    conn: sqlite3.Connection = store.conn
+    conn = store.conn
     nested = conn.in_transaction
+    errors = getattr(store, "Error", sqlite3.Error)
     for attempt in range(20):
         try:
             if nested:
                 with store.transaction():
                     done = _insert(store, ready)
+            elif getattr(store, "url", None) is not None:
+                # PostgreSQL: the site's write lock (an advisory lock) serialises the appends of
+                # every workstation, so the chain stays one chain
+                with store.transaction():
+                    done = _insert(store, ready)
+                _write_head(store, done[-1])
             else:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -151,8 +158,10 @@ def append_many(store: Store, events: Sequence[Event]) -> list[AuditEntry]:
             if nested or "locked" not in str(exc) or attempt == 19:
                 raise AuditError(f"cannot write the audit trail: {exc}") from exc
             time.sleep(0.05 * (attempt + 1))
-        except sqlite3.Error as exc:
+        except errors as exc:
             raise AuditError(f"cannot write the audit trail: {exc}") from exc
+        except StorageError as exc:
+            raise AuditError(f"cannot write the audit trail: {exc.reason}") from exc
     raise AuditError("cannot write the audit trail: database busy")  # pragma: no cover
 
 
@@ -223,7 +232,7 @@ def entries(store: Store, *, event_type: str | None = None, last: int | None = N
         sql += " WHERE event_type = ?"
         params.append(event_type)
     if last:
-        sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT {int(last)})"
+        sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT {int(last)}) AS newest"
     rows = store.conn.execute(sql + " ORDER BY seq", params).fetchall()
     return [_entry(r) for r in rows]
 

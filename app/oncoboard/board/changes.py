@@ -37,8 +37,12 @@ class Changes:
 def note_change(store: Any, meeting_id: int, user: str, at: str) -> int:
     """Record a change of `meeting_id` in the caller's transaction; return its number."""
     conn = store.conn
-    conn.execute("UPDATE board_changes SET seq = seq + 1, changed_at = ?, changed_by = ? "
-                 "WHERE meeting_id = 0", [at, user])
+    # the head row (0) is made by the migration; an upsert also makes it again where a table
+    # was emptied by hand (a restored or reset database)
+    conn.execute("INSERT INTO board_changes (meeting_id, seq, changed_at, changed_by) "
+                 "VALUES (0, 1, ?, ?) ON CONFLICT (meeting_id) DO UPDATE SET "
+                 "seq = board_changes.seq + 1, changed_at = excluded.changed_at, "
+                 "changed_by = excluded.changed_by", [at, user])
     seq = int(conn.execute("SELECT seq FROM board_changes WHERE meeting_id = 0").fetchone()[0])
     conn.execute("INSERT INTO board_changes (meeting_id, seq, changed_at, changed_by) "
                  "VALUES (?, ?, ?, ?) ON CONFLICT (meeting_id) DO UPDATE SET seq = excluded.seq,"

@@ -233,7 +233,7 @@ def send_case(store: Store, settings: Settings, meeting_id: int | str, patient_i
                   "sop_uid": str(ds.SOPInstanceUID) if stored_result.stored else "",
                   "sent_at": when, "sent_by": user}
         with audited(store):
-            store.db.table("board_sent").insert(record)
+            store.db["board_sent"].insert(record)
             audit.append(store, "board.sent", {**record, "meeting_id": view.meeting.id,
                                                "patient_id": patient_id})
         outcomes.append(SentItem(patient_id, item, kind, status, stored_result.reason,

@@ -68,7 +68,7 @@ class Context:
             from oncoboard.store import open_store
 
             _check_data_dir(self.settings.db_path.parent)
-            self._store = open_store(self.settings.db_path)
+            self._store = open_store(self.settings.store_target)
             # the signed-in user, carried by the store to every action (a site database will
             # set its login and roles here)
             self._store.user = local_user()
@@ -137,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS,
                         help="data folder (default: ONCOBOARD_HOME, else the per-user folder)")
+    common.add_argument("--database", metavar="URL", default=argparse.SUPPRESS,
+                        help="site database, postgresql://host/dbname (default: "
+                             "ONCOBOARD_DATABASE, else [database] url, else the SQLite file "
+                             "in the data folder)")
     common.add_argument("--log-level", default=argparse.SUPPRESS,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log file detail")
     parser = _Parser(
@@ -169,7 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.umask(0o077)
     ctx: Context | None = None
     try:
-        settings = load_settings(getattr(args, "data_dir", None))
+        settings = load_settings(getattr(args, "data_dir", None),
+                                 getattr(args, "database", None))
         log_file = setup_logging(settings.log_dir, getattr(args, "log_level", "INFO"))
         ctx = Context(settings, log_file)
         log.info("oncoboard %s: %s", __version__, args.command)

@@ -257,7 +257,8 @@ def _write_series(store: Store, series_uid: str, recs: list[Any], rule: str,
         "INSERT INTO dicom_studies (study_uid, patient_id, dicom_patient_id, patient_name, "
         "birth_date, sex, study_date, study_time, description, accession_number, indexed_at) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(study_uid) DO UPDATE SET "
-        "patient_id = COALESCE(excluded.patient_id, patient_id), indexed_at = excluded.indexed_at, "
+        "patient_id = COALESCE(excluded.patient_id, dicom_studies.patient_id), "
+        "indexed_at = excluded.indexed_at, "
         # Re-read (changed) files are the truth: a rewritten study may carry another date.
         "study_date = excluded.study_date, study_time = excluded.study_time",
         [first.study_uid, linked, first.dicom_patient_id, first.patient_name,

@@ -162,7 +162,7 @@ def _write(store: Store, table: str, row: dict[str, Any], event: str,
     with store.transaction() as db:
         entry = audit.append(store, event, {**payload, "content_sha256": _hash(row, columns)})
         row["audit_hash"] = entry.hash
-        pk = db.table(table).insert(row).last_pk
+        pk = db[table].insert(row).last_pk
         if pk is None:  # set by every insert into these rowid tables
             raise OncoboardError(f"the database returned no id for the new {table} row",
                                  where="lesions")

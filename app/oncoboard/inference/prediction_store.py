@@ -186,7 +186,7 @@ def latest_for_patient(store: Store, patient_id: str) -> list[Prediction]:
         SELECT * FROM (
             SELECT *, ROW_NUMBER() OVER (PARTITION BY plugin_id
                                          ORDER BY created_at DESC, rowid DESC) AS newest
-            FROM predictions WHERE patient_id = ?)
+            FROM predictions WHERE patient_id = ?) AS ranked
         WHERE newest = 1 ORDER BY plugin_id"""
     return [Prediction.from_dict(_document(r)) for r in store.db.query(sql, [patient_id])]
 

@@ -54,7 +54,7 @@ class ChunkRecord:
         """Return the patient (as ``record.get_patient``)."""
         r = self._r
         rows = self._grouped("patients", f"SELECT *, id AS patient_id FROM ({r._LIST_SQL} "
-                                         f"WHERE p.id IN ({self._marks}))", self.ids,
+                                         f"WHERE p.id IN ({self._marks})) AS listed", self.ids,
                              r._patient)
         if patient_id not in rows:
             from oncoboard.errors import NotFoundError

@@ -94,9 +94,9 @@ def cohort_ids(store: Store, cohort: str | None = None) -> list[str]:
     from oncoboard.patients import record
     from oncoboard.patients.browse import where_clause
 
-    where, params = where_clause(cohort)
+    where, params = where_clause(cohort, getattr(store, "backend", "sqlite"))
     return [r["id"] for r in store.db.query(
-        f"SELECT id FROM ({record._LIST_SQL} WHERE {where}) ORDER BY id", params)]
+        f"SELECT id FROM ({record._LIST_SQL} WHERE {where}) AS cohort ORDER BY id", params)]
 
 
 def iter_cohort(store: Store, manifest: Any, horizon: float, *, cohort: str | None = None,
@@ -147,7 +147,7 @@ def iter_cohort(store: Store, manifest: Any, horizon: float, *, cohort: str | No
             f" FROM outcomes WHERE patient_id IN ({marks})"
             f" UNION ALL SELECT id, substr(deceased_date, 1, 10) FROM patients"
             f" WHERE id IN ({marks})"
-            ") WHERE d IS NOT NULL GROUP BY patient_id", part * 5)}
+            ") AS dated WHERE d IS NOT NULL GROUP BY patient_id", part * 5)}
         yield [_case(pid, _day(ref.get(pid)), missing_ref, events.get(pid, []),
                      _day(last.get(pid)), horizon, binary) for pid in part]
 

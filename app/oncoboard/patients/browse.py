@@ -1,12 +1,12 @@
 """Browsing many patients: filtered counts and pages, each answered from an index.
 
-The patient browser asks for "how many match" and "the next page after this ID" on every
-keystroke and every scroll, whatever the size of the hospital's record. A query of three
-characters or more matches any part of a patient's ID, names, or a primary cancer's code or
-label, through the trigram index of migration 2 (``patient_search``); a shorter one matches the
-start of an ID, a given or family name, or a primary cancer's code, through case-insensitive
-indexes. Pages are read by key (``id > last``, ordered by ID), so the thousandth page costs what
-the first does.
+The patient browser asks for "how many match" and "the next page after this ID" on every keystroke
+and every scroll, whatever the size of the hospital's record. A query of three characters or more
+matches any part of a patient's ID, names, or a primary cancer's code or label, through the trigram
+index of migration 2 (``patient_search``); a shorter one matches the start of an ID, a given or
+family name, or a primary cancer's code, through case-insensitive indexes (on a PostgreSQL site
+database: a pg_trgm index on the same terms, and indexes on ``lower(...)``). Pages are read by key
+(``id > last``, ordered by ID), so the thousandth page costs what the first does.
 """
 
 from __future__ import annotations
@@ -58,8 +58,16 @@ class PatientRow:
         return " ".join(p for p in (self.given_name, self.family_name) if p)
 
 
-def _connection(store_or_conn: Store | sqlite3.Connection) -> sqlite3.Connection:
+def _connection(store_or_conn: Store | sqlite3.Connection) -> Any:
     return store_or_conn if isinstance(store_or_conn, sqlite3.Connection) else store_or_conn.conn
+
+
+def _backend(conn: Any) -> str:
+    return "sqlite" if isinstance(conn, sqlite3.Connection) else "postgresql"
+
+
+def _like_contains(text: str) -> str:
+    return "%" + _like_prefix(text)
 
 
 def _like_prefix(text: str) -> str:
@@ -67,11 +75,24 @@ def _like_prefix(text: str) -> str:
     return escaped + "%"
 
 
-def where_clause(query: str | None) -> tuple[str, list[Any]]:
-    """Return the SQL condition on the patients table aliased ``p``, and its parameters."""
+def where_clause(query: str | None, backend: str = "sqlite") -> tuple[str, list[Any]]:
+    """Return the SQL condition on the patients table aliased ``p``, and its parameters.
+
+    `backend` is the store's (``store.backend``): ``sqlite`` or ``postgresql``.
+    """
     text = (query or "").strip()
     if not text:
-        return "1", []
+        return "1 = 1", []
+    if backend == "postgresql":
+        # `~~` is LIKE: the query translation leaves it alone (LIKE becomes ILIKE), and the
+        # lower(...) text_pattern_ops indexes answer a prefix given in lower case
+        if len(text) >= TRIGRAM:
+            return ("p.id IN (SELECT patient_id FROM patient_search WHERE terms ILIKE ?)",
+                    [_like_contains(text)])
+        like = _like_prefix(text.lower())
+        return ("(lower(p.id) ~~ ? OR lower(p.family_name) ~~ ? OR lower(p.given_name) ~~ ? "
+                "OR p.id IN (SELECT patient_id FROM conditions WHERE is_primary_cancer = 1 "
+                "AND lower(code) ~~ ?))", [like] * 4)
     if len(text) >= TRIGRAM:
         phrase = '"' + text.replace('"', '""') + '"'
         return ("p.id IN (SELECT k.patient_id FROM patient_search s "
@@ -95,7 +116,7 @@ def _watch(conn: sqlite3.Connection, *, budget_s: float | None = None,
     Yields a one-item list that holds True when the budget ran out (the statement then raises
     sqlite3.OperationalError "interrupted"); a cancellation raises :class:`Cancelled`.
     """
-    if budget_s is None and cancelled is None:
+    if (budget_s is None and cancelled is None) or not isinstance(conn, sqlite3.Connection):
         yield [False]
         return
     deadline = time.perf_counter() + budget_s if budget_s is not None else None
@@ -138,18 +159,22 @@ def count_patients(store: Store | sqlite3.Connection, query: str | None = None, 
     :class:`Cancelled`.
     """
     text = (query or "").strip()
-    where, params = where_clause(query)
+    conn = _connection(store)
+    postgres = _backend(conn) == "postgresql"
+    where, params = where_clause(query, _backend(conn))
     sql = f"SELECT count(*) FROM patients p WHERE {where}"
-    if len(text) >= TRIGRAM:
+    if len(text) >= TRIGRAM and postgres:
+        sql = "SELECT count(*) FROM patient_search WHERE terms ILIKE ?"
+    elif len(text) >= TRIGRAM:
         # the search index holds one row per patient (migration 2's triggers): count its
         # matches without joining them to the patients (5 ms instead of 35 for 100,000)
         sql = "SELECT count(*) FROM patient_search WHERE patient_search MATCH ?"
-    conn = _connection(store)
     with _watch(conn, cancelled=cancelled):
         if cap is not None and text:  # every patient (no filter) is counted from an index
             if len(text) >= TRIGRAM:
+                match = "terms ILIKE ?" if postgres else "patient_search MATCH ?"
                 sql = (f"SELECT count(*) FROM (SELECT 1 FROM patient_search WHERE "
-                       f"patient_search MATCH ? LIMIT {int(cap) + 1}) AS m")
+                       f"{match} LIMIT {int(cap) + 1}) AS m")
             elif _one_part_over(conn, text, int(cap)):
                 return int(cap) + 1
         return int(conn.execute(sql, params).fetchone()[0])
@@ -167,13 +192,13 @@ _PARTS = (
 )
 
 
-def _one_part_over(conn: sqlite3.Connection, text: str, cap: int) -> bool:
+def _one_part_over(conn: Any, text: str, cap: int) -> bool:
     """Return True when one part of a short filter alone matches more than `cap` patients."""
     like = _like_prefix(text)
     return any(conn.execute(sql, [like, cap + 1]).fetchone()[0] > cap for sql in _PARTS)
 
 
-def _dense_ids(conn: sqlite3.Connection, text: str, after: str | None, limit: int,
+def _dense_ids(conn: Any, text: str, after: str | None, limit: int,
                cancelled: Callable[[], bool] | None) -> list[str] | None:
     """Return the page's IDs by walking the patients in ID order, or None past the budget.
 
@@ -182,6 +207,8 @@ def _dense_ids(conn: sqlite3.Connection, text: str, after: str | None, limit: in
     the name and code indexes and sorting them took 0.15-0.3 s at 100,000 patients. When the
     matches are rare the walk runs out of its budget and the indexes answer instead.
     """
+    if not isinstance(conn, sqlite3.Connection):
+        return None  # PostgreSQL's planner picks the index
     like = _like_prefix(text)
     sql = ("SELECT p.id FROM patients p INDEXED BY sqlite_autoindex_patients_1 "
            "WHERE (p.id LIKE ? ESCAPE '\\' OR p.family_name LIKE ? ESCAPE '\\' "
@@ -209,7 +236,7 @@ def patient_page(store: Store | sqlite3.Connection, query: str | None = None, *,
     text = (query or "").strip()
     ids = _dense_ids(conn, text, after, limit, cancelled) if 0 < len(text) < TRIGRAM else None
     if ids is None:
-        where, params = where_clause(query)
+        where, params = where_clause(query, _backend(conn))
         sql = f"SELECT p.id FROM patients p WHERE {where}"
         if after is not None:
             sql += " AND p.id > ?"
@@ -228,6 +255,7 @@ def patient_page(store: Store | sqlite3.Connection, query: str | None = None, *,
 
 def matching_ids(store: Store | sqlite3.Connection, query: str | None) -> list[str]:
     """Return the IDs of every patient matching `query`, sorted."""
-    where, params = where_clause(query)
+    conn = _connection(store)
+    where, params = where_clause(query, _backend(conn))
     sql = f"SELECT p.id FROM patients p WHERE {where} ORDER BY p.id"
-    return [r[0] for r in _connection(store).execute(sql, params)]
+    return [r[0] for r in conn.execute(sql, params)]

@@ -111,9 +111,7 @@ class Context:
             raise self.error(f"{what} identifier {value} matches several patients of this "
                              f"bundle ({', '.join(sorted(found))})", where)
         pid = found.pop() if found else self._stored_patient(
-            "EXISTS (SELECT 1 FROM json_each(patients.extra, '$.identifiers') AS i WHERE "
-            "json_extract(i.value, '$.value') = ? AND (? IS NULL OR json_extract(i.value, "
-            "'$.system') IS NULL OR json_extract(i.value, '$.system') = ?))",
+            self.store.dialect.PATIENT_HAS_IDENTIFIER,
             [value, system, system], f"identifier {value}", where)
         if pid is None:
             label = f"{system}|{value}" if system else value

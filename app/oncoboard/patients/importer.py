@@ -333,11 +333,11 @@ def _upsert_plan(store: Store, table: str) -> _UpsertPlan:
     plans = _plans.setdefault(store, {})
     plan = plans.get(table)
     if plan is None:
-        cols = tuple(r[1] for r in store.db.execute(f"PRAGMA table_info({table})"))
+        cols = store.columns(table)
         keep = [c for c in cols if c not in ("id", "imported_at")]
         # the file a row came from is provenance, not content: the same row in another file
         # (e.g. a re-export) leaves the stored row alone
-        changed = " OR ".join(f"{table}.{c} IS NOT excluded.{c}" for c in keep
+        changed = " OR ".join(f"{table}.{c} IS DISTINCT FROM excluded.{c}" for c in keep
                               if c != "source_file")
         sets = ", ".join(f"{c} = excluded.{c}" for c in keep)
         sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
@@ -378,7 +378,7 @@ def _upsert(store: Store, table: str, rows: list[dict[str, Any]]) -> int:
         return 0
     plan = _upsert_plan(store, table)
     cursor = store.conn.executemany(plan.sql, _values(plan, rows))
-    return max(cursor.rowcount, 0)  # rows inserted or updated, not counting trigger writes
+    return max(int(cursor.rowcount), 0)  # rows inserted or updated, not counting trigger writes
 
 
 def write_batch(store: Store, batch: Batch, today: dt.date | None = None) -> ImportReport:

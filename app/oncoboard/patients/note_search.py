@@ -85,6 +85,8 @@ def search_notes(store: Store, text: str, limit: int = 20, patient_id: str | Non
                "FROM notes_fts WHERE notes_fts MATCH ? ORDER BY rowid DESC LIMIT ?) m "
                "JOIN notes n ON n.rowid = m.rowid ORDER BY m.rank LIMIT ?")
         params = [query, RANK_WINDOW, int(limit)]
+    if getattr(store, "backend", "sqlite") == "postgresql":
+        sql, params = _postgres_sql(text, cols, patient_id, int(limit))
     terms = _snippet_terms(text)
     hits = []
     for r in store.db.query(sql, params):
@@ -96,6 +98,38 @@ def search_notes(store: Store, text: str, limit: int = 20, patient_id: str | Non
                             note_type=r["note_type"], date=r["date"], language=r["language"],
                             title=r["title"], snippet=snippet, rank=r["rank"]))
     return hits
+
+
+def _postgres_sql(text: str, cols: str, patient_id: str | None, limit: int
+                  ) -> tuple[str, list[Any]]:
+    """Return the PostgreSQL search (``notes.search``, migration 1) and its parameters.
+
+    Each word is looked up as written and stemmed in French and in English, accents and case
+    ignored (``oncoboard_unaccent``); a ``word*`` is a prefix. Ranked by ts_rank_cd over the
+    same bounded window as SQLite (negated: lower is better, as bm25).
+    """
+    parts, params = [], []
+    for m in re.finditer(r"(\w+)(\*?)", text):
+        word = m.group(1)
+        if m.group(2):
+            parts.append("to_tsquery('simple', oncoboard_unaccent(lower(?)) || ':*')")
+            params.append(word)
+        else:
+            parts.append("(plainto_tsquery('simple', oncoboard_unaccent(lower(?))) || "
+                         "plainto_tsquery('french', oncoboard_unaccent(lower(?))) || "
+                         "plainto_tsquery('english', oncoboard_unaccent(lower(?))))")
+            params += [word, word, word]
+    query = " && ".join(parts)
+    if patient_id is not None:
+        sql = (f"SELECT {cols}, -ts_rank_cd(n.search, q) AS rank FROM notes n, ({'SELECT '}"
+               f"{query} AS q) qq WHERE n.patient_id = ? AND n.search @@ q "
+               "ORDER BY rank, n.rowid DESC LIMIT ?")
+        return sql, [*params, patient_id, limit]
+    sql = (f"SELECT {cols}, m.rank FROM (SELECT n.rowid, -ts_rank_cd(n.search, q) AS rank "
+           f"FROM notes n, (SELECT {query} AS q) qq WHERE n.search @@ q "
+           "ORDER BY n.rowid DESC LIMIT ?) m JOIN notes n ON n.rowid = m.rowid "
+           "ORDER BY m.rank, n.rowid DESC LIMIT ?")
+    return sql, [*params, RANK_WINDOW, limit]
 
 
 #: Matches ranked by bm25: the latest notes (by insertion) that contain the words.

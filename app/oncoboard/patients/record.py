@@ -261,7 +261,7 @@ def list_patients(store: Store, query: str | None = None) -> list[Patient]:
     """
     from oncoboard.patients.browse import where_clause
 
-    where, params = where_clause(query)
+    where, params = where_clause(query, store.backend)
     sql = _LIST_SQL + f" WHERE {where} ORDER BY p.id"
     return [_patient(r) for r in store.db.query(sql, params)]
 

@@ -34,11 +34,12 @@ def record(store: Any, patient_ids: Iterable[str], route: str) -> Future[Any]:
     user = user_of(store)
     user.require("record.read")
     ids = list(patient_ids)
-    if getattr(store, "path", None) is None:
+    where = getattr(store, "location", None)  # the SQLite file, or the site database's URL
+    if where is None:  # an in-memory store: written here
         done: Future[Any] = Future()
         done.set_result(record_accesses(store, ids, route))
         return done
-    return _executor().submit(_write, str(store.path), user, ids, route)
+    return _executor().submit(_write, str(where), user, ids, route)
 
 
 def flush(timeout_s: float = 10.0) -> None:

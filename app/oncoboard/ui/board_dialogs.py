@@ -352,8 +352,8 @@ class SendToPacsDialog(QDialog):
             return None
         self.send_button.setEnabled(False)
         self.message.setText(tr("Sending to {node}…").format(node=node.name))
-        self.task = workers.Task(send_job, self.settings.db_path, self.settings, self.meeting_id,
-                                 self.patient_id, node, name="send to PACS")
+        self.task = workers.Task(send_job, self.settings.store_target, self.settings,
+                                 self.meeting_id, self.patient_id, node, name="send to PACS")
         workers.start(self.task, on_done=self._on_sent, on_error=self._on_failed)
         return self.task
 

@@ -371,7 +371,7 @@ class BoardView(QWidget):
         """Gather the cases (key images load in the background) and open the presenter."""
         if self.meeting_id is None:
             return None
-        task = workers.Task(case_views_job, self.ctx.settings.db_path, self.ctx.settings,
+        task = workers.Task(case_views_job, self.ctx.settings.store_target, self.ctx.settings,
                             self.meeting_id, user_of(self.store), name="presenter")
         self._run(task, tr("Preparing the presentation"), self._on_case_views_ready)
         return task
@@ -409,7 +409,7 @@ class BoardView(QWidget):
             if not chosen:
                 return None
             path = Path(chosen)
-        task = workers.Task(export_job, self.ctx.settings.db_path, self.ctx.settings,
+        task = workers.Task(export_job, self.ctx.settings.store_target, self.ctx.settings,
                             self.meeting_id, path, kind, user_of(self.store),
                             name=f"export {kind}")
         self._run(task, tr("Exporting the report"),

@@ -175,10 +175,10 @@ class ImportDialog(QDialog):
         if not paths:
             return None
         if self.kind == "records":
-            task = workers.Task(import_records_job, self.ctx.settings.db_path, paths,
+            task = workers.Task(import_records_job, self.ctx.settings.store_target, paths,
                                 self.ctx.settings.patient_match, name="import records")
         else:
-            task = workers.Task(import_dicom_job, self.ctx.settings.db_path, self.ctx.settings,
+            task = workers.Task(import_dicom_job, self.ctx.settings.store_target, self.ctx.settings,
                                 paths, name="import dicom")
         self.task = task
         self.start_button.setEnabled(False)
@@ -403,7 +403,7 @@ class PacsQueryDialog(QDialog):
         if not uids:
             return None
         node, settings = self._selected_node(), self.ctx.settings
-        db_path, method = settings.db_path, str(self.method.currentData())
+        db_path, method = settings.store_target, str(self.method.currentData())
         lines: list[str] = []  # filled as studies arrive: shown even if the task is cancelled
 
         def job(task: workers.Task) -> list[str]:

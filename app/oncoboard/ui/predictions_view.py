@@ -304,7 +304,7 @@ class PredictionsView(QWidget):
             return None
         chosen = plugin_id or self.plugin_box.currentData()
         day = self.date.date().toString("yyyy-MM-dd")
-        task = workers.Task(predict_job, self.ctx.settings.db_path, self.ctx.settings,
+        task = workers.Task(predict_job, self.ctx.settings.store_target, self.ctx.settings,
                             self.patient_id, day, [chosen] if chosen else None, name="predict")
         self.run_button.setEnabled(False)
         task.signals.finished.connect(self._update_buttons)

@@ -52,7 +52,7 @@ def validate_job(task: workers.Task, settings: Settings, plugin_id: str, n_boot:
     from oncoboard.inference import validation
     from oncoboard.store import open_store
 
-    store = open_store(settings.db_path)
+    store = open_store(settings.store_target)
     try:
         return validation.validate(
             store, settings, plugin_id, n_boot=n_boot,

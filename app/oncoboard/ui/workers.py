@@ -6,7 +6,7 @@ function ``fn(job, *args)``; ``job`` gives it ``progress(fraction, message)`` an
 back as queued Qt signals on the GUI thread.
 
 SQLite connections belong to the thread that opened them: a task that needs the database opens
-its own store (``open_store(settings.db_path)``) and closes it before returning.
+its own store (``open_store(settings.store_target)``) and closes it before returning.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ from oncoboard.store import open_store
 
 
 @pytest.fixture
-def store(tmp_path: Any) -> Any:
-    """Return a fresh store in a temporary data folder, with the synthetic patients."""
-    s = open_store(tmp_path / "data")
+def store(db_target: Any) -> Any:
+    """Return a fresh store (SQLite data folder or PostgreSQL database), with synthetic patients."""
+    s = open_store(db_target)
     for row in PATIENTS:
         add_patient(s, *row)
     yield s

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pg_server import drop_trigger
+
 from oncoboard.board import decisions, meetings
 from oncoboard.board.trail import verify_trail
 
@@ -27,7 +29,7 @@ def test_clean_board_verifies(store, meeting):
 def test_deleted_amendment_is_found(store, meeting):
     _decide(store, meeting)
     decisions.amend_decision(store, meeting.id, "BRC-001", reason="typo", plan="EC x4 then T")
-    store.db.execute("DROP TRIGGER board_decisions_no_delete")
+    drop_trigger(store, "board_decisions_no_delete")
     store.db.execute("DELETE FROM board_decisions WHERE version = 2")
     assert decisions.current_decision(store, meeting.id, "BRC-001").version == 1
     report = verify_trail(store)

@@ -21,7 +21,7 @@ STALE = re.compile(r"changed by (\S+) at (\S+) .*: reload$")
 @pytest.fixture
 def other(store):
     """A second workstation: another connection to the same file, signed in as another user."""
-    second = open_store(store.path)
+    second = open_store(store.location)
     second.user = User("bob", workstation="ws-bob")
     yield second
     second.close()
@@ -134,7 +134,7 @@ def test_two_processes_amending_in_lockstep_lose_nothing(store, meeting):
     barrier, results = ctx.Barrier(2), ctx.Queue()
     rounds = 5
     procs = [ctx.Process(target=amend_in_rounds,
-                         args=(str(store.path), name, rounds, barrier,
+                         args=(str(store.location), name, rounds, barrier,
                                results)) for name in ("alice", "bob")]
     for p in procs:
         p.start()
@@ -147,7 +147,7 @@ def test_two_processes_amending_in_lockstep_lose_nothing(store, meeting):
     assert len(ok) == 2 * rounds
     # both read the same version each round: one of the two writes was refused every round
     assert len(stale) >= rounds and all(STALE.search(m) for m in stale)
-    reopened = open_store(store.path)
+    reopened = open_store(store.location)
     try:
         history = decisions.decision_history(reopened, meeting.id, "BRC-001")
         assert [d.version for d in history] == list(range(1, 2 * rounds + 2))
@@ -166,22 +166,23 @@ def _drain(queue):
             return items
 
 
-def test_the_cli_refuses_a_stale_write_with_exit_6(store, meeting, capsys):
+def test_the_cli_refuses_a_stale_write_with_exit_6(store, meeting, capsys, tmp_path):
     _decide(store, meeting)
-    other = open_store(store.path)
+    other = open_store(store.location)
     other.user = User("bob")
     decisions.amend_decision(other, meeting.id, "BRC-001", reason="r", plan="Chemotherapy")
     other.close()
-    data = str(store.path.parent)
+    where = (["--data-dir", str(store.path.parent)] if store.path is not None
+             else ["--data-dir", str(tmp_path / "ws"), "--database", store.url])
     code = cli.main(["board", "decide", str(meeting.id), "BRC-001", "--amend", "mine",
-                     "--plan", "Radiotherapy", "--if-version", "1", "--data-dir", data])
+                     "--plan", "Radiotherapy", "--if-version", "1", *where])
     err = capsys.readouterr().err
     assert code == 6
     assert "changed by bob at" in err and err.strip().endswith("reload")
     assert [d.plan for d in decisions.decision_history(store, meeting.id, "BRC-001")] == [
         "Surgery", "Chemotherapy"]
     code = cli.main(["board", "edit-case", str(meeting.id), "BRC-002", "--question", "New?",
-                     "--if-version", "1", "--data-dir", data])
+                     "--if-version", "1", *where])
     assert code == 0, capsys.readouterr().err
     assert meetings.get_case(store, meeting.id, "BRC-002").question == "New?"
 

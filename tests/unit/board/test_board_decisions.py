@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from board_helpers import count
+from pg_server import drop_trigger
 
 from oncoboard import audit
 from oncoboard.board import decisions, meetings
@@ -54,15 +53,15 @@ def test_decisions_are_in_the_audit_log_and_verify(store, meeting):
 
 def test_decision_rows_cannot_be_updated_or_deleted(store, meeting):
     d = _decide(store, meeting)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(store.IntegrityError, match="append-only"):
         store.db.execute("UPDATE board_decisions SET plan = 'other' WHERE id = ?", [d.id])
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(store.IntegrityError, match="append-only"):
         store.db.execute("DELETE FROM board_decisions WHERE id = ?", [d.id])
 
 
 def test_a_decision_edited_behind_the_triggers_is_found(store, meeting):
     d = _decide(store, meeting)
-    store.db.execute("DROP TRIGGER board_decisions_no_update")
+    drop_trigger(store, "board_decisions_no_update")
     store.db.execute("UPDATE board_decisions SET plan = 'surveillance' WHERE id = ?", [d.id])
     entry = audit.entries(store, event_type="board.decision.recorded")[0]
     assert decisions.verify_decisions(store) == [

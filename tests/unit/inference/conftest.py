@@ -34,8 +34,8 @@ def settings(tmp_path, plugin_root, monkeypatch):
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path / "data")
+def store(db_target):
+    s = open_store(db_target)
     add_patient(s, "P1", ecog=2)
     add_patient(s, "P2", ecog=None)                       # ECOG missing -> imputed
     add_patient(s, "P3", ldh=None)                        # LDH missing -> refused

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from inference_helpers import logistic_plugin
+from pg_server import drop_trigger, sqlite_only
 
 from oncoboard.board.trail import verify_trail
 from oncoboard.inference import engine
@@ -23,7 +24,7 @@ def _details(report):
 def test_deleted_prediction_row_is_found(store, settings, plugin_root):
     [doc] = _predict(store, settings, plugin_root)
     assert verify_trail(store).ok
-    store.db.execute("DROP TRIGGER predictions_no_delete")
+    drop_trigger(store, "predictions_no_delete")
     store.db.execute("DELETE FROM predictions WHERE id = ?", [doc["id"]])
     report = verify_trail(store)
     assert not report.ok and f"prediction {doc['id']}" in _details(report)
@@ -31,8 +32,9 @@ def test_deleted_prediction_row_is_found(store, settings, plugin_root):
 
 
 def test_empty_log_with_stored_predictions_is_found(store, settings, plugin_root, tmp_path):
+    sqlite_only(store, "the audit head file sits beside the SQLite file")
     _predict(store, settings, plugin_root)
-    store.db.execute("DROP TRIGGER audit_log_no_delete")
+    drop_trigger(store, "audit_log_no_delete")
     store.db.execute("DELETE FROM audit_log")
     (tmp_path / "data" / "oncoboard.audit-head.json").unlink()
     report = verify_trail(store)
@@ -41,9 +43,10 @@ def test_empty_log_with_stored_predictions_is_found(store, settings, plugin_root
 
 
 def test_wiped_log_predictions_and_head_file_are_found(store, settings, plugin_root, tmp_path):
+    sqlite_only(store, "the audit head file sits beside the SQLite file")
     _predict(store, settings, plugin_root)
     for trigger in ("audit_log_no_delete", "predictions_no_delete"):
-        store.db.execute(f"DROP TRIGGER {trigger}")
+        drop_trigger(store, f"{trigger}")
     store.db.execute("DELETE FROM predictions")
     store.db.execute("DELETE FROM audit_log")
     (tmp_path / "data" / "oncoboard.audit-head.json").unlink()

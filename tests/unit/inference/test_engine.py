@@ -18,6 +18,7 @@ from inference_helpers import (
     sigmoid,
     write_plugin,
 )
+from pg_server import drop_trigger
 
 from oncoboard import audit
 from oncoboard.board.trail import verify_trail
@@ -269,7 +270,7 @@ def test_prediction_stored_audited_and_tampering_found(store, settings, plugin):
     assert verify_trail(store).ok
     with pytest.raises(Exception, match="append-only"):
         store.conn.execute("UPDATE predictions SET outputs = '{}'")
-    store.conn.execute("DROP TRIGGER predictions_no_update")
+    drop_trigger(store, "predictions_no_update")
     store.conn.execute("UPDATE predictions SET outputs = '{\"risk\": 0.01}'")
     report = verify_trail(store)
     assert not report.ok and "differs from its hash" in report.problems[0].detail
@@ -297,7 +298,7 @@ def test_batch_runs_off_thread_with_progress_and_cancel(settings, plugin):
 
 
 def test_board_prediction_job(store, settings, plugin):
-    job = batch.predict_patients(store.path, settings, ["P1", "P2", "P3"], date=REF)
+    job = batch.predict_patients(store.location, settings, ["P1", "P2", "P3"], date=REF)
     results = job.result(timeout=30)
     assert [len(r) for r in results] == [1, 1, 1] and job.done == 3
     assert verify_trail(store).ok

@@ -91,6 +91,8 @@ def test_cli_end_to_end(store, settings, plugin_root, tmp_path, capsys, monkeypa
     (plugin_root / "broken" / "plugin.toml").write_text("id = 'broken'")
     monkeypatch.setenv("ONCOBOARD_PLUGIN_PATH", str(plugin_root))
     data = ["--data-dir", str(settings.data_dir)]
+    if store.url:
+        monkeypatch.setenv("ONCOBOARD_DATABASE", store.url)
     store.close()
 
     code, out, _ = _cli(capsys, "plugins", "list", "--json", *data)

@@ -14,8 +14,8 @@ from oncoboard.store import Store, open_store
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = open_store(tmp_path / "db")
+def store(db_target: Any) -> Store:
+    s = open_store(db_target)
     yield s
     s.close()
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from patient_helpers import basic_patient, full_record
+from pg_server import sqlite_only
 
 from oncoboard.errors import RecordImportError
 from oncoboard.patients import codes, record
@@ -72,6 +73,7 @@ def test_summary(store, write_bundle):
 
 
 def test_reimport_same_file_changes_nothing(store, write_bundle):
+    sqlite_only(store, "counts changes with sqlite3 total_changes")
     path = write_bundle(full_record())
     first = import_file(store, path)
     total = store.conn.total_changes
@@ -304,6 +306,7 @@ def test_stage_assessment_links_tnm_to_its_condition(store, write_bundle):
 
 
 def test_failure_while_writing_rolls_the_whole_file_back(store, write_bundle, monkeypatch):
+    sqlite_only(store, "injects a sqlite3 error")
     import sqlite3
 
     from oncoboard.errors import StorageError
@@ -413,6 +416,8 @@ def test_reading_processes_cannot_write_the_record(tmp_path):
 def test_parallel_import_of_many_files_reads_in_both_processes(store, write_bundle,
                                                                pool_from_the_start,
                                                                monkeypatch):
+    sqlite_only(store, "the reading pool opens the SQLite file read-only (one process on "
+                       "a site database)")
     """Files are read by the pool and, between writes, by the writing process; same result."""
     from oncoboard.patients import import_pool
 

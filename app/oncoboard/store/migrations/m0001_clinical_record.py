@@ -7,6 +7,8 @@ unit as received. JSON columns (``extra``, ``agents``, ``markers``) hold whateve
 that has no column, so nothing is dropped.
 """
 
+from typing import Any
+
 import sqlite_utils
 
 SQL = """
@@ -179,3 +181,40 @@ def _statements(sql: str) -> list[str]:
             out.append(text)
             buf = []
     return out
+
+
+#: PostgreSQL: accents and case ignored (unaccent, lower), every word indexed as written
+#: ('simple') and stemmed in the note's language (French or English), title and text together;
+#: the first 256 KiB of a note are indexed (a tsvector holds at most 1 MB).
+POSTGRES_SEARCH = [
+    "CREATE EXTENSION IF NOT EXISTS unaccent",
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    """CREATE OR REPLACE FUNCTION oncoboard_unaccent(text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS
+    $$ SELECT public.unaccent('public.unaccent'::regdictionary, $1) $$""",
+    """CREATE OR REPLACE FUNCTION notes_search_vector(title text, body text, lang text)
+    RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT to_tsvector('simple'::regconfig, x) || CASE
+        WHEN lang ILIKE 'fr%' THEN to_tsvector('french'::regconfig, x)
+        WHEN lang ILIKE 'en%' THEN to_tsvector('english'::regconfig, x)
+        ELSE ''::tsvector END
+    FROM (SELECT oncoboard_unaccent(lower(coalesce(title, '') || ' '
+                 || left(coalesce(body, ''), 262144))) AS x) s $$""",
+    "ALTER TABLE notes ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY",
+    "CREATE UNIQUE INDEX notes_rowid ON notes(rowid)",
+    "ALTER TABLE notes ADD COLUMN search tsvector "
+    "GENERATED ALWAYS AS (notes_search_vector(title, text, language)) STORED",
+    "CREATE INDEX notes_search ON notes USING gin (search)",
+]
+
+
+def migrate_postgres(db: Any) -> None:
+    """Create the clinical-record tables on PostgreSQL, with the notes' full-text index."""
+    from oncoboard.store import dialect_postgres as pg
+
+    for statement in pg.COMPAT_FUNCTIONS:
+        db.execute(statement)
+    pg.run(db, [s for s in _statements(SQL)
+                if "VIRTUAL TABLE" not in s and "CREATE TRIGGER" not in s])
+    for statement in POSTGRES_SEARCH:
+        db.execute(statement)

@@ -12,6 +12,7 @@ case-insensitive indexes. Triggers keep the terms in step with ``patients`` and 
 """
 
 import sqlite3
+from typing import Any
 
 import sqlite_utils
 
@@ -95,3 +96,57 @@ def _statements(script: str) -> list[str]:
             out.append(current.strip())
             current = ""
     return out
+
+
+#: PostgreSQL: one row of search terms per patient (``patient_search``) kept by triggers, with a
+#: pg_trgm GIN index answering ``ILIKE '%x%'``; prefix indexes on lower(...) for short queries.
+POSTGRES = [
+    """CREATE TABLE patient_search (
+        patient_id TEXT PRIMARY KEY REFERENCES patients(id) ON DELETE CASCADE ON UPDATE CASCADE,
+        terms TEXT NOT NULL
+    )""",
+    """CREATE FUNCTION patient_search_terms(pid text) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT p.id || ' ' || coalesce(p.given_name, '') || ' ' || coalesce(p.family_name, '') || ' '
+           || coalesce((SELECT string_agg(coalesce(c.code, '') || ' ' || coalesce(c.display, ''),
+                                          ' ')
+                        FROM conditions c
+                        WHERE c.patient_id = p.id AND c.is_primary_cancer = 1), '')
+    FROM patients p WHERE p.id = pid $$""",
+    """CREATE FUNCTION patient_search_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_TABLE_NAME = 'patients' THEN
+            INSERT INTO patient_search (patient_id, terms)
+            VALUES (NEW.id, patient_search_terms(NEW.id))
+            ON CONFLICT (patient_id) DO UPDATE SET terms = EXCLUDED.terms;
+            RETURN NULL;
+        END IF;
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            UPDATE patient_search SET terms = patient_search_terms(OLD.patient_id)
+            WHERE patient_id = OLD.patient_id;
+        END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            UPDATE patient_search SET terms = patient_search_terms(NEW.patient_id)
+            WHERE patient_id = NEW.patient_id;
+        END IF;
+        RETURN NULL;
+    END $$""",
+    """CREATE TRIGGER patient_search_patients
+    AFTER INSERT OR UPDATE OF id, given_name, family_name ON patients
+    FOR EACH ROW EXECUTE FUNCTION patient_search_refresh()""",
+    """CREATE TRIGGER patient_search_conditions
+    AFTER INSERT OR DELETE OR UPDATE OF patient_id, is_primary_cancer, code, display
+    ON conditions FOR EACH ROW EXECUTE FUNCTION patient_search_refresh()""",
+    "CREATE INDEX patient_search_trgm ON patient_search USING gin (terms gin_trgm_ops)",
+    "CREATE INDEX patients_id_lower ON patients (lower(id) text_pattern_ops)",
+    "CREATE INDEX patients_family_lower ON patients (lower(family_name) text_pattern_ops)",
+    "CREATE INDEX patients_given_lower ON patients (lower(given_name) text_pattern_ops)",
+    "CREATE INDEX conditions_code_lower ON conditions (lower(code) text_pattern_ops, patient_id)",
+    "INSERT INTO patient_search (patient_id, terms) "
+    "SELECT id, patient_search_terms(id) FROM patients",
+]
+
+
+def migrate_postgres(db: Any) -> None:
+    """Create the patient search table, its triggers and indexes on PostgreSQL."""
+    for statement in POSTGRES:
+        db.execute(statement)

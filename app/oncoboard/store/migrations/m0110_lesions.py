@@ -10,6 +10,8 @@ reading and a withdrawn reading is a new row with status ``withdrawn``; every ro
 the same transaction as its audit entry, whose ``content_sha256`` vouches for the row.
 """
 
+from typing import Any
+
 import sqlite_utils
 
 STATEMENTS = [
@@ -79,4 +81,17 @@ STATEMENTS = [
 def migrate(db: sqlite_utils.Database) -> None:
     """Create the lesion tables."""
     for statement in STATEMENTS:
+        db.execute(statement)
+
+
+def migrate_postgres(db: Any) -> None:
+    """Create the lesion tables on PostgreSQL, append-only by trigger functions."""
+    from oncoboard.store import dialect_postgres as pg
+
+    pg.run(db, [s for s in STATEMENTS if "TRIGGER" not in s])
+    for statement in [
+            *pg.append_only("lesions", "lesions are append-only", "lesions are append-only"),
+            *pg.append_only("lesion_measurements",
+                            "lesion measurements are append-only: measure again",
+                            "lesion measurements are append-only: withdraw instead")]:
         db.execute(statement)

@@ -7,6 +7,8 @@ chain (next ``seq``, ``prev_hash`` equal to the last entry's ``hash``). Someone 
 to the file can still drop the triggers; `oncoboard audit verify` then finds what they changed.
 """
 
+from typing import Any
+
 import sqlite_utils
 
 STATEMENTS = [
@@ -42,3 +44,26 @@ def migrate(db: sqlite_utils.Database) -> None:
     """Create the audit_log table and its append-only triggers."""
     for statement in STATEMENTS:
         db.execute(statement)
+
+
+def migrate_postgres(db: Any) -> None:
+    """Create the audit log on PostgreSQL: append-only, each insert continuing the chain."""
+    from oncoboard.store import dialect_postgres as pg
+
+    pg.run(db, [s for s in STATEMENTS if "TRIGGER" not in s])
+    for statement in pg.append_only("audit_log", "audit_log is append-only: UPDATE refused",
+                                    "audit_log is append-only: DELETE refused"):
+        db.execute(statement)
+    db.execute("""CREATE FUNCTION audit_log_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE last_seq bigint; last_hash text;
+    BEGIN
+        SELECT seq, hash INTO last_seq, last_hash FROM audit_log ORDER BY seq DESC LIMIT 1;
+        IF NEW.seq IS DISTINCT FROM coalesce(last_seq, 0) + 1
+           OR NEW.prev_hash IS DISTINCT FROM coalesce(last_hash, repeat('0', 64)) THEN
+            RAISE EXCEPTION USING ERRCODE = '23000',
+                MESSAGE = 'audit_log insert does not continue the chain';
+        END IF;
+        RETURN NEW;
+    END $$""")
+    db.execute("CREATE TRIGGER audit_log_chain BEFORE INSERT ON audit_log "
+               "FOR EACH ROW EXECUTE FUNCTION audit_log_chain()")

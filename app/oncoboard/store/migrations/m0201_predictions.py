@@ -7,6 +7,8 @@ the audit entry written in the same transaction (``audit_seq``, ``audit_hash``) 
 edited prediction is found by `oncoboard audit verify`. Rows are append-only (triggers).
 """
 
+from typing import Any
+
 import sqlite_utils
 
 STATEMENTS = [
@@ -54,4 +56,15 @@ STATEMENTS = [
 def migrate(db: sqlite_utils.Database) -> None:
     """Create the predictions table and its append-only triggers."""
     for statement in STATEMENTS:
+        db.execute(statement)
+
+
+def migrate_postgres(db: Any) -> None:
+    """Create the predictions table on PostgreSQL (a ``rowid`` keeps insertion order)."""
+    from oncoboard.store import dialect_postgres as pg
+
+    pg.run(db, [s for s in STATEMENTS if "TRIGGER" not in s])
+    db.execute("ALTER TABLE predictions ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY")
+    for statement in pg.append_only("predictions", "predictions are append-only: UPDATE refused",
+                                    "predictions are append-only: DELETE refused"):
         db.execute(statement)

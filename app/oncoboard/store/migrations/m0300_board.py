@@ -6,6 +6,8 @@ so nothing the board decided can be overwritten silently. A case that has a deci
 removed from its meeting for the same reason (the foreign key has no cascade).
 """
 
+from typing import Any
+
 import sqlite_utils
 
 STATEMENTS = [
@@ -73,4 +75,15 @@ STATEMENTS = [
 def migrate(db: sqlite_utils.Database) -> None:
     """Create the tumour-board tables."""
     for statement in STATEMENTS:
+        db.execute(statement)
+
+
+def migrate_postgres(db: Any) -> None:
+    """Create the tumour-board tables on PostgreSQL, decisions append-only."""
+    from oncoboard.store import dialect_postgres as pg
+
+    pg.run(db, [s for s in STATEMENTS if "TRIGGER" not in s])
+    for statement in pg.append_only(
+            "board_decisions", "board decisions are append-only: record an amendment",
+            "board decisions are append-only: they cannot be deleted"):
         db.execute(statement)

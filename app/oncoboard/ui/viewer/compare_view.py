@@ -291,7 +291,7 @@ class ComparisonView(QWidget):
         """Load two indexed series in the background and show them side by side."""
         if self.loading is not None:
             self.loading.cancel()
-        task = workers.Task(load_pair_job, self.ctx.settings.db_path, current_uid, prior_uid,
+        task = workers.Task(load_pair_job, self.ctx.settings.store_target, current_uid, prior_uid,
                             name="load comparison")
         self.loading = task
         self.title.setText(tr("Loading…"))

@@ -285,7 +285,7 @@ class ViewerView(QWidget):
         first = next((s for s in series if s.modality == "CT"), series[0])
         self.open_series(first.series_uid)
         if self.main is not None:
-            task = workers.Task(thumbnails_job, self.ctx.settings.db_path,
+            task = workers.Task(thumbnails_job, self.ctx.settings.store_target,
                                 [s.series_uid for s in series], name="thumbnails")
             workers.start(task, on_done=self._on_thumbnails_ready)
 
@@ -306,7 +306,7 @@ class ViewerView(QWidget):
         """Load `series_uid` in the background; the views update when it has loaded."""
         if self.loading is not None:
             self.loading.cancel()
-        task = workers.Task(load_series_job, self.ctx.settings.db_path, series_uid,
+        task = workers.Task(load_series_job, self.ctx.settings.store_target, series_uid,
                             name=f"load {series_uid}")
         self.loading = task
         self.title.set_full_text(tr("Loading…"))

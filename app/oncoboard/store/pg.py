@@ -1,0 +1,221 @@
+"""A PostgreSQL connection with the calls the code makes on the SQLite database.
+
+``store.db`` is a sqlite-utils database on SQLite; on PostgreSQL it is a :class:`PgDatabase`,
+which answers the same calls (``query`` giving dicts, ``execute`` giving a cursor of tuples,
+``executemany``, ``table_names``, ``db[table].insert``/``count``/``rows``, ``in_transaction``)
+with each query translated once by :func:`oncoboard.store.dialect_postgres.translate`. The
+connection is in autocommit mode; :meth:`PgDatabase.atomic` opens a transaction (a savepoint
+when nested). A connection the server dropped is opened again at the next statement outside a
+transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import decimal
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import psycopg
+from psycopg import pq
+from psycopg.adapt import Loader
+from psycopg.rows import dict_row
+
+from oncoboard.store import dialect_postgres as dialect
+
+
+class _NumericLoader(Loader):
+    """Load ``numeric`` (sums of integers, averages) as int when whole, else float, as SQLite."""
+
+    def load(self, data: Any) -> int | float:
+        value = decimal.Decimal(bytes(data).decode())
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _params(params: Any) -> Any:
+    if params is None or isinstance(params, dict):
+        return params or []
+    return [int(p) if isinstance(p, bool) else p for p in params]
+
+
+class PgTable:
+    """``db[name]``: the few sqlite-utils table calls the code makes."""
+
+    def __init__(self, db: PgDatabase, name: str):
+        self.db, self.name = db, name
+        self.last_pk: Any = None
+
+    def insert(self, record: dict[str, Any], **_options: Any) -> PgTable:
+        """Insert one row; its primary key goes to :attr:`last_pk` (sqlite-utils' options such
+        as ``alter`` do not apply: the schema is the migrations')."""
+        cols = list(record)
+        key = self.db.primary_key(self.name)
+        sql = (f"INSERT INTO {self.name} ({', '.join(cols)}) "  # noqa: S608 - names from code
+               f"VALUES ({', '.join('?' * len(cols))}) RETURNING {key}")
+        row = self.db.execute(sql, list(record.values())).fetchone()
+        self.last_pk = row[0] if row else None
+        return self
+
+    def insert_all(self, records: Iterable[dict[str, Any]]) -> PgTable:
+        """Insert the rows."""
+        for record in records:
+            self.insert(record)
+        return self
+
+    def get(self, key: Any) -> dict[str, Any]:
+        """Return the row whose primary key is `key`; raise KeyError when there is none."""
+        pk = self.db.primary_key(self.name)
+        rows = list(self.db.query(f"SELECT * FROM {self.name} WHERE {pk} = ?", [key]))  # noqa: S608
+        if not rows:
+            raise KeyError(key)
+        return rows[0]
+
+    @property
+    def count(self) -> int:
+        """Return the number of rows."""
+        row = self.db.execute(f"SELECT count(*) FROM {self.name}").fetchone()
+        return int(row[0]) if row else 0
+
+    @property
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Yield every row as a dict."""
+        return self.db.query(f"SELECT * FROM {self.name}")  # noqa: S608
+
+    def rows_where(self, where: str | None = None, params: Any = None,
+                   order_by: str | None = None) -> Iterator[dict[str, Any]]:
+        """Yield the rows matching `where`."""
+        sql = f"SELECT * FROM {self.name}"  # noqa: S608
+        if where:
+            sql += f" WHERE {where}"
+        if order_by:
+            sql += f" ORDER BY {order_by}"
+        return self.db.query(sql, params)
+
+
+class PgDatabase:
+    """One connection to the site database (see the module's description)."""
+
+    def __init__(self, conninfo: str, kwargs: dict[str, Any], password: str | None = None):
+        self._conninfo, self._kwargs, self._password = conninfo, kwargs, password
+        self._keys: dict[str, str] = {}
+        self.raw = self._connect()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        kwargs = dict(self._kwargs)
+        if self._password is not None:
+            kwargs["password"] = self._password
+        conn = psycopg.connect(self._conninfo, **kwargs)
+        conn.adapters.register_loader("numeric", _NumericLoader)
+        return conn
+
+    def _ready(self) -> psycopg.Connection[Any]:
+        """Return the connection, opened again when the server dropped it (between transactions)."""
+        if self.raw.closed or self.raw.broken:
+            self.raw = self._connect()
+        return self.raw
+
+    # -- the sqlite3 / sqlite-utils calls ---------------------------------------------------
+
+    @property
+    def conn(self) -> PgDatabase:
+        """Return self: ``store.conn`` and ``store.db`` are one object on PostgreSQL."""
+        return self
+
+    @property
+    def in_transaction(self) -> bool:
+        """Return whether a transaction is open (not on a connection the server dropped)."""
+        if self.raw.closed or self.raw.broken:
+            return False
+        return bool(self.raw.info.transaction_status != pq.TransactionStatus.IDLE)
+
+    def _sql(self, sql: str) -> str:
+        if "OR REPLACE" not in sql and "or replace" not in sql:
+            return dialect.translate(sql)
+        found = re.search(r"OR\s+REPLACE\s+INTO\s+(\w+)", sql, re.IGNORECASE)
+        if not found:
+            return dialect.translate(sql)
+        table = found.group(1)
+        return dialect.translate(sql, ((table, self.primary_key(table)),))
+
+    def execute(self, sql: str, params: Any = None) -> psycopg.Cursor[Any]:
+        """Run one statement (``?`` placeholders) and return its cursor (rows are tuples)."""
+        conn = self._ready() if not self.in_transaction else self.raw
+        return conn.execute(self._sql(sql), _params(params) or [])
+
+    def executemany(self, sql: str, rows: Iterable[Any]) -> psycopg.Cursor[Any]:
+        """Run one statement for each row of parameters (pipelined)."""
+        cur = self.raw.cursor()
+        cur.executemany(self._sql(sql), [_params(r) for r in rows])
+        return cur
+
+    def query(self, sql: str, params: Any = None) -> Iterator[dict[str, Any]]:
+        """Yield the rows of a query as dicts."""
+        conn = self._ready() if not self.in_transaction else self.raw
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(self._sql(sql), _params(params) or [])
+            yield from cur
+
+    def table_names(self) -> list[str]:
+        """Return the tables (and views) of the schema in use."""
+        return [r[0] for r in self.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() ORDER BY table_name")]
+
+    def primary_key(self, table: str) -> str:
+        """Return the (first) primary-key column of `table`."""
+        if table not in self._keys:
+            row = self.execute(
+                "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                "AND a.attnum = i.indkey[0] WHERE i.indrelid = ?::regclass AND i.indisprimary",
+                [table]).fetchone()
+            self._keys[table] = row[0] if row else "ctid"
+        return self._keys[table]
+
+    def __getitem__(self, name: str) -> PgTable:
+        return PgTable(self, name)
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[PgDatabase]:
+        """Run the block in a transaction (a savepoint when nested)."""
+        conn = self._ready() if not self.in_transaction else self.raw
+        with conn.transaction():
+            yield self
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.raw.close()
+
+
+def describe_error(exc: BaseException) -> str:
+    """Return what a psycopg error means for the user, without the query or its values."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, psycopg.OperationalError):
+        lowered = text.lower()
+        if "password authentication failed" in lowered or "no password supplied" in lowered:
+            return (f"{text}; keep the password in the OS keyring (service "
+                    "'oncoboard-database', your login as user name) or a pgpass file "
+                    "(PGPASSFILE)")
+        if any(w in lowered for w in ("terminat", "closed", "connection", "shutdown")):
+            return (f"the connection to the server was lost ({text}): nothing of this "
+                    "transaction was written; try again when the server is back")
+    return text
+
+
+def open_postgres(url: str, ca_file: str | None = None) -> PgDatabase:
+    """Connect to the site database at `url`; raise StorageError naming the server on failure."""
+    import os
+
+    from oncoboard import database_url as db_url
+    from oncoboard.errors import StorageError
+
+    ca_file = ca_file or os.environ.get("ONCOBOARD_DATABASE_CA") or None
+    password = None
+    if not db_url.has_password(url) and not (os.environ.get("PGPASSWORD")
+                                             or os.environ.get("PGPASSFILE")):
+        password = db_url.keyring_password(url)
+    try:
+        return PgDatabase(url, dialect.connect_kwargs(ca_file), password)
+    except psycopg.Error as exc:
+        raise StorageError(f"cannot connect to the database server {db_url.describe(url)}: "
+                           f"{describe_error(exc)}") from exc
