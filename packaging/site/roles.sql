@@ -22,7 +22,8 @@
 -- appends to the audit trail and the access log. Append-only tables (audit_log, access_log,
 -- board_decisions, lesions, lesion_measurements, viewer_measurements, predictions) are never granted UPDATE or
 -- DELETE, and row security makes each appended row name the login that wrote it.
--- SQLite-only search tables (the FTS5 notes_fts and patient_search) have no grants here: the
+-- SQLite-only search tables (the FTS5 notes_fts, patient_search and patient_search_keys) do not
+-- exist on PostgreSQL, which has its own patient_search table (kept by triggers): the
 -- PostgreSQL search replaces them.
 
 BEGIN;
@@ -49,7 +50,7 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO oncoboard_user;  -- ids of inse
 
 -- Every signed-in user ---------------------------------------------------------------------------
 GRANT SELECT ON _migrations TO oncoboard_user;                    -- schema version check
-GRANT SELECT ON patients, patient_search_keys TO oncoboard_user;  -- the patient list
+GRANT SELECT ON patients, patient_search TO oncoboard_user;  -- the patient list
 GRANT SELECT ON board_meetings, board_cases, board_decisions, board_sent TO oncoboard_user;
 GRANT SELECT, INSERT ON board_changes TO oncoboard_user;          -- the change feed
 GRANT UPDATE (seq, changed_at, changed_by) ON board_changes TO oncoboard_user;
@@ -66,7 +67,7 @@ GRANT INSERT, UPDATE, DELETE ON board_cases TO oncoboard_coordinator;
 GRANT SELECT ON conditions, observations, treatments, notes, outcomes, record_sources,
     predictions, dicom_studies, dicom_series, dicom_instances, lesions, lesion_measurements,
     viewer_measurements TO oncoboard_clinician;
-GRANT INSERT, UPDATE, DELETE ON patients, patient_search_keys, conditions, observations,
+GRANT INSERT, UPDATE, DELETE ON patients, patient_search, conditions, observations,
     treatments, notes, outcomes, record_sources TO oncoboard_clinician;
 GRANT INSERT ON predictions TO oncoboard_clinician;
 GRANT INSERT ON board_decisions, board_sent TO oncoboard_clinician;
