@@ -231,10 +231,11 @@ def signed_in(db: PgDatabase) -> tuple[str, list[str]]:
     """
     from oncoboard.identity import DATABASE_ROLE_PREFIX, ROLES
 
-    login, owner = db.execute(
+    row = db.execute(
         "SELECT current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
         "OR pg_has_role(current_user, (SELECT datdba FROM pg_database "
         "WHERE datname = current_database()), 'member')").fetchone()
+    login, owner = row if row else ("", False)
     if owner:
         return str(login), [DATABASE_ROLE_PREFIX + r for r in ROLES]
     rows = db.execute("SELECT rolname FROM pg_roles WHERE starts_with(rolname, 'oncoboard_') "
