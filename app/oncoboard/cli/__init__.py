@@ -43,6 +43,7 @@ COMMAND_MODULES = [
     "oncoboard.cli.imaging",
     "oncoboard.cli.lesions",
     "oncoboard.cli.pacs",
+    "oncoboard.cli.store",
     "oncoboard.cli.gui",
 ]
 
