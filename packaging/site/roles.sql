@@ -1,7 +1,8 @@
 -- Oncoboard site database: the four roles, their grants and row security (PostgreSQL >= 13).
 --
--- Run once as the owner of the Oncoboard database, AFTER the migrations have created the tables
--- (any workstation's first `oncoboard doctor` on the site database applies them):
+-- Run once, AFTER the migrations have created the tables (`oncoboard --database URL store
+-- migrate` as the database's owner), as a superuser or as the owner once the five roles exist
+-- (setup-database.sh in this folder does all of it; see README.md):
 --     psql "postgresql://owner@dbhost/oncoboard" -v ON_ERROR_STOP=1 -f roles.sql
 -- Running it again is harmless (roles are created only when missing, grants are idempotent).
 --
@@ -40,8 +41,21 @@ BEGIN
 END
 $$;
 
-GRANT oncoboard_user TO oncoboard_coordinator, oncoboard_clinician, oncoboard_radiologist,
-    oncoboard_admin;
+-- every site role is a member of oncoboard_user (granted only when missing: the database's
+-- owner may run this file once an administrator made the roles, as setup-database.sh does)
+DO $$
+DECLARE r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['oncoboard_coordinator', 'oncoboard_clinician',
+                             'oncoboard_radiologist', 'oncoboard_admin'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_auth_members m
+                       JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+                       WHERE g.rolname = 'oncoboard_user' AND u.rolname = r) THEN
+            EXECUTE format('GRANT oncoboard_user TO %I', r);
+        END IF;
+    END LOOP;
+END
+$$;
 
 -- Nothing for anyone else: the public gets no access to patient data.
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
