@@ -42,3 +42,11 @@ def create_logins(server: Any) -> None:
 def login_url(server: Any, dbname: str, login: str, password: str = PASSWORD) -> str:
     """Return the URL of `dbname` for `login`, its password in the URL (tests only)."""
     return f"postgresql://{login}:{password}@127.0.0.1:{server.port}/{dbname}"
+
+
+def remember_password(server: Any, login: str, password: str = PASSWORD) -> None:
+    """Add `login`'s password to the tests' pgpass file (as a site's workstation would)."""
+    import os
+
+    with open(os.environ["PGPASSFILE"], "a") as out:
+        out.write(f"127.0.0.1:{server.port}:*:{login}:{password}\n")

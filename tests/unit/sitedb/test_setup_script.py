@@ -59,7 +59,7 @@ def _run_script(server, tmp_path, *extra: str) -> subprocess.CompletedProcess[st
 
 @pytest.mark.skipif(shutil.which("psql") is None or shutil.which("openssl") is None,
                     reason="needs psql and openssl")
-def test_the_setup_script_makes_a_working_site_database_with_tls(server, tmp_path):
+def test_the_setup_script_makes_a_working_site_database_with_tls(server, tmp_path, monkeypatch):
     certs = server.base / "tls"
     certs.mkdir()
     ca, cert, key = _certificates(certs)
@@ -88,6 +88,23 @@ def test_the_setup_script_makes_a_working_site_database_with_tls(server, tmp_pat
         assert owner == "site_owner"
     finally:
         store.close()
+    # doctor on a workstation configured with the site's CA: TLS verified
+    from oncoboard.config import load_settings
+    from oncoboard.doctor import check_site_database
+
+    (tmp_path / "site.toml").write_text(
+        f'[database]\nurl = "postgresql://bmartin@127.0.0.1:{server.port}/site"\n'
+        f'ca = "{ca}"\n')
+    with open(os.environ["PGPASSFILE"], "a") as out:
+        out.write(f"127.0.0.1:{server.port}:*:bmartin:test-only-bmartin\n")
+    monkeypatch.setenv("ONCOBOARD_SITE_CONFIG", str(tmp_path / "site.toml"))
+    monkeypatch.setenv("ONCOBOARD_USER_CONFIG", str(tmp_path / "user.toml"))
+    monkeypatch.delenv("ONCOBOARD_DATABASE", raising=False)
+    checks = {c.name: c for c in check_site_database(load_settings(tmp_path / "home"))}
+    assert checks["site TLS"].status == "ok", checks["site TLS"].detail
+    assert "TLS in use (TLSv1" in checks["site TLS"].detail and "verify-full" in \
+        checks["site TLS"].detail
+    assert checks["site login"].data["roles"] == ["clinician", "radiologist"]
     # a login in no site role may not even connect to the database
     server.sql("CREATE ROLE mallory LOGIN PASSWORD 'test-only-mallory'")
     from oncoboard.errors import StorageError
