@@ -145,13 +145,14 @@ ALTER SYSTEM SET ssl_key_file = :'key';
 ALTER SYSTEM SET ssl = on;
 SELECT pg_reload_conf();
 SQL
-    # the reload is asynchronous: wait until a new session sees TLS on
-    for _ in $(seq 50); do
-        [ "$(admin_sql postgres -tA <<<'SHOW ssl;')" = on ] && break
-        sleep 0.2
-    done
-    [ "$(admin_sql postgres -tA <<<'SHOW ssl;')" = on ] \
-        || die "the server did not turn TLS on: see its log (certificate or key unreadable?)"
+    # the reload is asynchronous: wait until a new connection is encrypted
+    tls_on() {
+        [ "$(PGSSLMODE=require admin_sql postgres -tA 2>/dev/null \
+            <<<'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid();')" = t ]
+    }
+    for _ in $(seq 50); do tls_on && break; sleep 0.2; done
+    tls_on || die "the server did not turn TLS on: see its log (the certificate or key \
+unreadable by the postgres account, or not a pair?)"
     echo "    ssl on ($TLS_CERT); require it in pg_hba.conf (hostssl), see README.md"
 else
     echo "    skipped (no --tls-cert): connections are not encrypted"

@@ -63,8 +63,9 @@ def test_the_setup_script_makes_a_working_site_database_with_tls(server, tmp_pat
     certs = server.base / "tls"
     certs.mkdir()
     ca, cert, key = _certificates(certs)
-    if server.as_user:  # the server runs as nobody: its key must be its own
-        for f in certs.iterdir():
+    for f in (certs, *certs.iterdir()):  # whatever the umask (the CLI's is 077)
+        f.chmod(0o755 if f.is_dir() else 0o644)
+        if server.as_user:  # the server runs as nobody: its key must be its own
             shutil.chown(f, "nobody")
     key.chmod(0o600)
     done = _run_script(server, tmp_path, "--tls-cert", str(cert), "--tls-key", str(key))
@@ -110,6 +111,21 @@ def test_the_setup_script_makes_a_working_site_database_with_tls(server, tmp_pat
     from oncoboard.errors import StorageError
     with pytest.raises(StorageError, match="permission denied for database"):
         open_store(f"postgresql://mallory:test-only-mallory@127.0.0.1:{server.port}/site")
+
+
+@pytest.mark.skipif(shutil.which("psql") is None or shutil.which("openssl") is None,
+                    reason="needs psql and openssl")
+def test_the_setup_script_says_when_the_server_cannot_turn_tls_on(server, tmp_path):
+    certs = server.base / "tls"
+    certs.mkdir()
+    _, cert, _ = _certificates(certs)
+    for f in (certs, *certs.iterdir()):
+        f.chmod(0o755 if f.is_dir() else 0o600)
+        if server.as_user:
+            shutil.chown(f, "nobody")
+    wrong_key = certs / "ca.key"  # not the certificate's key: the server keeps TLS off
+    done = _run_script(server, tmp_path, "--tls-cert", str(cert), "--tls-key", str(wrong_key))
+    assert done.returncode == 2 and "the server did not turn TLS on" in done.stderr
 
 
 def test_the_setup_script_checks_its_options_before_changing_anything():
