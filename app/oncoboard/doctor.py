@@ -137,6 +137,71 @@ def check_database(settings: Settings) -> Check:
     return Check("database", OK, f"integrity ok, schema {version}{note}, {patients} patients", data)
 
 
+#: Clock difference between the workstation and the site database above which doctor warns
+#: (audit entries and decisions carry the workstation's time, the change feed the server's).
+CLOCK_SKEW_WARN_S = 5.0
+
+
+def check_site_database(settings: Settings) -> list[Check]:
+    """On a site database: the signed-in login and its roles, TLS, and the clock difference.
+
+    (The connection and the schema version are :func:`check_database`'s.) Nothing on SQLite.
+    """
+    import datetime as dt
+    import time
+
+    from oncoboard.database_url import describe
+    from oncoboard.store import open_store
+
+    target = settings.store_target
+    if not isinstance(target, str):
+        return []
+    where = f"database server {describe(target)}"
+    try:
+        store = open_store(target, migrate=False)
+    except Exception as exc:  # check_database reports the failure itself
+        return [Check("site login", FAIL, f"{where}: {getattr(exc, 'message', exc)}")]
+    try:
+        user = store.user
+        ssl_row = store.db.execute("SELECT ssl, version, cipher FROM pg_stat_ssl "
+                                   "WHERE pid = pg_backend_pid()").fetchone()
+        before = time.time()
+        server_now = store.db.execute("SELECT now()").fetchone()[0]
+        after = time.time()
+    finally:
+        store.close()
+    out = []
+    roles = ", ".join(sorted(user.roles)) or "none"
+    data: dict[str, Any] = {"login": user.login, "roles": sorted(user.roles)}
+    if user.roles:
+        out.append(Check("site login", OK, f"{user.login} on {where}, roles: {roles}", data))
+    else:
+        out.append(Check("site login", FAIL, f"{user.login} on {where} holds no Oncoboard role "
+                         "(oncoboard_coordinator, _clinician, _radiologist, _admin): ask the "
+                         "site's administrator", data))
+    if ssl_row and ssl_row[0]:
+        verified = settings.database_ca is not None
+        out.append(Check("site TLS", OK if verified else WARN,
+                         f"TLS in use ({ssl_row[1]}, {ssl_row[2]})" + (
+                             ", server certificate verified (verify-full)" if verified else
+                             ", server certificate not verified: set [database] ca"),
+                         {"ssl": True, "version": ssl_row[1], "verified": verified}))
+    else:
+        out.append(Check("site TLS", WARN, f"TLS not in use to {where}: patient data crosses "
+                         "the network unencrypted; set [database] ca (see packaging/site/)",
+                         {"ssl": False}))
+    if isinstance(server_now, dt.datetime):
+        here = (before + after) / 2
+        skew = server_now.timestamp() - here
+        text = (f"server clock {abs(skew):.1f} s {'ahead of' if skew > 0 else 'behind'} "
+                "this workstation")
+        status = WARN if abs(skew) > CLOCK_SKEW_WARN_S else OK
+        out.append(Check("site clock", status, text + (
+            f" (over {CLOCK_SKEW_WARN_S:.0f} s: synchronise both with NTP; recorded times "
+            "disagree)" if status == WARN else ""), {"skew_s": round(skew, 3)}))
+    return out
+
+
 def _run_probe(provider: str) -> tuple[bool, str]:
     import numpy as np
 
@@ -262,7 +327,8 @@ def check_pacs(settings: Settings) -> list[Check]:
 
 
 CHECKS: list[Callable[[Settings], Check | list[Check]]] = [
-    check_versions, check_data_dir, check_permissions, check_database, check_security,
+    check_versions, check_data_dir, check_permissions, check_database, check_site_database,
+    check_security,
     check_plugins,
     check_providers, check_opengl, check_pacs,
 ]

@@ -1,7 +1,8 @@
 -- Oncoboard site database: the four roles, their grants and row security (PostgreSQL >= 13).
 --
--- Run once as the owner of the Oncoboard database, AFTER the migrations have created the tables
--- (any workstation's first `oncoboard doctor` on the site database applies them):
+-- Run once, AFTER the migrations have created the tables (`oncoboard --database URL store
+-- migrate` as the database's owner), as a superuser or as the owner once the five roles exist
+-- (setup-database.sh in this folder does all of it; see README.md):
 --     psql "postgresql://owner@dbhost/oncoboard" -v ON_ERROR_STOP=1 -f roles.sql
 -- Running it again is harmless (roles are created only when missing, grants are idempotent).
 --
@@ -22,7 +23,8 @@
 -- appends to the audit trail and the access log. Append-only tables (audit_log, access_log,
 -- board_decisions, lesions, lesion_measurements, viewer_measurements, predictions) are never granted UPDATE or
 -- DELETE, and row security makes each appended row name the login that wrote it.
--- SQLite-only search tables (the FTS5 notes_fts and patient_search) have no grants here: the
+-- SQLite-only search tables (the FTS5 notes_fts, patient_search and patient_search_keys) do not
+-- exist on PostgreSQL, which has its own patient_search table (kept by triggers): the
 -- PostgreSQL search replaces them.
 
 BEGIN;
@@ -39,8 +41,21 @@ BEGIN
 END
 $$;
 
-GRANT oncoboard_user TO oncoboard_coordinator, oncoboard_clinician, oncoboard_radiologist,
-    oncoboard_admin;
+-- every site role is a member of oncoboard_user (granted only when missing: the database's
+-- owner may run this file once an administrator made the roles, as setup-database.sh does)
+DO $$
+DECLARE r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['oncoboard_coordinator', 'oncoboard_clinician',
+                             'oncoboard_radiologist', 'oncoboard_admin'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_auth_members m
+                       JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+                       WHERE g.rolname = 'oncoboard_user' AND u.rolname = r) THEN
+            EXECUTE format('GRANT oncoboard_user TO %I', r);
+        END IF;
+    END LOOP;
+END
+$$;
 
 -- Nothing for anyone else: the public gets no access to patient data.
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
@@ -49,7 +64,7 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO oncoboard_user;  -- ids of inse
 
 -- Every signed-in user ---------------------------------------------------------------------------
 GRANT SELECT ON _migrations TO oncoboard_user;                    -- schema version check
-GRANT SELECT ON patients, patient_search_keys TO oncoboard_user;  -- the patient list
+GRANT SELECT ON patients, patient_search TO oncoboard_user;  -- the patient list
 GRANT SELECT ON board_meetings, board_cases, board_decisions, board_sent TO oncoboard_user;
 GRANT SELECT, INSERT ON board_changes TO oncoboard_user;          -- the change feed
 GRANT UPDATE (seq, changed_at, changed_by) ON board_changes TO oncoboard_user;
@@ -66,7 +81,7 @@ GRANT INSERT, UPDATE, DELETE ON board_cases TO oncoboard_coordinator;
 GRANT SELECT ON conditions, observations, treatments, notes, outcomes, record_sources,
     predictions, dicom_studies, dicom_series, dicom_instances, lesions, lesion_measurements,
     viewer_measurements TO oncoboard_clinician;
-GRANT INSERT, UPDATE, DELETE ON patients, patient_search_keys, conditions, observations,
+GRANT INSERT, UPDATE, DELETE ON patients, patient_search, conditions, observations,
     treatments, notes, outcomes, record_sources TO oncoboard_clinician;
 GRANT INSERT ON predictions TO oncoboard_clinician;
 GRANT INSERT ON board_decisions, board_sent TO oncoboard_clinician;

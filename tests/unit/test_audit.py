@@ -11,6 +11,7 @@ from oncoboard import audit
 from oncoboard.board.trail import verify_trail
 from oncoboard.cli import main
 from oncoboard.errors import AuditError
+from oncoboard.identity import user_of
 from oncoboard.store import open_store
 
 
@@ -37,7 +38,9 @@ def test_append_chains_entries_and_verify_passes(store):
     assert [e.seq for e in rows] == [1, 2, 3, 4, 5, 6]
     assert rows[0].prev_hash == audit.GENESIS
     assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
-    assert rows[0].actor == audit.os_user()
+    # the signed-in user: the OS login on SQLite, the database login on a site database
+    assert rows[0].actor == user_of(store).login
+    assert user_of(store).login == (audit.os_user() if store.backend == "sqlite" else "oncoboard")
     report = verify_trail(store)
     assert report.ok and report.entries == 6 and report.head_hash == rows[-1].hash
 
@@ -147,7 +150,7 @@ def test_append_many_is_one_batch_that_continues_the_chain(store):
     stored = audit.entries(store)[-5:]
     assert stored == done  # what is returned is what reads back (tuples as lists)
     assert done[0].payload == {"i": 0, "when": [1, 2], "note": "é"}
-    assert done[0].actor == audit.os_user() and done[1].actor == "someone"
+    assert done[0].actor == user_of(store).login and done[1].actor == "someone"
     for e in stored:  # each hash is the entry's canonical JSON's, as a single append makes it
         assert e.hash == audit.entry_hash(e.time, e.event_type, e.actor, e.app_version,
                                           e.payload, e.prev_hash)

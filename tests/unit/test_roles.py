@@ -86,16 +86,14 @@ def _statements(sql: str) -> list[str]:
 
 
 def _real_tables(store) -> set[str]:
-    rows = store.conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
-    tables = {n: s or "" for n, s in rows}
-    virtual = {n for n, s in tables.items() if s.upper().startswith("CREATE VIRTUAL")}
-    shadow = {f"{v}_{part}" for v in virtual for part in ("config", "content", "data", "docsize",
-                                                          "idx")}
-    return {n for n in tables if not n.startswith("sqlite_")} - virtual - shadow
+    rows = store.db.execute("SELECT table_name FROM information_schema.tables "
+                            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'")
+    return {r[0] for r in rows}
 
 
-def test_roles_sql_grants_every_real_table_and_never_rewrites_append_only_ones(tmp_path):
-    store = open_store(tmp_path / "data")
+def test_roles_sql_grants_every_real_table_and_never_rewrites_append_only_ones(pg_server_running):
+    # roles.sql runs on PostgreSQL: its tables are the migrations' PostgreSQL schema
+    store = open_store(pg_server_running.reset_database("t_tests"))
     try:
         tables = _real_tables(store)
     finally:

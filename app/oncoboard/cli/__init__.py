@@ -43,6 +43,7 @@ COMMAND_MODULES = [
     "oncoboard.cli.imaging",
     "oncoboard.cli.lesions",
     "oncoboard.cli.pacs",
+    "oncoboard.cli.store",
     "oncoboard.cli.gui",
 ]
 
@@ -69,9 +70,10 @@ class Context:
 
             _check_data_dir(self.settings.db_path.parent)
             self._store = open_store(self.settings.store_target)
-            # the signed-in user, carried by the store to every action (a site database will
-            # set its login and roles here)
-            self._store.user = local_user()
+            # the signed-in user, carried by the store to every action: on a site database
+            # open_store set the database login and its roles; on SQLite, the OS login
+            if self._store.user is None:
+                self._store.user = local_user()
         return self._store
 
     def close(self) -> None:

@@ -48,7 +48,7 @@ finally:
         del sys.modules["pandas"]
 
 from oncoboard import database_url as db_url  # noqa: E402
-from oncoboard.errors import StorageError  # noqa: E402
+from oncoboard.errors import RoleError, StorageError  # noqa: E402
 from oncoboard.store import dialect_sqlite  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -180,11 +180,15 @@ class Store:
         except self.Error as exc:
             raise self._error("database write failed", exc) from exc
 
-    def _error(self, what: str, exc: BaseException) -> StorageError:
+    def _error(self, what: str, exc: BaseException) -> StorageError | RoleError:
         if self.url is None:
             return StorageError(f"{what}: {exc}", file=self.path)
-        from oncoboard.store.pg import describe_error
+        from oncoboard.store.pg import describe_error, refused_role
 
+        refused = refused_role(exc)
+        if refused is not None:  # the server's grants said no: the user lacks a role
+            login = getattr(self.user, "login", "?")
+            return RoleError(f"user {login}: {refused[1]}", role=refused[0])
         return StorageError(f"{what} on {self.where}: {describe_error(exc)}")
 
     @contextlib.contextmanager
@@ -250,9 +254,11 @@ class Store:
             # on PostgreSQL under the migration lock: two first workstations at once would
             # both create the table otherwise
             with self._immediate(lock) if self.url else contextlib.nullcontext():
-                self.db.execute(
-                    "CREATE TABLE IF NOT EXISTS _migrations "
-                    "(number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+                # (a site login without CREATE on the schema still opens a migrated one)
+                if self.url is None or "_migrations" not in self.db.table_names():
+                    self.db.execute(
+                        "CREATE TABLE IF NOT EXISTS _migrations (number INTEGER PRIMARY KEY, "
+                        "name TEXT NOT NULL, applied_at TEXT NOT NULL)")
         except self.Error as exc:
             raise self._error("cannot prepare the migrations", exc) from exc
         if migrations and self.schema_version() > migrations[-1].number:
@@ -330,9 +336,17 @@ def open_store(path: str | Path | None, *, migrate: bool = True,
         A site database's CA certificate: the connection then uses TLS, ``verify-full``.
     """
     if db_url.is_postgres(path):
-        from oncoboard.store.pg import open_postgres
+        from oncoboard.identity import database_user
+        from oncoboard.store.pg import open_postgres, signed_in
 
         store = Store(open_postgres(str(path), ca_file), None, str(path))
+        # on a site database the signed-in user is the database login, with the site roles
+        # it is a member of (the server's grants enforce the same roles)
+        try:
+            store.user = database_user(*signed_in(store.db))  # type: ignore[arg-type]
+        except store.Error as exc:
+            store.close()
+            raise store._error("cannot read the signed-in login", exc) from exc
         if migrate:
             store.migrate()
         return store

@@ -187,8 +187,67 @@ class PgDatabase:
         self.raw.close()
 
 
+#: The site role whose grants let a login write to each table (packaging/site/roles.sql): what a
+#: "permission denied" from the server is explained with.
+TABLE_ROLE = {
+    **dict.fromkeys(("board_meetings", "board_cases"), "coordinator"),
+    **dict.fromkeys(("patients", "patient_search", "conditions", "observations", "treatments",
+                     "notes", "outcomes", "record_sources", "predictions", "board_decisions",
+                     "board_sent"), "clinician"),
+    **dict.fromkeys(("dicom_studies", "dicom_series", "dicom_instances", "lesions",
+                     "lesion_measurements", "viewer_measurements"), "radiologist"),
+    **dict.fromkeys(("access_log", "audit_log", "_migrations"), "admin"),
+}
+
+_DENIED = re.compile(r'(?:permission denied for (?:table|relation)|policy for table) "?(\w+)"?')
+
+
+def refused_role(exc: BaseException) -> tuple[str, str] | None:
+    """Return (role needed, explanation) when the server refused `exc` for lack of privilege.
+
+    The role is ``""`` when the table does not tell which (a row naming another login, a
+    table no site role writes).
+    """
+    if not isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return None
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    found = _DENIED.search(text)
+    table = found.group(1) if found else ""
+    if "row-level security" in text:
+        return "", (f"the database refused: a row of {table or 'this table'} must name the "
+                    f"signed-in login ({text})")
+    role = TABLE_ROLE.get(table, "")
+    if role:
+        return role, (f"the database refused: needs role {role} (database role "
+                      f"oncoboard_{role}) to write to {table} ({text})")
+    return "", f"the database refused: {text}; ask the site's administrator for the role needed"
+
+
+def signed_in(db: PgDatabase) -> tuple[str, list[str]]:
+    """Return the login of the connection and the ``oncoboard_*`` roles it is a member of.
+
+    The database's owner (who ran the migrations and roles.sql) or a superuser is refused
+    nothing by the server: it holds every site role.
+    """
+    from oncoboard.identity import DATABASE_ROLE_PREFIX, ROLES
+
+    row = db.execute(
+        "SELECT current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
+        "OR pg_has_role(current_user, (SELECT datdba FROM pg_database "
+        "WHERE datname = current_database()), 'member')").fetchone()
+    login, owner = row if row else ("", False)
+    if owner:
+        return str(login), [DATABASE_ROLE_PREFIX + r for r in ROLES]
+    rows = db.execute("SELECT rolname FROM pg_roles WHERE starts_with(rolname, 'oncoboard_') "
+                      "AND pg_has_role(current_user, oid, 'member') ORDER BY rolname")
+    return str(login), [str(r[0]) for r in rows]
+
+
 def describe_error(exc: BaseException) -> str:
     """Return what a psycopg error means for the user, without the query or its values."""
+    refused = refused_role(exc)
+    if refused is not None:
+        return refused[1]
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, psycopg.OperationalError):
         lowered = text.lower()

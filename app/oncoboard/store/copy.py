@@ -1,0 +1,210 @@
+"""Copy a workstation's SQLite database into a site database (``oncoboard store copy --to URL``).
+
+Every table both schemas have is copied (the search tables excepted: each backend keeps its own
+from the rows), parents before children (the foreign keys' order), in batches of
+:data:`BATCH_ROWS` rows read in primary-key order, each batch in one transaction of the target.
+A row whose primary key the target already holds is skipped (``ON CONFLICT DO NOTHING``), so a
+second run copies nothing and a run killed half-way is finished by the next one.
+
+The two chained logs (``audit_log``, ``access_log``) are copied as they are, with the same
+hashes: the target's entries must be the first entries of the source's chain (the same hash at
+each sequence number), and only the entries after the target's last one are appended, in order.
+A target holding another chain (another workstation's, or the site's own) is refused before
+anything is written (:class:`~oncoboard.errors.StorageError` naming the first diverging entry).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from oncoboard.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+#: Rows per batch (one target transaction each).
+BATCH_ROWS = 2000
+
+#: Tables not copied: the schema's version, and search tables each backend derives from rows.
+SKIPPED = {"_migrations", "patient_search", "patient_search_keys", "sqlite_sequence"}
+
+#: The hash-chained logs: (table, sequence column).
+CHAINED = {"audit_log": "seq", "access_log": "seq"}
+
+
+@dataclass
+class TableCopy:
+    """What the copy did to one table."""
+
+    table: str
+    source_rows: int
+    copied: int = 0
+
+
+@dataclass
+class CopyReport:
+    """The copy's counts per table and its duration."""
+
+    tables: list[TableCopy] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def copied(self) -> int:
+        """Return the number of rows copied, every table together."""
+        return sum(t.copied for t in self.tables)
+
+    @property
+    def source_rows(self) -> int:
+        """Return the number of rows of the source, every copied table together."""
+        return sum(t.source_rows for t in self.tables)
+
+
+def _sqlite_tables(source: Any) -> list[str]:
+    rows = source.conn.execute("SELECT name, coalesce(sql, '') FROM sqlite_master "
+                               "WHERE type = 'table' ORDER BY name").fetchall()
+    virtual = [n for n, sql in rows if sql.upper().startswith("CREATE VIRTUAL")]
+    shadow = {n for n, _ in rows for v in virtual if n.startswith(f"{v}_")}
+    return [n for n, _ in rows if n not in virtual and n not in shadow and n not in SKIPPED]
+
+
+def _in_dependency_order(source: Any, tables: list[str]) -> list[str]:
+    """Return `tables` with every table after those its foreign keys reference."""
+    parents = {t: {r[2] for r in source.conn.execute(f"PRAGMA foreign_key_list({t})")} - {t}
+               for t in tables}
+    ordered: list[str] = []
+    pending = list(tables)
+    while pending:
+        ready = [t for t in pending if not (parents[t] & set(pending))]
+        if not ready:  # a cycle: copy the rest as they come (none in the schema today)
+            ready = pending[:1]
+        for t in ready:
+            ordered.append(t)
+            pending.remove(t)
+    return ordered
+
+
+def _primary_key(source: Any, table: str) -> list[str]:
+    info = source.conn.execute(f"PRAGMA table_info({table})").fetchall()
+    return [r[1] for r in sorted(info, key=lambda r: r[5]) if r[5]] or ["rowid"]
+
+
+def check_chains(source: Any, target: Any) -> None:
+    """Refuse when the target's audit trail or access log is not the same chain as the source's.
+
+    Both must hold the same hash at each sequence number they both have: the target is empty,
+    holds the start of the source's chain (a copy half done), or went on after it (the site's
+    work since an earlier copy).
+
+    Raises
+    ------
+    StorageError
+        Naming the log and the first entry whose hash differs (or that the source lacks).
+    """
+    for table, seq in CHAINED.items():
+        if table not in source.db.table_names() or table not in target.db.table_names():
+            continue
+        theirs = [tuple(r) for r in target.db.execute(
+            f"SELECT {seq}, hash FROM {table} ORDER BY {seq}")]  # noqa: S608
+        if not theirs:
+            continue
+        ours = dict(source.conn.execute(
+            f"SELECT {seq}, hash FROM {table} WHERE {seq} <= ?", [theirs[-1][0]]).fetchall())
+        last = max(ours, default=0)
+        for number, digest in theirs:
+            if number > last:  # the site went on after an earlier copy: its own entries
+                break
+            if ours.get(number) != digest:
+                here = ours.get(number)
+                raise StorageError(
+                    f"the {target.where} already holds a different {table} chain: entry "
+                    f"{number} is {str(digest)[:12]}… there, "
+                    f"{(here[:12] + '…') if here else 'absent'} here; nothing was copied. "
+                    "A site database takes one workstation's history, into an empty "
+                    "database or one holding the start of this same chain")
+
+
+def copy_store(source: Any, target: Any, *, batch_rows: int = BATCH_ROWS,
+               progress: Callable[[TableCopy], None] | None = None) -> CopyReport:
+    """Copy `source` (a SQLite store) into `target` (a site database's store); return counts.
+
+    Raises
+    ------
+    StorageError
+        The source is not SQLite, the target is the source, or its chains diverge
+        (:func:`check_chains`); a batch the target refuses (nothing of that batch is written).
+    """
+    if source.backend != "sqlite":
+        raise StorageError(f"store copy reads a workstation's SQLite database; "
+                           f"{source.where} is not one")
+    if target.location == source.location:
+        raise StorageError(f"store copy: the target is the source ({source.where})")
+    started = time.perf_counter()
+    check_chains(source, target)
+    wanted = set(target.db.table_names())
+    tables = _in_dependency_order(source, [t for t in _sqlite_tables(source) if t in wanted])
+    report = CopyReport()
+    for table in tables:
+        done = _copy_table(source, target, table, batch_rows)
+        report.tables.append(done)
+        log.info("store copy: %s %d of %d rows copied", table, done.copied, done.source_rows)
+        if progress is not None:
+            progress(done)
+    if target.backend == "postgresql":
+        _advance_identities(target, tables)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _copy_table(source: Any, target: Any, table: str, batch_rows: int) -> TableCopy:
+    their_columns = set(target.columns(table))
+    columns = [c for c in source.columns(table) if c in their_columns]
+    key = _primary_key(source, table)
+    total = int(source.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+    done = TableCopy(table, total)
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    insert = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
+    where, params = "", []
+    if table in CHAINED:  # append after the target's last entry, in order
+        seq = CHAINED[table]
+        row = target.db.execute(f"SELECT max({seq}) FROM {table}").fetchone()  # noqa: S608
+        where, params = f" WHERE {seq} > ?", [int(row[0] or 0)]
+    elif table == "board_changes":  # the feed's head exists in every new database
+        insert += (" ON CONFLICT (meeting_id) DO UPDATE SET seq = excluded.seq, changed_at = "
+                   "excluded.changed_at, changed_by = excluded.changed_by "
+                   "WHERE excluded.seq > board_changes.seq")
+    else:
+        insert += " ON CONFLICT DO NOTHING"
+    order = ", ".join(key)
+    cursor = source.conn.execute(
+        f"SELECT {names} FROM {table}{where} ORDER BY {order}", params)  # noqa: S608
+    before = _count(target, table)
+    while True:
+        batch = cursor.fetchmany(batch_rows)
+        if not batch:
+            break
+        try:
+            with target.transaction() as db:
+                db.executemany(insert, [list(r) for r in batch])
+        except StorageError as exc:
+            raise StorageError(f"store copy: table {table}: {exc.message}") from exc
+    done.copied = _count(target, table) - before
+    return done
+
+
+def _count(store: Any, table: str) -> int:
+    return int(store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+
+
+def _advance_identities(target: Any, tables: list[str]) -> None:
+    """Move each identity column's sequence past the copied ids (new rows get fresh ones)."""
+    for table in tables:
+        key = target.db.primary_key(table)
+        row = target.db.execute("SELECT pg_get_serial_sequence(?, ?)", [table, key]).fetchone()
+        if row and row[0]:
+            with target.transaction() as db:
+                db.execute(f"SELECT setval(?, greatest(coalesce(max({key}), 0), 1), "  # noqa: S608
+                           f"max({key}) IS NOT NULL) FROM {table}", [row[0]])
