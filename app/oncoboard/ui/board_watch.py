@@ -6,7 +6,7 @@
 - **SQLite** (the default): a QTimer asks :func:`~oncoboard.board.changes.changes_since` every
   :data:`POLL_MS` milliseconds on the GUI's own connection. The question is one primary-key read
   of ``board_changes``: a WAL reader never waits for a writer, and the read costs microseconds
-  (``tests/bench/bench_board_poll.py`` prints it), so it stays on the screen thread.
+  (``tests/bench/bench_board_sync.py`` prints it), so it stays on the screen thread.
 - **PostgreSQL** (a site database, a server across the network whose reads can block): a worker
   thread holding **its own connection** blocks in :func:`~oncoboard.board.changes.wait_for_change`,
   which sleeps in ``LISTEN`` until a board write's ``NOTIFY`` is delivered at its commit (the
