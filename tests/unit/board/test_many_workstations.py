@@ -4,7 +4,9 @@ Each workstation is a process of its own (multiprocessing spawn) with its own co
 imports its share of the demo cohort's FHIR files, puts each patient on the shared meeting, runs
 a model on them, records their decisions, amends its own decisions in later rounds, and all the
 while amends the one decision every workstation amends (read-modify-write, reload and redo when
-refused as stale). Each reports what it did; the database must hold exactly that.
+refused as stale). Each reports what it did; the database must hold exactly that. Before that,
+all of them import one more file at the same moment: one writes it, the others find it already
+imported, and its rows are those of one import alone.
 
 The issue asks for two minutes; the suite runs ``ONCOBOARD_WORKSTATION_TEST_S`` seconds (default
 20) with ``ONCOBOARD_WORKSTATIONS`` processes (default 8). The figures are printed (``-s``).
@@ -13,6 +15,7 @@ The issue asks for two minutes; the suite runs ``ONCOBOARD_WORKSTATION_TEST_S`` 
 from __future__ import annotations
 
 import collections
+import datetime
 import multiprocessing
 import os
 import statistics
@@ -32,6 +35,8 @@ from oncoboard.store import open_store
 SECONDS = float(os.environ.get("ONCOBOARD_WORKSTATION_TEST_S", "20"))
 COUNT = int(os.environ.get("ONCOBOARD_WORKSTATIONS", "8"))
 DAY = "2026-11-23"
+SHARED = "DEMO-LU-010"  # imported by every workstation at once
+RECORD_TABLES = ("conditions", "observations", "treatments", "notes", "outcomes")
 
 
 def _setup(target, folder):
@@ -48,16 +53,18 @@ def _setup(target, folder):
     agenda.add_case(store, meeting.id, HOT, question="Shared case")
     decisions.record_decision(store, meeting.id, HOT, plan="coordinator #0", rationale="first")
     store.close()
-    return meeting.id, [str(f) for f in files if f != hot]
+    shared = next(f for f in files if f.stem == SHARED)
+    return meeting.id, [str(f) for f in files if f not in (hot, shared)], str(shared)
 
 
-def _run(target, data_dir, meeting_id, files):
+def _run(target, data_dir, meeting_id, files, shared):
     ctx = multiprocessing.get_context("spawn")
     start, results = ctx.Barrier(COUNT + 1), ctx.Queue()
     names = [f"ws{i + 1}" for i in range(COUNT)]
     procs = [ctx.Process(target=workstation,
                          args=(str(target), str(data_dir), name, files[i::COUNT], meeting_id,
-                               SECONDS, start, results)) for i, name in enumerate(names)]
+                               SECONDS, start, results, shared))
+             for i, name in enumerate(names)]
     for p in procs:
         p.start()
     start.wait(timeout=180)  # every workstation has started and opened the database
@@ -70,6 +77,16 @@ def _run(target, data_dir, meeting_id, files):
     return sorted(reports, key=lambda r: r["name"]), elapsed
 
 
+def _rows_of(store, pid):
+    """Return a patient's record rows, table by table, without the import's own stamps."""
+    found = {}
+    for table in RECORD_TABLES:
+        rows = store.db.query(f"SELECT * FROM {table} WHERE patient_id = ?", [pid])
+        found[table] = sorted(str(sorted((k, v) for k, v in r.items()
+                                         if k not in ("imported_at", "source_file"))) for r in rows)
+    return found
+
+
 def _audit_counts(store):
     rows = store.conn.execute("SELECT event_type, count(*) FROM audit_log "
                               "GROUP BY event_type").fetchall()
@@ -77,8 +94,8 @@ def _audit_counts(store):
 
 
 def test_eight_workstations_on_one_meeting(db_target, backend, tmp_path, capsys):
-    meeting_id, files = _setup(db_target, tmp_path / "fhir")
-    reports, elapsed = _run(db_target, tmp_path / "ws-data", meeting_id, files)
+    meeting_id, files, shared = _setup(db_target, tmp_path / "fhir")
+    reports, elapsed = _run(db_target, tmp_path / "ws-data", meeting_id, files, shared)
     assert [r["error"] for r in reports] == [None] * COUNT
 
     total = collections.Counter()
@@ -103,7 +120,14 @@ def test_eight_workstations_on_one_meeting(db_target, backend, tmp_path, capsys)
         imported = sorted(p for r in reports for p in r["patients"])
         assert len(imported) == len(set(imported))  # each file by one workstation, once
         assert set(imported) <= {os.path.basename(f)[:-5] for f in files}
-        assert store.db["patients"].count == len(imported) + 1
+        assert store.db["patients"].count == len(imported) + 2  # + the first and the shared
+        # the file imported by all at once: written by one, the same rows as one import alone
+        assert sum(r["shared_written"] for r in reports) == 1
+        alone = open_store(tmp_path / "alone")
+        import_file(alone, shared, datetime.date.fromisoformat(DAY))
+        rows = _rows_of(store, SHARED)
+        assert rows == _rows_of(alone, SHARED) and rows["observations"]
+        alone.close()
         assert len(meetings.list_cases(store, meeting_id)) == total["cases"] + 1
         assert store.db["predictions"].count == total["predictions"]
         assert store.db["board_decisions"].count == (

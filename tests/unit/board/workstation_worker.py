@@ -16,8 +16,12 @@ PLUGIN = "relapse-gbsg2"
 
 
 def workstation(target: str, data_dir: str, name: str, files: list[str], meeting_id: int,
-                seconds: float, start: Any, results: Any) -> None:
-    """Work for `seconds` after `start` (a barrier); put the report dict on `results`."""
+                seconds: float, start: Any, results: Any, shared_file: str) -> None:
+    """Work for `seconds` after `start` (a barrier); put the report dict on `results`.
+
+    First, every workstation imports `shared_file` at the same moment (one writes it, the
+    others find it already imported).
+    """
     from pathlib import Path
 
     from oncoboard.board import agenda, decisions
@@ -41,7 +45,8 @@ def workstation(target: str, data_dir: str, name: str, files: list[str], meeting
     todo = list(files)
     try:
         start.wait(timeout=120)
-        deadline = time.monotonic() + seconds
+        report["shared_written"] = not import_file(store, shared_file, _day(date)).already_imported
+        deadline = time.monotonic() + seconds  # (the first import also warmed the process up)
         n = 0
         while time.monotonic() < deadline:
             n += 1
