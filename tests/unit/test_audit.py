@@ -165,3 +165,31 @@ def test_append_many_is_one_batch_that_continues_the_chain(store):
     with pytest.raises(AuditError, match="not JSON-serialisable"):
         audit.append_many(store, [("test.batch", {"x": float("nan")}, None)])
     assert audit.append_many(store, []) == []
+
+
+def test_writers_sharing_a_folder_each_replace_the_head_file_whole(store, caplog):
+    """Workstations (processes, threads) writing the head file at once: no writer moves
+    another's temporary file away (the file was once written through one shared tmp name)."""
+    import threading
+
+    from oncoboard.audit.trail import _write_head, entries
+
+    sqlite_only(store, "the audit head file sits beside the SQLite file")
+    last = entries(store, last=1)[0]
+    go = threading.Barrier(8)
+
+    def write() -> None:
+        go.wait()
+        for _ in range(200):
+            _write_head(store, last)
+
+    threads = [threading.Thread(target=write) for _ in range(8)]
+    with caplog.at_level("WARNING", logger="oncoboard.audit.trail"):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not [r for r in caplog.records if "cannot write the audit head" in r.message]
+    head = audit.head_file(store)
+    assert json.loads(head.read_text())["seq"] == last.seq
+    assert not list(head.parent.glob("*.tmp"))

@@ -24,7 +24,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import sqlite3
+import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -208,7 +210,9 @@ def _write_head(store: Store, entry: AuditEntry) -> None:
         anchor.write(store, entry.seq, entry.hash, entry.time)
         _checkpointed[store] = entry.hash
     try:
-        tmp = path.with_suffix(".tmp")
+        # a name of this writer's own: workstations (processes, threads) sharing a data
+        # folder each replace the file whole, never one another's half-written or moved tmp
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps({"seq": entry.seq, "hash": entry.hash, "time": entry.time}),
                        encoding="utf-8")
         tmp.replace(path)

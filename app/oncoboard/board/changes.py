@@ -8,7 +8,8 @@ token it last saw and asks :func:`changes_since` (one indexed read) or blocks in
 
 Backend hook: a store may define ``notify(channel, payload)`` (called by :func:`note_change`
 inside the transaction; PostgreSQL's ``NOTIFY`` is delivered at commit) and
-``wait_notify(channel, timeout_s) -> bool`` (PostgreSQL's ``LISTEN``). With them
+``wait_notify(channel, timeout_s) -> bool`` (PostgreSQL's ``LISTEN``); the PostgreSQL store has
+both (:mod:`oncoboard.store.pg`). With them
 :func:`wait_for_change` sleeps until a notification instead of polling; without them (SQLite) it
 polls the head row every `interval_s`. Either way the answer comes from the table, so a missed
 notification costs one interval, never a missed change.

@@ -130,6 +130,10 @@ class Store:
             from oncoboard.store import dialect_postgres
 
             self.dialect = dialect_postgres
+            # the change feed's hooks (oncoboard.board.changes): NOTIFY at commit, LISTEN to
+            # wait; absent on SQLite, where the feed is polled
+            self.notify: Callable[[str, str], None] = db.notify
+            self.wait_notify: Callable[[str, float], bool] = db.wait_notify
         #: The errors one statement raises on this backend (sqlite3's or psycopg's).
         self.Error: type[Exception] = self.dialect.Error
         self.IntegrityError: type[Exception] = self.dialect.IntegrityError
@@ -299,6 +303,18 @@ class Store:
     def integrity_check(self) -> list[str]:
         """Return the database's integrity-check findings (``["ok"]`` when healthy)."""
         return list(self.dialect.integrity_check(self.db))
+
+    def another_connection(self) -> Store:
+        """Return a second store on the same database, with its own connection and user.
+
+        For a worker thread (the board's change watcher): no migrations, the same TLS settings.
+        """
+        if self.url is not None:
+            other = Store(self.db.reopen(), None, self.url)  # type: ignore[attr-defined]
+        else:
+            other = open_store(self.path, migrate=False)
+        other.user = self.user
+        return other
 
     def close(self) -> None:
         """Close the database."""

@@ -7,6 +7,12 @@ with each query translated once by :func:`oncoboard.store.dialect_postgres.trans
 connection is in autocommit mode; :meth:`PgDatabase.atomic` opens a transaction (a savepoint
 when nested). A connection the server dropped is opened again at the next statement outside a
 transaction.
+
+The board's change feed (:mod:`oncoboard.board.changes`) uses :meth:`PgDatabase.notify`
+(``pg_notify`` in the caller's transaction: the server delivers it at commit, never for a
+rolled-back write) and :meth:`PgDatabase.wait_notify` (``LISTEN`` on this connection, then a wait
+on its socket with a timeout), so a workstation waiting for a change wakes within milliseconds of
+another's commit instead of polling.
 """
 
 from __future__ import annotations
@@ -14,11 +20,13 @@ from __future__ import annotations
 import contextlib
 import decimal
 import re
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import psycopg
 from psycopg import pq
+from psycopg import sql as pgsql
 from psycopg.adapt import Loader
 from psycopg.rows import dict_row
 
@@ -99,6 +107,7 @@ class PgDatabase:
     def __init__(self, conninfo: str, kwargs: dict[str, Any], password: str | None = None):
         self._conninfo, self._kwargs, self._password = conninfo, kwargs, password
         self._keys: dict[str, str] = {}
+        self._listening: set[str] = set()
         self.raw = self._connect()
 
     def _connect(self) -> psycopg.Connection[Any]:
@@ -113,6 +122,7 @@ class PgDatabase:
         """Return the connection, opened again when the server dropped it (between transactions)."""
         if self.raw.closed or self.raw.broken:
             self.raw = self._connect()
+            self._listening.clear()  # a new session listens to nothing yet
         return self.raw
 
     # -- the sqlite3 / sqlite-utils calls ---------------------------------------------------
@@ -181,6 +191,35 @@ class PgDatabase:
         conn = self._ready() if not self.in_transaction else self.raw
         with conn.transaction():
             yield self
+
+    # -- LISTEN / NOTIFY ------------------------------------------------------------------
+
+    def notify(self, channel: str, payload: str) -> None:
+        """Send `payload` on `channel`: at the commit of the open transaction (at once outside)."""
+        self.execute("SELECT pg_notify(?, ?)", [channel, payload])
+
+    def wait_notify(self, channel: str, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` for a notification on `channel`; return whether one came.
+
+        The first call listens on the channel (``LISTEN`` stays for the session). Inside an open
+        transaction nothing can be received: it sleeps instead (the caller re-reads the table).
+        Notifications that came while the connection ran other statements are kept by psycopg
+        and returned at once.
+        """
+        if self.in_transaction:
+            time.sleep(max(timeout_s, 0.0))
+            return False
+        conn = self._ready()
+        if channel not in self._listening:
+            conn.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(channel)))
+            self._listening.add(channel)
+        for _note in conn.notifies(timeout=max(timeout_s, 0.0), stop_after=1):
+            return True
+        return False
+
+    def reopen(self) -> PgDatabase:
+        """Return a new connection to the same database, with the same settings."""
+        return PgDatabase(self._conninfo, self._kwargs, self._password)
 
     def close(self) -> None:
         """Close the connection."""

@@ -1,29 +1,37 @@
 """Notice board changes made on other workstations (or by other processes) and say so.
 
-:class:`BoardWatcher` asks the board's change feed (:func:`oncoboard.board.changes.changes_since`)
-what changed since the token it last saw, every :data:`POLL_MS` milliseconds, from a QTimer. On
-SQLite the question is one primary-key read of ``board_changes`` on the GUI's own connection: a
-WAL reader never waits for a writer, and the read costs microseconds (``tests/bench/
-bench_board_poll.py`` prints it), so it stays on the screen thread.
+:class:`BoardWatcher` emits :attr:`BoardWatcher.changed` when the board's change feed
+(:mod:`oncoboard.board.changes`) moves past the token it last saw. Two ways, by backend:
 
-Hook for a site database: a store whose reads can block (a server across the network) should be
-asked from a worker thread holding its own connection, blocking in
-:func:`oncoboard.board.changes.wait_for_change` (``LISTEN``/``NOTIFY`` through the store's
-``wait_notify``) and emitting :attr:`BoardWatcher.changed` as a queued signal; the slots stay
-the same.
+- **SQLite** (the default): a QTimer asks :func:`~oncoboard.board.changes.changes_since` every
+  :data:`POLL_MS` milliseconds on the GUI's own connection. The question is one primary-key read
+  of ``board_changes``: a WAL reader never waits for a writer, and the read costs microseconds
+  (``tests/bench/bench_board_sync.py`` prints it), so it stays on the screen thread.
+- **PostgreSQL** (a site database, a server across the network whose reads can block): a worker
+  thread holding **its own connection** blocks in :func:`~oncoboard.board.changes.wait_for_change`,
+  which sleeps in ``LISTEN`` until a board write's ``NOTIFY`` is delivered at its commit (the
+  store's ``wait_notify``), then reads the feed and emits `changed`; Qt queues the signal to the
+  screen thread, so the slots are the same. Another workstation's decision shows within a
+  fraction of a second. The worker re-reads the feed at least every :data:`LISTEN_CHECK_S`
+  seconds (a notification lost with a dropped connection costs that, never a change), and a
+  server that is unreachable is retried every few seconds without a message box.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 log = logging.getLogger(__name__)
 
-#: How often the feed is asked (the GUI shows another workstation's change within this).
+#: How often the feed is asked on SQLite (the GUI shows another workstation's change within this).
 POLL_MS = 1500
+#: On PostgreSQL, the longest the worker waits in LISTEN before it reads the feed anyway (and
+#: the longest `stop` waits for it).
+LISTEN_CHECK_S = 0.5
 
 
 class BoardWatcher(QObject):
@@ -34,7 +42,7 @@ class BoardWatcher(QObject):
     store
         The GUI's store.
     interval_ms
-        The polling period.
+        The polling period (SQLite).
     """
 
     changed = Signal(object)
@@ -48,13 +56,28 @@ class BoardWatcher(QObject):
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self.poll)
-        self.timer.start()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.worker: threading.Thread | None = None
+        if callable(getattr(store, "wait_notify", None)):
+            self.worker = threading.Thread(target=self._listen, name="board-watch", daemon=True)
+            self.worker.start()
+            if parent is not None:  # the view goes: the worker ends (and closes its connection)
+                parent.destroyed.connect(self._stop.set)
+        else:
+            self.timer.start()
+
+    @property
+    def listening(self) -> bool:
+        """Return whether changes come from a LISTEN worker (PostgreSQL) rather than polling."""
+        return self.worker is not None
 
     def seen(self) -> None:
         """Take the feed's head as seen (after this view's own write and reload)."""
         from oncoboard.board.changes import change_token
 
-        self.token = change_token(self.store)
+        with self._lock:
+            self.token = max(self.token, change_token(self.store))
 
     def poll(self) -> None:
         """Ask the feed once; emit `changed` if it moved."""
@@ -69,6 +92,40 @@ class BoardWatcher(QObject):
         if found:
             self.changed.emit(found)
 
+    def _listen(self) -> None:
+        """The worker (PostgreSQL): wait on its own connection, emit what changed."""
+        from oncoboard.board.changes import wait_for_change
+
+        own = None
+        while not self._stop.is_set():
+            try:
+                if own is None:
+                    own = self.store.another_connection()
+                with self._lock:
+                    token = self.token
+                found = wait_for_change(own, token, LISTEN_CHECK_S * 4,
+                                        interval_s=LISTEN_CHECK_S, stop=self._stop)
+            except Exception as exc:  # noqa: BLE001 - server unreachable: retry, quietly
+                log.warning("board change feed not readable: %s", exc)
+                if own is not None:
+                    own.close()
+                    own = None
+                self._stop.wait(3.0)
+                continue
+            with self._lock:
+                fresh = found.token > self.token  # not already taken as seen by this view
+                self.token = max(self.token, found.token)
+            if found and fresh and not self._stop.is_set():
+                try:
+                    self.changed.emit(found)
+                except RuntimeError:  # the watcher was deleted with its view meanwhile
+                    break
+        if own is not None:
+            own.close()
+
     def stop(self) -> None:
-        """Stop asking."""
+        """Stop asking (the worker ends within LISTEN_CHECK_S)."""
         self.timer.stop()
+        self._stop.set()
+        if self.worker is not None:
+            self.worker.join(LISTEN_CHECK_S * 4)
