@@ -68,3 +68,43 @@ def test_the_board_view_refreshes_at_another_workstations_commit(pg_url, qtbot):
         assert view.watcher.worker is not None and not view.watcher.worker.is_alive()
         other.close()
         store.close()
+
+
+def test_the_patient_list_queries_a_site_database_off_the_screens_thread(pg_url, qtbot,
+                                                                           monkeypatch):  # noqa: ANN001
+    """Filtering on a site database runs on a worker thread with its own connection."""
+    import threading
+
+    from oncoboard.patients import browse
+    from oncoboard.store import open_store
+    from oncoboard.store.db import Store
+    from oncoboard.ui.patient_table import PatientTableModel
+
+    store = open_store(pg_url)
+    rows = [(f"H{i:05d}", "Martin" if i % 3 else "Durand", "Anne", "female", "2026-01-01")
+            for i in range(2 * browse.PAGE + 50)]
+    with store.transaction():
+        store.conn.executemany("INSERT INTO patients (id, family_name, given_name, sex, "
+                               "imported_at) VALUES (?,?,?,?,?)", rows)
+    opened_on = []
+    original = Store.another_connection
+
+    def another(self):  # noqa: ANN001, ANN202
+        opened_on.append(threading.current_thread() is threading.main_thread())
+        return original(self)
+
+    monkeypatch.setattr(Store, "another_connection", another)
+    model = PatientTableModel(store)
+    try:
+        model.set_query("Durand")
+        qtbot.waitUntil(lambda: model.query == "Durand", timeout=10000)
+        assert model.total == (2 * browse.PAGE + 50 + 2) // 3
+        assert opened_on == [False]  # a connection of its own, opened by the worker
+        model.set_query("Mar")  # three letters: the pg_trgm index; more than a page
+        qtbot.waitUntil(lambda: model.query == "Mar" and model.total is not None,
+                        timeout=10000)
+        assert model.total == sum(1 for i in range(2 * browse.PAGE + 50) if i % 3)
+        assert opened_on and not any(opened_on)  # one per worker thread, never the screen's
+    finally:
+        model.wait_idle()
+        store.close()

@@ -75,18 +75,26 @@ class _Query(QRunnable):
 
     _local = threading.local()
 
-    def __init__(self, db_path: Path, generation: int, query: str, answer: _Answer,
+    def __init__(self, db_path: Path | Any, generation: int, query: str, answer: _Answer,
                  latest: _Latest | None = None):
+        """`db_path`: the SQLite file, or the site database's store (this thread then opens
+        its own connection to it: a connection must not cross threads)."""
         super().__init__()
         self.db_path, self.generation, self.query, self.answer = (db_path, generation, query,
                                                                   answer)
         self.latest = latest
 
-    def _connection(self) -> sqlite3.Connection:
+    def _connection(self) -> Any:
         conn = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "path", None) != self.db_path:
-            conn = sqlite3.connect(f"{self.db_path.resolve().as_uri()}?mode=ro", uri=True)
-            self._local.conn, self._local.path = conn, self.db_path
+        if isinstance(self.db_path, Path):
+            if conn is None or getattr(self._local, "path", None) != self.db_path:
+                conn = sqlite3.connect(f"{self.db_path.resolve().as_uri()}?mode=ro", uri=True)
+                self._local.conn, self._local.path = conn, self.db_path
+            return conn
+        where = self.db_path.location  # a site database: this thread's own store on it
+        if conn is None or getattr(self._local, "path", None) != where:
+            conn = self.db_path.another_connection()
+            self._local.conn, self._local.path = conn, where
         return conn
 
     def _outdated(self) -> bool:
@@ -173,11 +181,13 @@ class PatientTableModel(QAbstractTableModel):
         """Filter by `text` (ID, name, diagnosis) in the background; the latest text wins."""
         self._generation += 1
         path = getattr(self.store, "path", None)
-        if path is None:  # an in-memory store has no second connection: answer here
+        site = getattr(self.store, "url", None) is not None
+        if path is None and not site:  # an in-memory store has no second connection: here
             self.query = text
             self.reload()
             return
-        self._pool.start(_Query(Path(path), self._generation, text, self._answer, self._latest))
+        source = self.store if site or path is None else Path(path)
+        self._pool.start(_Query(source, self._generation, text, self._answer, self._latest))
 
     def wait_idle(self, msecs: int = 5000) -> bool:
         """Wait until queued queries have run (tests and shutdown)."""
