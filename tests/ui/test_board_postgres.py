@@ -81,7 +81,7 @@ def test_the_patient_list_queries_a_site_database_off_the_screens_thread(pg_url,
     from oncoboard.ui.patient_table import PatientTableModel
 
     store = open_store(pg_url)
-    rows = [(f"H{i:05d}", "Martin" if i % 3 else "Durand", "Anne", "female", "2026-01-01")
+    rows = [(f"ZQ{i:05d}", "Zorvek" if i % 3 else "Quillon", "Anne", "female", "2026-01-01")
             for i in range(2 * browse.PAGE + 50)]
     with store.transaction():
         store.conn.executemany("INSERT INTO patients (id, family_name, given_name, sex, "
@@ -96,12 +96,12 @@ def test_the_patient_list_queries_a_site_database_off_the_screens_thread(pg_url,
     monkeypatch.setattr(Store, "another_connection", another)
     model = PatientTableModel(store)
     try:
-        model.set_query("Durand")
-        qtbot.waitUntil(lambda: model.query == "Durand", timeout=10000)
+        model.set_query("Quillon")
+        qtbot.waitUntil(lambda: model.query == "Quillon", timeout=10000)
         assert model.total == (2 * browse.PAGE + 50 + 2) // 3
         assert opened_on == [False]  # a connection of its own, opened by the worker
-        model.set_query("Mar")  # three letters: the pg_trgm index; more than a page
-        qtbot.waitUntil(lambda: model.query == "Mar" and model.total is not None,
+        model.set_query("Zor")  # three letters: the pg_trgm index; more than a page
+        qtbot.waitUntil(lambda: model.query == "Zor" and model.total is not None,
                         timeout=10000)
         assert model.total == sum(1 for i in range(2 * browse.PAGE + 50) if i % 3)
         assert opened_on and not any(opened_on)  # one per worker thread, never the screen's
