@@ -67,19 +67,19 @@ def bench_board(server: pg_server.Server, repeat: int) -> None:
     plugins = [p for p in discovery.discover_plugins(settings) if p.enabled]
     boards = {k: bench_inference._board(s) for k, s in stores.items()}
     assert boards["sqlite"] == boards["postgresql"], "the two demo cohorts differ"
-    times: dict[str, list[dict[str, Any]]] = {"sqlite": [], "postgresql": []}
+    times: dict[str, list[float]] = {"sqlite": [], "postgresql": []}
     for k, s in stores.items():  # cold: sessions, caches
-        bench_inference._run_board(s, settings, boards[k], plugins)
+        bench_inference._as_board(s, settings, boards[k], plugins)
     for _ in range(repeat):
-        for k, s in stores.items():
-            times[k].append(bench_inference._run_board(s, settings, boards[k], plugins))
-    med = {k: sorted(v, key=lambda r: r["total"])[len(v) // 2] for k, v in times.items()}
+        for k, s in stores.items():  # the board's path: inference.batch.predict_many
+            times[k].append(bench_inference._timed(bench_inference._as_board, s, settings,
+                                                   boards[k], plugins))
+    med = {k: {"total": sorted(v)[len(v) // 2]} for k, v in times.items()}
     lite, pg = med["sqlite"], med["postgresql"]
     print(f"\nboard of {len(boards['sqlite'])} cases, {len(plugins)} plugins, warm (median of "
-          f"{repeat}, interleaved; {lite['runs']} plugin runs each):")
+          f"{repeat}, interleaved; `board predict`'s path, storage and audit included):")
     for name, r in (("anchor: SQLite file", lite), ("PostgreSQL, loopback", pg)):
-        print(f"  {name:22s} {r['total'] * 1000:7.0f} ms (assembly {r['assembly'] * 1000:.0f}, "
-              f"models {r['model'] * 1000:.0f}, storage+audit {r['storage'] * 1000:.0f} ms)")
+        print(f"  {name:22s} {r['total'] * 1000:7.0f} ms")
     ratio = pg["total"] / lite["total"]
     print(f"  PostgreSQL / SQLite = {ratio:.2f}x (target <= 1.5x: "
           f"{'met' if ratio <= 1.5 else 'NOT met'})")
