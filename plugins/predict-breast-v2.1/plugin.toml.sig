@@ -1,1 +1,1 @@
-a3/b2NcJtaSZ65ZdnQm0qBhntWESVakvQs21TMnE62xew3LtjevpOMnJ+fC/V+NCPVWmRowGCfAKcWe1rJSNBw==
+219MLvzex9Isv+fqDjxx7f3Cu6XKemZc2yQH3C2YibGz/Xlkw10YhNPSls0u0uaqAGDC3JbU6SsObZDz/aw1DA==

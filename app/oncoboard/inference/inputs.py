@@ -413,6 +413,44 @@ def treatment_matches(t: Any, pred: TreatmentPredicate, day: dt.date, *,
     return True
 
 
+_KIND_WORDS = {"surgery": "surgery", "radiotherapy": "radiotherapy",
+               "systemic": "systemic therapy", "other": "treatment"}
+
+
+def _span(days: int) -> str:
+    years = days / 365.25
+    return f"{years:.1f} years" if days >= 365 else f"{days} days"
+
+
+def treatment_words(pred: TreatmentPredicate, day: dt.date) -> str:
+    """Return the treatment a plugin's intended use asks for, in the words of a clinician.
+
+    ``surgery started at most 1.0 years before 2026-11-23 (or planned)`` rather than the
+    manifest's field names.
+    """
+    if pred.subkind:
+        sub = pred.subkind.lower()
+        what = sub if sub.endswith("therapy") else f"{sub} therapy"
+    else:
+        what = _KIND_WORDS.get(pred.kind or "other", "treatment")
+    parts = [what]
+    if pred.agents_any:
+        parts.append("with " + " or ".join(pred.agents_any))
+    if pred.line_min is not None and pred.line_max is not None:
+        parts.append(f"as line {pred.line_min}" if pred.line_min == pred.line_max
+                     else f"as line {pred.line_min} to {pred.line_max}")
+    elif pred.line_min is not None:
+        parts.append(f"as line {pred.line_min} or later")
+    elif pred.line_max is not None:
+        parts.append(f"as line {pred.line_max} or earlier")
+    if pred.min_days is not None:
+        parts.append(f"started at least {_span(pred.min_days)} before {day.isoformat()}")
+    if pred.window_days is not None:
+        parts.append(f"started at most {_span(pred.window_days)} before {day.isoformat()} "
+                     "(or planned)")
+    return " ".join(parts)
+
+
 def check_population(rv: Any, manifest: Manifest) -> dict[str, Any]:
     """Return {checked, in_population, reasons, failed} for the patient against the population.
 
@@ -447,8 +485,7 @@ def check_population(rv: Any, manifest: Manifest) -> dict[str, Any]:
             fail("diagnosis", f"diagnosis {code} not in {', '.join(pop.diagnoses)}")
     if pop.treatment is not None and not any(
             treatment_matches(t, pop.treatment, rv.date) for t in rv.treatments()):
-        fail("treatment", "no treatment matching the intended use ("
-             + ", ".join(f"{k}={v}" for k, v in
-                         pop.treatment.model_dump(exclude_none=True).items() if v) + ")")
+        fail("treatment", "no treatment matching the intended use: "
+             + treatment_words(pop.treatment, rv.date))
     return {"checked": True, "in_population": not reasons, "reasons": reasons,
             "failed": failed}

@@ -175,7 +175,9 @@ def test_plugin_for_a_treatment_skipped_unless_patient_has_it(store, settings, p
                                    plugin_ids=["test-on-chemo"])
     assert doc["status"] == "ok" and doc["outside_intended_use"]
     assert doc["population"]["failed"] == ["treatment"]
-    assert doc["population"]["reasons"][0].startswith("no treatment matching the intended use")
+    assert doc["population"]["reasons"][0] == (
+        "no treatment matching the intended use: chemotherapy started at most 60 days before "
+        f"{REF} (or planned)")
 
 
 def test_refusing_plugin_skipped_outside_its_age_range_and_refused_by_name(store, settings,

@@ -1,0 +1,75 @@
+"""PREDICT and relapse-gbsg2 estimate survival from surgery: they serve the decision after it.
+
+A board five years after surgery (the CTS5 question: extend endocrine therapy?) is outside their
+intended use: not run automatically there, and flagged with the reason in plain words when asked
+for by name. Demo breast patients imported into a fresh store; the engine as `oncoboard predict`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from oncoboard.config import Settings
+from oncoboard.inference import engine
+from oncoboard.patients import demo_cohort, record
+from oncoboard.patients.importer import import_file
+from oncoboard.store import open_store
+
+PLUGINS = Path(__file__).resolve().parents[3] / "plugins"
+FROM_SURGERY = ("predict-breast-v2.1", "relapse-gbsg2")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo-breast")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ONCOBOARD_BUNDLED_PLUGINS", str(PLUGINS))
+    mp.setenv("ONCOBOARD_SITE_CONFIG", str(folder / "no-site.toml"))
+    mp.setenv("ONCOBOARD_USER_CONFIG", str(folder / "no-user.toml"))
+    store = open_store(folder / "data")
+    cohort = demo_cohort.generate()
+    day = dt.date.fromisoformat(cohort.reference_date)
+    breast = [p for p in cohort.patients if p.id.startswith("DEMO-BR-")]
+    for p in breast:
+        path = folder / f"{p.id}.json"
+        path.write_text(json.dumps(p.bundle()), encoding="utf-8")
+        import_file(store, path, today=day)
+    settings = Settings(data_dir=folder / "data", providers=("CPUExecutionProvider",))
+    yield store, settings, day, [p.id for p in breast]
+    store.close()
+    mp.undo()
+
+
+def _applicable(store, settings, pid, day) -> set[str]:
+    return {p.id for p, _ in engine.applicable_plugins(store, settings, pid, day)}
+
+
+def test_run_at_the_board_after_surgery_not_five_years_later(demo):
+    store, settings, day, patients = demo
+    later = day + dt.timedelta(days=5 * 365)
+    both = [pid for pid in patients
+            if set(FROM_SURGERY) <= _applicable(store, settings, pid, day)]
+    assert both, "no demo breast patient gets both plugins at the board after surgery"
+    for pid in both:
+        assert not set(FROM_SURGERY) & _applicable(store, settings, pid, later), pid
+    docs = [p.to_dict() for p in engine.predict_patient(
+        store, settings, both[0], date=later.isoformat(), plugin_ids=list(FROM_SURGERY),
+        save=False)]
+    assert {d["plugin"]["id"] for d in docs} == set(FROM_SURGERY)
+    for doc in docs:
+        assert doc["outside_intended_use"], doc["plugin"]["id"]
+        assert doc["population"]["failed"] == ["treatment"]
+        assert doc["population"]["reasons"] == [
+            "no treatment matching the intended use: surgery started at most 1.0 years before "
+            f"{later.isoformat()} (or planned)"]
+    # the day a year after surgery is still inside, the next day outside
+    [surgery] = [dt.date.fromisoformat(t.start_date[:10])
+                 for t in record.treatments(store, both[0]) if t.kind == "surgery"]
+    year = surgery + dt.timedelta(days=365)
+    assert set(FROM_SURGERY) <= _applicable(store, settings, both[0], year)
+    assert not set(FROM_SURGERY) & _applicable(store, settings, both[0],
+                                               year + dt.timedelta(days=1))
