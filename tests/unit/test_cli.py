@@ -116,9 +116,9 @@ def test_demo_records_only(run):
     code, out, err = run("demo", "--no-imaging", "--json")
     assert code == 0, err
     result = json.loads(out)
-    assert len(result["patients"]) == 32 and result["newly_imported"] == 32
+    assert len(result["patients"]) == 33 and result["newly_imported"] == 33
     code, out, _ = run("demo", "--no-imaging")
-    assert code == 0 and "32 already present" in out
+    assert code == 0 and "33 already present" in out
 
 
 def test_import_subcommand_hook(run, tmp_path):

@@ -27,6 +27,7 @@ def predict_patient(*args, **kwargs):
     return [p.to_dict() for p in engine.predict_patient(*args, **kwargs)]
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+FOLLOW_UP = "DEMO-BR-013"  # five years after surgery, on letrozole (CTS5)
 RELAPSE = {"relapse-gbsg2", "predict-breast-v2.1"}
 TOXICITY = {"carg-toxicity", "toxicity-hosp30"}
 RESPONSE = {"response-nsclc-rtio"}
@@ -93,10 +94,13 @@ def test_the_demo_is_dated_today(demo):
 def test_each_group_gets_the_plugins_that_apply(demo):
     _, result, docs = demo
     today = dt.date.fromisoformat(result.cohort.reference_date)
-    seen = {"breast+chemo": 0, "breast": 0, "lung": 0, "chemo": 0}
+    seen = {"breast+chemo": 0, "breast": 0, "follow-up": 0, "lung": 0, "chemo": 0}
     for p in result.cohort.patients:
         f, got = _facts(p), set(docs[p.id])
-        if p.group == "breast":
+        if p.id == FOLLOW_UP:  # five years after surgery: the CTS5 question alone
+            assert got == {"breast-cts5"}, p.id
+            seen["follow-up"] += 1
+        elif p.group == "breast":
             chemo = "epirubicin" in f["agents"]
             # automatic runs keep to each plugin's age range: CARG (65+) not under 65
             old = _age(f["born"], today) >= 65
@@ -114,7 +118,7 @@ def test_each_group_gets_the_plugins_that_apply(demo):
         if "carg-toxicity" in got:
             assert not docs[p.id]["carg-toxicity"]["outside_intended_use"], p.id
             assert _age(f["born"], today) >= 65, p.id
-    assert seen == {"breast+chemo": 11, "breast": 1, "lung": 10, "chemo": 10}
+    assert seen == {"breast+chemo": 11, "breast": 1, "follow-up": 1, "lung": 10, "chemo": 10}
 
 
 def test_no_applicable_plugin_is_refused_without_a_good_reason(demo):
@@ -186,6 +190,8 @@ def test_predict_reads_ki67_and_chemotherapy_generation_from_the_record(demo):
     _, result, docs = demo
     ki67_code = codes.BY_KEY["ki67"].code
     for p in result.cohort.group("breast"):
+        if p.id == FOLLOW_UP:
+            continue
         f = _facts(p)
         ki67 = next(r["valueQuantity"]["value"] for r in p.resources
                     if r["resourceType"] == "Observation"

@@ -8,6 +8,8 @@ Three groups, every patient tagged synthetic and given an obviously fictitious n
   adjuvant chemotherapy also have the pre-chemotherapy work-up (blood count, creatinine, weight,
   height, ECOG, the CARG questionnaire items) and a consultation note, so the toxicity plugins
   apply to them too.
+- ``DEMO-BR-013``: five years after surgery on letrozole, free of recurrence: the board asks
+  whether to extend endocrine therapy (CTS5).
 - ``DEMO-LU-001..010``: stage III-IV NSCLC planned for radiotherapy plus immunotherapy (response
   prediction): ECOG, PD-L1 TPS (not for all), blood counts, LDH with its ULN, albumin, CRP and
   haemoglobin within 30 days before the planned start; tumour descriptors for the imaging demo.
@@ -172,6 +174,51 @@ def breast_patient(rng: random.Random, i: int, ref: dt.date = REFERENCE_DATE,
     if chemo:  # drawn from its own generator: the rest of the cohort stays as it was
         res += _prechemo_workup(random.Random(f"{seed}:{pid}:work-up"), pid, n, ref,
                                 min(start, 0), "EC", "fr" if i % 2 else "en")
+    return DemoPatient(pid, "breast", res, study_date=_d(dx + 7))
+
+
+def followup_breast_patient(ref: dt.date = REFERENCE_DATE, seed: int = SEED) -> DemoPatient:
+    """Return ``DEMO-BR-013``: five years after surgery on letrozole, free of recurrence.
+
+    The board asks whether to extend endocrine therapy (the CTS5 question); PREDICT and
+    relapse-gbsg2, whose survival counts from surgery, are outside their intended use on her.
+    Drawn from a generator of its own: the rest of the cohort stays as it was.
+    """
+    rng = random.Random(f"{seed}:follow-up")
+    pid, r, i = "DEMO-BR-013", "demo-br-013", 13
+    _d, n = _day(ref), [0]
+    age, size, nodes, grade = 67, 22, 2, 2
+    dx = -(5 * 365 + rng.randint(60, 90))
+    path, start = dx + rng.randint(25, 45), dx + rng.randint(75, 95)  # surgery, then letrozole
+    t, nn, stage = _stage_breast(size, nodes)
+    res = [_person(rng, ref, pid, i, age, "female"),
+           fb.condition(f"{r}-dx", r, "C50.4", "Malignant neoplasm of breast", _d(dx),
+                        morphology="8500/3", laterality="left", stage=stage,
+                        stage_type="pathological"),
+           _obs(pid, n, "menopausal_status", _d(dx), coded=(codes.LOCAL, "post")),
+           _obs(pid, n, "tumour_size", _d(path), value=size, unit="mm"),
+           _obs(pid, n, "positive_nodes", _d(path), value=nodes, unit="1"),
+           _obs(pid, n, "grade", _d(path), value=None, coded=None, text=None) | {
+               "valueInteger": grade},
+           _obs(pid, n, "er", _d(path), coded=POS),
+           _obs(pid, n, "pr", _d(path), coded=POS),
+           _obs(pid, n, "her2", _d(path), coded=NEG),
+           _obs(pid, n, "ki67", _d(path), value=12, unit="%"),
+           _obs(pid, n, "estrec", _d(path), value=rng.randint(80, 400), unit="fmol/mg"),
+           _obs(pid, n, "progrec", _d(path), value=rng.randint(40, 300), unit="fmol/mg"),
+           _obs(pid, n, "screen_detected", _d(dx), boolean=True),
+           _obs(pid, n, "pathological_t", _d(path), coded=(None, t)),
+           _obs(pid, n, "pathological_n", _d(path), coded=(None, nn)),
+           _obs(pid, n, "pathological_m", _d(path), coded=(None, "M0")),
+           _obs(pid, n, "pathological_stage", _d(path), coded=(None, stage)),
+           fb.procedure(f"{r}-surgery", r, "surgery", "Lumpectomy with sentinel node biopsy",
+                        _d(path)),
+           fb.medication(f"{r}-endocrine", r, "letrozole", _d(start),
+                         regimen="adjuvant endocrine therapy", line=1),
+           fb.document(f"{r}-note-1", r, "consultation", _d(-rng.randint(7, 20)),
+                       "Consultation de suivi à 5 ans. Létrozole bien toléré, pas de signe de "
+                       "récidive clinique ni à la mammographie. Question RCP : prolonger "
+                       "l'hormonothérapie ?", "fr", "oncologist")]
     return DemoPatient(pid, "breast", res, study_date=_d(dx + 7))
 
 
@@ -346,7 +393,7 @@ def chemo_patient(rng: random.Random, i: int, ref: dt.date = REFERENCE_DATE) -> 
 
 
 def generate(seed: int = SEED, date: dt.date | str | None = None) -> DemoCohort:
-    """Return the demo cohort (12 breast, 10 lung, 10 chemotherapy patients).
+    """Return the demo cohort (13 breast, 10 lung, 10 chemotherapy patients).
 
     Parameters
     ----------
@@ -362,4 +409,5 @@ def generate(seed: int = SEED, date: dt.date | str | None = None) -> DemoCohort:
     patients = [breast_patient(rng, i, ref, seed) for i in range(1, 13)]
     patients += [lung_patient(rng, i, ref) for i in range(1, 11)]
     patients += [chemo_patient(rng, i, ref) for i in range(1, 11)]
+    patients.insert(12, followup_breast_patient(ref, seed))
     return DemoCohort(seed, ref.isoformat(), patients)

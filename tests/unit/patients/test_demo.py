@@ -40,10 +40,10 @@ def test_generation_is_deterministic_and_fast():
 def test_cohort_groups_and_synthetic_flag(demo):
     store, result = demo
     patients = record.list_patients(store)
-    assert len(patients) == 32 and result.groups == {"breast": 12, "lung": 10, "chemo": 10}
+    assert len(patients) == 33 and result.groups == {"breast": 13, "lung": 10, "chemo": 10}
     assert all(p.synthetic for p in patients)
     assert store.db.execute("SELECT count(*) FROM patients WHERE synthetic = 1").fetchone()[0] \
-        == 32
+        == 33
     assert {p.id[:7] for p in patients} == {"DEMO-BR", "DEMO-LU", "DEMO-CH"}
     assert (result.folder / "DEMO-LU-001.json").is_file()
 

@@ -73,3 +73,19 @@ def test_run_at_the_board_after_surgery_not_five_years_later(demo):
     assert set(FROM_SURGERY) <= _applicable(store, settings, both[0], year)
     assert not set(FROM_SURGERY) & _applicable(store, settings, both[0],
                                                year + dt.timedelta(days=1))
+
+
+def test_the_five_year_demo_patient_gets_cts5_alone(demo):
+    """DEMO-BR-013, five years on letrozole: the board's question is CTS5's, not PREDICT's."""
+    store, settings, day, patients = demo
+    assert "DEMO-BR-013" in patients
+    assert _applicable(store, settings, "DEMO-BR-013", day) == {"breast-cts5"}
+    [doc] = [p.to_dict() for p in engine.predict_patient(store, settings, "DEMO-BR-013",
+                                                         date=day, save=False)]
+    assert doc["plugin"]["id"] == "breast-cts5" and doc["status"] == "ok"
+    assert not doc["outside_intended_use"]
+    # 2 nodes, 22 mm, grade 2, 62 at diagnosis: the published equation, group "high"
+    age = doc["inputs"]["age"]["value"]
+    expected = 0.438 * 2 + 0.988 * (0.093 * 22 - 0.001 * 22 ** 2 + 0.375 * 2 + 0.017 * age)
+    assert doc["outputs"]["cts5"]["value"] == pytest.approx(expected, abs=1e-9)
+    assert doc["outputs"]["cts5"]["band"].startswith("high")

@@ -133,7 +133,7 @@ def test_predictions_and_an_import_run_side_by_side(tmp_path):
         assert proc.returncode == 0, err[-2000:]
     listed = subprocess.run([sys.executable, "-m", "oncoboard", "patients", "list", "--json"],
                             env=_env(data), capture_output=True, text=True, timeout=60)
-    assert len(json.loads(listed.stdout)) == 32 + 60  # the demo cohort and the imported ones
+    assert len(json.loads(listed.stdout)) == 33 + 60  # the demo cohort and the imported ones
     check = subprocess.run([sys.executable, "-m", "oncoboard", "audit", "verify"],
                            env=_env(data), capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
