@@ -164,7 +164,8 @@ def main() -> None:
     server = pg_server.start_server(args.keep)
     try:
         pg_server.make_template(server)
-        print(f"PostgreSQL server {server.url()} (loopback, a temporary cluster)")
+        print(f"PostgreSQL server {server.url()} (loopback, "
+              + (f"the cluster kept in {args.keep})" if args.keep else "a temporary cluster)"))
         if not args.skip_board:
             bench_board(server, args.repeat)
         if not args.skip_scale:
@@ -172,8 +173,11 @@ def main() -> None:
             url = args.url or (server.url(name) if args.keep and _exists(server, name)
                                else server.fresh_database(name))
             spent = build_pg(url, args.patients)
-            print(f"\nloaded {args.patients:,} patients into PostgreSQL in {spent:.0f} s "
-                  "(COPY; triggers fill the search tables, notes indexed)")
+            if spent:
+                print(f"\nloaded {args.patients:,} patients into PostgreSQL in {spent:.0f} s "
+                      "(COPY; triggers fill the search tables, notes indexed)")
+            else:
+                print(f"\nthe {args.patients:,} patients loaded by an earlier run (--keep)")
             bench_browser.bench_queries(url, args.patients, args.repeat)  # type: ignore[arg-type]
     finally:
         if args.keep:
