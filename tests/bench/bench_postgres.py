@@ -4,9 +4,13 @@ Prints figures and ratios, not pass/fail. Usage::
 
     .venv/bin/python tests/bench/bench_postgres.py [--patients 100000] [--repeat 3]
         [--url postgresql://...]   # an existing server instead of one started here
+        [--keep DIR]               # the server's cluster kept in DIR and reused next time
 
 A PostgreSQL server is started in a temporary folder (initdb + pg_ctl, as the tests do:
 tests/unit/pg_server.py) unless ``--url`` names one (its database is emptied and migrated).
+With ``--keep DIR`` the cluster is created in DIR and left there; a later run with the same DIR
+starts it again and reuses the loaded patients (loading 100,000 takes minutes), so query changes
+can be measured again at once (new migrations are applied to the kept database on opening).
 
 * board: the 20-case board of bench_inference (the demo cohort, every plugin, warm: assembly,
   models, predictions saved with their audit entries), on a SQLite data folder and on the
@@ -139,29 +143,48 @@ def build_pg(url: str, n: int, obs_per: int = 20, notes_per: int = 5) -> float:
     return time.perf_counter() - t0
 
 
+def _exists(server: pg_server.Server, name: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                            [name]).fetchone() is not None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--url", help="an existing PostgreSQL server's database (emptied)")
+    ap.add_argument("--keep", type=Path, metavar="DIR",
+                    help="keep the server's cluster in DIR and reuse it (and its data) next time")
     ap.add_argument("--skip-board", action="store_true")
     ap.add_argument("--skip-scale", action="store_true")
     args = ap.parse_args()
-    server = pg_server.start_server()
+    server = pg_server.start_server(args.keep)
     try:
         pg_server.make_template(server)
-        print(f"PostgreSQL server {server.url()} (loopback, a temporary cluster)")
+        print(f"PostgreSQL server {server.url()} (loopback, "
+              + (f"the cluster kept in {args.keep})" if args.keep else "a temporary cluster)"))
         if not args.skip_board:
             bench_board(server, args.repeat)
         if not args.skip_scale:
             name = f"bench_scale_{args.patients}"
-            url = args.url or server.fresh_database(name)
+            url = args.url or (server.url(name) if args.keep and _exists(server, name)
+                               else server.fresh_database(name))
             spent = build_pg(url, args.patients)
-            print(f"\nloaded {args.patients:,} patients into PostgreSQL in {spent:.0f} s "
-                  "(COPY; triggers fill the search tables, notes indexed)")
+            if spent:
+                print(f"\nloaded {args.patients:,} patients into PostgreSQL in {spent:.0f} s "
+                      "(COPY; triggers fill the search tables, notes indexed)")
+            else:
+                print(f"\nthe {args.patients:,} patients loaded by an earlier run (--keep)")
             bench_browser.bench_queries(url, args.patients, args.repeat)  # type: ignore[arg-type]
     finally:
-        pg_server.remove(server)
+        if args.keep:
+            server.stop()
+            print(f"server stopped; its cluster is kept in {args.keep}")
+        else:
+            pg_server.remove(server)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ database over loopback, one run. Prints figures and a ratio, not pass/fail. Usag
 The source is bench_browser's generator (--patients patients, 20 observations and 5 notes
 each, same seed). A PostgreSQL server is started in a temporary folder (tests/unit/pg_server.py).
 
-* copy: rows copied per second into an empty database, then the second run (nothing new);
+* copy: rows copied per second into an empty database, then the second run (nothing new:
+  every row read back from the target and skipped, none sent) against the first;
 * anchor: the same rows read from the SQLite file (every copied table, in the copy's order),
   in the same run: the copy's cost over only reading its source.
 """
@@ -60,7 +61,10 @@ def main() -> None:
           + (f" (built in {built:.1f} s)" if built else ""))
     print(f"copy into an empty site database: {first.copied} rows in {first.seconds:.2f} s "
           f"= {first.copied / first.seconds:,.0f} rows/s (batches of {args.batch})")
-    print(f"second run: {second.copied} rows copied in {second.seconds:.2f} s")
+    print(f"second run (nothing new): {second.copied} new rows sent, "
+          f"{sum(t.present for t in second.tables)} already there skipped, "
+          f"{second.differing_rows} differing, in {second.seconds:.2f} s = "
+          f"{second.seconds / first.seconds:.3f}x the first run ({first.seconds:.2f} s)")
     print(f"anchor, reading the same rows from SQLite: {rows} rows in {read_s:.2f} s "
           f"= {rows / read_s:,.0f} rows/s; copy / read = {first.seconds / read_s:.1f}x")
     for t in sorted(first.tables, key=lambda t: -t.copied)[:5]:

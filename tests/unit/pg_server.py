@@ -130,12 +130,21 @@ class Server:
         self.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_server() -> Server:
-    """Initialise and start a server in a new temporary folder (see the module description)."""
+def start_server(base: Path | None = None) -> Server:
+    """Initialise and start a server in a new temporary folder (see the module description).
+
+    With `base`, the cluster lives in that folder and is kept: a folder already holding one
+    (from an earlier call) is started again as it was, with its databases.
+    """
     binaries = bindir()
     if binaries is None:
         raise RuntimeError("PostgreSQL is not installed (no initdb/pg_ctl)")
-    base = Path(tempfile.mkdtemp(prefix="oncoboard-pg-"))
+    if base is not None and (base / "data" / "PG_VERSION").is_file():
+        return _restart(base, binaries)
+    if base is not None:
+        base.mkdir(parents=True, exist_ok=True)
+    else:
+        base = Path(tempfile.mkdtemp(prefix="oncoboard-pg-"))
     as_user: list[str] = []
     if os.geteuid() == 0:
         shutil.chown(base, "nobody")
@@ -155,6 +164,11 @@ def start_server() -> Server:
     with (base / "data" / "postgresql.conf").open("a") as conf:
         conf.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                    "max_connections = 200\nshared_buffers = 256MB\n")
+    _start(server)
+    return server
+
+
+def _start(server: Server) -> None:
     for attempt in range(3):
         try:
             server.start()
@@ -170,6 +184,14 @@ def start_server() -> Server:
         out.write(f"127.0.0.1:{server.port}:*:{USER}:{PASSWORD}\n")
     passfile.chmod(0o600)
     os.environ["PGPASSFILE"] = str(passfile)
+
+
+def _restart(base: Path, binaries: Path) -> Server:
+    """Start the cluster kept in `base` again (see :func:`start_server`)."""
+    as_user = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
+    server = Server(base, _free_port(), binaries, as_user)
+    server.stop("fast")  # a server left running by an interrupted run
+    _start(server)
     return server
 
 
@@ -177,6 +199,7 @@ def make_template(server: Server) -> None:
     """Create the template database: extensions and every migration applied once."""
     from oncoboard.store import open_store
 
+    server.sql(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
     server.sql(f"CREATE DATABASE {TEMPLATE}")
     store = open_store(server.url(TEMPLATE))
     server.template_version = store.schema_version()

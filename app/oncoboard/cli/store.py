@@ -3,6 +3,7 @@ SQLite data into a site database."""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from oncoboard.cli import print_json
@@ -67,13 +68,26 @@ def _copy_cmd(args: Any, ctx: Context) -> int:
     rate = report.copied / report.seconds if report.seconds > 0 else 0.0
     if args.json:
         print_json({"tables": [vars(t) for t in report.tables], "copied": report.copied,
+                    "differing_rows": report.differing_rows,
                     "source_rows": report.source_rows, "seconds": round(report.seconds, 3),
                     "rows_per_second": round(rate)})
     else:
-        print(f"{report.copied} rows copied of {report.source_rows} in {report.seconds:.1f} s "
-              f"({rate:.0f} rows/s)" + ("; nothing new to copy" if not report.copied else ""))
+        print(f"{report.copied} new rows copied of {report.source_rows} in "
+              f"{report.seconds:.1f} s ({rate:.0f} rows/s)"
+              + ("; nothing new to copy" if not report.copied else ""))
+    if report.differing_rows:  # kept as the target has them: the user decides
+        for t in report.tables:
+            if t.differing_rows:
+                more = t.differing_rows - len(t.differing)
+                print(f"oncoboard: {target.where}: {t.table}: {t.differing_rows} row(s) differ "
+                      f"from this workstation's and were kept as there: "
+                      f"{', '.join(t.differing)}" + (f" and {more} more" if more > 0 else ""),
+                      file=sys.stderr)
+        return 1
     return 0
 
 
 def _print_table(done: Any) -> None:
-    print(f"  {done.table:<22} {done.copied:>8} copied  ({done.source_rows} in the source)")
+    extra = f", {done.differing_rows} differ (kept)" if done.differing_rows else ""
+    print(f"  {done.table:<22} {done.copied:>8} new  ({done.source_rows} in the source, "
+          f"{done.present} already there{extra})")

@@ -38,6 +38,17 @@ LEFT JOIN conditions c ON c.id = (
     ORDER BY diagnosis_date DESC LIMIT 1)
 """
 
+#: The same on PostgreSQL: each patient's latest primary cancer read beside it (LATERAL), where
+#: the join on a subquery's result let the planner read every condition for a page.
+_ROW_SQL_PG = """
+SELECT p.id, p.given_name, p.family_name, p.sex, p.birth_date, p.synthetic,
+       c.code, c.display
+FROM patients p
+LEFT JOIN LATERAL (
+    SELECT code, display FROM conditions WHERE patient_id = p.id AND is_primary_cancer = 1
+    ORDER BY diagnosis_date DESC LIMIT 1) AS c ON TRUE
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class PatientRow:
@@ -177,6 +188,8 @@ def count_patients(store: Store | sqlite3.Connection, query: str | None = None, 
                        f"{match} LIMIT {int(cap) + 1}) AS m")
             elif _one_part_over(conn, text, int(cap)):
                 return int(cap) + 1
+        if postgres and 0 < len(text) < TRIGRAM:
+            sql, params = _UNION_COUNT_PG, [_like_prefix(text.lower())] * 4
         return int(conn.execute(sql, params).fetchone()[0])
 
 
@@ -192,10 +205,32 @@ _PARTS = (
 )
 
 
+#: The same on PostgreSQL: `~~` is LIKE (the query translation leaves it alone) on lower(...),
+#: which the ``text_pattern_ops`` indexes answer for a prefix given in lower case.
+_PARTS_PG = (
+    "SELECT count(*) FROM (SELECT 1 FROM patients WHERE lower(id) ~~ ? LIMIT ?) AS m",
+    "SELECT count(*) FROM (SELECT 1 FROM patients WHERE lower(family_name) ~~ ? LIMIT ?) AS m",
+    "SELECT count(*) FROM (SELECT 1 FROM patients WHERE lower(given_name) ~~ ? LIMIT ?) AS m",
+    "SELECT count(*) FROM (SELECT DISTINCT patient_id FROM conditions WHERE is_primary_cancer "
+    "= 1 AND lower(code) ~~ ? LIMIT ?) AS m",
+)
+
+#: PostgreSQL: the matches of a short filter counted together, each part from its index
+#: (the filter's OR over the patients would read every patient).
+_UNION_COUNT_PG = (
+    "SELECT count(*) FROM (SELECT id FROM patients WHERE lower(id) ~~ ? "
+    "UNION SELECT id FROM patients WHERE lower(family_name) ~~ ? "
+    "UNION SELECT id FROM patients WHERE lower(given_name) ~~ ? "
+    "UNION SELECT patient_id FROM conditions WHERE is_primary_cancer = 1 "
+    "AND lower(code) ~~ ?) AS m")
+
+
 def _one_part_over(conn: Any, text: str, cap: int) -> bool:
     """Return True when one part of a short filter alone matches more than `cap` patients."""
-    like = _like_prefix(text)
-    return any(conn.execute(sql, [like, cap + 1]).fetchone()[0] > cap for sql in _PARTS)
+    postgres = _backend(conn) == "postgresql"
+    like = _like_prefix(text.lower() if postgres else text)
+    return any(conn.execute(sql, [like, cap + 1]).fetchone()[0] > cap
+               for sql in (_PARTS_PG if postgres else _PARTS))
 
 
 def _dense_ids(conn: Any, text: str, after: str | None, limit: int,
@@ -205,10 +240,11 @@ def _dense_ids(conn: Any, text: str, after: str | None, limit: int,
     A one- or two-character filter usually matches a large share of the patients: walking the
     ID index and testing each patient finds a page at once, where collecting every match from
     the name and code indexes and sorting them took 0.15-0.3 s at 100,000 patients. When the
-    matches are rare the walk runs out of its budget and the indexes answer instead.
+    matches are rare the walk runs out of its budget and the indexes answer instead. On
+    PostgreSQL each part walks or reads its own index (:data:`_SHORT_PAGE_PG`), never None.
     """
     if not isinstance(conn, sqlite3.Connection):
-        return None  # PostgreSQL's planner picks the index
+        return _short_ids_postgres(conn, text, after, limit)
     like = _like_prefix(text)
     sql = ("SELECT p.id FROM patients p INDEXED BY sqlite_autoindex_patients_1 "
            "WHERE (p.id LIKE ? ESCAPE '\\' OR p.family_name LIKE ? ESCAPE '\\' "
@@ -222,6 +258,26 @@ def _dense_ids(conn: Any, text: str, after: str | None, limit: int,
     except sqlite3.OperationalError:  # no such index (a foreign schema): use the other plan
         return None
     return None if state[0] else ids
+
+
+#: PostgreSQL: a short filter's page as the first IDs of each part in ID order, merged; the
+#: planner walks the primary key (or conditions_patient) for a part that matches many
+#: patients and reads the lower(...) index then sorts for one that matches few. A single query
+#: with the filter's OR built every match first (0.1-0.2 s for `C` at 100,000 patients).
+_SHORT_PAGE_PG = """
+SELECT id FROM (
+    (SELECT id FROM patients WHERE lower(id) ~~ ? AND id > ? ORDER BY id LIMIT ?)
+    UNION (SELECT id FROM patients WHERE lower(family_name) ~~ ? AND id > ? ORDER BY id LIMIT ?)
+    UNION (SELECT id FROM patients WHERE lower(given_name) ~~ ? AND id > ? ORDER BY id LIMIT ?)
+    UNION (SELECT DISTINCT patient_id FROM conditions WHERE is_primary_cancer = 1
+           AND lower(code) ~~ ? AND patient_id > ? ORDER BY patient_id LIMIT ?)
+) AS m ORDER BY id LIMIT ?
+"""
+
+
+def _short_ids_postgres(conn: Any, text: str, after: str | None, limit: int) -> list[str]:
+    like, n = _like_prefix(text.lower()), int(limit)
+    return [r[0] for r in conn.execute(_SHORT_PAGE_PG, [like, after or "", n] * 4 + [n])]
 
 
 def patient_page(store: Store | sqlite3.Connection, query: str | None = None, *,
@@ -238,6 +294,9 @@ def patient_page(store: Store | sqlite3.Connection, query: str | None = None, *,
     if ids is None:
         where, params = where_clause(query, _backend(conn))
         sql = f"SELECT p.id FROM patients p WHERE {where}"
+        if len(text) >= TRIGRAM and _backend(conn) == "postgresql":  # one row per patient
+            sql = ("SELECT p.id FROM (SELECT patient_id AS id, terms FROM patient_search) AS p "
+                   "WHERE p.terms ILIKE ?")
         if after is not None:
             sql += " AND p.id > ?"
             params = [*params, after]
@@ -248,8 +307,8 @@ def patient_page(store: Store | sqlite3.Connection, query: str | None = None, *,
         return []
     marks = ",".join("?" * len(ids))
     with _watch(conn, cancelled=cancelled):
-        rows = conn.execute(_ROW_SQL + f" WHERE p.id IN ({marks}) ORDER BY p.id",
-                            ids).fetchall()
+        rows = conn.execute((_ROW_SQL if _backend(conn) == "sqlite" else _ROW_SQL_PG)
+                            + f" WHERE p.id IN ({marks}) ORDER BY p.id", ids).fetchall()
     return [PatientRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows]
 
 

@@ -3,8 +3,12 @@
 Every table both schemas have is copied (the search tables excepted: each backend keeps its own
 from the rows), parents before children (the foreign keys' order), in batches of
 :data:`BATCH_ROWS` rows read in primary-key order, each batch in one transaction of the target.
-A row whose primary key the target already holds is skipped (``ON CONFLICT DO NOTHING``), so a
-second run copies nothing and a run killed half-way is finished by the next one.
+Before a batch is sent, the target's rows with the batch's keys are read back: a row already
+there and equal is skipped without being sent, a row already there but different is counted and
+named in the report (:attr:`TableCopy.differing`; kept as the target has it, never
+overwritten), and only the rows the target lacks are inserted. A second run therefore sends
+nothing, and a run stopped half-way (a failure, the server gone) is finished by the next, which
+sends only what the first did not commit.
 
 The two chained logs (``audit_log``, ``access_log``) are copied as they are, with the same
 hashes: the target's entries must be the first entries of the source's chain (the same hash at
@@ -34,14 +38,25 @@ SKIPPED = {"_migrations", "patient_search", "patient_search_keys", "sqlite_seque
 #: The hash-chained logs: (table, sequence column).
 CHAINED = {"audit_log": "seq", "access_log": "seq"}
 
+#: Keys of differing rows a table's report names (the count is complete).
+DIFFERING_NAMED = 20
+
 
 @dataclass
 class TableCopy:
-    """What the copy did to one table."""
+    """What the copy did to one table.
+
+    `copied`: rows sent and inserted; `present`: rows the target already held, equal (not
+    sent); `differing_rows`: rows the target holds with other values (kept, not sent), the
+    first :data:`DIFFERING_NAMED` of their keys in `differing`.
+    """
 
     table: str
     source_rows: int
     copied: int = 0
+    present: int = 0
+    differing_rows: int = 0
+    differing: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -55,6 +70,11 @@ class CopyReport:
     def copied(self) -> int:
         """Return the number of rows copied, every table together."""
         return sum(t.copied for t in self.tables)
+
+    @property
+    def differing_rows(self) -> int:
+        """Return the number of rows the target holds with other values than the source."""
+        return sum(t.differing_rows for t in self.tables)
 
     @property
     def source_rows(self) -> int:
@@ -146,13 +166,24 @@ def copy_store(source: Any, target: Any, *, batch_rows: int = BATCH_ROWS,
     wanted = set(target.db.table_names())
     tables = _in_dependency_order(source, [t for t in _sqlite_tables(source) if t in wanted])
     report = CopyReport()
+    postgres = target.backend == "postgresql"
+    if postgres:  # each batch's keys are looked up by primary key: the statistics of a table
+        # being filled say it is small, and the planner would scan all of it for each batch
+        target.db.execute("SET enable_seqscan = off")
     for table in tables:
-        done = _copy_table(source, target, table, batch_rows)
+        try:
+            done = _copy_table(source, target, table, batch_rows)
+        except target.Error as exc:  # a read of the target (the server gone, say)
+            raise StorageError(f"store copy: table {table}: "
+                               f"{target._error('reading the target', exc).message}; "
+                               "run the copy again to finish it") from exc
         report.tables.append(done)
-        log.info("store copy: %s %d of %d rows copied", table, done.copied, done.source_rows)
+        log.info("store copy: %s %d new of %d rows (%d already there, %d differ)", table,
+                 done.copied, done.source_rows, done.present, done.differing_rows)
         if progress is not None:
             progress(done)
-    if target.backend == "postgresql":
+    if postgres:
+        target.db.execute("RESET enable_seqscan")
         _advance_identities(target, tables)
     report.seconds = time.perf_counter() - started
     return report
@@ -168,10 +199,13 @@ def _copy_table(source: Any, target: Any, table: str, batch_rows: int) -> TableC
     marks = ", ".join("?" for _ in columns)
     insert = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
     where, params = "", []
-    if table in CHAINED:  # append after the target's last entry, in order
-        seq = CHAINED[table]
+    compare = not (table in CHAINED or set(key) - set(columns))
+    if table in CHAINED:  # append after the target's last entry, in order (check_chains
+        seq = CHAINED[table]  # has compared the hashes of the entries both hold)
         row = target.db.execute(f"SELECT max({seq}) FROM {table}").fetchone()  # noqa: S608
         where, params = f" WHERE {seq} > ?", [int(row[0] or 0)]
+        done.present = int(source.conn.execute(
+            f"SELECT count(*) FROM {table} WHERE {seq} <= ?", params).fetchone()[0])  # noqa: S608
     elif table == "board_changes":  # the feed's head exists in every new database
         insert += (" ON CONFLICT (meeting_id) DO UPDATE SET seq = excluded.seq, changed_at = "
                    "excluded.changed_at, changed_by = excluded.changed_by "
@@ -181,22 +215,71 @@ def _copy_table(source: Any, target: Any, table: str, batch_rows: int) -> TableC
     order = ", ".join(key)
     cursor = source.conn.execute(
         f"SELECT {names} FROM {table}{where} ORDER BY {order}", params)  # noqa: S608
-    before = _count(target, table)
+    at = [columns.index(k) for k in key] if compare else []
     while True:
         batch = cursor.fetchmany(batch_rows)
         if not batch:
             break
+        rows = [list(r) for r in batch]
+        if compare:
+            rows = _new_rows(target, table, columns, at, rows, done)
+        if not rows:
+            continue
         try:
             with target.transaction() as db:
-                db.executemany(insert, [list(r) for r in batch])
+                db.executemany(insert, rows)
         except StorageError as exc:
             raise StorageError(f"store copy: table {table}: {exc.message}") from exc
-    done.copied = _count(target, table) - before
+        done.copied += len(rows)
+    if done.differing_rows:
+        log.warning("store copy: %s: %d row(s) differ on the target, kept as there: %s", table,
+                    done.differing_rows, ", ".join(done.differing[:5]))
     return done
 
 
-def _count(store: Any, table: str) -> int:
-    return int(store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
+def _new_rows(target: Any, table: str, columns: list[str], at: list[int],
+              rows: list[list[Any]], done: TableCopy) -> list[list[Any]]:
+    """Return the rows of a batch the target lacks; count those it holds (equal or not)."""
+    names = ", ".join(columns)
+    if len(at) == 1 and target.backend == "postgresql":  # one array parameter: one plan
+        test, params = f"{columns[at[0]]} = ANY(?)", [[r[at[0]] for r in rows]]
+    elif len(at) == 1:
+        test = f"{columns[at[0]]} IN ({', '.join('?' for _ in rows)})"
+        params = [r[at[0]] for r in rows]
+    else:  # a composite key (none in the schema today): row values
+        one = "(" + ", ".join("?" for _ in at) + ")"
+        test = (f"({', '.join(columns[i] for i in at)}) IN "
+                f"(VALUES {', '.join(one for _ in rows)})")
+        params = [r[i] for r in rows for i in at]
+    binary = {"binary": True} if target.backend == "postgresql" else {}  # 3x faster to read
+    theirs = {tuple(r[i] for i in at): r for r in target.db.execute(
+        f"SELECT {names} FROM {table} WHERE {test}", params, **binary)}  # noqa: S608
+    new: list[list[Any]] = []
+    for row in rows:
+        there = theirs.get(tuple(row[i] for i in at))
+        if there is None:
+            new.append(row)
+        elif tuple(row) == tuple(there) or [_plain(v) for v in row] == [_plain(v) for v in there]:
+            done.present += 1
+        elif table == "board_changes":  # the feed's head: newer on one side or the other
+            if row[columns.index("seq")] > there[columns.index("seq")]:
+                new.append(row)  # the upsert moves it on
+            else:
+                done.present += 1
+        else:
+            done.differing_rows += 1
+            if len(done.differing) < DIFFERING_NAMED:
+                done.differing.append("/".join(str(row[i]) for i in at))
+    return new
+
+
+def _plain(value: Any) -> Any:
+    """Return `value` as both backends compare it (bytes for a blob, int for a boolean)."""
+    if isinstance(value, memoryview | bytearray):
+        return bytes(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
 
 
 def _advance_identities(target: Any, tables: list[str]) -> None:

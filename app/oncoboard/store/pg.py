@@ -148,10 +148,15 @@ class PgDatabase:
         table = found.group(1)
         return dialect.translate(sql, ((table, self.primary_key(table)),))
 
-    def execute(self, sql: str, params: Any = None) -> psycopg.Cursor[Any]:
-        """Run one statement (``?`` placeholders) and return its cursor (rows are tuples)."""
+    def execute(self, sql: str, params: Any = None, *, binary: bool = False
+                ) -> psycopg.Cursor[Any]:
+        """Run one statement (``?`` placeholders) and return its cursor (rows are tuples).
+
+        `binary` has the rows sent in binary (faster to read many; ``numeric`` then comes as
+        Decimal).
+        """
         conn = self._ready() if not self.in_transaction else self.raw
-        return conn.execute(self._sql(sql), _params(params) or [])
+        return conn.execute(self._sql(sql), _params(params) or [], binary=binary)
 
     def executemany(self, sql: str, rows: Iterable[Any]) -> psycopg.Cursor[Any]:
         """Run one statement for each row of parameters (pipelined)."""

@@ -1,4 +1,8 @@
-"""The DICOM index: folders, zip, DICOMDIR, broken files, patient links, cancel, idempotence."""
+"""The DICOM index: folders, zip, DICOMDIR, broken files, patient links, cancel, idempotence.
+
+Every test runs on SQLite and on a PostgreSQL site database (the `store` fixture below; the
+DICOM files and the cache stay in the data folder either way).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,16 @@ from oncoboard.errors import DicomError, NotFoundError
 from oncoboard.imaging import index as index_mod
 from oncoboard.imaging.index import index_paths, list_series, relink_studies
 from oncoboard.imaging.loader import load_series
+from oncoboard.store import open_store
+
+
+@pytest.fixture
+def store(data_dir: Any, db_target: Any) -> Any:
+    """Return a fresh store: the data folder's SQLite file (made first), or a PostgreSQL
+    database."""
+    s = open_store(db_target)
+    yield s
+    s.close()
 
 
 def _add_patient(store: Any, pid: str, birth: str = "1960-01-01") -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pg_server
 import pytest
 
 from oncoboard import audit
@@ -12,6 +13,17 @@ from oncoboard.imaging import lesions
 from oncoboard.imaging.volume import Volume
 
 PID = "LUN-9"
+
+
+@pytest.fixture
+def store(data_dir, db_target):
+    """A fresh store: the data folder's SQLite file, or a PostgreSQL database (each test runs
+    on both)."""
+    from oncoboard.store import open_store
+
+    s = open_store(db_target)
+    yield s
+    s.close()
 
 
 @pytest.fixture
@@ -103,7 +115,7 @@ def test_rows_are_append_only_and_edits_are_found(store, patient, volume):
     m = _measure(store, volume, 1, "2026-01-10", (10, 10), (10, 40))
     with pytest.raises(Exception, match="append-only"):
         store.db.execute("UPDATE lesion_measurements SET long_axis_mm = 10 WHERE id = ?", [m.id])
-    store.db.execute("DROP TRIGGER lesion_measurements_no_update")
+    pg_server.drop_trigger(store, "lesion_measurements_no_update")  # tampering
     store.db.execute("UPDATE lesion_measurements SET long_axis_mm = 10 WHERE id = ?", [m.id])
     entry = audit.entries(store, event_type="lesion.measured")[0]
     assert lesions.verify_lesions(store) == [
@@ -114,7 +126,7 @@ def test_rows_are_append_only_and_edits_are_found(store, patient, volume):
 def test_deleted_measurement_is_found(store, patient, volume):
     lesions.define_lesion(store, PID, kind="target", label="lung")
     m = _measure(store, volume, 1, "2026-01-10", (10, 10), (10, 40))
-    store.db.execute("DROP TRIGGER lesion_measurements_no_delete")
+    pg_server.drop_trigger(store, "lesion_measurements_no_delete")
     store.db.execute("DELETE FROM lesion_measurements WHERE id = ?", [m.id])
     problems = lesions.verify_lesions(store)
     assert [p.kind for p in problems] == ["deleted"]

@@ -1,5 +1,7 @@
 """`oncoboard store copy --to URL` on a real PostgreSQL server: every table copied with the same
-audit hashes, idempotent, resumable after a failure half-way, refused onto another chain."""
+audit hashes, idempotent (a second run sends no row), resumable after a failure or the server
+stopping half-way, a row that differs on the target reported and kept, refused onto another
+chain."""
 
 from __future__ import annotations
 
@@ -69,7 +71,116 @@ def test_copy_everything_with_the_same_chain_then_nothing(run, source, target):
     code, out, err = run("--database", target, "audit", "verify")
     assert code == 0 and "audit trail intact" in out, out + err
     code, out, _ = run("store", "copy", "--to", target)
-    assert code == 0 and "0 rows copied" in out and "nothing new to copy" in out
+    assert code == 0 and "0 new rows copied" in out and "nothing new to copy" in out
+
+
+def _count_inserts(server, dbname, tables):
+    """Count every row the target is sent from now on (a BEFORE INSERT trigger fires for a row
+    even when ON CONFLICT then drops it)."""
+    server.sql("CREATE TABLE sent_rows (tab text)", dbname)
+    server.sql("CREATE FUNCTION count_sent() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+               "INSERT INTO sent_rows VALUES (TG_TABLE_NAME); RETURN NEW; END $$", dbname)
+    for table in tables:
+        server.sql(f"CREATE TRIGGER count_sent BEFORE INSERT ON {table} FOR EACH ROW "
+                   "EXECUTE FUNCTION count_sent()", dbname)
+
+
+def _sent(server, dbname):
+    import psycopg
+
+    with psycopg.connect(server.url(dbname), autocommit=True) as conn:
+        return dict(conn.execute("SELECT tab, count(*) FROM sent_rows GROUP BY tab").fetchall())
+
+
+def test_a_second_run_sends_no_row(run, source, target, pg_server_running):
+    code, _, err = run("store", "copy", "--to", target)
+    assert code == 0, err
+    _count_inserts(pg_server_running, "t_copy", COUNTED)
+    code, out, err = run("store", "copy", "--to", target, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["copied"] == 0 and report["differing_rows"] == 0
+    present = {t["table"]: t["present"] for t in report["tables"]}
+    assert all(present[t] == n for t, n in _counts(source).items()), present
+    assert _sent(pg_server_running, "t_copy") == {}  # nothing sent, not even to be dropped
+
+
+def test_a_row_that_differs_on_the_target_is_reported_not_overwritten(run, source, target,
+                                                                      pg_server_running):
+    code, _, err = run("store", "copy", "--to", target)
+    assert code == 0, err
+    pg_server_running.sql("UPDATE patients SET family_name = 'EDITED' WHERE id = 'DEMO-BR-001'",
+                          "t_copy")
+    with source.transaction() as db:
+        db.execute("INSERT INTO patients (id, source_system, source_id, family_name, synthetic, "
+                   "imported_at) VALUES ('NEW-1', 'test', 'n1', 'Neuf', 1, "
+                   "'2026-12-01T00:00:00')")
+    code, out, err = run("store", "copy", "--to", target)
+    assert code == 1, out + err  # done with problems
+    assert "1 new rows copied" in out
+    assert "patients: 1 row(s) differ" in err and "DEMO-BR-001" in err and "kept as there" in err
+    site = open_store(target)
+    try:
+        names = dict(site.db.execute("SELECT id, family_name FROM patients WHERE id IN "
+                                     "('DEMO-BR-001', 'NEW-1')").fetchall())
+        assert names == {"DEMO-BR-001": "EDITED", "NEW-1": "Neuf"}
+    finally:
+        site.close()
+
+
+def _contents(store, tables):
+    key = {t: store.db.primary_key(t) for t in tables}
+    return {t: [tuple(r) for r in store.db.execute(f"SELECT * FROM {t} ORDER BY {key[t]}")]
+            for t in tables}
+
+
+def test_the_server_stopping_half_way_then_a_rerun_equals_one_copy(run, source, target,
+                                                                   pg_server_running):
+    from oncoboard.errors import StorageError
+    from oncoboard.store.copy import copy_store
+
+    server = pg_server_running
+    site = open_store(target)
+    stopped = []
+
+    def stop_after_patients(done):
+        if done.table == "patients":  # the server goes away between two tables' batches
+            server.stop("fast")  # its sessions end (immediate would lose commits: the
+            # test server runs with synchronous_commit off)
+            stopped.append(done.copied)
+
+    try:
+        with pytest.raises(StorageError):
+            copy_store(source, site, batch_rows=50, progress=stop_after_patients)
+    finally:
+        site.close()
+        server.start()
+    assert stopped == [_counts(source)["patients"]]
+    site = open_store(target)
+    try:
+        assert 0 < _counts(site)["patients"] and _counts(site)["observations"] == 0
+    finally:
+        site.close()
+    _count_inserts(server, "t_copy", ["patients"])
+    code, out, err = run("store", "copy", "--to", target, "--batch", "50")
+    assert code == 0, err
+    assert _sent(server, "t_copy") == {}  # the patients copied before the stop: not sent again
+    server.drop_database("t_once")
+    server.sql("CREATE DATABASE t_once")
+    code, _, err = run("store", "copy", "--to", server.url("t_once"))
+    assert code == 0, err
+    resumed, once = open_store(target), open_store(server.url("t_once"))
+    try:
+        assert _contents(resumed, COUNTED) == _contents(once, COUNTED)
+        assert _counts(resumed) == _counts(source)
+    finally:
+        resumed.close()
+        once.close()
+        server.drop_database("t_once")
+    code, out, err = run("--database", target, "audit", "verify")
+    assert code == 0 and "audit trail intact" in out, out + err
+    code, out, _ = run("store", "copy", "--to", target)
+    assert code == 0 and "0 new rows copied" in out
 
 
 def test_a_copy_failing_half_way_is_finished_by_the_next_run(run, source, target,

@@ -47,8 +47,10 @@ def gbsg2_csv(tmp_path_factory):
 
 
 @pytest.fixture
-def gbsg2_store(tmp_path, gbsg2_csv):
-    s = open_store(tmp_path / "data")
+def gbsg2_store(db_target, gbsg2_csv):
+    """GBSG2 imported into a fresh store: the data folder's SQLite file, or a PostgreSQL
+    database (each test using it runs on both)."""
+    s = open_store(db_target)
     importer.import_file(s, gbsg2_csv)
     yield s
     s.close()
