@@ -167,7 +167,7 @@ def check_site_database(settings: Settings) -> list[Check]:
                                    "WHERE pid = pg_backend_pid()").fetchone()
         gss_row = store.db.execute("SELECT gss_authenticated, principal, encrypted "
                                    "FROM pg_stat_gssapi WHERE pid = pg_backend_pid()").fetchone()
-        used_password = bool(store.db.raw.pgconn.used_password)
+        used_password = bool(store.db.raw.pgconn.used_password)  # type: ignore[attr-defined]
         before = time.time()
         server_now = store.db.execute("SELECT now()").fetchone()[0]
         after = time.time()

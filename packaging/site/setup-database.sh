@@ -202,7 +202,8 @@ hba_block() {
             hostssl "$DATABASE" "$OWNER,$ADMIN" "$CLIENTS" scram-sha-256
     else
         printf '%-11s %-12s %-28s %-18s %s\n' \
-            hostssl "$DATABASE" "$users,$OWNER,$ADMIN" "$CLIENTS" scram-sha-256
+            hostssl "$DATABASE" "$users" "$CLIENTS" scram-sha-256 \
+            hostssl "$DATABASE" "$OWNER,$ADMIN" "$CLIENTS" scram-sha-256
     fi
     # the rest to this database: refused (unencrypted, no site role, other addresses)
     printf '%-11s %-12s %-28s %-18s %s\n' host "$DATABASE" all all reject

@@ -139,13 +139,15 @@ def _refused(url: str, **kwargs: Any) -> str:
 def test_the_recipe_writes_its_lines_at_the_top_of_pg_hba_conf(site):
     lines = [x.split() for x in site.hba.read_text().splitlines()
              if x.strip() and not x.startswith("#")]
-    assert lines[-1 - 0] != ["host", "site", "all", "all", "reject"]  # the block comes first
-    first = lines[:lines.index(["host", "site", "all", "all", "reject"]) + 1]
-    assert ["hostssl", "site", "site_owner,oncoboard", "all", "scram-sha-256"] in first or \
-        ["hostssl", "site", "+oncoboard_user,site_owner,oncoboard", "all", "scram-sha-256"] in first
-    if site.kdc is not None:
-        assert first[0] == ["hostgssenc", "site", "+oncoboard_user", "all", "gss",
-                            "include_realm=0", f"krb_realm={krb_kdc.REALM}"]
+    gss = ["gss", "include_realm=0", f"krb_realm={krb_kdc.REALM}"]
+    users = (["hostgssenc", "site", "+oncoboard_user", "all", *gss],
+             ["hostssl", "site", "+oncoboard_user", "all", *gss]) if site.kdc else (
+             ["hostssl", "site", "+oncoboard_user", "all", "scram-sha-256"],)
+    # the block first (the first matching line wins), then initdb's own lines
+    assert lines[:len(users) + 2] == [
+        *users, ["hostssl", "site", "site_owner,oncoboard", "all", "scram-sha-256"],
+        ["host", "site", "all", "all", "reject"]]
+    assert len(lines) > len(users) + 2
     assert "the Oncoboard lines written at the top, configuration reloaded" in site.recipe_out
     # a second run replaces its block (one, at the top) and changes nothing else
     before = site.hba.read_text()
