@@ -215,6 +215,11 @@ if [ -z "$HBA_FILE" ]; then
     echo "    add these lines at the TOP of the server's pg_hba.conf, then SELECT pg_reload_conf():"
     hba_block | sed 's/^/    /'
 else
+    # the file the server reads, not a copy elsewhere (the script runs on the server)
+    in_use=$(admin_sql postgres -tA <<<'SHOW hba_file;')
+    [ "$(realpath "$HBA_FILE")" = "$(realpath "$in_use" 2>/dev/null)" ] \
+        || die "--hba-file $HBA_FILE is not the file the server reads ($in_use): run the script \
+on the server, naming that file"
     backup=$(mktemp "${TMPDIR:-/tmp}/pg_hba.XXXXXX")
     cat "$HBA_FILE" >"$backup"
     # our block first, then the file without the block of an earlier run (in place: the owner

@@ -99,6 +99,8 @@ def _write_config(base: Path, port: int) -> None:
         "  supported_enctypes = aes256-cts-hmac-sha1-96:normal\n"
         "  max_life = 1h\n }\n" + logging)
     (base / "kadm5.acl").write_text("")
+    for name in ("krb5.conf", "kdc.conf"):  # readable by a service running as another user,
+        (base / name).chmod(0o644)         # whatever the umask (the CLI's is 077)
 
 
 def start_kdc() -> Kdc:

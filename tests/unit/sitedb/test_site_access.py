@@ -128,6 +128,16 @@ def site(pg_server_running: Any, tmp_path_factory: Any) -> Any:  # noqa: ARG001 
             krb_kdc.stop(kdc)
 
 
+def _logs(site: Site) -> str:
+    """Return the ends of the server's and the KDC's logs (for a failing test's message)."""
+    text = ""
+    for log in (site.server.base / "server.log", *((site.kdc.base / "kdc.log",)
+                                                    if site.kdc else ())):
+        if log.exists():
+            text += f"\n--- {log.name}:\n" + log.read_text(errors="replace")[-3000:]
+    return text
+
+
 def _refused(url: str, **kwargs: Any) -> str:
     with pytest.raises(StorageError) as caught:
         open_store(url, **kwargs)
@@ -156,6 +166,12 @@ def test_the_recipe_writes_its_lines_at_the_top_of_pg_hba_conf(site):
     assert again.returncode == 0, again.stdout + again.stderr
     assert site.hba.read_text() == before
     assert before.count("# BEGIN oncoboard site") == 1
+    # a file the server does not read (a copy, another machine's) is refused, left as it was
+    copy = site.server.base / "copy-of-pg_hba.conf"
+    copy.write_text("# not the server's\n")
+    wrong = _recipe(site.server, site.server.base, "--hba-file", str(copy))
+    assert wrong.returncode == 2 and "is not the file the server reads" in wrong.stderr
+    assert copy.read_text() == "# not the server's\n"
 
 
 def test_a_plain_connection_is_refused_and_tls_with_verify_full_is_accepted(site):
@@ -268,7 +284,7 @@ def test_a_kerberos_site_signs_in_with_the_ticket_and_no_password(site, kerberos
     asked = kerberos()
     code, out, err = run("board", "create", "--date", "2026-12-10", "--specialty", "thorax",
                          "--title", "Thoracic board", "--json")
-    assert code == 0, err
+    assert code == 0, err + _logs(site)
     meeting = json.loads(out)
     assert asked == []  # no password looked up
     # the audit names the database login of the principal alice@ONCOBOARD.TEST
