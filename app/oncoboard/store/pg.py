@@ -323,10 +323,11 @@ def _sign_in_problem(text: str, url: str | None) -> str | None:
     if "gssapi" in lowered and any(w in lowered for w in _NO_TICKET):
         return (f"no Kerberos ticket: run kinit {login} (or sign in to the workstation "
                 f"again), then try again ({detail})")
-    if "server not found in kerberos database" in lowered:
-        return (f"the KDC knows no service principal for this database server ({detail}): "
-                "the site's administrator must create postgres/HOST for the host name in "
-                "[database] url")
+    unknown = re.search(r"server (\S+) not found in kerberos database", text, re.IGNORECASE)
+    if unknown:
+        return (f"the KDC knows no service principal for this database server "
+                f"({unknown.group(1)}): the site's administrator must create it (postgres/HOST, "
+                "HOST as written in [database] url) and put its key in the server's keytab")
     if 'authentication method requirement "gss"' in lowered:
         return ("the site signs in by Kerberos ([database] auth = \"kerberos\") but the server "
                 f"did not offer GSSAPI to {login} ({detail}): no password was sent; ask the "

@@ -341,3 +341,11 @@ def test_a_principal_in_no_site_role_is_refused_with_the_roles_named(site, kerbe
     message = _refused(site.url("carl", host="localhost", require_auth="gss",
                                 gssencmode="prefer"))
     assert "the server refuses login carl" in message and "oncoboard_user" in message
+
+
+def test_a_service_principal_unknown_to_the_kdc_is_named(site, kerberos, run):
+    kerberos(query="?krbsrvname=pgsql")  # another service name (or a host name alias)
+    code, out, err = run("board", "list")
+    assert code != 0 and "Traceback" not in err + out
+    assert ("the KDC knows no service principal for this database server "
+            f"(pgsql/localhost@{krb_kdc.REALM})") in err, err
