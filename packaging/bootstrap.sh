@@ -3,7 +3,8 @@
 # a virtual environment in .venv, and the locked Python packages (requirements/*.txt, exact
 # versions checked against their sha256 hashes; see packaging/lock.sh).
 #   bash packaging/bootstrap.sh             # the app only (requirements/app.txt)
-#   bash packaging/bootstrap.sh --test      # + the test tools, Xvfb, Orthanc, PostgreSQL (test.txt)
+#   bash packaging/bootstrap.sh --test      # + the test tools, Xvfb, Orthanc, PostgreSQL, an MIT
+#                                           #   Kerberos KDC and client (test.txt)
 #   bash packaging/bootstrap.sh --models    # + the model-training and benchmark stacks (models.txt)
 # Safe to run again: it installs only what is missing (a larger set already installed is kept).
 set -euo pipefail
@@ -26,7 +27,9 @@ apt_pkgs=(python3-venv libegl1 libgl1 libglx-mesa0 libxkbcommon0 libxkbcommon-x1
           libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
           libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxcb-xinerama0 libxrender1 libxi6)
 if [[ $want_test -eq 1 ]]; then
-  apt_pkgs+=(xvfb xauth orthanc orthanc-dicomweb poppler-utils postgresql)
+  # krb5-*: the Kerberos sign-in tests start their own KDC (kdb5_util, krb5kdc, kadmin.local, kinit)
+  apt_pkgs+=(xvfb xauth orthanc orthanc-dicomweb poppler-utils postgresql
+             krb5-kdc krb5-admin-server krb5-user)
 fi
 missing=()
 for p in "${apt_pkgs[@]}"; do
@@ -38,8 +41,17 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     exit 1
   fi
   echo "bootstrap: installing system packages: ${missing[*]}"
+  # krb5-config asks for a default realm and its servers: answered beforehand (no realm of its
+  # own, an existing /etc/krb5.conf kept) so that the install never waits for an answer
+  if [[ " ${missing[*]} " == *" krb5-"* ]] && command -v debconf-set-selections >/dev/null; then
+    printf '%s\n' "krb5-config krb5-config/read_conf boolean true" \
+      "krb5-config krb5-config/add_servers boolean false" \
+      "krb5-config krb5-config/default_realm string" \
+      "krb5-config krb5-config/kerberos_servers string" \
+      "krb5-config krb5-config/admin_server string" | $sudo_cmd debconf-set-selections
+  fi
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # Orthanc's Debian service is not wanted: the tests start their own server on 127.0.0.1.
   if [[ " ${missing[*]} " == *" orthanc "* ]] && command -v systemctl >/dev/null; then
     $sudo_cmd systemctl disable --now orthanc >/dev/null 2>&1 || true
@@ -47,6 +59,10 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   # Nor PostgreSQL's: the tests run initdb + pg_ctl in a temporary folder on a free port.
   if [[ " ${missing[*]} " == *" postgresql "* ]] && command -v systemctl >/dev/null; then
     $sudo_cmd systemctl disable --now postgresql >/dev/null 2>&1 || true
+  fi
+  # Nor the KDC's and kadmind's (no realm here): the tests start a KDC in a temporary folder.
+  if [[ " ${missing[*]} " == *" krb5-kdc "* ]] && command -v systemctl >/dev/null; then
+    $sudo_cmd systemctl disable --now krb5-kdc krb5-admin-server >/dev/null 2>&1 || true
   fi
 fi
 

@@ -69,8 +69,11 @@ SITE_CONFIG = Path("/etc/oncoboard/config.toml")
 #: Settings a site file locks: user files and environment variables cannot change them.
 SECURITY_SETTINGS = frozenset({
     "signed_plugins_only", "trusted_keys", "site_plugin_dir", "extra_plugin_dirs",
-    "audit_key_file", "audit_keyring", "audit_checkpoint_file", "audit_syslog", "database_url"})
+    "audit_key_file", "audit_keyring", "audit_checkpoint_file", "audit_syslog", "database_url",
+    "database_auth"})
 LANGUAGES = ("en", "fr")
+#: How a workstation signs in to a site database: a password (OS keyring, pgpass) or Kerberos.
+DATABASE_AUTH = ("password", "kerberos")
 PATIENT_MATCH_RULES = ("patient_id", "patient_id+birth_date")
 HANGING_MATCH_FIELDS = ("modality", "body_part", "description")  # = imaging.hanging.MATCH_FIELDS
 
@@ -106,6 +109,7 @@ class Settings:
     audit_syslog: str | None = None             # send checkpoints to syslog ("/dev/log", h:p)
     database_url: str | None = None             # [database] url: a PostgreSQL site database
     database_ca: Path | None = None             # [database] ca: TLS, sslmode=verify-full
+    database_auth: str = "password"             # [database] auth: "password" or "kerberos"
     sources: tuple[str, ...] = field(default=())
     locked: frozenset[str] = frozenset()        # security settings the site file set
     refused: tuple[str, ...] = ()               # attempts to change them, as messages
@@ -119,14 +123,20 @@ class Settings:
     def store_target(self) -> Path | str:
         """Return what `open_store` opens: the site database's URL, else the SQLite file.
 
-        With a CA (``[database] ca``) the URL asks libpq for TLS with ``sslmode=verify-full``.
+        With a CA (``[database] ca``) the URL asks libpq for TLS with ``sslmode=verify-full``;
+        with ``[database] auth = "kerberos"`` for GSSAPI sign-in only (``require_auth=gss``,
+        never a password) and GSSAPI encryption when the server offers it (``gssencmode``).
         """
         if not self.database_url:
             return self.db_path
-        if self.database_ca is None:
-            return self.database_url
-        glue = "&" if "?" in self.database_url else "?"
-        return f"{self.database_url}{glue}sslmode=verify-full&sslrootcert={self.database_ca}"
+        from oncoboard.database_url import with_options
+
+        options: dict[str, str] = {}
+        if self.database_ca is not None:
+            options.update(sslmode="verify-full", sslrootcert=str(self.database_ca))
+        if self.database_auth == "kerberos":
+            options.update(require_auth="gss", gssencmode="prefer")
+        return with_options(self.database_url, options)
 
     @property
     def log_dir(self) -> Path:
@@ -210,9 +220,9 @@ def _merge(raw: dict[str, Any], into: dict[str, Any], path: Path, *,
         origin[key] = path
         if site and key in SECURITY_SETTINGS:
             locked.add(key)
-    if isinstance(raw.get("database"), dict):  # [database] url, ca (site: locked)
+    if isinstance(raw.get("database"), dict):  # [database] url, ca, auth (site: locked)
         _merge({f"database_{k}": v for k, v in raw["database"].items()}, into, path, site=site,
-               keys={"database_url", "database_ca"})
+               keys={"database_url", "database_ca", "database_auth"})
     if "dicom" in raw:
         rule = raw["dicom"].get("patient_match")
         if rule is not None:
@@ -348,6 +358,9 @@ def _validated(values: dict[str, Any]) -> Settings:
 
             values["database_url"] = check(str(values["database_url"]),
                                            str(origin.get("database_url", "database")))
+        if values.get("database_auth", "password") not in DATABASE_AUTH:
+            raise fail("database_auth", f"[database] auth must be one of "
+                       f"{', '.join(map(repr, DATABASE_AUTH))}, not {values['database_auth']!r}")
         for key in ("site_plugin_dir", "audit_key_file", "audit_checkpoint_file", "database_ca"):
             if values.get(key):
                 values[key] = Path(values[key]).expanduser()

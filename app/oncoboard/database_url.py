@@ -4,13 +4,15 @@ The SQLite file in the data folder unless a site database is named: ``[database]
 site configuration, ``ONCOBOARD_DATABASE``, or ``--database URL``. A password never sits in the
 URL (refused): libpq finds it in ``PGPASSFILE``/``~/.pgpass`` or ``PGPASSWORD``, or the OS
 keyring holds it (service ``oncoboard-database``, the login as user name). Logs and messages show
-the URL with any password masked (:func:`masked`).
+the URL with any password masked (:func:`masked`). A site using Kerberos (``[database] auth =
+"kerberos"``) signs in with the user's ticket instead: the URL then carries ``require_auth=gss``
+and no password is looked up or sent.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from oncoboard.errors import ConfigError
 
@@ -61,11 +63,17 @@ def user_of(url: str) -> str | None:
     return unquote(name) if name else None
 
 
+def login_of(url: str) -> str:
+    """Return the login libpq signs in with: the URL's user, else ``PGUSER``, else the OS user."""
+    import getpass
+    import os
+
+    return user_of(url) or os.environ.get("PGUSER") or getpass.getuser()
+
+
 def keyring_password(url: str) -> str | None:
-    """Return the password the OS keyring holds for the URL's login, or None."""
-    user = user_of(url)
-    if not user:
-        return None
+    """Return the password the OS keyring holds for the login (:func:`login_of`), or None."""
+    user = login_of(url)
     try:
         import keyring
 
@@ -73,3 +81,23 @@ def keyring_password(url: str) -> str | None:
     except Exception:  # noqa: BLE001 - no keyring backend (headless): libpq's own sources apply
         return None
     return str(found) if found else None
+
+
+def options_of(url: str) -> dict[str, str]:
+    """Return the libpq options given as the URL's query parameters (last one wins)."""
+    return dict(parse_qsl(urlsplit(url).query))
+
+
+def with_options(url: str, options: dict[str, str]) -> str:
+    """Return `url` with the libpq `options` added; those the URL already sets are kept."""
+    given = options_of(url)
+    extra = {k: v for k, v in options.items() if k not in given}
+    if not extra:
+        return url
+    glue = "&" if "?" in url else "?"
+    return f"{url}{glue}{urlencode(extra, safe='/')}"
+
+
+def wants_kerberos(url: str) -> bool:
+    """Return whether `url` signs in by Kerberos/GSSAPI only (``require_auth=gss``)."""
+    return options_of(url).get("require_auth") == "gss"

@@ -143,7 +143,7 @@ CLOCK_SKEW_WARN_S = 5.0
 
 
 def check_site_database(settings: Settings) -> list[Check]:
-    """On a site database: the signed-in login and its roles, TLS, and the clock difference.
+    """On a site database: the login, its roles and how it signed in, TLS, the clock difference.
 
     (The connection and the schema version are :func:`check_database`'s.) Nothing on SQLite.
     """
@@ -165,6 +165,9 @@ def check_site_database(settings: Settings) -> list[Check]:
         user = store.user
         ssl_row = store.db.execute("SELECT ssl, version, cipher FROM pg_stat_ssl "
                                    "WHERE pid = pg_backend_pid()").fetchone()
+        gss_row = store.db.execute("SELECT gss_authenticated, principal, encrypted "
+                                   "FROM pg_stat_gssapi WHERE pid = pg_backend_pid()").fetchone()
+        used_password = bool(store.db.raw.pgconn.used_password)  # type: ignore[attr-defined]
         before = time.time()
         server_now = store.db.execute("SELECT now()").fetchone()[0]
         after = time.time()
@@ -179,6 +182,10 @@ def check_site_database(settings: Settings) -> list[Check]:
         out.append(Check("site login", FAIL, f"{user.login} on {where} holds no Oncoboard role "
                          "(oncoboard_coordinator, _clinician, _radiologist, _admin): ask the "
                          "site's administrator", data))
+    gss = bool(gss_row and gss_row[0])
+    gss_encrypted = bool(gss_row and gss_row[2])
+    out.append(_sign_in_check(settings, gss, gss_row[1] if gss else None, gss_encrypted,
+                              used_password))
     if ssl_row and ssl_row[0]:
         verified = settings.database_ca is not None
         out.append(Check("site TLS", OK if verified else WARN,
@@ -186,6 +193,10 @@ def check_site_database(settings: Settings) -> list[Check]:
                              ", server certificate verified (verify-full)" if verified else
                              ", server certificate not verified: set [database] ca"),
                          {"ssl": True, "version": ssl_row[1], "verified": verified}))
+    elif gss_encrypted:
+        out.append(Check("site TLS", OK, "TLS not in use: the connection is encrypted by "
+                         "GSSAPI (Kerberos), the server authenticated by its ticket",
+                         {"ssl": False, "gss_encrypted": True}))
     else:
         out.append(Check("site TLS", WARN, f"TLS not in use to {where}: patient data crosses "
                          "the network unencrypted; set [database] ca (see packaging/site/)",
@@ -200,6 +211,26 @@ def check_site_database(settings: Settings) -> list[Check]:
             f" (over {CLOCK_SKEW_WARN_S:.0f} s: synchronise both with NTP; recorded times "
             "disagree)" if status == WARN else ""), {"skew_s": round(skew, 3)}))
     return out
+
+
+def _sign_in_check(settings: Settings, gss: bool, principal: str | None, encrypted: bool,
+                   used_password: bool) -> Check:
+    """Say how the login signed in: Kerberos/GSSAPI (encrypted or not), a password, other."""
+    data: dict[str, Any] = {"configured": settings.database_auth, "principal": principal,
+                            "gss_encrypted": encrypted}
+    if gss:
+        how = ("encrypted by GSSAPI" if encrypted else
+               "not encrypted by GSSAPI (TLS, when in use, encrypts it)")
+        return Check("site sign-in", OK, f"Kerberos/GSSAPI as {principal}, no password; "
+                     f"connection {how}", {**data, "method": "gssapi"})
+    if used_password:
+        status = WARN if settings.database_auth == "kerberos" else OK
+        return Check("site sign-in", status, "password (OS keyring or pgpass file)" + (
+            ": the site configuration says kerberos" if status == WARN else ""),
+            {**data, "method": "password"})
+    return Check("site sign-in", WARN, "neither Kerberos nor a password: the server trusts "
+                 "this connection (trust, peer or certificate in pg_hba.conf)",
+                 {**data, "method": "other"})
 
 
 def _run_probe(provider: str) -> tuple[bool, str]:

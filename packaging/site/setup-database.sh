@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a PostgreSQL server for Oncoboard: the database and its owner, the schema (applied by
-# Oncoboard itself), the site roles (roles.sql), the users in their roles, and TLS.
+# Oncoboard itself), the site roles (roles.sql), the users in their roles, TLS, Kerberos, and the
+# pg_hba.conf lines that say who may connect and how.
 # See README.md beside this script. Run it from any machine that reaches the server, with psql
 # and Oncoboard installed; the administrator's password comes from ~/.pgpass (or PGPASSFILE),
 # never from the command line.
@@ -9,18 +10,26 @@
 #                     [--database oncoboard] [--owner oncoboard_owner]
 #                     [--user LOGIN:ROLE[,ROLE...]]...
 #                     [--tls-cert /etc/ssl/oncoboard/server.crt --tls-key /etc/ssl/.../server.key]
+#                     [--kerberos REALM [--keytab /etc/postgresql/krb5.keytab]]
+#                     [--clients CIDR] [--hba-file /etc/postgresql/15/main/pg_hba.conf]
 #                     [--oncoboard "oncoboard"]
 #
 # ROLE is one of coordinator, clinician, radiologist, admin. The owner's password, when the
 # server asks for one, is read from ONCOBOARD_OWNER_PASSWORD (set on the owner when it is
 # created, used for the migrations and roles.sql). Users get no password here: each sets theirs
 # (`\password` in psql) or the site uses Kerberos/GSSAPI in pg_hba.conf.
-# The TLS files are paths ON THE SERVER, readable by the postgres account (key mode 0600).
-# Running it again is harmless: what exists is kept, grants are idempotent.
+# The TLS files and the keytab are paths ON THE SERVER, readable by the postgres account (mode
+# 0600). --kerberos REALM admits the site's users by their Kerberos ticket (principal
+# LOGIN@REALM, no password); the keytab holds the key of postgres/HOST@REALM.
+# The pg_hba.conf lines (TLS with scram-sha-256 for password logins, GSSAPI for Kerberos, the
+# owner and the administrator, everything else to the database rejected; from --clients, default
+# any address) are printed; with --hba-file (run on the server, as root or postgres) they are
+# written at the top of that file, replacing those of an earlier run, checked by the server and
+# loaded. Running it again is harmless: what exists is kept, grants are idempotent.
 set -euo pipefail
 
 HOST=127.0.0.1 PORT=5432 ADMIN=postgres DATABASE=oncoboard OWNER=oncoboard_owner
-ONCOBOARD=oncoboard TLS_CERT="" TLS_KEY="" USERS=()
+ONCOBOARD=oncoboard TLS_CERT="" TLS_KEY="" USERS=() REALM="" KEYTAB="" CLIENTS=all HBA_FILE=""
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 die() { echo "setup-database: error: $*" >&2; exit 2; }
@@ -34,8 +43,12 @@ while [ $# -gt 0 ]; do
         --user) USERS+=("$2"); shift 2 ;;
         --tls-cert) TLS_CERT=$2; shift 2 ;;
         --tls-key) TLS_KEY=$2; shift 2 ;;
+        --kerberos) REALM=$2; shift 2 ;;
+        --keytab) KEYTAB=$2; shift 2 ;;
+        --clients) CLIENTS=$2; shift 2 ;;
+        --hba-file) HBA_FILE=$2; shift 2 ;;
         --oncoboard) ONCOBOARD=$2; shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -43,6 +56,16 @@ name_ok() { [[ "$1" =~ ^[a-z_][a-z0-9_]*$ ]] || die "$2 '$1' must be lower-case 
 name_ok "$DATABASE" "database"; name_ok "$OWNER" "owner"
 [ -n "$TLS_CERT" ] && [ -z "$TLS_KEY" ] && die "--tls-cert needs --tls-key"
 [ -z "$TLS_CERT" ] && [ -n "$TLS_KEY" ] && die "--tls-key needs --tls-cert"
+[ -n "$KEYTAB" ] && [ -z "$REALM" ] && die "--keytab needs --kerberos REALM"
+[ -z "$REALM" ] || [[ "$REALM" =~ ^[A-Z0-9][A-Z0-9.-]*$ ]] \
+    || die "realm '$REALM' must be upper-case letters, digits, dots, dashes (e.g. HOSPITAL.EXAMPLE)"
+[[ "$CLIENTS" = all || "$CLIENTS" =~ ^[0-9a-fA-F.:]+/[0-9]+$ ]] \
+    || die "--clients '$CLIENTS' must be an address range (CIDR, e.g. 10.1.0.0/16) or all"
+name_ok "$ADMIN" "admin"
+if [ -n "$HBA_FILE" ]; then
+    [ -f "$HBA_FILE" ] || die "--hba-file $HBA_FILE: no such file (run the script on the server)"
+    [ -w "$HBA_FILE" ] || die "--hba-file $HBA_FILE: not writable (run as root or postgres)"
+fi
 for spec in "${USERS[@]}"; do  # every --user checked before anything is changed
     login=${spec%%:*} roles=${spec#*:}
     name_ok "$login" "login"
@@ -68,7 +91,7 @@ as_owner() {  # as_owner COMMAND...: run with the owner's password, when one is 
     fi
 }
 
-echo "1/5 owner $OWNER and database $DATABASE"
+echo "1/6 owner $OWNER and database $DATABASE"
 admin_sql postgres -v owner="$OWNER" -v pw="${ONCOBOARD_OWNER_PASSWORD:-}" <<'SQL'
 SELECT NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'owner') AS missing \gset
 \if :missing
@@ -93,11 +116,11 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 ALTER SCHEMA public OWNER TO :"owner";
 SQL
 
-echo "2/5 schema (Oncoboard's migrations)"
+echo "2/6 schema (Oncoboard's migrations)"
 # shellcheck disable=SC2086 # ONCOBOARD may be a command with arguments
 as_owner $ONCOBOARD --database "$OWNER_URL" store migrate
 
-echo "3/5 site roles and grants (roles.sql)"
+echo "3/6 site roles and grants (roles.sql)"
 # the roles are the server's, not the database's: made by the administrator, then the owner
 # grants its tables to them
 admin_sql postgres <<'SQL'
@@ -120,7 +143,7 @@ admin_sql postgres -v db="$DATABASE" <<'SQL'
 GRANT CONNECT ON DATABASE :"db" TO oncoboard_user;
 SQL
 
-echo "4/5 users"
+echo "4/6 users"
 for spec in "${USERS[@]}"; do
     login=${spec%%:*} roles=${spec#*:}
     IFS=, read -r -a list <<<"$roles"
@@ -137,7 +160,7 @@ SQL
     echo "    $login: ${roles}"
 done
 
-echo "5/5 TLS"
+echo "5/6 TLS and Kerberos"
 if [ -n "$TLS_CERT" ]; then
     admin_sql postgres -v cert="$TLS_CERT" -v key="$TLS_KEY" <<'SQL'
 ALTER SYSTEM SET ssl_cert_file = :'cert';
@@ -155,6 +178,70 @@ SQL
 unreadable by the postgres account, or not a pair?)"
     echo "    ssl on ($TLS_CERT); require it in pg_hba.conf (hostssl), see README.md"
 else
-    echo "    skipped (no --tls-cert): connections are not encrypted"
+    echo "    TLS skipped (no --tls-cert): only Kerberos (GSSAPI-encrypted) connections will pass"
+fi
+if [ -n "$KEYTAB" ]; then
+    admin_sql postgres -v keytab="$KEYTAB" <<'SQL'
+ALTER SYSTEM SET krb_server_keyfile = :'keytab';
+SELECT pg_reload_conf();
+SQL
+fi
+[ -n "$REALM" ] && echo "    Kerberos: principals of $REALM sign in as their login (no password)"
+
+echo "6/6 who may connect (pg_hba.conf)"
+# first matching line wins: the block goes at the top of the file
+users=+oncoboard_user
+hba_block() {
+    echo "$BEGIN_MARK"
+    printf '%-11s %-12s %-28s %-18s %s\n' "# TYPE" DATABASE USER ADDRESS METHOD
+    if [ -n "$REALM" ]; then
+        # Kerberos: the site's users by ticket, encrypted by GSSAPI or by TLS; no password
+        printf '%-11s %-12s %-28s %-18s %s\n' \
+            hostgssenc "$DATABASE" "$users" "$CLIENTS" "gss include_realm=0 krb_realm=$REALM" \
+            hostssl "$DATABASE" "$users" "$CLIENTS" "gss include_realm=0 krb_realm=$REALM" \
+            hostssl "$DATABASE" "$OWNER,$ADMIN" "$CLIENTS" scram-sha-256
+    else
+        printf '%-11s %-12s %-28s %-18s %s\n' \
+            hostssl "$DATABASE" "$users" "$CLIENTS" scram-sha-256 \
+            hostssl "$DATABASE" "$OWNER,$ADMIN" "$CLIENTS" scram-sha-256
+    fi
+    # the rest to this database: refused (unencrypted, no site role, other addresses)
+    printf '%-11s %-12s %-28s %-18s %s\n' host "$DATABASE" all all reject
+    echo "$END_MARK"
+}
+BEGIN_MARK="# BEGIN oncoboard $DATABASE (packaging/site/setup-database.sh; edits inside are replaced)"
+END_MARK="# END oncoboard $DATABASE"
+if [ -z "$HBA_FILE" ]; then
+    echo "    add these lines at the TOP of the server's pg_hba.conf, then SELECT pg_reload_conf():"
+    hba_block | sed 's/^/    /'
+else
+    # the file the server reads, not a copy elsewhere (the script runs on the server)
+    in_use=$(admin_sql postgres -tA <<<'SHOW hba_file;')
+    [ "$(realpath "$HBA_FILE")" = "$(realpath "$in_use" 2>/dev/null)" ] \
+        || die "--hba-file $HBA_FILE is not the file the server reads ($in_use): run the script \
+on the server, naming that file"
+    backup=$(mktemp "${TMPDIR:-/tmp}/pg_hba.XXXXXX")
+    cat "$HBA_FILE" >"$backup"
+    # our block first, then the file without the block of an earlier run (in place: the owner
+    # and mode of the file stay)
+    { hba_block; awk -v b="$BEGIN_MARK" -v e="$END_MARK" \
+        '$0 == b {skip = 1; next} $0 == e {skip = 0; next} !skip' "$backup"; } >"$HBA_FILE.new.$$"
+    cat "$HBA_FILE.new.$$" >"$HBA_FILE"
+    rm -f "$HBA_FILE.new.$$"
+    # the server reads the file as it is on disk: a line it cannot parse puts the old one back
+    errors=$(admin_sql postgres -tA <<'SQL'
+SELECT string_agg(line_number || ': ' || error, '; ') FROM pg_hba_file_rules
+WHERE error IS NOT NULL;
+SQL
+)
+    if [ -n "$errors" ]; then
+        cat "$backup" >"$HBA_FILE"
+        rm -f "$backup"
+        die "the server cannot read the new $HBA_FILE ($errors): the previous file is back"
+    fi
+    rm -f "$backup"
+    admin_sql postgres -tA <<<'SELECT pg_reload_conf();' >/dev/null
+    echo "    $HBA_FILE: the Oncoboard lines written at the top, configuration reloaded"
+    hba_block | sed 's/^/    /'
 fi
 echo "done: workstations use [database] url = \"postgresql://$HOST:$PORT/$DATABASE\""

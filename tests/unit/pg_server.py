@@ -3,7 +3,8 @@
 The server listens on 127.0.0.1 on a free port, with password authentication (scram) for TCP
 connections; the password is in a pgpass file named by ``PGPASSFILE`` (as a site would do), so
 URLs carry none. PostgreSQL refuses to run as root: as root, the server runs as ``nobody``.
-Durability is off (``fsync``, ``synchronous_commit``): the data is thrown away afterwards.
+Durability is off (``initdb --no-sync``, ``fsync``, ``synchronous_commit``): the data is thrown
+away afterwards.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 USER = "oncoboard"
 PASSWORD = "test-only-password"  # noqa: S105 - a throwaway server on 127.0.0.1
@@ -65,6 +67,7 @@ class Server:
     bin: Path
     as_user: list[str]
     template_version: int = 0
+    env: dict[str, str] | None = None  # added to the server's environment (e.g. KRB5_CONFIG)
 
     def url(self, dbname: str = "postgres", user: str = USER) -> str:
         """Return the URL of `dbname` (no password: PGPASSFILE holds it)."""
@@ -72,7 +75,7 @@ class Server:
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*self.as_user, *args], capture_output=True, text=True,
-                              check=check, timeout=120)
+                              check=check, timeout=120, env={**os.environ, **(self.env or {})})
 
     def start(self) -> None:
         """Start (or start again) the server and wait until it accepts connections."""
@@ -130,11 +133,14 @@ class Server:
         self.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_server(base: Path | None = None) -> Server:
+def start_server(base: Path | None = None, env: dict[str, str] | None = None,
+                 configure: Any = None) -> Server:
     """Initialise and start a server in a new temporary folder (see the module description).
 
     With `base`, the cluster lives in that folder and is kept: a folder already holding one
-    (from an earlier call) is started again as it was, with its databases.
+    (from an earlier call) is started again as it was, with its databases. `env` is added to
+    the server's environment; `configure(server)` runs after initdb, before the first start (to
+    write pg_hba.conf or postgresql.conf).
     """
     binaries = bindir()
     if binaries is None:
@@ -156,14 +162,16 @@ def start_server(base: Path | None = None) -> Server:
     pwfile.write_text(PASSWORD + "\n")
     if as_user:
         shutil.chown(pwfile, "nobody")
-    server = Server(base, _free_port(), binaries, as_user)
+    server = Server(base, _free_port(), binaries, as_user, env=env)
     server._run(str(binaries / "initdb"), "-D", str(base / "data"), "-U", USER,
                 "--pwfile", str(pwfile), "--auth-local=trust", "--auth-host=scram-sha-256",
-                "-E", "UTF8", "--locale=C.UTF-8")
+                "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
     pwfile.unlink()
     with (base / "data" / "postgresql.conf").open("a") as conf:
         conf.write("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                    "max_connections = 200\nshared_buffers = 256MB\n")
+    if configure is not None:
+        configure(server)
     _start(server)
     return server
 

@@ -174,3 +174,29 @@ def test_refused_override_is_logged_and_shown_by_doctor(env, tmp_path, capsys):
     assert cli.main(["plugins", "list", "--data-dir", str(tmp_path / "data")]) == 0
     log = (tmp_path / "data" / "logs" / "oncoboard.log").read_text(encoding="utf-8")
     assert "tried to change signed_plugins_only, which the site configuration locks" in log
+
+
+def test_a_kerberos_site_database_signs_in_by_gssapi_only(env):
+    site, user, _ = env
+    site.write_text('[database]\nurl = "postgresql://db.example/oncoboard"\n'
+                    'ca = "/etc/oncoboard/ca.pem"\nauth = "kerberos"\n', encoding="utf-8")
+    s = load_settings()
+    assert s.database_auth == "kerberos"
+    assert s.store_target == ("postgresql://db.example/oncoboard?sslmode=verify-full&"
+                              "sslrootcert=/etc/oncoboard/ca.pem&require_auth=gss&"
+                              "gssencmode=prefer")
+    # the site may set libpq's own options in the URL: they are kept
+    site.write_text('[database]\nurl = "postgresql://db.example/oncoboard?gssencmode=require"\n'
+                    'auth = "kerberos"\n', encoding="utf-8")
+    assert load_settings().store_target == ("postgresql://db.example/oncoboard?"
+                                            "gssencmode=require&require_auth=gss")
+    # a user's file cannot go back to passwords: the site locks it
+    user.write_text('[database]\nauth = "password"\n', encoding="utf-8")
+    s = load_settings()
+    assert s.database_auth == "kerberos" and any("database_auth" in r for r in s.refused)
+    site.write_text('[database]\nurl = "postgresql://db.example/oncoboard"\nauth = "ntlm"\n',
+                    encoding="utf-8")
+    user.unlink()
+    with pytest.raises(ConfigError, match="auth must be one of 'password', 'kerberos'") as caught:
+        load_settings()
+    assert "site.toml" in str(caught.value)

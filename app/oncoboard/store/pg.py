@@ -287,26 +287,85 @@ def signed_in(db: PgDatabase) -> tuple[str, list[str]]:
     return str(login), [str(r[0]) for r in rows]
 
 
-def describe_error(exc: BaseException) -> str:
-    """Return what a psycopg error means for the user, without the query or its values."""
+def describe_error(exc: BaseException, url: str | None = None) -> str:
+    """Return what a psycopg error means for the user, without the query or its values.
+
+    `url` (the database's, without password) names the login in sign-in messages.
+    """
     refused = refused_role(exc)
     if refused is not None:
         return refused[1]
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, psycopg.OperationalError):
+        said = _sign_in_problem(text, url)
+        if said:
+            return said
         lowered = text.lower()
-        if "password authentication failed" in lowered or "no password supplied" in lowered:
-            return (f"{text}; keep the password in the OS keyring (service "
-                    "'oncoboard-database', your login as user name) or a pgpass file "
-                    "(PGPASSFILE)")
         if any(w in lowered for w in ("terminat", "closed", "connection", "shutdown")):
             return (f"the connection to the server was lost ({text}): nothing of this "
                     "transaction was written; try again when the server is back")
     return text
 
 
+#: What libpq and krb5 say when the workstation holds no usable Kerberos ticket.
+_NO_TICKET = ("no kerberos credentials available", "no credentials cache found",
+              "no credentials were supplied", "credentials cache file",
+              "can't find client principal")
+_EXPIRED = ("ticket expired", "credentials have expired")
+_ROLES = "oncoboard_coordinator, oncoboard_clinician, oncoboard_radiologist or oncoboard_admin"
+
+
+def _sign_in_problem(text: str, url: str | None) -> str | None:
+    """Return the explanation of a refused sign-in (Kerberos, password, pg_hba.conf), or None."""
+    from oncoboard.database_url import login_of, wants_kerberos
+
+    lowered = text.lower()
+    detail = re.sub(r"^connection failed: (connection to server at [^:]*: )?", "", text)
+    login = login_of(url or "")
+    if any(w in lowered for w in _EXPIRED):
+        return (f"the Kerberos ticket has expired: run kinit {login} (or lock and unlock the "
+                f"workstation), then try again ({detail})")
+    if "gssapi" in lowered and any(w in lowered for w in _NO_TICKET):
+        return (f"no Kerberos ticket: run kinit {login} (or sign in to the workstation "
+                f"again), then try again ({detail})")
+    unknown = re.search(r"server (\S+) not found in kerberos database", text, re.IGNORECASE)
+    if unknown:
+        return (f"the KDC knows no service principal for this database server "
+                f"({unknown.group(1)}): the site's administrator must create it (postgres/HOST, "
+                "HOST as written in [database] url) and put its key in the server's keytab")
+    if 'authentication method requirement "gss"' in lowered:
+        return ("the site signs in by Kerberos ([database] auth = \"kerberos\") but the server "
+                f"did not offer GSSAPI to {login} ({detail}): no password was sent; ask the "
+                "site's administrator for a gss line in pg_hba.conf")
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        return (f"{text}; keep the password in the OS keyring (service "
+                "'oncoboard-database', your login as user name) or a pgpass file "
+                "(PGPASSFILE)")
+    if "permission denied for database" in lowered:
+        return (f"login {login} holds no Oncoboard role on this database ({detail}): it needs "
+                f"one of {_ROLES} (each a member of oncoboard_user); ask the site's "
+                "administrator")
+    if "pg_hba.conf rejects connection" in lowered or "no pg_hba.conf entry" in lowered:
+        if url and wants_kerberos(url) and "gss encryption" not in lowered:
+            # with a ticket, libpq would have asked for GSSAPI encryption (gssencmode)
+            return (f"no Kerberos ticket was used and the server refuses {login} without one "
+                    f"({detail}): run kinit {login}, then try again (if klist shows a ticket, "
+                    "ask the site's administrator)")
+        if "no encryption" in lowered:
+            return (f"the server refuses unencrypted connections ({detail}): set [database] "
+                    "ca (TLS, verify-full) or sign in by Kerberos (see packaging/site/)")
+        return (f"the server refuses login {login} ({detail}): the site admits logins "
+                f"holding one of {_ROLES} (members of oncoboard_user), over TLS or Kerberos; "
+                "ask the site's administrator")
+    return None
+
+
 def open_postgres(url: str, ca_file: str | None = None) -> PgDatabase:
-    """Connect to the site database at `url`; raise StorageError naming the server on failure."""
+    """Connect to the site database at `url`; raise StorageError naming the server on failure.
+
+    A password is looked up in the OS keyring only when the URL does not sign in by Kerberos
+    (``require_auth=gss``) and libpq has no source of its own (``PGPASSWORD``, ``PGPASSFILE``).
+    """
     import os
 
     from oncoboard import database_url as db_url
@@ -314,11 +373,14 @@ def open_postgres(url: str, ca_file: str | None = None) -> PgDatabase:
 
     ca_file = ca_file or os.environ.get("ONCOBOARD_DATABASE_CA") or None
     password = None
-    if not db_url.has_password(url) and not (os.environ.get("PGPASSWORD")
-                                             or os.environ.get("PGPASSFILE")):
+    kerberos = db_url.wants_kerberos(url)
+    if kerberos and pq.version() < 160000:  # noqa: PLR2004 - libpq 16 knows require_auth
+        url = re.sub(r"([?&])require_auth=gss&?", r"\1", url).rstrip("?&")
+    if not kerberos and not db_url.has_password(url) and not (
+            os.environ.get("PGPASSWORD") or os.environ.get("PGPASSFILE")):
         password = db_url.keyring_password(url)
     try:
         return PgDatabase(url, dialect.connect_kwargs(ca_file), password)
     except psycopg.Error as exc:
         raise StorageError(f"cannot connect to the database server {db_url.describe(url)}: "
-                           f"{describe_error(exc)}") from exc
+                           f"{describe_error(exc, url)}") from exc

@@ -18,6 +18,24 @@ LOGINS = {
 }
 
 
+def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """Make a CA and a server certificate for 127.0.0.1 and localhost signed by it; return
+    (ca, cert, key)."""
+    import subprocess
+
+    def ssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Test CA",
+        "-keyout", "ca.key", "-out", "ca.crt")
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", "server.key", "-out", "server.csr")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt")
+    return folder / "ca.crt", folder / "server.crt", folder / "server.key"
+
+
 def apply_roles(server: Any, dbname: str) -> None:
     """Run roles.sql on `dbname` as its owner (the superuser of the test server)."""
     import psycopg

@@ -8,30 +8,15 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from site_helpers import ROOT
+from site_helpers import make_certificates as _certificates
 
 from oncoboard.store import open_store
 
 SCRIPT = ROOT / "packaging" / "site" / "setup-database.sh"
 OWNER_PASSWORD = "test-only-owner-password"  # noqa: S105 - a throwaway test server
-
-
-def _certificates(folder: Path) -> tuple[Path, Path, Path]:
-    """Make a CA and a server certificate for 127.0.0.1 signed by it; return (ca, cert, key)."""
-    def ssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
-
-    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Test CA",
-        "-keyout", "ca.key", "-out", "ca.crt")
-    ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-        "-keyout", "server.key", "-out", "server.csr")
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt")
-    return folder / "ca.crt", folder / "server.crt", folder / "server.key"
 
 
 @pytest.fixture
