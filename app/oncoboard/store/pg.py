@@ -156,7 +156,13 @@ class PgDatabase:
         Decimal).
         """
         conn = self._ready() if not self.in_transaction else self.raw
-        return conn.execute(self._sql(sql), _params(params) or [], binary=binary)
+        try:
+            return conn.execute(self._sql(sql), _params(params) or [], binary=binary)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            refused = _read_refused(sql, exc)
+            if refused is None:
+                raise
+            raise refused from exc
 
     def executemany(self, sql: str, rows: Iterable[Any]) -> psycopg.Cursor[Any]:
         """Run one statement for each row of parameters (pipelined)."""
@@ -168,7 +174,13 @@ class PgDatabase:
         """Yield the rows of a query as dicts."""
         conn = self._ready() if not self.in_transaction else self.raw
         with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(self._sql(sql), _params(params) or [])
+            try:
+                cur.execute(self._sql(sql), _params(params) or [])
+            except psycopg.errors.InsufficientPrivilege as exc:
+                refused = _read_refused(sql, exc)
+                if refused is None:
+                    raise
+                raise refused from exc
             yield from cur
 
     def table_names(self) -> list[str]:
@@ -265,6 +277,37 @@ def refused_role(exc: BaseException) -> tuple[str, str] | None:
         return role, (f"the database refused: needs role {role} (database role "
                       f"oncoboard_{role}) to write to {table} ({text})")
     return "", f"the database refused: {text}; ask the site's administrator for the role needed"
+
+
+#: Who may read a table no signed-in user reads (roles.sql): the roles that grant SELECT.
+READ_ROLES = {
+    **dict.fromkeys(("conditions", "observations", "treatments", "notes", "outcomes",
+                     "record_sources", "predictions"), ("clinician",)),
+    **dict.fromkeys(("dicom_studies", "dicom_series", "dicom_instances", "lesions",
+                     "lesion_measurements", "viewer_measurements"), ("clinician", "radiologist")),
+    **dict.fromkeys(("access_log", "audit_log"), ("admin",)),
+}
+
+
+def _read_refused(sql: str, exc: BaseException) -> Exception | None:
+    """Return the RoleError for a query the server refused for lack of privilege, else None.
+
+    Writes are left to the store's write path (which names the role needed to write).
+    """
+    if not re.match(r"\s*(SELECT|WITH)\b", sql, re.IGNORECASE):
+        return None
+    from oncoboard.errors import RoleError
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    found = _DENIED.search(text)
+    table = found.group(1) if found else ""
+    roles = READ_ROLES.get(table, ())
+    if not roles:
+        return RoleError(f"the database refused: {text}; ask the site's administrator for the "
+                         "role needed")
+    return RoleError(f"the database refused: needs role {' or '.join(roles)} (database role "
+                     + " or ".join(f"oncoboard_{r}" for r in roles) + f") to read {table}",
+                     role=roles[0])
 
 
 def signed_in(db: PgDatabase) -> tuple[str, list[str]]:

@@ -129,3 +129,34 @@ def test_a_wrong_password_is_a_clear_message(site_db):
             as caught:
         open_store(login_url(server, name, "carol", password="wrong"))
     assert "wrong" not in caught.value.message and "keyring" in caught.value.message
+
+
+def test_reading_records_without_the_role_names_it(site_db, meeting, capsys, tmp_path,
+                                                    monkeypatch):
+    """A coordinator lists the patients: the server refuses the records' tables, and the user
+    reads which role is needed (not an internal error)."""
+    from site_helpers import remember_password
+
+    from oncoboard import cli
+    from oncoboard.patients import record
+
+    server, name = site_db
+    carol = open_store(login_url(server, name, "carol"))
+    try:
+        with pytest.raises(RoleError, match=r"the database refused: needs role clinician "
+                                            r"\(database role oncoboard_clinician\) to read "
+                                            r"conditions") as caught:
+            record.list_patients(carol)
+        assert caught.value.role == "clinician"
+        with pytest.raises(RoleError, match="needs role clinician or radiologist"):
+            carol.db.execute("SELECT count(*) FROM dicom_series").fetchone()
+    finally:
+        carol.close()
+    remember_password(server, "carol")
+    monkeypatch.setenv("ONCOBOARD_SITE_CONFIG", str(tmp_path / "no-site.toml"))
+    monkeypatch.setenv("ONCOBOARD_USER_CONFIG", str(tmp_path / "no-user.toml"))
+    url = f"postgresql://carol@127.0.0.1:{server.port}/{name}"
+    code = cli.main(["patients", "list", "--data-dir", str(tmp_path / "data"), "--database", url])
+    err = capsys.readouterr().err
+    assert code == 7, err
+    assert "needs role clinician" in err and "internal error" not in err
