@@ -32,9 +32,11 @@ from oncoboard.ui.board_dialogs import (
     MeetingDialog,
     SendToPacsDialog,
 )
+from oncoboard.ui.board_jobs import case_views_job, change_kind_text, export_job
 from oncoboard.ui.board_presenter import CasePanel, PresenterWindow, case_html, rgb_pixmap
 from oncoboard.ui.board_watch import BoardWatcher
 from oncoboard.ui.errors import ErrorBoundary
+from oncoboard.ui.live_refresh import Refresher
 
 __all__ = ["BoardView", "CasePanel", "PresenterWindow", "case_html", "default_meeting_id",
            "rgb_pixmap"]
@@ -48,56 +50,6 @@ log = logging.getLogger(__name__)
 def tr(text: str) -> str:
     """Translate `text` in the board view's context."""
     return QCoreApplication.translate("BoardView", text)
-
-
-def case_views_job(task: workers.Task, db_path: Any, settings: Any, meeting_id: int,
-                   user: Any = None) -> list[Any]:
-    """Gather every case of the meeting with its key image (pool thread, own store).
-
-    `user`: the signed-in user (this thread's own store does not know them otherwise).
-    """
-    from oncoboard.audit.access import record_accesses
-    from oncoboard.board.caseview import case_view
-    from oncoboard.board.meetings import list_cases
-    from oncoboard.store import open_store
-
-    store: Any = open_store(db_path)
-    if user is not None:
-        store.user = user
-    try:
-        cases = list_cases(store, meeting_id)
-        record_accesses(store, [c.patient_id for c in cases], "board.case")
-        views = []
-        for i, case in enumerate(cases):
-            task.progress(i / max(len(cases), 1), case.patient_id)
-            views.append(case_view(store, meeting_id, case.patient_id, settings=settings))
-        return views
-    finally:
-        store.close()
-
-
-def export_job(task: workers.Task, db_path: Any, settings: Any, meeting_id: int, path: Path,
-               kind: str, user: Any = None) -> Path:
-    """Write the meeting's PDF or JSON export (pool thread, own store, as `user`)."""
-    from oncoboard.audit.access import record_accesses
-    from oncoboard.board.meetings import list_cases
-    from oncoboard.store import open_store
-
-    store: Any = open_store(db_path)
-    if user is not None:
-        store.user = user
-    try:
-        task.progress(0.1, tr("Exporting"))
-        record_accesses(store, [c.patient_id for c in list_cases(store, meeting_id)], "export")
-        if kind == "pdf":
-            from oncoboard.board.report import export_pdf
-
-            return export_pdf(store, meeting_id, path, settings=settings)
-        from oncoboard.board.export import export_json
-
-        return export_json(store, meeting_id, path, settings=settings)
-    finally:
-        store.close()
 
 
 def default_meeting_id(meetings: list[Meeting], today: str) -> int | None:
@@ -141,6 +93,12 @@ class BoardView(QWidget):
         self.meeting_id: int | None = None
         self.patient_id: str | None = None
         self.presenter: PresenterWindow | None = None
+        self.presenter_meeting_id: int | None = None
+        self.decision_dialog: DecisionDialog | None = None  # while one is open
+        self._stale_images: set[str] = set()
+        self._presenter_notice = ""
+        self.presenter_refresher = Refresher(self._presenter_task, self._on_presenter_read,
+                                             self._on_presenter_read_failed)
         self.buttons: dict[str, QPushButton] = {}
         self.notice = QLabel(objectName="boardNotice")
         self.notice.setWordWrap(True)
@@ -282,7 +240,7 @@ class BoardView(QWidget):
     def new_meeting(self) -> Any:
         """Ask for a new meeting and select it."""
         dialog = MeetingDialog(self.store, self)
-        if dialog.exec() and dialog.result_value is not None:
+        if self._exec(dialog) and dialog.result_value is not None:
             self.watcher.seen()
             self.refresh(select=dialog.result_value.id)
             return dialog.result_value
@@ -294,9 +252,10 @@ class BoardView(QWidget):
             return None
         dialog = AddCaseDialog(self.store, self.meeting_id,
                                getattr(self, "current_patient", None), self)
-        if dialog.exec() and dialog.result_value is not None:
+        if self._exec(dialog) and dialog.result_value is not None:
             self.watcher.seen()
             self._load_cases(select=dialog.result_value.patient_id)
+            self._after_own_write()
             return dialog.result_value
         return None
 
@@ -314,30 +273,114 @@ class BoardView(QWidget):
         parent = self.presenter if self.presenter and self.presenter.isVisible() else self
         dialog = DecisionDialog(self.store, meeting, pid, shown, parent)
         dialog.stale.connect(self._on_stale)
-        if dialog.exec() and dialog.result_value is not None:
+        self.decision_dialog = dialog
+        try:
+            accepted = self._exec(dialog)
+        finally:
+            self.decision_dialog = None
+        if accepted and dialog.result_value is not None:
             self.watcher.seen()
             if get_meeting(self.store, meeting.id).status != meeting.status:
                 # the first decision marks a planned meeting held: show it, and say so
                 self.refresh(select=meeting.id)
                 self._say(tr("Decision recorded: the meeting is now marked as held."))
             self._load_cases(select=pid)
+            self._after_own_write()
             self.decision_recorded.emit(pid)
             return dialog.result_value
         return None
+
+    def _exec(self, dialog: Any) -> int:
+        """Run a dialog that writes: its changes are this view's own, never reported back."""
+        from oncoboard.store.feed import written_to
+
+        with written_to(self.watcher.own):
+            return int(dialog.exec())
 
     # --- changes made elsewhere -------------------------------------------------------------------
     def reload(self) -> None:
         """Reload the meetings, the agenda and the case shown, keeping the selection."""
         self.refresh(select=self.meeting_id)
 
+    def agenda_patients(self) -> list[str]:
+        """Return the patients on the agenda shown."""
+        return [str(self.cases.item(i).data(Qt.ItemDataRole.UserRole))
+                for i in range(self.cases.count())]
+
     def _on_board_changed(self, changes: Any) -> None:
-        """Another workstation changed the board: reload and say who changed what, when."""
-        self.reload()
-        mine = changes.meetings.get(self.meeting_id) if self.meeting_id is not None else None
+        """Another workstation (or process) changed the board or a record it shows: reload
+        what shows it and say who changed what, when."""
+        if changes.meetings or changes.touches(None, self.agenda_patients()):
+            self.reload()
+            self._say_changed(changes)
+        presenter = self.presenter
+        if presenter is not None and presenter.isVisible() and changes.touches(
+                self.presenter_meeting_id, presenter.patient_ids):
+            for pid, kinds in changes.patients.items():
+                if {"imaging", "measurements"} & set(kinds):
+                    self._stale_images.add(pid)
+            self._presenter_notice = self._changed_text(changes, self.presenter_meeting_id)
+            self.presenter_refresher.request()
+        if self.decision_dialog is not None:
+            self.decision_dialog.remote_changed(changes)
+
+    def _changed_text(self, changes: Any, meeting_id: int | None) -> str:
+        """Say who changed what, when: a case shown first (its decision, its results), else
+        the meeting (its agenda)."""
+        shown = set(self.presenter.patient_ids if self.presenter is not None else [])
+        shown |= set(self.agenda_patients())
+        for pid, kinds in reversed(changes.patients.items()):
+            if pid in shown:
+                kind, (by, at) = max(kinds.items(), key=lambda k: k[1][1])
+                return tr("Patient {p}: {what} changed by {user} at {time}: reloaded.").format(
+                    p=pid, what=change_kind_text(kind), user=by, time=local_time(at))
+        mine = changes.meetings.get(meeting_id) if meeting_id is not None else None
         if mine is not None:
             by, at = mine
-            self._say(tr("Meeting {m} was changed by {user} at {time}: reloaded.").format(
-                m=self.meeting_id, user=by, time=local_time(at)))
+            return tr("Meeting {m} was changed by {user} at {time}: reloaded.").format(
+                m=meeting_id, user=by, time=local_time(at))
+        return ""
+
+    def _say_changed(self, changes: Any) -> None:
+        text = self._changed_text(changes, self.meeting_id)
+        if text:
+            self._say(text)
+
+    # --- the presenter follows changes --------------------------------------------------------
+    def _after_own_write(self) -> None:
+        """This view wrote (and reloaded itself, the feed's head taken as seen): the presenter,
+        which the watcher will not wake for it, is read again in place."""
+        if self.presenter is not None and self.presenter.isVisible():
+            self.refresh_presenter()
+
+    def refresh_presenter(self, notice: str = "") -> workers.Task | None:
+        """Read the presented cases again (off the screen's thread) and show them in place."""
+        if self.presenter is None:
+            return None
+        self._presenter_notice = notice
+        return self.presenter_refresher.request()
+
+    def _presenter_task(self) -> workers.Task | None:
+        from oncoboard.ui.live_refresh import presenter_job
+
+        if self.presenter is None or self.presenter_meeting_id is None:
+            return None
+        images = {v.case.patient_id: (v.key_image, v.image_note) for v in self.presenter.views
+                  if v.key_image is not None}
+        stale, self._stale_images = self._stale_images, set()
+        return workers.Task(presenter_job, self.store, self.ctx.settings,
+                            self.presenter_meeting_id, images, stale, name="presenter refresh")
+
+    def _on_presenter_read(self, read: Any) -> None:
+        presenter = self.presenter
+        if presenter is None or read.meeting_id != self.presenter_meeting_id:
+            return
+        notice, self._presenter_notice = self._presenter_notice, ""
+        presenter.set_views(read.views, notice)
+
+    def _on_presenter_read_failed(self, exc: BaseException) -> None:
+        # a server briefly unreachable: the screen stays as it was; the next change reads again
+        log.warning("presenter refresh failed: %s", exc)
 
     def _on_stale(self, exc: Any) -> None:
         """A save was refused because someone changed the record first: show their change."""
@@ -380,22 +423,14 @@ class BoardView(QWidget):
         if self.presenter is not None:
             self.presenter.close()
         self.presenter = PresenterWindow(views)
+        self.presenter_meeting_id = views[0].meeting.id if views else self.meeting_id
         self.presenter.decision_requested.connect(self._on_presenter_decision_requested)
         self.presenter.showFullScreen()
         self.presenter.show_case(0)
         self.presenter.setFocus()
 
     def _on_presenter_decision_requested(self, patient_id: str) -> None:
-        if self.record_decision(patient_id) is not None and self.presenter is not None:
-            index = self.presenter.index
-            self.present_task = self.present()
-            if self.present_task is not None:
-                self.present_task.signals.succeeded.connect(
-                    lambda _v, i=index: self._show_presented_case(i))
-
-    def _show_presented_case(self, index: int) -> None:
-        if self.presenter is not None:
-            self.presenter.show_case(index)
+        self.record_decision(patient_id)  # the presenter is read again in place when it saves
 
     def export(self, kind: str, path: Path | None = None) -> workers.Task | None:
         """Export the selected meeting as PDF or JSON (asks for a file unless `path` is given)."""

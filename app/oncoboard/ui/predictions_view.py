@@ -45,19 +45,25 @@ def tr(text: str) -> str:
 
 
 def predict_job(task: workers.Task, db_path: Any, settings: Settings, patient_id: str, day: str,
-                plugin_ids: list[str] | None) -> list[Prediction]:
-    """Run the plugins on the patient and store the results (pool thread, own store)."""
+                plugin_ids: list[str] | None, own: Any = None) -> list[Prediction]:
+    """Run the plugins on the patient and store the results (pool thread, own store).
+
+    `own`: told the change-feed number of the stored results before they commit (the screen's
+    watcher then does not report this screen's own run back to it).
+    """
     from oncoboard.inference import runtime
     from oncoboard.inference.engine import predict_patient
     from oncoboard.store import open_store
+    from oncoboard.store.feed import written_to
 
     job = runtime.Job(1)
     task.cancel_hooks.append(job.cancel)
     task.progress(0.05, tr("Running the models"))
     store = open_store(db_path)
     try:
-        return predict_patient(store, settings, patient_id, date=day, plugin_ids=plugin_ids,
-                               job=job)
+        with written_to(own):
+            return predict_patient(store, settings, patient_id, date=day,
+                                   plugin_ids=plugin_ids, job=job)
     finally:
         store.close()
 
@@ -267,6 +273,17 @@ class PredictionsView(QWidget):
         return self._show([] if self.patient_id is None
                           else latest_for_patient(self.store, self.patient_id))
 
+    def apply_stored(self, patient_id: str, predictions: list[Prediction]) -> bool:
+        """Show `predictions` (the open patient's, read again after a change made elsewhere),
+        keeping the scroll position; return False when it is another patient's."""
+        if patient_id != self.patient_id:
+            return False
+        bar = self.scroll_area.verticalScrollBar()
+        where = bar.value()
+        self._show(predictions)
+        bar.setValue(where)
+        return True
+
     def _show(self, predictions: list[Prediction]) -> int:
         """Show one card per prediction (ordered by plugin id, refusals last)."""
         from oncoboard.board.prediction_view import view_of
@@ -304,8 +321,10 @@ class PredictionsView(QWidget):
             return None
         chosen = plugin_id or self.plugin_box.currentData()
         day = self.date.date().toString("yyyy-MM-dd")
+        watcher = getattr(self.main, "watcher", None)
         task = workers.Task(predict_job, self.ctx.settings.store_target, self.ctx.settings,
-                            self.patient_id, day, [chosen] if chosen else None, name="predict")
+                            self.patient_id, day, [chosen] if chosen else None,
+                            watcher.own if watcher is not None else None, name="predict")
         self.run_button.setEnabled(False)
         task.signals.finished.connect(self._update_buttons)
         if self.main is not None:
