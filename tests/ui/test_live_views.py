@@ -194,7 +194,7 @@ def test_predictions_run_by_the_command_line_show_in_the_open_patient_screen(win
     runner.start()
     qtbot.waitUntil(done.is_set, timeout=120000)
     runner.join()
-    qtbot.waitUntil(lambda: set(predictions.shown) and not set(predictions.shown) & before,
+    qtbot.waitUntil(lambda: bool(predictions.shown) and not set(predictions.shown) & before,
                     timeout=FEW_SECONDS_MS)
     assert predictions.cards
     assert window.patient_view.timeline.item_count > drawn  # the new results on the timeline
