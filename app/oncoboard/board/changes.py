@@ -20,7 +20,7 @@ from oncoboard.store.feed import (
     bump,
     change_token,
     changes_since,
-    note_record_change,
+    note_patients,
     wait_for_change,
 )
 
@@ -39,7 +39,7 @@ def note_change(store: Any, meeting_id: int, user: str, at: str,
                        "VALUES (?, ?, ?, ?) ON CONFLICT (meeting_id) DO UPDATE SET "
                        "seq = excluded.seq, changed_at = excluded.changed_at, "
                        "changed_by = excluded.changed_by", [int(meeting_id), seq, at, user])
-    if patient_id is not None:
-        return note_record_change(store, [patient_id], "decision", user, at)
+    if patient_id is not None:  # under the same number: a decision, not an agenda change
+        note_patients(store, [patient_id], "decision", seq, user, at)
     announce(store, f"{int(meeting_id)}:{seq}")
     return seq

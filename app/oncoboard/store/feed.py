@@ -83,6 +83,13 @@ class Changes:
             return True
         return bool(set(self.patients) & set(patient_ids))
 
+    def agenda_changed(self, meeting_id: int | None) -> bool:
+        """Return whether the meeting itself changed (its agenda, a case, its status), not only
+        a decision on one of its cases (a decision notes the meeting and the patient under one
+        number)."""
+        decided = {e.seq for e in self.entries if e.patient_id is not None}
+        return any(e.meeting_id == meeting_id and e.seq not in decided for e in self.entries)
+
     def latest(self) -> Change | None:
         """Return the newest row (who made the last change, and when)."""
         return max(self.entries, key=lambda e: e.seq) if self.entries else None
@@ -154,13 +161,19 @@ def note_record_change(store: Any, patient_ids: Iterable[str], kind: str, user: 
         user = user_of(store).login
     at = at or now_utc()
     seq = bump(store, user, at)
+    note_patients(store, pids, kind, seq, user, at)
+    announce(store, f"p:{seq}")
+    return seq
+
+
+def note_patients(store: Any, patient_ids: Iterable[str], kind: str, seq: int, user: str,
+                  at: str) -> None:
+    """Set the patients' rows of `kind` to change `seq` (already bumped by the caller)."""
     store.conn.executemany(
         "INSERT INTO record_changes (patient_id, kind, seq, changed_at, changed_by) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (patient_id, kind) DO UPDATE SET "
         "seq = excluded.seq, changed_at = excluded.changed_at, changed_by = excluded.changed_by",
-        [[p, kind, seq, at, user] for p in pids])
-    announce(store, f"p:{seq}")
-    return seq
+        [[str(p), kind, seq, at, user] for p in patient_ids])
 
 
 def change_token(store: Any) -> int:

@@ -167,14 +167,22 @@ class PresenterWindow(QWidget):
         self._fill(views)
 
     def _fill(self, views: list[Any]) -> None:
-        while (old := self.stack.widget(0)) is not None:
-            self.stack.removeWidget(old)
-            old.deleteLater()
+        """Show one panel per view; a view already on show (the same object) keeps its panel."""
+        old = [w for i in range(self.stack.count()) if (w := self.stack.widget(i)) is not None]
+        by_view = {id(w.view): w for w in old if isinstance(w, CasePanel)}
         self.views = list(views)
-        for v in self.views:
-            self.stack.addWidget(CasePanel(v))
-        if not self.views:
-            self.stack.addWidget(QLabel(tr("This meeting has no cases."), objectName="title"))
+        new: list[QWidget] = [by_view.get(id(v)) or CasePanel(v) for v in self.views]
+        if not new:
+            new = [QLabel(tr("This meeting has no cases."), objectName="title")]
+        for w in old:
+            if not any(w is n for n in new):
+                self.stack.removeWidget(w)
+                w.deleteLater()
+        for i, w in enumerate(new):
+            if self.stack.indexOf(w) != i:
+                if self.stack.indexOf(w) >= 0:
+                    self.stack.removeWidget(w)
+                self.stack.insertWidget(i, w)
 
     @property
     def patient_ids(self) -> list[str]:

@@ -96,6 +96,7 @@ class BoardView(QWidget):
         self.presenter_meeting_id: int | None = None
         self.decision_dialog: DecisionDialog | None = None  # while one is open
         self._stale_images: set[str] = set()
+        self._presenter_only: set[str] | None = set()  # whom to read again; None: every case
         self._presenter_notice = ""
         self.presenter_refresher = Refresher(self._presenter_task, self._on_presenter_read,
                                              self._on_presenter_read_failed)
@@ -285,7 +286,7 @@ class BoardView(QWidget):
                 self.refresh(select=meeting.id)
                 self._say(tr("Decision recorded: the meeting is now marked as held."))
             self._load_cases(select=pid)
-            self._after_own_write()
+            self._after_own_write(pid)
             self.decision_recorded.emit(pid)
             return dialog.result_value
         return None
@@ -319,6 +320,10 @@ class BoardView(QWidget):
             for pid, kinds in changes.patients.items():
                 if {"imaging", "measurements"} & set(kinds):
                     self._stale_images.add(pid)
+            if changes.agenda_changed(self.presenter_meeting_id):
+                self._presenter_only = None
+            elif self._presenter_only is not None:
+                self._presenter_only |= set(changes.patients)
             self._presenter_notice = self._changed_text(changes, self.presenter_meeting_id)
             self.presenter_refresher.request()
         if self.decision_dialog is not None:
@@ -347,17 +352,24 @@ class BoardView(QWidget):
             self._say(text)
 
     # --- the presenter follows changes --------------------------------------------------------
-    def _after_own_write(self) -> None:
+    def _after_own_write(self, patient_id: str | None = None) -> None:
         """This view wrote (and reloaded itself, the feed's head taken as seen): the presenter,
-        which the watcher will not wake for it, is read again in place."""
+        which the watcher will not wake for it, is read again in place (`patient_id`: only
+        that case's decision changed)."""
         if self.presenter is not None and self.presenter.isVisible():
-            self.refresh_presenter()
+            self.refresh_presenter(patient_id=patient_id)
 
-    def refresh_presenter(self, notice: str = "") -> workers.Task | None:
-        """Read the presented cases again (off the screen's thread) and show them in place."""
+    def refresh_presenter(self, notice: str = "", patient_id: str | None = None
+                          ) -> workers.Task | None:
+        """Read the presented cases again (off the screen's thread) and show them in place:
+        the case of `patient_id` only, else every case."""
         if self.presenter is None:
             return None
         self._presenter_notice = notice
+        if patient_id is None or self._presenter_only is None:
+            self._presenter_only = None
+        else:
+            self._presenter_only.add(patient_id)
         return self.presenter_refresher.request()
 
     def _presenter_task(self) -> workers.Task | None:
@@ -365,11 +377,12 @@ class BoardView(QWidget):
 
         if self.presenter is None or self.presenter_meeting_id is None:
             return None
-        images = {v.case.patient_id: (v.key_image, v.image_note) for v in self.presenter.views
-                  if v.key_image is not None}
+        shown = {v.case.patient_id: v for v in self.presenter.views}
         stale, self._stale_images = self._stale_images, set()
+        only, self._presenter_only = self._presenter_only, set()
         return workers.Task(presenter_job, self.store, self.ctx.settings,
-                            self.presenter_meeting_id, images, stale, name="presenter refresh")
+                            self.presenter_meeting_id, shown, only, stale,
+                            name="presenter refresh")
 
     def _on_presenter_read(self, read: Any) -> None:
         presenter = self.presenter

@@ -77,12 +77,15 @@ class PresenterRead:
 
 
 def presenter_job(task: workers.Task, store: Any, settings: Any, meeting_id: int,
-                  images: dict[str, tuple[Any, str]], stale_images: set[str]) -> PresenterRead:
-    """Read every case of the meeting again (pool thread, its own connection).
+                  shown: dict[str, Any], only: set[str] | None,
+                  stale_images: set[str]) -> PresenterRead:
+    """Read the meeting's cases again (pool thread, its own connection).
 
-    `images`: the key images already on screen, by patient; reused unless the patient is in
-    `stale_images` (their images or measurements changed): loading one reads a series from disk,
-    which a decision recorded elsewhere does not need.
+    `shown`: the case views on screen, by patient. With `only` (the agenda did not change,
+    only these patients' decisions or records did) the other cases are kept as they are; else
+    every case is read. A key image already on screen is reused unless the patient is in
+    `stale_images` (their images or measurements changed): loading one reads a series from
+    disk, which a decision recorded elsewhere does not need.
     """
     from oncoboard.audit.access import record_accesses
     from oncoboard.board.caseview import case_view
@@ -92,16 +95,19 @@ def presenter_job(task: workers.Task, store: Any, settings: Any, meeting_id: int
     own = store.another_connection()
     try:
         cases = list_cases(own, meeting_id)
-        added = [c.patient_id for c in cases if c.patient_id not in images]
+        added = [c.patient_id for c in cases if c.patient_id not in shown]
         if added:  # a case added elsewhere is opened on this screen: logged as the first were
             record_accesses(own, added, "board.case")
         views = []
         for case in cases:
-            view = case_view(own, meeting_id, case.patient_id, with_image=False,
-                             settings=settings)
             pid = case.patient_id
-            if pid in images and pid not in stale_images:
-                view.key_image, view.image_note = images[pid]
+            old = shown.get(pid)
+            if old is not None and only is not None and pid not in only:
+                views.append(old)
+                continue
+            view = case_view(own, meeting_id, pid, with_image=False, settings=settings)
+            if old is not None and old.key_image is not None and pid not in stale_images:
+                view.key_image, view.image_note = old.key_image, old.image_note
             else:
                 view.key_image, view.image_note = key_image_for_patient(own, pid, settings)
             views.append(view)

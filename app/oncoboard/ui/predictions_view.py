@@ -160,6 +160,7 @@ class PredictionsView(QWidget):
         self.plugins: list[Any] = []
         self.cards: list[PredictionCardWidget] = []
         self.shown: dict[str, Prediction] = {}  # by prediction id
+        self._labelled = False  # whether the cards on show were made with the manifests
         self.title = QLabel(tr("Predictions"), objectName="title")
         self.patient_label = QLabel(tr("Open a patient first."), objectName="subtitle")
         self.date = QDateEdit(QDate.currentDate(), objectName="referenceDate")
@@ -288,26 +289,37 @@ class PredictionsView(QWidget):
         """Show one card per prediction (ordered by plugin id, refusals last)."""
         from oncoboard.board.prediction_view import view_of
 
-        for card in self.cards:
-            self.list_box.removeWidget(card)
-            card.deleteLater()
-        self.cards = []
         # results first, refusals after them
         shown = sorted(predictions, key=lambda p: (not p.ok, p.plugin.id))
+        ids = [str(p.id) for p in shown]
+        # a card already on show for the same stored prediction is kept (a refresh after a
+        # change elsewhere rebuilds only the new results; a card costs tens of milliseconds)
+        old = {str(c.view.id): c for c in self.cards
+               if self._labelled and str(c.view.id) in ids}
+        for card in self.cards:
+            self.list_box.removeWidget(card)
+            if card not in old.values():
+                card.deleteLater()
+        self.cards = []
         self.shown = {str(p.id): p for p in shown}
         for prediction in shown:
-            pairs, scale = contributions_of(prediction, self._manifest(prediction.plugin.id))
-            card = PredictionCardWidget(
-                view_of(prediction), pairs, scale,
-                has_evidence=bool(prediction.explanation and prediction.explanation.sentences))
-            card.model_card_requested.connect(self.show_model_card)
-            card.evidence_requested.connect(self.show_evidence)
+            card = old.get(str(prediction.id)) or self._card(prediction, view_of(prediction))
             self.list_box.insertWidget(self.list_box.count() - 1, card)
             self.cards.append(card)
+        self._labelled = bool(self.plugins)  # input labels come with the manifests
         self.note.setText("" if shown else tr("No prediction stored for this patient yet: "
                                               "choose a reference date and run the models."))
         self.predictions_shown.emit(len(shown))
         return len(shown)
+
+    def _card(self, prediction: Prediction, view: Any) -> PredictionCardWidget:
+        pairs, scale = contributions_of(prediction, self._manifest(prediction.plugin.id))
+        card = PredictionCardWidget(
+            view, pairs, scale,
+            has_evidence=bool(prediction.explanation and prediction.explanation.sentences))
+        card.model_card_requested.connect(self.show_model_card)
+        card.evidence_requested.connect(self.show_evidence)
+        return card
 
     def _manifest(self, plugin_id: str) -> Any:
         try:

@@ -40,6 +40,11 @@ def test_predictions_and_a_decision_move_the_feed_for_their_patient(store, other
     decisions.record_decision(other, meeting.id, "BRC-002", plan="Surgery", rationale="R")
     again = changes.changes_since(store, found.token)
     assert _kinds(again, "BRC-002") == {"decision"} and meeting.id in again.meetings
+    assert not again.agenda_changed(meeting.id)  # a decision, not the agenda
+    from oncoboard.board import meetings
+
+    meetings.add_case(other, meeting.id, "LUN-001", question="SBRT?")
+    assert changes.changes_since(store, again.token).agenda_changed(meeting.id)
     assert again.touches(None, ["BRC-002"]) and not again.touches(None, ["LUN-001"])
     # one view saw only the first change: `after` keeps only what it did not see
     assert again.after(found.token).token == again.token
