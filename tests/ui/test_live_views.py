@@ -212,3 +212,18 @@ def test_the_screens_own_model_run_is_not_read_again(window, ctx, qtbot):  # noq
         with qtbot.waitSignal(predictions.predictions_finished, timeout=60000):
             predictions.run()
     assert predictions.cards
+
+
+def test_a_number_taken_as_own_is_someone_elses_when_they_wrote_it(board):  # noqa: ANN001
+    """A write that rolled back gave its number back: another user's next change may carry it."""
+    from oncoboard.identity import user_of
+    from oncoboard.store.feed import Change, Changes
+
+    watcher = board.watcher
+    watcher.own(10**9)
+    me = user_of(board.store).login
+    mine = Changes(10**9, (Change(10**9, None, "P1", "predictions", me, "t"),))
+    assert not watcher._others(mine)
+    watcher.own(10**9 + 1)
+    theirs = Changes(10**9 + 1, (Change(10**9 + 1, None, "P1", "predictions", "bob", "t"),))
+    assert watcher._others(theirs).patients == {"P1": {"predictions": ("bob", "t")}}

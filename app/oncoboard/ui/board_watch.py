@@ -59,6 +59,11 @@ class BoardWatcher(QObject):
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._own: set[int] = set()  # changes this view made itself: never reported back
+        from oncoboard.identity import user_of
+
+        # a number written by a write that then rolled back may be another's next change:
+        # only a row by this user with one of this view's numbers is its own
+        self._login = user_of(store).login
         self.worker: threading.Thread | None = None
         if callable(getattr(store, "wait_notify", None)):
             self.worker = threading.Thread(target=self._listen, name="board-watch", daemon=True)
@@ -85,7 +90,7 @@ class BoardWatcher(QObject):
         with self._lock:
             if not self._own:
                 return found
-            mine = {e.seq for e in found.entries} & self._own
+            mine = {e.seq for e in found.entries if e.by == self._login} & self._own
             self._own -= {s for s in self._own if s <= found.token}
         return Changes(found.token, tuple(e for e in found.entries if e.seq not in mine))
 
