@@ -31,7 +31,8 @@ def pg_url():  # noqa: ANN201
         pg_server.remove(server)
 
 
-def test_the_board_view_refreshes_at_another_workstations_commit(pg_url, qtbot):  # noqa: ANN001
+def test_the_board_view_refreshes_at_another_workstations_commit(pg_url, qtbot,
+                                                                  monkeypatch):  # noqa: ANN001
     from board_helpers import PATIENTS, add_patient
 
     from oncoboard.board import meetings
@@ -56,6 +57,7 @@ def test_the_board_view_refreshes_at_another_workstations_commit(pg_url, qtbot):
         assert view.watcher.listening and not view.watcher.timer.isActive()
         assert view.patient_id == "BRC-001"
         time.sleep(0.3)  # the worker is listening
+        opened_on = _connections_opened_on(monkeypatch)
         record_decision(other, m.id, "BRC-001", plan="Tamoxifen (bob)", rationale="ER+")
         committed = time.monotonic()
         # well within the SQLite polling period: the notification did it
@@ -63,6 +65,8 @@ def test_the_board_view_refreshes_at_another_workstations_commit(pg_url, qtbot):
                         timeout=POLL_MS - 500)
         assert time.monotonic() - committed < 1.0
         assert "bob" in view.notice.text()
+        assert opened_on and not any(opened_on)  # read on a worker's own connection
+        assert view.patient_id == "BRC-001" and view.cases.currentRow() == 0
     finally:
         view.watcher.stop()
         assert view.watcher.worker is not None and not view.watcher.worker.is_alive()

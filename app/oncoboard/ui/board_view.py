@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from oncoboard.dates import local_time
 from oncoboard.identity import user_of
 from oncoboard.ui import access_log, workers
 from oncoboard.ui.board_dialogs import (
@@ -32,7 +31,12 @@ from oncoboard.ui.board_dialogs import (
     MeetingDialog,
     SendToPacsDialog,
 )
-from oncoboard.ui.board_jobs import case_views_job, change_kind_text, export_job
+from oncoboard.ui.board_follow import BoardFollowMixin
+from oncoboard.ui.board_jobs import (
+    case_views_job,
+    default_meeting_id,
+    export_job,
+)
 from oncoboard.ui.board_presenter import CasePanel, PresenterWindow, case_html, rgb_pixmap
 from oncoboard.ui.board_watch import BoardWatcher
 from oncoboard.ui.errors import ErrorBoundary
@@ -42,7 +46,7 @@ __all__ = ["BoardView", "CasePanel", "PresenterWindow", "case_html", "default_me
            "rgb_pixmap"]
 
 if TYPE_CHECKING:
-    from oncoboard.board.meetings import Meeting
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +56,7 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("BoardView", text)
 
 
-def default_meeting_id(meetings: list[Meeting], today: str) -> int | None:
-    """Return the meeting to open first: the next one not closed, else the latest open one.
-
-    The list is newest first, so its first row was often a closed or far-future meeting.
-    """
-    open_ = [m for m in meetings if m.status != "closed"]
-    upcoming = [m for m in open_ if m.date >= today]
-    if upcoming:
-        return min(upcoming, key=lambda m: (m.date, m.id)).id
-    return open_[0].id if open_ else (meetings[0].id if meetings else None)
-
-
-class BoardView(QWidget):
+class BoardView(BoardFollowMixin, QWidget):
     """Meetings, their agenda, the selected case and the actions of a board.
 
     Signals
@@ -99,7 +91,10 @@ class BoardView(QWidget):
         self._presenter_only: set[str] | None = set()  # whom to read again; None: every case
         self._presenter_notice = ""
         self.presenter_refresher = Refresher(self._presenter_task, self._on_presenter_read,
-                                             self._on_presenter_read_failed)
+                                             self._on_read_failed)
+        self.board_refresher = Refresher(self._board_task, self._on_board_read,
+                                         self._on_read_failed)
+        self._board_said = ""
         self.buttons: dict[str, QPushButton] = {}
         self.notice = QLabel(objectName="boardNotice")
         self.notice.setWordWrap(True)
@@ -163,6 +158,14 @@ class BoardView(QWidget):
         select = select if select is not None else self.meeting_id
         if select is None:
             select = default_meeting_id(meetings, dt.date.today().isoformat())
+        row = self._fill_meetings(meetings, select)
+        if self.meetings.count():
+            self.meetings.setCurrentRow(row)
+            self._on_meeting_row_changed(row)
+        self._update_buttons()
+
+    def _fill_meetings(self, meetings: list[Any], select: int | None) -> int:
+        """List `meetings` (no signal); return the row of `select` (0 if absent)."""
         self.meetings.blockSignals(True)
         self.meetings.clear()
         for m in meetings:
@@ -170,12 +173,21 @@ class BoardView(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, m.id)
             self.meetings.addItem(item)
         self.meetings.blockSignals(False)
-        row = next((i for i in range(self.meetings.count())
-                    if self.meetings.item(i).data(Qt.ItemDataRole.UserRole) == select), 0)
-        if self.meetings.count():
-            self.meetings.setCurrentRow(row)
-            self._on_meeting_row_changed(row)
-        self._update_buttons()
+        return next((i for i in range(self.meetings.count())
+                     if self.meetings.item(i).data(Qt.ItemDataRole.UserRole) == select), 0)
+
+    def _fill_cases(self, cases: list[Any], decided: Any, select: str | None) -> int:
+        """List the agenda (no signal); return the row of `select` (0 if absent)."""
+        self.cases.blockSignals(True)
+        self.cases.clear()
+        for c in cases:
+            mark = "✔ " if c.patient_id in decided else "○ "
+            item = QListWidgetItem(f"{mark}{c.position}. {c.patient_id}\n{c.question[:160]}")
+            item.setData(Qt.ItemDataRole.UserRole, c.patient_id)
+            self.cases.addItem(item)
+        self.cases.blockSignals(False)
+        return next((i for i in range(self.cases.count()) if
+                     self.cases.item(i).data(Qt.ItemDataRole.UserRole) == select), 0)
 
     def _on_meeting_row_changed(self, row: int) -> None:
         item = self.meetings.item(row)
@@ -192,18 +204,9 @@ class BoardView(QWidget):
 
         if self.meeting_id is None:
             return
-        decided = meeting_decisions(self.store, self.meeting_id)
-        self.cases.blockSignals(True)
-        self.cases.clear()
-        for c in list_cases(self.store, self.meeting_id):
-            mark = "✔ " if c.patient_id in decided else "○ "
-            item = QListWidgetItem(f"{mark}{c.position}. {c.patient_id}\n{c.question[:160]}")
-            item.setData(Qt.ItemDataRole.UserRole, c.patient_id)
-            self.cases.addItem(item)
-        self.cases.blockSignals(False)
+        row = self._fill_cases(list_cases(self.store, self.meeting_id),
+                               meeting_decisions(self.store, self.meeting_id), select)
         if self.cases.count():
-            row = next((i for i in range(self.cases.count()) if
-                        self.cases.item(i).data(Qt.ItemDataRole.UserRole) == select), 0)
             self.cases.setCurrentRow(row)
             self._on_case_row_changed(row)
         else:
@@ -302,98 +305,6 @@ class BoardView(QWidget):
     def reload(self) -> None:
         """Reload the meetings, the agenda and the case shown, keeping the selection."""
         self.refresh(select=self.meeting_id)
-
-    def agenda_patients(self) -> list[str]:
-        """Return the patients on the agenda shown."""
-        return [str(self.cases.item(i).data(Qt.ItemDataRole.UserRole))
-                for i in range(self.cases.count())]
-
-    def _on_board_changed(self, changes: Any) -> None:
-        """Another workstation (or process) changed the board or a record it shows: reload
-        what shows it and say who changed what, when."""
-        if changes.meetings or changes.touches(None, self.agenda_patients()):
-            self.reload()
-            self._say_changed(changes)
-        presenter = self.presenter
-        if presenter is not None and presenter.isVisible() and changes.touches(
-                self.presenter_meeting_id, presenter.patient_ids):
-            for pid, kinds in changes.patients.items():
-                if {"imaging", "measurements"} & set(kinds):
-                    self._stale_images.add(pid)
-            if changes.agenda_changed(self.presenter_meeting_id):
-                self._presenter_only = None
-            elif self._presenter_only is not None:
-                self._presenter_only |= set(changes.patients)
-            self._presenter_notice = self._changed_text(changes, self.presenter_meeting_id)
-            self.presenter_refresher.request()
-        if self.decision_dialog is not None:
-            self.decision_dialog.remote_changed(changes)
-
-    def _changed_text(self, changes: Any, meeting_id: int | None) -> str:
-        """Say who changed what, when: a case shown first (its decision, its results), else
-        the meeting (its agenda)."""
-        shown = set(self.presenter.patient_ids if self.presenter is not None else [])
-        shown |= set(self.agenda_patients())
-        for pid, kinds in reversed(changes.patients.items()):
-            if pid in shown:
-                kind, (by, at) = max(kinds.items(), key=lambda k: k[1][1])
-                return tr("Patient {p}: {what} changed by {user} at {time}: reloaded.").format(
-                    p=pid, what=change_kind_text(kind), user=by, time=local_time(at))
-        mine = changes.meetings.get(meeting_id) if meeting_id is not None else None
-        if mine is not None:
-            by, at = mine
-            return tr("Meeting {m} was changed by {user} at {time}: reloaded.").format(
-                m=meeting_id, user=by, time=local_time(at))
-        return ""
-
-    def _say_changed(self, changes: Any) -> None:
-        text = self._changed_text(changes, self.meeting_id)
-        if text:
-            self._say(text)
-
-    # --- the presenter follows changes --------------------------------------------------------
-    def _after_own_write(self, patient_id: str | None = None) -> None:
-        """This view wrote (and reloaded itself, the feed's head taken as seen): the presenter,
-        which the watcher will not wake for it, is read again in place (`patient_id`: only
-        that case's decision changed)."""
-        if self.presenter is not None and self.presenter.isVisible():
-            self.refresh_presenter(patient_id=patient_id)
-
-    def refresh_presenter(self, notice: str = "", patient_id: str | None = None
-                          ) -> workers.Task | None:
-        """Read the presented cases again (off the screen's thread) and show them in place:
-        the case of `patient_id` only, else every case."""
-        if self.presenter is None:
-            return None
-        self._presenter_notice = notice
-        if patient_id is None or self._presenter_only is None:
-            self._presenter_only = None
-        else:
-            self._presenter_only.add(patient_id)
-        return self.presenter_refresher.request()
-
-    def _presenter_task(self) -> workers.Task | None:
-        from oncoboard.ui.live_refresh import presenter_job
-
-        if self.presenter is None or self.presenter_meeting_id is None:
-            return None
-        shown = {v.case.patient_id: v for v in self.presenter.views}
-        stale, self._stale_images = self._stale_images, set()
-        only, self._presenter_only = self._presenter_only, set()
-        return workers.Task(presenter_job, self.store, self.ctx.settings,
-                            self.presenter_meeting_id, shown, only, stale,
-                            name="presenter refresh")
-
-    def _on_presenter_read(self, read: Any) -> None:
-        presenter = self.presenter
-        if presenter is None or read.meeting_id != self.presenter_meeting_id:
-            return
-        notice, self._presenter_notice = self._presenter_notice, ""
-        presenter.set_views(read.views, notice)
-
-    def _on_presenter_read_failed(self, exc: BaseException) -> None:
-        # a server briefly unreachable: the screen stays as it was; the next change reads again
-        log.warning("presenter refresh failed: %s", exc)
 
     def _on_stale(self, exc: Any) -> None:
         """A save was refused because someone changed the record first: show their change."""
