@@ -90,8 +90,8 @@ def test_the_presenter_follows_a_decision_and_the_agenda_changed_elsewhere(
     save_and_check(presenter, tmp_path / "presenter-after-remote-agenda.png")
 
 
-def test_a_remote_decision_keeps_unsaved_text_and_offers_reload(board, meeting, other,
-                                                                 qtbot):  # noqa: ANN001
+def test_a_remote_decision_keeps_unsaved_text_and_offers_reload(board, meeting, other, qtbot,
+                                                                 tmp_path):  # noqa: ANN001
     from oncoboard.board.decisions import amend_decision, record_decision
     from oncoboard.board.meetings import get_meeting
     from oncoboard.ui.board_dialogs import DecisionDialog
@@ -110,7 +110,8 @@ def test_a_remote_decision_keeps_unsaved_text_and_offers_reload(board, meeting, 
     assert "Chemoradiotherapy (bob)" in dialog.banner_text.text()
     assert dialog.plan.toPlainText() == "Segmentectomy (typed here, not saved)"  # kept
     assert dialog.reload_button.isVisible()
-    assert not dialog.isModal() or dialog.banner.parent() is dialog  # a line, not a box
+    assert dialog.banner.parent() is dialog  # a line in the form, not a message box
+    save_and_check(dialog, tmp_path / "decision-banner.png")
     dialog.reload_button.click()
     assert dialog.plan.toPlainText() == "Chemoradiotherapy (bob)" and dialog.read_version == 2
     assert not dialog.banner.isVisible()
@@ -227,3 +228,29 @@ def test_a_number_taken_as_own_is_someone_elses_when_they_wrote_it(board):  # no
     watcher.own(10**9 + 1)
     theirs = Changes(10**9 + 1, (Change(10**9 + 1, None, "P1", "predictions", "bob", "t"),))
     assert watcher._others(theirs).patients == {"P1": {"predictions": ("bob", "t")}}
+
+
+def test_a_read_older_than_the_screens_own_reload_is_dropped_and_read_again(qtbot):  # noqa: ANN001
+    """A change elsewhere is being read when the screen reloads itself (its own write): the
+    older answer is not shown over the newer one; one more read follows."""
+    from oncoboard.ui import workers
+    from oncoboard.ui.live_refresh import Refresher
+
+    release, shown, reads = threading.Event(), [], []
+
+    def read(_task: workers.Task, n: int) -> int:
+        if n == 1:
+            release.wait(10)
+        return n
+
+    def make() -> workers.Task:
+        reads.append(len(reads) + 1)
+        return workers.Task(read, reads[-1])
+
+    refresher = Refresher(make, shown.append, lambda exc: None)
+    refresher.request()
+    assert refresher.busy and refresher.request() is None  # one at a time: once more after
+    refresher.invalidate()  # the screen reloaded itself meanwhile
+    release.set()
+    qtbot.waitUntil(lambda: shown == [2] and not refresher.busy, timeout=5000)
+    assert reads == [1, 2]

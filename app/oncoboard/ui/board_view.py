@@ -158,6 +158,7 @@ class BoardView(BoardFollowMixin, QWidget):
         select = select if select is not None else self.meeting_id
         if select is None:
             select = default_meeting_id(meetings, dt.date.today().isoformat())
+        self.board_refresher.invalidate()  # a read for a change elsewhere may be older
         row = self._fill_meetings(meetings, select)
         if self.meetings.count():
             self.meetings.setCurrentRow(row)
@@ -204,6 +205,7 @@ class BoardView(BoardFollowMixin, QWidget):
 
         if self.meeting_id is None:
             return
+        self.board_refresher.invalidate()
         row = self._fill_cases(list_cases(self.store, self.meeting_id),
                                meeting_decisions(self.store, self.meeting_id), select)
         if self.cases.count():

@@ -135,6 +135,7 @@ class Refresher:
         self.make_task, self.on_done, self.on_error = make_task, on_done, on_error
         self.task: workers.Task | None = None
         self.again = False
+        self.outdated = False  # the read under way started before the screen's own reload
 
     @property
     def busy(self) -> bool:
@@ -149,9 +150,19 @@ class Refresher:
         task = self.make_task()
         if task is None:
             return None
-        self.task = task
+        self.task, self.outdated = task, False
         task.signals.finished.connect(lambda t=task: self._on_finished(t))
-        return workers.start(task, on_done=self.on_done, on_error=self.on_error)
+        return workers.start(task, on_done=self._on_done, on_error=self.on_error)
+
+    def invalidate(self) -> None:
+        """The screen just read (and showed) what is current itself: drop the answer of the
+        read under way, which may be older, and read once more after it."""
+        if self.task is not None:
+            self.outdated = self.again = True
+
+    def _on_done(self, result: Any) -> None:
+        if not self.outdated:
+            self.on_done(result)
 
     def _on_finished(self, task: workers.Task) -> None:
         if task is not self.task:

@@ -243,6 +243,9 @@ class MainWindow(QMainWindow):
 
     def open_patient(self, patient_id: str, note_id: str = "") -> None:
         """Open `patient_id` in the patient view and in every view already created."""
+        refresher = getattr(self, "patient_refresher", None)
+        if refresher is not None:  # a read for a change elsewhere may be older than this one
+            refresher.invalidate()
         try:
             self.patient_view.set_patient(patient_id, note_id)
         except Exception as exc:  # noqa: BLE001 - shown by the error boundary

@@ -348,6 +348,9 @@ class PredictionsView(QWidget):
         return task
 
     def _on_predicted(self, predictions: list[Prediction]) -> None:
+        refresher = getattr(self.main, "patient_refresher", None)
+        if refresher is not None:  # a read for a change elsewhere may predate this run
+            refresher.invalidate()
         if predictions and all(p.patient_id == self.patient_id for p in predictions):
             # the run's own results replace their plugins' cards: nothing is read again
             latest = {p.plugin.id: p for p in self.shown.values()}
