@@ -68,6 +68,8 @@ GRANT SELECT ON patients, patient_search TO oncoboard_user;  -- the patient list
 GRANT SELECT ON board_meetings, board_cases, board_decisions, board_sent TO oncoboard_user;
 GRANT SELECT, INSERT ON board_changes TO oncoboard_user;          -- the change feed
 GRANT UPDATE (seq, changed_at, changed_by) ON board_changes TO oncoboard_user;
+GRANT SELECT, INSERT ON record_changes TO oncoboard_user;         -- ... per patient record
+GRANT UPDATE (seq, changed_at, changed_by) ON record_changes TO oncoboard_user;
 GRANT SELECT, INSERT ON audit_log TO oncoboard_user;              -- append (reads the head)
 -- the access log: append, and read only the chain's head (seq, hash), not who opened what
 GRANT INSERT ON access_log TO oncoboard_user;

@@ -31,7 +31,8 @@ def pg_url():  # noqa: ANN201
         pg_server.remove(server)
 
 
-def test_the_board_view_refreshes_at_another_workstations_commit(pg_url, qtbot):  # noqa: ANN001
+def test_the_board_view_refreshes_at_another_workstations_commit(pg_url, qtbot,
+                                                                  monkeypatch):  # noqa: ANN001
     from board_helpers import PATIENTS, add_patient
 
     from oncoboard.board import meetings
@@ -56,6 +57,7 @@ def test_the_board_view_refreshes_at_another_workstations_commit(pg_url, qtbot):
         assert view.watcher.listening and not view.watcher.timer.isActive()
         assert view.patient_id == "BRC-001"
         time.sleep(0.3)  # the worker is listening
+        opened_on = _connections_opened_on(monkeypatch)
         record_decision(other, m.id, "BRC-001", plan="Tamoxifen (bob)", rationale="ER+")
         committed = time.monotonic()
         # well within the SQLite polling period: the notification did it
@@ -63,6 +65,8 @@ def test_the_board_view_refreshes_at_another_workstations_commit(pg_url, qtbot):
                         timeout=POLL_MS - 500)
         assert time.monotonic() - committed < 1.0
         assert "bob" in view.notice.text()
+        assert opened_on and not any(opened_on)  # read on a worker's own connection
+        assert view.patient_id == "BRC-001" and view.cases.currentRow() == 0
     finally:
         view.watcher.stop()
         assert view.watcher.worker is not None and not view.watcher.worker.is_alive()
@@ -107,4 +111,111 @@ def test_the_patient_list_queries_a_site_database_off_the_screens_thread(pg_url,
         assert opened_on and not any(opened_on)  # one per worker thread, never the screen's
     finally:
         model.wait_idle()
+        store.close()
+
+
+def _site_board(pg_url, title):  # noqa: ANN001, ANN202
+    """A site database with two breast cases on a meeting; this workstation's and bob's stores."""
+    from board_helpers import PATIENTS, add_patient
+
+    from oncoboard.board import meetings
+    from oncoboard.identity import User
+    from oncoboard.store import open_store
+
+    store = open_store(pg_url)
+    for row in PATIENTS:
+        if store.db.execute("SELECT 1 FROM patients WHERE id = ?", [row[0]]).fetchone() is None:
+            add_patient(store, *row)
+    m = meetings.create_meeting(store, date="2026-12-10", specialty="sein", title=title,
+                                attendees=["Dr Roy (oncologist)"])
+    meetings.add_case(store, m.id, "BRC-001", question="Adjuvant chemotherapy?")
+    meetings.add_case(store, m.id, "BRC-002", question="Neoadjuvant strategy?")
+    other = open_store(pg_url)
+    other.user = User("bob", workstation="ws-bob")
+    return store, other, m
+
+
+def _connections_opened_on(monkeypatch):  # noqa: ANN001, ANN202
+    """Record, for each extra connection, whether the screen's thread opened it."""
+    import threading
+
+    from oncoboard.store.db import Store
+
+    opened_on: list[bool] = []
+    original = Store.another_connection
+
+    def another(self):  # noqa: ANN001, ANN202
+        opened_on.append(threading.current_thread() is threading.main_thread())
+        return original(self)
+
+    monkeypatch.setattr(Store, "another_connection", another)
+    return opened_on
+
+
+def test_the_presenter_refreshes_at_another_workstations_commit(pg_url, qtbot, monkeypatch,
+                                                                tmp_path):  # noqa: ANN001
+    from oncoboard.board import meetings
+    from oncoboard.board.caseview import meeting_case_views
+    from oncoboard.board.decisions import record_decision
+    from oncoboard.ui.board_view import BoardView
+
+    store, other, m = _site_board(pg_url, "Site database presenter")
+    view = BoardView(SimpleNamespace(store=store, settings=None))
+    qtbot.addWidget(view)
+    try:
+        view.refresh(select=m.id)
+        view._on_case_views_ready(meeting_case_views(store, m.id, with_image=False))
+        presenter = view.presenter
+        assert presenter is not None
+        qtbot.addWidget(presenter)
+        presenter.show_case(1)
+        opened_on = _connections_opened_on(monkeypatch)
+        time.sleep(0.3)  # the worker is listening
+        record_decision(other, m.id, "BRC-002", plan="Neoadjuvant EC (bob)", rationale="cT3")
+        committed = time.monotonic()
+        qtbot.waitUntil(lambda: presenter.views[1].decision is not None, timeout=3000)
+        elapsed = time.monotonic() - committed
+        assert elapsed < 1.5, elapsed  # the notification, not a polling period
+        assert presenter.index == 1 and "bob" in presenter.notice.text()
+        assert opened_on and not any(opened_on)  # read on a worker's own connection
+        presenter.grab().save(str(tmp_path / "presenter-site-database.png"))
+        meetings.add_case(other, m.id, "LUN-001", question="Stereotactic radiotherapy?")
+        qtbot.waitUntil(lambda: presenter.stack.count() == 3, timeout=3000)
+        assert presenter.views[presenter.index].case.patient_id == "BRC-002"
+    finally:
+        view.watcher.stop()
+        other.close()
+        store.close()
+
+
+def test_the_patient_screen_refreshes_at_another_workstations_commit(pg_url, qtbot, monkeypatch,
+                                                                     tmp_path):  # noqa: ANN001
+    from test_board_case_view import _store_prediction
+
+    from oncoboard.board.decisions import record_decision
+    from oncoboard.config import load_settings
+    from oncoboard.ui.main_window import MainWindow
+
+    store, other, m = _site_board(pg_url, "Site database patient screen")
+    window = MainWindow(SimpleNamespace(store=store, settings=load_settings(tmp_path / "data"),
+                                        log_file=None))
+    qtbot.addWidget(window)
+    try:
+        window.open_patient("BRC-001")
+        assert window.watcher.listening
+        view = window.patient_view
+        opened_on = _connections_opened_on(monkeypatch)
+        time.sleep(0.3)  # the worker is listening
+        with qtbot.waitSignal(view.record_refreshed, timeout=3000):
+            record_decision(other, m.id, "BRC-001", plan="Adjuvant TC (bob)", rationale="pN1")
+        assert "Adjuvant TC (bob)" in view.card.decision.text()
+        drawn = view.timeline.item_count
+        with qtbot.waitSignal(view.record_refreshed, timeout=3000):
+            _store_prediction(other, "BRC-001", "relapse-model")
+        assert view.timeline.item_count > drawn  # the new prediction on the timeline
+        assert opened_on and not any(opened_on)
+        assert "bob" in window.statusBar().currentMessage()
+    finally:
+        window.watcher.stop()
+        other.close()
         store.close()

@@ -109,6 +109,13 @@ def meeting_decisions(store: Store, meeting_id: int | str) -> dict[str, Decision
     return {r["patient_id"]: _decision(r) for r in rows}
 
 
+def patient_decisions(store: Store, patient_id: str) -> list[Decision]:
+    """Return the latest decision of each of the patient's decided cases, newest first."""
+    rows = store.db.query(_SELECT + "WHERE c.patient_id = ? ORDER BY d.version", [patient_id])
+    latest = {r["case_id"]: _decision(r) for r in rows}
+    return sorted(latest.values(), key=lambda d: (d.decided_at, d.id), reverse=True)
+
+
 def record_decision(store: Store, meeting_id: int | str, patient_id: str, *, plan: str,
                     rationale: str, options: Sequence[str] = (),
                     attendees: Sequence[str | Attendee] = (),
@@ -282,7 +289,7 @@ def _write(store: Store, meeting_id: int, patient_id: str, *, plan: str, rationa
         table = db["board_decisions"]
         table.insert(row)
         decision_id = int(table.last_pk)
-        note_change(store, meeting.id, user.login, row["decided_at"])
+        note_change(store, meeting.id, user.login, row["decided_at"], case.patient_id)
     log.info("%s: meeting %s, patient %s, version %s", event, meeting.id, case.patient_id,
              row["version"])
     rows = list(store.db.query(_SELECT + "WHERE d.id = ?", [decision_id]))

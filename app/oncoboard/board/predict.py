@@ -14,8 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from oncoboard.board.changes import note_change
-from oncoboard.board.meetings import get_meeting, list_cases, now_utc
+from oncoboard.board.meetings import get_meeting, list_cases
 from oncoboard.identity import require
 from oncoboard.inference.prediction import Prediction
 
@@ -57,7 +56,7 @@ def predict_meeting(store: Store, settings: Settings, meeting_id: int | str, *,
     """
     from oncoboard.inference.batch import predict_many
 
-    user = require(store, "model.run")
+    require(store, "model.run")
     meeting = get_meeting(store, meeting_id)
     cases = list_cases(store, meeting.id)
     if not cases:
@@ -73,7 +72,6 @@ def predict_meeting(store: Store, settings: Settings, meeting_id: int | str, *,
                         one.patient_id, one.error.message)
             run.error = one.error.message
         runs.append(run)
-    # the case views changed: tell the other workstations
-    with store.transaction():
-        note_change(store, meeting.id, user.login, now_utc())
+    # the other workstations learn of the new results from the feed: the predictions were
+    # noted for each patient in the transaction that stored them (inference.prediction_store)
     return runs

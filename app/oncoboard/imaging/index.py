@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from oncoboard.errors import DicomError, NotFoundError
 from oncoboard.identity import require
 from oncoboard.imaging.index_files import _cancelled, _drop_zips_without_dicom, _expand
+from oncoboard.store import feed
 
 if TYPE_CHECKING:
     from oncoboard.config import Settings
@@ -266,6 +267,10 @@ def _write_series(store: Store, series_uid: str, recs: list[Any], rule: str,
          first.study_description, first.accession_number, now])
     if first.study_uid not in report.study_uids:
         report.study_uids.append(first.study_uid)
+    owner = linked or db.execute("SELECT patient_id FROM dicom_studies WHERE study_uid = ?",
+                                 [first.study_uid]).fetchone()[0]
+    if owner:  # the patient's open screens show the new series
+        feed.note_record_change(store, [owner], "imaging")
     db.execute(
         "INSERT INTO dicom_series (series_uid, study_uid, modality, description, series_number, "
         "body_part, frame_of_reference_uid, indexed_at) VALUES (?,?,?,?,?,?,?,?) "
@@ -362,12 +367,15 @@ def relink_studies(store: Store, rule: str = "patient_id") -> int:
         return 0
     linked = 0
     with store.transaction():
+        matched = []
         for study_uid, pid, birth in rows:
             match = match_patient(store, pid, (birth or "").replace("-", ""), rule)
             if match:
                 store.db.execute("UPDATE dicom_studies SET patient_id = ? WHERE study_uid = ?",
                                  [match, study_uid])
+                matched.append(match)
                 linked += 1
+        feed.note_record_change(store, matched, "imaging")
     if linked:
         log.info("linked %d DICOM studies to their patients", linked)
     return linked

@@ -36,6 +36,7 @@ from oncoboard import audit
 from oncoboard.errors import NotFoundError, OncoboardError
 from oncoboard.identity import require
 from oncoboard.imaging import recist
+from oncoboard.store import feed
 
 if TYPE_CHECKING:
     from oncoboard.config import Settings
@@ -167,6 +168,7 @@ def _write(store: Store, table: str, row: dict[str, Any], event: str,
             raise OncoboardError(f"the database returned no id for the new {table} row",
                                  where="lesions")
         new_id = int(pk)
+        feed.note_record_change(store, [payload["patient_id"]], "measurements", user.login)
     if not store.conn.in_transaction:
         audit.checkpoint(store)
     return new_id

@@ -34,6 +34,7 @@ import numpy as np
 from oncoboard import audit
 from oncoboard.errors import NotFoundError, OncoboardError
 from oncoboard.identity import require
+from oncoboard.store import feed
 
 log = logging.getLogger(__name__)
 TABLE = "viewer_measurements"
@@ -113,6 +114,8 @@ def _insert(store: Any, row: dict[str, Any], event: str, payload: dict[str, Any]
         row["audit_hash"] = entry.hash
         db.execute(f"INSERT INTO {TABLE} ({', '.join(columns)}) "  # noqa: S608 - fixed names
                    f"VALUES ({', '.join('?' * len(columns))})", [row[c] for c in columns])
+        feed.note_record_change(store, [payload["patient_id"]], "measurements",
+                                row["measured_by"])
     if not store.conn.in_transaction:
         audit.checkpoint(store)
 

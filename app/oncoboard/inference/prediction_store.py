@@ -29,6 +29,7 @@ from oncoboard.errors import NotFoundError
 from oncoboard.identity import require
 from oncoboard.inference.prediction import Prediction
 from oncoboard.inference.prediction_parts import AuditRef, OutputResult
+from oncoboard.store import feed
 
 if TYPE_CHECKING:
     from oncoboard.config import Settings
@@ -95,7 +96,7 @@ Ready = tuple[Prediction, dict[str, Any], dict[str, OutputResult], dict[str, Any
 
 def write(store: Store, ready: Sequence[Ready]) -> list[Prediction]:
     """Store and audit prepared predictions in one transaction; return them as stored."""
-    require(store, "model.run")
+    user = require(store, "model.run")
     if not ready:
         return []
     with store.transaction():
@@ -111,6 +112,9 @@ def write(store: Store, ready: Sequence[Ready]) -> list[Prediction]:
                                      outputs))
         for columns, rows in by_columns.items():
             store.conn.executemany(_insert_sql(columns), rows)
+        # open screens of these patients (here and on other workstations) read them again
+        feed.note_record_change(store, {str(pred.patient_id) for pred, _, _, _ in ready},
+                                "predictions", user.login)
     audit.checkpoint(store)
     return saved
 

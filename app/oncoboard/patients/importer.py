@@ -25,6 +25,7 @@ from oncoboard.errors import RecordImportError
 from oncoboard.identity import require
 from oncoboard.patients import codes
 from oncoboard.patients.limits import MAX_FILE_BYTES, check_batch
+from oncoboard.store import feed
 
 if TYPE_CHECKING:
     from oncoboard.store import Store
@@ -402,6 +403,7 @@ def write_batch(store: Store, batch: Batch, today: dt.date | None = None) -> Imp
                 [batch.sha256, str(batch.path), batch.format,
                  dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                  json.dumps(counts), json.dumps(batch.unknown_codes, ensure_ascii=False)])
+            feed.note_record_change(store, batch.patient_ids(), "record")
     log.info("imported %s (%s): %s written%s", batch.path.name, batch.sha256[:12], written,
              " (already imported)" if already else "")
     return ImportReport(str(batch.path), batch.format, batch.sha256, already,

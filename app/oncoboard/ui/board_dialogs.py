@@ -13,9 +13,11 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -145,6 +147,10 @@ class DecisionDialog(_FormDialog):
     someone else saved a version meanwhile, the save is refused: the dialog shows their decision
     and the message, keeps what was typed (saving again amends their version), and emits
     ``stale(error)`` so the board view reloads.
+
+    While it is open, :meth:`remote_changed` hears of a decision saved elsewhere: an untouched
+    form shows it at once; a form with unsaved edits keeps them and shows a banner (who, when,
+    their plan) with a Reload button instead.
     """
 
     stale = Signal(object)
@@ -174,6 +180,22 @@ class DecisionDialog(_FormDialog):
         self.departs.toggled.connect(self.departure.setEnabled)
         self.reason = QLineEdit(objectName="decisionAmendReason")
         self.reason.setPlaceholderText(tr("Why the decision is amended"))
+        self.banner = QWidget(objectName="decisionBanner")
+        self.banner_text = QLabel(objectName="warning")
+        self.banner_text.setWordWrap(True)
+        self.reload_button = QPushButton(tr("Reload"), objectName="decisionReload")
+        self.reload_button.setToolTip(tr("Show the decision saved elsewhere (your text is "
+                                         "replaced)"))
+        self.reload_button.clicked.connect(self.reload)
+        row = QHBoxLayout(self.banner)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.banner_text, 1)
+        row.addWidget(self.reload_button)
+        self.banner.hide()
+        outer = self.layout()
+        if isinstance(outer, QVBoxLayout):
+            outer.insertWidget(0, self.banner)
+        self._loaded: tuple[Any, ...] = ()
         shown = QLabel(tr("Model results shown: {s}").format(s=model_summary) if model_summary
                        else tr("No model result is stored for this patient."), objectName="muted")
         shown.setWordWrap(True)
@@ -188,6 +210,46 @@ class DecisionDialog(_FormDialog):
             self.form.addRow(label, widget)
         self.load_current(prefill=True)
 
+    def _form(self) -> tuple[Any, ...]:
+        return (self.options.toPlainText(), self.plan.toPlainText(),
+                self.rationale.toPlainText(), self.attendees.toPlainText(),
+                self.departs.isChecked(), self.departure.text(), self.reason.text())
+
+    def edited(self) -> bool:
+        """Return whether the form holds text the user typed and has not saved."""
+        return self._form() != self._loaded
+
+    def reload(self) -> Any:
+        """Show the current decision in the form (what was typed is replaced)."""
+        self.banner.hide()
+        self.reason.clear()
+        return self.load_current(prefill=True)
+
+    def remote_changed(self, changes: Any) -> None:
+        """Hear of changes saved elsewhere; follow this case's decision if it moved."""
+        from oncoboard.board.decisions import current_decision
+        from oncoboard.errors import OncoboardError
+
+        if "decision" not in changes.patients.get(self.patient_id, {}):
+            return
+        try:
+            cur = current_decision(self.store, self.meeting.id, self.patient_id)
+        except OncoboardError:  # the case was removed elsewhere: the save will say so
+            return
+        if cur is None or cur.version == self.read_version:
+            return  # another meeting's decision on this patient, or one already shown
+        said = tr("This decision was changed by {user} at {time} (version {v}: {plan}).").format(
+            user=cur.recorded_by, time=local_time(cur.decided_at), v=cur.version, plan=cur.plan)
+        if self.edited():
+            # their version is not taken as read: saving is refused once more, then amends it
+            self.banner_text.setText(said + " " + tr("Your text is kept: Reload shows theirs."))
+            self.reload_button.show()
+        else:
+            self.load_current(prefill=True)
+            self.banner_text.setText(said + " " + tr("It is shown below."))
+            self.reload_button.hide()
+        self.banner.show()
+
     def load_current(self, *, prefill: bool) -> Any:
         """Read the case's current decision; show it (and fill the form from it if `prefill`)."""
         from oncoboard.board.decisions import current_decision
@@ -197,6 +259,8 @@ class DecisionDialog(_FormDialog):
         self.reason.setEnabled(cur is not None)
         if cur is None:
             self.current.hide()
+            if prefill:
+                self._loaded = self._form()
             return None
         self.current.setText(tr("Current decision (version {v}, by {user} at {time}): {plan}")
                              .format(v=cur.version, user=cur.recorded_by,
@@ -209,6 +273,8 @@ class DecisionDialog(_FormDialog):
             self.attendees.setPlainText("\n".join(a.label() for a in cur.attendees))
             self.departs.setChecked(cur.departs_from_model and self.departs.isEnabled())
             self.departure.setText(cur.departure_reason or "")
+        if prefill:
+            self._loaded = self._form()
         return cur
 
     def _apply(self) -> Any:

@@ -77,7 +77,8 @@ class CasePanel(QWidget):
         preds.addStretch(1)
         pred_box = QWidget()
         pred_box.setLayout(preds)
-        scroll = QScrollArea()
+        scroll = QScrollArea(objectName="presenterPredictions")
+        self.prediction_scroll = scroll
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(pred_box)
@@ -132,6 +133,9 @@ def _response_widgets(view: Any, size: int) -> list[QWidget]:
 class PresenterWindow(QWidget):
     """Full screen, one case per screen; ←/→ (or PageUp/PageDown, Space) move, D decides, Esc.
 
+    :meth:`set_views` shows the cases read again (a change made on another workstation) in
+    place: the same case stays on screen, scrolled as it was, and a line says who changed what.
+
     Signals
     -------
     case_shown(int)
@@ -147,17 +151,75 @@ class PresenterWindow(QWidget):
         super().__init__(parent, Qt.WindowType.Window)
         self.setWindowTitle(tr("Oncoboard — presenter"))
         self.stack = QStackedWidget()
-        self.views = views
-        for v in views:
-            self.stack.addWidget(CasePanel(v))
-        if not views:
-            self.stack.addWidget(QLabel(tr("This meeting has no cases."), objectName="title"))
+        self.views: list[Any] = []
+        self.notice = QLabel(objectName="presenterNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet(f"font-size: {theme.BASE_POINT_SIZE + 4}pt; "
+                                  f"color: {theme.WARNING};")
+        self.notice.hide()
         hint = QLabel(tr("← previous   → next   D decision   Esc leave"), objectName="muted")
         lay = QVBoxLayout(self)
+        lay.addWidget(self.notice)
         lay.addWidget(self.stack, 1)
         lay.addWidget(hint)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.index = 0
+        self._fill(views)
+
+    def _fill(self, views: list[Any]) -> None:
+        """Show one panel per view; a view already on show (the same object) keeps its panel."""
+        old = [w for i in range(self.stack.count()) if (w := self.stack.widget(i)) is not None]
+        by_view = {id(w.view): w for w in old if isinstance(w, CasePanel)}
+        self.views = list(views)
+        new: list[QWidget] = [by_view.get(id(v)) or CasePanel(v) for v in self.views]
+        if not new:
+            new = [QLabel(tr("This meeting has no cases."), objectName="title")]
+        for w in old:
+            if not any(w is n for n in new):
+                self.stack.removeWidget(w)
+                w.deleteLater()
+        for i, w in enumerate(new):
+            if self.stack.indexOf(w) != i:
+                if self.stack.indexOf(w) >= 0:
+                    self.stack.removeWidget(w)
+                self.stack.insertWidget(i, w)
+
+    @property
+    def patient_ids(self) -> list[str]:
+        """Return the patients of the cases presented, in order."""
+        return [v.case.patient_id for v in self.views]
+
+    def current_panel(self) -> CasePanel | None:
+        """Return the case on screen (None when the meeting has no cases)."""
+        panel = self.stack.currentWidget()
+        return panel if isinstance(panel, CasePanel) else None
+
+    def set_views(self, views: list[Any], notice: str = "") -> None:
+        """Show `views` (the cases read again) keeping the case on screen and its scroll.
+
+        The case on screen stays by patient (a case added or moved elsewhere shifts the
+        others); a case removed elsewhere leaves its neighbour on screen. `notice`, if any, is
+        shown above the case.
+        """
+        shown = self.views[self.index].case.patient_id if self.views else None
+        panel = self.current_panel()
+        scrolled = panel.prediction_scroll.verticalScrollBar().value() if panel is not None else 0
+        ids = [v.case.patient_id for v in views]
+        index = ids.index(shown) if shown in ids else min(self.index, max(len(ids) - 1, 0))
+        self.setUpdatesEnabled(False)
+        try:
+            self._fill(views)
+            self.index = index
+            self.stack.setCurrentIndex(index)
+        finally:
+            self.setUpdatesEnabled(True)
+        panel = self.current_panel()
+        if panel is not None and shown in ids:
+            panel.prediction_scroll.verticalScrollBar().setValue(scrolled)
+        if notice:
+            self.notice.setText(notice)
+            self.notice.show()
+        self.case_shown.emit(self.index)
 
     def show_case(self, index: int) -> None:
         """Show case `index` (clipped)."""

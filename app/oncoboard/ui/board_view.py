@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from oncoboard.dates import local_time
 from oncoboard.identity import user_of
 from oncoboard.ui import access_log, workers
 from oncoboard.ui.board_dialogs import (
@@ -32,15 +31,22 @@ from oncoboard.ui.board_dialogs import (
     MeetingDialog,
     SendToPacsDialog,
 )
+from oncoboard.ui.board_follow import BoardFollowMixin
+from oncoboard.ui.board_jobs import (
+    case_views_job,
+    default_meeting_id,
+    export_job,
+)
 from oncoboard.ui.board_presenter import CasePanel, PresenterWindow, case_html, rgb_pixmap
 from oncoboard.ui.board_watch import BoardWatcher
 from oncoboard.ui.errors import ErrorBoundary
+from oncoboard.ui.live_refresh import Refresher
 
 __all__ = ["BoardView", "CasePanel", "PresenterWindow", "case_html", "default_meeting_id",
            "rgb_pixmap"]
 
 if TYPE_CHECKING:
-    from oncoboard.board.meetings import Meeting
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -50,69 +56,7 @@ def tr(text: str) -> str:
     return QCoreApplication.translate("BoardView", text)
 
 
-def case_views_job(task: workers.Task, db_path: Any, settings: Any, meeting_id: int,
-                   user: Any = None) -> list[Any]:
-    """Gather every case of the meeting with its key image (pool thread, own store).
-
-    `user`: the signed-in user (this thread's own store does not know them otherwise).
-    """
-    from oncoboard.audit.access import record_accesses
-    from oncoboard.board.caseview import case_view
-    from oncoboard.board.meetings import list_cases
-    from oncoboard.store import open_store
-
-    store: Any = open_store(db_path)
-    if user is not None:
-        store.user = user
-    try:
-        cases = list_cases(store, meeting_id)
-        record_accesses(store, [c.patient_id for c in cases], "board.case")
-        views = []
-        for i, case in enumerate(cases):
-            task.progress(i / max(len(cases), 1), case.patient_id)
-            views.append(case_view(store, meeting_id, case.patient_id, settings=settings))
-        return views
-    finally:
-        store.close()
-
-
-def export_job(task: workers.Task, db_path: Any, settings: Any, meeting_id: int, path: Path,
-               kind: str, user: Any = None) -> Path:
-    """Write the meeting's PDF or JSON export (pool thread, own store, as `user`)."""
-    from oncoboard.audit.access import record_accesses
-    from oncoboard.board.meetings import list_cases
-    from oncoboard.store import open_store
-
-    store: Any = open_store(db_path)
-    if user is not None:
-        store.user = user
-    try:
-        task.progress(0.1, tr("Exporting"))
-        record_accesses(store, [c.patient_id for c in list_cases(store, meeting_id)], "export")
-        if kind == "pdf":
-            from oncoboard.board.report import export_pdf
-
-            return export_pdf(store, meeting_id, path, settings=settings)
-        from oncoboard.board.export import export_json
-
-        return export_json(store, meeting_id, path, settings=settings)
-    finally:
-        store.close()
-
-
-def default_meeting_id(meetings: list[Meeting], today: str) -> int | None:
-    """Return the meeting to open first: the next one not closed, else the latest open one.
-
-    The list is newest first, so its first row was often a closed or far-future meeting.
-    """
-    open_ = [m for m in meetings if m.status != "closed"]
-    upcoming = [m for m in open_ if m.date >= today]
-    if upcoming:
-        return min(upcoming, key=lambda m: (m.date, m.id)).id
-    return open_[0].id if open_ else (meetings[0].id if meetings else None)
-
-
-class BoardView(QWidget):
+class BoardView(BoardFollowMixin, QWidget):
     """Meetings, their agenda, the selected case and the actions of a board.
 
     Signals
@@ -141,6 +85,16 @@ class BoardView(QWidget):
         self.meeting_id: int | None = None
         self.patient_id: str | None = None
         self.presenter: PresenterWindow | None = None
+        self.presenter_meeting_id: int | None = None
+        self.decision_dialog: DecisionDialog | None = None  # while one is open
+        self._stale_images: set[str] = set()
+        self._presenter_only: set[str] | None = set()  # whom to read again; None: every case
+        self._presenter_notice = ""
+        self.presenter_refresher = Refresher(self._presenter_task, self._on_presenter_read,
+                                             self._on_read_failed)
+        self.board_refresher = Refresher(self._board_task, self._on_board_read,
+                                         self._on_read_failed)
+        self._board_said = ""
         self.buttons: dict[str, QPushButton] = {}
         self.notice = QLabel(objectName="boardNotice")
         self.notice.setWordWrap(True)
@@ -204,6 +158,15 @@ class BoardView(QWidget):
         select = select if select is not None else self.meeting_id
         if select is None:
             select = default_meeting_id(meetings, dt.date.today().isoformat())
+        self.board_refresher.invalidate()  # a read for a change elsewhere may be older
+        row = self._fill_meetings(meetings, select)
+        if self.meetings.count():
+            self.meetings.setCurrentRow(row)
+            self._on_meeting_row_changed(row)
+        self._update_buttons()
+
+    def _fill_meetings(self, meetings: list[Any], select: int | None) -> int:
+        """List `meetings` (no signal); return the row of `select` (0 if absent)."""
         self.meetings.blockSignals(True)
         self.meetings.clear()
         for m in meetings:
@@ -211,12 +174,21 @@ class BoardView(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, m.id)
             self.meetings.addItem(item)
         self.meetings.blockSignals(False)
-        row = next((i for i in range(self.meetings.count())
-                    if self.meetings.item(i).data(Qt.ItemDataRole.UserRole) == select), 0)
-        if self.meetings.count():
-            self.meetings.setCurrentRow(row)
-            self._on_meeting_row_changed(row)
-        self._update_buttons()
+        return next((i for i in range(self.meetings.count())
+                     if self.meetings.item(i).data(Qt.ItemDataRole.UserRole) == select), 0)
+
+    def _fill_cases(self, cases: list[Any], decided: Any, select: str | None) -> int:
+        """List the agenda (no signal); return the row of `select` (0 if absent)."""
+        self.cases.blockSignals(True)
+        self.cases.clear()
+        for c in cases:
+            mark = "✔ " if c.patient_id in decided else "○ "
+            item = QListWidgetItem(f"{mark}{c.position}. {c.patient_id}\n{c.question[:160]}")
+            item.setData(Qt.ItemDataRole.UserRole, c.patient_id)
+            self.cases.addItem(item)
+        self.cases.blockSignals(False)
+        return next((i for i in range(self.cases.count()) if
+                     self.cases.item(i).data(Qt.ItemDataRole.UserRole) == select), 0)
 
     def _on_meeting_row_changed(self, row: int) -> None:
         item = self.meetings.item(row)
@@ -233,18 +205,10 @@ class BoardView(QWidget):
 
         if self.meeting_id is None:
             return
-        decided = meeting_decisions(self.store, self.meeting_id)
-        self.cases.blockSignals(True)
-        self.cases.clear()
-        for c in list_cases(self.store, self.meeting_id):
-            mark = "✔ " if c.patient_id in decided else "○ "
-            item = QListWidgetItem(f"{mark}{c.position}. {c.patient_id}\n{c.question[:160]}")
-            item.setData(Qt.ItemDataRole.UserRole, c.patient_id)
-            self.cases.addItem(item)
-        self.cases.blockSignals(False)
+        self.board_refresher.invalidate()
+        row = self._fill_cases(list_cases(self.store, self.meeting_id),
+                               meeting_decisions(self.store, self.meeting_id), select)
         if self.cases.count():
-            row = next((i for i in range(self.cases.count()) if
-                        self.cases.item(i).data(Qt.ItemDataRole.UserRole) == select), 0)
             self.cases.setCurrentRow(row)
             self._on_case_row_changed(row)
         else:
@@ -282,7 +246,7 @@ class BoardView(QWidget):
     def new_meeting(self) -> Any:
         """Ask for a new meeting and select it."""
         dialog = MeetingDialog(self.store, self)
-        if dialog.exec() and dialog.result_value is not None:
+        if self._exec(dialog) and dialog.result_value is not None:
             self.watcher.seen()
             self.refresh(select=dialog.result_value.id)
             return dialog.result_value
@@ -294,9 +258,10 @@ class BoardView(QWidget):
             return None
         dialog = AddCaseDialog(self.store, self.meeting_id,
                                getattr(self, "current_patient", None), self)
-        if dialog.exec() and dialog.result_value is not None:
+        if self._exec(dialog) and dialog.result_value is not None:
             self.watcher.seen()
             self._load_cases(select=dialog.result_value.patient_id)
+            self._after_own_write()
             return dialog.result_value
         return None
 
@@ -314,30 +279,34 @@ class BoardView(QWidget):
         parent = self.presenter if self.presenter and self.presenter.isVisible() else self
         dialog = DecisionDialog(self.store, meeting, pid, shown, parent)
         dialog.stale.connect(self._on_stale)
-        if dialog.exec() and dialog.result_value is not None:
+        self.decision_dialog = dialog
+        try:
+            accepted = self._exec(dialog)
+        finally:
+            self.decision_dialog = None
+        if accepted and dialog.result_value is not None:
             self.watcher.seen()
             if get_meeting(self.store, meeting.id).status != meeting.status:
                 # the first decision marks a planned meeting held: show it, and say so
                 self.refresh(select=meeting.id)
                 self._say(tr("Decision recorded: the meeting is now marked as held."))
             self._load_cases(select=pid)
+            self._after_own_write(pid)
             self.decision_recorded.emit(pid)
             return dialog.result_value
         return None
+
+    def _exec(self, dialog: Any) -> int:
+        """Run a dialog that writes: its changes are this view's own, never reported back."""
+        from oncoboard.store.feed import written_to
+
+        with written_to(self.watcher.own):
+            return int(dialog.exec())
 
     # --- changes made elsewhere -------------------------------------------------------------------
     def reload(self) -> None:
         """Reload the meetings, the agenda and the case shown, keeping the selection."""
         self.refresh(select=self.meeting_id)
-
-    def _on_board_changed(self, changes: Any) -> None:
-        """Another workstation changed the board: reload and say who changed what, when."""
-        self.reload()
-        mine = changes.meetings.get(self.meeting_id) if self.meeting_id is not None else None
-        if mine is not None:
-            by, at = mine
-            self._say(tr("Meeting {m} was changed by {user} at {time}: reloaded.").format(
-                m=self.meeting_id, user=by, time=local_time(at)))
 
     def _on_stale(self, exc: Any) -> None:
         """A save was refused because someone changed the record first: show their change."""
@@ -380,22 +349,14 @@ class BoardView(QWidget):
         if self.presenter is not None:
             self.presenter.close()
         self.presenter = PresenterWindow(views)
+        self.presenter_meeting_id = views[0].meeting.id if views else self.meeting_id
         self.presenter.decision_requested.connect(self._on_presenter_decision_requested)
         self.presenter.showFullScreen()
         self.presenter.show_case(0)
         self.presenter.setFocus()
 
     def _on_presenter_decision_requested(self, patient_id: str) -> None:
-        if self.record_decision(patient_id) is not None and self.presenter is not None:
-            index = self.presenter.index
-            self.present_task = self.present()
-            if self.present_task is not None:
-                self.present_task.signals.succeeded.connect(
-                    lambda _v, i=index: self._show_presented_case(i))
-
-    def _show_presented_case(self, index: int) -> None:
-        if self.presenter is not None:
-            self.presenter.show_case(index)
+        self.record_decision(patient_id)  # the presenter is read again in place when it saves
 
     def export(self, kind: str, path: Path | None = None) -> workers.Task | None:
         """Export the selected meeting as PDF or JSON (asks for a file unless `path` is given)."""

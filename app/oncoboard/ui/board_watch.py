@@ -58,6 +58,12 @@ class BoardWatcher(QObject):
         self.timer.timeout.connect(self.poll)
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._own: set[int] = set()  # changes this view made itself: never reported back
+        from oncoboard.identity import user_of
+
+        # a number written by a write that then rolled back may be another's next change:
+        # only a row by this user with one of this view's numbers is its own
+        self._login = user_of(store).login
         self.worker: threading.Thread | None = None
         if callable(getattr(store, "wait_notify", None)):
             self.worker = threading.Thread(target=self._listen, name="board-watch", daemon=True)
@@ -71,6 +77,22 @@ class BoardWatcher(QObject):
     def listening(self) -> bool:
         """Return whether changes come from a LISTEN worker (PostgreSQL) rather than polling."""
         return self.worker is not None
+
+    def own(self, seq: int) -> None:
+        """Take change `seq` as this view's own (thread-safe; see ``feed.written_to``)."""
+        with self._lock:
+            self._own.add(int(seq))
+
+    def _others(self, found: Any) -> Any:
+        """Return `found` without this view's own changes."""
+        from oncoboard.board.changes import Changes
+
+        with self._lock:
+            if not self._own:
+                return found
+            mine = {e.seq for e in found.entries if e.by == self._login} & self._own
+            self._own -= {s for s in self._own if s <= found.token}
+        return Changes(found.token, tuple(e for e in found.entries if e.seq not in mine))
 
     def seen(self) -> None:
         """Take the feed's head as seen (after this view's own write and reload)."""
@@ -89,6 +111,7 @@ class BoardWatcher(QObject):
             log.warning("board change feed not readable: %s", exc)
             return
         self.token = found.token
+        found = self._others(found)
         if found:
             self.changed.emit(found)
 
@@ -115,6 +138,7 @@ class BoardWatcher(QObject):
             with self._lock:
                 fresh = found.token > self.token  # not already taken as seen by this view
                 self.token = max(self.token, found.token)
+            found = self._others(found)
             if found and fresh and not self._stop.is_set():
                 try:
                     self.changed.emit(found)

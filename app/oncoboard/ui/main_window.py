@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
         self.task_widget = TaskProgressWidget()
         self.current_patient: str | None = None
         self._build()
+        self._follow_changes()
 
     # --- construction -------------------------------------------------------------------------
     def _build(self) -> None:
@@ -242,6 +243,9 @@ class MainWindow(QMainWindow):
 
     def open_patient(self, patient_id: str, note_id: str = "") -> None:
         """Open `patient_id` in the patient view and in every view already created."""
+        refresher = getattr(self, "patient_refresher", None)
+        if refresher is not None:  # a read for a change elsewhere may be older than this one
+            refresher.invalidate()
         try:
             self.patient_view.set_patient(patient_id, note_id)
         except Exception as exc:  # noqa: BLE001 - shown by the error boundary
@@ -273,6 +277,56 @@ class MainWindow(QMainWindow):
         task.signals.cancelled.connect(lambda: self.statusBar().showMessage(tr("Cancelled"), 4000))
         return workers.start(task, on_done=on_done,
                              on_error=lambda exc: ErrorBoundary.report(exc, self, action or text))
+
+    # --- changes made elsewhere ----------------------------------------------------------------
+    def _follow_changes(self) -> None:
+        """Watch the change feed for the open patient's record (the board view has its own)."""
+        from oncoboard.ui.board_watch import BoardWatcher
+        from oncoboard.ui.live_refresh import Refresher
+
+        self.watcher = BoardWatcher(self.store, self)
+        self.watcher.changed.connect(self._on_feed_changed)
+        self.patient_refresher = Refresher(self._patient_task, self._on_patient_read,
+                                           self._on_patient_read_failed)
+        self._patient_said = ""
+
+    def _on_feed_changed(self, changes: Any) -> None:
+        from oncoboard.dates import local_time
+        from oncoboard.ui.board_jobs import change_kind_text
+
+        kinds = changes.patients.get(self.current_patient) if self.current_patient else None
+        if not kinds:
+            return
+        kind, (by, at) = max(kinds.items(), key=lambda k: k[1][1])
+        self._patient_said = tr("Patient {p}: {what} changed by {user} at {time}: "
+                                "updated.").format(p=self.current_patient,
+                                                   what=change_kind_text(kind), user=by,
+                                                   time=local_time(at))
+        self.patient_refresher.request()
+
+    def _patient_task(self) -> workers.Task | None:
+        from oncoboard.ui.live_refresh import patient_job
+
+        if not self.current_patient:
+            return None
+        return workers.Task(patient_job, self.store, self.current_patient,
+                            name="patient refresh")
+
+    def _on_patient_read(self, record: Any) -> None:
+        """Show the open patient read again, in every view that shows them."""
+        if record.patient_id != self.current_patient:
+            return
+        self.patient_view.apply_record(record)
+        predictions = self.views.get("predictions")
+        if predictions is not None:
+            predictions.apply_stored(record.patient_id,  # type: ignore[attr-defined]
+                                     record.predictions)
+        if self._patient_said:
+            self.statusBar().showMessage(self._patient_said, 10000)
+
+    def _on_patient_read_failed(self, exc: BaseException) -> None:
+        # a server briefly unreachable: the screen stays as it was; the next change reads again
+        log.warning("patient refresh failed: %s", exc)
 
     # --- dialogs ------------------------------------------------------------------------------
     def open_import(self, kind: str) -> Any:

@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from oncoboard.dates import local_time
 from oncoboard.patients.summary_text import PLANNED_STATUSES, marker_text
-from oncoboard.ui import access_log, records
+from oncoboard.ui import access_log
 from oncoboard.ui.plots import LabTrendsWidget, TimelineWidget
 from oncoboard.ui.response_plot import ResponsePlotWidget
 
@@ -68,9 +69,27 @@ class SummaryCardWidget(QFrame):
         head.addWidget(self.ident)
         head.addStretch(1)
         head.addWidget(self.synthetic)
+        self.decision = QLabel(objectName="patientDecision")
+        self.decision.setWordWrap(True)
+        self.decision.setTextFormat(Qt.TextFormat.PlainText)
+        self.decision.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.decision.hide()
         lay = QVBoxLayout(self)
         lay.addLayout(head)
         lay.addLayout(grid)
+        lay.addWidget(self.decision)
+
+    def set_decisions(self, decisions: list[Any]) -> None:
+        """Show the board's latest decision on the patient (`decisions`: newest first)."""
+        if not decisions:
+            self.decision.hide()
+            return
+        d = decisions[0]
+        self.decision.setText(
+            tr("Board decision (meeting {m}, version {v}, {user}, {time}): {plan}").format(
+                m=d.meeting_id, v=d.version, user=d.recorded_by, time=local_time(d.decided_at),
+                plan=d.plan))
+        self.decision.show()
 
     def set_summary(self, s: dict[str, Any]) -> None:
         """Fill the card from ``records.summary`` (``record.Summary`` as a dict)."""
@@ -211,9 +230,12 @@ class PatientView(QWidget):
     -------
     patient_loaded(str)
         The view shows this patient.
+    record_refreshed(str)
+        The patient on screen was read again after a change made elsewhere.
     """
 
     patient_loaded = Signal(str)
+    record_refreshed = Signal(str)
 
     def __init__(self, store: Store, parent: QWidget | None = None):
         super().__init__(parent)
@@ -257,23 +279,43 @@ class PatientView(QWidget):
         A new patient is written to the access log (off the screen thread); showing the same
         one again (a refresh) is not a new opening.
         """
-        summary = records.summary(self.store, patient_id)
+        from oncoboard.ui.live_refresh import read_patient
+
+        record = read_patient(self.store, patient_id)  # an unknown patient is refused here
         if patient_id != self.patient_id:  # refused here, before anything is shown
             access_log.record(self.store, [patient_id], "gui.patient")
         self.patient_id = patient_id
-        self.card.set_summary(summary)
-        self.timeline.set_events(records.treatments(self.store, patient_id),
-                                 records.outcomes(self.store, patient_id),
-                                 records.imaging_studies(self.store, patient_id),
-                                 records.prediction_events(self.store, patient_id))
-        self.labs.set_series(records.lab_series(self.store, patient_id))
-        self.response.set_response(records.response(self.store, patient_id))
         self.notes.highlights = {}
-        self.notes.set_notes(records.notes(self.store, patient_id))
+        self._show(record)
         if note_id:
             self.notes.show_note(note_id)
         self._set_empty(False)
         self.patient_loaded.emit(patient_id)
+
+    def apply_record(self, record: Any) -> bool:
+        """Show `record` (the open patient read again after a change made elsewhere) in place:
+        the note on screen, the scroll of the notes and the highlights stay. Return False when
+        it is another patient's (the user moved on meanwhile)."""
+        if record.patient_id != self.patient_id:
+            return False
+        note = self.notes.current_note_id()
+        bars = (self.notes.list.verticalScrollBar(), self.notes.reader.verticalScrollBar())
+        where = [b.value() for b in bars]
+        self._show(record)
+        if note and self.notes.show_note(note):
+            for bar, value in zip(bars, where, strict=True):
+                bar.setValue(value)
+        self.record_refreshed.emit(record.patient_id)
+        return True
+
+    def _show(self, record: Any) -> None:
+        self.card.set_summary(record.summary)
+        self.card.set_decisions(record.decisions)
+        self.timeline.set_events(record.treatments, record.outcomes, record.imaging,
+                                 record.prediction_events)
+        self.labs.set_series(record.labs)
+        self.response.set_response(record.response)
+        self.notes.set_notes(record.notes)
 
 
 def _box(title: str, widget: QWidget) -> QGroupBox:

@@ -45,19 +45,25 @@ def tr(text: str) -> str:
 
 
 def predict_job(task: workers.Task, db_path: Any, settings: Settings, patient_id: str, day: str,
-                plugin_ids: list[str] | None) -> list[Prediction]:
-    """Run the plugins on the patient and store the results (pool thread, own store)."""
+                plugin_ids: list[str] | None, own: Any = None) -> list[Prediction]:
+    """Run the plugins on the patient and store the results (pool thread, own store).
+
+    `own`: told the change-feed number of the stored results before they commit (the screen's
+    watcher then does not report this screen's own run back to it).
+    """
     from oncoboard.inference import runtime
     from oncoboard.inference.engine import predict_patient
     from oncoboard.store import open_store
+    from oncoboard.store.feed import written_to
 
     job = runtime.Job(1)
     task.cancel_hooks.append(job.cancel)
     task.progress(0.05, tr("Running the models"))
     store = open_store(db_path)
     try:
-        return predict_patient(store, settings, patient_id, date=day, plugin_ids=plugin_ids,
-                               job=job)
+        with written_to(own):
+            return predict_patient(store, settings, patient_id, date=day,
+                                   plugin_ids=plugin_ids, job=job)
     finally:
         store.close()
 
@@ -154,6 +160,7 @@ class PredictionsView(QWidget):
         self.plugins: list[Any] = []
         self.cards: list[PredictionCardWidget] = []
         self.shown: dict[str, Prediction] = {}  # by prediction id
+        self._labelled = False  # whether the cards on show were made with the manifests
         self.title = QLabel(tr("Predictions"), objectName="title")
         self.patient_label = QLabel(tr("Open a patient first."), objectName="subtitle")
         self.date = QDateEdit(QDate.currentDate(), objectName="referenceDate")
@@ -267,30 +274,52 @@ class PredictionsView(QWidget):
         return self._show([] if self.patient_id is None
                           else latest_for_patient(self.store, self.patient_id))
 
+    def apply_stored(self, patient_id: str, predictions: list[Prediction]) -> bool:
+        """Show `predictions` (the open patient's, read again after a change made elsewhere),
+        keeping the scroll position; return False when it is another patient's."""
+        if patient_id != self.patient_id:
+            return False
+        bar = self.scroll_area.verticalScrollBar()
+        where = bar.value()
+        self._show(predictions)
+        bar.setValue(where)
+        return True
+
     def _show(self, predictions: list[Prediction]) -> int:
         """Show one card per prediction (ordered by plugin id, refusals last)."""
         from oncoboard.board.prediction_view import view_of
 
-        for card in self.cards:
-            self.list_box.removeWidget(card)
-            card.deleteLater()
-        self.cards = []
         # results first, refusals after them
         shown = sorted(predictions, key=lambda p: (not p.ok, p.plugin.id))
+        ids = [str(p.id) for p in shown]
+        # a card already on show for the same stored prediction is kept (a refresh after a
+        # change elsewhere rebuilds only the new results; a card costs tens of milliseconds)
+        old = {str(c.view.id): c for c in self.cards
+               if self._labelled and str(c.view.id) in ids}
+        for card in self.cards:
+            self.list_box.removeWidget(card)
+            if card not in old.values():
+                card.deleteLater()
+        self.cards = []
         self.shown = {str(p.id): p for p in shown}
         for prediction in shown:
-            pairs, scale = contributions_of(prediction, self._manifest(prediction.plugin.id))
-            card = PredictionCardWidget(
-                view_of(prediction), pairs, scale,
-                has_evidence=bool(prediction.explanation and prediction.explanation.sentences))
-            card.model_card_requested.connect(self.show_model_card)
-            card.evidence_requested.connect(self.show_evidence)
+            card = old.get(str(prediction.id)) or self._card(prediction, view_of(prediction))
             self.list_box.insertWidget(self.list_box.count() - 1, card)
             self.cards.append(card)
+        self._labelled = bool(self.plugins)  # input labels come with the manifests
         self.note.setText("" if shown else tr("No prediction stored for this patient yet: "
                                               "choose a reference date and run the models."))
         self.predictions_shown.emit(len(shown))
         return len(shown)
+
+    def _card(self, prediction: Prediction, view: Any) -> PredictionCardWidget:
+        pairs, scale = contributions_of(prediction, self._manifest(prediction.plugin.id))
+        card = PredictionCardWidget(
+            view, pairs, scale,
+            has_evidence=bool(prediction.explanation and prediction.explanation.sentences))
+        card.model_card_requested.connect(self.show_model_card)
+        card.evidence_requested.connect(self.show_evidence)
+        return card
 
     def _manifest(self, plugin_id: str) -> Any:
         try:
@@ -304,8 +333,10 @@ class PredictionsView(QWidget):
             return None
         chosen = plugin_id or self.plugin_box.currentData()
         day = self.date.date().toString("yyyy-MM-dd")
+        watcher = getattr(self.main, "watcher", None)
         task = workers.Task(predict_job, self.ctx.settings.store_target, self.ctx.settings,
-                            self.patient_id, day, [chosen] if chosen else None, name="predict")
+                            self.patient_id, day, [chosen] if chosen else None,
+                            watcher.own if watcher is not None else None, name="predict")
         self.run_button.setEnabled(False)
         task.signals.finished.connect(self._update_buttons)
         if self.main is not None:
@@ -317,6 +348,9 @@ class PredictionsView(QWidget):
         return task
 
     def _on_predicted(self, predictions: list[Prediction]) -> None:
+        refresher = getattr(self.main, "patient_refresher", None)
+        if refresher is not None:  # a read for a change elsewhere may predate this run
+            refresher.invalidate()
         if predictions and all(p.patient_id == self.patient_id for p in predictions):
             # the run's own results replace their plugins' cards: nothing is read again
             latest = {p.plugin.id: p for p in self.shown.values()}

@@ -56,6 +56,14 @@
       <translation>Pourquoi la décision est modifiée</translation>
     </message>
     <message>
+      <source>Reload</source>
+      <translation>Recharger</translation>
+    </message>
+    <message>
+      <source>Show the decision saved elsewhere (your text is replaced)</source>
+      <translation>Afficher la décision enregistrée ailleurs (votre texte est remplacé)</translation>
+    </message>
+    <message>
       <source>Send what is missing</source>
       <translation>Envoyer ce qui manque</translation>
     </message>
@@ -116,6 +124,10 @@
       <translation>Motif de la modification</translation>
     </message>
     <message>
+      <source>This decision was changed by {user} at {time} (version {v}: {plan}).</source>
+      <translation>Cette décision a été modifiée par {user} le {time} (version {v} : {plan}).</translation>
+    </message>
+    <message>
       <source>Board report PDF (decision {version})</source>
       <translation>Compte rendu RCP en PDF (décision {version})</translation>
     </message>
@@ -168,6 +180,14 @@
       <translation>Décision de la RCP pour {p}</translation>
     </message>
     <message>
+      <source>Your text is kept: Reload shows theirs.</source>
+      <translation>Votre texte est conservé : Recharger affiche la leur.</translation>
+    </message>
+    <message>
+      <source>It is shown below.</source>
+      <translation>Elle est affichée ci-dessous.</translation>
+    </message>
+    <message>
       <source>Current decision (version {v}, by {user} at {time}): {plan}</source>
       <translation>Décision actuelle (version {v}, par {user} le {time}) : {plan}</translation>
     </message>
@@ -190,6 +210,30 @@
   </context>
   <context>
     <name>BoardView</name>
+    <message>
+      <source>Exporting</source>
+      <translation>Export en cours</translation>
+    </message>
+    <message>
+      <source>predictions</source>
+      <translation>prédictions</translation>
+    </message>
+    <message>
+      <source>measurements</source>
+      <translation>mesures</translation>
+    </message>
+    <message>
+      <source>images</source>
+      <translation>images</translation>
+    </message>
+    <message>
+      <source>record</source>
+      <translation>dossier</translation>
+    </message>
+    <message>
+      <source>decision</source>
+      <translation>décision</translation>
+    </message>
     <message>
       <source>Oncoboard — presenter</source>
       <translation>Oncoboard — présentation</translation>
@@ -233,10 +277,6 @@
     <message>
       <source>Predictions</source>
       <translation>Prédictions</translation>
-    </message>
-    <message>
-      <source>Exporting</source>
-      <translation>Export en cours</translation>
     </message>
     <message>
       <source>Preparing the presentation</source>
@@ -303,6 +343,10 @@
       <translation>Décision enregistrée : la réunion est désormais marquée comme tenue.</translation>
     </message>
     <message>
+      <source>Meeting {m} was changed by {user} at {time}: reloaded.</source>
+      <translation>La réunion {m} a été modifiée par {user} le {time} : rechargée.</translation>
+    </message>
+    <message>
       <source>Not saved: {reason}. The other change is shown.</source>
       <translation>Non enregistré : {reason}. L’autre modification est affichée.</translation>
     </message>
@@ -311,8 +355,8 @@
       <translation>Aucun dossier : ajoutez-en un.</translation>
     </message>
     <message>
-      <source>Meeting {m} was changed by {user} at {time}: reloaded.</source>
-      <translation>La réunion {m} a été modifiée par {user} le {time} : rechargée.</translation>
+      <source>Patient {p}: {what} changed by {user} at {time}: reloaded.</source>
+      <translation>Patient {p} : modification ({what}) par {user} le {time} : rechargé.</translation>
     </message>
     <message>
       <source>planned</source>
@@ -721,6 +765,10 @@
       <translation>À propos et diagnostic…</translation>
     </message>
     <message>
+      <source>Patient {p}: {what} changed by {user} at {time}: updated.</source>
+      <translation>Patient {p} : modification ({what}) par {user} le {time} : mis à jour.</translation>
+    </message>
+    <message>
       <source>The new data folder is used at the next start.</source>
       <translation>Le nouveau dossier de données sera utilisé au prochain démarrage.</translation>
     </message>
@@ -845,6 +893,10 @@
     <message>
       <source>Tumour response (RECIST 1.1)</source>
       <translation>Réponse tumorale (RECIST 1.1)</translation>
+    </message>
+    <message>
+      <source>Board decision (meeting {m}, version {v}, {user}, {time}): {plan}</source>
+      <translation>Décision de la RCP (réunion {m}, version {v}, {user}, {time}) : {plan}</translation>
     </message>
     <message>
       <source>born</source>
