@@ -16,6 +16,9 @@ sys.path.insert(0, str(UNIT / "board"))
 
 import pg_server  # noqa: E402
 
+#: "Within a few seconds" (the issue); the figures: tests/bench/bench_live_views.py.
+FEW_SECONDS_MS = 5000
+
 
 @pytest.fixture(scope="module")
 def pg_url():  # noqa: ANN201
@@ -40,7 +43,6 @@ def test_the_board_view_refreshes_at_another_workstations_commit(pg_url, qtbot,
     from oncoboard.identity import User
     from oncoboard.store import open_store
     from oncoboard.ui.board_view import BoardView
-    from oncoboard.ui.board_watch import POLL_MS
 
     store = open_store(pg_url)
     for row in PATIENTS[:1]:
@@ -59,11 +61,11 @@ def test_the_board_view_refreshes_at_another_workstations_commit(pg_url, qtbot,
         time.sleep(0.3)  # the worker is listening
         opened_on = _connections_opened_on(monkeypatch)
         record_decision(other, m.id, "BRC-001", plan="Tamoxifen (bob)", rationale="ER+")
-        committed = time.monotonic()
-        # well within the SQLite polling period: the notification did it
+        # no polling timer runs on a site database: the notification did it (its speed:
+        # tests/bench/bench_live_views.py; a timer here would be flaky on a loaded machine)
         qtbot.waitUntil(lambda: "Tamoxifen (bob)" in view.detail.toPlainText(),
-                        timeout=POLL_MS - 500)
-        assert time.monotonic() - committed < 1.0
+                        timeout=FEW_SECONDS_MS)
+        assert not view.watcher.timer.isActive()
         assert "bob" in view.notice.text()
         assert opened_on and not any(opened_on)  # read on a worker's own connection
         assert view.patient_id == "BRC-001" and view.cases.currentRow() == 0
@@ -172,15 +174,14 @@ def test_the_presenter_refreshes_at_another_workstations_commit(pg_url, qtbot, m
         opened_on = _connections_opened_on(monkeypatch)
         time.sleep(0.3)  # the worker is listening
         record_decision(other, m.id, "BRC-002", plan="Neoadjuvant EC (bob)", rationale="cT3")
-        committed = time.monotonic()
-        qtbot.waitUntil(lambda: presenter.views[1].decision is not None, timeout=3000)
-        elapsed = time.monotonic() - committed
-        assert elapsed < 1.5, elapsed  # the notification, not a polling period
+        qtbot.waitUntil(lambda: presenter.views[1].decision is not None,
+                        timeout=FEW_SECONDS_MS)
+        assert not view.watcher.timer.isActive()  # the notification, not a polling period
         assert presenter.index == 1 and "bob" in presenter.notice.text()
         assert opened_on and not any(opened_on)  # read on a worker's own connection
         presenter.grab().save(str(tmp_path / "presenter-site-database.png"))
         meetings.add_case(other, m.id, "LUN-001", question="Stereotactic radiotherapy?")
-        qtbot.waitUntil(lambda: presenter.stack.count() == 3, timeout=3000)
+        qtbot.waitUntil(lambda: presenter.stack.count() == 3, timeout=FEW_SECONDS_MS)
         assert presenter.views[presenter.index].case.patient_id == "BRC-002"
     finally:
         view.watcher.stop()
@@ -206,11 +207,11 @@ def test_the_patient_screen_refreshes_at_another_workstations_commit(pg_url, qtb
         view = window.patient_view
         opened_on = _connections_opened_on(monkeypatch)
         time.sleep(0.3)  # the worker is listening
-        with qtbot.waitSignal(view.record_refreshed, timeout=3000):
+        with qtbot.waitSignal(view.record_refreshed, timeout=FEW_SECONDS_MS):
             record_decision(other, m.id, "BRC-001", plan="Adjuvant TC (bob)", rationale="pN1")
         assert "Adjuvant TC (bob)" in view.card.decision.text()
         drawn = view.timeline.item_count
-        with qtbot.waitSignal(view.record_refreshed, timeout=3000):
+        with qtbot.waitSignal(view.record_refreshed, timeout=FEW_SECONDS_MS):
             _store_prediction(other, "BRC-001", "relapse-model")
         assert view.timeline.item_count > drawn  # the new prediction on the timeline
         assert opened_on and not any(opened_on)

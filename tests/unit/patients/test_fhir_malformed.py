@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from patient_helpers import basic_patient, full_record
@@ -155,13 +154,10 @@ def test_ten_megabyte_bundle(store, write_bundle):
                                          f"{j} {long_text}", "fr", "oncologist"))
     path = write_bundle(resources, "big.json")
     assert path.stat().st_size > 10 * 1024 * 1024
-    started = time.perf_counter()
-    report = import_file(store, path)
-    elapsed = time.perf_counter() - started
+    report = import_file(store, path)  # its speed: tests/bench/bench_import.py, not a timer here
     assert report.counts["patients"] == 20 and report.counts["observations"] == 800
     assert store.db["notes"].count == 160
     assert len(record.search_notes(store, "asthenie", limit=500)) == 160
-    assert elapsed < 20, elapsed
 
 
 def test_invalid_repeated_element_is_still_reported_with_its_path(store, write_bundle):
