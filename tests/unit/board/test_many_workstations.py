@@ -8,9 +8,9 @@ refused as stale). Each reports what it did; the database must hold exactly that
 all of them import one more file at the same moment: one writes it, the others find it already
 imported, and its rows are those of one import alone.
 
-It runs ``ONCOBOARD_WORKSTATION_TEST_S`` seconds (default 20 on a developer's machine; CI runs the
-full two minutes, 120) with ``ONCOBOARD_WORKSTATIONS`` processes (default 8). The figures are
-printed (``-s``).
+It runs ``ONCOBOARD_WORKSTATION_TEST_S`` seconds (default 20, in the suite; CI runs it once more,
+alone, for the full two minutes: 120) with ``ONCOBOARD_WORKSTATIONS`` processes (default 8). The
+figures are printed (``-s``).
 """
 
 from __future__ import annotations
