@@ -147,7 +147,8 @@ class Prediction:
             input_sha256=str(doc.get("input_sha256") or ""),
             outputs={k: OutputResult.from_dict(k, v)
                      for k, v in (doc.get("outputs") or {}).items()},
-            scenarios=tuple(Scenario.from_dict(s) for s in doc.get("scenarios") or ()),
+            scenarios=tuple(Scenario.from_dict(s, doc.get("outputs"))
+                            for s in doc.get("scenarios") or ()),
             explanation=Explanation.from_dict(expl) if expl else None,
             warnings=tuple(Flag.from_dict(w) for w in doc.get("warnings") or ()),
             provider=doc.get("provider"),
