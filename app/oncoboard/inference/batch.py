@@ -177,14 +177,14 @@ class _Group:
         self.seconds = 0.0
         self.left = 0
 
-    def plan(self, explain_it: bool) -> list[tuple[int, int]]:
+    def plan(self, explain_it: bool, split: bool = True) -> list[tuple[int, int]]:
         m = self.plugin.manifest
         for case in self.cases:
             more, plan = engine.plan_rows(m, case.asm, explain_it)
             self.parts.append((case, plan, len(self.rows), len(more)))
             self.rows += more
         n = len(self.rows)
-        pieces = WORKERS if n >= 2 * CHUNK_ROWS else 1
+        pieces = WORKERS if split and n >= 2 * CHUNK_ROWS else 1
         size = -(-n // pieces)
         bounds = [(a, min(n, a + size)) for a in range(0, n, size)]
         self.outs = [[] for _ in bounds]
@@ -278,8 +278,9 @@ class _Calls:
         for case in cases:
             if case.status == "ok":
                 groups.setdefault(id(case.plugin), _Group(case.plugin)).cases.append(case)
+        # started early, a batch runs in one call: the caller's thread needs the other core
         calls = [(g, i, g.rows[a:b]) for g in groups.values()
-                 for i, (a, b) in enumerate(g.plan(self.explain_it))]
+                 for i, (a, b) in enumerate(g.plan(self.explain_it, split=last))]
         self.groups += groups.values()
         if self.pool is None and last and (WORKERS == 1 or len(calls) < 2):
             self.waiting = calls

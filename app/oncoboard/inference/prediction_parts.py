@@ -60,10 +60,10 @@ class _Part:
     _KNOWN: tuple[str, ...] = ()
 
     def _items(self) -> dict[str, JSON]:
-        out = {}
-        for k in self.keys:
-            out[k] = self.extra[k] if k in self.extra else _json(getattr(self, k))
-        return out
+        extra = self.extra
+        if not extra:
+            return {k: _json(getattr(self, k)) for k in self.keys}
+        return {k: extra[k] if k in extra else _json(getattr(self, k)) for k in self.keys}
 
     @classmethod
     def _split(cls, d: Mapping[str, Any]) -> dict[str, Any]:
