@@ -242,9 +242,12 @@ def _cost(call: tuple[_Group, int, list[Any]]) -> float:
 def _slowest(plugins: list[Any]) -> Any:
     """Return the plugin whose batch the last run measured the slowest, when there are others
     to assemble while it runs; else None (a first run, one plugin, one worker)."""
-    if WORKERS == 1 or len({id(p) for p in plugins}) < 2:
+    cases: dict[int, int] = {}
+    for p in plugins:  # by identity: comparing plugins compares their manifests
+        cases[id(p)] = cases.get(id(p), 0) + 1
+    if WORKERS == 1 or len(cases) < 2:
         return None
-    known = [(_COST[str(p.model_path)] * plugins.count(p), i) for i, p in enumerate(plugins)
+    known = [(_COST[str(p.model_path)] * cases[id(p)], i) for i, p in enumerate(plugins)
              if str(p.model_path) in _COST]
     return plugins[max(known)[1]] if known else None
 

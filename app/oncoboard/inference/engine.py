@@ -133,9 +133,13 @@ def explained_scalar(manifest: Manifest, outs: list[dict[str, np.ndarray]]
     scale = ex.scale or explain.default_scale(target)
     idx = explain.time_index(target, ex.at_time)
 
+    seen: dict[int, float] = {}  # g(0) is every difference's first term: read once
+
     def g(row: int) -> float:
-        return explain.transform(explain.scalar_of(target, read_output(target, outs[row]), idx),
-                                 scale)
+        if row not in seen:
+            seen[row] = explain.transform(
+                explain.scalar_of(target, read_output(target, outs[row]), idx), scale)
+        return seen[row]
 
     return target, scale, idx, g
 

@@ -417,8 +417,17 @@ def check_population(rv: Any, manifest: Manifest) -> dict[str, Any]:
     """Return {checked, in_population, reasons, failed} for the patient against the population.
 
     ``failed`` names the criteria not met (``age``, ``sex``, ``diagnosis``, ``treatment``), in
-    the order of ``reasons``.
+    the order of ``reasons``. Checked once per record view (choosing the plugins checks it, then
+    assembling their inputs): each call gets its own copy.
     """
+    memo = getattr(rv, "_memo", None)
+    if memo is None:
+        return _check_population(rv, manifest)
+    found = memo(("population", id(manifest)), lambda: _check_population(rv, manifest))
+    return {**found, "reasons": list(found["reasons"]), "failed": list(found["failed"])}
+
+
+def _check_population(rv: Any, manifest: Manifest) -> dict[str, Any]:
     pop = manifest.population
     reasons: list[str] = []
     failed: list[str] = []
