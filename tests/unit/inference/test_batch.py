@@ -163,3 +163,32 @@ def test_the_slowest_model_runs_while_the_other_inputs_are_read(demo, monkeypatc
                 for p in a.predictions] == \
             [(p.plugin.id, p.status, p.outputs, p.scenarios, p.explanation)
              for p in b.predictions]
+
+
+def test_the_cycle_collector_is_paused_during_a_board_only(demo, monkeypatch):
+    import gc
+
+    store, settings, ids = demo
+    seen = []
+    real = engine.assemble_safely
+
+    def assemble(*args):
+        seen.append(gc.isenabled())
+        return real(*args)
+
+    monkeypatch.setattr(engine, "assemble_safely", assemble)
+    assert gc.isenabled()
+    batch.predict_many(store, settings, ids[:3], date=DAY, save=False)
+    assert seen and not any(seen) and gc.isenabled()
+    # paused by someone else before: left paused
+    gc.disable()
+    try:
+        batch.predict_many(store, settings, ids[:1], date=DAY, save=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    # and started again when the board fails
+    monkeypatch.setattr(engine, "assemble_safely", lambda *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        batch.predict_many(store, settings, ids[:1], date=DAY, save=False)
+    assert gc.isenabled()
