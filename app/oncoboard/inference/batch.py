@@ -78,10 +78,10 @@ def _collector_paused() -> Iterator[None]:
     """Pause CPython's cycle collector while a board makes its results.
 
     A board makes some 10^5 containers (rows, curves, documents), almost none in a cycle:
-    reference counting frees them. Running, the collector traversed the live ones about 20 times a board,
-    and every few boards the whole process's heap (sessions, plugins, the UI). Paused, the
-    board's survivors are traversed once, at the collection after it. Whoever paused it first
-    starts it again: boards on several threads at once never leave it paused.
+    reference counting frees them. Running, the collector traversed the live ones about 20
+    times a board, and every few boards the whole process's heap (sessions, plugins, the UI).
+    Paused, the board's survivors are traversed once, at the collection after it. Whoever
+    paused it first starts it again: boards on several threads at once never leave it paused.
     """
     running = gc.isenabled()
     gc.disable()
