@@ -13,7 +13,10 @@ Its JSON form (README, "Predictions JSON schema") exists at the boundaries only:
 :meth:`Prediction.from_dict` for stored documents, including those written by earlier versions.
 Every part keeps the keys its document had (``keys``) and any key this version does not name
 (``extra``), so ``from_dict(d).to_dict() == d``: the stored document, its hash and what is
-shown stay the same. The parts are in :mod:`oncoboard.inference.prediction_parts`.
+shown stay the same. A scenario's output stores its own numbers only (``SCENARIO_OWN``);
+:meth:`Prediction.from_dict` takes the rest from the prediction's output of the same name, and
+reads as they are the whole scenario outputs of earlier documents. The parts are in
+:mod:`oncoboard.inference.prediction_parts`.
 """
 
 from __future__ import annotations
