@@ -50,10 +50,15 @@ _FIELDS = "seq, time, event_type, actor, app_version, payload, prev_hash, hash"
 _checkpointed: weakref.WeakKeyDictionary[Store, str] = weakref.WeakKeyDictionary()
 
 
+#: json.dumps with these options makes an encoder per call: one made once writes the same text
+#: (an encoder keeps no state between calls; any thread may use it).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False, default=str)
+
+
 def canonical_json(data: Any) -> str:
     """Return the canonical JSON text of `data` (sorted keys, compact, NaN refused)."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False, default=str)
+    return _CANONICAL.encode(data)
 
 
 def sha256_text(text: str) -> str:

@@ -22,13 +22,15 @@ gets its own result or refusal, as alone.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import datetime as dt
+import gc
 import logging
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +68,34 @@ def predict_many(store: Any, settings: Any, patient_ids: Sequence[str], *,
     each patient's inputs are assembled. With `save`, every result is stored and audited in one
     transaction (all or none).
     """
+    with _collector_paused():
+        return _predict_many(store, settings, patient_ids, date, plugin_ids, save, explain_it,
+                             plugins, job, progress)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause CPython's cycle collector while a board makes its results.
+
+    A board makes some 10^5 containers (rows, curves, documents), almost none in a cycle:
+    reference counting frees them. Running, the collector traversed the live ones about 20
+    times a board, and every few boards the whole process's heap (sessions, plugins, the UI).
+    Paused, the board's survivors are traversed once, at the collection after it. Whoever
+    paused it first starts it again: boards on several threads at once never leave it paused.
+    """
+    running = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if running:
+            gc.enable()
+
+
+def _predict_many(store: Any, settings: Any, patient_ids: Sequence[str], date: Any,
+                  plugin_ids: Sequence[str] | None, save: bool, explain_it: bool,
+                  plugins: Sequence[Any] | None, job: runtime.Job | None,
+                  progress: Callable[[int, int, str], None] | None) -> list[PatientRun]:
     from oncoboard.inference import prediction_store
     from oncoboard.inference.discovery import discover_plugins
 
@@ -75,10 +105,10 @@ def predict_many(store: Any, settings: Any, patient_ids: Sequence[str], *,
         every = list(discover_plugins(settings)) if plugins is None else list(plugins)
     except OncoboardError as exc:
         return _failed(runs, exc)
-    cases: list[tuple[PatientRun, engine.PendingResult]] = []
     user = user_of(store).login
     rows = ChunkRecord(store, list(dict.fromkeys(patient_ids)))  # a few queries for them all
-    for done, run in enumerate(runs, start=1):
+    picked: list[tuple[PatientRun, list[Any], Any]] = []  # each patient's plugins, record view
+    for run in runs:
         if job is not None and job.cancelled:
             break
         try:
@@ -86,20 +116,18 @@ def predict_many(store: Any, settings: Any, patient_ids: Sequence[str], *,
                                                  plugin_ids, record=rows)
         except OncoboardError as exc:
             run.error = exc
-            chosen = []
-        for plugin in chosen:
-            if job is not None and job.cancelled:
-                break
-            asm = engine.assemble_safely(store, plugin, run.patient_id, day, view)
-            cases.append((run, engine.begin_result(plugin, asm, settings.providers,
-                                                   patient_id=run.patient_id,
-                                                   reference_date=day, user=user)))
-        if progress is not None:
-            progress(done, len(runs), run.patient_id)
-    groups: dict[int, _Group] = {}
-    for _, case in cases:
-        if case.status == "ok":
-            groups.setdefault(id(case.plugin), _Group(case.plugin)).cases.append(case)
+            chosen, view = [], None
+        picked.append((run, chosen, view))
+    slots: dict[tuple[int, int], engine.PendingResult] = {}
+
+    def begin(i: int, j: int) -> engine.PendingResult:
+        run, chosen, view = picked[i]
+        asm = engine.assemble_safely(store, chosen[j], run.patient_id, day, view)
+        slots[i, j] = engine.begin_result(chosen[j], asm, settings.providers,
+                                          patient_id=run.patient_id, reference_date=day,
+                                          user=user)
+        return slots[i, j]
+
     ready: dict[int, Any] = {}
 
     def close(case: engine.PendingResult) -> None:
@@ -108,14 +136,32 @@ def predict_many(store: Any, settings: Any, patient_ids: Sequence[str], *,
         if save:
             ready[id(case)] = prediction_store.prepare(case.result, settings)
 
-    def refused() -> None:
-        for _, case in cases:
+    with _Calls(settings.providers, explain_it, job) as calls:
+        # the slowest model's cases first: its batch runs while the others' inputs are read
+        first = _slowest([p for _, chosen, _ in picked for p in chosen])
+        if first is not None:
+            calls.start([begin(i, j) for i, (_, chosen, _) in enumerate(picked)
+                         for j, p in enumerate(chosen) if p is first])
+        for i, (run, chosen, _) in enumerate(picked):
+            if job is not None and job.cancelled:
+                break
+            for j in range(len(chosen)):
+                if job is not None and job.cancelled:
+                    break
+                if (i, j) not in slots:
+                    begin(i, j)
+            if progress is not None:
+                progress(i + 1, len(runs), run.patient_id)
+        cases = [(run, slots[i, j]) for i, (run, chosen, _) in enumerate(picked)
+                 for j in range(len(chosen)) if (i, j) in slots]
+        calls.start([c for _, c in cases if (first is None or c.plugin is not first)],
+                    last=True)
+        for _, case in cases:  # refused before any model ran: closed while the models run
             if case.status != "ok":
                 close(case)
-
-    _run_groups(list(groups.values()), settings.providers, explain_it, job, close, refused)
+        calls.read(close)
     for run, case in cases:
-        assert case.result is not None  # every case is closed by _run_groups
+        assert case.result is not None  # every case is closed by calls.read
         run.predictions.append(case.result)
     if not save:
         for run in runs:
@@ -161,14 +207,14 @@ class _Group:
         self.seconds = 0.0
         self.left = 0
 
-    def plan(self, explain_it: bool) -> list[tuple[int, int]]:
+    def plan(self, explain_it: bool, split: bool = True) -> list[tuple[int, int]]:
         m = self.plugin.manifest
         for case in self.cases:
             more, plan = engine.plan_rows(m, case.asm, explain_it)
             self.parts.append((case, plan, len(self.rows), len(more)))
             self.rows += more
         n = len(self.rows)
-        pieces = WORKERS if n >= 2 * CHUNK_ROWS else 1
+        pieces = WORKERS if split and n >= 2 * CHUNK_ROWS else 1
         size = -(-n // pieces)
         bounds = [(a, min(n, a + size)) for a in range(0, n, size)]
         self.outs = [[] for _ in bounds]
@@ -218,42 +264,84 @@ class _Group:
             close(case)
 
 
-def _run_groups(groups: list[_Group], providers: Sequence[str], explain_it: bool,
-                job: runtime.Job | None, close: Callable[[engine.PendingResult], None],
-                meanwhile: Callable[[], None]) -> None:
-    """Run every plugin's batch; read each group's results as soon as its calls are done."""
-    calls = [(g, i, g.rows[a:b]) for g in groups for i, (a, b) in enumerate(g.plan(explain_it))]
-    if WORKERS == 1 or len(calls) < 2:
-        meanwhile()
-        for g, i, rows in calls:
-            g.run(i, rows, providers, job)
-        for g in groups:
-            g.read(providers, explain_it, job, close)
-        return
+def _cost(call: tuple[_Group, int, list[Any]]) -> float:
+    """Seconds a call is expected to take (from the last run; unknown: first)."""
+    return _COST.get(str(call[0].plugin.model_path), float("inf")) * len(call[2])
 
-    def cost(call: tuple[_Group, int, list[Any]]) -> float:
-        per_row = _COST.get(str(call[0].plugin.model_path), float("inf"))
-        return -per_row * len(call[2])
 
-    finished: queue.SimpleQueue[_Group] = queue.SimpleQueue()
-    lock = threading.Lock()
+def _slowest(plugins: list[Any]) -> Any:
+    """Return the plugin whose batch the last run measured the slowest, when there are others
+    to assemble while it runs; else None (a first run, one plugin, one worker)."""
+    cases: dict[int, int] = {}
+    for p in plugins:  # by identity: comparing plugins compares their manifests
+        cases[id(p)] = cases.get(id(p), 0) + 1
+    if WORKERS == 1 or len(cases) < 2:
+        return None
+    known = [(_COST[str(p.model_path)] * cases[id(p)], i) for i, p in enumerate(plugins)
+             if str(p.model_path) in _COST]
+    return plugins[max(known)[1]] if known else None
 
-    def one(g: _Group, i: int, rows: list[Any]) -> None:
+
+class _Calls:
+    """The board's model calls, on worker threads: each plugin's group is read (on the
+    caller's thread) as soon as its calls are done."""
+
+    def __init__(self, providers: Sequence[str], explain_it: bool, job: runtime.Job | None):
+        self.providers, self.explain_it, self.job = providers, explain_it, job
+        self.groups: list[_Group] = []
+        self.waiting: list[tuple[_Group, int, list[Any]]] = []  # run on the caller's thread
+        self.pool: cf.ThreadPoolExecutor | None = None
+        self.finished: queue.SimpleQueue[_Group] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> _Calls:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:  # never leave a call running: the caller waits for each
+            self.pool.shutdown(wait=True)
+
+    def start(self, cases: list[engine.PendingResult], *, last: bool = False) -> None:
+        """Plan the cases' rows, one group per plugin, and start their calls.
+
+        The calls start at once on the worker threads; the last ones, when they are all the
+        board's calls and one call or one worker does them, on the caller's thread in `read`.
+        """
+        groups: dict[int, _Group] = {}
+        for case in cases:
+            if case.status == "ok":
+                groups.setdefault(id(case.plugin), _Group(case.plugin)).cases.append(case)
+        # started early, a batch runs in one call: the caller's thread needs the other core
+        calls = [(g, i, g.rows[a:b]) for g in groups.values()
+                 for i, (a, b) in enumerate(g.plan(self.explain_it, split=last))]
+        self.groups += groups.values()
+        if self.pool is None and last and (WORKERS == 1 or len(calls) < 2):
+            self.waiting = calls
+            return
+        if self.pool is None:
+            self.pool = cf.ThreadPoolExecutor(WORKERS, thread_name_prefix="oncoboard-board")
+        # the quick first: the caller reads their results while the slower ones run
+        for g, i, rows in sorted(calls, key=_cost):
+            self.pool.submit(self._one, g, i, rows)
+
+    def _one(self, g: _Group, i: int, rows: list[Any]) -> None:
         try:
-            g.run(i, rows, providers, job)
+            g.run(i, rows, self.providers, self.job)
         finally:  # the caller waits for every group: never leave one unfinished
-            with lock:
+            with self.lock:
                 g.left -= 1
                 last = g.left == 0
             if last:
-                finished.put(g)
+                self.finished.put(g)
 
-    with cf.ThreadPoolExecutor(WORKERS, thread_name_prefix="oncoboard-board") as pool:
-        for g, i, rows in sorted(calls, key=cost):
-            pool.submit(one, g, i, rows)
-        meanwhile()
-        for _ in groups:
-            finished.get().read(providers, explain_it, job, close)
+    def read(self, close: Callable[[engine.PendingResult], None]) -> None:
+        """Give every group's cases their results, each group as soon as its calls are done,
+        and `close` each case."""
+        for g, i, rows in self.waiting:
+            g.run(i, rows, self.providers, self.job)
+        for g in self.groups if self.pool is None else (self.finished.get() for _ in
+                                                         self.groups):
+            g.read(self.providers, self.explain_it, self.job, close)
 
 
 def predict_patients(store_path: Any, settings: Settings, patient_ids: Sequence[str], *,

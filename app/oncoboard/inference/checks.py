@@ -74,7 +74,8 @@ def check_golden(manifest: Manifest, model_path: Path) -> list[str]:
     if asm.refusals:
         return ["golden case refused: " + "; ".join(asm.refusals)]
     outs = format_outputs(manifest, _cpu_outputs(manifest, model_path,
-                                                 [_base_row(asm, manifest)])[0])
+                                                 [_base_row(asm, manifest)])[0],
+                          digits=None)
     problems = []
     for name, want in golden.expected.items():
         if name not in outs:

@@ -31,7 +31,14 @@ from oncoboard.inference.inputs import (
     reference_of,
 )
 from oncoboard.inference.manifest import ClinicalInput, Manifest, Output, TextInput
-from oncoboard.inference.model_io import format_outputs, image_outputs, read_output, run_rows
+from oncoboard.inference.model_io import (
+    curves,
+    format_outputs,
+    format_rows,
+    image_outputs,
+    read_output,
+    run_rows,
+)
 from oncoboard.inference.prediction import SYNTHETIC_LABEL, Prediction
 from oncoboard.inference.prediction_parts import (
     Explanation,
@@ -126,9 +133,13 @@ def explained_scalar(manifest: Manifest, outs: list[dict[str, np.ndarray]]
     scale = ex.scale or explain.default_scale(target)
     idx = explain.time_index(target, ex.at_time)
 
+    seen: dict[int, float] = {}  # g(0) is every difference's first term: read once
+
     def g(row: int) -> float:
-        return explain.transform(explain.scalar_of(target, read_output(target, outs[row]), idx),
-                                 scale)
+        if row not in seen:
+            seen[row] = explain.transform(
+                explain.scalar_of(target, read_output(target, outs[row]), idx), scale)
+        return seen[row]
 
     return target, scale, idx, g
 
@@ -169,22 +180,22 @@ def _explanation(manifest: Manifest, asm: Assembly, plan: dict[str, Any],
 
 def _scenarios(manifest: Manifest, plan: dict[str, Any], outs: list[dict[str, np.ndarray]],
                actual: dict[str, Any]) -> list[Scenario]:
-    done = []
-    for sc, row in plan["scenarios"]:
-        done.append((sc, {k: v for k, v in format_outputs(manifest, outs[row]).items()
-                          if v["kind"] != "image"}))
-    base = next((o for sc, o in done if sc.baseline), actual)
+    if not plan["scenarios"]:
+        return []
+    shown, arrays = format_rows(manifest, [outs[row] for _, row in plan["scenarios"]])
+    done = list(zip((sc for sc, _ in plan["scenarios"]), shown, strict=True))
+    at = next((i for i, (sc, _) in enumerate(done) if sc.baseline), None)
+    base = actual if at is None else done[at][1]
+    # a curve's benefit: the difference of the stored curves, at their precision
+    benefits = {k: curves(a - (a[at] if at is not None else np.asarray(actual[k]["values"])))
+                .tolist() for k, a in arrays.items()}
     return [Scenario(name=sc.name, baseline=sc.baseline, overrides=dict(sc.overrides),
                      description=sc.description,
-                     outputs={k: OutputResult.from_dict(k, v) for k, v in o.items()},
-                     benefit={k: _diff(v, base[k]) for k, v in o.items()})
-            for sc, o in done]
-
-
-def _diff(a: dict[str, Any], b: dict[str, Any]) -> Any:
-    if a["kind"] == "survival":
-        return [x - y for x, y in zip(a["values"], b["values"], strict=True)]
-    return a["value"] - b["value"]
+                     outputs={k: OutputResult.from_dict(k, v, scenario=True)
+                              for k, v in o.items()},
+                     benefit={k: benefits[k][i] if k in benefits else v["value"] - base[k]["value"]
+                              for k, v in o.items()})
+            for i, (sc, o) in enumerate(done)]
 
 
 def evaluate(manifest: Manifest, model_path: Path, providers: Sequence[str], asm: Assembly,

@@ -96,16 +96,30 @@ def match_category(spec: ClinicalInput, raw: Any) -> tuple[str, float | int | st
     """Return (label, coded value) of the category `raw` names, or None."""
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
-    text = str(raw).strip().lower()
+    return _spellings(spec).get(str(raw).strip().lower())
+
+
+#: Each input's spellings (label, synonyms, value; lower case) -> its category's (label,
+#: value), the first category naming it; by input, while that input object lives.
+_SPELLINGS: dict[int, tuple[ClinicalInput, dict[str, tuple[str, float | int | str]]]] = {}
+
+
+def _spellings(spec: ClinicalInput) -> dict[str, tuple[str, float | int | str]]:
+    hit = _SPELLINGS.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    table: dict[str, tuple[str, float | int | str]] = {}
     for cat in spec.categories:
-        spellings = {cat.label.lower(), *(s.lower() for s in cat.synonyms)}
         value = cat.value
         if isinstance(value, float) and value.is_integer():
             value = int(value)
-        spellings.add(str(value).lower())
-        if text in spellings:
-            return cat.label, cat.value
-    return None
+        for spelling in (cat.label.lower(), *(s.lower() for s in cat.synonyms),
+                         str(value).lower()):
+            table.setdefault(spelling, (cat.label, cat.value))
+    if len(_SPELLINGS) > 4096:  # plugins discovered again and again: keep it small
+        _SPELLINGS.clear()
+    _SPELLINGS[id(spec)] = (spec, table)
+    return table
 
 
 def code_value(spec: ClinicalInput, raw: Any, raw_unit: str | None = None
@@ -455,8 +469,17 @@ def check_population(rv: Any, manifest: Manifest) -> dict[str, Any]:
     """Return {checked, in_population, reasons, failed} for the patient against the population.
 
     ``failed`` names the criteria not met (``age``, ``sex``, ``diagnosis``, ``treatment``), in
-    the order of ``reasons``.
+    the order of ``reasons``. Checked once per record view (choosing the plugins checks it, then
+    assembling their inputs): each call gets its own copy.
     """
+    memo = getattr(rv, "_memo", None)
+    if memo is None:
+        return _check_population(rv, manifest)
+    found = memo(("population", id(manifest)), lambda: _check_population(rv, manifest))
+    return {**found, "reasons": list(found["reasons"]), "failed": list(found["failed"])}
+
+
+def _check_population(rv: Any, manifest: Manifest) -> dict[str, Any]:
     pop = manifest.population
     reasons: list[str] = []
     failed: list[str] = []

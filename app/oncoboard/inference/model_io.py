@@ -24,8 +24,29 @@ from oncoboard.inference.manifest import Manifest, Output, tensor_of
 NP_DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64,
              "int32": np.int32, "bool": np.bool_, "string": object, "uint8": np.uint8,
              "int16": np.int16}
+#: Significant digits a curve (survival or cumulative incidence, its interval bounds, a
+#: scenario's benefit along it) is stored to: the resolution of the float32 the models compute
+#: in (2^-24, 6e-8 relative), where the figures show tenths of a percent at most. The 17 digits
+#: of a float32 written as a float64 carry nothing more, and made most of the documents' bytes.
+CURVE_DIGITS = 7
 
 
+def curves(values: Any, digits: int | None = CURVE_DIGITS) -> np.ndarray:
+    """Return an array of curve values (any shape) as float64 rounded to `digits` significant
+    digits (None: as they are); each is then the float nearest its short decimal."""
+    arr = np.asarray(values, dtype=np.float64)
+    if digits is None or not arr.size:
+        return arr
+    mag = np.abs(arr)
+    # 10^k is exact for |k| <= 22: a probability of 1e-15 or more is rounded exactly
+    scale = 10.0 ** np.clip(digits - 1 - np.floor(np.log10(np.where(mag > 0, mag, 1.0))),
+                            -22, 22)
+    return np.round(arr * scale) / scale  # type: ignore[no-any-return]
+
+
+def curve(values: Any, digits: int | None = CURVE_DIGITS) -> list[float]:
+    """Return a curve's values as a list of floats rounded as :func:`curves` does."""
+    return curves(values, digits).tolist()  # type: ignore[no-any-return]
 
 
 def build_feeds(manifest: Manifest, rows: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -121,11 +142,55 @@ def band_of(out: Output, value: float) -> str | None:
     return None
 
 
-def format_outputs(manifest: Manifest, row: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Return the JSON outputs of one row (bounds folded into the outputs they bound)."""
-    raw = {o.name: read_output(o, row) for o in manifest.outputs}
+def format_outputs(manifest: Manifest, row: dict[str, np.ndarray], *,
+                   digits: int | None = CURVE_DIGITS) -> dict[str, Any]:
+    """Return the JSON outputs of one row (bounds folded into the outputs they bound).
+
+    Curves (survival outputs) are rounded to `digits` significant digits (:data:`CURVE_DIGITS`,
+    as stored; None: the model's values as read, for the golden case's check).
+    """
+    raw = {o.name: curve(read_output(o, row), digits) if o.kind == "survival"
+           else read_output(o, row) for o in manifest.outputs}
+    return _shown(manifest, raw)
+
+
+def format_rows(manifest: Manifest, rows: Sequence[dict[str, np.ndarray]]
+                ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Return :func:`format_outputs` of several rows (image outputs left out), each output read
+    and checked for all of them at once; and each curve's rounded values, one row per row.
+
+    A row the checks refuse is read again row by row, for the refusal of the row alone.
+    """
+    outs = [o for o in manifest.outputs if o.kind != "image"]
+    if not rows:
+        return [], {}
+    cols: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for o in outs:
+        arr = np.stack([np.asarray(r[tensor_of(o)]) for r in rows])
+        if o.column is not None:
+            arr = arr[..., o.column]
+        flat = arr.reshape(len(rows), -1)
+        bad = arr.dtype.kind == "f" and not np.isfinite(arr).all()
+        if bad or flat.shape[1] != 1 and o.kind != "survival" or (
+                o.kind in ("survival", "probability") and flat.size and (
+                float(flat.min()) < -1e-6 or float(flat.max()) > 1 + 1e-6)):
+            for r in rows:  # raises the row's own refusal
+                format_outputs(manifest, r)
+        if o.kind == "survival":
+            arrays[o.name] = curves(flat)
+            cols[o.name] = arrays[o.name].tolist()
+        else:
+            cols[o.name] = flat[:, 0].astype(np.float64).tolist()
+    shown = [_shown(manifest, {o.name: cols[o.name][i] for o in outs}, outs)
+             for i in range(len(rows))]
+    return shown, arrays
+
+
+def _shown(manifest: Manifest, raw: dict[str, Any], outputs: Sequence[Output] | None = None
+           ) -> dict[str, Any]:
     shown: dict[str, Any] = {}
-    for o in manifest.outputs:
+    for o in manifest.outputs if outputs is None else outputs:
         v = raw[o.name]
         item: dict[str, Any] = {"kind": o.kind, "label": o.label or o.name, "display": o.display}
         if o.kind == "image":

@@ -13,7 +13,10 @@ Its JSON form (README, "Predictions JSON schema") exists at the boundaries only:
 :meth:`Prediction.from_dict` for stored documents, including those written by earlier versions.
 Every part keeps the keys its document had (``keys``) and any key this version does not name
 (``extra``), so ``from_dict(d).to_dict() == d``: the stored document, its hash and what is
-shown stay the same. The parts are in :mod:`oncoboard.inference.prediction_parts`.
+shown stay the same. A scenario's output stores its own numbers only (``SCENARIO_OWN``);
+:meth:`Prediction.from_dict` takes the rest from the prediction's output of the same name, and
+reads as they are the whole scenario outputs of earlier documents. The parts are in
+:mod:`oncoboard.inference.prediction_parts`.
 """
 
 from __future__ import annotations
@@ -147,7 +150,8 @@ class Prediction:
             input_sha256=str(doc.get("input_sha256") or ""),
             outputs={k: OutputResult.from_dict(k, v)
                      for k, v in (doc.get("outputs") or {}).items()},
-            scenarios=tuple(Scenario.from_dict(s) for s in doc.get("scenarios") or ()),
+            scenarios=tuple(Scenario.from_dict(s, doc.get("outputs"))
+                            for s in doc.get("scenarios") or ()),
             explanation=Explanation.from_dict(expl) if expl else None,
             warnings=tuple(Flag.from_dict(w) for w in doc.get("warnings") or ()),
             provider=doc.get("provider"),

@@ -31,6 +31,19 @@ _PLUGIN_KEYS = ("id", "name", "version", "task", "model_sha256", "manifest_sha25
 _OUTPUT_KEYS = ("kind", "label", "display")
 _INPUT_KEYS = ("status", "value", "coded", "unit", "source")
 _SCENARIO_KEYS = ("name", "baseline", "overrides", "description", "outputs", "benefit")
+#: What a scenario's output stores: its own numbers. The rest (kind, label, time grid, unit,
+#: risk bands, interval level and method, uncertainty) is the prediction's output of the same
+#: name, written once; documents of earlier versions repeat it in every scenario (they have
+#: ``kind``) and read as they are.
+SCENARIO_OWN = ("value", "band", "values", "lower", "upper")
+
+
+def whole_output(d: Mapping[str, Any], base: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return a scenario's output `d` whole: as it is when it has its ``kind`` (earlier
+    versions), else its own numbers over the rest of `base` (the prediction's output)."""
+    if base is None or "kind" in d:
+        return dict(d)
+    return {**{k: v for k, v in base.items() if k not in SCENARIO_OWN}, **d}
 _EXPLANATION_KEYS = ("method", "output", "scale", "at_time", "value", "contributions", "sentences")
 
 
@@ -47,10 +60,10 @@ class _Part:
     _KNOWN: tuple[str, ...] = ()
 
     def _items(self) -> dict[str, JSON]:
-        out = {}
-        for k in self.keys:
-            out[k] = self.extra[k] if k in self.extra else _json(getattr(self, k))
-        return out
+        extra = self.extra
+        if not extra:
+            return {k: _json(getattr(self, k)) for k in self.keys}
+        return {k: extra[k] if k in extra else _json(getattr(self, k)) for k in self.keys}
 
     @classmethod
     def _split(cls, d: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,8 +174,23 @@ class OutputResult(_Part):
         return out
 
     @classmethod
-    def from_dict(cls, name: str, d: Mapping[str, Any]) -> OutputResult:
-        """Read a document's object for output `name`."""
+    def from_dict(cls, name: str, d: Mapping[str, Any], base: Mapping[str, Any] | None = None,
+                  *, scenario: bool = False) -> OutputResult:
+        """Read a document's object for output `name`.
+
+        A scenario's output: with `scenario`, made from a whole output and written as its own
+        numbers (:data:`SCENARIO_OWN`); with `base` (the prediction's output of the same name),
+        read from its own numbers (no ``kind``), the rest taken from `base`.
+        """
+        own: tuple[str, ...] | None = None
+        if base is not None and "kind" not in d:
+            own = tuple(d)
+            d = whole_output(d, base)
+        elif scenario:
+            own = tuple(k for k in d if k in SCENARIO_OWN)
+        split = cls._split(d)
+        if own is not None:
+            split["keys"] = own
 
         def bound(key: str) -> float | tuple[float, ...] | None:
             v = d.get(key)
@@ -179,7 +207,7 @@ class OutputResult(_Part):
             lower=bound("lower"), upper=bound("upper"), interval_level=d.get("interval_level"),
             interval_method=d.get("interval_method"), uncertainty=d.get("uncertainty"),
             shape=tuple(d.get("shape") or ()), dtype=d.get("dtype"), min=d.get("min"),
-            max=d.get("max"), file=d.get("file"), sha256=d.get("sha256"), **cls._split(d))
+            max=d.get("max"), file=d.get("file"), sha256=d.get("sha256"), **split)
 
 
 @dataclass(frozen=True)
@@ -269,12 +297,15 @@ class Scenario(_Part):
         return out
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Scenario:
-        """Read a document's scenario."""
+    def from_dict(cls, d: Mapping[str, Any], outputs: Mapping[str, Any] | None = None
+                  ) -> Scenario:
+        """Read a document's scenario; `outputs`: the document's ``outputs`` (what a scenario's
+        output does not repeat)."""
+        base = outputs or {}
         return cls(name=str(d.get("name")), baseline=bool(d.get("baseline")),
                    overrides=dict(d.get("overrides") or {}),
                    description=str(d.get("description") or ""),
-                   outputs={k: OutputResult.from_dict(k, v)
+                   outputs={k: OutputResult.from_dict(k, v, base.get(k))
                             for k, v in (d.get("outputs") or {}).items()},
                    benefit=dict(d.get("benefit") or {}), **cls._split(d))
 

@@ -32,7 +32,9 @@ import numpy as np
 
 from oncoboard.errors import OncoboardError
 from oncoboard.identity import require
+from oncoboard.inference.model_io import curve
 from oncoboard.inference.prediction import Prediction
+from oncoboard.inference.prediction_parts import whole_output
 
 if TYPE_CHECKING:
     from oncoboard.config import Settings
@@ -225,11 +227,12 @@ def _apply_outputs(outputs: dict[str, Any], layer: dict[str, Any]) -> None:
         grid = target["times"]
         flip = target.get("quantity") == "cumulative_incidence"
 
-        def conv(v: list[float]) -> list[float]:
+        def conv(v: list[float]) -> list[float]:  # stored at the curves' precision
             if flip:
-                return [1 - x for x in transform_survival([1 - y for y in v],
-                                                          [1 - y for y in ref], grid, layer)]
-            return transform_survival(v, ref, grid, layer)
+                return curve([1 - x for x in transform_survival([1 - y for y in v],
+                                                                [1 - y for y in ref], grid,
+                                                                layer)])
+            return curve(transform_survival(v, ref, grid, layer))
 
         target["values"] = conv(ref)
         for bound in ("lower", "upper"):
@@ -264,15 +267,19 @@ def apply_site_recalibration(plugin: Any, doc: dict[str, Any], settings: Setting
     if layer is None or doc.get("status") != "ok":
         return doc
     _apply_outputs(doc["outputs"], layer)
-    for sc in doc.get("scenarios") or []:
-        _apply_outputs(sc["outputs"], layer)
-    base = next((s["outputs"] for s in doc.get("scenarios") or [] if s.get("baseline")),
+    scenarios = doc.get("scenarios") or []
+    wholes = []  # each scenario's outputs whole (a scenario's output stores its numbers only)
+    for sc in scenarios:
+        whole = {k: whole_output(v, doc["outputs"].get(k)) for k, v in sc["outputs"].items()}
+        _apply_outputs(whole, layer)
+        sc["outputs"] = {k: {key: whole[k][key] for key in v} for k, v in sc["outputs"].items()}
+        wholes.append(whole)
+    base = next((w for w, s in zip(wholes, scenarios, strict=True) if s.get("baseline")),
                 doc["outputs"])
-    for sc in doc.get("scenarios") or []:
-        for k, v in sc["outputs"].items():
+    for sc, whole in zip(scenarios, wholes, strict=True):
+        for k, v in whole.items():
             if k in base and v.get("kind") == "survival":
-                sc["benefit"][k] = [x - y for x, y in zip(v["values"], base[k]["values"],
-                                                          strict=True)]
+                sc["benefit"][k] = curve(np.subtract(v["values"], base[k]["values"]))
             elif k in base and "value" in v:
                 sc["benefit"][k] = v["value"] - base[k]["value"]
     text = label(layer)

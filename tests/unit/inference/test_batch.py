@@ -125,3 +125,70 @@ def test_a_failed_batch_is_run_again_case_by_case(demo, monkeypatch):
     got = [p for r in runs for p in r.predictions]
     assert [(p.plugin.id, p.status, p.outputs) for p in got] == \
         [(p.plugin.id, p.status, p.outputs) for p in alone]
+
+
+def test_the_slowest_model_runs_while_the_other_inputs_are_read(demo, monkeypatch):
+    store, settings, ids = demo
+    plugins = [p for p in discover_plugins(settings) if p.enabled]
+    monkeypatch.setattr(batch, "_COST", {})  # a first run: no model's cost is known yet
+    first = batch.predict_many(store, settings, ids, date=DAY, plugins=plugins, save=False)
+    slow = "relapse-gbsg2"
+    monkeypatch.setattr(batch, "WORKERS", 2)
+    monkeypatch.setattr(batch, "_COST", {str(p.model_path): 1.0 if p.id == slow else 1e-6
+                                         for p in plugins})
+    events = []
+    real_assemble, real_start = engine.assemble_safely, batch._Calls.start
+
+    def assemble(store_, plugin, *args):
+        events.append(("assemble", plugin.id))
+        return real_assemble(store_, plugin, *args)
+
+    def start(self, cases, **kw):
+        events.append(("start", {c.plugin.id for c in cases}))
+        return real_start(self, cases, **kw)
+
+    monkeypatch.setattr(engine, "assemble_safely", assemble)
+    monkeypatch.setattr(batch._Calls, "start", start)
+    runs = batch.predict_many(store, settings, ids, date=DAY, plugins=plugins, save=False)
+    # the slow model's cases first, its batch started, then everyone else's inputs
+    started = events.index(("start", {slow}))
+    assert started > 0 and all(e == ("assemble", slow) for e in events[:started])
+    rest = events[started + 1:]
+    assert rest[-1][0] == "start" and slow not in rest[-1][1]
+    assert {e for e in rest[:-1]} and all(e[0] == "assemble" and e[1] != slow
+                                          for e in rest[:-1])
+    # the same results, in the same order, as when nothing started early
+    for a, b in zip(runs, first, strict=True):
+        assert [(p.plugin.id, p.status, p.outputs, p.scenarios, p.explanation)
+                for p in a.predictions] == \
+            [(p.plugin.id, p.status, p.outputs, p.scenarios, p.explanation)
+             for p in b.predictions]
+
+
+def test_the_cycle_collector_is_paused_during_a_board_only(demo, monkeypatch):
+    import gc
+
+    store, settings, ids = demo
+    seen = []
+    real = engine.assemble_safely
+
+    def assemble(*args):
+        seen.append(gc.isenabled())
+        return real(*args)
+
+    monkeypatch.setattr(engine, "assemble_safely", assemble)
+    assert gc.isenabled()
+    batch.predict_many(store, settings, ids[:3], date=DAY, save=False)
+    assert seen and not any(seen) and gc.isenabled()
+    # paused by someone else before: left paused
+    gc.disable()
+    try:
+        batch.predict_many(store, settings, ids[:1], date=DAY, save=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    # and started again when the board fails
+    monkeypatch.setattr(engine, "assemble_safely", lambda *a: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        batch.predict_many(store, settings, ids[:1], date=DAY, save=False)
+    assert gc.isenabled()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from oncoboard.errors import OncoboardError
-from oncoboard.inference import engine, recalibration, validation, validation_cohort
+from oncoboard.inference import engine, model_io, recalibration, validation, validation_cohort
 from oncoboard.inference import validation_metrics as vm
 from oncoboard.inference.discovery import get_plugin
 from oncoboard.patients import importer, record
@@ -174,6 +174,14 @@ def test_recalibration_layer_signed_shown_audited_and_removable(gbsg2_store, set
     assert changed["outputs"]["rfs"]["values"][59] < original["outputs"]["rfs"]["values"][59]
     lo, hi = changed["outputs"]["rfs"]["lower"], changed["outputs"]["rfs"]["upper"]
     assert all(a <= b + 1e-12 for a, b in zip(lo, hi, strict=True))
+    # the scenarios too: each its own numbers, recalibrated, its benefit the stored difference
+    by_name = {sc["name"]: sc for sc in changed["scenarios"]}
+    was = {sc["name"]: sc for sc in original["scenarios"]}
+    base = next(sc for sc in changed["scenarios"] if sc["baseline"])["outputs"]["rfs"]
+    for name, sc in by_name.items():
+        rfs = sc["outputs"]["rfs"]
+        assert "kind" not in rfs and rfs["values"][59] < was[name]["outputs"]["rfs"]["values"][59]
+        assert sc["benefit"]["rfs"] == model_io.curve(np.subtract(rfs["values"], base["values"]))
     # an edited layer no longer verifies: not applied, and the result says so
     path = recalibration.versions(settings, "relapse-gbsg2")[-1]
     text = path.read_text()
