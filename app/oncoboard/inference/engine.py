@@ -389,7 +389,7 @@ def applicable_plugins(store: Store, settings: Settings, patient_id: str, refere
     flagged or refused as its manifest says.
     """
     from oncoboard.inference.discovery import discover_plugins
-    from oncoboard.inference.inputs import check_population
+    from oncoboard.inference.population import check_population
     from oncoboard.inference.record_access import RecordView
 
     plugins = discover_plugins(settings) if plugins is None else plugins

@@ -22,9 +22,9 @@ from oncoboard.inference.inputs import (
     InputValue,
     apply_missing,
     set_value,
-    treatment_matches,
 )
 from oncoboard.inference.manifest import ClinicalInput, ImageInput, Manifest, TextInput
+from oncoboard.inference.population import treatment_matches
 from oncoboard.inference.record_access import (
     DERIVATIONS,
     RecordView,

@@ -104,7 +104,8 @@ def predict_cases(store: Store, settings: Settings, plugin: Any, cases: Sequence
     as shipped.
     """
     from oncoboard.inference import engine, model_io
-    from oncoboard.inference.inputs import assemble_record, treatment_matches
+    from oncoboard.inference.inputs import assemble_record
+    from oncoboard.inference.population import treatment_matches
     from oncoboard.inference.record_access import RecordView
 
     m = plugin.require()

@@ -64,8 +64,8 @@ def test_treatment_started_at_least_min_days_before():
     import datetime as dt
     from types import SimpleNamespace
 
-    from oncoboard.inference.inputs import treatment_matches
     from oncoboard.inference.manifest import TreatmentPredicate
+    from oncoboard.inference.population import treatment_matches
 
     pred = TreatmentPredicate(kind="systemic", subkind="endocrine", min_days=1644)
     day = dt.date(2026, 1, 1)
