@@ -658,6 +658,10 @@
       <translation>Tracez d'abord une distance sur le plan axial</translation>
     </message>
     <message>
+      <source>This slice is still loading</source>
+      <translation>Cette coupe est encore en cours de chargement</translation>
+    </message>
+    <message>
       <source>No lesion found at the cursor</source>
       <translation>Aucune lésion trouvée au curseur</translation>
     </message>
@@ -1209,8 +1213,16 @@
   <context>
     <name>SliceView</name>
     <message>
+      <source>loading…</source>
+      <translation>chargement…</translation>
+    </message>
+    <message>
       <source>mean</source>
       <translation>moyenne</translation>
+    </message>
+    <message>
+      <source>slices loading…</source>
+      <translation>coupes en cours de chargement…</translation>
     </message>
     <message>
       <source>axial</source>
@@ -1399,6 +1411,10 @@
       <translation>Structures</translation>
     </message>
     <message>
+      <source>Thumbnails</source>
+      <translation>Vignettes</translation>
+    </message>
+    <message>
       <source>No series open</source>
       <translation>Aucune série ouverte</translation>
     </message>
@@ -1423,6 +1439,14 @@
       <translation>Chargement…</translation>
     </message>
     <message>
+      <source>Loading series</source>
+      <translation>Chargement de la série</translation>
+    </message>
+    <message>
+      <source>Decoding slices</source>
+      <translation>Décodage des coupes</translation>
+    </message>
+    <message>
       <source>Loading from the PACS…</source>
       <translation>Chargement depuis le PACS…</translation>
     </message>
@@ -1435,8 +1459,8 @@
       <translation>Chargement depuis le PACS</translation>
     </message>
     <message>
-      <source>Thumbnails</source>
-      <translation>Vignettes</translation>
+      <source>slice loading…</source>
+      <translation>coupe en cours de chargement…</translation>
     </message>
     <message>
       <source>Window/level</source>
@@ -1459,8 +1483,8 @@
       <translation>Fenêtre</translation>
     </message>
     <message>
-      <source>Loading series</source>
-      <translation>Chargement de la série</translation>
+      <source>Measurements can be kept once every slice is loaded</source>
+      <translation>Les mesures pourront être conservées une fois toutes les coupes chargées</translation>
     </message>
     <message>
       <source>The imaging index is not available in this version.</source>
@@ -1552,6 +1576,10 @@
     <message>
       <source>3D view unavailable: Qt's '{p}' platform has no OpenGL window. Run Oncoboard on a desktop (or under Xvfb with QT_QPA_PLATFORM=xcb).</source>
       <translation>Vue 3D indisponible : la plateforme Qt « {p} » n’a pas de fenêtre OpenGL. Lancez Oncoboard sur un poste de travail (ou sous Xvfb avec QT_QPA_PLATFORM=xcb).</translation>
+    </message>
+    <message>
+      <source>3D waits until every slice is loaded…</source>
+      <translation>La 3D attend que toutes les coupes soient chargées…</translation>
     </message>
     <message>
       <source>3D view could not start: {e}</source>
