@@ -65,8 +65,6 @@ Cancel = Callable[[], bool]
 MIN_FRAMES = 8
 #: Frames per pool task (a process decodes a few at once; pickling stays cheap).
 POOL_CHUNK = 4
-#: Shown in slices not decoded yet (black in every window; overwritten by the decoded values).
-BLANK = np.int16(np.iinfo(np.int16).min)
 _WAITING, _DONE, _FAILED = 0, 1, 2
 
 
@@ -98,7 +96,7 @@ class ProgressiveSeries:
 
     Create it with `prepare` (None when the series is loaded whole instead). `volume` is the
     volume on screen from the start: its voxels are filled in place as slices are decoded
-    (`BLANK` until then); a series with gaps or resampled slices gets its final voxels array
+    (zeros until then: `ready` tells which are here, the viewer draws the others black); a series with gaps or resampled slices gets its final voxels array
     when complete. `state[slot]` is 0 (waiting), 1 (decoded) or 2 (failed) per frame.
     """
 
@@ -112,8 +110,8 @@ class ProgressiveSeries:
         self._mono1 = first.photometric == "MONOCHROME1"
         shape = (len(self.jobs), first.rows, first.columns)
         container = container_dtype(first.bits_allocated, bool(first.pixel_representation))
-        self.raw = np.empty(shape, container)
-        self.raw.view(np.int16).fill(BLANK)
+        # zeros: pages the kernel maps on first write (a fill would cost 0.2-0.6 s up front)
+        self.raw = np.zeros(shape, container)
         self.state = np.zeros(shape[0], np.uint8)
         self.errors: list[str] = []
         self.decode_order: list[int] = []  # slots in the order their decoding started
@@ -121,8 +119,8 @@ class ProgressiveSeries:
         if layout.is_direct:
             voxels: NDArray[Any] = self.raw.view(np.int16)
         else:
-            voxels = np.full((len(layout.sources), *shape[1:]), BLANK,
-                             np.float32 if blended else np.int16)
+            voxels = np.zeros((len(layout.sources), *shape[1:]),
+                              np.float32 if blended else np.int16)
         self._users: dict[int, list[int]] = {}  # slot -> output slices made from it
         for k, src in enumerate(layout.sources):
             for i, _w in src:
@@ -172,7 +170,16 @@ class ProgressiveSeries:
 
     def has_slice(self, k: int) -> bool:
         """Return True when output slice `k` is decoded (or failed: it will not change)."""
-        return all(self.state[s] != _WAITING for s in self.slots_of(k))
+        slots = self.slots_of(k)
+        return all(self.state[s] != _WAITING for s in slots) if slots else self.complete
+
+    def ready(self) -> NDArray[np.bool_]:
+        """Return, per output slice, whether it is decoded (or failed: it will not change)."""
+        here = self.state != _WAITING
+        if self.layout.is_direct:
+            return here
+        return np.array([all(here[i] for i, _w in src) if src else self.complete
+                         for src in self.layout.sources], bool)  # a gap: filled at the end
 
     @property
     def missing(self) -> int:

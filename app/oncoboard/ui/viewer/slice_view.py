@@ -193,6 +193,13 @@ class SliceView(QWidget):
         plane = display.extract_plane(self.state.volume.voxels, self.axis, index)
         self.plane = plane
         pixels = display.window_to_uint8(plane, self.state.centre, self.state.width)
+        if self.state.pending is not None:  # slices not here yet are drawn black
+            ready = self.state.pending.ready()
+            if self.axis == 0:
+                if not ready[index]:
+                    pixels[...] = 0
+            else:
+                pixels[~ready] = 0
         self.image.setImage(pixels, levels=(0, 255), autoLevels=False)
         self.image.setRect(self.extent)
         if self._overlay_index != index:
