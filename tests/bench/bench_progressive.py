@@ -115,9 +115,11 @@ def viewer_open(app: Any, view: Any, ctx: Ctx, uid: str) -> dict[str, float]:
     view.series_loaded.disconnect(shown)
     view.volume_complete.disconnect(complete)
     gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    worst = int(np.argmax(gaps)) if gaps else 0
     checksum = float(np.asarray(view.state.volume.voxels).sum(dtype=np.float64))
     return {"first": marks["first"] - t0, "complete": marks["complete"] - t0,
             "stall_ms": 1000 * max(gaps) if gaps else float("nan"),
+            "stall_at": ticks[worst] - marks["first"] if gaps else float("nan"),
             "ticks": len(ticks), "progressive": marks["pending"], "checksum": checksum}
 
 
@@ -188,7 +190,8 @@ def main() -> int:
         same = abs(v["checksum"] - w_sum) < 1 and abs(s_sum - w_sum) < 1
         print(f"round {r + 1}: SimpleITK {s_t:.2f} s | full load {w_t:.2f} s | viewer first "
               f"slice {v['first']:.3f} s, complete {v['complete']:.2f} s, longest stall "
-              f"{v['stall_ms']:.0f} ms ({v['ticks']:.0f} ticks) | volumes equal: {same} | "
+              f"{v['stall_ms']:.0f} ms ({v['ticks']:.0f} ticks, {v['stall_at']:.2f} s after "
+              f"the first slice) | volumes equal: {same} | "
               f"load {os.getloadavg()[0]:.2f}", flush=True)
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
     first_ratio = statistics.median(r["first"] / r["sitk"] for r in rows)

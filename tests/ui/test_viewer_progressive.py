@@ -8,7 +8,10 @@ load, redrawn, with its presets.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +144,47 @@ def test_a_corrupt_frame_is_named_and_the_rest_shown(app: Any, qtbot: Any,
     good = [k for k in range(24) if k != k_bad]
     np.testing.assert_array_equal(volume.voxels[good], case.expected[good])
     assert (volume.voxels[k_bad] == volume.voxels.min()).all()  # blank, not a stale value
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X server (xvfb-run)")
+def test_3d_waits_for_every_slice_then_renders(tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1] / "unit" / "imaging")!r})
+        from pydicom import uid
+        from imaging_helpers import sphere_series
+        from oncoboard.imaging.loader import read_records
+        from oncoboard.imaging.progressive import ProgressiveSeries
+        from oncoboard.ui.app import application
+        from oncoboard.ui.viewer.state import ViewerState
+        from oncoboard.ui.viewer.volume3d import Volume3DPanel
+        case = sphere_series({str(tmp_path / "s")!r}, n=12, rows=40, cols=40, radius=8.0,
+                             ts=uid.JPEG2000Lossless)
+        series = ProgressiveSeries.prepare(read_records([case.folder])[0])
+        series.first(6)
+        app = application()
+        state = ViewerState()
+        panel = Volume3DPanel(state)
+        panel.resize(400, 400)
+        panel.show()
+        app.processEvents()
+        state.set_volume(series.volume, pending=series)
+        assert panel.start(), panel.reason
+        app.processEvents()
+        assert panel.renderer.GetVolumes().GetNumberOfItems() == 0
+        assert panel.message.isVisible() and "every slice" in panel.message.text()
+        series.run()
+        state.complete_volume()
+        app.processEvents()
+        assert panel.renderer.GetVolumes().GetNumberOfItems() == 1
+        assert not panel.message.isVisible()
+        print("OK")
+        panel.close_view()
+    """)
+    env = dict(os.environ, QT_QPA_PLATFORM="xcb",
+               PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2] / "app"),
+                                           os.environ.get("PYTHONPATH", "")]))
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "OK" in run.stdout

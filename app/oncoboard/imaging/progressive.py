@@ -96,8 +96,9 @@ class ProgressiveSeries:
 
     Create it with `prepare` (None when the series is loaded whole instead). `volume` is the
     volume on screen from the start: its voxels are filled in place as slices are decoded
-    (zeros until then: `ready` tells which are here, the viewer draws the others black); a series with gaps or resampled slices gets its final voxels array
-    when complete. `state[slot]` is 0 (waiting), 1 (decoded) or 2 (failed) per frame.
+    (zeros until then: `ready` tells which are here; the viewer draws the others black). A
+    series with gaps or resampled slices gets its final voxels array when complete.
+    `state[slot]` is 0 (waiting), 1 (decoded) or 2 (failed) per frame.
     """
 
     def __init__(self, chosen: Any, stacks: Any, layout: Any, post: Any, where: str):
@@ -384,9 +385,10 @@ def open_local(store: Store, series_uid: str, *, visible: int | None = None,
     the cache, uncompressed, or loaded whole); ``cache_put()`` stores the completed volume in
     the volume cache (call it after `run`).
     """
+    from oncoboard.imaging.assemble import assemble
     from oncoboard.imaging.cache import VolumeCache
     from oncoboard.imaging.index import get_series, series_records
-    from oncoboard.imaging.loader import _fresh, cache_for, load_series
+    from oncoboard.imaging.loader import _fresh, cache_for
 
     get_series(store, series_uid)
     records = _fresh(store, series_records(store, series_uid), series_uid)
@@ -396,9 +398,11 @@ def open_local(store: Store, series_uid: str, *, visible: int | None = None,
         log.info("series %s: from cache", series_uid)
         return None, hit, lambda: None
     series = ProgressiveSeries.prepare(records, stack=stack, where=series_uid)
-    if series is None:
-        volume = load_series(store, series_uid, progress=progress, cancel=cancel,
-                             use_cache=use_cache, stack=stack, settings=settings)
+    if series is None:  # what `load_series` does past its cache look-up
+        volume = assemble(records, stack=stack, progress=progress, cancel=cancel,
+                          where=series_uid)
+        if cache is not None:
+            cache.put(key, volume)
         return None, volume, lambda: None
     if visible is None or visible >= 0:
         series.first(series.volume.shape[0] // 2 if visible is None else visible)
