@@ -176,7 +176,7 @@ class ProgressiveSeries:
 
     def ready(self) -> NDArray[np.bool_]:
         """Return, per output slice, whether it is decoded (or failed: it will not change)."""
-        here = self.state != _WAITING
+        here: NDArray[np.bool_] = np.not_equal(self.state, _WAITING)
         if self.layout.is_direct:
             return here
         return np.array([all(here[i] for i, _w in src) if src else self.complete
