@@ -95,7 +95,9 @@ class ViewerState(QObject):
 
     def slice_ready(self, k: int) -> bool:
         """Return True when slice `k` (along the slice axis) is on screen with its values."""
-        return self.pending is None or bool(self.pending.has_slice(int(k)))
+        if self.pending is None or not 0 <= int(k) < self.volume.shape[0]:
+            return True
+        return bool(self.pending.has_slice(int(k)))
 
     def complete_volume(self) -> None:
         """Every slice is here: presets from the whole volume, views redrawn, 3D may render."""
