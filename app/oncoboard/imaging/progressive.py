@@ -19,7 +19,9 @@ left blank (the volume's lowest value), a warning names its file and `errors` ho
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -66,6 +68,25 @@ MIN_FRAMES = 8
 #: Frames per pool task (a process decodes a few at once; pickling stays cheap).
 POOL_CHUNK = 4
 _WAITING, _DONE, _FAILED = 0, 1, 2
+
+
+#: Niceness added to the decoding threads (ONCOBOARD_DECODE_NICE): the screen's thread first.
+BACKGROUND_NICE = 10
+
+
+def _nice() -> int:
+    env = os.environ.get("ONCOBOARD_DECODE_NICE", "")
+    return int(env) if env.isdigit() else BACKGROUND_NICE
+
+
+def _background_thread() -> None:
+    """Lower this thread's CPU priority (Linux: per thread), so that the screen's thread wins
+    the cores when both want them; alone, the decoders still use every core."""
+    if _nice() and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        with contextlib.suppress(OSError):
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid)
+                           + _nice())
 
 
 def decode_chunk_safe(jobs: list[FrameJob]) -> list[NDArray[Any] | str]:
@@ -256,7 +277,8 @@ class ProgressiveSeries:
             if workers < 2 or not todo:
                 self._run_here(progress, cancel)
             elif threaded:
-                with ThreadPoolExecutor(workers, thread_name_prefix="oncoboard-decode") as ex:
+                with ThreadPoolExecutor(workers, thread_name_prefix="oncoboard-decode",
+                                        initializer=_background_thread) as ex:
                     self._run_on(lambda c: ex.submit(self._decode_many, c), 1, workers,
                                  progress, cancel)
             else:
