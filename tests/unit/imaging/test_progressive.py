@@ -201,3 +201,30 @@ def test_pool_path_decodes_gil_holding_syntaxes_in_processes(tmp_path: Path,
     series.run()
     assert pixels._pool is not None
     np.testing.assert_array_equal(series.volume.voxels, case.expected)
+
+
+def test_decoding_threads_yield_to_the_screen(tmp_path: Path, monkeypatch: Any) -> None:
+    """The decoding threads run at a lower CPU priority than the thread that opened the series
+    (the screen's), and at the same with ONCOBOARD_DECODE_NICE=0."""
+    import os
+    import threading
+
+    monkeypatch.setenv("ONCOBOARD_DECODE_WORKERS", "2")
+    case = sphere_series(tmp_path / "s", n=10, ts=uid.JPEG2000Lossless, **SIZE)
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    for nice, expected in (("", mine + 10), ("0", mine)):
+        monkeypatch.setenv("ONCOBOARD_DECODE_NICE", nice)
+        series = ProgressiveSeries.prepare(_records(case.folder))
+        assert series is not None
+        seen: set[int] = set()
+        decode = series._decode_many
+
+        def spy(chunk: list[int], decode: Any = decode, seen: set[int] = seen) -> Any:
+            seen.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return decode(chunk)
+
+        monkeypatch.setattr(series, "_decode_many", spy)
+        series.first(0)
+        series.run()
+        assert seen == {min(expected, 19)}
+        np.testing.assert_array_equal(series.volume.voxels, case.expected)
