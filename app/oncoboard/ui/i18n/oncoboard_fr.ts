@@ -1407,10 +1407,6 @@
       <translation>Interrogation du PACS</translation>
     </message>
     <message>
-      <source>Structures</source>
-      <translation>Structures</translation>
-    </message>
-    <message>
       <source>Thumbnails</source>
       <translation>Vignettes</translation>
     </message>

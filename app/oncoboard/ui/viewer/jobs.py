@@ -34,23 +34,6 @@ def _overlays(store: Any, series_uid: str, volume: Any) -> list[Any]:
     return overlays
 
 
-def load_series_job(task: workers.Task, db_path: Any, series_uid: str) -> tuple[Any, list[Any]]:
-    """Load a series whole and rasterise its structures."""
-    from oncoboard.imaging import load_series
-    from oncoboard.store import open_store
-
-    store = open_store(db_path)
-    try:
-        volume = load_series(store, series_uid,
-                             progress=lambda done, total, msg: task.progress(
-                                 0.9 * done / max(total, 1), msg),
-                             cancel=task.cancel_event.is_set)
-        task.progress(0.92, tr("Structures"))
-        return volume, _overlays(store, series_uid, volume)
-    finally:
-        store.close()
-
-
 def open_local_job(task: workers.Task, db_path: Any, series_uid: str
                    ) -> tuple[Any, Any, list[Any], Any]:
     """Open an indexed series: a compressed one with only its visible slice decoded (the

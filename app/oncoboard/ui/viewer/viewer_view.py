@@ -31,7 +31,6 @@ from oncoboard.ui.viewer.jobs import (
     THUMB,
     decode_rest_job,
     fetch_rest_job,
-    load_series_job,
     open_local_job,
     open_remote_job,
     thumbnail,
@@ -43,7 +42,7 @@ from oncoboard.ui.viewer.state import ViewerState
 from oncoboard.ui.viewer.volume3d import Volume3DPanel
 
 log = logging.getLogger(__name__)
-__all__ = ["SeriesBrowserWidget", "ViewerView", "load_series_job", "thumbnail", "to_pixmap"]
+__all__ = ["THUMB", "SeriesBrowserWidget", "ViewerView", "thumbnail", "to_pixmap"]
 
 
 def tr(text: str) -> str:
@@ -263,18 +262,6 @@ class ViewerView(QWidget):
                     tr("Loading series"))
         return task
 
-    def load_series_whole(self, series_uid: str) -> workers.Task:
-        """Load `series_uid` whole in the background (every slice before the first is shown)."""
-        if self.loading is not None:
-            self.loading.cancel()
-        task = workers.Task(load_series_job, self.ctx.settings.store_target, series_uid,
-                            name=f"load {series_uid}")
-        self.loading = task
-        self.title.set_full_text(tr("Loading…"))
-        self._start(task, lambda result, t=task: self._on_series_ready(t, result),
-                    tr("Loading series"))
-        return task
-
     def _on_local_opened(self, task: workers.Task, result: tuple[Any, Any, Any, Any]) -> None:
         if task is not self.loading:
             return  # superseded (another series or patient was opened meanwhile)
@@ -350,13 +337,6 @@ class ViewerView(QWidget):
         warnings = self.state.volume.warnings  # with any slice that could not be decoded
         self.warnings.setText("⚠ " + "\n⚠ ".join(warnings))
         self.warnings.setVisible(bool(warnings))
-
-    def _on_series_ready(self, task: workers.Task, result: tuple[Any, list[Any]]) -> None:
-        if task is not self.loading:
-            return  # superseded (another series or patient was opened meanwhile)
-        self.loading = None
-        volume, overlays = result
-        self.set_volume(volume, overlays)
 
     def _on_thumbnails_ready(self, thumbs: dict[str, Any]) -> None:
         for uid, gray in thumbs.items():
