@@ -63,14 +63,16 @@ def auto_window(voxels: NDArray[Any], sample: int = 200_000) -> tuple[float, flo
     return float(lo + width / 2.0), width
 
 
-def presets_for(volume: Any) -> list[tuple[str, float, float]]:
-    """Return the window presets offered for `volume`: header windows, CT presets or MR auto."""
-    presets = [tuple(p) for p in (volume.window_presets or [])]
+def presets_for(volume: Any, slices: list[int] | None = None) -> list[tuple[str, float, float]]:
+    """Return the window presets offered for `volume`: header windows, CT presets or MR auto
+    (from `slices` only when given: those already loaded of a volume still loading)."""
+    presets = [tuple(p) for p in (volume.window_presets or [])
+               if slices is None or p[0] != "Auto"]
     names = {p[0] for p in presets}
     if volume.modality == "CT":
         presets += [p for p in CT_PRESETS if p[0] not in names]
     else:
-        centre, width = auto_window(volume.voxels)
+        centre, width = auto_window(volume.voxels if slices is None else volume.voxels[slices])
         presets.insert(0, ("Auto", centre, width))
     return [(str(n), float(c), float(w)) for n, c, w in presets]
 

@@ -286,6 +286,15 @@ class RemoteSeries:
         assert self.layout is not None
         return [i for i, _w in self.layout.sources[k]] if not self.layout.is_direct else [k]
 
+    def has_slice(self, k: int) -> bool:
+        """Return True when output slice `k` is here (every frame it is made from)."""
+        return self.have is not None and all(self.have[s] for s in self.slot_of_slice(k))
+
+    def ready(self) -> NDArray[np.bool_]:
+        """Return, per output slice, whether it is here."""
+        assert self.layout is not None
+        return np.array([self.has_slice(k) for k in range(len(self.layout.sources))], bool)
+
     def fetch(self, first: Iterable[int] = (), *, progress: Progress | None = None,
               cancel: Cancel | None = None, rest: bool = True) -> None:
         """Fetch the output slices in `first` (one request each), then, with `rest`, the others.

@@ -211,6 +211,18 @@
   <context>
     <name>BoardView</name>
     <message>
+      <source>Meeting {m} was changed by {user} at {time}: reloaded.</source>
+      <translation>La réunion {m} a été modifiée par {user} le {time} : rechargée.</translation>
+    </message>
+    <message>
+      <source>Patient {p}: {what} changed by {user} at {time}: reloaded.</source>
+      <translation>Patient {p} : modification ({what}) par {user} le {time} : rechargé.</translation>
+    </message>
+    <message>
+      <source>No cases yet: add one.</source>
+      <translation>Aucun dossier : ajoutez-en un.</translation>
+    </message>
+    <message>
       <source>Exporting</source>
       <translation>Export en cours</translation>
     </message>
@@ -343,20 +355,8 @@
       <translation>Décision enregistrée : la réunion est désormais marquée comme tenue.</translation>
     </message>
     <message>
-      <source>Meeting {m} was changed by {user} at {time}: reloaded.</source>
-      <translation>La réunion {m} a été modifiée par {user} le {time} : rechargée.</translation>
-    </message>
-    <message>
       <source>Not saved: {reason}. The other change is shown.</source>
       <translation>Non enregistré : {reason}. L’autre modification est affichée.</translation>
-    </message>
-    <message>
-      <source>No cases yet: add one.</source>
-      <translation>Aucun dossier : ajoutez-en un.</translation>
-    </message>
-    <message>
-      <source>Patient {p}: {what} changed by {user} at {time}: reloaded.</source>
-      <translation>Patient {p} : modification ({what}) par {user} le {time} : rechargé.</translation>
     </message>
     <message>
       <source>planned</source>
@@ -700,6 +700,10 @@
     <message>
       <source>Draw a distance on the axial plane first</source>
       <translation>Tracez d'abord une distance sur le plan axial</translation>
+    </message>
+    <message>
+      <source>This slice is still loading</source>
+      <translation>Cette coupe est encore en cours de chargement</translation>
     </message>
     <message>
       <source>No lesion found at the cursor</source>
@@ -1261,8 +1265,16 @@
   <context>
     <name>SliceView</name>
     <message>
+      <source>loading…</source>
+      <translation>chargement…</translation>
+    </message>
+    <message>
       <source>mean</source>
       <translation>moyenne</translation>
+    </message>
+    <message>
+      <source>slices loading…</source>
+      <translation>coupes en cours de chargement…</translation>
     </message>
     <message>
       <source>axial</source>
@@ -1447,8 +1459,8 @@
       <translation>Interrogation du PACS</translation>
     </message>
     <message>
-      <source>Structures</source>
-      <translation>Structures</translation>
+      <source>Thumbnails</source>
+      <translation>Vignettes</translation>
     </message>
     <message>
       <source>No series open</source>
@@ -1475,6 +1487,14 @@
       <translation>Chargement…</translation>
     </message>
     <message>
+      <source>Loading series</source>
+      <translation>Chargement de la série</translation>
+    </message>
+    <message>
+      <source>Decoding slices</source>
+      <translation>Décodage des coupes</translation>
+    </message>
+    <message>
       <source>Loading from the PACS…</source>
       <translation>Chargement depuis le PACS…</translation>
     </message>
@@ -1487,8 +1507,8 @@
       <translation>Chargement depuis le PACS</translation>
     </message>
     <message>
-      <source>Thumbnails</source>
-      <translation>Vignettes</translation>
+      <source>slice loading…</source>
+      <translation>coupe en cours de chargement…</translation>
     </message>
     <message>
       <source>Window/level</source>
@@ -1511,8 +1531,8 @@
       <translation>Fenêtre</translation>
     </message>
     <message>
-      <source>Loading series</source>
-      <translation>Chargement de la série</translation>
+      <source>Measurements can be kept once every slice is loaded</source>
+      <translation>Les mesures pourront être conservées une fois toutes les coupes chargées</translation>
     </message>
     <message>
       <source>The imaging index is not available in this version.</source>
@@ -1604,6 +1624,10 @@
     <message>
       <source>3D view unavailable: Qt's '{p}' platform has no OpenGL window. Run Oncoboard on a desktop (or under Xvfb with QT_QPA_PLATFORM=xcb).</source>
       <translation>Vue 3D indisponible : la plateforme Qt « {p} » n’a pas de fenêtre OpenGL. Lancez Oncoboard sur un poste de travail (ou sous Xvfb avec QT_QPA_PLATFORM=xcb).</translation>
+    </message>
+    <message>
+      <source>3D waits until every slice is loaded…</source>
+      <translation>La 3D attend que toutes les coupes soient chargées…</translation>
     </message>
     <message>
       <source>3D view could not start: {e}</source>

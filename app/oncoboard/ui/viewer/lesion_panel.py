@@ -190,6 +190,9 @@ class LesionPanel(QWidget):
         if volume is None:
             return None
         k, r, c = self.state.cursor
+        if not self.state.slice_ready(k):
+            self.prior_label.setText(tr("This slice is still loading"))
+            return None
         proposal = propose_axes(np.asarray(volume.voxels[k]), (r, c),
                                 (volume.spacing[1], volume.spacing[2]))
         if proposal is None:
@@ -212,6 +215,9 @@ class LesionPanel(QWidget):
             return None
         ends = m["ends"]
         k = int(round(ends[0][0]))
+        if not self.state.slice_ready(k):
+            self.prior_label.setText(tr("This slice is still loading"))
+            return None
         axis = ((ends[0][1], ends[0][2]), (ends[1][1], ends[1][2]))
         try:
             uid = self.choice.currentData()

@@ -95,6 +95,7 @@ class SliceView(QWidget):
         self._overlay_index: int | None = None
         self.spacing = (1.0, 1.0)
         self.renders = 0
+        self._waiting = False
         self.plane: Any = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -104,6 +105,7 @@ class SliceView(QWidget):
         state.cursor_changed.connect(self._on_cursor_changed)
         state.window_changed.connect(self._on_window_changed)
         state.overlays_changed.connect(self._on_overlays_changed)
+        state.volume_completed.connect(self._on_volume_completed)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     # --- state -> screen ----------------------------------------------------------------------
@@ -163,6 +165,23 @@ class SliceView(QWidget):
         self._shown = None
         self.redraw()
 
+    @property
+    def waiting(self) -> bool:
+        """Return True when the plane on screen lacks slices still being loaded."""
+        return self._waiting
+
+    def refresh_if_arrived(self, force: bool = False) -> None:
+        """Redraw an axial plane whose slice has arrived since it was drawn (any plane with
+        `force`)."""
+        if force or (self.axis == 0 and self.state.slice_ready(self.state.cursor[0])):
+            self.refresh()
+
+    def _on_volume_completed(self) -> None:
+        self.refresh()
+        for m in self.measurements:  # ROI statistics over every slice now
+            if m["kind"] == "roi":
+                self._update_roi(m)
+
     def redraw(self) -> None:
         """Draw the current plane with the current window (skipped if already on screen)."""
         if self.state.volume is None:
@@ -174,6 +193,13 @@ class SliceView(QWidget):
         plane = display.extract_plane(self.state.volume.voxels, self.axis, index)
         self.plane = plane
         pixels = display.window_to_uint8(plane, self.state.centre, self.state.width)
+        if self.state.pending is not None:  # slices not here yet are drawn black
+            ready = self.state.pending.ready()
+            if self.axis == 0:
+                if not ready[index]:
+                    pixels[...] = 0
+            else:
+                pixels[~ready] = 0
         self.image.setImage(pixels, levels=(0, 255), autoLevels=False)
         self.image.setRect(self.extent)
         if self._overlay_index != index:
@@ -185,7 +211,12 @@ class SliceView(QWidget):
         self._shown = key
         self.renders += 1
         n = self.state.volume.shape[self.axis]
-        self._info_parts = (f"{tr(self.layout_info.name)}  {index + 1}/{n}",
+        pending = self.state.pending
+        self._waiting = pending is not None and (self.axis != 0 or not pending.has_slice(index))
+        if pending is not None and self.axis == 0 and self._waiting and hasattr(pending, "want"):
+            pending.want(index)  # scrolled to a slice not decoded yet: it comes next
+        loading = f"  {tr('loading…')}" if self._waiting else ""
+        self._info_parts = (f"{tr(self.layout_info.name)}  {index + 1}/{n}{loading}",
                             f"W {self.state.width:.0f}  L {self.state.centre:.0f}")
         self._place_info()
         self._place_crosshair()
@@ -379,7 +410,8 @@ class SliceView(QWidget):
         m.update(stats)
         unit = "HU" if self.state.volume.modality == "CT" else ""
         m["items"][1].setText(f"{tr('mean')} {stats['mean']:.1f} {unit}\nSD {stats['sd']:.1f}"
-                              f"\n{stats['area_mm2']:.0f} mm²")
+                              f"\n{stats['area_mm2']:.0f} mm²"
+                              + (f"\n{tr('slices loading…')}" if self._waiting else ""))
         m["items"][1].setPos(x0 + w, y0 + h)
         self.measured.emit({"kind": "roi", **stats})
 

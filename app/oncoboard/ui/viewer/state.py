@@ -33,6 +33,12 @@ class ViewerState(QObject):
         The mouse tool is now one of ``TOOLS``.
     hovered(object)
         The mouse is over fractional index (slice, row, column) (a tuple) or None.
+    volume_completed()
+        Every slice of the volume on screen is here now (it was shown with some missing).
+
+    While slices are missing (`pending`, an object with ``has_slice(k)``), views draw what has
+    arrived, the readout and measurements say which slices are still loading, and the 3D view
+    waits.
     """
 
     TOOLS = ("window", "pan", "distance", "roi")
@@ -42,10 +48,12 @@ class ViewerState(QObject):
     overlays_changed = Signal()
     tool_changed = Signal(str)
     hovered = Signal(object)
+    volume_completed = Signal()
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.volume: Any = None
+        self.pending: Any = None
         self.cursor = [0, 0, 0]
         self.centre, self.width = 40.0, 400.0
         self.tool = "window"
@@ -54,10 +62,15 @@ class ViewerState(QObject):
         self.overlays: dict[str, tuple[NDArray[np.bool_], tuple[int, int, int], bool]] = {}
 
     def set_volume(self, volume: Any, overlays: Sequence[tuple[str, NDArray[np.bool_],
-                                                               tuple[int, int, int]]] = ()
-                   ) -> None:
-        """Show `volume` with its overlays; the cursor goes to the centre, window to a preset."""
+                                                               tuple[int, int, int]]] = (),
+                   pending: Any = None) -> None:
+        """Show `volume` with its overlays; the cursor goes to the centre, window to a preset.
+
+        `pending` (``has_slice(k)``) when some slices are still being decoded or fetched: call
+        `complete_volume` once they are all here.
+        """
         self.volume = volume
+        self.pending = pending
         self.overlays = {}
         for name, mask, colour in overlays:
             if mask is not None and mask.shape == volume.voxels.shape:
@@ -66,16 +79,42 @@ class ViewerState(QObject):
         centre = self.overlay_centre()
         if centre is not None:
             self.cursor = list(centre)
-        self.presets = display.presets_for(volume)
+        self.presets = self._presets()
         preferred = [p for p in self.presets if p[0] in ("Mediastinum", "Auto")]
         _name, self.centre, self.width = (preferred or self.presets)[0]
         self.volume_changed.emit()
         self.window_changed.emit(self.centre, self.width)
         self.cursor_changed.emit(*self.cursor)
 
+    def _presets(self) -> list[tuple[str, float, float]]:
+        """Return the volume's presets; an automatic window from the slices already here."""
+        here = None
+        if self.pending is not None:
+            here = [k for k in range(self.volume.shape[0]) if self.pending.has_slice(k)]
+        return display.presets_for(self.volume, slices=here or None)
+
+    def slice_ready(self, k: int) -> bool:
+        """Return True when slice `k` (along the slice axis) is on screen with its values."""
+        if self.pending is None or not 0 <= int(k) < self.volume.shape[0]:
+            return True
+        return bool(self.pending.has_slice(int(k)))
+
+    def complete_volume(self) -> None:
+        """Every slice is here: presets from the whole volume, views redrawn, 3D may render."""
+        if self.volume is None:
+            return
+        self.pending = None
+        old = next((p for p in self.presets if p[0] == "Auto"), None)
+        self.presets = self._presets()
+        self.volume_completed.emit()
+        auto = next((p for p in self.presets if p[0] == "Auto"), None)
+        if auto and old and (self.centre, self.width) == old[1:]:
+            self.set_window(auto[1], auto[2])  # the automatic window, of every slice now
+
     def clear(self) -> None:
         """Show nothing (another patient was opened: never leave their images on screen)."""
         self.volume = None
+        self.pending = None
         self.overlays = {}
         self.presets = []
         self.volume_changed.emit()

@@ -24,91 +24,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from oncoboard.imaging import display
 from oncoboard.ui import workers
 from oncoboard.ui.elided_label import ElidedLabel
 from oncoboard.ui.errors import ErrorBoundary
+from oncoboard.ui.viewer.jobs import (
+    THUMB,
+    decode_rest_job,
+    fetch_rest_job,
+    open_local_job,
+    open_remote_job,
+    thumbnail,
+    thumbnails_job,
+)
 from oncoboard.ui.viewer.lesion_panel import LesionPanel
 from oncoboard.ui.viewer.slice_view import SliceView
 from oncoboard.ui.viewer.state import ViewerState
 from oncoboard.ui.viewer.volume3d import Volume3DPanel
 
 log = logging.getLogger(__name__)
-THUMB = 96
+__all__ = ["THUMB", "SeriesBrowserWidget", "ViewerView", "thumbnail", "to_pixmap"]
 
 
 def tr(text: str) -> str:
     """Translate `text` in the viewer's context."""
     return QCoreApplication.translate("ViewerView", text)
-
-
-def load_series_job(task: workers.Task, db_path: Any, series_uid: str) -> tuple[Any, list[Any]]:
-    """Load a series and rasterise its structures (runs on a pool thread, own store)."""
-    from oncoboard.imaging import load_series, load_structures, rasterise
-    from oncoboard.store import open_store
-
-    store = open_store(db_path)
-    try:
-        volume = load_series(store, series_uid,
-                             progress=lambda done, total, msg: task.progress(
-                                 0.9 * done / max(total, 1), msg),
-                             cancel=task.cancel_event.is_set)
-        task.progress(0.92, tr("Structures"))
-        overlays = []
-        for structure in load_structures(store, series_uid):
-            mask = structure.mask if (structure.mask is not None and
-                                      structure.mask.shape == volume.voxels.shape) \
-                else rasterise(structure, volume)
-            overlays.append((structure.name, mask, structure.color))
-        return volume, overlays
-    finally:
-        store.close()
-
-
-def open_remote_job(task: workers.Task, settings: Any, node: Any, study_uid: str,
-                    series_uid: str) -> tuple[Any, Any]:
-    """Open a PACS series and fetch its middle slice (the one shown first)."""
-    from oncoboard.imaging.webseries import open_remote
-
-    task.progress(0.0, tr("Asking the PACS"))
-    return open_remote(settings, node, series_uid, study_uid=study_uid, rest=False,
-                       cancel=task.cancel_event.is_set)
-
-
-def fetch_rest_job(task: workers.Task, series: Any) -> Any:
-    """Fetch the slices of an open PACS series not yet here (the cache keeps them)."""
-    series.fetch(progress=lambda done, total, msg: task.progress(done / max(total, 1), msg),
-                 cancel=task.cancel_event.is_set)
-    return series
-
-
-def thumbnails_job(task: workers.Task, db_path: Any, uids: list[str]) -> dict[str, Any]:
-    """Return a small 8-bit middle slice per series (from the volume cache after first load)."""
-    from oncoboard.imaging import load_series
-    from oncoboard.store import open_store
-
-    store = open_store(db_path)
-    out: dict[str, Any] = {}
-    try:
-        for i, uid in enumerate(uids):
-            task.progress(i / max(len(uids), 1), tr("Thumbnails"))
-            try:
-                vol = load_series(store, uid, cancel=task.cancel_event.is_set)
-            except Exception as exc:  # noqa: BLE001 - a bad series must not stop the others
-                log.info("no thumbnail for %s: %s", uid, exc)
-                continue
-            out[uid] = thumbnail(vol)
-    finally:
-        store.close()
-    return out
-
-
-def thumbnail(volume: Any) -> np.ndarray:
-    """Return the middle acquisition plane as a THUMB-pixel-wide uint8 image."""
-    plane = display.extract_plane(volume.voxels, 0, volume.shape[0] // 2)
-    step = max(1, max(plane.shape) // THUMB)
-    _n, centre, width = display.presets_for(volume)[0]
-    return np.ascontiguousarray(display.window_to_uint8(plane[::step, ::step], centre, width))
 
 
 def to_pixmap(gray: np.ndarray) -> QPixmap:
@@ -173,10 +112,14 @@ class ViewerView(QWidget):
         A series is on screen (its UID).
     remote_loaded(str)
         Every slice of a series opened from a PACS is here (its UID).
+    volume_complete(str)
+        Every slice of the series on screen is here (at once for a series loaded whole;
+        after the others are decoded or fetched for one shown slice first).
     """
 
     series_loaded = Signal(str)
     remote_loaded = Signal(str)
+    volume_complete = Signal(str)
 
     def __init__(self, app_context: Any, main_window: Any = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -303,22 +246,35 @@ class ViewerView(QWidget):
         self.measure_label.clear()
 
     def open_series(self, series_uid: str) -> workers.Task:
-        """Load `series_uid` in the background; the views update when it has loaded."""
+        """Open `series_uid` in the background; the views update when it is on screen.
+
+        A compressed series (JPEG 2000, HTJ2K, JPEG-LS, JPEG, RLE) not in the volume cache is
+        shown as soon as its visible slice is decoded; the others are decoded outward from it
+        in the background (`volume_complete` when done). Others load whole, as before.
+        """
         if self.loading is not None:
             self.loading.cancel()
-        task = workers.Task(load_series_job, self.ctx.settings.store_target, series_uid,
+        task = workers.Task(open_local_job, self.ctx.settings.store_target, series_uid,
                             name=f"load {series_uid}")
         self.loading = task
         self.title.set_full_text(tr("Loading…"))
-        on_done = lambda result, uid=series_uid, t=task: self._on_series_ready(uid, t, result)  # noqa: E731
-        if self.main is not None:
-            self.main.run_task(task, tr("Loading series"), on_done=on_done,
-                               action=tr("Loading series"))
-        else:
-            workers.start(task, on_done=on_done,
-                          on_error=lambda exc: ErrorBoundary.report(exc, self,
-                                                                    tr("Loading series")))
+        self._start(task, lambda result, t=task: self._on_local_opened(t, result),
+                    tr("Loading series"))
         return task
+
+    def _on_local_opened(self, task: workers.Task, result: tuple[Any, Any, Any, Any]) -> None:
+        if task is not self.loading:
+            return  # superseded (another series or patient was opened meanwhile)
+        series, volume, overlays, put = result
+        self.loading = None
+        self.set_volume(volume, overlays, pending=series)
+        if series is None:
+            return
+        rest = workers.Task(decode_rest_job, series, put, name=f"decode {volume.series_uid}")
+        self.loading = rest
+        self.remote_pending = 0.0
+        rest.signals.progressed.connect(self._on_remote_progress)
+        self._start(rest, lambda _s, t=rest: self._on_remote_done(t), tr("Decoding slices"))
 
     def open_remote(self, node: Any, study_uid: str, series_uid: str) -> workers.Task:
         """Show a series of a DICOMweb PACS without importing it.
@@ -347,11 +303,12 @@ class ViewerView(QWidget):
         if task is not self.loading:
             return
         series, volume = result
-        self.set_volume(volume)
+        self.set_volume(volume, pending=None if series.complete else series)
         self.remote_pending = 0.0
         if series.complete:
             self.loading = None
             self.remote_loaded.emit(volume.series_uid)
+            self.volume_complete.emit(volume.series_uid)
             return
         rest = workers.Task(fetch_rest_job, series, name=f"fetch {volume.series_uid}")
         self.loading = rest
@@ -360,45 +317,53 @@ class ViewerView(QWidget):
                     tr("Loading from the PACS"))
 
     def _on_remote_progress(self, fraction: float, _message: str) -> None:
-        if fraction - self.remote_pending >= 0.1:  # redraw every tenth of the series
+        """Slices arrived (PACS) or were decoded (local): draw those on screen."""
+        every_tenth = fraction - self.remote_pending >= 0.1
+        if every_tenth:
             self.remote_pending = fraction
-            for view in self.views:
-                view.refresh()
+        for view in self.views:
+            if view.waiting and (every_tenth or view.axis == 0):
+                view.refresh_if_arrived(force=every_tenth)
 
     def _on_remote_done(self, task: workers.Task) -> None:
         if task is not self.loading or self.state.volume is None:
             return
         self.loading = None
-        for view in self.views:
-            view.refresh()
-        self.remote_loaded.emit(self.state.volume.series_uid)
-
-    def _on_series_ready(self, uid: str, task: workers.Task, result: tuple[Any, list[Any]]) -> None:
-        if task is not self.loading:
-            return  # superseded (another series or patient was opened meanwhile)
-        self.loading = None
-        volume, overlays = result
-        self.set_volume(volume, overlays)
+        self.state.complete_volume()
+        self._fill_presets()
+        if self.state.volume.meta.get("remote"):
+            self.remote_loaded.emit(self.state.volume.series_uid)
+        self.volume_complete.emit(self.state.volume.series_uid)
+        warnings = self.state.volume.warnings  # with any slice that could not be decoded
+        self.warnings.setText("⚠ " + "\n⚠ ".join(warnings))
+        self.warnings.setVisible(bool(warnings))
 
     def _on_thumbnails_ready(self, thumbs: dict[str, Any]) -> None:
         for uid, gray in thumbs.items():
             self.browser.set_thumbnail(uid, gray)
 
     def set_volume(self, volume: Any,
-                   overlays: Sequence[tuple[str, Any, tuple[int, int, int]]] = ()) -> None:
-        """Show `volume` (a core ``Volume``) with its overlays (name, mask, colour)."""
-        self.state.set_volume(volume, list(overlays))
+                   overlays: Sequence[tuple[str, Any, tuple[int, int, int]]] = (),
+                   pending: Any = None) -> None:
+        """Show `volume` (a core ``Volume``) with its overlays (name, mask, colour); `pending`
+        (with ``has_slice(k)``) while some of its slices are still on their way."""
+        self.state.set_volume(volume, list(overlays), pending=pending)
         self.title.set_full_text(f"{volume.modality}  {volume.description}  "
                            f"{'×'.join(str(n) for n in volume.shape)}  "
                            f"({' × '.join(f'{s:.2f}' for s in volume.spacing)} mm)")
-        self.preset_box.clear()
-        for name, centre, width in self.state.presets:
-            self.preset_box.addItem(f"{tr(name)} ({centre:.0f}/{width:.0f})", name)
-        self._on_window_changed(self.state.centre, self.state.width)
+        self._fill_presets()
         self.warnings.setText("⚠ " + "\n⚠ ".join(volume.warnings))
         self.warnings.setVisible(bool(volume.warnings))
         self._build_overlay_toggles()
         self.series_loaded.emit(volume.series_uid)
+        if pending is None:
+            self.volume_complete.emit(volume.series_uid)
+
+    def _fill_presets(self) -> None:
+        self.preset_box.clear()
+        for name, centre, width in self.state.presets:
+            self.preset_box.addItem(f"{tr(name)} ({centre:.0f}/{width:.0f})", name)
+        self._on_window_changed(self.state.centre, self.state.width)
 
     def _build_overlay_toggles(self) -> None:
         for check in self.overlay_checks.values():
@@ -419,10 +384,10 @@ class ViewerView(QWidget):
             return
         k, r, c = (int(round(v)) for v in idx)
         x, y, z = self.state.volume.index_to_patient(np.array([k, r, c], dtype=float))
-        value = self.state.value_at(k, r, c)
         unit = "HU" if self.state.volume.modality == "CT" else ""
-        self.readout.setText(f"LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm   [{k}, {r}, {c}]   "
-                             f"<b>{value:.0f} {unit}</b>")
+        shown = (f"<b>{self.state.value_at(k, r, c):.0f} {unit}</b>"
+                 if self.state.slice_ready(k) else tr("slice loading…"))
+        self.readout.setText(f"LPS ({x:.1f}, {y:.1f}, {z:.1f}) mm   [{k}, {r}, {c}]   {shown}")
 
     def _on_measured(self, m: dict[str, Any]) -> None:
         if m["kind"] == "distance":
@@ -457,6 +422,10 @@ class ViewerView(QWidget):
 
         volume = self.state.volume
         if volume is None:
+            return []
+        if self.state.pending is not None:  # an ROI's statistics need every slice it spans
+            self.measure_label.setText(tr("Measurements can be kept once every slice is "
+                                          "loaded"))
             return []
         patient = self.patient_id or volume.patient_id
         kept = []

@@ -113,6 +113,7 @@ class Volume3DPanel(QWidget):
         self.preset.currentIndexChanged.connect(
             lambda _i: self._on_preset_changed(self.preset.currentData()))
         state.volume_changed.connect(self._on_volume_changed)
+        state.volume_completed.connect(self._on_volume_changed)
 
     def start(self) -> bool:
         """Create the VTK view (once); return False and show the reason if it cannot start."""
@@ -177,10 +178,14 @@ class Volume3DPanel(QWidget):
             self.preset.blockSignals(False)
         if self.renderer is None:
             return
-        if self.state.volume is None:
+        if self.state.volume is None or self.state.pending is not None:
             self.renderer.RemoveAllViewProps()
             self.redraw()
+            if self.state.pending is not None:  # rendered once every slice is here
+                self.message.setText(tr("3D waits until every slice is loaded…"))
+                self.message.show()
             return
+        self.message.hide()
         from vtkmodules.vtkRenderingCore import vtkVolume, vtkVolumeProperty
         from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkSmartVolumeMapper
 
