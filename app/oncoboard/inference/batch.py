@@ -68,7 +68,9 @@ def predict_many(store: Any, settings: Any, patient_ids: Sequence[str], *,
     each patient's inputs are assembled. With `save`, every result is stored and audited in one
     transaction (all or none).
     """
-    with _collector_paused():
+    from oncoboard.inference.recalibration import read_once
+
+    with _collector_paused(), read_once():
         return _predict_many(store, settings, patient_ids, date, plugin_ids, save, explain_it,
                              plugins, job, progress)
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import functools
 import json
-import uuid
+import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -129,10 +130,34 @@ def _insert_sql(columns: tuple[str, ...]) -> str:
             f"VALUES ({', '.join('?' * len(columns))})")
 
 
+_ID_BYTES = 10  # 20 hex digits, as uuid4().hex[:20] gave
+_random_lock = threading.Lock()
+
+
+class _RandomPool:
+    pid = -1
+    pool = bytearray()
+
+
+def _new_id() -> str:
+    """Return a new prediction id: ``pred-`` and 80 random bits from the OS.
+
+    The bits are drawn from the OS 5 kB at a time (one system call a board rather than one a
+    result); a forked child never reuses its parent's.
+    """
+    with _random_lock:
+        if _RandomPool.pid != os.getpid() or len(_RandomPool.pool) < _ID_BYTES:
+            _RandomPool.pool = bytearray(os.urandom(_ID_BYTES * 512))
+            _RandomPool.pid = os.getpid()
+        chunk = bytes(_RandomPool.pool[:_ID_BYTES])
+        del _RandomPool.pool[:_ID_BYTES]
+    return f"pred-{chunk.hex()}"
+
+
 def prepare(pred: Prediction, settings: Settings | None = None) -> Ready:
     """Give a prediction its id, write its image outputs, and make its row (the document's
     canonical JSON texts and their hash) and audit payload, ready for :func:`write`."""
-    prediction_id = f"pred-{uuid.uuid4().hex[:20]}"
+    prediction_id = _new_id()
     outputs = _save_images(prediction_id, pred, settings)
     doc = replace(pred, id=prediction_id, outputs=outputs).to_dict(audit=False)
     texts = {k: audit.canonical_json(doc.get(k)) for k in DOC_KEYS}

@@ -20,10 +20,13 @@ Transforms (the fitted calibration model of :mod:`oncoboard.inference.validation
 from __future__ import annotations
 
 import base64
+import contextlib
+import contextvars
 import datetime as dt
 import logging
 import math
 import tomllib
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,8 +151,37 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+#: Layers read during one board (see :func:`read_once`), by data folder and plugin.
+_ONE_READING: contextvars.ContextVar[dict[tuple[str, str], Any] | None] = contextvars.ContextVar(
+    "recalibration_reading", default=None)
+
+
+@contextlib.contextmanager
+def read_once() -> Iterator[None]:
+    """Read each plugin's layer once for the duration (a board), not once per result.
+
+    Every result of the board then gets the same layer, even if a recalibration is written
+    while the board runs (the next board reads it). Without it each result looks at the folder.
+    """
+    token = _ONE_READING.set({})
+    try:
+        yield
+    finally:
+        _ONE_READING.reset(token)
+
+
 def current(settings: Settings, plugin: Any) -> tuple[dict[str, Any] | None, str | None]:
     """Return (the layer in force or None, a problem to warn about or None)."""
+    memo = _ONE_READING.get()
+    if memo is None:
+        return _current(settings, plugin)
+    key = (str(settings.data_dir), plugin.id)
+    if key not in memo:
+        memo[key] = _current(settings, plugin)
+    return memo[key]  # type: ignore[no-any-return]
+
+
+def _current(settings: Settings, plugin: Any) -> tuple[dict[str, Any] | None, str | None]:
     from cryptography.exceptions import InvalidSignature
 
     from oncoboard.inference.integrity import load_public_keys

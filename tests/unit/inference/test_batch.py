@@ -192,3 +192,44 @@ def test_the_cycle_collector_is_paused_during_a_board_only(demo, monkeypatch):
     with pytest.raises(ZeroDivisionError):
         batch.predict_many(store, settings, ids[:1], date=DAY, save=False)
     assert gc.isenabled()
+
+
+def test_a_board_reads_each_plugins_recalibration_once(demo, monkeypatch):
+    from oncoboard.inference import recalibration
+
+    store, settings, ids = demo
+    reads = []
+    real = recalibration._current
+
+    def counting(settings_, plugin):
+        reads.append(plugin.id)
+        return real(settings_, plugin)
+
+    monkeypatch.setattr(recalibration, "_current", counting)
+    runs = batch.predict_many(store, settings, ids[:8], date=DAY, save=False)
+    results = [p for r in runs for p in r.predictions]
+    assert len(results) > len(set(reads))  # several results per plugin on this board
+    assert sorted(reads) == sorted(set(reads))  # but one reading per plugin
+    reads.clear()
+    [one] = [p for p in discover_plugins(settings) if p.id == results[0].plugin.id]
+    recalibration.current(settings, one)
+    recalibration.current(settings, one)
+    assert reads == [one.id, one.id]  # outside a board: the folder is read each time
+
+
+def test_prediction_ids_are_new_random_and_not_shared_with_a_fork():
+    import os
+
+    from oncoboard.inference.prediction_store import _new_id
+
+    ids = [_new_id() for _ in range(2000)]  # more than one draw from the OS
+    assert len(set(ids)) == 2000
+    assert all(i.startswith("pred-") and len(i) == 25 and int(i[5:], 16) >= 0 for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next id must not be the parent's next one
+        os.write(write, _new_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    assert child != _new_id() and child not in ids
