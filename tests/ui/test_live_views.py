@@ -254,3 +254,26 @@ def test_a_read_older_than_the_screens_own_reload_is_dropped_and_read_again(qtbo
     release.set()
     qtbot.waitUntil(lambda: shown == [2] and not refresher.busy, timeout=5000)
     assert reads == [1, 2]
+
+
+def test_the_viewer_lists_a_series_another_workstation_imported(window, board, meeting, other,
+                                                                qtbot, tmp_path):  # noqa: ANN001
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "imaging"))
+    from imaging_helpers import sphere_series
+
+    from oncoboard.imaging.index import index_paths
+
+    pid = board.patient_id
+    window.open_patient(pid)
+    viewer = window.show_view("viewer")
+    qtbot.waitUntil(lambda: viewer.patient_id == pid, timeout=FEW_SECONDS_MS)
+    before = [viewer.browser.item(i).data(256) for i in range(viewer.browser.count())]
+    on_screen = viewer.state.volume.series_uid if viewer.state.volume is not None else None
+    case = sphere_series(tmp_path / "new-ct", n=8, series="live-views", patient_id=pid)
+    index_paths(other, [case.folder], settings=window.ctx.settings)  # bob's workstation
+    qtbot.waitUntil(lambda: viewer.browser.count() == len(before) + 1, timeout=FEW_SECONDS_MS)
+    listed = [viewer.browser.item(i).data(256) for i in range(viewer.browser.count())]
+    assert case.series_uid in listed and set(before) <= set(listed)
+    assert viewer.browser.isVisible()
+    if on_screen is not None:  # the series on screen stayed
+        assert viewer.state.volume.series_uid == on_screen

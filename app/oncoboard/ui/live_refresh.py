@@ -37,6 +37,8 @@ class PatientRecord:
     predictions: list[Any]
     decisions: list[Any]
     read_s: float = 0.0
+    #: The patient's series (``SeriesInfo``), for the viewer's series list.
+    series: list[Any] = field(default_factory=list)
 
 
 def read_patient(store: Any, patient_id: str) -> PatientRecord:
@@ -50,12 +52,18 @@ def read_patient(store: Any, patient_id: str) -> PatientRecord:
         predictions = latest_for_patient(store, patient_id)
     except Exception:  # noqa: BLE001 - no predictions table yet: nothing to show
         predictions = []
+    try:
+        from oncoboard.imaging import list_series
+
+        series = list_series(store, patient_id)
+    except Exception:  # noqa: BLE001 - no imaging index here: nothing to list
+        series = []
     return PatientRecord(
         patient_id, records.summary(store, patient_id), records.treatments(store, patient_id),
         records.outcomes(store, patient_id), records.imaging_studies(store, patient_id),
         records.prediction_events(store, patient_id), records.lab_series(store, patient_id),
         records.response(store, patient_id), records.notes(store, patient_id), predictions,
-        patient_decisions(store, patient_id), time.perf_counter() - began)
+        patient_decisions(store, patient_id), time.perf_counter() - began, series)
 
 
 def patient_job(task: workers.Task, store: Any, patient_id: str) -> PatientRecord:

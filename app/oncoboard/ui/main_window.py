@@ -321,6 +321,9 @@ class MainWindow(QMainWindow):
         if predictions is not None:
             predictions.apply_stored(record.patient_id,  # type: ignore[attr-defined]
                                      record.predictions)
+        viewer = self.views.get("viewer")
+        if viewer is not None:
+            viewer.follow_series(record.patient_id, record.series)  # type: ignore[attr-defined]
         if self._patient_said:
             self.statusBar().showMessage(self._patient_said, 10000)
 

@@ -57,6 +57,10 @@ def to_pixmap(gray: np.ndarray) -> QPixmap:
     return QPixmap.fromImage(image.copy())
 
 
+#: Series the browser does not list (structures, plans, doses, reports: not images to scroll).
+NOT_BROWSED = ("RTSTRUCT", "SEG", "RTPLAN", "RTDOSE", "SR")
+
+
 class SeriesBrowserWidget(QListWidget):
     """The patient's series as thumbnails; double click opens one.
 
@@ -212,7 +216,7 @@ class ViewerView(QWidget):
             from oncoboard.imaging import list_series
 
             series = [s for s in list_series(self.ctx.store, patient_id)
-                      if s.modality not in ("RTSTRUCT", "SEG", "RTPLAN", "RTDOSE", "SR")]
+                      if s.modality not in NOT_BROWSED]
         except NotImplementedError:
             series = []
             self.title.set_full_text(tr("The imaging index is not available in this version."))
@@ -231,6 +235,28 @@ class ViewerView(QWidget):
             task = workers.Task(thumbnails_job, self.ctx.settings.store_target,
                                 [s.series_uid for s in series], name="thumbnails")
             workers.start(task, on_done=self._on_thumbnails_ready)
+
+    def follow_series(self, patient_id: str, series: list[Any]) -> None:
+        """List the patient's series as read again after a change elsewhere (a series another
+        workstation imported), keeping the series on screen and the thumbnails already made."""
+        if patient_id != self.patient_id:
+            return
+        shown = [s for s in series if s.modality not in NOT_BROWSED]
+        icons = {self.browser.item(i).data(Qt.ItemDataRole.UserRole): self.browser.item(i).icon()
+                 for i in range(self.browser.count())}
+        self.browser.set_series(shown)
+        for i in range(self.browser.count()):
+            item = self.browser.item(i)
+            if item.data(Qt.ItemDataRole.UserRole) in icons:
+                item.setIcon(icons[item.data(Qt.ItemDataRole.UserRole)])
+        self.browser.setVisible(bool(shown))
+        new = [s.series_uid for s in shown if s.series_uid not in icons]
+        if shown and self.state.volume is None and self.loading is None:
+            first = next((s for s in shown if s.modality == "CT"), shown[0])
+            self.open_series(first.series_uid)
+        if new and self.main is not None:
+            workers.start(workers.Task(thumbnails_job, self.ctx.settings.store_target, new,
+                                       name="thumbnails"), on_done=self._on_thumbnails_ready)
 
     def clear(self) -> None:
         """Close the series on screen (and stop loading one)."""
