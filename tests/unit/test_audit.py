@@ -193,3 +193,15 @@ def test_writers_sharing_a_folder_each_replace_the_head_file_whole(store, caplog
     head = audit.head_file(store)
     assert json.loads(head.read_text())["seq"] == last.seq
     assert not list(head.parent.glob("*.tmp"))
+
+
+def test_a_batch_of_entries_is_logged_on_one_line(store, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="oncoboard.audit.trail"):
+        done = audit.append_many(store, [("test.event", {"n": i}, None) for i in range(3)])
+        audit.append(store, "test.other", {"n": 3})
+    lines = [r.getMessage() for r in caplog.records if r.name == "oncoboard.audit.trail"]
+    assert lines == [
+        f"audit test.event #{done[0].seq}-#{done[2].seq} (3 entries), head {done[2].hash[:12]}",
+        f"audit test.other #{done[2].seq + 1} {audit.entries(store, last=1)[0].hash[:12]}"]

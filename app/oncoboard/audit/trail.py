@@ -192,10 +192,15 @@ def _insert(store: Store, ready: list[tuple[str, dict[str, Any], str, str]]) -> 
         digest = sha256_text(_entry_text(now, event_type, actor, __version__, text, prev))
         params.append([seq, now, event_type, actor, __version__, text, prev, digest])
         done.append(AuditEntry(seq, now, event_type, actor, __version__, payload, prev, digest))
-        log.info("audit %s #%d %s", event_type, seq, digest[:12])
         seq, prev = seq + 1, digest
     store.conn.executemany(
         f"INSERT INTO audit_log ({_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", params)
+    if log.isEnabledFor(logging.INFO):  # one line a batch (a board's 100 entries: one line)
+        kinds = sorted({e.event_type for e in done})
+        first, last = done[0], done[-1]
+        log.info("audit %s #%d%s %s", ", ".join(kinds), first.seq,
+                 f"-#{last.seq} ({len(done)} entries), head" if len(done) > 1 else "",
+                 last.hash[:12])
     return done
 
 

@@ -179,7 +179,7 @@ def _explanation(manifest: Manifest, asm: Assembly, plan: dict[str, Any],
 
 
 def _scenarios(manifest: Manifest, plan: dict[str, Any], outs: list[dict[str, np.ndarray]],
-               actual: dict[str, Any]) -> list[Scenario]:
+               actual: dict[str, Any], typed: dict[str, OutputResult]) -> list[Scenario]:
     if not plan["scenarios"]:
         return []
     shown, arrays = format_rows(manifest, [outs[row] for _, row in plan["scenarios"]])
@@ -191,8 +191,7 @@ def _scenarios(manifest: Manifest, plan: dict[str, Any], outs: list[dict[str, np
                 .tolist() for k, a in arrays.items()}
     return [Scenario(name=sc.name, baseline=sc.baseline, overrides=dict(sc.overrides),
                      description=sc.description,
-                     outputs={k: OutputResult.from_dict(k, v, scenario=True)
-                              for k, v in o.items()},
+                     outputs={k: typed[k].with_numbers(v) for k, v in o.items()},
                      benefit={k: benefits[k][i] if k in benefits else v["value"] - base[k]["value"]
                               for k, v in o.items()})
             for i, (sc, o) in enumerate(done)]
@@ -213,9 +212,10 @@ def read_results(manifest: Manifest, asm: Assembly, plan: dict[str, Any],
     for w in ms.warnings:
         asm.warn("provider", w)
     outputs = format_outputs(manifest, outs[0])
+    typed = {k: OutputResult.from_dict(k, v) for k, v in outputs.items()}
     explanation = _explanation(manifest, asm, plan, outs) if explain_it else None
-    return {"outputs": {k: OutputResult.from_dict(k, v) for k, v in outputs.items()},
-            "scenarios": tuple(_scenarios(manifest, plan, outs, outputs)),
+    return {"outputs": typed,
+            "scenarios": tuple(_scenarios(manifest, plan, outs, outputs, typed)),
             "explanation": Explanation.from_dict(explanation) if explanation else None,
             "provider": ms.provider, "providers_requested": tuple(ms.requested),
             "provider_notes": tuple(ms.notes), "images": image_outputs(manifest, outs[0])}
@@ -268,7 +268,8 @@ class PendingResult:
         check_values(m, asm)
         self.created_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
         self.snapshot = {k: v.snapshot() for k, v in sorted(asm.values.items())}
-        self.input_sha256 = sha256_text(canonical_json(self.snapshot))
+        self.inputs_text = canonical_json(self.snapshot)  # what the document stores
+        self.input_sha256 = sha256_text(self.inputs_text)
         if m.synthetic:
             asm.warnings.insert(0, {"code": "synthetic", "message": SYNTHETIC_LABEL,
                                     "input": None})
@@ -302,6 +303,7 @@ class PendingResult:
         started = time.perf_counter()
         m: Manifest = self.plugin.manifest
         asm = self.asm
+        inputs = {k: InputRecord.from_dict(k, v) for k, v in self.snapshot.items()}
         return Prediction(
             plugin=plugin_identity(self.plugin), patient_id=self.patient_id,
             reference_date=self.reference_date.isoformat() if self.reference_date else None,
@@ -309,8 +311,8 @@ class PendingResult:
             synthetic_label=SYNTHETIC_LABEL if m.synthetic else None,
             outside_intended_use=asm.population.get("in_population") is False,
             population=asm.population,
-            inputs={k: InputRecord.from_dict(k, v) for k, v in self.snapshot.items()},
-            input_sha256=self.input_sha256,
+            inputs=inputs, input_sha256=self.input_sha256,
+            texts={"inputs": (inputs, self.inputs_text)},
             warnings=tuple(Flag.from_dict(w) for w in asm.warnings),
             app_version=__version__, os_user=self.user or os_user(), created_at=self.created_at,
             duration_ms=round((self.spent + time.perf_counter() - started) * 1000, 3),

@@ -84,6 +84,17 @@ class Prediction:
     #: created_at), None for the plugin's own outputs (the document then has no such key).
     recalibration: Mapping[str, JSON] | None = None
     images: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: Canonical JSON texts of parts already written, by document key: (the part, its text).
+    #: The engine hashes the inputs' text when it checks them; the store writes that same text
+    #: rather than encoding the inputs again. A text is used only while the prediction holds
+    #: the very part it was written from (``replace(p, inputs=...)`` makes it unused).
+    texts: Mapping[str, tuple[Any, str]] = field(default_factory=dict, repr=False,
+                                                 compare=False)
+
+    def text_of(self, key: str) -> str | None:
+        """Return the canonical JSON text of part `key` when already written, else None."""
+        known = self.texts.get(key)
+        return known[1] if known is not None and known[0] is getattr(self, key) else None
 
     @property
     def ok(self) -> bool:

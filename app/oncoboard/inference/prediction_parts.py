@@ -173,6 +173,23 @@ class OutputResult(_Part):
             out["bands"] = [{"label": b.label, "upper": b.upper} for b in self.bands]
         return out
 
+    def with_numbers(self, d: Mapping[str, Any]) -> OutputResult:
+        """Return a scenario's output: this output (of the same manifest output, so of the same
+        kind, label, grid and bands) with the numbers of the whole output `d`, written as the
+        scenario's own numbers; what ``from_dict(name, d, scenario=True)`` reads, without
+        reading again what `d` shares with this output."""
+        new = object.__new__(OutputResult)  # a copy of a frozen record: no field re-checked
+        fields = new.__dict__
+        fields.update(self.__dict__)
+        own = tuple(k for k in d if k in SCENARIO_OWN)
+        for k in own:
+            v = d[k]
+            fields[k] = (_floats(v) or ()) if k == "values" else \
+                (_floats(v) if isinstance(v, list | tuple) else v)
+        fields["keys"] = own
+        fields["extra"] = {k: v for k, v in d.items() if k not in self._KNOWN}
+        return new
+
     @classmethod
     def from_dict(cls, name: str, d: Mapping[str, Any], base: Mapping[str, Any] | None = None,
                   *, scenario: bool = False) -> OutputResult:

@@ -30,7 +30,7 @@ from oncoboard.errors import NotFoundError
 from oncoboard.identity import require
 from oncoboard.inference.prediction import Prediction
 from oncoboard.inference.prediction_parts import AuditRef, OutputResult
-from oncoboard.store import feed
+from oncoboard.store import feed, wal
 
 if TYPE_CHECKING:
     from oncoboard.config import Settings
@@ -49,9 +49,14 @@ def document_sha256(doc: Mapping[str, Any]) -> str:
     return audit.sha256_text(audit.canonical_json({k: doc.get(k) for k in DOC_KEYS}))
 
 
+#: Each document key as it opens its member in canonical JSON (``"id":``), by key.
+_MEMBERS = {k: json.dumps(k) + ":" for k in DOC_KEYS}
+
+
 def _texts_sha256(texts: dict[str, str]) -> str:
     # canonical JSON is compositional: the object's text is its sorted members' texts joined
-    body = ",".join(f"{json.dumps(k)}:{texts[k]}" for k in sorted(texts))
+    members = _MEMBERS
+    body = ",".join((members.get(k) or json.dumps(k) + ":") + texts[k] for k in sorted(texts))
     return audit.sha256_text("{" + body + "}")
 
 
@@ -117,6 +122,8 @@ def write(store: Store, ready: Sequence[Ready]) -> list[Prediction]:
         feed.note_record_change(store, {str(pred.patient_id) for pred, _, _, _ in ready},
                                 "predictions", user.login)
     audit.checkpoint(store)
+    # the log's pages into the database off this thread, not in the next board's commit
+    wal.checkpoint_soon(store)
     return saved
 
 
@@ -159,8 +166,11 @@ def prepare(pred: Prediction, settings: Settings | None = None) -> Ready:
     canonical JSON texts and their hash) and audit payload, ready for :func:`write`."""
     prediction_id = _new_id()
     outputs = _save_images(prediction_id, pred, settings)
-    doc = replace(pred, id=prediction_id, outputs=outputs).to_dict(audit=False)
-    texts = {k: audit.canonical_json(doc.get(k)) for k in DOC_KEYS}
+    inputs_text = pred.text_of("inputs")  # hashed by the engine as it checked them
+    doc = replace(pred, id=prediction_id, outputs=outputs,
+                  inputs=pred.inputs if inputs_text is None else {}).to_dict(audit=False)
+    texts = {k: audit.canonical_json(doc.get(k)) if k != "inputs" or inputs_text is None
+             else inputs_text for k in DOC_KEYS}
     digest = _texts_sha256(texts)
     plugin = pred.plugin
     payload = {

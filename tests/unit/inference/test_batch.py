@@ -233,3 +233,76 @@ def test_prediction_ids_are_new_random_and_not_shared_with_a_fork():
     os.waitpid(pid, 0)
     child = os.read(read, 64).decode()
     assert child != _new_id() and child not in ids
+
+
+def test_stored_documents_read_back_as_the_predictions_made(demo):
+    """The parts written once (the inputs' text hashed by the engine, a scenario's output made
+    from the prediction's own output) give the documents the typed round trip gives."""
+    from dataclasses import replace
+
+    from oncoboard.inference import prediction_store
+    from oncoboard.inference.prediction import Prediction
+    from oncoboard.inference.prediction_parts import OutputResult, whole_output
+
+    store, settings, ids = demo
+    runs = batch.predict_many(store, settings, ids, date=DAY)
+    made = [p for r in runs for p in r.predictions]
+    with_scenarios = [p for p in made if p.scenarios]
+    assert with_scenarios and any(p.text_of("inputs") for p in made)
+    for p in made:
+        doc = p.to_dict()
+        assert Prediction.from_dict(doc) == p and Prediction.from_dict(doc).to_dict() == doc
+        stored = prediction_store.get(store, p.id)
+        assert stored == p and stored.to_dict() == doc
+        assert p.text_of("inputs") in (None, audit.canonical_json(doc["inputs"]))
+    for p in with_scenarios:  # each scenario output as the document's reader makes it
+        base = p.to_dict()["outputs"]
+        for sc in p.scenarios:
+            for name, out in sc.outputs.items():
+                whole = whole_output(out.to_dict(), base[name])
+                read = OutputResult.from_dict(name, whole, scenario=True)
+                assert read == out and read.keys == out.keys and read.to_dict() == out.to_dict()
+    # a prediction whose inputs were replaced is encoded from its new inputs
+    other = replace(made[0], inputs={})
+    assert other.text_of("inputs") is None
+    assert prediction_store.prepare(other, settings)[1]["inputs"] == "{}"
+
+
+def test_a_board_s_log_pages_reach_the_database_file_off_its_thread(demo, tmp_path,
+                                                                     monkeypatch):
+    """After the board's commit, a background checkpoint copies the write-ahead log into the
+    database file: the file alone (no -wal beside it) holds the board."""
+    import shutil
+    import sqlite3
+    import threading
+
+    from oncoboard.store import wal
+
+    store, settings, ids = demo
+    threads = []
+    real = wal._checkpoint
+    monkeypatch.setattr(wal, "_checkpoint",
+                        lambda path: (threads.append(threading.current_thread().name),
+                                      real(path))[1])
+    runs = batch.predict_many(store, settings, ids[:6], date=DAY)
+    assert wal.wait_idle(10)
+    assert threads and all(t == "oncoboard-wal" for t in threads)
+    made = [p.id for r in runs for p in r.predictions]
+    copy = tmp_path / "alone.db"
+    shutil.copyfile(store.path, copy)  # the database file without its log
+    conn = sqlite3.connect(copy)
+    try:
+        found = conn.execute(f"SELECT count(*) FROM predictions WHERE id IN "
+                             f"({','.join('?' * len(made))})", made).fetchone()[0]
+    finally:
+        conn.close()
+    assert found == len(made) > 0
+
+
+def test_a_checkpoint_never_makes_a_database_again(tmp_path):
+    from oncoboard.store import wal
+
+    gone = tmp_path / "gone" / "oncoboard.db"
+    gone.parent.mkdir()
+    wal._checkpoint(str(gone))  # the file was removed after the write: nothing is created
+    assert list(gone.parent.iterdir()) == []
