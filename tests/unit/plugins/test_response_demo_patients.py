@@ -7,55 +7,32 @@ radiomics (resampled, rasterised) and runs the bundled response plugin, as `onco
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
+from demo_records import demo_store
 
-from oncoboard.config import Settings
 from oncoboard.imaging.demo import write_chest_ct
 from oncoboard.imaging.index import index_paths
 from oncoboard.inference import engine
-from oncoboard.patients import demo_cohort
-from oncoboard.patients.importer import import_file
-from oncoboard.store import open_store
 
 
 def predict_patient(*args, **kwargs):
     """Return the engine's predictions as documents (README, "Predictions JSON schema")."""
     return [p.to_dict() for p in engine.predict_patient(*args, **kwargs)]
 
-PLUGINS = Path(__file__).resolve().parents[3] / "plugins"
 PATIENTS = ["DEMO-LU-001", "DEMO-LU-004"]
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo-lung")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ONCOBOARD_BUNDLED_PLUGINS", str(PLUGINS))
-    mp.setenv("ONCOBOARD_SITE_CONFIG", str(folder / "no-site.toml"))
-    mp.setenv("ONCOBOARD_USER_CONFIG", str(folder / "no-user.toml"))
-    store = open_store(folder / "data")
-    settings = Settings(data_dir=folder / "data", providers=("CPUExecutionProvider",))
-    cohort = demo_cohort.generate()
-    facts = {}
-    for p in cohort.patients:
-        if p.id in PATIENTS:
-            path = folder / f"{p.id}.json"
-            path.write_text(json.dumps(p.bundle()), encoding="utf-8")
-            # The cohort's records are dated up to its reference date: import them on that day.
-            import_file(store, path, today=dt.date.fromisoformat(cohort.reference_date))
-            facts[p.id], _ = write_chest_ct(folder / "dicom" / p.id, p.id, p.tumour)
-    index_paths(store, [folder / "dicom"], settings=settings)
-    out = {pid: predict_patient(store, settings, pid, date=cohort.reference_date,
-                                plugin_ids=["response-nsclc-rtio"], save=False)[0]
-           for pid in PATIENTS}
-    yield out, facts
-    store.close()
-    mp.undo()
+    with demo_store(folder, lambda p: p.id in PATIENTS) as (store, settings, cohort, picked):
+        facts = {p.id: write_chest_ct(folder / "dicom" / p.id, p.id, p.tumour)[0]
+                 for p in picked}
+        index_paths(store, [folder / "dicom"], settings=settings)
+        yield {pid: predict_patient(store, settings, pid, date=cohort.reference_date,
+                                    plugin_ids=["response-nsclc-rtio"], save=False)[0]
+               for pid in PATIENTS}, facts
 
 
 @pytest.mark.parametrize("pid", PATIENTS)

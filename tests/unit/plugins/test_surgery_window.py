@@ -8,40 +8,22 @@ for by name. Demo breast patients imported into a fresh store; the engine as `on
 from __future__ import annotations
 
 import datetime as dt
-import json
-from pathlib import Path
 
 import pytest
+from demo_records import demo_store
 
-from oncoboard.config import Settings
 from oncoboard.inference import engine
-from oncoboard.patients import demo_cohort, record
-from oncoboard.patients.importer import import_file
-from oncoboard.store import open_store
+from oncoboard.patients import record
 
-PLUGINS = Path(__file__).resolve().parents[3] / "plugins"
 FROM_SURGERY = ("predict-breast-v2.1", "relapse-gbsg2")
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo-breast")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ONCOBOARD_BUNDLED_PLUGINS", str(PLUGINS))
-    mp.setenv("ONCOBOARD_SITE_CONFIG", str(folder / "no-site.toml"))
-    mp.setenv("ONCOBOARD_USER_CONFIG", str(folder / "no-user.toml"))
-    store = open_store(folder / "data")
-    cohort = demo_cohort.generate()
-    day = dt.date.fromisoformat(cohort.reference_date)
-    breast = [p for p in cohort.patients if p.id.startswith("DEMO-BR-")]
-    for p in breast:
-        path = folder / f"{p.id}.json"
-        path.write_text(json.dumps(p.bundle()), encoding="utf-8")
-        import_file(store, path, today=day)
-    settings = Settings(data_dir=folder / "data", providers=("CPUExecutionProvider",))
-    yield store, settings, day, [p.id for p in breast]
-    store.close()
-    mp.undo()
+    with demo_store(tmp_path_factory.mktemp("demo-breast"),
+                    lambda p: p.id.startswith("DEMO-BR-")) as (store, settings, cohort, breast):
+        yield (store, settings, dt.date.fromisoformat(cohort.reference_date),
+               [p.id for p in breast])
 
 
 def _applicable(store, settings, pid, day) -> set[str]:

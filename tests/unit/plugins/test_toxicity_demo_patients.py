@@ -7,50 +7,27 @@ board date, as `oncoboard predict` does.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from pathlib import Path
-
 import pytest
+from demo_records import demo_store
 
-from oncoboard.config import Settings
 from oncoboard.inference import engine
-from oncoboard.patients import demo_cohort
-from oncoboard.patients.importer import import_file
-from oncoboard.store import open_store
 
 
 def predict_patient(*args, **kwargs):
     """Return the engine's predictions as documents (README, "Predictions JSON schema")."""
     return [p.to_dict() for p in engine.predict_patient(*args, **kwargs)]
 
-PLUGINS = Path(__file__).resolve().parents[3] / "plugins"
 
 PATIENTS = ["DEMO-CH-001", "DEMO-CH-002", "DEMO-CH-003", "DEMO-CH-008"]
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo-chemo")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ONCOBOARD_BUNDLED_PLUGINS", str(PLUGINS))
-    mp.setenv("ONCOBOARD_SITE_CONFIG", str(folder / "no-site.toml"))
-    mp.setenv("ONCOBOARD_USER_CONFIG", str(folder / "no-user.toml"))
-    store = open_store(folder / "data")
-    cohort = demo_cohort.generate()
-    for p in cohort.patients:
-        if p.id in PATIENTS:
-            path = folder / f"{p.id}.json"
-            path.write_text(json.dumps(p.bundle()), encoding="utf-8")
-            # The cohort's records are dated up to its reference date: import them on that day.
-            import_file(store, path, today=dt.date.fromisoformat(cohort.reference_date))
-    settings = Settings(data_dir=folder / "data", providers=("CPUExecutionProvider",))
-    out = {pid: {r["plugin"]["id"]: r for r in predict_patient(
-        store, settings, pid, date=cohort.reference_date,
-        plugin_ids=["toxicity-hosp30", "carg-toxicity"], save=False)} for pid in PATIENTS}
-    yield out
-    store.close()
-    mp.undo()
+    with demo_store(tmp_path_factory.mktemp("demo-chemo"),
+                    lambda p: p.id in PATIENTS) as (store, settings, cohort, _):
+        yield {pid: {r["plugin"]["id"]: r for r in predict_patient(
+            store, settings, pid, date=cohort.reference_date,
+            plugin_ids=["toxicity-hosp30", "carg-toxicity"], save=False)} for pid in PATIENTS}
 
 
 @pytest.mark.parametrize("pid", PATIENTS)
