@@ -130,13 +130,47 @@ def _predict_many(store: Any, settings: Any, patient_ids: Sequence[str], date: A
                                           user=user)
         return slots[i, j]
 
-    ready: dict[int, Any] = {}
+    if not save:
+        return _run_cases(runs, picked, begin, slots, settings, explain_it, job, progress,
+                          None)
+    try:
+        with prediction_store.Writer(store) as writer:
+            return _run_cases(runs, picked, begin, slots, settings, explain_it, job, progress,
+                              writer)
+    except OncoboardError as exc:  # nothing was stored: every patient with results failed
+        return _failed([run for run, chosen, _ in picked if chosen and run.error is None],
+                       exc, runs)
+
+
+def _run_cases(runs: list[PatientRun], picked: list[tuple[PatientRun, list[Any], Any]],
+               begin: Callable[[int, int], engine.PendingResult],
+               slots: dict[tuple[int, int], engine.PendingResult], settings: Any,
+               explain_it: bool, job: runtime.Job | None,
+               progress: Callable[[int, int, str], None] | None,
+               writer: Any) -> list[PatientRun]:
+    """Run the picked cases' models; with a `writer`, store each result as soon as there is
+    time (while a model runs) and the rest at the end; return the runs."""
+    from oncoboard.inference import prediction_store
+
+    pending: list[tuple[engine.PendingResult, Any]] = []  # prepared, not yet written
+    stored: dict[int, Prediction] = {}
 
     def close(case: engine.PendingResult) -> None:
-        # finished, recalibrated and (with save) serialised while other models still run
+        # finished, recalibrated and (when stored) serialised while other models still run
         case.result = recalibration.recalibrated(case.plugin, case.finish(), settings)
-        if save:
-            ready[id(case)] = prediction_store.prepare(case.result, settings)
+        if writer is not None:
+            pending.append((case, prediction_store.prepare(case.result, settings)))
+
+    def write_pending(most: int | None = None) -> bool:
+        """Store the prepared results (at most `most`: a millisecond's work, so that a model
+        done meanwhile waits no longer); return False when there were none."""
+        part = pending[:most]
+        if not part:
+            return False
+        done = writer.add([r for _, r in part])
+        stored.update((id(c), p) for (c, _), p in zip(part, done, strict=True))
+        del pending[:len(part)]
+        return True
 
     with _Calls(settings.providers, explain_it, job) as calls:
         # the slowest model's cases first: its batch runs while the others' inputs are read
@@ -161,20 +195,17 @@ def _predict_many(store: Any, settings: Any, patient_ids: Sequence[str], date: A
         for _, case in cases:  # refused before any model ran: closed while the models run
             if case.status != "ok":
                 close(case)
-        calls.read(close)
-    for run, case in cases:
-        assert case.result is not None  # every case is closed by calls.read
-        run.predictions.append(case.result)
-    if not save:
-        for run in runs:
-            run.predictions = [replace(p, images={}) for p in run.predictions]
+        # the results ready are stored while the models still run, a few at a time
+        calls.read(close, idle=(lambda: write_pending(WRITE_ROWS)) if writer is not None
+                   else None)
+    if writer is None:
+        for run, case in cases:
+            assert case.result is not None  # every case is closed by calls.read
+            run.predictions.append(replace(case.result, images={}))
         return runs
-    try:
-        stored = iter(prediction_store.write(store, [ready[id(c)] for _, c in cases]))
-    except OncoboardError as exc:  # nothing was stored: every patient with results failed
-        return _failed([r for r in runs if r.predictions], exc, runs)
-    for run in runs:
-        run.predictions = [next(stored) for _ in run.predictions]
+    write_pending()
+    for run, case in cases:
+        run.predictions.append(stored[id(case)])
     return runs
 
 
@@ -189,6 +220,8 @@ def _failed(failed: list[PatientRun], exc: OncoboardError,
 #: while the results of another are read and serialised (each session keeps its own thread
 #: settings; a row's result does not depend on the rows run with it).
 WORKERS = max(1, min(2, os.cpu_count() or 1))
+#: Results stored at a time while the models run (about a millisecond's work).
+WRITE_ROWS = 12
 #: A batch of twice this many rows or more is split in one call per worker.
 CHUNK_ROWS = 32
 #: Seconds per row of each model, as measured by the last run (the costliest start first).
@@ -336,13 +369,26 @@ class _Calls:
             if last:
                 self.finished.put(g)
 
-    def read(self, close: Callable[[engine.PendingResult], None]) -> None:
+    def read(self, close: Callable[[engine.PendingResult], None],
+             idle: Callable[[], bool] | None = None) -> None:
         """Give every group's cases their results, each group as soon as its calls are done,
-        and `close` each case."""
+        and `close` each case. While no group is done, `idle` (if any) is called again and
+        again, a short piece of work each time, until it says there is none (False)."""
         for g, i, rows in self.waiting:
             g.run(i, rows, self.providers, self.job)
-        for g in self.groups if self.pool is None else (self.finished.get() for _ in
-                                                         self.groups):
+        if self.pool is None:
+            for g in self.groups:
+                g.read(self.providers, self.explain_it, self.job, close)
+            return
+        for _ in self.groups:
+            while True:
+                try:
+                    g = self.finished.get_nowait()
+                    break
+                except queue.Empty:  # every finished group read: the time is the idle work's
+                    if idle is None or not idle():
+                        g = self.finished.get()
+                        break
             g.read(self.providers, self.explain_it, self.job, close)
 
 

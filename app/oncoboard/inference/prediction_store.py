@@ -102,10 +102,40 @@ Ready = tuple[Prediction, dict[str, Any], dict[str, OutputResult], dict[str, Any
 
 def write(store: Store, ready: Sequence[Ready]) -> list[Prediction]:
     """Store and audit prepared predictions in one transaction; return them as stored."""
-    user = require(store, "model.run")
-    if not ready:
-        return []
-    with store.transaction():
+    with Writer(store) as writer:
+        return writer.add(ready)
+
+
+class Writer:
+    """Stores prepared predictions in one transaction, part by part as they become ready.
+
+    A board writes what is finished while its slowest model still runs, and commits once
+    everything is written: all or none. ``with Writer(store) as w: w.add(ready)``: the user's
+    role is checked at the start; the transaction opens at the first :meth:`add` (taking the
+    write lock: other writers wait for the commit) and commits when the block ends, with the
+    change feed noted for every patient and one head checkpoint; an error rolls it all back.
+    Each :meth:`add` writes one audit insert batch and one insert batch of documents.
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.user = require(store, "model.run")
+        self._tx: Any = None  # the open transaction (a context manager entered by `add`)
+        self._patients: set[str] = set()
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def add(self, ready: Sequence[Ready]) -> list[Prediction]:
+        """Store and audit prepared predictions (in the open transaction); return them as
+        stored (with their ids and audit entries), in the same order."""
+        if not ready:
+            return []
+        store = self.store
+        if self._tx is None:
+            tx = store.transaction()
+            tx.__enter__()
+            self._tx = tx
         entries = audit.append_many(store, [(EVENT, payload, pred.os_user)
                                             for pred, _, _, payload in ready])
         by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
@@ -118,13 +148,27 @@ def write(store: Store, ready: Sequence[Ready]) -> list[Prediction]:
                                      outputs))
         for columns, rows in by_columns.items():
             store.conn.executemany(_insert_sql(columns), rows)
-        # open screens of these patients (here and on other workstations) read them again
-        feed.note_record_change(store, {str(pred.patient_id) for pred, _, _, _ in ready},
-                                "predictions", user.login)
-    audit.checkpoint(store)
-    # the log's pages into the database off this thread, not in the next board's commit
-    wal.checkpoint_soon(store)
-    return saved
+        self._patients.update(str(pred.patient_id) for pred, _, _, _ in ready)
+        return saved
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        tx, self._tx = self._tx, None
+        if tx is None:
+            return
+        if kind is not None:
+            tx.__exit__(kind, error, trace)  # rolled back; the error goes on
+            return
+        try:
+            # open screens of these patients (here and on other workstations) read them again
+            feed.note_record_change(self.store, self._patients, "predictions", self.user.login)
+        except BaseException as exc:
+            if not tx.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+            return
+        tx.__exit__(None, None, None)  # the commit
+        audit.checkpoint(self.store)
+        # the log's pages into the database off this thread, not in the next board's commit
+        wal.checkpoint_soon(self.store)
 
 
 EVENT = "prediction.created"

@@ -306,3 +306,54 @@ def test_a_checkpoint_never_makes_a_database_again(tmp_path):
     gone.parent.mkdir()
     wal._checkpoint(str(gone))  # the file was removed after the write: nothing is created
     assert list(gone.parent.iterdir()) == []
+
+
+def _stored_counts(store):
+    return tuple(store.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                 for t in ("predictions", "audit_log"))
+
+
+def test_a_board_whose_storage_fails_midway_stores_nothing(demo, monkeypatch):
+    """Results are written while the slower models still run, a few at a time, in one
+    transaction: a write refused after several of them leaves nothing stored."""
+    from oncoboard.errors import StorageError
+    from oncoboard.inference import prediction_store
+
+    store, settings, ids = demo
+    monkeypatch.setattr(batch, "WRITE_ROWS", 2)  # many small writes before the refusal
+    adds = []
+    real_add = prediction_store.Writer.add
+    monkeypatch.setattr(prediction_store.Writer, "add",
+                        lambda self, ready: (adds.append(len(ready)), real_add(self, ready))[1])
+    before = _stored_counts(store)
+    last = ids[7]
+    store.conn.execute(f"CREATE TEMP TRIGGER refuse BEFORE INSERT ON predictions "
+                       f"WHEN NEW.patient_id = '{last}' BEGIN "
+                       f"SELECT RAISE(ABORT, 'database or disk is full'); END")
+    try:
+        runs = batch.predict_many(store, settings, ids[:8], date=DAY)
+    finally:
+        store.conn.execute("DROP TRIGGER temp.refuse")
+    assert len(adds) > 1 and sum(adds) > 2  # some were written before the refusal
+    assert _stored_counts(store) == before
+    failed = [r for r in runs if r.error is not None]
+    assert failed and all(isinstance(r.error, StorageError) and not r.predictions
+                          for r in failed)
+    assert "full" in str(failed[0].error.reason)
+    assert verify_trail(store).ok
+    # and the next board stores as usual
+    runs = batch.predict_many(store, settings, ids[:2], date=DAY)
+    assert not any(r.error for r in runs) and _stored_counts(store)[0] > before[0]
+
+
+def test_a_board_for_a_user_without_the_role_runs_no_model(demo, monkeypatch):
+    from oncoboard.errors import RoleError
+    from oncoboard.identity import User
+
+    store, settings, ids = demo
+    calls = _counting(monkeypatch)
+    before = _stored_counts(store)
+    monkeypatch.setattr(store, "user", User("carol", frozenset({"coordinator"})))
+    runs = batch.predict_many(store, settings, ids[:4], date=DAY)
+    assert calls == [] and _stored_counts(store) == before
+    assert all(isinstance(r.error, RoleError) and r.error.role == "clinician" for r in runs)
