@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from reaper import stop_when_orphaned
+
 REALM = "ONCOBOARD.TEST"
 #: The programs the fixture runs, and the Debian package of each.
 PROGRAMS = {"krb5kdc": "krb5-kdc", "kdb5_util": "krb5-kdc", "kadmin.local": "krb5-admin-server",
@@ -119,6 +121,7 @@ def start_kdc() -> Kdc:
             stdout=log, stderr=log, env={**os.environ, **kdc.env})
         log.close()
         if _wait_listening(kdc):
+            stop_when_orphaned(pid=kdc.process.pid)  # a killed test run leaves no KDC behind
             return kdc
         kdc.process.kill()
         kdc.process.wait(timeout=10)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -20,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from reaper import stop_when_orphaned
 
 USER = "oncoboard"
 PASSWORD = "test-only-password"  # noqa: S105 - a throwaway server on 127.0.0.1
@@ -147,6 +150,7 @@ def start_server(base: Path | None = None, env: dict[str, str] | None = None,
         raise RuntimeError("PostgreSQL is not installed (no initdb/pg_ctl)")
     if base is not None and (base / "data" / "PG_VERSION").is_file():
         return _restart(base, binaries)
+    kept = base is not None
     if base is not None:
         base.mkdir(parents=True, exist_ok=True)
     else:
@@ -173,6 +177,11 @@ def start_server(base: Path | None = None, env: dict[str, str] | None = None,
     if configure is not None:
         configure(server)
     _start(server)
+    # a killed test run leaves no server behind: stopped, its temporary folder removed
+    stop = shlex.join([*as_user, str(binaries / "pg_ctl"), "-D", str(base / "data"), "-w",
+                       "-m", "immediate", "stop"])
+    stop_when_orphaned(command=["sh", "-c", stop if kept else
+                                f"{stop}; rm -rf {shlex.quote(str(base))}"])
     return server
 
 
@@ -200,6 +209,8 @@ def _restart(base: Path, binaries: Path) -> Server:
     server = Server(base, _free_port(), binaries, as_user)
     server.stop("fast")  # a server left running by an interrupted run
     _start(server)
+    stop_when_orphaned(command=[*as_user, str(binaries / "pg_ctl"), "-D", str(base / "data"),
+                                "-w", "-m", "fast", "stop"])  # the cluster itself is kept
     return server
 
 

@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -38,6 +39,9 @@ from pydicom.uid import (
 )
 
 from oncoboard.config import PacsNode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/unit: the reaper
+from reaper import stop_when_orphaned  # noqa: E402
 
 ORTHANC_BIN = shutil.which("Orthanc") or (
     "/usr/sbin/Orthanc" if os.path.exists("/usr/sbin/Orthanc") else None)
@@ -205,6 +209,7 @@ def start_orthanc(workdir: Path, extra: dict | None = None) -> OrthancServer:
     env = {**os.environ, "TCP_NODELAY": "1"}
     proc = subprocess.Popen([ORTHANC_BIN, str(config)], stdout=log, stderr=subprocess.STDOUT,
                             cwd=workdir, start_new_session=True, env=env)
+    stop_when_orphaned(pid=proc.pid)  # a killed test run leaves no Orthanc behind
     server = OrthancServer(workdir, dicom_port, http_port, move_port, proc)
     if values.get("SslEnabled"):
         server.scheme = "https"
