@@ -76,9 +76,12 @@ class Kdc:
         if any(w in said for w in ("error", "does not exist", "not found", "cannot")):
             raise RuntimeError(f"kadmin.local: {done.stdout.strip()} {done.stderr.strip()}")
 
-    def kinit(self, principal: str, keytab: Path, ccache: Path) -> None:
-        """Get a ticket-granting ticket for `principal` from `keytab` into the cache `ccache`."""
-        self._run("kinit", "-k", "-t", str(keytab), "-c", f"FILE:{ccache}", principal)
+    def kinit(self, principal: str, keytab: Path, ccache: Path,
+              lifetime: str | None = None) -> None:
+        """Get a ticket-granting ticket for `principal` from `keytab` into the cache `ccache`,
+        valid for `lifetime` (kinit's -l, e.g. ``"2s"``) when given, else the realm's maximum."""
+        life = ["-l", lifetime] if lifetime else []
+        self._run("kinit", "-k", "-t", str(keytab), "-c", f"FILE:{ccache}", *life, principal)
 
     def kdestroy(self, ccache: Path) -> None:
         """Remove the tickets of `ccache`."""
@@ -92,6 +95,9 @@ def _write_config(base: Path, port: int) -> None:
         f"[libdefaults]\n default_realm = {REALM}\n dns_lookup_kdc = false\n"
         " dns_lookup_realm = false\n dns_canonicalize_hostname = false\n rdns = false\n"
         " udp_preference_limit = 1\n"  # TCP: no lost datagrams on a busy test machine
+        # one clock for the KDC, the server and the clients: a second of skew allowed (instead
+        # of 5 minutes) lets a test see a ticket of a few seconds expire
+        " clockskew = 1\n"
         f"[realms]\n {REALM} = {{\n  kdc = 127.0.0.1:{port}\n }}\n"
         f"[domain_realm]\n localhost = {REALM}\n" + logging)
     (base / "kdc.conf").write_text(

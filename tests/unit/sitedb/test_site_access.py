@@ -331,6 +331,18 @@ def test_without_a_ticket_the_message_says_to_run_kinit(site, kerberos, run, mon
     assert code != 0 and asked == [("oncoboard-database", "alice")]
 
 
+def test_an_expired_ticket_says_to_run_kinit_again(site, kerberos, run, tmp_path, monkeypatch):
+    asked = kerberos()
+    ccache = tmp_path / "alice-short.ccache"
+    site.kdc.kinit("alice", site.kdc.base / "users.keytab", ccache, lifetime="2s")
+    monkeypatch.setenv("KRB5CCNAME", f"FILE:{ccache}")
+    time.sleep(3.5)  # the ticket's 2 s and the realm's 1 s of clock skew
+    code, out, err = run("patients", "list")
+    assert code != 0 and "Traceback" not in err + out
+    assert "the Kerberos ticket has expired: run kinit alice" in err, err
+    assert asked == []  # an expired ticket is not a reason to ask for a password
+
+
 def test_a_principal_in_no_site_role_is_refused_with_the_roles_named(site, kerberos, tmp_path,
                                                                      monkeypatch):
     kerberos()
