@@ -20,6 +20,7 @@ from oncoboard.store.feed import (
     bump,
     change_token,
     changes_since,
+    note_meetings,
     note_patients,
     wait_for_change,
 )
@@ -35,10 +36,7 @@ def note_change(store: Any, meeting_id: int, user: str, at: str,
     With `patient_id` (a decision), the patient's record is noted as changed too.
     """
     seq = bump(store, user, at)
-    store.conn.execute("INSERT INTO board_changes (meeting_id, seq, changed_at, changed_by) "
-                       "VALUES (?, ?, ?, ?) ON CONFLICT (meeting_id) DO UPDATE SET "
-                       "seq = excluded.seq, changed_at = excluded.changed_at, "
-                       "changed_by = excluded.changed_by", [int(meeting_id), seq, at, user])
+    note_meetings(store, [meeting_id], seq, user, at)
     if patient_id is not None:  # under the same number: a decision, not an agenda change
         note_patients(store, [patient_id], "decision", seq, user, at)
     announce(store, f"{int(meeting_id)}:{seq}")

@@ -70,11 +70,15 @@ def _copy_cmd(args: Any, ctx: Context) -> int:
         print_json({"tables": [vars(t) for t in report.tables], "copied": report.copied,
                     "differing_rows": report.differing_rows,
                     "source_rows": report.source_rows, "seconds": round(report.seconds, 3),
-                    "rows_per_second": round(rate)})
+                    "rows_per_second": round(rate), "patients_noted": len(report.patients),
+                    "meetings_noted": len(report.meetings)})
     else:
         print(f"{report.copied} new rows copied of {report.source_rows} in "
               f"{report.seconds:.1f} s ({rate:.0f} rows/s)"
               + ("; nothing new to copy" if not report.copied else ""))
+        if report.patients or report.meetings:
+            print(f"{len(report.patients)} patient(s) and {len(report.meetings)} meeting(s) "
+                  "noted as changed: screens open on the site's workstations read them again")
     if report.differing_rows:  # kept as the target has them: the user decides
         for t in report.tables:
             if t.differing_rows:

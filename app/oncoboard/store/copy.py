@@ -15,6 +15,11 @@ hashes: the target's entries must be the first entries of the source's chain (th
 each sequence number), and only the entries after the target's last one are appended, in order.
 A target holding another chain (another workstation's, or the site's own) is refused before
 anything is written (:class:`~oncoboard.errors.StorageError` naming the first diverging entry).
+
+The change feed (``board_changes``, ``record_changes``) is not copied: its numbers count the
+target's own changes. Instead, once the tables are copied, the patients and meetings that
+received rows are noted in the target's feed in one transaction (kind ``record``, by the login
+running the copy), so the views open on the site's workstations read them again.
 """
 
 from __future__ import annotations
@@ -32,8 +37,10 @@ log = logging.getLogger(__name__)
 #: Rows per batch (one target transaction each).
 BATCH_ROWS = 2000
 
-#: Tables not copied: the schema's version, and search tables each backend derives from rows.
-SKIPPED = {"_migrations", "patient_search", "patient_search_keys", "sqlite_sequence"}
+#: Tables not copied: the schema's version, search tables each backend derives from rows, and
+#: the change feed (numbered by each database's own counter; the copy notes its own changes).
+SKIPPED = {"_migrations", "patient_search", "patient_search_keys", "sqlite_sequence",
+           "board_changes", "record_changes"}
 
 #: The hash-chained logs: (table, sequence column).
 CHAINED = {"audit_log": "seq", "access_log": "seq"}
@@ -61,10 +68,15 @@ class TableCopy:
 
 @dataclass
 class CopyReport:
-    """The copy's counts per table and its duration."""
+    """The copy's counts per table and its duration.
+
+    `patients` and `meetings`: those that received rows, noted in the target's change feed.
+    """
 
     tables: list[TableCopy] = field(default_factory=list)
     seconds: float = 0.0
+    patients: set[str] = field(default_factory=set)
+    meetings: set[int] = field(default_factory=set)
 
     @property
     def copied(self) -> int:
@@ -172,7 +184,7 @@ def copy_store(source: Any, target: Any, *, batch_rows: int = BATCH_ROWS,
         target.db.execute("SET enable_seqscan = off")
     for table in tables:
         try:
-            done = _copy_table(source, target, table, batch_rows)
+            done = _copy_table(source, target, table, batch_rows, report)
         except target.Error as exc:  # a read of the target (the server gone, say)
             raise StorageError(f"store copy: table {table}: "
                                f"{target._error('reading the target', exc).message}; "
@@ -185,11 +197,45 @@ def copy_store(source: Any, target: Any, *, batch_rows: int = BATCH_ROWS,
     if postgres:
         target.db.execute("RESET enable_seqscan")
         _advance_identities(target, tables)
+    _note_changes(target, report)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _copy_table(source: Any, target: Any, table: str, batch_rows: int) -> TableCopy:
+def _note_changes(target: Any, report: CopyReport) -> None:
+    """Note the patients and meetings that received rows in the target's change feed."""
+    if not (report.patients or report.meetings):
+        return
+    from oncoboard.identity import user_of
+    from oncoboard.store import feed
+
+    user, at = user_of(target).login, feed.now_utc()
+    with target.transaction():
+        seq = feed.bump(target, user, at)
+        feed.note_patients(target, sorted(report.patients), "record", seq, user, at)
+        feed.note_meetings(target, sorted(report.meetings), seq, user, at)
+        feed.announce(target, f"p:{seq}")
+    log.info("store copy: %d patient(s) and %d meeting(s) noted as changed (feed %d)",
+             len(report.patients), len(report.meetings), seq)
+
+
+def _touched(table: str, columns: list[str], rows: list[list[Any]], report: CopyReport) -> None:
+    """Add the patients and meetings of rows just copied to `report` (not the logs' rows: a
+    log entry changes nothing a view shows)."""
+    if table in CHAINED:
+        return
+    patient = "id" if table == "patients" else "patient_id"
+    if patient in columns:
+        at = columns.index(patient)
+        report.patients.update(str(r[at]) for r in rows if r[at] is not None)
+    meeting = "id" if table == "board_meetings" else "meeting_id"
+    if meeting in columns:
+        at = columns.index(meeting)
+        report.meetings.update(int(r[at]) for r in rows if r[at] is not None)
+
+
+def _copy_table(source: Any, target: Any, table: str, batch_rows: int,
+                report: CopyReport) -> TableCopy:
     their_columns = set(target.columns(table))
     columns = [c for c in source.columns(table) if c in their_columns]
     key = _primary_key(source, table)
@@ -206,10 +252,6 @@ def _copy_table(source: Any, target: Any, table: str, batch_rows: int) -> TableC
         where, params = f" WHERE {seq} > ?", [int(row[0] or 0)]
         done.present = int(source.conn.execute(
             f"SELECT count(*) FROM {table} WHERE {seq} <= ?", params).fetchone()[0])  # noqa: S608
-    elif table == "board_changes":  # the feed's head exists in every new database
-        insert += (" ON CONFLICT (meeting_id) DO UPDATE SET seq = excluded.seq, changed_at = "
-                   "excluded.changed_at, changed_by = excluded.changed_by "
-                   "WHERE excluded.seq > board_changes.seq")
     else:
         insert += " ON CONFLICT DO NOTHING"
     order = ", ".join(key)
@@ -231,6 +273,7 @@ def _copy_table(source: Any, target: Any, table: str, batch_rows: int) -> TableC
         except StorageError as exc:
             raise StorageError(f"store copy: table {table}: {exc.message}") from exc
         done.copied += len(rows)
+        _touched(table, columns, rows, report)
     if done.differing_rows:
         log.warning("store copy: %s: %d row(s) differ on the target, kept as there: %s", table,
                     done.differing_rows, ", ".join(done.differing[:5]))
@@ -261,11 +304,6 @@ def _new_rows(target: Any, table: str, columns: list[str], at: list[int],
             new.append(row)
         elif tuple(row) == tuple(there) or [_plain(v) for v in row] == [_plain(v) for v in there]:
             done.present += 1
-        elif table == "board_changes":  # the feed's head: newer on one side or the other
-            if row[columns.index("seq")] > there[columns.index("seq")]:
-                new.append(row)  # the upsert moves it on
-            else:
-                done.present += 1
         else:
             done.differing_rows += 1
             if len(done.differing) < DIFFERING_NAMED:

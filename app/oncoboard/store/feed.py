@@ -176,6 +176,15 @@ def note_patients(store: Any, patient_ids: Iterable[str], kind: str, seq: int, u
         [[str(p), kind, seq, at, user] for p in patient_ids])
 
 
+def note_meetings(store: Any, meeting_ids: Iterable[int], seq: int, user: str, at: str) -> None:
+    """Set the meetings' rows to change `seq` (already bumped by the caller)."""
+    store.conn.executemany(
+        "INSERT INTO board_changes (meeting_id, seq, changed_at, changed_by) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (meeting_id) DO UPDATE SET "
+        "seq = excluded.seq, changed_at = excluded.changed_at, changed_by = excluded.changed_by",
+        [[int(m), seq, at, user] for m in meeting_ids])
+
+
 def change_token(store: Any) -> int:
     """Return the feed's current head (0 before any change)."""
     row = store.conn.execute("SELECT seq FROM board_changes WHERE meeting_id = 0").fetchone()

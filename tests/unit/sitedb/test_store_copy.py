@@ -74,6 +74,45 @@ def test_copy_everything_with_the_same_chain_then_nothing(run, source, target):
     assert code == 0 and "0 new rows copied" in out and "nothing new to copy" in out
 
 
+def test_screens_open_on_the_site_are_told_what_the_copy_brought(run, source, target):
+    from oncoboard.identity import user_of
+    from oncoboard.store import feed
+
+    site = open_store(target)
+    try:  # the site at work before the copy: its feed's numbers past the workstation's
+        with site.transaction():
+            for _ in range(feed.change_token(source) + 20):
+                feed.bump(site, "bob", feed.now_utc())
+        token = feed.change_token(site)
+        login = user_of(site).login
+    finally:
+        site.close()
+    assert token > feed.change_token(source)
+    code, out, err = run("store", "copy", "--to", target, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    patients = {r[0] for r in source.conn.execute("SELECT id FROM patients")}
+    meetings = {r[0] for r in source.conn.execute("SELECT id FROM board_meetings")}
+    assert report["patients_noted"] == len(patients) and report["meetings_noted"] == len(meetings)
+    assert not {"board_changes", "record_changes"} & {t["table"] for t in report["tables"]}
+    site = open_store(target)
+    try:  # what a screen that saw `token` asks next: one number for the whole copy
+        changes = feed.changes_since(site, token)
+        assert changes.token == token + 1
+        assert set(changes.patients) == patients and set(changes.meetings) == meetings
+        assert {k for kinds in changes.patients.values() for k in kinds} == {"record"}
+        assert {e.by for e in changes.entries} == {login}
+    finally:
+        site.close()
+    code, out, err = run("store", "copy", "--to", target, "--json")
+    assert code == 0 and json.loads(out)["patients_noted"] == 0, err
+    site = open_store(target)
+    try:  # nothing new: the feed did not move
+        assert feed.change_token(site) == token + 1
+    finally:
+        site.close()
+
+
 def _count_inserts(server, dbname, tables):
     """Count every row the target is sent from now on (a BEFORE INSERT trigger fires for a row
     even when ON CONFLICT then drops it)."""
