@@ -245,18 +245,21 @@ def _merge(raw: dict[str, Any], into: dict[str, Any], path: Path, *,
             raise ConfigError(f"[fhir]: {exc}", file=path) from exc
 
 
-def _fhir_server(raw: Any) -> FhirServer:
-    if not isinstance(raw, dict):
-        raise ValueError("[fhir] must be a table")
+def _no_secrets(raw: dict[str, Any]) -> None:
+    """Refuse a password or token written in a configuration file."""
     secrets = [k for k in raw if k.lower() in _SECRET_KEYS]
     if secrets:
         raise ValueError(f"{', '.join(secrets)} cannot be set in a configuration file: store "
                          "the secret in the OS keyring, or name an environment variable "
                          "holding it with secret_env")
-    made = FhirServer(**raw)
-    url = str(made.base_url).rstrip("/")
+
+
+def _checked_http(made: Any, url_field: str) -> Any:
+    """Return an HTTP service's settings (a DICOMweb node, the FHIR server) checked: the URL's
+    scheme, the sign-in (:class:`~oncoboard.nodes.HttpAccess`), the time-out a number."""
+    url = str(getattr(made, url_field)).rstrip("/")
     if not url.startswith(("http://", "https://")):
-        raise ValueError(f"base_url {url!r} must start with https:// (or http://)")
+        raise ValueError(f"{url_field} {url!r} must start with https:// (or http://)")
     if made.auth not in PACS_AUTH:
         raise ValueError(f"auth must be one of {', '.join(PACS_AUTH)}, not {made.auth!r}")
     if made.auth == "basic" and not made.username:
@@ -267,7 +270,15 @@ def _fhir_server(raw: Any) -> FhirServer:
         timeout = float(made.timeout_s)
     except (TypeError, ValueError):
         raise ValueError(f"timeout_s {made.timeout_s!r} must be a number") from None
-    return replace(made, base_url=url, timeout_s=timeout)
+    return replace(made, **{url_field: url}, timeout_s=timeout)
+
+
+def _fhir_server(raw: Any) -> FhirServer:
+    if not isinstance(raw, dict):
+        raise ValueError("[fhir] must be a table")
+    _no_secrets(raw)
+    made: FhirServer = _checked_http(FhirServer(**raw), "base_url")
+    return made
 
 
 def _merge_viewer(raw: Any, into: dict[str, Any], path: Path) -> None:
@@ -303,11 +314,7 @@ def _refuse(values: dict[str, Any], key: str, source: str) -> None:
 
 
 def _pacs_node(node: dict[str, Any]) -> PacsNode:
-    secrets = [k for k in node if k.lower() in _SECRET_KEYS]
-    if secrets:
-        raise ValueError(f"{', '.join(secrets)} cannot be set in a configuration file: store "
-                         "the secret in the OS keyring, or name an environment variable "
-                         "holding it with secret_env")
+    _no_secrets(node)
     made = PacsNode(**node)
     if made.dicomweb_url:
         return _dicomweb_node(made)
@@ -329,20 +336,8 @@ def _dicomweb_node(made: PacsNode) -> PacsNode:
     if made.ae_title or made.host or made.port:
         raise ValueError("give either dicomweb_url or ae_title/host/port, not both (configure "
                          "a PACS that speaks both as two nodes)")
-    url = str(made.dicomweb_url).rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"dicomweb_url {url!r} must start with https:// (or http://)")
-    if made.auth not in PACS_AUTH:
-        raise ValueError(f"auth must be one of {', '.join(PACS_AUTH)}, not {made.auth!r}")
-    if made.auth == "basic" and not made.username:
-        raise ValueError("auth = \"basic\" needs a username")
-    if not isinstance(made.tls_verify, bool):
-        raise ValueError(f"tls_verify must be true or false, not {made.tls_verify!r}")
-    try:
-        timeout = float(made.timeout_s)
-    except (TypeError, ValueError):
-        raise ValueError(f"timeout_s {made.timeout_s!r} must be a number") from None
-    return replace(made, dicomweb_url=url, timeout_s=timeout)
+    checked: PacsNode = _checked_http(made, "dicomweb_url")
+    return checked
 
 
 def _validated(values: dict[str, Any]) -> Settings:

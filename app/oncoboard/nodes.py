@@ -6,8 +6,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+@dataclass(frozen=True, kw_only=True)
+class HttpAccess:
+    """How a workstation signs in to an HTTP service and checks its certificate (a DICOMweb PACS
+    node, the FHIR server): one set of fields, so both read and check them alike.
+
+    ``auth``: ``none``, ``basic`` (with ``username``) or ``bearer``; the secret comes from the OS
+    keyring (service ``keyring_service``, else the service's default), else from the
+    environment variable named by ``secret_env``, never from the configuration. ``tls_verify``
+    and ``tls_ca_bundle`` (a CA file, else the system's) check the server's certificate.
+    """
+
+    auth: str = "none"
+    username: str = ""
+    secret_env: str = ""
+    keyring_service: str = ""
+    tls_verify: bool = True
+    tls_ca_bundle: str = ""
+
+
 @dataclass(frozen=True)
-class PacsNode:
+class PacsNode(HttpAccess):
     """A PACS node the workstation can query, retrieve from and store to.
 
     A DIMSE node has ``ae_title``, ``host`` and ``port``; a DICOMweb node has ``dicomweb_url``
@@ -24,12 +43,6 @@ class PacsNode:
     calling_ae_title: str = "ONCOBOARD"
     timeout_s: float = 10.0
     dicomweb_url: str = ""
-    auth: str = "none"
-    username: str = ""
-    secret_env: str = ""
-    keyring_service: str = ""
-    tls_verify: bool = True
-    tls_ca_bundle: str = ""
 
     @property
     def is_dicomweb(self) -> bool:
@@ -43,7 +56,7 @@ class PacsNode:
 
 
 @dataclass(frozen=True)
-class FhirServer:
+class FhirServer(HttpAccess):
     """The hospital's FHIR server (``[fhir]`` in a configuration file).
 
     ``base_url`` is the FHIR base (``https://host/fhir``); ``auth``, ``username``,
@@ -54,12 +67,6 @@ class FhirServer:
     """
 
     base_url: str
-    auth: str = "none"
-    username: str = ""
-    secret_env: str = ""
-    keyring_service: str = ""
-    tls_verify: bool = True
-    tls_ca_bundle: str = ""
     timeout_s: float = 30.0
     name: str = "fhir"
 

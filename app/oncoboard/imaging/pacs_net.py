@@ -209,7 +209,7 @@ def associate(node: PacsNode, contexts: Sequence[PresentationContext | str], *,
             ae.add_requested_context(cx.abstract_syntax, cx.transfer_syntax)
         else:
             ae.add_requested_context(cx, list(UNCOMPRESSED[:2]))
-    for attempt in (1, 2):
+    for attempt in (1, 2, 3):
         opened: list[bool] = []
         evt_handlers = [(evt.EVT_CONN_OPEN, partial(_mark, opened)), *(handlers or [])]
         start = time.monotonic()
@@ -219,10 +219,11 @@ def associate(node: PacsNode, contexts: Sequence[PresentationContext | str], *,
         if assoc.is_established:
             break
         # A peer that rejects and at once closes the connection sometimes resets it before
-        # the rejection is read (3 % of tries against Orthanc): try once more to learn why.
+        # the rejection is read (3 % of tries against Orthanc, more on a loaded machine): try
+        # again, twice at most, to learn why.
         quick_abort = (opened and not assoc.is_rejected and elapsed < 0.9 * node.timeout_s
                        and getattr(assoc.acceptor, "primitive", None) is None)
-        if attempt == 2 or not quick_abort:
+        if attempt == 3 or not quick_abort:
             raise _association_failure(node, assoc, bool(opened), elapsed, service)
         log.info("association with %s aborted at once; trying again", node.name)
     try:
