@@ -54,6 +54,11 @@ class PacsNode(HttpAccess):
         """Return the keyring service name the node's secret is stored under."""
         return self.keyring_service or f"oncoboard-pacs:{self.name}"
 
+    @property
+    def label(self) -> str:
+        """Return how messages name the node."""
+        return f"PACS {self.name!r}"
+
 
 @dataclass(frozen=True)
 class FhirServer(HttpAccess):

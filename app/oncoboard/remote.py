@@ -7,7 +7,7 @@ patients) and the board use one way of reading a secret and one TLS policy:
   (service ``keyring_name``), else the environment variable named by ``secret_env``; never from
   a configuration file;
 - :func:`session_class`: a requests session whose own ``verify`` (a CA file) wins over the
-  environment;
+  environment; :func:`http_session`: one with a server's TLS settings and credentials;
 - the FHIR server's session (:func:`fhir_session`), its errors in plain words
   (:func:`fhir_failure`) and an OperationOutcome as sentences (:func:`outcome_text`).
 """
@@ -69,8 +69,7 @@ def secret(node: PacsNode | FhirServer) -> str | None:
            " (set secret_env in the node's configuration to name an environment variable "
            "holding it)")
     note = f"; {backend_note}" if backend_note else ""
-    label = getattr(node, "label", f"PACS {node.name!r}")  # a FhirServer names itself
-    raise ConfigError(f"{label} needs a {what}: none in {where}{env}{note}. "
+    raise ConfigError(f"{node.label} needs a {what}: none in {where}{env}{note}. "
                       f"Store it with: keyring set {node.keyring_name} {keyring_user(node)}")
 
 
@@ -99,21 +98,28 @@ def fhir_server(settings: Settings) -> FhirServer:
     return server
 
 
+def http_session(access: PacsNode | FhirServer) -> Any:
+    """Return a requests session with a server's TLS settings and credentials (a DICOMweb PACS
+    node's or the FHIR server's; :class:`~oncoboard.nodes.HttpAccess`)."""
+    s = session_class()()
+    if access.tls_ca_bundle:
+        if not Path(access.tls_ca_bundle).is_file():
+            raise ConfigError(f"{access.label}: tls_ca_bundle {access.tls_ca_bundle!r} is not "
+                              "a file")
+        s.verify = access.tls_ca_bundle
+    else:
+        s.verify = bool(access.tls_verify)
+    token = secret(access)
+    if access.auth == "basic":
+        s.auth = (access.username, token or "")
+    elif access.auth == "bearer":
+        s.headers["Authorization"] = f"Bearer {token}"
+    return s
+
+
 def fhir_session(server: FhirServer) -> Any:
     """Return a requests session with the FHIR server's TLS settings and credentials."""
-    s = session_class()()
-    if server.tls_ca_bundle:
-        if not Path(server.tls_ca_bundle).is_file():
-            raise ConfigError(f"{server.label}: tls_ca_bundle {server.tls_ca_bundle!r} is not "
-                              "a file")
-        s.verify = server.tls_ca_bundle
-    else:
-        s.verify = bool(server.tls_verify)
-    token = secret(server)
-    if server.auth == "basic":
-        s.auth = (server.username, token or "")
-    elif server.auth == "bearer":
-        s.headers["Authorization"] = f"Bearer {token}"
+    s = http_session(server)
     s.headers["Accept"] = FHIR_JSON
     return s
 

@@ -36,8 +36,13 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from oncoboard.config import PacsNode
-from oncoboard.errors import ConfigError, NotFoundError, OncoboardError, PacsError, StorageError
-from oncoboard.remote import keyring_user, secret, session_class  # noqa: F401 (API here too)
+from oncoboard.errors import NotFoundError, OncoboardError, PacsError, StorageError
+from oncoboard.remote import (  # noqa: F401 (keyring_user, secret, session_class: API here too)
+    http_session,
+    keyring_user,
+    secret,
+    session_class,
+)
 
 if TYPE_CHECKING:
     from oncoboard.imaging.pacs import Cancel, Progress, RetrieveReport
@@ -61,20 +66,7 @@ def client(node: PacsNode) -> Any:
     """Return a dicomweb-client ``DICOMwebClient`` for `node` (auth, TLS, time-out set)."""
     from dicomweb_client.api import DICOMwebClient
 
-    session = session_class()()
-    if node.tls_ca_bundle:
-        if not Path(node.tls_ca_bundle).is_file():
-            raise ConfigError(f"PACS {node.name!r}: tls_ca_bundle {node.tls_ca_bundle!r} is not "
-                              "a file")
-        session.verify = node.tls_ca_bundle
-    else:
-        session.verify = bool(node.tls_verify)
-    token = secret(node)
-    if node.auth == "basic":
-        session.auth = (node.username, token or "")
-    elif node.auth == "bearer":
-        session.headers["Authorization"] = f"Bearer {token}"
-    web = DICOMwebClient(node.dicomweb_url, session=session, timeout=node.timeout_s)
+    web = DICOMwebClient(node.dicomweb_url, session=http_session(node), timeout=node.timeout_s)
     web.set_http_retry_params(retry=False)  # we say what failed at once; the user retries
     return web
 
