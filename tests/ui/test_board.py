@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QDate, Qt
+from PySide6.QtWidgets import QWidget
 from ui_helpers import save_and_check, visible_texts
 
 
@@ -106,6 +107,7 @@ def test_meeting_cases_decision_presenter_and_pdf(board, window, qtbot, output_d
     assert presenter.index == 0
     assert "Concurrent chemoradiotherapy or sequential?" in visible_texts(presenter)
     save_and_check(presenter, output_dir / "presenter.png")
+    _fits_a_small_projector(presenter, qtbot, output_dir)
     qtbot.keyClick(presenter, Qt.Key.Key_Right)
     assert presenter.index == 1
     assert "Consolidation immunotherapy?" in visible_texts(presenter.stack.currentWidget())
@@ -202,3 +204,28 @@ def test_send_to_pacs_shows_each_item_and_sends_in_the_background(board, qtbot, 
     dialog.send()  # again: nothing is missing
     qtbot.waitUntil(lambda: dialog.send_button.isEnabled(), timeout=60000)
     assert "0 sent" in dialog.message.text() and dialog.table.rowCount() == len(items)
+
+
+def _fits_a_small_projector(presenter, qtbot, output_dir: Path) -> None:  # noqa: ANN001
+    """On a 1280x720 projector nothing is drawn over anything else: the key image shrinks and
+    the case's column scrolls, the decision stays below them, the header above."""
+    from PySide6.QtWidgets import QLabel
+
+    presenter.showNormal()
+    presenter.resize(1280, 720)
+    qtbot.waitUntil(lambda: presenter.height() == 720, timeout=5000)
+    qtbot.wait(200)  # the layouts and scroll areas settle at the new size
+    panel = presenter.stack.currentWidget()
+    save_and_check(presenter, output_dir / "presenter_720p.png")
+    header = panel.findChild(QLabel, "presenterHeader")
+    parts = [header, panel.findChild(QLabel, "presenterQuestion"), panel.case_scroll,
+             panel.decision]
+    for above, below in zip(parts, parts[1:], strict=False):
+        assert above.geometry().bottom() < below.geometry().top(), (above.objectName(),
+                                                                    below.objectName())
+    assert panel.prediction_scroll.geometry().bottom() < panel.decision.geometry().top()
+    assert not panel.case_scroll.geometry().intersects(panel.prediction_scroll.geometry())
+    assert panel.decision.geometry().bottom() <= panel.height()
+    image = panel.findChild(QWidget, "presenterImage")
+    if image is not None:  # whole, inside the scrolled column
+        assert image.height() >= 80

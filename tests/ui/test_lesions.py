@@ -94,6 +94,9 @@ def test_presenter_case_shows_the_category(window, qtbot, output_dir):  # noqa: 
     qtbot.addWidget(panel)
     panel.resize(1600, 1000)
     panel.show()
+    qtbot.waitExposed(panel)
+    qtbot.wait(100)  # the scrolled column settles at the panel's size
+    assert not panel.case_scroll.verticalScrollBar().isVisible()  # all of it fits 1600x1000
     label = panel.findChild(QLabel, "presenterResponse")
     assert label is not None and "PD" in label.text()
     save_and_check(panel, output_dir / "presenter_response.png")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import QCoreApplication, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -37,6 +38,42 @@ def rgb_pixmap(rgb: Any, aspect: float = 1.0) -> QPixmap:
     return pixmap
 
 
+class FitImage(QWidget):
+    """A key image drawn as large as its space allows, whole and at its true shape: on a small
+    screen it shrinks instead of pushing the text below it over other widgets."""
+
+    def __init__(self, pixmap: QPixmap, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.pixmap = pixmap
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        # small: the column's text is laid out first; the image takes the height left over
+        # (it expands), and the column scrolls only when even this does not fit
+        return self.pixmap.size().scaled(160, 160, Qt.AspectRatioMode.KeepAspectRatio)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(80, 80)
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        size = self.pixmap.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawPixmap(QRect((self.width() - size.width()) // 2,
+                                 (self.height() - size.height()) // 2,
+                                 size.width(), size.height()), self.pixmap)
+        painter.end()
+
+
+def _scrolled(widget: QWidget, name: str) -> QScrollArea:
+    """Return `widget` in a vertical scroll area (shown only when the screen is too small)."""
+    scroll = QScrollArea(objectName=name)
+    scroll.setWidgetResizable(True)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(widget)
+    return scroll
+
+
 class CasePanel(QWidget):
     """One case as presented: identity, question, summary, key image, predictions, decision."""
 
@@ -57,15 +94,15 @@ class CasePanel(QWidget):
                                      for k, v in view.summary_lines), objectName="presenterSummary")
         summary.setWordWrap(True)
         summary.setStyleSheet(f"font-size: {size - 8}pt;")
-        image = QLabel(objectName="presenterImage")
-        image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        image: QWidget
         if view.key_image is not None:
-            pix = rgb_pixmap(view.key_image.rgb, view.key_image.pixel_aspect)
-            image.setPixmap(pix.scaled(520, 520, Qt.AspectRatioMode.KeepAspectRatio,
-                                       Qt.TransformationMode.SmoothTransformation))
+            image = FitImage(rgb_pixmap(view.key_image.rgb, view.key_image.pixel_aspect))
+            image.setObjectName("presenterImage")
             image.setToolTip(view.key_image.caption())
         else:
-            image.setText(view.image_note)
+            note = QLabel(view.image_note, objectName="muted")
+            note.setWordWrap(True)
+            image = note
         caption = QLabel(view.key_image.caption() if view.key_image else "", objectName="muted")
         caption.setWordWrap(True)
         preds = QVBoxLayout()
@@ -73,16 +110,16 @@ class CasePanel(QWidget):
         for p in sorted(view.predictions, key=lambda p: getattr(p, "status", "ok") != "ok"):
             preds.addWidget(PredictionCardWidget(p, compact=True))
         if not view.predictions:
-            preds.addWidget(QLabel(view.predictions_note, objectName="muted"))
+            note = QLabel(view.predictions_note, objectName="muted")
+            note.setWordWrap(True)
+            preds.addWidget(note)
         preds.addStretch(1)
         pred_box = QWidget()
         pred_box.setLayout(preds)
-        scroll = QScrollArea(objectName="presenterPredictions")
+        scroll = _scrolled(pred_box, "presenterPredictions")
         self.prediction_scroll = scroll
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(pred_box)
         decision = QLabel(objectName="presenterDecision")
+        self.decision = decision
         decision.setWordWrap(True)
         decision.setStyleSheet(f"font-size: {size - 8}pt;")
         if view.decision is not None:
@@ -93,14 +130,18 @@ class CasePanel(QWidget):
             decision.setText(text)
         else:
             decision.setText(tr("No decision recorded yet (press D)."))
-        left = QVBoxLayout()
+        left_box = QWidget()
+        left = QVBoxLayout(left_box)
+        left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(summary)
         left.addWidget(image, 1)
         left.addWidget(caption)
         for widget in response:
             left.addWidget(widget)
+        self.case_scroll = _scrolled(left_box, "presenterCase")
+        self.case_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         body = QHBoxLayout()
-        body.addLayout(left, 1)
+        body.addWidget(self.case_scroll, 1)
         body.addWidget(scroll, 1)
         lay = QVBoxLayout(self)
         if view.synthetic:
@@ -127,6 +168,7 @@ def _response_widgets(view: Any, size: int) -> list[QWidget]:
     plot.set_response(response)
     plot.headline.hide()  # the category line above says it in the presenter's size
     plot.setMinimumHeight(170)
+    plot.setMaximumHeight(240)  # the key image above takes the height a large screen leaves
     return [category, plot]
 
 
