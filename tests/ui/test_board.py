@@ -207,8 +207,8 @@ def test_send_to_pacs_shows_each_item_and_sends_in_the_background(board, qtbot, 
 
 
 def _fits_a_small_projector(presenter, qtbot, output_dir: Path) -> None:  # noqa: ANN001
-    """On a 1280x720 projector nothing is drawn over anything else: the key image shrinks and
-    the case's column scrolls, the decision stays below them, the header above."""
+    """On a 1280x720 projector nothing is drawn over anything else and nothing needs scrolling:
+    the type is set smaller, the key image shrinks, the decision stays below, the header above."""
     from PySide6.QtWidgets import QLabel
 
     presenter.showNormal()
@@ -227,5 +227,8 @@ def _fits_a_small_projector(presenter, qtbot, output_dir: Path) -> None:  # noqa
     assert not panel.case_scroll.geometry().intersects(panel.prediction_scroll.geometry())
     assert panel.decision.geometry().bottom() <= panel.height()
     image = panel.findChild(QWidget, "presenterImage")
-    if image is not None:  # whole, inside the scrolled column
+    if image is not None:  # shrunk, not cropped
         assert image.height() >= 80
+    # the text set smaller for the smaller screen, so the case's column fits without scrolling
+    assert panel.type_scale < 0.75
+    assert not panel.case_scroll.verticalScrollBar().isVisible()

@@ -5,13 +5,12 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPixmap
+from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QScrollArea,
-    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from oncoboard.dates import local_time
 from oncoboard.ui import theme
+from oncoboard.ui.fitting import FitImage, ShrinkingScroll
 from oncoboard.ui.prediction_widgets import PredictionCardWidget
 
 
@@ -38,33 +38,6 @@ def rgb_pixmap(rgb: Any, aspect: float = 1.0) -> QPixmap:
     return pixmap
 
 
-class FitImage(QWidget):
-    """A key image drawn as large as its space allows, whole and at its true shape: on a small
-    screen it shrinks instead of pushing the text below it over other widgets."""
-
-    def __init__(self, pixmap: QPixmap, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.pixmap = pixmap
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
-        # small: the column's text is laid out first; the image takes the height left over
-        # (it expands), and the column scrolls only when even this does not fit
-        return self.pixmap.size().scaled(160, 160, Qt.AspectRatioMode.KeepAspectRatio)
-
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
-        return QSize(80, 80)
-
-    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        size = self.pixmap.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawPixmap(QRect((self.width() - size.width()) // 2,
-                                 (self.height() - size.height()) // 2,
-                                 size.width(), size.height()), self.pixmap)
-        painter.end()
-
-
 def _scrolled(widget: QWidget, name: str) -> QScrollArea:
     """Return `widget` in a vertical scroll area (shown only when the screen is too small)."""
     scroll = QScrollArea(objectName=name)
@@ -80,20 +53,25 @@ class CasePanel(QWidget):
     def __init__(self, view: Any, large: bool = True, parent: QWidget | None = None):
         super().__init__(parent)
         self.view = view
+        self.type_scale = 1.0
+        self._typed: list[tuple[QLabel, int, str]] = []
         size = theme.PRESENTER_POINT_SIZE if large else theme.BASE_POINT_SIZE + 2
         ident = view.identity
         head = QLabel(f"{tr('Case')} {view.case.position}/{view.total_cases} · "
                       f"<b>{ident['id']}</b> · {ident.get('age') or '?'} {tr('y')} · "
                       f"{ident.get('sex') or ''}", objectName="presenterHeader")
-        head.setStyleSheet(f"font-size: {size}pt;")
+        self._typeset(head, size)
         question = QLabel(view.case.question, objectName="presenterQuestion")
         question.setWordWrap(True)
-        question.setStyleSheet(f"font-size: {size - 2}pt; color: {theme.ACCENT};")
-        response = _response_widgets(view, size)
+        self._typeset(question, size - 2, f"color: {theme.ACCENT};")
+        response = _response_widgets(view)
+        if response is not None:
+            self._typeset(response[0], size - 8, "font-weight: bold; color: "
+                          f"{response[0].property('colour')};")
         summary = QLabel("<br>".join(f"<span style='color:{theme.MUTED}'>{k}</span>  {v}"
                                      for k, v in view.summary_lines), objectName="presenterSummary")
         summary.setWordWrap(True)
-        summary.setStyleSheet(f"font-size: {size - 8}pt;")
+        self._typeset(summary, size - 8)
         image: QWidget
         if view.key_image is not None:
             image = FitImage(rgb_pixmap(view.key_image.rgb, view.key_image.pixel_aspect))
@@ -121,7 +99,7 @@ class CasePanel(QWidget):
         decision = QLabel(objectName="presenterDecision")
         self.decision = decision
         decision.setWordWrap(True)
-        decision.setStyleSheet(f"font-size: {size - 8}pt;")
+        self._typeset(decision, size - 8)
         if view.decision is not None:
             d = view.decision
             text = f"<b>{tr('Decision')}:</b> {d.plan}<br>{tr('Rationale')}: {d.rationale}"
@@ -136,9 +114,9 @@ class CasePanel(QWidget):
         left.addWidget(summary)
         left.addWidget(image, 1)
         left.addWidget(caption)
-        for widget in response:
+        for widget in response or ():
             left.addWidget(widget)
-        self.case_scroll = _scrolled(left_box, "presenterCase")
+        self.case_scroll = ShrinkingScroll(left_box, "presenterCase")
         self.case_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         body = QHBoxLayout()
         body.addWidget(self.case_scroll, 1)
@@ -152,24 +130,40 @@ class CasePanel(QWidget):
         lay.addLayout(body, 1)
         lay.addWidget(decision)
 
+    def _typeset(self, label: QLabel, points: int, style: str = "") -> None:
+        """Give `label` `points` (times the panel's type scale) and `style`; keep it for
+        :meth:`set_type_scale`."""
+        self._typed.append((label, points, style))
+        label.setStyleSheet(f"font-size: {self._points(points)}pt; {style}")
 
-def _response_widgets(view: Any, size: int) -> list[QWidget]:
-    """Return the RECIST category line and plot of a case (none without measurements)."""
+    def _points(self, points: int) -> int:
+        return max(9, round(points * self.type_scale))
+
+    def set_type_scale(self, scale: float) -> None:
+        """Set the text's size to `scale` times the presenter's (a small screen: less than 1)."""
+        if abs(scale - self.type_scale) < 0.01:
+            return
+        self.type_scale = scale
+        for label, points, style in self._typed:
+            label.setStyleSheet(f"font-size: {self._points(points)}pt; {style}")
+
+
+def _response_widgets(view: Any) -> tuple[QLabel, QWidget] | None:
+    """Return the RECIST category line and plot of a case (None without measurements)."""
     from oncoboard.ui.response_plot import ResponsePlotWidget, category_colour
 
     response = getattr(view, "response", None)
     if response is None or not response.has_data:
-        return []
+        return None
     category = QLabel(response.headline(), objectName="presenterResponse")
     category.setWordWrap(True)
-    category.setStyleSheet(f"font-size: {size - 8}pt; font-weight: bold; "
-                           f"color: {category_colour(response.latest_category)};")
+    category.setProperty("colour", category_colour(response.latest_category))  # CasePanel's style
     plot = ResponsePlotWidget()
     plot.set_response(response)
     plot.headline.hide()  # the category line above says it in the presenter's size
     plot.setMinimumHeight(170)
     plot.setMaximumHeight(240)  # the key image above takes the height a large screen leaves
-    return [category, plot]
+    return category, plot
 
 
 class PresenterWindow(QWidget):
@@ -206,6 +200,7 @@ class PresenterWindow(QWidget):
         lay.addWidget(hint)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.index = 0
+        self.type_scale = 1.0
         self._fill(views)
 
     def _fill(self, views: list[Any]) -> None:
@@ -214,6 +209,9 @@ class PresenterWindow(QWidget):
         by_view = {id(w.view): w for w in old if isinstance(w, CasePanel)}
         self.views = list(views)
         new: list[QWidget] = [by_view.get(id(v)) or CasePanel(v) for v in self.views]
+        for w in new:
+            if isinstance(w, CasePanel):
+                w.set_type_scale(self.type_scale)
         if not new:
             new = [QLabel(tr("This meeting has no cases."), objectName="title")]
         for w in old:
@@ -268,6 +266,18 @@ class PresenterWindow(QWidget):
         self.index = max(0, min(index, self.stack.count() - 1))
         self.stack.setCurrentIndex(self.index)
         self.case_shown.emit(self.index)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        """Size the text to the screen: the presenter's type on 1050 pixels of height and more,
+        down to 0.65 of it (a 1280x720 projector: 0.69), so a case fits without scrolling."""
+        super().resizeEvent(event)
+        scale = min(1.0, max(0.65, self.height() / 1050))
+        if abs(scale - self.type_scale) >= 0.01:
+            self.type_scale = scale
+            for i in range(self.stack.count()):
+                panel = self.stack.widget(i)
+                if isinstance(panel, CasePanel):
+                    panel.set_type_scale(scale)
 
     def keyPressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         key = event.key()
