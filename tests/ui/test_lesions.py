@@ -73,6 +73,24 @@ def test_patient_view_shows_the_response_plot(window, qtbot, output_dir):  # noq
     assert plot.point_count == 3
     assert "PR" in plot.headline.text()
     save_and_check(window, output_dir / "patient_response.png")
+    assert_lanes_apart(plot)
+    plot.plot.resize(plot.plot.width(), 320)  # made taller (the splitter): placed again
+    qtbot.wait(50)
+    assert_lanes_apart(plot)
+
+
+def assert_lanes_apart(plot) -> None:  # noqa: ANN001
+    """Each treatment's label and bar are clear of the other treatments' (screen pixels)."""
+    import pyqtgraph as pg
+
+    rects = [(i, i.mapRectToScene(i.boundingRect())) for i in plot._lane_items]
+    texts = [(i, r) for i, r in rects if isinstance(i, pg.TextItem)]
+    assert len(texts) >= 2  # the demo patient's radiotherapy and durvalumab
+    for n, (item, rect) in enumerate(texts):
+        row = rects[2 * n: 2 * n + 2]  # a bar and its label per row
+        for other, other_rect in rects:
+            if other is not item and all(other is not r for r, _ in row):
+                assert not rect.intersects(other_rect), (item.toPlainText(), other)
 
 
 def test_presenter_case_shows_the_category(window, qtbot, output_dir):  # noqa: ANN001
