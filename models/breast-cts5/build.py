@@ -19,11 +19,8 @@ vectors and on a grid of every whole age 25-90, size 1-30 mm, grade and node cou
 from __future__ import annotations
 
 
-import argparse
-import datetime as dt
 import itertools
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +31,7 @@ ROOT = HERE.parents[1]
 sys.path[:0] = [str(HERE.parent)]
 
 from common.manifest_io import toml_value  # noqa: E402
+from common import exact_build  # noqa: E402
 from common.onnx_graph import GraphBuilder, save  # noqa: E402
 
 PLUGIN_ID, VERSION = "breast-cts5", "1.0.0"
@@ -396,25 +394,10 @@ ONNX sha256 `{info['sha256']}`.
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "plugins" / PLUGIN_ID)
-    args = ap.parse_args(argv)
-    t0 = time.perf_counter()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "model.onnx"
-    sha = save(build_model(), path)
-    chk = check(path)
-    if chk["vectors_agreeing"] != chk["vectors_cases"] or chk["grid_agreeing"] != chk["grid_cases"]:
-        print(f"MISMATCH: {chk}", file=sys.stderr)
-        return 1
-    info = {"sha256": sha,
-            "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()}
-    write_manifest(args.out / "plugin.toml", info, chk)
-    write_card(args.out / "MODEL_CARD.md", info, chk)
-    print(f"{PLUGIN_ID}: vectors {int(chk['vectors_agreeing'])}/{int(chk['vectors_cases'])}, "
-          f"grid {int(chk['grid_agreeing'])}/{int(chk['grid_cases'])}; sha256 {sha[:12]}; "
-          f"{time.perf_counter() - t0:.1f} s")
-    return 0
+    return exact_build.run(argv, description=__doc__.split("\n")[0], plugin_id=PLUGIN_ID,
+                           default_out=ROOT / "plugins" / PLUGIN_ID, build_model=build_model,
+                           save=save, check=check, write_manifest=write_manifest,
+                           write_card=write_card)
 
 
 if __name__ == "__main__":
