@@ -340,7 +340,7 @@ def describe_error(exc: BaseException, url: str | None = None) -> str:
         return refused[1]
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, psycopg.OperationalError):
-        said = _sign_in_problem(text, url)
+        said = _sign_in_problem(text, url) or _connect_problem(text)
         if said:
             return said
         lowered = text.lower()
@@ -348,6 +348,42 @@ def describe_error(exc: BaseException, url: str | None = None) -> str:
             return (f"the connection to the server was lost ({text}): nothing of this "
                     "transaction was written; try again when the server is back")
     return text
+
+
+#: Why a new connection failed (libpq's words, lower case) and what to do, in order.
+_CONNECT_PROBLEMS = (
+    (r'database "([^"]+)" does not exist',
+     "the server holds no database {0}: check the database's name in [database] url, or "
+     "create it (packaging/site/setup-database.sh)"),
+    (r"connection refused",
+     "the server refused the connection: is PostgreSQL running there, and listening on the "
+     "network (listen_addresses, the port in [database] url)?"),
+    (r"could not translate host name|name or service not known|nodename nor servname",
+     "unknown host name: check [database] url (and the workstation's DNS)"),
+    (r"timeout expired|timed out",
+     "no answer from the server in time: check the host name, the network and any firewall "
+     "between this workstation and the server"),
+    (r"the database system is (starting up|shutting down|in recovery mode|not yet accepting)",
+     "the server is starting or stopping: try again in a minute"),
+    (r"too many clients|remaining connection slots are reserved",
+     "the server accepts no more connections (max_connections reached): try again shortly, "
+     "and tell the site's administrator"),
+)
+
+
+def _connect_problem(text: str) -> str | None:
+    """Return why a new connection failed, in words (None: not a connection that failed to
+    open, or a reason not known here, which the caller reports as it is)."""
+    lowered = text.lower()
+    if not (lowered.startswith("connection failed") or
+            re.search(r"connection to server at .* failed", lowered)):
+        return None
+    detail = re.sub(r"^connection failed: (connection to server at [^:]*: )?", "", text)
+    for pattern, words in _CONNECT_PROBLEMS:
+        found = re.search(pattern, lowered)
+        if found:
+            return f"{words.format(*found.groups())} ({detail})"
+    return f"the connection could not be opened ({detail})"
 
 
 #: What libpq and krb5 say when the workstation holds no usable Kerberos ticket.
@@ -371,6 +407,12 @@ def _sign_in_problem(text: str, url: str | None) -> str | None:
     if "gssapi" in lowered and any(w in lowered for w in _NO_TICKET):
         return (f"no Kerberos ticket: run kinit {login} (or sign in to the workstation "
                 f"again), then try again ({detail})")
+    other = re.search(r'gssapi authentication failed for user "([^"]+)"', lowered)
+    if other:
+        user = other.group(1)
+        return (f"the server did not accept the Kerberos ticket for login {user}: its principal "
+                f"must be {user}@ the site's realm (klist shows whose ticket this is): run kinit "
+                f"{user}, or sign in to the workstation as {user} ({detail})")
     unknown = re.search(r"server (\S+) not found in kerberos database", text, re.IGNORECASE)
     if unknown:
         return (f"the KDC knows no service principal for this database server "

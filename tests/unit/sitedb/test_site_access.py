@@ -343,6 +343,17 @@ def test_an_expired_ticket_says_to_run_kinit_again(site, kerberos, run, tmp_path
     assert asked == []  # an expired ticket is not a reason to ask for a password
 
 
+def test_a_ticket_of_another_principal_than_the_login_is_named(site, kerberos, run,
+                                                                monkeypatch):
+    asked = kerberos()  # alice's ticket, while the workstation signs in as bob (a site user)
+    monkeypatch.setenv("PGUSER", "bob")
+    code, out, err = run("patients", "list")
+    assert code != 0 and "Traceback" not in err + out
+    assert ("the server did not accept the Kerberos ticket for login bob: its principal must "
+            "be bob@") in err, err
+    assert asked == []
+
+
 def test_a_principal_in_no_site_role_is_refused_with_the_roles_named(site, kerberos, tmp_path,
                                                                      monkeypatch):
     kerberos()
