@@ -72,7 +72,21 @@ def test_patient_view_shows_the_response_plot(window, qtbot, output_dir):  # noq
     plot = view.response
     assert plot.point_count == 3
     assert "PR" in plot.headline.text()
+    qtbot.wait(100)  # the plots' column settles at the window's size
+    # 1600x1000: timeline, response and laboratory plots fit without scrolling
+    assert not view.plots.verticalScrollBar().isVisible()
     save_and_check(window, output_dir / "patient_response.png")
+    size = window.size()
+    window.resize(1366, 768)  # a hospital laptop: the column scrolls, no plot squeezed flat
+    qtbot.wait(100)
+    try:
+        save_and_check(window, output_dir / "patient_response_768.png")
+        assert view.timeline.height() >= 130 and view.labs.height() >= 180
+        assert plot.plot.height() >= 140
+        assert view.plots.verticalScrollBar().isVisible()
+    finally:
+        window.resize(size)
+        qtbot.wait(50)
     assert_lanes_apart(plot)
     plot.plot.resize(plot.plot.width(), 320)  # made taller (the splitter): placed again
     qtbot.wait(50)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from oncoboard.dates import local_time
 from oncoboard.patients.summary_text import PLANNED_STATUSES, marker_text
 from oncoboard.ui import access_log
+from oncoboard.ui.fitting import ShrinkingScroll
 from oncoboard.ui.plots import LabTrendsWidget, TimelineWidget
 from oncoboard.ui.response_plot import ResponsePlotWidget
 
@@ -252,12 +253,20 @@ class PatientView(QWidget):
         box_t = _box(tr("Timeline"), self.timeline)
         box_l = _box(tr("Laboratory trends"), self.labs)
         box_n = _box(tr("Notes"), self.notes)
+        # each plot keeps a readable height; on a small screen (a 1366x768 laptop) the column
+        # scrolls instead of squeezing the plots flat
+        self.timeline.setMinimumHeight(130)
+        self.response.plot.setMinimumHeight(140)
+        self.labs.setMinimumHeight(180)
         left = QSplitter(Qt.Orientation.Vertical)
+        left.setChildrenCollapsible(False)
         left.addWidget(box_t)
         left.addWidget(_box(tr("Tumour response (RECIST 1.1)"), self.response))
         left.addWidget(box_l)
+        self.plots = ShrinkingScroll(left, "patientPlots")
+        self.plots.setFrameShape(ShrinkingScroll.Shape.NoFrame)
         body = QSplitter(Qt.Orientation.Horizontal)
-        body.addWidget(left)
+        body.addWidget(self.plots)
         body.addWidget(box_n)
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 2)

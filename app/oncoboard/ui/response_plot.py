@@ -77,7 +77,11 @@ class ResponsePlotWidget(QWidget):
         if view is None or not view.has_data:
             self.headline.setText(tr("No lesion measured: define lesions in the viewer."))
             self.headline.setStyleSheet(f"color: {theme.MUTED};")
+            self.plot.hide()  # no empty axes: the line says it, in the height of the line
+            self.setMaximumHeight(self.headline.sizeHint().height() + 8)
             return
+        self.plot.show()
+        self.setMaximumHeight(16777215)  # QWIDGETSIZE_MAX: as tall as its place allows
         category = view.latest_category
         self.headline.setText(view.headline())
         self.headline.setStyleSheet(f"color: {category_colour(category)}; font-weight: bold;")
