@@ -215,6 +215,7 @@ class TimelineWidget(QWidget):
             right = hi > lo and start > lo + (hi - lo) / 2
             anchor = (1 if right else 0, 0 if below else 1)
             item = pg.TextItem(text, color=theme.TEXT, anchor=anchor)
+            item.textItem.document().setDocumentMargin(1)  # close to its bar, clear of the axis
             item.setPos(end if right else start, row - 0.28 if below else row + 0.28)
             self.plot.addItem(item)
 
