@@ -358,8 +358,12 @@ _CONNECT_PROBLEMS = (
     (r"connection refused",
      "the server refused the connection: is PostgreSQL running there, and listening on the "
      "network (listen_addresses, the port in [database] url)?"),
-    (r"could not translate host name|name or service not known|nodename nor servname",
+    (r"could not translate host name|failed to resolve host|name or service not known|"
+     r"nodename nor servname",
      "unknown host name: check [database] url (and the workstation's DNS)"),
+    (r"invalid response to ssl negotiation|expected authentication request from server",
+     "what answers at that address and port is not PostgreSQL: check the port in "
+     "[database] url"),
     (r"timeout expired|timed out",
      "no answer from the server in time: check the host name, the network and any firewall "
      "between this workstation and the server"),
@@ -375,7 +379,7 @@ def _connect_problem(text: str) -> str | None:
     """Return why a new connection failed, in words (None: not a connection that failed to
     open, or a reason not known here, which the caller reports as it is)."""
     lowered = text.lower()
-    if not (lowered.startswith("connection failed") or
+    if not (lowered.startswith(("connection failed", "failed to resolve host")) or
             re.search(r"connection to server at .* failed", lowered)):
         return None
     detail = re.sub(r"^connection failed: (connection to server at [^:]*: )?", "", text)

@@ -24,6 +24,10 @@ FAILED = 'connection failed: connection to server at "10.1.2.3", port 5432 faile
     (FAILED + "timeout expired", "no answer from the server in time: check the host name"),
     ('connection failed: could not translate host name "pacs.chu" to address: Name or service '
      "not known", "unknown host name: check [database] url"),
+    ("failed to resolve host 'db.chu': [Errno -2] Name or service not known",
+     "unknown host name: check [database] url"),
+    (FAILED + "received invalid response to SSL negotiation: H",
+     "what answers at that address and port is not PostgreSQL"),
     (FAILED + "FATAL:  the database system is starting up",
      "the server is starting or stopping: try again in a minute"),
     (FAILED + "FATAL:  sorry, too many clients already",
@@ -57,3 +61,32 @@ def test_a_missing_database_and_a_closed_port_on_a_real_server(pg_server_running
         open_store(f"postgresql://127.0.0.1:{port}/site")
     assert f"127.0.0.1:{port}/site: the server refused the connection" in err.value.message
     assert "was lost" not in err.value.message
+
+
+def test_a_port_where_another_service_answers_is_named(tmp_path):
+    """A web server at the database's address (a wrong port): said, not "connection lost"."""
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        for mode in ("prefer", "disable"):  # TLS asked first, or the startup packet at once
+            with pytest.raises(StorageError) as err:
+                open_store(f"postgresql://127.0.0.1:{port}/site?sslmode={mode}")
+            assert "is not PostgreSQL: check the port" in err.value.message, err.value.message
+    finally:
+        server.close()
