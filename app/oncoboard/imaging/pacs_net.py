@@ -213,8 +213,12 @@ def associate(node: PacsNode, contexts: Sequence[PresentationContext | str], *,
         opened: list[bool] = []
         evt_handlers = [(evt.EVT_CONN_OPEN, partial(_mark, opened)), *(handlers or [])]
         start = time.monotonic()
-        assoc = ae.associate(node.host, node.port, ae_title=node.ae_title, ext_neg=ext_neg,
-                             evt_handlers=evt_handlers)
+        try:
+            assoc = ae.associate(node.host, node.port, ae_title=node.ae_title, ext_neg=ext_neg,
+                                 evt_handlers=evt_handlers)
+        except socket.gaierror:  # pynetdicom resolves the name before connecting
+            raise PacsError(f"PACS {node.name!r}: unknown host {node.host!r} (check the "
+                            "node's host name, and the workstation's DNS)") from None
         elapsed = time.monotonic() - start
         if assoc.is_established:
             break

@@ -229,6 +229,13 @@ def test_refused_connection() -> None:
     assert time.monotonic() - start < 2
 
 
+def test_unknown_host_is_named_not_an_internal_error() -> None:
+    node = PacsNode("typo", "PACS", "no-such-pacs.invalid", 104, timeout_s=5)
+    with pytest.raises(PacsError) as err:
+        pacs.echo(node)
+    assert err.value.message.startswith("PACS 'typo': unknown host 'no-such-pacs.invalid'")
+
+
 def test_silent_listener_times_out() -> None:
     # The kernel completes the TCP handshake from the backlog; nobody ever answers.
     with socket.socket() as listener:
