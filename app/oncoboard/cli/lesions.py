@@ -146,10 +146,20 @@ def _measure(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def _known_patient(ctx: Context, patient_id: str) -> None:
+    """Refuse an ID no patient has (a typo must not read as "nothing recorded")."""
+    from oncoboard.errors import NotFoundError
+
+    if ctx.store.db.execute("SELECT 1 FROM patients WHERE id = ?",
+                            [patient_id]).fetchone() is None:
+        raise NotFoundError("no such patient", where=patient_id)
+
+
 def _list(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.cli import print_json
     from oncoboard.imaging import lesions
 
+    _known_patient(ctx, args.patient)
     found = lesions.lesions_for_patient(ctx.store, args.patient)
     readings = lesions.measurements_for_patient(ctx.store, args.patient)
     if args.json:
@@ -200,12 +210,9 @@ def format_table(result: Any) -> list[str]:
 
 def _recist(args: argparse.Namespace, ctx: Context) -> int:
     from oncoboard.cli import print_json
-    from oncoboard.errors import NotFoundError
     from oncoboard.imaging import lesions
 
-    if ctx.store.db.execute("SELECT 1 FROM patients WHERE id = ?",
-                            [args.patient]).fetchone() is None:
-        raise NotFoundError("no such patient", where=args.patient)
+    _known_patient(ctx, args.patient)
     result = lesions.recist_for_patient(ctx.store, args.patient)
     if args.json:
         print_json({"patient_id": args.patient, **result.as_dict()})

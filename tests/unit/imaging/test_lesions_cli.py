@@ -99,7 +99,8 @@ def test_status_readings_and_errors(ct, data_dir, capsys):
              "lesion"),
             (("lesions", "add", "NOBODY", "--label", "x", "--date", "2026-01-01",
               "--status", "present"), "NOBODY"),
-            (("recist", "NOBODY"), "NOBODY")):
+            (("recist", "NOBODY"), "NOBODY"),
+            (("lesions", "list", "NOBODY"), "NOBODY: no such patient")):
         code, out, err = _run(data_dir, capsys, *args)
         assert code != 0 and where in err and len(err.strip().splitlines()) == 1, (args, err)
     with pytest.raises(SystemExit):  # a usage error: argparse's one line, exit 2
