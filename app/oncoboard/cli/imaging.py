@@ -140,6 +140,9 @@ def _series_list(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         print_json([asdict(r) for r in rows])
         return 0
+    if not rows:  # say so: an empty answer read like a command that did nothing
+        print(f"no series indexed for patient {args.patient}" if args.patient else
+              "no series indexed (import images with `oncoboard import dicom FOLDER`)")
     for r in rows:
         stacks = f", {len(r.stacks)} stacks" if len(r.stacks) > 1 else ""
         print(f"{r.series_uid}  {r.patient_id or r.dicom_patient_id}  {r.study_date}  "

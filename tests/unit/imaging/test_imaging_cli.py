@@ -37,6 +37,9 @@ def test_import_then_volume_npz(tmp_path: Any, data_dir: Any, capsys: Any) -> No
 def test_series_list_and_structures(tmp_path: Any, data_dir: Any, capsys: Any) -> None:
     from oncoboard.imaging import synth
 
+    assert main(["--data-dir", str(data_dir), "series", "list"]) == 0
+    assert "no series indexed (import images" in capsys.readouterr().out  # not silence
+
     case = sphere_series(tmp_path / "ct", n=8)
     contours = synth.circle_contours(case.centre, case.radius, case.positions, case.iop)
     rs = synth.rtstruct_dataset(case.datasets, [{"name": "GTV", "number": 1, "type": "GTV",
@@ -47,6 +50,8 @@ def test_series_list_and_structures(tmp_path: Any, data_dir: Any, capsys: Any) -
     assert main(["--data-dir", str(data_dir), "series", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["modality"] for r in rows} == {"CT", "RTSTRUCT"}
+    assert main(["--data-dir", str(data_dir), "series", "list", "--patient", "NOBODY"]) == 0
+    assert capsys.readouterr().out.strip() == "no series indexed for patient NOBODY"
     assert main(["--data-dir", str(data_dir), "structures", case.series_uid, "--json"]) == 0
     (gtv,) = json.loads(capsys.readouterr().out)
     assert gtv["name"] == "GTV" and gtv["voxels"] > 0
