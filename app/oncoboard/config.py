@@ -323,10 +323,16 @@ def _pacs_node(node: dict[str, Any]) -> PacsNode:
                          "dicomweb_url (DICOMweb)")
     # TOML keeps port = "104" a string: it failed only at the first query, far from the file
     try:
-        port, timeout = int(made.port), float(made.timeout_s)
+        if isinstance(made.port, bool) or (isinstance(made.port, float)  # true read as 1,
+                                           and not made.port.is_integer()):  # 104.5 as 104
+            raise TypeError
+        port = int(made.port)
     except (TypeError, ValueError):
-        raise ValueError(f"port {made.port!r} and timeout_s {made.timeout_s!r} must be "
-                         "numbers") from None
+        raise ValueError(f"port {made.port!r} must be a whole number") from None
+    try:
+        timeout = float(made.timeout_s)
+    except (TypeError, ValueError):
+        raise ValueError(f"timeout_s {made.timeout_s!r} must be a number") from None
     if not 0 < port < 65536:
         raise ValueError(f"port {made.port!r} must be between 1 and 65535")
     return replace(made, port=port, timeout_s=timeout)

@@ -73,7 +73,11 @@ def test_plugin_path_and_pacs_nodes(env, tmp_path):
     ('[dicom]\npatient_match = "name"\n', "dicom.patient_match must be one of"),
     ('[[pacs]]\nname = "x"\n', "pacs node #1"),
     ('[[pacs]]\nname = "x"\nae_title = "A"\nhost = "h"\nport = "1o4"\n',
-     "pacs node #1: port '1o4' and timeout_s 10.0 must be numbers"),
+     "pacs node #1: port '1o4' must be a whole number"),
+    ('[[pacs]]\nname = "x"\nae_title = "A"\nhost = "h"\nport = true\n',
+     "pacs node #1: port True must be a whole number"),
+    ('[[pacs]]\nname = "x"\nae_title = "A"\nhost = "h"\nport = 104\ntimeout_s = "ten"\n',
+     "pacs node #1: timeout_s 'ten' must be a number"),
     ('[[pacs]]\nname = "x"\nae_title = "A"\nhost = "h"\nport = 70000\n',
      "port 70000 must be between 1 and 65535"),
 ])
