@@ -322,11 +322,11 @@ def _pacs_node(node: dict[str, Any]) -> PacsNode:
         raise ValueError("a PACS node needs ae_title, host and port (DIMSE) or "
                          "dicomweb_url (DICOMweb)")
     # TOML keeps port = "104" a string: it failed only at the first query, far from the file
+    raw: Any = made.port  # as the file wrote it (TOML: a string, a boolean, a float...)
     try:
-        if isinstance(made.port, bool) or (isinstance(made.port, float)  # true read as 1,
-                                           and not made.port.is_integer()):  # 104.5 as 104
-            raise TypeError
-        port = int(made.port)
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise TypeError  # true would read as port 1, 104.5 as 104
+        port = int(raw)
     except (TypeError, ValueError):
         raise ValueError(f"port {made.port!r} must be a whole number") from None
     try:
