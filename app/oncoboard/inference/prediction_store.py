@@ -14,6 +14,7 @@ verify` runs it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -54,9 +55,9 @@ _MEMBERS = {k: json.dumps(k) + ":" for k in DOC_KEYS}
 
 
 def _texts_sha256(texts: dict[str, str]) -> str:
+    """Return the hash of the document whose members' texts are `texts` (keyed by DOC_KEYS)."""
     # canonical JSON is compositional: the object's text is its sorted members' texts joined
-    members = _MEMBERS
-    body = ",".join((members.get(k) or json.dumps(k) + ":") + texts[k] for k in sorted(texts))
+    body = ",".join(_MEMBERS[k] + texts[k] for k in sorted(texts))
     return audit.sha256_text("{" + body + "}")
 
 
@@ -120,7 +121,7 @@ class Writer:
     def __init__(self, store: Store):
         self.store = store
         self.user = require(store, "model.run")
-        self._tx: Any = None  # the open transaction (a context manager entered by `add`)
+        self._tx: contextlib.ExitStack | None = None  # holds the transaction `add` opened
         self._patients: set[str] = set()
 
     def __enter__(self) -> Writer:
@@ -133,9 +134,8 @@ class Writer:
             return []
         store = self.store
         if self._tx is None:
-            tx = store.transaction()
-            tx.__enter__()
-            self._tx = tx
+            self._tx = contextlib.ExitStack()
+            self._tx.enter_context(store.transaction())
         entries = audit.append_many(store, [(EVENT, payload, pred.os_user)
                                             for pred, _, _, payload in ready])
         by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
@@ -158,14 +158,9 @@ class Writer:
         if kind is not None:
             tx.__exit__(kind, error, trace)  # rolled back; the error goes on
             return
-        try:
+        with tx:  # commits at the end of the block; rolls back if the feed's note fails
             # open screens of these patients (here and on other workstations) read them again
             feed.note_record_change(self.store, self._patients, "predictions", self.user.login)
-        except BaseException as exc:
-            if not tx.__exit__(type(exc), exc, exc.__traceback__):
-                raise
-            return
-        tx.__exit__(None, None, None)  # the commit
         audit.checkpoint(self.store)
         # the log's pages into the database off this thread, not in the next board's commit
         wal.checkpoint_soon(self.store)
