@@ -375,6 +375,12 @@ _CONNECT_PROBLEMS = (
 )
 
 
+def _detail(text: str) -> str:
+    """Return libpq's message without its "connection failed: connection to server at ..."
+    preamble (the caller's message names the server)."""
+    return re.sub(r"^connection failed: (connection to server at [^:]*: )?", "", text)
+
+
 def _connect_problem(text: str) -> str | None:
     """Return why a new connection failed, in words (None: not a connection that failed to
     open, or a reason not known here, which the caller reports as it is)."""
@@ -382,7 +388,7 @@ def _connect_problem(text: str) -> str | None:
     if not (lowered.startswith(("connection failed", "failed to resolve host")) or
             re.search(r"connection to server at .* failed", lowered)):
         return None
-    detail = re.sub(r"^connection failed: (connection to server at [^:]*: )?", "", text)
+    detail = _detail(text)
     for pattern, words in _CONNECT_PROBLEMS:
         found = re.search(pattern, lowered)
         if found:
@@ -403,7 +409,7 @@ def _sign_in_problem(text: str, url: str | None) -> str | None:
     from oncoboard.database_url import login_of, wants_kerberos
 
     lowered = text.lower()
-    detail = re.sub(r"^connection failed: (connection to server at [^:]*: )?", "", text)
+    detail = _detail(text)
     login = login_of(url or "")
     if any(w in lowered for w in _EXPIRED):
         return (f"the Kerberos ticket has expired: run kinit {login} (or lock and unlock the "
