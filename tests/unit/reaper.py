@@ -12,31 +12,11 @@ at once when the server is already gone. Linux only (``/proc``); elsewhere nothi
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
-
-_WATCH = r"""
-import os, signal, subprocess, sys, time
-parent, parent_start, target, target_start = (int(a) for a in sys.argv[1:5])
-command = sys.argv[5:]
-
-def started(pid):
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return int(f.read().rsplit(b")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-while started(parent) == parent_start:
-    if target and started(target) != target_start:
-        sys.exit(0)  # the server is gone already
-    time.sleep(1)
-if command:
-    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-elif target and started(target) == target_start:
-    os.kill(target, signal.SIGKILL)
-"""
 
 
 def _start_time(pid: int) -> int | None:
@@ -60,7 +40,26 @@ def stop_when_orphaned(*, pid: int | None = None, command: list[str] | None = No
     if mine is None or target is None:
         return  # no /proc, or the server is gone already
     _WATCHDOGS.append(subprocess.Popen(
-        [sys.executable, "-c", _WATCH, str(me), str(mine), str(pid or 0), str(target or 0),
+        [sys.executable, __file__, str(me), str(mine), str(pid or 0), str(target or 0),
          *(command or [])],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True, close_fds=True))
+
+
+def _watch(argv: list[str]) -> None:
+    """The watchdog (run as ``python reaper.py PARENT PARENT_START PID PID_START [COMMAND]``)."""
+    parent, parent_start, target, target_start = (int(a) for a in argv[:4])
+    command = argv[4:]
+    while _start_time(parent) == parent_start:
+        if target and _start_time(target) != target_start:
+            return  # the server is gone already
+        time.sleep(1)
+    if command:
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=60)
+    elif target and _start_time(target) == target_start:
+        os.kill(target, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    _watch(sys.argv[1:])
